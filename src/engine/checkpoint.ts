@@ -1,0 +1,104 @@
+import { readUuid, writeUuid } from '../types/uuid.js';
+import { IdWindow, type IdWindowLimits } from './id-window.js';
+import type { EngineState } from './state.js';
+import { countAt, type StreamState } from './stream-state.js';
+
+/**
+ * The engine's state as bytes, so a reopen loads it and replays only the events after it
+ * instead of the whole log. Layout (docs/format.md): u8 version | 7 reserved |
+ * f64 nextPosition | u32 streams | per stream: u16 name bytes, name, f64 count, count × f64
+ * positions | u32 ids | per id: 16-byte uuid, u16 stream bytes, stream, f64 index,
+ * f64 position, f64 timestamp. Integers are stored as f64 (exact below 2^53), little-endian.
+ * Integrity (CRC) and atomic replacement are the caller's job.
+ */
+export const CHECKPOINT_VERSION = 1;
+
+/** Encodes the state as of `upTo` (inclusive): later, uncommitted events are left out. */
+export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPosition - 1): Buffer {
+  const names: Array<[Buffer, StreamState]> = [];
+  let size = 8 + 8 + 4 + 4;
+  for (const [name, stream] of state.streams) {
+    const count = countAt(stream, upTo);
+    if (count === 0) continue;
+    const nameBytes = Buffer.from(name, 'utf8');
+    names.push([nameBytes, { count, positions: stream.positions }]);
+    size += 2 + nameBytes.length + 8 + count * 8;
+  }
+  const ids = state.ids.entries().filter((entry) => entry.position <= upTo);
+  const idStreams = ids.map((entry) => Buffer.from(entry.stream, 'utf8'));
+  for (const bytes of idStreams) size += 16 + 2 + bytes.length + 24;
+  const out = Buffer.alloc(size);
+  out[0] = CHECKPOINT_VERSION;
+  let at = 8;
+  out.writeDoubleLE(Math.min(state.nextPosition, upTo + 1), at);
+  at += 8;
+  out.writeUInt32LE(names.length, at);
+  at += 4;
+  for (const [nameBytes, stream] of names) {
+    out.writeUInt16LE(nameBytes.length, at);
+    at += 2;
+    nameBytes.copy(out, at);
+    at += nameBytes.length;
+    out.writeDoubleLE(stream.count, at);
+    at += 8;
+    const positions = new Uint8Array(stream.positions.buffer, stream.positions.byteOffset, stream.count * 8);
+    out.set(positions, at);
+    at += positions.length;
+  }
+  out.writeUInt32LE(ids.length, at);
+  at += 4;
+  for (let i = 0; i < ids.length; i++) {
+    const entry = ids[i]!;
+    const streamBytes = idStreams[i]!;
+    writeUuid(entry.id, out, at);
+    at += 16;
+    out.writeUInt16LE(streamBytes.length, at);
+    at += 2;
+    streamBytes.copy(out, at);
+    at += streamBytes.length;
+    out.writeDoubleLE(entry.index, at);
+    out.writeDoubleLE(entry.position, at + 8);
+    out.writeDoubleLE(entry.timestamp, at + 16);
+    at += 24;
+  }
+  return out;
+}
+
+/** Throws a plain Error on malformed bytes: the caller falls back to an older checkpoint or a full replay. */
+export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineState {
+  if (bytes[0] !== CHECKPOINT_VERSION) throw new Error(`checkpoint version ${bytes[0]}, expected ${CHECKPOINT_VERSION}`);
+  let at = 8;
+  const nextPosition = bytes.readDoubleLE(at);
+  at += 8;
+  const streamCount = bytes.readUInt32LE(at);
+  at += 4;
+  const streams = new Map<string, StreamState>();
+  for (let s = 0; s < streamCount; s++) {
+    const nameLength = bytes.readUInt16LE(at);
+    at += 2;
+    const name = bytes.toString('utf8', at, at + nameLength);
+    at += nameLength;
+    const count = bytes.readDoubleLE(at);
+    at += 8;
+    if (at + count * 8 > bytes.length) throw new Error(`checkpoint truncated in stream ${JSON.stringify(name)}`);
+    const positions = new Float64Array(Math.max(4, count + (count >>> 2)));
+    new Uint8Array(positions.buffer).set(bytes.subarray(at, at + count * 8));
+    at += count * 8;
+    streams.set(name, { count, positions });
+  }
+  const ids = new IdWindow(limits);
+  const idCount = bytes.readUInt32LE(at);
+  at += 4;
+  for (let i = 0; i < idCount; i++) {
+    const id = readUuid(bytes, at);
+    at += 16;
+    const streamLength = bytes.readUInt16LE(at);
+    at += 2;
+    const stream = bytes.toString('utf8', at, at + streamLength);
+    at += streamLength;
+    ids.add({ id, stream, index: bytes.readDoubleLE(at), position: bytes.readDoubleLE(at + 8), timestamp: bytes.readDoubleLE(at + 16) });
+    at += 24;
+  }
+  if (at !== bytes.length) throw new Error(`checkpoint has ${bytes.length - at} trailing bytes`);
+  return { streams, nextPosition, ids };
+}

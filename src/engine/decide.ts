@@ -1,0 +1,126 @@
+import type { Expected } from '../types/errors.js';
+import type { IdEntry } from './id-window.js';
+import type { EngineState } from './state.js';
+
+/** One stream's part of an append, as the engine sees it: ids only, the bytes stay outside. */
+export interface AppendIntent {
+  stream: string;
+  expected: Expected;
+  ids: ReadonlyArray<{ id: string; idGenerated: boolean }>;
+}
+
+export interface PlannedAppend {
+  stream: string;
+  /** Position of its first event. */
+  position: number;
+  /** Stream index of its first event. */
+  index: number;
+  /** Stream count after it. */
+  count: number;
+}
+
+export type Decision =
+  /** Write: intent i's events take positions `appends[i].position …` and indexes `appends[i].index …`. */
+  | { kind: 'write'; appends: PlannedAppend[] }
+  /** Every id is already in the log where this append asked for it: answer the original result. */
+  | { kind: 'duplicate'; appends: PlannedAppend[] }
+  /**
+   * The expected-count check failed. `retryOf` is set when the events may already be at the
+   * place asked for but the id window cannot tell (too old): the caller compares ids on disk.
+   */
+  | { kind: 'conflict'; intent: number; stream: string; expected: Expected; actual: number; retryOf?: { index: number } }
+  /** An id is in the log already, but not as part of this same append. */
+  | { kind: 'id-reused'; id: string; existing: IdEntry };
+
+/**
+ * Decides an atomic append of one or more streams against the current state (the leader's own
+ * log, including appends not yet committed). Pure: it reads `state` and changes nothing.
+ */
+export function decideAppend(state: EngineState, intents: readonly AppendIntent[]): Decision {
+  const idCheck = checkKnownIds(state, intents);
+  if (idCheck) return idCheck;
+
+  const appends: PlannedAppend[] = [];
+  // Counts as the earlier parts of this same append leave them (a stream may appear twice).
+  const counts = new Map<string, number>();
+  let position = state.nextPosition;
+  for (let i = 0; i < intents.length; i++) {
+    const intent = intents[i]!;
+    const actual = counts.get(intent.stream) ?? state.streams.get(intent.stream)?.count ?? 0;
+    if (!expectedHolds(intent.expected, actual)) {
+      const conflict: Decision = { kind: 'conflict', intent: i, stream: intent.stream, expected: intent.expected, actual };
+      const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
+      const explicitIds = intent.ids.every((event) => !event.idGenerated);
+      if (typeof askedIndex === 'number' && actual >= askedIndex + intent.ids.length && explicitIds) {
+        conflict.retryOf = { index: askedIndex };
+      }
+      return conflict;
+    }
+    const count = actual + intent.ids.length;
+    appends.push({ stream: intent.stream, position, index: actual, count });
+    counts.set(intent.stream, count);
+    position += intent.ids.length;
+  }
+  return { kind: 'write', appends };
+}
+
+export function expectedHolds(expected: Expected, actual: number): boolean {
+  switch (expected) {
+    case 'any':
+      return true;
+    case 'empty':
+      return actual === 0;
+    case 'exists':
+      return actual > 0;
+    default:
+      return actual === expected;
+  }
+}
+
+/**
+ * If any id is remembered, the append is either a retry of the very same append (all ids, in
+ * order, contiguous, where it asked) or a misuse of ids; undefined when no id is known.
+ */
+function checkKnownIds(state: EngineState, intents: readonly AppendIntent[]): Decision | undefined {
+  let known = 0;
+  let firstKnown: IdEntry | undefined;
+  let total = 0;
+  for (const intent of intents) {
+    for (const event of intent.ids) {
+      total++;
+      if (event.idGenerated) continue;
+      const entry = state.ids.get(event.id);
+      if (entry) {
+        known++;
+        firstKnown ??= entry;
+      }
+    }
+  }
+  if (known === 0) return undefined;
+  if (known === total) {
+    const appends = matchOriginal(state, intents);
+    if (appends) return { kind: 'duplicate', appends };
+  }
+  return { kind: 'id-reused', id: firstKnown!.id, existing: firstKnown! };
+}
+
+function matchOriginal(state: EngineState, intents: readonly AppendIntent[]): PlannedAppend[] | undefined {
+  const appends: PlannedAppend[] = [];
+  let expectedPosition: number | undefined;
+  for (const intent of intents) {
+    const first = state.ids.get(intent.ids[0]!.id)!;
+    if (first.stream !== intent.stream) return undefined;
+    const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
+    if (typeof askedIndex === 'number' && first.index !== askedIndex) return undefined;
+    if (expectedPosition !== undefined && first.position !== expectedPosition) return undefined;
+    for (let k = 1; k < intent.ids.length; k++) {
+      const entry = state.ids.get(intent.ids[k]!.id)!;
+      if (entry.stream !== intent.stream || entry.index !== first.index + k || entry.position !== first.position + k) {
+        return undefined;
+      }
+    }
+    appends.push({ stream: intent.stream, position: first.position, index: first.index, count: first.index + intent.ids.length });
+    expectedPosition = first.position + intent.ids.length;
+  }
+  return appends;
+}

@@ -1,0 +1,6 @@
+export * from './state.js';
+export * from './decide.js';
+export * from './id-window.js';
+export * from './stream-state.js';
+export * from './checkpoint.js';
+export { invariant } from './assert.js';

@@ -1,0 +1,66 @@
+import { IdWindow, type IdWindowLimits } from './id-window.js';
+import { invariant } from './assert.js';
+import { newStreamState, pushPosition, truncateStream, type StreamState } from './stream-state.js';
+
+/**
+ * The log's state machine: what the log holds, as far as appends need to know. Built only by
+ * `applyEvent`, in position order, both when the leader accepts an append and when the log is
+ * replayed: one path, so a reopened log decides exactly as the running one did.
+ */
+export interface EngineState {
+  readonly streams: Map<string, StreamState>;
+  /** Position the next event will get (= events applied). */
+  nextPosition: number;
+  readonly ids: IdWindow;
+}
+
+export function newEngineState(limits: IdWindowLimits): EngineState {
+  return { streams: new Map(), nextPosition: 0, ids: new IdWindow(limits) };
+}
+
+/** What the engine keeps of one event. */
+export interface AppliedEvent {
+  stream: string;
+  index: number;
+  position: number;
+  id: string;
+  /** Generated ids cannot be retried, so they are not remembered. */
+  idGenerated: boolean;
+  timestamp: number;
+}
+
+export function applyEvent(state: EngineState, event: AppliedEvent): void {
+  invariant(event.position === state.nextPosition, () => `event at position ${event.position}, expected ${state.nextPosition}`);
+  let stream = state.streams.get(event.stream);
+  if (!stream) {
+    stream = newStreamState();
+    state.streams.set(event.stream, stream);
+  }
+  invariant(event.index === stream.count, () => `stream ${event.stream}: event at index ${event.index}, count is ${stream!.count}`);
+  pushPosition(stream, event.position);
+  state.nextPosition++;
+  if (!event.idGenerated) {
+    state.ids.add({ id: event.id, stream: event.stream, index: event.index, position: event.position, timestamp: event.timestamp });
+  }
+}
+
+export function streamCount(state: EngineState, stream: string): number {
+  return state.streams.get(stream)?.count ?? 0;
+}
+
+/** Position of `stream`'s event at `index`, if it has one. */
+export function positionOf(state: EngineState, stream: string, index: number): number | undefined {
+  const entry = state.streams.get(stream);
+  if (!entry || index < 0 || index >= entry.count) return undefined;
+  return entry.positions[index];
+}
+
+/** Forgets every event beyond `position` (the log was truncated under it). */
+export function truncateState(state: EngineState, position: number): void {
+  for (const [name, stream] of state.streams) {
+    truncateStream(stream, position);
+    if (stream.count === 0) state.streams.delete(name);
+  }
+  state.ids.truncateAfter(position);
+  state.nextPosition = Math.min(state.nextPosition, position + 1);
+}

@@ -1,0 +1,57 @@
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32c } from '../storage/crc.js';
+import { unlinkIfExists, writeFileAtomic } from '../storage/file-io.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../engine/checkpoint.js';
+import type { IdWindowLimits } from '../engine/id-window.js';
+import type { EngineState } from '../engine/state.js';
+
+/**
+ * Engine checkpoints on disk: `checkpoints/<position>.ckpt` = "ORDK" | u32 crc32c(payload) |
+ * payload (engine/checkpoint.ts). The newest two are kept; a damaged or too-new one (the log
+ * lost its tail after the checkpoint was written) is skipped for an older one or a full replay.
+ */
+const KEEP = 2;
+const SUFFIX = '.ckpt';
+
+export async function writeCheckpoint(dir: string, state: EngineState, upTo: number): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const payload = encodeCheckpoint(state, upTo);
+  const header = Buffer.alloc(8);
+  header.write('ORDK', 0, 'latin1');
+  header.writeUInt32LE(crc32c(payload), 4);
+  await writeFileAtomic(join(dir, name(upTo)), Buffer.concat([header, payload]));
+  const existing = await list(dir);
+  for (const old of existing.slice(0, Math.max(0, existing.length - KEEP))) await unlinkIfExists(join(dir, name(old)));
+}
+
+/** The newest usable checkpoint at or below `maxPosition`. */
+export async function loadCheckpoint(dir: string, maxPosition: number, limits: IdWindowLimits): Promise<EngineState | undefined> {
+  const positions = (await list(dir).catch(() => [])).reverse();
+  for (const position of positions) {
+    if (position > maxPosition) continue;
+    const bytes = await readFile(join(dir, name(position))).catch(() => undefined);
+    if (!bytes || bytes.length < 8 || bytes.toString('latin1', 0, 4) !== 'ORDK') continue;
+    const payload = bytes.subarray(8);
+    if (crc32c(payload) !== bytes.readUInt32LE(4)) continue;
+    try {
+      const state = decodeCheckpoint(payload, limits);
+      if (state.nextPosition - 1 === position) return state;
+    } catch {
+      // fall through to an older checkpoint
+    }
+  }
+  return undefined;
+}
+
+async function list(dir: string): Promise<number[]> {
+  const names = await readdir(dir);
+  return names
+    .filter((file) => file.endsWith(SUFFIX) && /^-?\d+$/.test(file.slice(0, -SUFFIX.length)))
+    .map((file) => Number(file.slice(0, -SUFFIX.length)))
+    .sort((a, b) => a - b);
+}
+
+function name(position: number): string {
+  return `${position}${SUFFIX}`;
+}

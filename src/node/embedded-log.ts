@@ -1,0 +1,547 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { EventStream } from '../stream/index.js';
+import {
+  IdConflictError,
+  InvalidArgumentError,
+  LogClosedError,
+  WrongExpectedCountError,
+  describe,
+  type Expected,
+} from '../types/errors.js';
+import type {
+  AckMode,
+  AppendManyResult,
+  AppendOptions,
+  AppendResult,
+  Event,
+  EventInput,
+  EventLog,
+  ExistsOrWriteResult,
+  ReadAllOptions,
+  ReadAndSubscribeResult,
+  ReadOptions,
+  StreamAppend,
+  StreamInfo,
+  SubscribeOptions,
+  TransientEvent,
+} from '../types/event.js';
+import {
+  prepareEvent,
+  prepareEvents,
+  utf8Length,
+  validateExpected,
+  validateFilter,
+  validateIndex,
+  validateLimit,
+  validateStream,
+  type PreparedEvent,
+} from '../types/validate.js';
+import { decideAppend, type AppendIntent, type Decision, type PlannedAppend } from '../engine/decide.js';
+import { applyEvent, newEngineState, positionOf, type EngineState } from '../engine/state.js';
+import { countAt } from '../engine/stream-state.js';
+import { FLAG_GENERATED_ID } from '../storage/record.js';
+import { SegmentedLog } from '../storage/segmented-log.js';
+import { lockDirectory } from '../storage/dir-lock.js';
+import { loadCheckpoint, writeCheckpoint } from './checkpoints.js';
+import { encodeBatch, recordToEvent } from './event-codec.js';
+import { compileFilter } from './filter.js';
+import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options.js';
+import { LogSubscription, type LiveItem, type SubscriptionSource } from './subscription.js';
+
+/** Until Raft (a later issue) a single node is the whole cluster, always in term 1. */
+const SINGLE_NODE_TERM = 1;
+/** How often (in published batches) the log looks for subscribers lagging behind the tail. */
+const LAG_CHECK_EVERY_BATCHES = 64;
+/** Bytes a catch-up read takes from disk at once. */
+const CATCH_UP_CHUNK_BYTES = 1024 * 1024;
+/** Events `read` fetches per disk round trip. */
+const READ_BATCH = 256;
+
+interface PendingPublication {
+  last: number;
+  events: Event[];
+}
+
+interface StreamPart {
+  stream: string;
+  streamBytes: number;
+  expected: Expected;
+  events: PreparedEvent[];
+}
+
+/** What `open` reports about the reopen, for `ordo status` and the reopen benchmark. */
+export interface OpenReport {
+  segments: number;
+  truncatedBytes: number;
+  checkpointPosition: number;
+  replayedEvents: number;
+}
+
+/**
+ * Opens (creating if needed) the log in `dir`, in this process. The returned `EventLog` is the
+ * same interface `connect()` returns for a server.
+ */
+export async function open(dir: string, options?: OpenOptions): Promise<EmbeddedEventLog> {
+  const resolved = resolveOptions(options);
+  const root = resolve(dir);
+  await mkdir(root, { recursive: true });
+  const unlock = await lockDirectory(root);
+  try {
+    const storage = await SegmentedLog.open(join(root, 'segments'), {
+      segmentBytes: resolved.segmentBytes,
+      indexIntervalBytes: resolved.indexIntervalBytes,
+      fsync: resolved.fsync,
+      maxOpenFiles: resolved.maxOpenFiles,
+    });
+    const checkpointDir = join(root, 'checkpoints');
+    const loaded = await loadCheckpoint(checkpointDir, storage.lastPosition, resolved.idWindow);
+    const engine = loaded ?? newEngineState(resolved.idWindow);
+    const checkpointPosition = engine.nextPosition - 1;
+    const replayedEvents = await replay(storage, engine);
+    const report: OpenReport = {
+      segments: storage.segmentCount,
+      truncatedBytes: storage.recovery.truncatedBytes,
+      checkpointPosition,
+      replayedEvents,
+    };
+    return new EmbeddedEventLog(root, checkpointDir, resolved, storage, engine, unlock, report);
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+}
+
+/** Rebuilds the engine from the records after its checkpoint. */
+async function replay(storage: SegmentedLog, engine: EngineState): Promise<number> {
+  const last = storage.lastPosition;
+  let replayed = 0;
+  while (engine.nextPosition <= last) {
+    const records = await storage.read(engine.nextPosition, last, 4 * 1024 * 1024);
+    for (const record of records) {
+      applyEvent(engine, {
+        stream: record.stream,
+        index: record.index,
+        position: record.position,
+        id: record.id,
+        idGenerated: (record.flags & FLAG_GENERATED_ID) !== 0,
+        timestamp: record.timestamp,
+      });
+    }
+    replayed += records.length;
+  }
+  return replayed;
+}
+
+export class EmbeddedEventLog implements EventLog {
+  private highWaterMark: number;
+  private isClosed = false;
+  private readonly live = new EventStream<LiveItem>();
+  private readonly liveSubscriptions = new Set<LogSubscription>();
+  private pending: PendingPublication[] = [];
+  private pendingHead = 0;
+  private commitWaiters: Array<{ position: number; resolve: () => void }> = [];
+  private publishedBatches = 0;
+  private lastCheckpoint: number;
+  private checkpointing: Promise<void> | undefined;
+  private readonly source: SubscriptionSource;
+
+  constructor(
+    readonly dir: string,
+    private readonly checkpointDir: string,
+    private readonly options: ResolvedOptions,
+    private readonly storage: SegmentedLog,
+    private readonly engine: EngineState,
+    private readonly unlock: () => Promise<void>,
+    readonly openReport: OpenReport,
+  ) {
+    this.highWaterMark = storage.durablePosition;
+    this.lastCheckpoint = openReport.checkpointPosition;
+    storage.onDurable = (position) => this.commit(position);
+    const log = this;
+    this.source = {
+      committed: () => log.highWaterMark,
+      readCommitted: (from, to) => log.readCommitted(from, to, CATCH_UP_CHUNK_BYTES),
+      live: this.live,
+      get closed() {
+        return log.isClosed;
+      },
+      attach: (subscription) => log.liveSubscriptions.add(subscription),
+      detach: (subscription) => log.liveSubscriptions.delete(subscription),
+    };
+  }
+
+  // ---- writes ----
+
+  async append(stream: string, events: EventInput | EventInput[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.ensureOpen('append');
+    const part = this.preparePart(stream, validateExpected(options.expected), prepareEvents(events, this.options.maxEventBytes, this.options.newId));
+    const { appends } = await this.write([part], validateAck(options.ack));
+    return pick(appends[0]!);
+  }
+
+  async appendMany(appends: StreamAppend[], options: { ack?: AckMode } = {}): Promise<AppendManyResult> {
+    this.ensureOpen('appendMany');
+    if (!Array.isArray(appends) || appends.length === 0) {
+      throw new InvalidArgumentError(`invalid appendMany ${describe(appends)}: expected a non-empty array of { stream, events, expected? }`);
+    }
+    const parts = appends.map((append) => {
+      if (typeof append !== 'object' || append === null) {
+        throw new InvalidArgumentError(`invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`);
+      }
+      return this.preparePart(append.stream, validateExpected(append.expected), prepareEvents(append.events, this.options.maxEventBytes, this.options.newId));
+    });
+    const ids = new Set<string>();
+    for (const part of parts) {
+      for (const event of part.events) {
+        if (ids.has(event.id)) throw new IdConflictError(event.id, { stream: part.stream, index: -1, position: -1 });
+        ids.add(event.id);
+      }
+    }
+    const written = await this.write(parts, validateAck(options.ack));
+    return { position: written.appends[0]!.position, streams: written.appends.map((a) => ({ stream: a.stream, ...pick(a) })) };
+  }
+
+  async existsOrWrite(stream: string, index: number, event: EventInput): Promise<ExistsOrWriteResult> {
+    this.ensureOpen('existsOrWrite');
+    const expected = validateIndex(index);
+    const part = this.preparePart(stream, expected, [prepareEvent(event, this.options.maxEventBytes, this.options.newId)]);
+    try {
+      const { appends, duplicate } = await this.write([part], 'quorum');
+      return { ...pick(appends[0]!), written: !duplicate };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedCountError) || error.actual <= expected) throw error;
+      // Another writer got there first: the event at `index` exists. Answer with it once committed.
+      const position = positionOf(this.engine, part.stream, expected)!;
+      await this.waitCommitted(position);
+      return { position, index: expected, count: countAt(this.engine.streams.get(part.stream), this.highWaterMark), written: false };
+    }
+  }
+
+  async publishTransient(stream: string, event: Omit<EventInput, 'metadata'>): Promise<void> {
+    this.ensureOpen('publishTransient');
+    const name = validateStream(stream);
+    const prepared = prepareEvent(event, this.options.maxEventBytes, this.options.newId);
+    const transient: TransientEvent = {
+      transient: true,
+      id: prepared.id,
+      stream: name,
+      type: prepared.type,
+      data: prepared.data,
+      contentType: prepared.contentType,
+      timestamp: this.options.clock(),
+    };
+    this.live.publish(transient);
+  }
+
+  private preparePart(stream: unknown, expected: Expected, events: PreparedEvent[]): StreamPart {
+    const name = validateStream(stream);
+    return { stream: name, streamBytes: utf8Length(name), expected, events };
+  }
+
+  /**
+   * The one write path. Decides against the engine (which already holds every accepted but not
+   * yet committed append, so pipelined appends see each other), applies, encodes and queues
+   * the batch for group commit; resolves once committed (or at once for ack 'none').
+   */
+  private async write(parts: StreamPart[], ack: AckMode): Promise<{ appends: PlannedAppend[]; duplicate: boolean }> {
+    const intents: AppendIntent[] = parts.map((part) => ({ stream: part.stream, expected: part.expected, ids: part.events }));
+    const decision = decideAppend(this.engine, intents);
+    switch (decision.kind) {
+      case 'write':
+        return { appends: await this.accept(parts, decision.appends, ack), duplicate: false };
+      case 'duplicate': {
+        const last = decision.appends[decision.appends.length - 1]!;
+        await this.waitCommitted(last.position + (last.count - last.index) - 1);
+        return { appends: decision.appends, duplicate: true };
+      }
+      case 'conflict':
+        return { appends: await this.conflict(parts, decision), duplicate: true };
+      case 'id-reused': {
+        const { stream, index, position } = decision.existing;
+        throw new IdConflictError(decision.id, { stream, index, position });
+      }
+    }
+  }
+
+  private async accept(parts: StreamPart[], plan: PlannedAppend[], ack: AckMode): Promise<PlannedAppend[]> {
+    const timestamp = this.options.clock();
+    const { bytes, events } = encodeBatch(parts, plan, SINGLE_NODE_TERM, timestamp);
+    for (let p = 0; p < parts.length; p++) {
+      const part = parts[p]!;
+      const planned = plan[p]!;
+      for (let k = 0; k < part.events.length; k++) {
+        const event = part.events[k]!;
+        applyEvent(this.engine, {
+          stream: part.stream,
+          index: planned.index + k,
+          position: planned.position + k,
+          id: event.id,
+          idGenerated: event.idGenerated,
+          timestamp,
+        });
+      }
+    }
+    const first = events[0]!.position;
+    const last = events[events.length - 1]!.position;
+    this.pending.push({ last, events });
+    const durable = this.storage.append(bytes, first, last, SINGLE_NODE_TERM);
+    if (ack === 'none') {
+      durable.catch(() => undefined); // the log is failed; later operations report it
+    } else {
+      await durable;
+    }
+    return plan;
+  }
+
+  /**
+   * A failed expected-count check may still be a retry whose ids left the id window: compare
+   * the ids stored at the asked indexes with the append's.
+   */
+  private async conflict(parts: StreamPart[], decision: Extract<Decision, { kind: 'conflict' }>): Promise<PlannedAppend[]> {
+    const part = parts[decision.intent]!;
+    if (decision.retryOf && parts.length === 1) {
+      const { index } = decision.retryOf;
+      const first = positionOf(this.engine, part.stream, index)!;
+      const last = positionOf(this.engine, part.stream, index + part.events.length - 1)!;
+      await this.waitCommitted(last);
+      let same = true;
+      for (let k = 0; k < part.events.length && same; k++) {
+        const position = positionOf(this.engine, part.stream, index + k)!;
+        const [stored] = await this.readCommitted(position, position, 1);
+        same = stored?.id === part.events[k]!.id;
+      }
+      if (same) {
+        return [{ stream: part.stream, position: first, index, count: index + part.events.length }];
+      }
+    }
+    throw new WrongExpectedCountError(decision.stream, decision.expected, decision.actual);
+  }
+
+  /** Storage made `position` durable: move the high-water mark and publish, in one step. */
+  private commit(position: number): void {
+    this.highWaterMark = position;
+    while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.last <= position) {
+      this.live.publish(this.pending[this.pendingHead++]!.events);
+      this.publishedBatches++;
+    }
+    if (this.pendingHead === this.pending.length) {
+      this.pending = [];
+      this.pendingHead = 0;
+    }
+    if (this.commitWaiters.length > 0) {
+      const waiting = this.commitWaiters;
+      this.commitWaiters = [];
+      for (const waiter of waiting) {
+        if (waiter.position <= position) waiter.resolve();
+        else this.commitWaiters.push(waiter);
+      }
+    }
+    if (this.publishedBatches >= LAG_CHECK_EVERY_BATCHES) {
+      this.publishedBatches = 0;
+      this.detachLaggingSubscribers();
+    }
+    if (position - this.lastCheckpoint >= this.options.checkpointEvery && !this.checkpointing) {
+      this.checkpointing = this.checkpoint(position).finally(() => (this.checkpointing = undefined));
+    }
+  }
+
+  private detachLaggingSubscribers(): void {
+    const bound = this.highWaterMark - this.options.subscriberMaxLag;
+    for (const subscription of this.liveSubscriptions) {
+      if (subscription.position < bound) subscription.detachFromTail();
+    }
+  }
+
+  private async checkpoint(position: number): Promise<void> {
+    try {
+      await writeCheckpoint(this.checkpointDir, this.engine, position);
+      this.lastCheckpoint = position;
+    } catch {
+      // A missing checkpoint only makes the next open replay more; the log itself is intact.
+    }
+  }
+
+  private waitCommitted(position: number): Promise<void> {
+    if (position <= this.highWaterMark) return Promise.resolve();
+    return new Promise((resolve) => this.commitWaiters.push({ position, resolve }));
+  }
+
+  // ---- reads ----
+
+  private async readCommitted(from: number, to: number, maxBytes: number): Promise<Event[]> {
+    const records = await this.storage.read(from, Math.min(to, this.highWaterMark), maxBytes);
+    return records.map(recordToEvent);
+  }
+
+  read(stream: string, options: ReadOptions = {}): AsyncIterable<Event> {
+    this.ensureOpen('read');
+    const name = validateStream(stream, { internal: true });
+    const limit = validateLimit(options.limit);
+    const backwards = options.backwards === true;
+    const from = options.from === undefined ? undefined : validateIndex(options.from, 'from');
+    const log = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const count = countAt(log.engine.streams.get(name), log.highWaterMark);
+        let index = from ?? (backwards ? count - 1 : 0);
+        if (backwards) index = Math.min(index, count - 1);
+        let remaining = limit;
+        while (remaining > 0 && index >= 0 && index < count) {
+          log.ensureOpen('read');
+          const take = Math.min(READ_BATCH, remaining, backwards ? index + 1 : count - index);
+          const indexes = Array.from({ length: take }, (_, k) => (backwards ? index - k : index + k));
+          for (const event of await log.readIndexes(name, indexes)) yield event;
+          remaining -= take;
+          index = backwards ? index - take : index + take;
+        }
+      },
+    };
+  }
+
+  /** Events of `stream` at `indexes` (in that order); adjacent positions share one disk read. */
+  private async readIndexes(stream: string, indexes: number[]): Promise<Event[]> {
+    const positions = indexes.map((index) => positionOf(this.engine, stream, index)!);
+    const sorted = [...positions].sort((a, b) => a - b);
+    const byPosition = new Map<number, Event>();
+    let i = 0;
+    while (i < sorted.length) {
+      let j = i;
+      while (j + 1 < sorted.length && sorted[j + 1]! - sorted[j]! <= 16) j++;
+      const wanted = new Set(sorted.slice(i, j + 1));
+      let from = sorted[i]!;
+      while (from <= sorted[j]!) {
+        const records = await this.storage.read(from, sorted[j]!, 64 * 1024);
+        if (records.length === 0) break;
+        for (const record of records) if (wanted.has(record.position)) byPosition.set(record.position, recordToEvent(record));
+        from = records[records.length - 1]!.position + 1;
+      }
+      i = j + 1;
+    }
+    return positions.map((position) => byPosition.get(position)!);
+  }
+
+  readAll(options: ReadAllOptions = {}): AsyncIterable<Event> {
+    this.ensureOpen('readAll');
+    const from = options.from === undefined ? 0 : validateIndex(options.from, 'from');
+    const limit = validateLimit(options.limit);
+    const matches = compileFilter(validateFilter(options.filter));
+    const log = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const end = log.highWaterMark;
+        let next = from;
+        let remaining = limit;
+        while (remaining > 0 && next <= end) {
+          log.ensureOpen('readAll');
+          const events = await log.readCommitted(next, end, CATCH_UP_CHUNK_BYTES);
+          if (events.length === 0) break;
+          for (const event of events) {
+            if (matches && !matches(event)) continue;
+            yield event;
+            if (--remaining === 0) return;
+          }
+          next = events[events.length - 1]!.position + 1;
+        }
+      },
+    };
+  }
+
+  subscribe(options: SubscribeOptions = {}): LogSubscription {
+    this.ensureOpen('subscribe');
+    const from = options.from ?? 'start';
+    let position: number;
+    if (from === 'start') position = 0;
+    else if (from === 'end') position = this.highWaterMark + 1;
+    else position = validateIndex(from, 'from');
+    const matches = compileFilter(validateFilter(options.filter));
+    return new LogSubscription(this.source, position, matches, options.transient === true, options.signal);
+  }
+
+  async readAndSubscribe(stream: string, options: { signal?: AbortSignal } = {}): Promise<ReadAndSubscribeResult> {
+    this.ensureOpen('readAndSubscribe');
+    const name = validateStream(stream, { internal: true });
+    // The cut: history is everything of the stream up to the mark, live is everything after.
+    const cut = this.highWaterMark;
+    const count = countAt(this.engine.streams.get(name), cut);
+    const live = new LogSubscription(this.source, cut + 1, compileFilter({ streams: [name] }), true, options.signal);
+    const history: Event[] = [];
+    for await (const event of this.read(name, { limit: count })) history.push(event);
+    return { count, history, live };
+  }
+
+  async count(stream: string): Promise<number> {
+    this.ensureOpen('count');
+    return countAt(this.engine.streams.get(validateStream(stream, { internal: true })), this.highWaterMark);
+  }
+
+  async headPosition(): Promise<number> {
+    this.ensureOpen('headPosition');
+    return this.highWaterMark;
+  }
+
+  streams(options: { prefix?: string; limit?: number } = {}): AsyncIterable<StreamInfo> {
+    this.ensureOpen('streams');
+    const limit = validateLimit(options.limit);
+    const prefix = options.prefix ?? '';
+    const log = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        let remaining = limit;
+        for (const [stream, state] of log.engine.streams) {
+          if (remaining <= 0) return;
+          if (!stream.startsWith(prefix)) continue;
+          const count = countAt(state, log.highWaterMark);
+          if (count === 0) continue;
+          yield { stream, count };
+          remaining--;
+        }
+      },
+    };
+  }
+
+  /** Storage facts for `ordo status` and tests. */
+  status(): { headPosition: number; segments: ReturnType<SegmentedLog['describeSegments']>; streams: number; subscribers: number } {
+    return {
+      headPosition: this.highWaterMark,
+      segments: this.storage.describeSegments(),
+      streams: this.engine.streams.size,
+      subscribers: this.liveSubscriptions.size,
+    };
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Finishes accepted appends, writes a checkpoint, ends every subscription, releases the directory. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    try {
+      await this.storage.drain();
+      await this.checkpointing;
+      if (this.highWaterMark > this.lastCheckpoint) await this.checkpoint(this.highWaterMark);
+    } finally {
+      this.live.close();
+      for (const waiter of this.commitWaiters) waiter.resolve();
+      this.commitWaiters = [];
+      await this.storage.close();
+      await this.unlock();
+    }
+  }
+
+  private ensureOpen(operation: string): void {
+    if (this.isClosed) throw new LogClosedError(operation);
+  }
+}
+
+function validateAck(ack: unknown): AckMode {
+  if (ack === undefined) return 'quorum';
+  if (ack === 'none' || ack === 'leader' || ack === 'quorum') return ack;
+  throw new InvalidArgumentError(`invalid ack ${describe(ack)}: expected 'none', 'leader' or 'quorum'`);
+}
+
+function pick(result: PlannedAppend): AppendResult {
+  return { position: result.position, index: result.index, count: result.count };
+}

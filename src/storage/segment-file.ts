@@ -1,0 +1,43 @@
+import { readU64, writeU64 } from './record.js';
+
+/**
+ * A segment file starts with a 16-byte header: "ORDO" | u8 format version | u8 file kind |
+ * u16 reserved | u64 base position (the position of its first record). Records follow.
+ */
+export const SEGMENT_HEADER_BYTES = 16;
+export const FORMAT_VERSION = 1;
+export const FILE_KIND_SEGMENT = 1;
+export const SEGMENT_SUFFIX = '.seg';
+export const INDEX_SUFFIX = '.idx';
+
+/** 20 digits: the largest safe position (2^53) has 16, and names sort as numbers. */
+export function segmentName(base: number): string {
+  return `${String(base).padStart(20, '0')}${SEGMENT_SUFFIX}`;
+}
+
+export function parseSegmentName(name: string): number | undefined {
+  if (!name.endsWith(SEGMENT_SUFFIX)) return undefined;
+  const digits = name.slice(0, -SEGMENT_SUFFIX.length);
+  if (!/^\d{20}$/.test(digits)) return undefined;
+  return Number(digits);
+}
+
+export function encodeSegmentHeader(base: number): Buffer {
+  const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+  header.write('ORDO', 0, 'latin1');
+  header[4] = FORMAT_VERSION;
+  header[5] = FILE_KIND_SEGMENT;
+  writeU64(header, 8, base);
+  return header;
+}
+
+/** A reason the header is unusable, or undefined when it is a valid header for `base`. */
+export function checkSegmentHeader(header: Buffer, base: number): string | undefined {
+  if (header.length < SEGMENT_HEADER_BYTES) return `header is ${header.length} bytes, expected ${SEGMENT_HEADER_BYTES}`;
+  if (header.toString('latin1', 0, 4) !== 'ORDO') return `bad magic ${JSON.stringify(header.toString('latin1', 0, 4))}, expected "ORDO"`;
+  if (header[4] !== FORMAT_VERSION) return `format version ${header[4]}, this Ordo reads version ${FORMAT_VERSION}`;
+  if (header[5] !== FILE_KIND_SEGMENT) return `file kind ${header[5]}, expected ${FILE_KIND_SEGMENT} (segment)`;
+  const stored = readU64(header, 8);
+  if (stored !== base) return `header base position ${stored} does not match file name ${base}`;
+  return undefined;
+}

@@ -1,0 +1,592 @@
+import { mkdir, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CorruptLogError, StorageFailedError } from '../types/errors.js';
+import type { FsyncPolicy } from './fsync-policy.js';
+import { readAt, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
+import {
+  FLAG_END_OF_BATCH,
+  checkRecord,
+  decodeRecord,
+  recordFlags,
+  recordPosition,
+  recordTerm,
+  type LogRecord,
+} from './record.js';
+import {
+  INDEX_SUFFIX,
+  SEGMENT_HEADER_BYTES,
+  checkSegmentHeader,
+  encodeSegmentHeader,
+  parseSegmentName,
+  segmentName,
+} from './segment-file.js';
+import { SparseIndex } from './sparse-index.js';
+
+export interface SegmentedLogOptions {
+  /** A segment is sealed and a new one started once it reaches this size. */
+  segmentBytes: number;
+  /** Distance between sparse index entries. */
+  indexIntervalBytes: number;
+  fsync: FsyncPolicy;
+  /** Read file handles kept open at most (the active segment's writer is extra). */
+  maxOpenFiles: number;
+}
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_INDEX_INTERVAL_BYTES = 4 * 1024;
+export const DEFAULT_MAX_OPEN_FILES = 32;
+/** Bytes a sequential read asks the OS for at once. */
+const READ_CHUNK_BYTES = 256 * 1024;
+
+interface Segment {
+  base: number;
+  file: string;
+  /** Bytes in the file, header included. */
+  size: number;
+  /** Position of its last record; base - 1 while empty. */
+  lastPosition: number;
+  index: SparseIndex;
+}
+
+interface PendingBatch {
+  bytes: Buffer;
+  first: number;
+  last: number;
+  term: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** What recovery found and did at open. */
+export interface RecoveryReport {
+  segments: number;
+  /** Bytes cut from the end of the last segment (a torn write or a partial batch). */
+  truncatedBytes: number;
+  lastPosition: number;
+}
+
+/**
+ * The log's files: segments of CRC-checked records with contiguous positions, written by group
+ * commit. It knows positions and batches, never streams or expected counts (that is `engine/`).
+ *
+ * Every append is one atomic batch (an append or, later, a Raft entry). While one write+fdatasync
+ * runs, new batches queue; the next round writes them all with one writev and one fdatasync.
+ */
+export class SegmentedLog {
+  /** Called with the new durable position after each round, before the appends resolve. */
+  onDurable: ((position: number) => void) | undefined;
+
+  private readonly segments: Segment[];
+  private writer: FileHandle;
+  private lastWritten: number;
+  private lastAppended: number;
+  private lastAppendedTerm: number;
+  private durable: number;
+  private queue: PendingBatch[] = [];
+  private flushing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private closed = false;
+  private intervalTimer: NodeJS.Timeout | undefined;
+  private readonly readers = new Map<string, Promise<FileHandle>>();
+  /** Bytes written to the active segment since its last index entry. */
+  private bytesSinceIndexEntry = 0;
+  readonly recovery: RecoveryReport;
+
+  private constructor(
+    readonly dir: string,
+    private readonly options: SegmentedLogOptions,
+    segments: Segment[],
+    writer: FileHandle,
+    lastTerm: number,
+    recovery: RecoveryReport,
+  ) {
+    this.segments = segments;
+    this.writer = writer;
+    const last = segments[segments.length - 1]!;
+    this.lastWritten = last.lastPosition;
+    this.lastAppended = last.lastPosition;
+    this.durable = last.lastPosition;
+    this.lastAppendedTerm = lastTerm;
+    this.recovery = recovery;
+    this.bytesSinceIndexEntry = last.size - Math.max(last.index.lastOffset(), SEGMENT_HEADER_BYTES);
+    if (options.fsync.kind === 'interval') {
+      this.intervalTimer = setInterval(() => void this.syncNow(), options.fsync.ms);
+      this.intervalTimer.unref();
+    }
+  }
+
+  /** Opens (creating if needed) the segments under `dir`, recovering from a crash. */
+  static async open(dir: string, options: SegmentedLogOptions): Promise<SegmentedLog> {
+    await mkdir(dir, { recursive: true });
+    const names = (await readdir(dir)).filter((name) => !name.endsWith('.tmp'));
+    const bases = names
+      .map(parseSegmentName)
+      .filter((base): base is number => base !== undefined)
+      .sort((a, b) => a - b);
+    const segments: Segment[] = [];
+    let truncatedBytes = 0;
+    let lastTerm = 0;
+    if (bases.length === 0) {
+      segments.push(await createSegment(dir, 0));
+    } else {
+      for (let i = 0; i < bases.length; i++) {
+        const base = bases[i]!;
+        const isLast = i === bases.length - 1;
+        const scanned = isLast ? await recoverActiveSegment(dir, base) : await loadSealedSegment(dir, base, options);
+        truncatedBytes += scanned.truncatedBytes;
+        if (isLast) lastTerm = scanned.lastTerm;
+        const previous = segments[segments.length - 1];
+        if (previous && previous.lastPosition + 1 !== base) {
+          throw new CorruptLogError(
+            scanned.segment.file,
+            0,
+            `segment starts at position ${base} but the previous one ends at ${previous.lastPosition}`,
+          );
+        }
+        segments.push(scanned.segment);
+      }
+      if (lastTerm === 0 && segments.length > 1) {
+        // The active segment is empty: the last term is that of the previous segment's last record.
+        lastTerm = await lastTermOf(segments[segments.length - 2]!);
+      }
+    }
+    const active = segments[segments.length - 1]!;
+    const writer = await open(active.file, 'r+');
+    return new SegmentedLog(dir, options, segments, writer, lastTerm, {
+      segments: segments.length,
+      truncatedBytes,
+      lastPosition: active.lastPosition,
+    });
+  }
+
+  /** Position of the last appended record (written or queued); -1 for an empty log. */
+  get lastPosition(): number {
+    return this.lastAppended;
+  }
+
+  get lastTerm(): number {
+    return this.lastAppendedTerm;
+  }
+
+  /** Position up to which appends are acknowledged under the fsync policy. */
+  get durablePosition(): number {
+    return this.durable;
+  }
+
+  get firstPosition(): number {
+    return this.segments[0]!.base;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /**
+   * Queues one atomic batch of encoded records with positions `first..last` (contiguous with
+   * the log). Resolves once it is durable under the fsync policy.
+   */
+  append(bytes: Buffer, first: number, last: number, term: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new StorageFailedError('the segmented log is closed'));
+    if (first !== this.lastAppended + 1 || last < first) {
+      return Promise.reject(new StorageFailedError(`batch ${first}..${last} does not follow position ${this.lastAppended}`));
+    }
+    this.lastAppended = last;
+    this.lastAppendedTerm = term;
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ bytes, first, last, term, resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  /** Resolves when everything queued so far has been handled. */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.failure) {
+        const round = this.queue;
+        this.queue = [];
+        try {
+          await this.writeRound(round);
+        } catch (error) {
+          this.fail(error, round);
+          return;
+        }
+        const last = round[round.length - 1]!.last;
+        this.lastWritten = last;
+        this.durable = last;
+        this.onDurable?.(last);
+        for (const batch of round) batch.resolve();
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async writeRound(round: PendingBatch[]): Promise<void> {
+    let buffers: Buffer[] = [];
+    let bytes = 0;
+    let active = this.active();
+    for (const batch of round) {
+      if (active.size + bytes >= this.options.segmentBytes && active.lastPosition + (buffers.length > 0 ? 1 : 0) >= active.base) {
+        await this.writeBuffers(active, buffers, bytes);
+        buffers = [];
+        bytes = 0;
+        active = await this.roll(active);
+      }
+      if (this.bytesSinceIndexEntry >= this.options.indexIntervalBytes || active.index.size === 0) {
+        active.index.add(batch.first, active.size + bytes);
+        this.bytesSinceIndexEntry = 0;
+      }
+      buffers.push(batch.bytes);
+      bytes += batch.bytes.length;
+      this.bytesSinceIndexEntry += batch.bytes.length;
+      active.lastPosition = batch.last;
+    }
+    await this.writeBuffers(active, buffers, bytes);
+  }
+
+  private async writeBuffers(active: Segment, buffers: Buffer[], bytes: number): Promise<void> {
+    if (buffers.length === 0) return;
+    const { bytesWritten } = await this.writer.writev(buffers, active.size);
+    if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes to ${active.file}`);
+    active.size += bytes;
+    if (this.options.fsync.kind === 'always') await this.writer.datasync();
+  }
+
+  /** Seals `active` (fsync + index file) and starts the next segment. */
+  private async roll(active: Segment): Promise<Segment> {
+    await this.writer.datasync();
+    await writeFileAtomic(indexFile(active.file), active.index.serialize(active.size, active.lastPosition));
+    await this.writer.close();
+    const next = await createSegment(this.dir, active.lastPosition + 1);
+    this.segments.push(next);
+    this.writer = await open(next.file, 'r+');
+    this.bytesSinceIndexEntry = 0;
+    return next;
+  }
+
+  private async syncNow(): Promise<void> {
+    if (this.closed || this.failure || this.flushing) return;
+    try {
+      await this.writer.datasync();
+    } catch (error) {
+      this.fail(error, []);
+    }
+  }
+
+  private fail(error: unknown, round: PendingBatch[]): void {
+    const failure =
+      error instanceof StorageFailedError
+        ? error
+        : new StorageFailedError(`log write failed; the log accepts no more writes: ${(error as Error).message}`, error);
+    this.failure = failure;
+    const waiting = [...round, ...this.queue];
+    this.queue = [];
+    for (const batch of waiting) batch.reject(failure);
+  }
+
+  /**
+   * Reads records with `from <= position <= to`, in order, up to about `maxBytes` (always at
+   * least one record when `from` exists). Callers bound `to` by what they may see (committed).
+   */
+  async read(from: number, to: number, maxBytes = READ_CHUNK_BYTES): Promise<LogRecord[]> {
+    const records: LogRecord[] = [];
+    if (from > to || from > this.lastWritten || from < this.firstPosition) return records;
+    let segmentIndex = this.segmentIndexOf(from);
+    let collected = 0;
+    while (segmentIndex < this.segments.length && collected < maxBytes) {
+      const segment = this.segments[segmentIndex]!;
+      let offset = segment.index.floorOffset(from, SEGMENT_HEADER_BYTES);
+      const end = segment.size;
+      const handle = await this.reader(segment);
+      let chunk = Buffer.allocUnsafe(Math.min(Math.max(maxBytes, 64 * 1024), end - offset));
+      let done = false;
+      while (offset < end && !done) {
+        const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
+        let at = 0;
+        for (;;) {
+          const check = checkRecord(chunk, at, length);
+          if (check.kind === 'incomplete') break;
+          if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
+          const position = recordPosition(chunk, at);
+          if (position > to) {
+            done = true;
+            break;
+          }
+          if (position >= from) {
+            records.push(decodeRecord(chunk, at));
+            collected += check.end - at;
+          }
+          at = check.end;
+          if (collected >= maxBytes) {
+            done = true;
+            break;
+          }
+        }
+        if (at === 0 && !done) {
+          // A record larger than the chunk: grow to fit it and read again.
+          const needed = chunk.length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
+          if (needed <= chunk.length || offset + needed > end) {
+            throw new CorruptLogError(segment.file, offset, `record of ${needed} bytes runs past the end of the segment`);
+          }
+          chunk = Buffer.allocUnsafe(needed);
+          continue;
+        }
+        offset += at;
+        if (!done) chunk = Buffer.allocUnsafe(chunk.length); // records handed out keep views of the old chunk
+      }
+      if (done || to <= segment.lastPosition) break;
+      from = segment.lastPosition + 1;
+      segmentIndex++;
+    }
+    return records;
+  }
+
+  /**
+   * Removes every record after `position` (Raft truncates a follower's divergent suffix).
+   * Waits for queued writes first.
+   */
+  async truncateAfter(position: number): Promise<void> {
+    await this.drain();
+    if (this.failure) throw this.failure;
+    if (position >= this.lastWritten) return;
+    if (position < this.firstPosition - 1) {
+      throw new StorageFailedError(`cannot truncate after ${position}: the log starts at ${this.firstPosition}`);
+    }
+    await this.writer.close();
+    while (this.segments.length > 1 && this.active().base > position) {
+      const dropped = this.segments.pop()!;
+      await this.closeReader(dropped.file);
+      await unlinkIfExists(dropped.file);
+      await unlinkIfExists(indexFile(dropped.file));
+    }
+    const active = this.active();
+    await this.closeReader(active.file);
+    await unlinkIfExists(indexFile(active.file)); // it is the active segment again
+    const cut = await offsetAfter(active, position);
+    this.writer = await open(active.file, 'r+');
+    await this.writer.truncate(cut);
+    await this.writer.datasync();
+    await syncDirectory(this.dir);
+    active.size = cut;
+    active.lastPosition = position;
+    active.index.dropFromOffset(cut);
+    this.bytesSinceIndexEntry = cut - Math.max(active.index.lastOffset(), SEGMENT_HEADER_BYTES);
+    this.lastWritten = position;
+    this.lastAppended = position;
+    this.durable = Math.min(this.durable, position);
+    this.lastAppendedTerm = position >= active.base ? await lastTermOf(active) : position < 0 ? 0 : await lastTermOf(this.segments[this.segments.length - 2] ?? active);
+  }
+
+  /** Every segment's file, base and last position, for `verify` and status. */
+  describeSegments(): Array<{ file: string; base: number; lastPosition: number; bytes: number }> {
+    return this.segments.map((s) => ({ file: s.file, base: s.base, lastPosition: s.lastPosition, bytes: s.size }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.drain();
+    this.closed = true;
+    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    if (!this.failure) await this.writer.datasync().catch(() => undefined);
+    await this.writer.close().catch(() => undefined);
+    for (const file of [...this.readers.keys()]) await this.closeReader(file);
+  }
+
+  private active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  private segmentIndexOf(position: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (this.segments[mid]!.base <= position) low = mid;
+      else high = mid - 1;
+    }
+    return low;
+  }
+
+  /** Read handles, least recently used closed first, so open files stay bounded. */
+  private reader(segment: Segment): Promise<FileHandle> {
+    // The promise is cached, not the handle: concurrent readers of one segment share one open.
+    const cached = this.readers.get(segment.file);
+    if (cached) {
+      this.readers.delete(segment.file);
+      this.readers.set(segment.file, cached);
+      return cached;
+    }
+    const handle = open(segment.file, 'r');
+    this.readers.set(segment.file, handle);
+    while (this.readers.size > this.options.maxOpenFiles) {
+      void this.closeReader(this.readers.keys().next().value as string);
+    }
+    return handle;
+  }
+
+  private async closeReader(file: string): Promise<void> {
+    const handle = this.readers.get(file);
+    if (!handle) return;
+    this.readers.delete(file);
+    await handle.then((h) => h.close()).catch(() => undefined);
+  }
+}
+
+function indexFile(segmentFile: string): string {
+  return segmentFile.slice(0, -'.seg'.length) + INDEX_SUFFIX;
+}
+
+async function createSegment(dir: string, base: number): Promise<Segment> {
+  const file = join(dir, segmentName(base));
+  const handle = await open(file, 'wx');
+  try {
+    await handle.write(encodeSegmentHeader(base), 0, SEGMENT_HEADER_BYTES, 0);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await syncDirectory(dir);
+  return { base, file, size: SEGMENT_HEADER_BYTES, lastPosition: base - 1, index: new SparseIndex() };
+}
+
+interface ScannedSegment {
+  segment: Segment;
+  truncatedBytes: number;
+  lastTerm: number;
+}
+
+/** A sealed segment: its index file if it is valid for the file's size, else a full scan. */
+async function loadSealedSegment(dir: string, base: number, options: SegmentedLogOptions): Promise<ScannedSegment> {
+  const file = join(dir, segmentName(base));
+  const size = (await stat(file)).size;
+  const indexBytes = await readFile(indexFile(file)).catch(() => undefined);
+  const loaded = indexBytes ? SparseIndex.deserialize(indexBytes, size) : undefined;
+  if (loaded) {
+    return { segment: { base, file, size, lastPosition: loaded.lastPosition, index: loaded.index }, truncatedBytes: 0, lastTerm: 0 };
+  }
+  const scanned = await scanSegment(file, base, { tornTailAllowed: false });
+  await writeFileAtomic(indexFile(file), scanned.index.serialize(scanned.validBytes, scanned.lastPosition));
+  void options;
+  return {
+    segment: { base, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
+    truncatedBytes: 0,
+    lastTerm: scanned.lastTerm,
+  };
+}
+
+/** The last segment: scanned record by record; a torn tail or partial batch is cut off. */
+async function recoverActiveSegment(dir: string, base: number): Promise<ScannedSegment> {
+  const file = join(dir, segmentName(base));
+  const scanned = await scanSegment(file, base, { tornTailAllowed: true });
+  let truncatedBytes = 0;
+  if (scanned.validBytes < scanned.fileBytes) {
+    truncatedBytes = scanned.fileBytes - scanned.validBytes;
+    const handle = await open(file, 'r+');
+    try {
+      await handle.truncate(scanned.validBytes);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+  return {
+    segment: { base, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
+    truncatedBytes,
+    lastTerm: scanned.lastTerm,
+  };
+}
+
+interface SegmentScan {
+  index: SparseIndex;
+  lastPosition: number;
+  lastTerm: number;
+  /** Bytes up to the end of the last complete batch. */
+  validBytes: number;
+  fileBytes: number;
+}
+
+/**
+ * Walks every record of a segment, checking CRC, lengths and position continuity.
+ *
+ * Telling a torn write from corruption: an incomplete record at the end of the file, or a bad
+ * record followed only by zeros or nothing, is what a crash during a write leaves (never
+ * acknowledged: acks wait for the fdatasync). A bad record with intact data after it is damage
+ * to acknowledged data: `CorruptLogError`. Records after the last end-of-batch flag belong to
+ * a batch that was never completely written and are cut too.
+ */
+export async function scanSegment(
+  file: string,
+  base: number,
+  options: { tornTailAllowed: boolean; onRecord?: (bytes: Buffer, offset: number) => void },
+): Promise<SegmentScan> {
+  const bytes = await readFile(file);
+  const headerProblem = checkSegmentHeader(bytes, base);
+  if (headerProblem) throw new CorruptLogError(file, 0, headerProblem);
+  const index = new SparseIndex();
+  let offset = SEGMENT_HEADER_BYTES;
+  let expected = base;
+  let batchEnd = SEGMENT_HEADER_BYTES;
+  let batchLastPosition = base - 1;
+  let batchLastTerm = 0;
+  let batchFirstOffset = SEGMENT_HEADER_BYTES;
+  let lastIndexed = -Infinity;
+  while (offset < bytes.length) {
+    const check = checkRecord(bytes, offset, bytes.length);
+    if (check.kind !== 'record') {
+      const atTail = check.kind === 'incomplete' || check.end >= bytes.length || onlyZeros(bytes, check.end);
+      if (options.tornTailAllowed && atTail) break;
+      const reason = check.kind === 'incomplete' ? 'record runs past the end of the file' : check.reason;
+      throw new CorruptLogError(file, offset, reason);
+    }
+    const position = recordPosition(bytes, offset);
+    if (position !== expected) {
+      throw new CorruptLogError(file, offset, `record holds position ${position}, expected ${expected}`);
+    }
+    options.onRecord?.(bytes, offset);
+    expected++;
+    if ((recordFlags(bytes, offset) & FLAG_END_OF_BATCH) !== 0) {
+      // Index entries point at batch starts, one per interval, like the writer makes them.
+      if (index.size === 0 || batchFirstOffset - lastIndexed >= DEFAULT_INDEX_INTERVAL_BYTES) {
+        index.add(batchLastPosition + 1, batchFirstOffset);
+        lastIndexed = batchFirstOffset;
+      }
+      batchLastPosition = position;
+      batchLastTerm = recordTerm(bytes, offset);
+      batchEnd = check.end;
+      batchFirstOffset = check.end;
+    }
+    offset = check.end;
+  }
+  if (!options.tornTailAllowed && batchEnd !== bytes.length) {
+    throw new CorruptLogError(file, batchEnd, 'sealed segment ends inside a batch');
+  }
+  return { index, lastPosition: batchLastPosition, lastTerm: batchLastTerm, validBytes: batchEnd, fileBytes: bytes.length };
+}
+
+async function offsetAfter(segment: Segment, position: number): Promise<number> {
+  if (position < segment.base) return SEGMENT_HEADER_BYTES;
+  let found = -1;
+  await scanSegment(segment.file, segment.base, {
+    tornTailAllowed: true,
+    onRecord: (bytes, offset) => {
+      if (recordPosition(bytes, offset) === position) found = offset + 8 + bytes.readUInt32LE(offset);
+    },
+  });
+  if (found < 0) throw new StorageFailedError(`position ${position} not found in ${segment.file}`);
+  return found;
+}
+
+async function lastTermOf(segment: Segment): Promise<number> {
+  if (segment.lastPosition < segment.base) return 0;
+  return (await scanSegment(segment.file, segment.base, { tornTailAllowed: true })).lastTerm;
+}
+
+function onlyZeros(bytes: Buffer, from: number): boolean {
+  for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}

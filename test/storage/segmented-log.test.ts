@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CorruptLogError } from '../../src/types/errors.js';
+import { SegmentedLog, type SegmentedLogOptions } from '../../src/storage/segmented-log.js';
+import { FLAG_END_OF_BATCH, encodeRecord, recordSize } from '../../src/storage/record.js';
+import { SEGMENT_HEADER_BYTES, segmentName } from '../../src/storage/segment-file.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const options: SegmentedLogOptions = { segmentBytes: 64 * 1024 * 1024, indexIntervalBytes: 256, fsync: { kind: 'always' }, maxOpenFiles: 4 };
+const ID = '00000000-0000-4000-8000-000000000000';
+
+/** One batch of `count` records starting at `first`, each with `payload` bytes of data. */
+function batch(first: number, count: number, payload = 20, term = 1): Buffer {
+  const data = Buffer.alloc(payload, first % 251);
+  const fields = (k: number) => ({
+    flags: k === count - 1 ? FLAG_END_OF_BATCH : 0,
+    term,
+    position: first + k,
+    index: first + k,
+    timestamp: 1_700_000_000_000 + first + k,
+    id: ID.slice(0, -8) + String(first + k).padStart(8, '0'),
+    stream: 'stream-a',
+    streamBytes: 8,
+    type: 'Happened',
+    typeBytes: 8,
+    metadata: undefined,
+    data,
+  });
+  const size = Array.from({ length: count }, (_, k) => recordSize(fields(k))).reduce((a, b) => a + b, 0);
+  const bytes = Buffer.alloc(size);
+  let offset = 0;
+  for (let k = 0; k < count; k++) offset = encodeRecord(fields(k), bytes, offset);
+  return bytes;
+}
+
+async function positions(log: SegmentedLog): Promise<number[]> {
+  const found: number[] = [];
+  let from = 0;
+  for (;;) {
+    const records = await log.read(from, log.lastPosition, 1024);
+    if (records.length === 0) return found;
+    for (const record of records) found.push(record.position);
+    from = records[records.length - 1]!.position + 1;
+  }
+}
+
+describe('SegmentedLog', () => {
+  it('appends batches, reads them back in order and survives reopen', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, options);
+    assert.equal(log.lastPosition, -1);
+    await Promise.all([log.append(batch(0, 3), 0, 2, 1), log.append(batch(3, 2), 3, 4, 1)]);
+    assert.equal(log.durablePosition, 4);
+    const records = await log.read(1, 3);
+    assert.deepEqual(records.map((r) => r.position), [1, 2, 3]);
+    assert.equal(records[0]!.stream, 'stream-a');
+    assert.equal(records[0]!.id, '00000000-0000-4000-8000-000000000001');
+    assert.deepEqual([...records[0]!.data], [...Buffer.alloc(20, 0)]);
+    await log.close();
+    const reopened = await SegmentedLog.open(dir, options);
+    assert.equal(reopened.lastPosition, 4);
+    assert.equal(reopened.lastTerm, 1);
+    assert.deepEqual(await positions(reopened), [0, 1, 2, 3, 4]);
+    await reopened.close();
+  });
+
+  it('refuses a batch that does not follow the last position', async () => {
+    const log = await SegmentedLog.open(await tempDir(), options);
+    await assert.rejects(log.append(batch(5, 1), 5, 5, 1), /does not follow position -1/);
+    await log.close();
+  });
+
+  it('group commit: appends that arrive during an fsync share the next one', async () => {
+    const log = await SegmentedLog.open(await tempDir(), options);
+    const durableCalls: number[] = [];
+    log.onDurable = (position) => durableCalls.push(position);
+    const appends: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) appends.push(log.append(batch(i, 1), i, i, 1));
+    await Promise.all(appends);
+    assert.equal(durableCalls[durableCalls.length - 1], 199);
+    assert.ok(durableCalls.length < 200 / 2, `expected far fewer fsync rounds than appends, got ${durableCalls.length}`);
+    assert.deepEqual(durableCalls, [...durableCalls].sort((a, b) => a - b));
+    await log.close();
+  });
+
+  it('rolls segments at the configured size and reads across them after reopen', async () => {
+    const dir = await tempDir();
+    const small = { ...options, segmentBytes: 4096 };
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 0; i < 100; i++) await log.append(batch(i * 2, 2, 100), i * 2, i * 2 + 1, 1);
+    assert.ok(log.segmentCount > 5, `expected several segments, got ${log.segmentCount}`);
+    await log.close();
+    const files = await readdir(dir);
+    assert.ok(files.some((f) => f.endsWith('.idx')), 'sealed segments have index files');
+    const reopened = await SegmentedLog.open(dir, small);
+    assert.equal(reopened.lastPosition, 199);
+    assert.deepEqual(await positions(reopened), Array.from({ length: 200 }, (_, i) => i));
+    const middle = await reopened.read(77, 81);
+    assert.deepEqual(middle.map((r) => r.position), [77, 78, 79, 80, 81]);
+    await reopened.close();
+  });
+
+  it('rebuilds a damaged index file of a sealed segment from the segment', async () => {
+    const dir = await tempDir();
+    const small = { ...options, segmentBytes: 4096 };
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 0; i < 60; i++) await log.append(batch(i, 1, 100), i, i, 1);
+    await log.close();
+    const idx = (await readdir(dir)).filter((f) => f.endsWith('.idx'))[0]!;
+    await writeFile(join(dir, idx), 'garbage');
+    const reopened = await SegmentedLog.open(dir, small);
+    assert.deepEqual(await positions(reopened), Array.from({ length: 60 }, (_, i) => i));
+    await reopened.close();
+  });
+
+  it('truncateAfter removes later records, across segments, and appends continue', async () => {
+    const dir = await tempDir();
+    const small = { ...options, segmentBytes: 4096 };
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 0; i < 80; i++) await log.append(batch(i, 1, 100, i < 40 ? 1 : 2), i, i, i < 40 ? 1 : 2);
+    await log.truncateAfter(30);
+    assert.equal(log.lastPosition, 30);
+    assert.equal(log.lastTerm, 1);
+    assert.deepEqual(await positions(log), Array.from({ length: 31 }, (_, i) => i));
+    await log.append(batch(31, 2, 100, 3), 31, 32, 3);
+    assert.equal(log.lastTerm, 3);
+    await log.truncateAfter(-1);
+    assert.equal(log.lastPosition, -1);
+    assert.deepEqual(await positions(log), []);
+    await log.append(batch(0, 1, 20, 4), 0, 0, 4);
+    await log.close();
+    const reopened = await SegmentedLog.open(dir, small);
+    assert.equal(reopened.lastPosition, 0);
+    assert.equal(reopened.lastTerm, 4);
+    await reopened.close();
+  });
+
+  it('recovers the prefix when the last record is cut at every byte offset', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, options);
+    await log.append(batch(0, 2), 0, 1, 1);
+    await log.append(batch(2, 1, 40), 2, 2, 1);
+    await log.close();
+    const file = join(dir, segmentName(0));
+    const full = await readFile(file);
+    const lastRecordStart = SEGMENT_HEADER_BYTES + batch(0, 2).length;
+    for (let cut = lastRecordStart; cut < full.length; cut++) {
+      await writeFile(file, full.subarray(0, cut));
+      const reopened = await SegmentedLog.open(dir, options);
+      assert.equal(reopened.lastPosition, 1, `cut at byte ${cut}`);
+      assert.equal(reopened.recovery.truncatedBytes, cut - lastRecordStart);
+      assert.deepEqual(await positions(reopened), [0, 1]);
+      await reopened.close();
+      assert.equal((await stat(file)).size, lastRecordStart);
+    }
+  });
+
+  it('drops a partially written batch (records after the last end-of-batch flag)', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, options);
+    await log.append(batch(0, 1), 0, 0, 1);
+    await log.append(batch(1, 3), 1, 3, 1);
+    await log.close();
+    const file = join(dir, segmentName(0));
+    const oneRecord = batch(0, 1).length;
+    // Keep the first record of the second batch and half of the second one.
+    await truncate(file, SEGMENT_HEADER_BYTES + oneRecord + oneRecord + 10);
+    const reopened = await SegmentedLog.open(dir, options);
+    assert.equal(reopened.lastPosition, 0);
+    await reopened.close();
+  });
+
+  it('treats zeros after the last record (size extended, data lost) as a torn tail', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, options);
+    await log.append(batch(0, 2), 0, 1, 1);
+    await log.close();
+    const file = join(dir, segmentName(0));
+    await writeFile(file, Buffer.concat([await readFile(file), Buffer.alloc(300)]));
+    const reopened = await SegmentedLog.open(dir, options);
+    assert.equal(reopened.lastPosition, 1);
+    await reopened.close();
+  });
+
+  it('fails open with CorruptLogError naming file and offset when an earlier record has a flipped bit', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, options);
+    await log.append(batch(0, 3), 0, 2, 1);
+    await log.append(batch(3, 1), 3, 3, 1);
+    await log.close();
+    const file = join(dir, segmentName(0));
+    const original = await readFile(file);
+    const recordBytes = batch(0, 1).length;
+    const secondRecord = SEGMENT_HEADER_BYTES + recordBytes;
+    // Every byte of the second record (prefix, header, payload), one at a time.
+    for (let offset = secondRecord; offset < secondRecord + recordBytes; offset += 7) {
+      const damaged = Buffer.from(original);
+      damaged[offset] = damaged[offset]! ^ 0x10;
+      await writeFile(file, damaged);
+      await assert.rejects(SegmentedLog.open(dir, options), (error: unknown) => {
+        assert.ok(error instanceof CorruptLogError, `flip at ${offset}: ${String(error)}`);
+        assert.equal(error.code, 'CORRUPT_LOG');
+        assert.equal(error.file, file);
+        assert.equal(error.offset, secondRecord);
+        assert.match(error.message, new RegExp(`${segmentName(0)} at byte offset ${secondRecord}`));
+        return true;
+      });
+    }
+    await writeFile(file, original);
+    const intact = await SegmentedLog.open(dir, options);
+    assert.equal(intact.lastPosition, 3);
+    await intact.close();
+  });
+
+  it('reads report corruption in a sealed segment instead of returning bad data', async () => {
+    const dir = await tempDir();
+    const small = { ...options, segmentBytes: 4096 };
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 0; i < 60; i++) await log.append(batch(i, 1, 100), i, i, 1);
+    await log.close();
+    const file = join(dir, segmentName(0));
+    const bytes = await readFile(file);
+    bytes[SEGMENT_HEADER_BYTES + 100] = bytes[SEGMENT_HEADER_BYTES + 100]! ^ 1;
+    await writeFile(file, bytes);
+    const reopened = await SegmentedLog.open(dir, small); // sealed segments are not rescanned at open
+    await assert.rejects(reopened.read(0, 5), CorruptLogError);
+    await reopened.close();
+  });
+
+  it('keeps at most maxOpenFiles read handles while reading many segments', async () => {
+    const dir = await tempDir();
+    const small = { ...options, segmentBytes: 4096, maxOpenFiles: 2 };
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 0; i < 300; i++) await log.append(batch(i, 1, 100), i, i, 1);
+    assert.ok(log.segmentCount > 8);
+    const before = (await readdir('/proc/self/fd')).length;
+    for (let p = 0; p < 300; p += 13) assert.equal((await log.read(p, p))[0]!.position, p);
+    const afterReads = (await readdir('/proc/self/fd')).length;
+    assert.ok(afterReads - before <= 2, `open descriptors grew by ${afterReads - before}`);
+    await log.close();
+  });
+});
