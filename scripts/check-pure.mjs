@@ -30,7 +30,8 @@ function* files(dir) {
 }
 
 const problems = [];
-for (const dir of ['src/raft', 'src/engine']) {
+const root = process.argv[2] ?? '.';
+for (const dir of ['src/raft', 'src/engine'].map((d) => join(root, d))) {
   for (const file of files(dir)) {
     const lines = readFileSync(file, 'utf8').split('\n');
     lines.forEach((line, i) => {

@@ -122,6 +122,9 @@ program
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    // Waiting at the live tail is only a pending promise, which does not keep Node running.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    stop.signal.addEventListener('abort', () => clearInterval(keepAlive), { once: true });
     try {
       const subscription = log.subscribe({ from: options.from ?? 'end', filter: filterOf(options), signal: stop.signal });
       for await (const event of subscription) console.log(formatEvent(event));

@@ -87,7 +87,7 @@ export class SegmentedLog {
   private failure: Error | undefined;
   private closed = false;
   private intervalTimer: NodeJS.Timeout | undefined;
-  private readonly readers = new Map<string, Promise<FileHandle>>();
+  private readonly readers = new Map<string, ReaderEntry>();
   /** Bytes written to the active segment since its last index entry. */
   private bytesSinceIndexEntry = 0;
   readonly recovery: RecoveryReport;
@@ -300,45 +300,47 @@ export class SegmentedLog {
     let collected = 0;
     while (segmentIndex < this.segments.length && collected < maxBytes) {
       const segment = this.segments[segmentIndex]!;
-      let offset = segment.index.floorOffset(from, SEGMENT_HEADER_BYTES);
-      const end = segment.size;
-      const handle = await this.reader(segment);
-      let chunk = Buffer.allocUnsafe(Math.min(Math.max(maxBytes, 64 * 1024), end - offset));
-      let done = false;
-      while (offset < end && !done) {
-        const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
-        let at = 0;
-        for (;;) {
-          const check = checkRecord(chunk, at, length);
-          if (check.kind === 'incomplete') break;
-          if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
-          const position = recordPosition(chunk, at);
-          if (position > to) {
-            done = true;
-            break;
+      const done = await this.withReader(segment, async (handle) => {
+        let offset = segment.index.floorOffset(from, SEGMENT_HEADER_BYTES);
+        const end = segment.size;
+        let chunk = Buffer.allocUnsafe(Math.min(Math.max(maxBytes, 64 * 1024), end - offset));
+        let done = false;
+        while (offset < end && !done) {
+          const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
+          let at = 0;
+          for (;;) {
+            const check = checkRecord(chunk, at, length);
+            if (check.kind === 'incomplete') break;
+            if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
+            const position = recordPosition(chunk, at);
+            if (position > to) {
+              done = true;
+              break;
+            }
+            if (position >= from) {
+              records.push(decodeRecord(chunk, at));
+              collected += check.end - at;
+            }
+            at = check.end;
+            if (collected >= maxBytes) {
+              done = true;
+              break;
+            }
           }
-          if (position >= from) {
-            records.push(decodeRecord(chunk, at));
-            collected += check.end - at;
+          if (at === 0 && !done) {
+            // A record larger than the chunk: grow to fit it and read again.
+            const needed = chunk.length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
+            if (needed <= chunk.length || offset + needed > end) {
+              throw new CorruptLogError(segment.file, offset, `record of ${needed} bytes runs past the end of the segment`);
+            }
+            chunk = Buffer.allocUnsafe(needed);
+            continue;
           }
-          at = check.end;
-          if (collected >= maxBytes) {
-            done = true;
-            break;
-          }
+          offset += at;
+          if (!done) chunk = Buffer.allocUnsafe(chunk.length); // records handed out keep views of the old chunk
         }
-        if (at === 0 && !done) {
-          // A record larger than the chunk: grow to fit it and read again.
-          const needed = chunk.length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
-          if (needed <= chunk.length || offset + needed > end) {
-            throw new CorruptLogError(segment.file, offset, `record of ${needed} bytes runs past the end of the segment`);
-          }
-          chunk = Buffer.allocUnsafe(needed);
-          continue;
-        }
-        offset += at;
-        if (!done) chunk = Buffer.allocUnsafe(chunk.length); // records handed out keep views of the old chunk
-      }
+        return done;
+      });
       if (done || to <= segment.lastPosition) break;
       from = segment.lastPosition + 1;
       segmentIndex++;
@@ -412,29 +414,50 @@ export class SegmentedLog {
     return low;
   }
 
-  /** Read handles, least recently used closed first, so open files stay bounded. */
-  private reader(segment: Segment): Promise<FileHandle> {
-    // The promise is cached, not the handle: concurrent readers of one segment share one open.
-    const cached = this.readers.get(segment.file);
-    if (cached) {
-      this.readers.delete(segment.file);
-      this.readers.set(segment.file, cached);
-      return cached;
+  /**
+   * Read handles, least recently used closed first, so open files stay bounded. A handle is
+   * shared by concurrent reads of its segment and closed only once no read uses it.
+   */
+  private async withReader<T>(segment: Segment, use: (handle: FileHandle) => Promise<T>): Promise<T> {
+    let entry = this.readers.get(segment.file);
+    if (entry) {
+      this.readers.delete(segment.file); // re-insert: most recently used last
+    } else {
+      entry = { handle: open(segment.file, 'r'), users: 0, evicted: false };
     }
-    const handle = open(segment.file, 'r');
-    this.readers.set(segment.file, handle);
-    while (this.readers.size > this.options.maxOpenFiles) {
-      void this.closeReader(this.readers.keys().next().value as string);
+    this.readers.set(segment.file, entry);
+    entry.users++;
+    for (const [file, other] of this.readers) {
+      if (this.readers.size <= this.options.maxOpenFiles) break;
+      this.readers.delete(file);
+      other.evicted = true;
+      if (other.users === 0) void closeQuietly(other.handle);
     }
-    return handle;
+    try {
+      return await use(await entry.handle);
+    } finally {
+      entry.users--;
+      if (entry.evicted && entry.users === 0) void closeQuietly(entry.handle);
+    }
   }
 
   private async closeReader(file: string): Promise<void> {
-    const handle = this.readers.get(file);
-    if (!handle) return;
+    const entry = this.readers.get(file);
+    if (!entry) return;
     this.readers.delete(file);
-    await handle.then((h) => h.close()).catch(() => undefined);
+    entry.evicted = true;
+    if (entry.users === 0) await closeQuietly(entry.handle);
   }
+}
+
+interface ReaderEntry {
+  handle: Promise<FileHandle>;
+  users: number;
+  evicted: boolean;
+}
+
+async function closeQuietly(handle: Promise<FileHandle>): Promise<void> {
+  await handle.then((h) => h.close()).catch(() => undefined);
 }
 
 function indexFile(segmentFile: string): string {

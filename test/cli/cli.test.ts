@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, it } from 'node:test';
+import { segmentName } from '../../src/storage/segment-file.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const run = promisify(execFile);
+const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+
+async function ordo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', [cli, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+
+describe('ordo CLI', () => {
+  it('append, read, read-all and verify on a data directory', async () => {
+    const dir = await tempDir('ordo-cli');
+    assert.deepEqual(JSON.parse((await ordo('append', 'user-1', '--type', 'Registered', '--data', '{"name":"Ada"}', '--dir', dir)).stdout), { position: 0, index: 0, count: 1 });
+    assert.deepEqual(JSON.parse((await ordo('append', 'user-2', '--type', 'Registered', '--dir', dir)).stdout), { position: 1, index: 0, count: 1 });
+    assert.deepEqual(JSON.parse((await ordo('append', 'user-1', '-t', 'Renamed', '--data', '"A"', '--expected', '1', '--dir', dir)).stdout), { position: 2, index: 1, count: 2 });
+    const conflict = await ordo('append', 'user-1', '-t', 'Renamed', '--expected', '0', '--dir', dir);
+    assert.equal(conflict.code, 2);
+    assert.match(conflict.stderr, /WRONG_EXPECTED_COUNT: .*expected count 0 but its count is 2/);
+    const badJson = await ordo('append', 'user-1', '-t', 'X', '--data', '{nope', '--dir', dir);
+    assert.notEqual(badJson.code, 0);
+    assert.match(badJson.stderr, /--data must be JSON/);
+
+    const read = lines((await ordo('read', 'user-1', '--dir', dir)).stdout);
+    assert.deepEqual(read.map((e) => [e.position, e.index, e.type, e.data]), [[0, 0, 'Registered', { name: 'Ada' }], [2, 1, 'Renamed', 'A']]);
+    assert.deepEqual(lines((await ordo('read', 'user-1', '--backwards', '--limit', '1', '--dir', dir)).stdout).map((e) => e.index), [1]);
+    assert.deepEqual(lines((await ordo('read-all', '--from', '1', '--dir', dir)).stdout).map((e) => e.position), [1, 2]);
+    assert.deepEqual(lines((await ordo('read-all', '--type', 'Registered', '--dir', dir)).stdout).map((e) => e.stream), ['user-1', 'user-2']);
+
+    const verified = await ordo('verify', '--dir', dir);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.equal(JSON.parse(verified.stdout).events, 3);
+  });
+
+  it('verify exits 1 and names the damage when a record is corrupt', async () => {
+    const dir = await tempDir('ordo-cli');
+    for (let i = 0; i < 3; i++) await ordo('append', 's', '--type', 'T', '--data', String(i), '--dir', dir);
+    const file = join(dir, 'segments', segmentName(0));
+    const bytes = await readFile(file);
+    bytes[40] = bytes[40]! ^ 0xff; // inside the first record
+    await writeFile(file, bytes);
+    const result = await ordo('verify', '--dir', dir);
+    assert.equal(result.code, 1);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.ok, false);
+    assert.match(report.problems[0], /corrupt log file .*00000000000000000000\.seg at byte offset 16: crc32c mismatch/);
+    const read = await ordo('read-all', '--dir', dir);
+    assert.equal(read.code, 1);
+    assert.match(read.stderr, /CORRUPT_LOG/);
+  });
+
+  it('tail prints the log from a position, keeps following, and stops cleanly on Ctrl-C', async () => {
+    const dir = await tempDir('ordo-cli');
+    await ordo('append', 's', '--type', 'Old', '--dir', dir);
+    const tail = spawn('node', [cli, 'tail', '--from', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    tail.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const deadline = Date.now() + 10_000;
+    while (!output.includes('"Old"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(tail.exitCode, null, 'tail keeps following after the history');
+    tail.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => tail.once('exit', resolve));
+    assert.equal(code, 0);
+    assert.equal(lines(output)[0].type, 'Old');
+  });
+});
