@@ -6,7 +6,8 @@ import type { EngineState } from './state.js';
 export interface AppendIntent {
   stream: string;
   expected: Expected;
-  ids: ReadonlyArray<{ id: string; idGenerated: boolean }>;
+  /** `id` is undefined for ids the log generates: those are new by construction. */
+  ids: ReadonlyArray<{ id: string | undefined; idGenerated: boolean }>;
 }
 
 export interface PlannedAppend {
@@ -50,7 +51,7 @@ export function decideAppend(state: EngineState, intents: readonly AppendIntent[
     if (!expectedHolds(intent.expected, actual)) {
       const conflict: Decision = { kind: 'conflict', intent: i, stream: intent.stream, expected: intent.expected, actual };
       const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
-      const explicitIds = intent.ids.every((event) => !event.idGenerated);
+      const explicitIds = intent.ids.every((event) => event.id !== undefined);
       if (typeof askedIndex === 'number' && actual >= askedIndex + intent.ids.length && explicitIds) {
         conflict.retryOf = { index: askedIndex };
       }
@@ -88,7 +89,7 @@ function checkKnownIds(state: EngineState, intents: readonly AppendIntent[]): De
   for (const intent of intents) {
     for (const event of intent.ids) {
       total++;
-      if (event.idGenerated) continue;
+      if (event.id === undefined) continue;
       const entry = state.ids.get(event.id);
       if (entry) {
         known++;
@@ -108,13 +109,13 @@ function matchOriginal(state: EngineState, intents: readonly AppendIntent[]): Pl
   const appends: PlannedAppend[] = [];
   let expectedPosition: number | undefined;
   for (const intent of intents) {
-    const first = state.ids.get(intent.ids[0]!.id)!;
+    const first = state.ids.get(intent.ids[0]!.id!)!;
     if (first.stream !== intent.stream) return undefined;
     const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
     if (typeof askedIndex === 'number' && first.index !== askedIndex) return undefined;
     if (expectedPosition !== undefined && first.position !== expectedPosition) return undefined;
     for (let k = 1; k < intent.ids.length; k++) {
-      const entry = state.ids.get(intent.ids[k]!.id)!;
+      const entry = state.ids.get(intent.ids[k]!.id!)!;
       if (entry.stream !== intent.stream || entry.index !== first.index + k || entry.position !== first.position + k) {
         return undefined;
       }

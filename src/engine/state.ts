@@ -23,8 +23,8 @@ export interface AppliedEvent {
   stream: string;
   index: number;
   position: number;
-  id: string;
-  /** Generated ids cannot be retried, so they are not remembered. */
+  /** Undefined for generated ids, which cannot be retried and so are not remembered. */
+  id: string | undefined;
   idGenerated: boolean;
   timestamp: number;
 }
@@ -39,7 +39,7 @@ export function applyEvent(state: EngineState, event: AppliedEvent): void {
   invariant(event.index === stream.count, () => `stream ${event.stream}: event at index ${event.index}, count is ${stream!.count}`);
   pushPosition(stream, event.position);
   state.nextPosition++;
-  if (!event.idGenerated) {
+  if (!event.idGenerated && event.id !== undefined) {
     state.ids.add({ id: event.id, stream: event.stream, index: event.index, position: event.position, timestamp: event.timestamp });
   }
 }

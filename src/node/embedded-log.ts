@@ -4,6 +4,7 @@ import { EventStream } from '../stream/index.js';
 import {
   IdConflictError,
   InvalidArgumentError,
+  InvalidEventError,
   LogClosedError,
   WrongExpectedCountError,
   describe,
@@ -29,22 +30,21 @@ import type {
 import {
   prepareEvent,
   prepareEvents,
-  utf8Length,
   validateExpected,
   validateFilter,
   validateIndex,
   validateLimit,
   validateStream,
+  encodeUtf8Cached,
   type PreparedEvent,
 } from '../types/validate.js';
 import { decideAppend, type AppendIntent, type Decision, type PlannedAppend } from '../engine/decide.js';
 import { applyEvent, newEngineState, positionOf, type EngineState } from '../engine/state.js';
 import { countAt } from '../engine/stream-state.js';
-import { FLAG_GENERATED_ID } from '../storage/record.js';
 import { SegmentedLog } from '../storage/segmented-log.js';
 import { lockDirectory } from '../storage/dir-lock.js';
 import { loadCheckpoint, writeCheckpoint } from './checkpoints.js';
-import { encodeBatch, recordToEvent } from './event-codec.js';
+import { RandomIds, WriteArena, decodeBatch, decodeEvent, decodeForReplay, encodeBatch, type StreamPart as EncodedPart } from './event-codec.js';
 import { compileFilter } from './filter.js';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options.js';
 import { LogSubscription, type LiveItem, type SubscriptionSource } from './subscription.js';
@@ -60,15 +60,14 @@ const READ_BATCH = 256;
 
 interface PendingPublication {
   last: number;
-  events: Event[];
+  /** The encoded batch: decoded into events at commit only if someone is on the live tail. */
+  bytes: Buffer;
 }
 
-interface StreamPart {
-  stream: string;
-  streamBytes: number;
+interface StreamPart extends EncodedPart {
   expected: Expected;
-  events: PreparedEvent[];
 }
+
 
 /** What `open` reports about the reopen, for `ordo status` and the reopen benchmark. */
 export interface OpenReport {
@@ -117,17 +116,8 @@ async function replay(storage: SegmentedLog, engine: EngineState): Promise<numbe
   const last = storage.lastPosition;
   let replayed = 0;
   while (engine.nextPosition <= last) {
-    const records = await storage.read(engine.nextPosition, last, 4 * 1024 * 1024);
-    for (const record of records) {
-      applyEvent(engine, {
-        stream: record.stream,
-        index: record.index,
-        position: record.position,
-        id: record.id,
-        idGenerated: (record.flags & FLAG_GENERATED_ID) !== 0,
-        timestamp: record.timestamp,
-      });
-    }
+    const records = await storage.read(engine.nextPosition, last, 4 * 1024 * 1024, decodeForReplay);
+    for (const record of records) applyEvent(engine, record);
     replayed += records.length;
   }
   return replayed;
@@ -145,6 +135,8 @@ export class EmbeddedEventLog implements EventLog {
   private lastCheckpoint: number;
   private checkpointing: Promise<void> | undefined;
   private readonly source: SubscriptionSource;
+  private readonly randomIds: RandomIds;
+  private readonly arena = new WriteArena();
 
   constructor(
     readonly dir: string,
@@ -157,6 +149,7 @@ export class EmbeddedEventLog implements EventLog {
   ) {
     this.highWaterMark = storage.durablePosition;
     this.lastCheckpoint = openReport.checkpointPosition;
+    this.randomIds = new RandomIds(options.randomFill);
     storage.onDurable = (position) => this.commit(position);
     const log = this;
     this.source = {
@@ -175,7 +168,7 @@ export class EmbeddedEventLog implements EventLog {
 
   async append(stream: string, events: EventInput | EventInput[], options: AppendOptions = {}): Promise<AppendResult> {
     this.ensureOpen('append');
-    const part = this.preparePart(stream, validateExpected(options.expected), prepareEvents(events, this.options.maxEventBytes, this.options.newId));
+    const part = this.preparePart(stream, validateExpected(options.expected), prepareEvents(events, this.options.maxEventBytes));
     const { appends } = await this.write([part], validateAck(options.ack));
     return pick(appends[0]!);
   }
@@ -189,12 +182,13 @@ export class EmbeddedEventLog implements EventLog {
       if (typeof append !== 'object' || append === null) {
         throw new InvalidArgumentError(`invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`);
       }
-      return this.preparePart(append.stream, validateExpected(append.expected), prepareEvents(append.events, this.options.maxEventBytes, this.options.newId));
+      return this.preparePart(append.stream, validateExpected(append.expected), prepareEvents(append.events, this.options.maxEventBytes));
     });
     const ids = new Set<string>();
     for (const part of parts) {
       for (const event of part.events) {
-        if (ids.has(event.id)) throw new IdConflictError(event.id, { stream: part.stream, index: -1, position: -1 });
+        if (event.id === undefined) continue;
+        if (ids.has(event.id)) throw new InvalidEventError('id', event.id, 'ids unique within one appendMany');
         ids.add(event.id);
       }
     }
@@ -205,7 +199,7 @@ export class EmbeddedEventLog implements EventLog {
   async existsOrWrite(stream: string, index: number, event: EventInput): Promise<ExistsOrWriteResult> {
     this.ensureOpen('existsOrWrite');
     const expected = validateIndex(index);
-    const part = this.preparePart(stream, expected, [prepareEvent(event, this.options.maxEventBytes, this.options.newId)]);
+    const part = this.preparePart(stream, expected, [prepareEvent(event, this.options.maxEventBytes)]);
     try {
       const { appends, duplicate } = await this.write([part], 'quorum');
       return { ...pick(appends[0]!), written: !duplicate };
@@ -221,10 +215,10 @@ export class EmbeddedEventLog implements EventLog {
   async publishTransient(stream: string, event: Omit<EventInput, 'metadata'>): Promise<void> {
     this.ensureOpen('publishTransient');
     const name = validateStream(stream);
-    const prepared = prepareEvent(event, this.options.maxEventBytes, this.options.newId);
+    const prepared = prepareEvent(event, this.options.maxEventBytes);
     const transient: TransientEvent = {
       transient: true,
-      id: prepared.id,
+      id: prepared.id ?? this.options.newId(),
       stream: name,
       type: prepared.type,
       data: prepared.data,
@@ -236,7 +230,7 @@ export class EmbeddedEventLog implements EventLog {
 
   private preparePart(stream: unknown, expected: Expected, events: PreparedEvent[]): StreamPart {
     const name = validateStream(stream);
-    return { stream: name, streamBytes: utf8Length(name), expected, events };
+    return { stream: name, streamBytes: encodeUtf8Cached(name), expected, events };
   }
 
   /**
@@ -266,7 +260,7 @@ export class EmbeddedEventLog implements EventLog {
 
   private async accept(parts: StreamPart[], plan: PlannedAppend[], ack: AckMode): Promise<PlannedAppend[]> {
     const timestamp = this.options.clock();
-    const { bytes, events } = encodeBatch(parts, plan, SINGLE_NODE_TERM, timestamp);
+    const bytes = encodeBatch(parts, plan, SINGLE_NODE_TERM, timestamp, this.randomIds, this.arena);
     for (let p = 0; p < parts.length; p++) {
       const part = parts[p]!;
       const planned = plan[p]!;
@@ -282,9 +276,9 @@ export class EmbeddedEventLog implements EventLog {
         });
       }
     }
-    const first = events[0]!.position;
-    const last = events[events.length - 1]!.position;
-    this.pending.push({ last, events });
+    const first = plan[0]!.position;
+    const last = this.engine.nextPosition - 1;
+    this.pending.push({ last, bytes });
     const durable = this.storage.append(bytes, first, last, SINGLE_NODE_TERM);
     if (ack === 'none') {
       durable.catch(() => undefined); // the log is failed; later operations report it
@@ -321,9 +315,15 @@ export class EmbeddedEventLog implements EventLog {
   /** Storage made `position` durable: move the high-water mark and publish, in one step. */
   private commit(position: number): void {
     this.highWaterMark = position;
+    // With nobody on the live tail, nobody holds a node before it: publishing would be
+    // unobservable (a subscriber catching up reads these from disk), so skip the decoding.
+    const anyoneLive = this.liveSubscriptions.size > 0;
     while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.last <= position) {
-      this.live.publish(this.pending[this.pendingHead++]!.events);
-      this.publishedBatches++;
+      const batch = this.pending[this.pendingHead++]!;
+      if (anyoneLive) {
+        this.live.publish(decodeBatch(batch.bytes));
+        this.publishedBatches++;
+      }
     }
     if (this.pendingHead === this.pending.length) {
       this.pending = [];
@@ -369,9 +369,8 @@ export class EmbeddedEventLog implements EventLog {
 
   // ---- reads ----
 
-  private async readCommitted(from: number, to: number, maxBytes: number): Promise<Event[]> {
-    const records = await this.storage.read(from, Math.min(to, this.highWaterMark), maxBytes);
-    return records.map(recordToEvent);
+  private readCommitted(from: number, to: number, maxBytes: number): Promise<Event[]> {
+    return this.storage.read(from, Math.min(to, this.highWaterMark), maxBytes, decodeEvent);
   }
 
   read(stream: string, options: ReadOptions = {}): AsyncIterable<Event> {
@@ -411,10 +410,10 @@ export class EmbeddedEventLog implements EventLog {
       const wanted = new Set(sorted.slice(i, j + 1));
       let from = sorted[i]!;
       while (from <= sorted[j]!) {
-        const records = await this.storage.read(from, sorted[j]!, 64 * 1024);
-        if (records.length === 0) break;
-        for (const record of records) if (wanted.has(record.position)) byPosition.set(record.position, recordToEvent(record));
-        from = records[records.length - 1]!.position + 1;
+        const events = await this.storage.read(from, sorted[j]!, 64 * 1024, decodeEvent);
+        if (events.length === 0) break;
+        for (const event of events) if (wanted.has(event.position)) byPosition.set(event.position, event);
+        from = events[events.length - 1]!.position + 1;
       }
       i = j + 1;
     }

@@ -1,99 +1,210 @@
+import { randomFillSync } from 'node:crypto';
 import type { Event, Json } from '../types/event.js';
+import { readUuid } from '../types/uuid.js';
 import type { PreparedEvent } from '../types/validate.js';
 import {
   FLAG_DATA_JSON,
-  FLAG_END_OF_BATCH,
   FLAG_GENERATED_ID,
-  decodeRecord,
+  batchSize,
+  encodeBatchHeader,
   encodeRecord,
+  firstRecordOffset,
+  nextRecordOffset,
+  readBatchHeader,
+  recordLayout,
   recordSize,
-  type LogRecord,
+  sealBatch,
+  type BatchHeader,
+  type RecordDecoder,
+  type RecordFields,
 } from '../storage/record.js';
 import type { PlannedAppend } from '../engine/decide.js';
 
-export interface EncodedBatch {
-  bytes: Buffer;
-  events: Event[];
+/**
+ * Random bytes for generated event ids, drawn from a pool refilled in bulk: one
+ * `randomFillSync` serves 4096 ids, and no UUID string is made unless someone reads the id.
+ */
+export class RandomIds {
+  private pool: Uint8Array;
+  private used: number;
+
+  constructor(private readonly fill: (target: Uint8Array) => void = randomFillSync, private readonly poolIds = 4096) {
+    this.pool = new Uint8Array(16 * poolIds);
+    this.used = this.poolIds;
+  }
+
+  /** Room for `count` ids: returns the pool and the offset of the first id. */
+  reserve(count: number): { bytes: Uint8Array; offset: number } {
+    if (count > this.poolIds) {
+      const bytes = new Uint8Array(16 * count);
+      this.fill(bytes);
+      return { bytes, offset: 0 };
+    }
+    if (this.used + count > this.poolIds) {
+      this.fill(this.pool);
+      this.used = 0;
+    }
+    const offset = this.used * 16;
+    this.used += count;
+    return { bytes: this.pool, offset };
+  }
 }
 
 /**
- * Encodes an accepted append as one atomic batch of records, and builds the events live
- * subscribers will get. Their `data` is a view of the batch buffer: one copy of the bytes
- * serves the disk write and every live subscriber.
+ * Batches are carved out of 1 MiB buffers instead of each getting its own allocation: a
+ * single-event append then costs no ArrayBuffer, and consecutive batches are adjacent in
+ * memory, so the storage hands them to writev as one range. A full buffer is simply left to
+ * the batches still referencing it (garbage once they are written and published).
+ */
+export class WriteArena {
+  private buffer: Buffer = Buffer.allocUnsafe(0);
+  private view: DataView = new DataView(new ArrayBuffer(0));
+  private used = 0;
+
+  constructor(private readonly chunkBytes = 1024 * 1024) {}
+
+  reserve(size: number): { bytes: Buffer; view: DataView; offset: number } {
+    if (size > this.chunkBytes / 4) {
+      const bytes = Buffer.allocUnsafe(size);
+      return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 };
+    }
+    if (this.used + size > this.buffer.length) {
+      this.buffer = Buffer.allocUnsafeSlow(this.chunkBytes);
+      this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.byteLength);
+      this.used = 0;
+    }
+    const offset = this.used;
+    this.used += size;
+    return { bytes: this.buffer, view: this.view, offset };
+  }
+}
+
+export interface StreamPart {
+  stream: string;
+  streamBytes: Uint8Array;
+  events: PreparedEvent[];
+}
+
+/**
+ * Encodes an accepted append as one batch (docs/format.md): a header with term, first position
+ * and timestamp, then one record per event. Builds no event objects: live subscribers get them
+ * decoded from these same bytes at commit, and only when there are live subscribers.
  */
 export function encodeBatch(
-  parts: ReadonlyArray<{ stream: string; streamBytes: number; events: PreparedEvent[] }>,
+  parts: readonly StreamPart[],
   plan: readonly PlannedAppend[],
   term: number,
   timestamp: number,
-): EncodedBatch {
-  let size = 0;
+  ids: RandomIds,
+  arena: WriteArena,
+): Buffer {
+  let recordBytes = 0;
+  let count = 0;
+  let generated = 0;
   for (const part of parts) {
+    const streamLength = part.streamBytes.byteLength;
     for (const event of part.events) {
-      size += recordSize({ streamBytes: part.streamBytes, typeBytes: event.typeBytes, metadata: event.metadataBytes, data: event.data });
+      recordBytes += recordSize(streamLength, event.typeBytes.byteLength, event.metadataBytes?.byteLength ?? 0, event.data.byteLength);
+      if (event.id === undefined) generated++;
     }
+    count += part.events.length;
   }
-  const bytes = Buffer.allocUnsafe(size);
-  const events: Event[] = [];
-  let offset = 0;
+  const random = generated > 0 ? ids.reserve(generated) : undefined;
+  const size = batchSize(recordBytes);
+  const { bytes, view, offset: start } = arena.reserve(size);
+  let offset = encodeBatchHeader(view, start, { count, term, firstPosition: plan[0]!.position, timestamp });
+  const fields: RecordFields = {
+    flags: 0,
+    index: 0,
+    id: undefined,
+    randomIds: random?.bytes,
+    randomOffset: random?.offset ?? 0,
+    stream: parts[0]!.streamBytes,
+    type: parts[0]!.events[0]!.typeBytes,
+    metadata: undefined,
+    data: parts[0]!.events[0]!.data,
+  };
   for (let p = 0; p < parts.length; p++) {
     const part = parts[p]!;
     const planned = plan[p]!;
-    const lastPart = p === parts.length - 1;
-    for (let k = 0; k < part.events.length; k++) {
-      const event = part.events[k]!;
-      const position = planned.position + k;
-      const index = planned.index + k;
-      const flags =
-        (lastPart && k === part.events.length - 1 ? FLAG_END_OF_BATCH : 0) |
-        (event.contentType === 'json' ? FLAG_DATA_JSON : 0) |
-        (event.idGenerated ? FLAG_GENERATED_ID : 0);
-      offset = encodeRecord(
-        {
-          flags,
-          term,
-          position,
-          index,
-          timestamp,
-          id: event.id,
-          stream: part.stream,
-          streamBytes: part.streamBytes,
-          type: event.type,
-          typeBytes: event.typeBytes,
-          metadata: event.metadataBytes,
-          data: event.data,
-        },
-        bytes,
-        offset,
-      );
-      events.push({
-        id: event.id,
-        stream: part.stream,
-        type: event.type,
-        data: bytes.subarray(offset - event.data.byteLength, offset),
-        contentType: event.contentType,
-        metadata: event.metadata,
-        position,
-        index,
-        timestamp,
-      });
+    fields.stream = part.streamBytes;
+    const events = part.events;
+    for (let k = 0; k < events.length; k++) {
+      const event = events[k]!;
+      fields.flags = (event.contentType === 'json' ? FLAG_DATA_JSON : 0) | (event.id === undefined ? FLAG_GENERATED_ID : 0);
+      fields.index = planned.index + k;
+      fields.id = event.id;
+      fields.type = event.typeBytes;
+      fields.metadata = event.metadataBytes;
+      fields.data = event.data;
+      offset = encodeRecord(fields, bytes, view, offset);
+      if (event.id === undefined) fields.randomOffset += 16;
     }
   }
-  return { bytes, events };
+  sealBatch(bytes, view, start, offset);
+  return bytes.subarray(start, offset);
 }
 
-export function recordToEvent(record: LogRecord): Event {
+/**
+ * The event in a record of a checked batch. `data` is a view of `bytes`: a read chunk, or a
+ * batch buffer shared by every live subscriber (values are immutable by contract).
+ */
+export const decodeEvent: RecordDecoder<Event> = (bytes, offset, position, batch) => {
+  const streamLength = recordLayout.streamLength(bytes, offset);
+  const typeLength = recordLayout.typeLength(bytes, offset);
+  const metadataLength = recordLayout.metadataLength(bytes, offset);
+  const dataLength = recordLayout.dataLength(bytes, offset);
+  let at = recordLayout.fieldsOffset(offset);
+  const stream = bytes.toString('utf8', at, at + streamLength);
+  at += streamLength;
+  const type = bytes.toString('utf8', at, at + typeLength);
+  at += typeLength;
+  const metadata = metadataLength > 0 ? (JSON.parse(bytes.toString('utf8', at, at + metadataLength)) as Record<string, Json>) : undefined;
+  at += metadataLength;
   return {
-    id: record.id,
-    stream: record.stream,
-    type: record.type,
-    data: record.data,
-    contentType: (record.flags & FLAG_DATA_JSON) !== 0 ? 'json' : 'binary',
-    metadata: record.metadata ? (JSON.parse(record.metadata.toString('utf8')) as Record<string, Json>) : undefined,
-    position: record.position,
-    index: record.index,
-    timestamp: record.timestamp,
+    id: readUuid(bytes, recordLayout.idOffset(offset)),
+    stream,
+    type,
+    data: new Uint8Array(bytes.buffer, bytes.byteOffset + at, dataLength),
+    contentType: (recordLayout.flags(bytes, offset) & FLAG_DATA_JSON) !== 0 ? 'json' : 'binary',
+    metadata,
+    position,
+    index: recordLayout.index(bytes, offset),
+    timestamp: batch.timestamp,
   };
+};
+
+/** Every event of one encoded batch, in order. */
+export function decodeBatch(bytes: Buffer): Event[] {
+  const header: BatchHeader = readBatchHeader(bytes, 0);
+  const events = new Array<Event>(header.count);
+  let record = firstRecordOffset(0);
+  for (let i = 0; i < header.count; i++) {
+    events[i] = decodeEvent(bytes, record, header.firstPosition + i, header);
+    record = nextRecordOffset(bytes, record);
+  }
+  return events;
 }
 
-export { decodeRecord };
+/** What the engine needs of a record when it replays the log: no data, no metadata. */
+export interface ReplayedRecord {
+  stream: string;
+  index: number;
+  position: number;
+  id: string | undefined;
+  idGenerated: boolean;
+  timestamp: number;
+}
+
+export const decodeForReplay: RecordDecoder<ReplayedRecord> = (bytes, offset, position, batch) => {
+  const generated = (recordLayout.flags(bytes, offset) & FLAG_GENERATED_ID) !== 0;
+  const at = recordLayout.fieldsOffset(offset);
+  return {
+    stream: bytes.toString('utf8', at, at + recordLayout.streamLength(bytes, offset)),
+    index: recordLayout.index(bytes, offset),
+    position,
+    id: generated ? undefined : readUuid(bytes, recordLayout.idOffset(offset)),
+    idGenerated: generated,
+    timestamp: batch.timestamp,
+  };
+};

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import { InvalidArgumentError, describe } from '../types/errors.js';
 import { DEFAULT_MAX_EVENT_BYTES } from '../types/validate.js';
 import { DEFAULT_ID_WINDOW, type IdWindowLimits } from '../engine/id-window.js';
@@ -26,8 +26,8 @@ export interface OpenOptions {
   maxOpenFiles?: number;
   /** Milliseconds since the epoch, for event timestamps. Injected for tests. */
   clock?: () => number;
-  /** Id for events appended without one. Injected for tests. */
-  newId?: () => string;
+  /** Fills bytes with randomness, for the ids of events appended without one. Injected for tests. */
+  randomFill?: (target: Uint8Array) => void;
 }
 
 export interface ResolvedOptions {
@@ -40,6 +40,8 @@ export interface ResolvedOptions {
   subscriberMaxLag: number;
   maxOpenFiles: number;
   clock: () => number;
+  randomFill: (target: Uint8Array) => void;
+  /** Ids of transient events published without one. */
   newId: () => string;
 }
 
@@ -57,7 +59,8 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     subscriberMaxLag: positiveInteger('subscriberMaxLag', options.subscriberMaxLag, 100_000, 1),
     maxOpenFiles: positiveInteger('maxOpenFiles', options.maxOpenFiles, DEFAULT_MAX_OPEN_FILES, 1),
     clock: options.clock ?? Date.now,
-    newId: options.newId ?? randomUUID,
+    randomFill: options.randomFill ?? randomFillSync,
+    newId: randomUUID,
   };
 }
 

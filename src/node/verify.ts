@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CorruptLogError } from '../types/errors.js';
-import { FLAG_GENERATED_ID, decodeRecord } from '../storage/record.js';
+import { FLAG_GENERATED_ID, decodeRecord, firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
 import { parseSegmentName, segmentName } from '../storage/segment-file.js';
 import { scanSegment } from '../storage/segmented-log.js';
 import { applyEvent, newEngineState } from '../engine/state.js';
@@ -42,20 +42,25 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
     try {
       const scan = await scanSegment(file, base, {
         tornTailAllowed: i === bases.length - 1,
-        onRecord: (bytes, offset) => {
-          const record = decodeRecord(bytes, offset);
-          events++;
-          try {
-            applyEvent(state, {
-              stream: record.stream,
-              index: record.index,
-              position: record.position,
-              id: record.id,
-              idGenerated: (record.flags & FLAG_GENERATED_ID) !== 0,
-              timestamp: record.timestamp,
-            });
-          } catch (error) {
-            throw new CorruptLogError(file, offset, (error as Error).message);
+        onBatch: (bytes, offset) => {
+          const header = readBatchHeader(bytes, offset);
+          let at = firstRecordOffset(offset);
+          for (let i = 0; i < header.count; i++) {
+            const record = decodeRecord(bytes, at, header.firstPosition + i, header);
+            events++;
+            try {
+              applyEvent(state, {
+                stream: record.stream,
+                index: record.index,
+                position: record.position,
+                id: record.id,
+                idGenerated: (record.flags & FLAG_GENERATED_ID) !== 0,
+                timestamp: record.timestamp,
+              });
+            } catch (error) {
+              throw new CorruptLogError(file, offset, `record ${i} of the batch: ${(error as Error).message}`);
+            }
+            at = nextRecordOffset(bytes, at);
           }
         },
       });

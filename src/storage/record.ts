@@ -2,43 +2,61 @@ import { crc32c } from './crc.js';
 import { readUuid, writeUuid } from '../types/uuid.js';
 
 /**
- * The record format (docs/format.md). Every record is
+ * The log's byte format (docs/format.md). The unit on disk is a *batch*: one append (later,
+ * one Raft entry), written and checked as a whole, like Kafka's RecordBatch:
+ *
  *   u32 bodyLength | u32 crc32c(body) | body
- * and the body starts with a fixed 64-byte header followed by stream, type, metadata and data.
- * All integers little-endian; 64-bit values are written as two u32 halves (positions stay below
- * 2^53, so JS numbers hold them exactly and no BigInt is needed on the hot path).
+ *   body = 32-byte batch header (kind, record count, term, first position, timestamp)
+ *        + records, each: u32 length | 40-byte record header | stream | type | metadata | data
+ *
+ * One checksum per batch: a batch is all there or cut away, and a 1000-event append costs one
+ * CRC instead of a thousand native calls. Positions are implicit (first position + i); each
+ * record keeps its stream index and id. Integers are little-endian; 64-bit ones are two u32
+ * halves (positions stay below 2^53, so JS numbers hold them exactly and no BigInt is needed).
  */
-export const RECORD_PREFIX_BYTES = 8;
-export const RECORD_HEADER_BYTES = 64;
-export const RECORD_OVERHEAD_BYTES = RECORD_PREFIX_BYTES + RECORD_HEADER_BYTES;
-/** Bodies larger than this are treated as garbage by recovery (max event 1 MiB by default; 64 MiB hard cap). */
-export const MAX_RECORD_BODY_BYTES = 64 * 1024 * 1024;
+export const BATCH_PREFIX_BYTES = 8;
+export const BATCH_HEADER_BYTES = 32;
+export const BATCH_OVERHEAD_BYTES = BATCH_PREFIX_BYTES + BATCH_HEADER_BYTES;
+export const RECORD_LENGTH_BYTES = 4;
+export const RECORD_HEADER_BYTES = 40;
+export const RECORD_OVERHEAD_BYTES = RECORD_LENGTH_BYTES + RECORD_HEADER_BYTES;
+/** Bodies larger than this are treated as garbage by recovery (max event 1 MiB by default). */
+export const MAX_BATCH_BODY_BYTES = 256 * 1024 * 1024;
 
-/** The last record of an atomic batch (an append or a Raft entry). Recovery drops a partial batch. */
-export const FLAG_END_OF_BATCH = 1;
-/** `data` holds UTF-8 JSON. */
-export const FLAG_DATA_JSON = 2;
+export const BATCH_KIND_EVENTS = 0;
+
+/** Record flags. */
+export const FLAG_DATA_JSON = 1;
 /** The log generated the id (the writer gave none): it cannot be retried, so it is not remembered for idempotency. */
-export const FLAG_GENERATED_ID = 4;
+export const FLAG_GENERATED_ID = 2;
 
 const TWO_POW_32 = 2 ** 32;
 
-// Body offsets.
-const AT_FLAGS = 0;
-const AT_KIND = 1;
-const AT_STREAM_LENGTH = 2;
-const AT_TYPE_LENGTH = 4;
-const AT_TERM = 8;
-const AT_POSITION = 16;
-const AT_INDEX = 24;
-const AT_TIMESTAMP = 32;
-const AT_ID = 40;
-const AT_METADATA_LENGTH = 56;
-const AT_DATA_LENGTH = 60;
+// Batch body offsets.
+const AT_BATCH_KIND = 0;
+const AT_BATCH_COUNT = 4;
+const AT_BATCH_TERM = 8;
+const AT_BATCH_FIRST_POSITION = 16;
+const AT_BATCH_TIMESTAMP = 24;
 
-export const RECORD_KIND_EVENT = 0;
+// Record offsets, from the start of the record (its length field).
+const AT_FLAGS = 4;
+const AT_STREAM_LENGTH = 6;
+const AT_TYPE_LENGTH = 8;
+const AT_INDEX = 12;
+const AT_ID = 20;
+const AT_METADATA_LENGTH = 36;
+const AT_DATA_LENGTH = 40;
 
-/** What a record holds, decoded. `data` and `metadata` are views into the read buffer. */
+/** A batch header, decoded. */
+export interface BatchHeader {
+  count: number;
+  term: number;
+  firstPosition: number;
+  timestamp: number;
+}
+
+/** One record, decoded. `data` and `metadata` are views into the read buffer. */
 export interface LogRecord {
   flags: number;
   term: number;
@@ -52,101 +70,181 @@ export interface LogRecord {
   data: Buffer;
 }
 
-/** The fields an encoder needs; stream and type are given with their UTF-8 byte lengths. */
+export function batchSize(recordBytes: number): number {
+  return BATCH_OVERHEAD_BYTES + recordBytes;
+}
+
+export function recordSize(streamBytes: number, typeBytes: number, metadataBytes: number, dataBytes: number): number {
+  return RECORD_OVERHEAD_BYTES + streamBytes + typeBytes + metadataBytes + dataBytes;
+}
+
+/** Writes the batch header at `offset` (the records must follow); returns where records start. */
+export function encodeBatchHeader(view: DataView, offset: number, header: BatchHeader): number {
+  const body = offset + BATCH_PREFIX_BYTES;
+  view.setUint8(body + AT_BATCH_KIND, BATCH_KIND_EVENTS);
+  view.setUint8(body + 1, 0);
+  view.setUint16(body + 2, 0, true);
+  view.setUint32(body + AT_BATCH_COUNT, header.count, true);
+  setU64(view, body + AT_BATCH_TERM, header.term);
+  setU64(view, body + AT_BATCH_FIRST_POSITION, header.firstPosition);
+  setU64(view, body + AT_BATCH_TIMESTAMP, header.timestamp);
+  return body + BATCH_HEADER_BYTES;
+}
+
+/** Seals a batch whose header and records span `offset..end`: length and checksum. */
+export function sealBatch(target: Buffer, view: DataView, offset: number, end: number): void {
+  const body = offset + BATCH_PREFIX_BYTES;
+  view.setUint32(offset, end - body, true);
+  view.setUint32(offset + 4, crc32c(target.subarray(body, end)), true);
+}
+
+/**
+ * The fields of one record. Stream and type come already UTF-8 encoded (a batch encodes each
+ * once). The id is a UUID string, or `undefined` for a generated id: then its 16 bytes are taken
+ * from `randomIds` at `randomOffset` (random bytes; version and variant bits are set here).
+ */
 export interface RecordFields {
   flags: number;
-  term: number;
-  position: number;
   index: number;
-  timestamp: number;
-  id: string;
-  stream: string;
-  streamBytes: number;
-  type: string;
-  typeBytes: number;
+  id: string | undefined;
+  randomIds: Uint8Array | undefined;
+  randomOffset: number;
+  stream: Uint8Array;
+  type: Uint8Array;
   metadata: Uint8Array | undefined;
   data: Uint8Array;
 }
 
-export function recordSize(fields: Pick<RecordFields, 'streamBytes' | 'typeBytes' | 'metadata' | 'data'>): number {
-  return RECORD_OVERHEAD_BYTES + fields.streamBytes + fields.typeBytes + (fields.metadata?.byteLength ?? 0) + fields.data.byteLength;
+/** Encodes one record at `offset`; returns the offset after it. `view` is a DataView over `target`. */
+export function encodeRecord(fields: RecordFields, target: Buffer, view: DataView, offset: number): number {
+  const metadataLength = fields.metadata === undefined ? 0 : fields.metadata.byteLength;
+  const dataLength = fields.data.byteLength;
+  const streamLength = fields.stream.byteLength;
+  const typeLength = fields.type.byteLength;
+  const end = offset + RECORD_OVERHEAD_BYTES + streamLength + typeLength + metadataLength + dataLength;
+  view.setUint32(offset, end - offset - RECORD_LENGTH_BYTES, true);
+  target[offset + AT_FLAGS] = fields.flags;
+  target[offset + AT_FLAGS + 1] = 0;
+  view.setUint16(offset + AT_STREAM_LENGTH, streamLength, true);
+  view.setUint16(offset + AT_TYPE_LENGTH, typeLength, true);
+  view.setUint16(offset + 10, 0, true);
+  setU64(view, offset + AT_INDEX, fields.index);
+  if (fields.id !== undefined) {
+    writeUuid(fields.id, target, offset + AT_ID);
+  } else {
+    const source = fields.randomIds!;
+    const from = fields.randomOffset;
+    const to = offset + AT_ID;
+    for (let i = 0; i < 16; i++) target[to + i] = source[from + i]!;
+    target[to + 6] = (target[to + 6]! & 0x0f) | 0x40; // version 4
+    target[to + 8] = (target[to + 8]! & 0x3f) | 0x80; // RFC 4122 variant
+  }
+  view.setUint32(offset + AT_METADATA_LENGTH, metadataLength, true);
+  view.setUint32(offset + AT_DATA_LENGTH, dataLength, true);
+  let at = offset + RECORD_OVERHEAD_BYTES;
+  at = copyBytes(fields.stream, target, at);
+  at = copyBytes(fields.type, target, at);
+  if (fields.metadata !== undefined) at = copyBytes(fields.metadata, target, at);
+  copyBytes(fields.data, target, at);
+  return end;
 }
 
-/** Encodes one record at `offset`; returns the offset after it. The buffer must have room. */
-export function encodeRecord(fields: RecordFields, target: Buffer, offset: number): number {
-  const body = offset + RECORD_PREFIX_BYTES;
-  const metadataLength = fields.metadata?.byteLength ?? 0;
-  const dataLength = fields.data.byteLength;
-  target[body + AT_FLAGS] = fields.flags;
-  target[body + AT_KIND] = RECORD_KIND_EVENT;
-  target.writeUInt16LE(fields.streamBytes, body + AT_STREAM_LENGTH);
-  target.writeUInt16LE(fields.typeBytes, body + AT_TYPE_LENGTH);
-  target.writeUInt16LE(0, body + 6);
-  writeU64(target, body + AT_TERM, fields.term);
-  writeU64(target, body + AT_POSITION, fields.position);
-  writeU64(target, body + AT_INDEX, fields.index);
-  writeU64(target, body + AT_TIMESTAMP, fields.timestamp);
-  writeUuid(fields.id, target, body + AT_ID);
-  target.writeUInt32LE(metadataLength, body + AT_METADATA_LENGTH);
-  target.writeUInt32LE(dataLength, body + AT_DATA_LENGTH);
-  let at = body + RECORD_HEADER_BYTES;
-  at += target.write(fields.stream, at, fields.streamBytes, 'utf8');
-  at += target.write(fields.type, at, fields.typeBytes, 'utf8');
-  if (fields.metadata) {
-    target.set(fields.metadata, at);
-    at += metadataLength;
+/** Short byte strings are copied in JS: cheaper than a native call for a handful of bytes. */
+function copyBytes(source: Uint8Array, target: Buffer, at: number): number {
+  const length = source.byteLength;
+  if (length <= 32) {
+    for (let i = 0; i < length; i++) target[at + i] = source[i]!;
+  } else {
+    target.set(source, at);
   }
-  target.set(fields.data, at);
-  at += dataLength;
-  const bodyLength = at - body;
-  target.writeUInt32LE(bodyLength, offset);
-  target.writeUInt32LE(crc32c(target.subarray(body, at)), offset + 4);
-  return at;
+  return at + length;
 }
 
 /** Outcome of looking at the bytes at an offset. */
-export type RecordCheck =
-  | { kind: 'record'; end: number }
-  /** Fewer bytes than the record claims: a torn write if this is the end of the file. */
+export type BatchCheck =
+  | { kind: 'batch'; end: number }
+  /** Fewer bytes than the batch claims: a torn write if this is the end of the file. */
   | { kind: 'incomplete' }
-  /** A complete record whose checksum or lengths do not match. */
+  /** A complete batch whose checksum or lengths do not match. */
   | { kind: 'corrupt'; end: number; reason: string };
 
-/** Checks the record that starts at `offset` of `bytes[0, length)` without decoding it. */
-export function checkRecord(bytes: Buffer, offset: number, length: number): RecordCheck {
-  if (length - offset < RECORD_PREFIX_BYTES) return { kind: 'incomplete' };
+/**
+ * Checks the batch that starts at `offset` of `bytes[0, length)`: its checksum, and that its
+ * records fill it exactly with consistent lengths (so decoding can trust them).
+ */
+export function checkBatch(bytes: Buffer, offset: number, length: number): BatchCheck {
+  if (length - offset < BATCH_PREFIX_BYTES) return { kind: 'incomplete' };
   const bodyLength = bytes.readUInt32LE(offset);
-  if (bodyLength < RECORD_HEADER_BYTES || bodyLength > MAX_RECORD_BODY_BYTES) {
-    return { kind: 'corrupt', end: length, reason: `record length ${bodyLength} outside [${RECORD_HEADER_BYTES}, ${MAX_RECORD_BODY_BYTES}]` };
+  if (bodyLength < BATCH_HEADER_BYTES + RECORD_OVERHEAD_BYTES || bodyLength > MAX_BATCH_BODY_BYTES) {
+    return { kind: 'corrupt', end: length, reason: `batch length ${bodyLength} outside [${BATCH_HEADER_BYTES + RECORD_OVERHEAD_BYTES}, ${MAX_BATCH_BODY_BYTES}]` };
   }
-  const end = offset + RECORD_PREFIX_BYTES + bodyLength;
+  const body = offset + BATCH_PREFIX_BYTES;
+  const end = body + bodyLength;
   if (end > length) return { kind: 'incomplete' };
-  const body = offset + RECORD_PREFIX_BYTES;
-  const expected = bytes.readUInt32LE(offset + 4);
+  const stored = bytes.readUInt32LE(offset + 4);
   const actual = crc32c(bytes.subarray(body, end));
-  if (expected !== actual) {
-    return { kind: 'corrupt', end, reason: `crc32c mismatch (stored ${hex(expected)}, computed ${hex(actual)})` };
+  if (stored !== actual) return { kind: 'corrupt', end, reason: `crc32c mismatch (stored ${hex(stored)}, computed ${hex(actual)})` };
+  if (bytes[body + AT_BATCH_KIND] !== BATCH_KIND_EVENTS) return { kind: 'corrupt', end, reason: `unknown batch kind ${bytes[body + AT_BATCH_KIND]}` };
+  const count = bytes.readUInt32LE(body + AT_BATCH_COUNT);
+  let at = body + BATCH_HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    if (at + RECORD_OVERHEAD_BYTES > end) return { kind: 'corrupt', end, reason: `record ${i} of ${count} runs past the batch` };
+    const recordEnd = at + RECORD_LENGTH_BYTES + bytes.readUInt32LE(at);
+    const fieldsEnd =
+      at +
+      RECORD_OVERHEAD_BYTES +
+      bytes.readUInt16LE(at + AT_STREAM_LENGTH) +
+      bytes.readUInt16LE(at + AT_TYPE_LENGTH) +
+      bytes.readUInt32LE(at + AT_METADATA_LENGTH) +
+      bytes.readUInt32LE(at + AT_DATA_LENGTH);
+    if (recordEnd !== fieldsEnd || recordEnd > end) return { kind: 'corrupt', end, reason: `record ${i} of ${count} has inconsistent lengths` };
+    at = recordEnd;
   }
-  const fieldsLength =
-    RECORD_HEADER_BYTES +
-    bytes.readUInt16LE(body + AT_STREAM_LENGTH) +
-    bytes.readUInt16LE(body + AT_TYPE_LENGTH) +
-    bytes.readUInt32LE(body + AT_METADATA_LENGTH) +
-    bytes.readUInt32LE(body + AT_DATA_LENGTH);
-  if (fieldsLength !== bodyLength) {
-    return { kind: 'corrupt', end, reason: `field lengths add up to ${fieldsLength}, body is ${bodyLength}` };
-  }
-  return { kind: 'record', end };
+  if (at !== end) return { kind: 'corrupt', end, reason: `${count} records leave ${end - at} bytes of the batch unused` };
+  return { kind: 'batch', end };
 }
 
-/** Decodes a record already checked by `checkRecord`. */
-export function decodeRecord(bytes: Buffer, offset: number): LogRecord {
-  const body = offset + RECORD_PREFIX_BYTES;
-  const streamLength = bytes.readUInt16LE(body + AT_STREAM_LENGTH);
-  const typeLength = bytes.readUInt16LE(body + AT_TYPE_LENGTH);
-  const metadataLength = bytes.readUInt32LE(body + AT_METADATA_LENGTH);
-  const dataLength = bytes.readUInt32LE(body + AT_DATA_LENGTH);
-  let at = body + RECORD_HEADER_BYTES;
+export function readBatchHeader(bytes: Buffer, offset: number): BatchHeader {
+  const body = offset + BATCH_PREFIX_BYTES;
+  return {
+    count: bytes.readUInt32LE(body + AT_BATCH_COUNT),
+    term: readU64(bytes, body + AT_BATCH_TERM),
+    firstPosition: readU64(bytes, body + AT_BATCH_FIRST_POSITION),
+    timestamp: readU64(bytes, body + AT_BATCH_TIMESTAMP),
+  };
+}
+
+export function batchFirstPosition(bytes: Buffer, offset: number): number {
+  return readU64(bytes, offset + BATCH_PREFIX_BYTES + AT_BATCH_FIRST_POSITION);
+}
+
+export function batchCount(bytes: Buffer, offset: number): number {
+  return bytes.readUInt32LE(offset + BATCH_PREFIX_BYTES + AT_BATCH_COUNT);
+}
+
+export function batchTerm(bytes: Buffer, offset: number): number {
+  return readU64(bytes, offset + BATCH_PREFIX_BYTES + AT_BATCH_TERM);
+}
+
+/** Offset of the first record of the batch at `offset`. */
+export function firstRecordOffset(offset: number): number {
+  return offset + BATCH_OVERHEAD_BYTES;
+}
+
+/** Offset after the record at `offset`. */
+export function nextRecordOffset(bytes: Buffer, offset: number): number {
+  return offset + RECORD_LENGTH_BYTES + bytes.readUInt32LE(offset);
+}
+
+/** Turns the record at `offset` (position and batch header given) into a `T`. */
+export type RecordDecoder<T> = (bytes: Buffer, offset: number, position: number, batch: BatchHeader) => T;
+
+export const decodeRecord: RecordDecoder<LogRecord> = (bytes, offset, position, batch) => {
+  const streamLength = bytes.readUInt16LE(offset + AT_STREAM_LENGTH);
+  const typeLength = bytes.readUInt16LE(offset + AT_TYPE_LENGTH);
+  const metadataLength = bytes.readUInt32LE(offset + AT_METADATA_LENGTH);
+  const dataLength = bytes.readUInt32LE(offset + AT_DATA_LENGTH);
+  let at = offset + RECORD_OVERHEAD_BYTES;
   const stream = bytes.toString('utf8', at, at + streamLength);
   at += streamLength;
   const type = bytes.toString('utf8', at, at + typeLength);
@@ -154,39 +252,44 @@ export function decodeRecord(bytes: Buffer, offset: number): LogRecord {
   const metadata = metadataLength > 0 ? bytes.subarray(at, at + metadataLength) : undefined;
   at += metadataLength;
   return {
-    flags: bytes[body + AT_FLAGS]!,
-    term: readU64(bytes, body + AT_TERM),
-    position: readU64(bytes, body + AT_POSITION),
-    index: readU64(bytes, body + AT_INDEX),
-    timestamp: readU64(bytes, body + AT_TIMESTAMP),
-    id: readUuid(bytes, body + AT_ID),
+    flags: bytes[offset + AT_FLAGS]!,
+    term: batch.term,
+    position,
+    index: readU64(bytes, offset + AT_INDEX),
+    timestamp: batch.timestamp,
+    id: readUuid(bytes, offset + AT_ID),
     stream,
     type,
     metadata,
     data: bytes.subarray(at, at + dataLength),
   };
-}
+};
 
-/** The fields recovery and the engine's replay need, without copying data. */
-export function recordPosition(bytes: Buffer, offset: number): number {
-  return readU64(bytes, offset + RECORD_PREFIX_BYTES + AT_POSITION);
-}
+/** Field accessors for decoders that want only some of a record. */
+export const recordLayout = {
+  flags: (bytes: Buffer, offset: number) => bytes[offset + AT_FLAGS]!,
+  index: (bytes: Buffer, offset: number) => readU64(bytes, offset + AT_INDEX),
+  idOffset: (offset: number) => offset + AT_ID,
+  streamLength: (bytes: Buffer, offset: number) => bytes.readUInt16LE(offset + AT_STREAM_LENGTH),
+  typeLength: (bytes: Buffer, offset: number) => bytes.readUInt16LE(offset + AT_TYPE_LENGTH),
+  metadataLength: (bytes: Buffer, offset: number) => bytes.readUInt32LE(offset + AT_METADATA_LENGTH),
+  dataLength: (bytes: Buffer, offset: number) => bytes.readUInt32LE(offset + AT_DATA_LENGTH),
+  fieldsOffset: (offset: number) => offset + RECORD_OVERHEAD_BYTES,
+};
 
-export function recordFlags(bytes: Buffer, offset: number): number {
-  return bytes[offset + RECORD_PREFIX_BYTES + AT_FLAGS]!;
-}
-
-export function recordTerm(bytes: Buffer, offset: number): number {
-  return readU64(bytes, offset + RECORD_PREFIX_BYTES + AT_TERM);
-}
-
-export function writeU64(target: Buffer, offset: number, value: number): void {
-  target.writeUInt32LE(value >>> 0, offset);
-  target.writeUInt32LE(Math.floor(value / TWO_POW_32), offset + 4);
+export function setU64(view: DataView, offset: number, value: number): void {
+  view.setUint32(offset, value >>> 0, true);
+  view.setUint32(offset + 4, Math.floor(value / TWO_POW_32), true);
 }
 
 export function readU64(source: Buffer, offset: number): number {
   return source.readUInt32LE(offset) + source.readUInt32LE(offset + 4) * TWO_POW_32;
+}
+
+/** For the few writers that hold a Buffer but no DataView (index and segment headers). */
+export function writeU64(target: Buffer, offset: number, value: number): void {
+  target.writeUInt32LE(value >>> 0, offset);
+  target.writeUInt32LE(Math.floor(value / TWO_POW_32), offset + 4);
 }
 
 function hex(value: number): string {

@@ -4,13 +4,16 @@ import { CorruptLogError, StorageFailedError } from '../types/errors.js';
 import type { FsyncPolicy } from './fsync-policy.js';
 import { readAt, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
 import {
-  FLAG_END_OF_BATCH,
-  checkRecord,
+  batchCount,
+  batchFirstPosition,
+  batchTerm,
+  checkBatch,
   decodeRecord,
-  recordFlags,
-  recordPosition,
-  recordTerm,
+  firstRecordOffset,
+  nextRecordOffset,
+  readBatchHeader,
   type LogRecord,
+  type RecordDecoder,
 } from './record.js';
 import {
   INDEX_SUFFIX,
@@ -241,7 +244,14 @@ export class SegmentedLog {
         active.index.add(batch.first, active.size + bytes);
         this.bytesSinceIndexEntry = 0;
       }
-      buffers.push(batch.bytes);
+      // Batches adjacent in memory (carved from one arena) go to writev as one range.
+      const previous = buffers[buffers.length - 1];
+      const next = batch.bytes;
+      if (previous !== undefined && previous.buffer === next.buffer && previous.byteOffset + previous.length === next.byteOffset) {
+        buffers[buffers.length - 1] = Buffer.from(next.buffer, previous.byteOffset, previous.length + next.length);
+      } else {
+        buffers.push(next);
+      }
       bytes += batch.bytes.length;
       this.bytesSinceIndexEntry += batch.bytes.length;
       active.lastPosition = batch.last;
@@ -291,10 +301,16 @@ export class SegmentedLog {
 
   /**
    * Reads records with `from <= position <= to`, in order, up to about `maxBytes` (always at
-   * least one record when `from` exists). Callers bound `to` by what they may see (committed).
+   * least one record when `from` exists), each turned into a `T` by `decode` (default: a
+   * `LogRecord`). Callers bound `to` by what they may see (committed).
    */
-  async read(from: number, to: number, maxBytes = READ_CHUNK_BYTES): Promise<LogRecord[]> {
-    const records: LogRecord[] = [];
+  async read<T = LogRecord>(
+    from: number,
+    to: number,
+    maxBytes = READ_CHUNK_BYTES,
+    decode: RecordDecoder<T> = decodeRecord as unknown as RecordDecoder<T>,
+  ): Promise<T[]> {
+    const records: T[] = [];
     if (from > to || from > this.lastWritten || from < this.firstPosition) return records;
     let segmentIndex = this.segmentIndexOf(from);
     let collected = 0;
@@ -309,29 +325,36 @@ export class SegmentedLog {
           const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
           let at = 0;
           for (;;) {
-            const check = checkRecord(chunk, at, length);
+            const check = checkBatch(chunk, at, length);
             if (check.kind === 'incomplete') break;
             if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
-            const position = recordPosition(chunk, at);
-            if (position > to) {
+            const header = readBatchHeader(chunk, at);
+            const first = header.firstPosition;
+            if (first > to) {
               done = true;
               break;
             }
-            if (position >= from) {
-              records.push(decodeRecord(chunk, at));
+            if (first + header.count - 1 >= from) {
+              let record = firstRecordOffset(at);
+              for (let i = 0; i < header.count; i++) {
+                const position = first + i;
+                if (position > to) break;
+                if (position >= from) records.push(decode(chunk, record, position, header));
+                record = nextRecordOffset(chunk, record);
+              }
               collected += check.end - at;
             }
             at = check.end;
-            if (collected >= maxBytes) {
+            if (collected >= maxBytes || first + header.count - 1 >= to) {
               done = true;
               break;
             }
           }
           if (at === 0 && !done) {
-            // A record larger than the chunk: grow to fit it and read again.
-            const needed = chunk.length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
+            // A batch larger than the chunk: grow to fit it and read again.
+            const needed = length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
             if (needed <= chunk.length || offset + needed > end) {
-              throw new CorruptLogError(segment.file, offset, `record of ${needed} bytes runs past the end of the segment`);
+              throw new CorruptLogError(segment.file, offset, `batch of ${needed} bytes runs past the end of the segment`);
             }
             chunk = Buffer.allocUnsafe(needed);
             continue;
@@ -349,8 +372,8 @@ export class SegmentedLog {
   }
 
   /**
-   * Removes every record after `position` (Raft truncates a follower's divergent suffix).
-   * Waits for queued writes first.
+   * Removes every record after `position` (Raft truncates a follower's divergent suffix, a
+   * whole number of entries). `position` must end a batch. Waits for queued writes first.
    */
   async truncateAfter(position: number): Promise<void> {
     await this.drain();
@@ -534,18 +557,17 @@ interface SegmentScan {
 }
 
 /**
- * Walks every record of a segment, checking CRC, lengths and position continuity.
+ * Walks every batch of a segment, checking CRC, lengths and position continuity.
  *
- * Telling a torn write from corruption: an incomplete record at the end of the file, or a bad
- * record followed only by zeros or nothing, is what a crash during a write leaves (never
- * acknowledged: acks wait for the fdatasync). A bad record with intact data after it is damage
- * to acknowledged data: `CorruptLogError`. Records after the last end-of-batch flag belong to
- * a batch that was never completely written and are cut too.
+ * Telling a torn write from corruption: an incomplete batch at the end of the file, or a bad
+ * batch followed only by zeros or nothing, is what a crash during a write leaves (never
+ * acknowledged: acks wait for the fdatasync). A bad batch with intact data after it is damage
+ * to acknowledged data: `CorruptLogError`.
  */
 export async function scanSegment(
   file: string,
   base: number,
-  options: { tornTailAllowed: boolean; onRecord?: (bytes: Buffer, offset: number) => void },
+  options: { tornTailAllowed: boolean; onBatch?: (bytes: Buffer, offset: number) => void },
 ): Promise<SegmentScan> {
   const bytes = await readFile(file);
   const headerProblem = checkSegmentHeader(bytes, base);
@@ -553,53 +575,48 @@ export async function scanSegment(
   const index = new SparseIndex();
   let offset = SEGMENT_HEADER_BYTES;
   let expected = base;
-  let batchEnd = SEGMENT_HEADER_BYTES;
-  let batchLastPosition = base - 1;
-  let batchLastTerm = 0;
-  let batchFirstOffset = SEGMENT_HEADER_BYTES;
+  let lastTerm = 0;
   let lastIndexed = -Infinity;
   while (offset < bytes.length) {
-    const check = checkRecord(bytes, offset, bytes.length);
-    if (check.kind !== 'record') {
+    const check = checkBatch(bytes, offset, bytes.length);
+    if (check.kind !== 'batch') {
       const atTail = check.kind === 'incomplete' || check.end >= bytes.length || onlyZeros(bytes, check.end);
       if (options.tornTailAllowed && atTail) break;
-      const reason = check.kind === 'incomplete' ? 'record runs past the end of the file' : check.reason;
+      const reason = check.kind === 'incomplete' ? 'batch runs past the end of the file' : check.reason;
       throw new CorruptLogError(file, offset, reason);
     }
-    const position = recordPosition(bytes, offset);
-    if (position !== expected) {
-      throw new CorruptLogError(file, offset, `record holds position ${position}, expected ${expected}`);
+    const first = batchFirstPosition(bytes, offset);
+    if (first !== expected) throw new CorruptLogError(file, offset, `batch starts at position ${first}, expected ${expected}`);
+    options.onBatch?.(bytes, offset);
+    // Index entries point at batch starts, one per interval, like the writer makes them.
+    if (index.size === 0 || offset - lastIndexed >= DEFAULT_INDEX_INTERVAL_BYTES) {
+      index.add(first, offset);
+      lastIndexed = offset;
     }
-    options.onRecord?.(bytes, offset);
-    expected++;
-    if ((recordFlags(bytes, offset) & FLAG_END_OF_BATCH) !== 0) {
-      // Index entries point at batch starts, one per interval, like the writer makes them.
-      if (index.size === 0 || batchFirstOffset - lastIndexed >= DEFAULT_INDEX_INTERVAL_BYTES) {
-        index.add(batchLastPosition + 1, batchFirstOffset);
-        lastIndexed = batchFirstOffset;
-      }
-      batchLastPosition = position;
-      batchLastTerm = recordTerm(bytes, offset);
-      batchEnd = check.end;
-      batchFirstOffset = check.end;
-    }
+    expected = first + batchCount(bytes, offset);
+    lastTerm = batchTerm(bytes, offset);
     offset = check.end;
   }
-  if (!options.tornTailAllowed && batchEnd !== bytes.length) {
-    throw new CorruptLogError(file, batchEnd, 'sealed segment ends inside a batch');
+  if (!options.tornTailAllowed && offset !== bytes.length) {
+    throw new CorruptLogError(file, offset, 'sealed segment ends inside a batch');
   }
-  return { index, lastPosition: batchLastPosition, lastTerm: batchLastTerm, validBytes: batchEnd, fileBytes: bytes.length };
+  return { index, lastPosition: expected - 1, lastTerm, validBytes: offset, fileBytes: bytes.length };
 }
 
 async function offsetAfter(segment: Segment, position: number): Promise<number> {
   if (position < segment.base) return SEGMENT_HEADER_BYTES;
   let found = -1;
+  let inside = false;
   await scanSegment(segment.file, segment.base, {
     tornTailAllowed: true,
-    onRecord: (bytes, offset) => {
-      if (recordPosition(bytes, offset) === position) found = offset + 8 + bytes.readUInt32LE(offset);
+    onBatch: (bytes, offset) => {
+      const first = batchFirstPosition(bytes, offset);
+      const last = first + batchCount(bytes, offset) - 1;
+      if (last === position) found = offset + 8 + bytes.readUInt32LE(offset);
+      else if (first <= position && position < last) inside = true;
     },
   });
+  if (inside) throw new StorageFailedError(`cannot truncate after position ${position}: it is inside a batch (an append is all or nothing)`);
   if (found < 0) throw new StorageFailedError(`position ${position} not found in ${segment.file}`);
   return found;
 }

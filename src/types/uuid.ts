@@ -9,11 +9,11 @@ export function isUuid(value: unknown): value is string {
 }
 
 /** Writes the 16 bytes of a valid UUID string (callers validate first). */
-export function writeUuid(uuid: string, target: Buffer, offset: number): void {
+export function writeUuid(uuid: string, target: Uint8Array, offset: number): void {
   let at = 0;
   for (let i = 0; i < 16; i++) {
     if (uuid.charCodeAt(at) === 45 /* - */) at++;
-    target[offset + i] = (hexValue(uuid.charCodeAt(at)) << 4) | hexValue(uuid.charCodeAt(at + 1));
+    target[offset + i] = (HEX_VALUE[uuid.charCodeAt(at)]! << 4) | HEX_VALUE[uuid.charCodeAt(at + 1)]!;
     at += 2;
   }
 }
@@ -27,8 +27,10 @@ export function readUuid(source: Uint8Array, offset: number): string {
   return text;
 }
 
-function hexValue(code: number): number {
-  if (code <= 57) return code - 48; // 0-9
-  if (code <= 70) return code - 55; // A-F
-  return code - 87; // a-f
+/** Nibble value of each ASCII hex digit (callers pass validated UUIDs). */
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 10; i++) HEX_VALUE[48 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_VALUE[65 + i] = 10 + i;
+  HEX_VALUE[97 + i] = 10 + i;
 }

@@ -87,29 +87,47 @@ export function validateFilter(filter: unknown): Filter | undefined {
 
 /** An event checked and encoded, ready for the engine and the record codec. */
 export interface PreparedEvent {
-  id: string;
+  /** The writer's id (lower case), or undefined: the log generates one when it writes the event. */
+  id: string | undefined;
   idGenerated: boolean;
   type: string;
-  typeBytes: number;
+  /** UTF-8 of `type`, shared by every event of that type. */
+  typeBytes: Uint8Array;
   data: Uint8Array;
   contentType: ContentType;
   metadata: Record<string, Json> | undefined;
   metadataBytes: Uint8Array | undefined;
 }
 
-export function prepareEvent(input: unknown, maxEventBytes: number, newId: () => string): PreparedEvent {
+/**
+ * UTF-8 of short strings that recur (types, stream names), so a hot path encodes each once.
+ * Bounded: cleared when full, so a workload of endless distinct names costs only re-encoding.
+ */
+const utf8Cache = new Map<string, Uint8Array>();
+const UTF8_CACHE_ENTRIES = 16_384;
+
+export function encodeUtf8Cached(text: string): Uint8Array {
+  let bytes = utf8Cache.get(text);
+  if (bytes === undefined) {
+    if (utf8Cache.size >= UTF8_CACHE_ENTRIES) utf8Cache.clear();
+    bytes = encoder.encode(text);
+    utf8Cache.set(text, bytes);
+  }
+  return bytes;
+}
+
+export function prepareEvent(input: unknown, maxEventBytes: number): PreparedEvent {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InvalidEventError('', input, 'an object { type, data?, metadata?, id? }');
   }
   const event = input as EventInput;
   const type = event.type;
   if (typeof type !== 'string' || type.length === 0) throw new InvalidEventError('type', type, 'a non-empty string');
-  const typeBytes = utf8Length(type);
-  if (typeBytes > MAX_TYPE_BYTES) throw new InvalidEventError('type', type, `at most ${MAX_TYPE_BYTES} bytes`);
+  const typeBytes = encodeUtf8Cached(type);
+  if (typeBytes.byteLength > MAX_TYPE_BYTES) throw new InvalidEventError('type', type, `at most ${MAX_TYPE_BYTES} bytes`);
   let id = event.id;
   let idGenerated = false;
   if (id === undefined) {
-    id = newId();
     idGenerated = true;
   } else if (!isUuid(id)) {
     throw new InvalidEventError('id', id, 'a UUID such as "0b6f3c4e-2c1a-4f3e-9b7d-5e8a1c2d3f40"');
@@ -133,21 +151,24 @@ export function prepareEvent(input: unknown, maxEventBytes: number, newId: () =>
     }
     metadataBytes = encodeJson(metadata, 'metadata');
   }
-  const size = data.byteLength + (metadataBytes?.byteLength ?? 0) + typeBytes;
+  const size = data.byteLength + (metadataBytes?.byteLength ?? 0) + typeBytes.byteLength;
   if (size > maxEventBytes) throw new EventTooLargeError(size, maxEventBytes);
   return { id, idGenerated, type, typeBytes, data, contentType, metadata, metadataBytes };
 }
 
-export function prepareEvents(input: unknown, maxEventBytes: number, newId: () => string): PreparedEvent[] {
+export function prepareEvents(input: unknown, maxEventBytes: number): PreparedEvent[] {
   const list = Array.isArray(input) ? input : [input];
   if (list.length === 0) throw new InvalidArgumentError('an append needs at least one event, got an empty array');
-  const events = list.map((event) => prepareEvent(event, maxEventBytes, newId));
-  if (events.length > 1) {
-    const seen = new Set<string>();
-    for (const event of events) {
+  const events = new Array<PreparedEvent>(list.length);
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const event = prepareEvent(list[i], maxEventBytes);
+    if (event.id !== undefined && list.length > 1) {
+      seen ??= new Set();
       if (seen.has(event.id)) throw new InvalidEventError('id', event.id, 'ids unique within one append');
       seen.add(event.id);
     }
+    events[i] = event;
   }
   return events;
 }

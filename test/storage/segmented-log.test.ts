@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CorruptLogError } from '../../src/types/errors.js';
 import { SegmentedLog, type SegmentedLogOptions } from '../../src/storage/segmented-log.js';
-import { FLAG_END_OF_BATCH, encodeRecord, recordSize } from '../../src/storage/record.js';
+import { batchSize, encodeBatchHeader, encodeRecord, recordSize, sealBatch } from '../../src/storage/record.js';
 import { SEGMENT_HEADER_BYTES, segmentName } from '../../src/storage/segment-file.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -14,24 +14,28 @@ const ID = '00000000-0000-4000-8000-000000000000';
 /** One batch of `count` records starting at `first`, each with `payload` bytes of data. */
 function batch(first: number, count: number, payload = 20, term = 1): Buffer {
   const data = Buffer.alloc(payload, first % 251);
-  const fields = (k: number) => ({
-    flags: k === count - 1 ? FLAG_END_OF_BATCH : 0,
-    term,
-    position: first + k,
-    index: first + k,
-    timestamp: 1_700_000_000_000 + first + k,
-    id: ID.slice(0, -8) + String(first + k).padStart(8, '0'),
-    stream: 'stream-a',
-    streamBytes: 8,
-    type: 'Happened',
-    typeBytes: 8,
-    metadata: undefined,
-    data,
-  });
-  const size = Array.from({ length: count }, (_, k) => recordSize(fields(k))).reduce((a, b) => a + b, 0);
-  const bytes = Buffer.alloc(size);
-  let offset = 0;
-  for (let k = 0; k < count; k++) offset = encodeRecord(fields(k), bytes, offset);
+  const bytes = Buffer.alloc(batchSize(count * recordSize(8, 8, 0, payload)));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = encodeBatchHeader(view, 0, { count, term, firstPosition: first, timestamp: 1_700_000_000_000 + first });
+  for (let k = 0; k < count; k++) {
+    offset = encodeRecord(
+      {
+        flags: 0,
+        index: first + k,
+        id: ID.slice(0, -8) + String(first + k).padStart(8, '0'),
+        randomIds: undefined,
+        randomOffset: 0,
+        stream: Buffer.from('stream-a'),
+        type: Buffer.from('Happened'),
+        metadata: undefined,
+        data,
+      },
+      bytes,
+      view,
+      offset,
+    );
+  }
+  sealBatch(bytes, view, 0, offset);
   return bytes;
 }
 
@@ -57,6 +61,9 @@ describe('SegmentedLog', () => {
     assert.deepEqual(records.map((r) => r.position), [1, 2, 3]);
     assert.equal(records[0]!.stream, 'stream-a');
     assert.equal(records[0]!.id, '00000000-0000-4000-8000-000000000001');
+    assert.equal(records[0]!.index, 1);
+    assert.equal(records[0]!.timestamp, 1_700_000_000_000);
+    assert.equal(records[2]!.timestamp, 1_700_000_000_003, 'the timestamp is the batch\'s');
     assert.deepEqual([...records[0]!.data], [...Buffer.alloc(20, 0)]);
     await log.close();
     const reopened = await SegmentedLog.open(dir, options);
@@ -137,11 +144,11 @@ describe('SegmentedLog', () => {
     await reopened.close();
   });
 
-  it('recovers the prefix when the last record is cut at every byte offset', async () => {
+  it('recovers the prefix when the last batch is cut at every byte offset', async () => {
     const dir = await tempDir();
     const log = await SegmentedLog.open(dir, options);
     await log.append(batch(0, 2), 0, 1, 1);
-    await log.append(batch(2, 1, 40), 2, 2, 1);
+    await log.append(batch(2, 3, 40), 2, 4, 1);
     await log.close();
     const file = join(dir, segmentName(0));
     const full = await readFile(file);
@@ -157,19 +164,26 @@ describe('SegmentedLog', () => {
     }
   });
 
-  it('drops a partially written batch (records after the last end-of-batch flag)', async () => {
+  it('a batch is all or nothing: a partially written one is cut whole', async () => {
     const dir = await tempDir();
     const log = await SegmentedLog.open(dir, options);
     await log.append(batch(0, 1), 0, 0, 1);
     await log.append(batch(1, 3), 1, 3, 1);
     await log.close();
     const file = join(dir, segmentName(0));
-    const oneRecord = batch(0, 1).length;
-    // Keep the first record of the second batch and half of the second one.
-    await truncate(file, SEGMENT_HEADER_BYTES + oneRecord + oneRecord + 10);
+    // Keep all of the second batch's first two records and part of its third.
+    await truncate(file, SEGMENT_HEADER_BYTES + batch(0, 1).length + batch(1, 3).length - 10);
     const reopened = await SegmentedLog.open(dir, options);
     assert.equal(reopened.lastPosition, 0);
     await reopened.close();
+  });
+
+  it('refuses to truncate inside a batch', async () => {
+    const log = await SegmentedLog.open(await tempDir(), options);
+    await log.append(batch(0, 3), 0, 2, 1);
+    await assert.rejects(log.truncateAfter(1), /inside a batch/);
+    assert.equal(log.lastPosition, 2);
+    await log.close();
   });
 
   it('treats zeros after the last record (size extended, data lost) as a torn tail', async () => {
@@ -184,18 +198,19 @@ describe('SegmentedLog', () => {
     await reopened.close();
   });
 
-  it('fails open with CorruptLogError naming file and offset when an earlier record has a flipped bit', async () => {
+  it('fails open with CorruptLogError naming file and offset when an earlier batch has a flipped bit', async () => {
     const dir = await tempDir();
     const log = await SegmentedLog.open(dir, options);
-    await log.append(batch(0, 3), 0, 2, 1);
-    await log.append(batch(3, 1), 3, 3, 1);
+    await log.append(batch(0, 1), 0, 0, 1);
+    await log.append(batch(1, 3), 1, 3, 1);
+    await log.append(batch(4, 1), 4, 4, 1);
     await log.close();
     const file = join(dir, segmentName(0));
     const original = await readFile(file);
-    const recordBytes = batch(0, 1).length;
-    const secondRecord = SEGMENT_HEADER_BYTES + recordBytes;
-    // Every byte of the second record (prefix, header, payload), one at a time.
-    for (let offset = secondRecord; offset < secondRecord + recordBytes; offset += 7) {
+    const secondRecord = SEGMENT_HEADER_BYTES + batch(0, 1).length;
+    const secondBytes = batch(1, 3).length;
+    // Bytes all through the second batch (length, checksum, header, records), one at a time.
+    for (let offset = secondRecord; offset < secondRecord + secondBytes; offset += 5) {
       const damaged = Buffer.from(original);
       damaged[offset] = damaged[offset]! ^ 0x10;
       await writeFile(file, damaged);
@@ -210,7 +225,7 @@ describe('SegmentedLog', () => {
     }
     await writeFile(file, original);
     const intact = await SegmentedLog.open(dir, options);
-    assert.equal(intact.lastPosition, 3);
+    assert.equal(intact.lastPosition, 4);
     await intact.close();
   });
 
