@@ -137,6 +137,9 @@ export class EmbeddedEventLog implements EventLog {
   private readonly source: SubscriptionSource;
   private readonly randomIds: RandomIds;
   private readonly arena = new WriteArena();
+  private staged: Array<{ parts: StreamPart[]; plan: PlannedAppend[]; resolve: (() => void) | undefined; reject: ((error: Error) => void) | undefined }> = [];
+  private stageScheduled = false;
+  private stageTimestamp: number | undefined;
 
   constructor(
     readonly dir: string,
@@ -258,9 +261,13 @@ export class EmbeddedEventLog implements EventLog {
     }
   }
 
-  private async accept(parts: StreamPart[], plan: PlannedAppend[], ack: AckMode): Promise<PlannedAppend[]> {
-    const timestamp = this.options.clock();
-    const bytes = encodeBatch(parts, plan, SINGLE_NODE_TERM, timestamp, this.randomIds, this.arena);
+  /**
+   * Applies a decided append to the engine at once (so the next decision sees it) and stages
+   * it; every append staged in the same tick is encoded into one batch frame by `flushStaged`:
+   * one CRC, one storage entry, one write for the lot. Each append keeps its own contiguous
+   * positions and the frame is all-or-nothing on disk, so each append still is too.
+   */
+  private accept(parts: StreamPart[], plan: PlannedAppend[], ack: AckMode): Promise<PlannedAppend[]> {
     for (let p = 0; p < parts.length; p++) {
       const part = parts[p]!;
       const planned = plan[p]!;
@@ -272,21 +279,58 @@ export class EmbeddedEventLog implements EventLog {
           position: planned.position + k,
           id: event.id,
           idGenerated: event.idGenerated,
-          timestamp,
+          timestamp: this.clockForStage(),
         });
       }
     }
-    const first = plan[0]!.position;
-    const last = this.engine.nextPosition - 1;
-    this.pending.push({ last, bytes });
-    const durable = this.storage.append(bytes, first, last, SINGLE_NODE_TERM);
-    if (ack === 'none') {
-      durable.catch(() => undefined); // the log is failed; later operations report it
-    } else {
-      await durable;
+    if (!this.stageScheduled) {
+      this.stageScheduled = true;
+      queueMicrotask(this.flushStaged);
     }
-    return plan;
+    if (ack === 'none') {
+      this.staged.push({ parts, plan, resolve: undefined, reject: undefined });
+      return Promise.resolve(plan);
+    }
+    return new Promise<PlannedAppend[]>((resolve, reject) => {
+      this.staged.push({ parts, plan, resolve: () => resolve(plan), reject });
+    });
   }
+
+  /** The timestamp of the batch being staged: read once per batch, shared by its events. */
+  private clockForStage(): number {
+    if (this.stageTimestamp === undefined) this.stageTimestamp = this.options.clock();
+    return this.stageTimestamp;
+  }
+
+  private readonly flushStaged = (): void => {
+    const staged = this.staged;
+    this.staged = [];
+    this.stageScheduled = false;
+    const timestamp = this.clockForStage();
+    this.stageTimestamp = undefined;
+    if (staged.length === 0) return;
+    const parts: StreamPart[] = [];
+    const plan: PlannedAppend[] = [];
+    for (const append of staged) {
+      for (let p = 0; p < append.parts.length; p++) {
+        parts.push(append.parts[p]!);
+        plan.push(append.plan[p]!);
+      }
+    }
+    const first = plan[0]!.position;
+    const lastPlan = plan[plan.length - 1]!;
+    const last = lastPlan.position + (lastPlan.count - lastPlan.index) - 1;
+    const bytes = encodeBatch(parts, plan, SINGLE_NODE_TERM, timestamp, this.randomIds, this.arena);
+    this.pending.push({ last, bytes });
+    this.storage.append(bytes, first, last, SINGLE_NODE_TERM).then(
+      () => {
+        for (const append of staged) append.resolve?.();
+      },
+      (error: Error) => {
+        for (const append of staged) append.reject?.(error);
+      },
+    );
+  };
 
   /**
    * A failed expected-count check may still be a retry whose ids left the id window: compare
@@ -518,6 +562,7 @@ export class EmbeddedEventLog implements EventLog {
     if (this.isClosed) return;
     this.isClosed = true;
     try {
+      if (this.staged.length > 0) this.flushStaged(); // accepted in this tick: still written
       await this.storage.drain();
       await this.checkpointing;
       if (this.highWaterMark > this.lastCheckpoint) await this.checkpoint(this.highWaterMark);

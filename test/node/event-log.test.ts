@@ -314,6 +314,17 @@ describe('EventLog (embedded): bad input gets typed errors naming the value', ()
     assert.throws(() => log.subscribe(), (e: unknown) => e instanceof LogClosedError && e.code === 'LOG_CLOSED');
   });
 
+  it('close() writes appends accepted just before it', async () => {
+    const dir = await tempDir();
+    const log = await open(dir);
+    const appends = Array.from({ length: 5 }, (_, i) => log.append('s', { type: 'T', data: i }));
+    await log.close();
+    assert.deepEqual((await Promise.all(appends)).map((r) => r.position), [0, 1, 2, 3, 4]);
+    const reopened = await open(dir);
+    assert.equal(await reopened.count('s'), 5);
+    await reopened.close();
+  });
+
   it('a second open of the same directory is refused while the first holds it', async () => {
     const { log, dir } = await openTemp();
     await assert.rejects(open(dir), LogLockedError);
