@@ -45,6 +45,7 @@ import { SegmentedLog } from '../storage/segmented-log.js';
 import { lockDirectory } from '../storage/dir-lock.js';
 import { loadCheckpoint, writeCheckpoint } from './checkpoints.js';
 import { RandomIds, WriteArena, decodeBatch, decodeEvent, decodeForReplay, encodeBatch, type StreamPart as EncodedPart } from './event-codec.js';
+import { BufferedIterator } from './buffered-iterator.js';
 import { compileFilter } from './filter.js';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options.js';
 import { LogSubscription, type LiveItem, type SubscriptionSource } from './subscription.js';
@@ -425,19 +426,20 @@ export class EmbeddedEventLog implements EventLog {
     const from = options.from === undefined ? undefined : validateIndex(options.from, 'from');
     const log = this;
     return {
-      async *[Symbol.asyncIterator]() {
+      [Symbol.asyncIterator]() {
         const count = countAt(log.engine.streams.get(name), log.highWaterMark);
         let index = from ?? (backwards ? count - 1 : 0);
         if (backwards) index = Math.min(index, count - 1);
         let remaining = limit;
-        while (remaining > 0 && index >= 0 && index < count) {
+        return new BufferedIterator<Event>(async () => {
+          if (remaining <= 0 || index < 0 || index >= count) return undefined;
           log.ensureOpen('read');
           const take = Math.min(READ_BATCH, remaining, backwards ? index + 1 : count - index);
           const indexes = Array.from({ length: take }, (_, k) => (backwards ? index - k : index + k));
-          for (const event of await log.readIndexes(name, indexes)) yield event;
           remaining -= take;
           index = backwards ? index - take : index + take;
-        }
+          return log.readIndexes(name, indexes);
+        });
       },
     };
   }
@@ -471,21 +473,21 @@ export class EmbeddedEventLog implements EventLog {
     const matches = compileFilter(validateFilter(options.filter));
     const log = this;
     return {
-      async *[Symbol.asyncIterator]() {
+      [Symbol.asyncIterator]() {
         const end = log.highWaterMark;
         let next = from;
         let remaining = limit;
-        while (remaining > 0 && next <= end) {
+        return new BufferedIterator<Event>(async () => {
+          if (remaining <= 0 || next > end) return undefined;
           log.ensureOpen('readAll');
           const events = await log.readCommitted(next, end, CATCH_UP_CHUNK_BYTES);
-          if (events.length === 0) break;
-          for (const event of events) {
-            if (matches && !matches(event)) continue;
-            yield event;
-            if (--remaining === 0) return;
-          }
+          if (events.length === 0) return undefined;
           next = events[events.length - 1]!.position + 1;
-        }
+          const passed = matches ? events.filter(matches) : events;
+          if (passed.length > remaining) passed.length = remaining;
+          remaining -= passed.length;
+          return passed;
+        });
       },
     };
   }

@@ -70,7 +70,15 @@ export class LogSubscription implements Subscription<Item>, AsyncIterableIterato
     return this;
   }
 
-  async next(): Promise<IteratorResult<Item>> {
+  next(): Promise<IteratorResult<Item>> {
+    // Fast path: a buffered event needs no async machinery.
+    if (this.bufferIndex < this.buffer.length && !this.source.closed) {
+      return Promise.resolve({ done: false, value: this.buffer[this.bufferIndex++]! });
+    }
+    return this.advance();
+  }
+
+  private async advance(): Promise<IteratorResult<Item>> {
     for (;;) {
       // A closed log ends its subscriptions at once: it can no longer read from disk, and a
       // consumer resumes from `position` on the reopened log.
