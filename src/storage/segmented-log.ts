@@ -93,6 +93,8 @@ export class SegmentedLog {
   private readonly readers = new Map<string, ReaderEntry>();
   /** Bytes written to the active segment since its last index entry. */
   private bytesSinceIndexEntry = 0;
+  /** When the last fdatasync started (for the `interval` policy). */
+  private lastSync = Date.now();
   readonly recovery: RecoveryReport;
 
   private constructor(
@@ -135,7 +137,7 @@ export class SegmentedLog {
       for (let i = 0; i < bases.length; i++) {
         const base = bases[i]!;
         const isLast = i === bases.length - 1;
-        const scanned = isLast ? await recoverActiveSegment(dir, base) : await loadSealedSegment(dir, base, options);
+        const scanned = isLast ? await recoverActiveSegment(dir, base) : await loadSealedSegment(dir, base);
         truncatedBytes += scanned.truncatedBytes;
         if (isLast) lastTerm = scanned.lastTerm;
         const previous = segments[segments.length - 1];
@@ -234,7 +236,8 @@ export class SegmentedLog {
     let bytes = 0;
     let active = this.active();
     for (const batch of round) {
-      if (active.size + bytes >= this.options.segmentBytes && active.lastPosition + (buffers.length > 0 ? 1 : 0) >= active.base) {
+      // Roll a full, non-empty segment before this batch: a batch never spans two segments.
+      if (active.size + bytes >= this.options.segmentBytes && active.size + bytes > SEGMENT_HEADER_BYTES) {
         await this.writeBuffers(active, buffers, bytes);
         buffers = [];
         bytes = 0;
@@ -264,7 +267,11 @@ export class SegmentedLog {
     const { bytesWritten } = await this.writer.writev(buffers, active.size);
     if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes to ${active.file}`);
     active.size += bytes;
-    if (this.options.fsync.kind === 'always') await this.writer.datasync();
+    const policy = this.options.fsync;
+    if (policy.kind === 'always' || (policy.kind === 'interval' && Date.now() - this.lastSync >= policy.ms)) {
+      this.lastSync = Date.now();
+      await this.writer.datasync();
+    }
   }
 
   /** Seals `active` (fsync + index file) and starts the next segment. */
@@ -279,8 +286,10 @@ export class SegmentedLog {
     return next;
   }
 
+  /** The interval timer covers idle periods; under load `writeBuffers` syncs on schedule. */
   private async syncNow(): Promise<void> {
     if (this.closed || this.failure || this.flushing) return;
+    this.lastSync = Date.now();
     try {
       await this.writer.datasync();
     } catch (error) {
@@ -507,7 +516,7 @@ interface ScannedSegment {
 }
 
 /** A sealed segment: its index file if it is valid for the file's size, else a full scan. */
-async function loadSealedSegment(dir: string, base: number, options: SegmentedLogOptions): Promise<ScannedSegment> {
+async function loadSealedSegment(dir: string, base: number): Promise<ScannedSegment> {
   const file = join(dir, segmentName(base));
   const size = (await stat(file)).size;
   const indexBytes = await readFile(indexFile(file)).catch(() => undefined);
@@ -517,7 +526,6 @@ async function loadSealedSegment(dir: string, base: number, options: SegmentedLo
   }
   const scanned = await scanSegment(file, base, { tornTailAllowed: false });
   await writeFileAtomic(indexFile(file), scanned.index.serialize(scanned.validBytes, scanned.lastPosition));
-  void options;
   return {
     segment: { base, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
     truncatedBytes: 0,

@@ -44,7 +44,7 @@ export class InvalidEventError extends OrdoError {
   readonly field: string;
   readonly value: unknown;
   constructor(field: string, value: unknown, expected: string) {
-    super('INVALID_EVENT', `invalid event ${field} ${describe(value)}: expected ${expected}`);
+    super('INVALID_EVENT', `invalid event${field ? ` ${field}` : ''} ${describe(value)}: expected ${expected}`);
     this.field = field;
     this.value = value;
   }
