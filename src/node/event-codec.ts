@@ -19,6 +19,7 @@ import {
   type RecordFields,
 } from '../storage/record.js';
 import type { PlannedAppend } from '../engine/decide.js';
+import type { AppliedEvent } from '../engine/state.js';
 
 /**
  * Random bytes for generated event ids, drawn from a pool refilled in bulk: one
@@ -187,16 +188,7 @@ export function decodeBatch(bytes: Buffer): Event[] {
 }
 
 /** What the engine needs of a record when it replays the log: no data, no metadata. */
-export interface ReplayedRecord {
-  stream: string;
-  index: number;
-  position: number;
-  id: string | undefined;
-  idGenerated: boolean;
-  timestamp: number;
-}
-
-export const decodeForReplay: RecordDecoder<ReplayedRecord> = (bytes, offset, position, batch) => {
+export const decodeForReplay: RecordDecoder<AppliedEvent> = (bytes, offset, position, batch) => {
   const generated = (recordLayout.flags(bytes, offset) & FLAG_GENERATED_ID) !== 0;
   const at = recordLayout.fieldsOffset(offset);
   return {

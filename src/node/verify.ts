@@ -1,12 +1,13 @@
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CorruptLogError } from '../types/errors.js';
-import { FLAG_GENERATED_ID, decodeRecord, firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
+import { firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
 import { parseSegmentName, segmentName } from '../storage/segment-file.js';
 import { scanSegment } from '../storage/segmented-log.js';
 import { applyEvent, newEngineState } from '../engine/state.js';
 import { DEFAULT_ID_WINDOW } from '../engine/id-window.js';
 import { loadCheckpoint } from './checkpoints.js';
+import { decodeForReplay } from './event-codec.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -46,17 +47,9 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
           const header = readBatchHeader(bytes, offset);
           let at = firstRecordOffset(offset);
           for (let i = 0; i < header.count; i++) {
-            const record = decodeRecord(bytes, at, header.firstPosition + i, header);
             events++;
             try {
-              applyEvent(state, {
-                stream: record.stream,
-                index: record.index,
-                position: record.position,
-                id: record.id,
-                idGenerated: (record.flags & FLAG_GENERATED_ID) !== 0,
-                timestamp: record.timestamp,
-              });
+              applyEvent(state, decodeForReplay(bytes, at, header.firstPosition + i, header));
             } catch (error) {
               throw new CorruptLogError(file, offset, `record ${i} of the batch: ${(error as Error).message}`);
             }
