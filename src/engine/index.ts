@@ -3,4 +3,4 @@ export * from './decide.js';
 export * from './id-window.js';
 export * from './stream-state.js';
 export * from './checkpoint.js';
-export { invariant } from './assert.js';
+export { invariantFailed } from './assert.js';

@@ -1,5 +1,5 @@
 import { IdWindow, type IdWindowLimits } from './id-window.js';
-import { invariant } from './assert.js';
+import { invariantFailed } from './assert.js';
 import { newStreamState, pushPosition, truncateStream, type StreamState } from './stream-state.js';
 
 /**
@@ -29,14 +29,15 @@ export interface AppliedEvent {
   timestamp: number;
 }
 
+/** Applies one event. Reads `event` only during the call, so callers may reuse the object. */
 export function applyEvent(state: EngineState, event: AppliedEvent): void {
-  invariant(event.position === state.nextPosition, () => `event at position ${event.position}, expected ${state.nextPosition}`);
+  if (event.position !== state.nextPosition) invariantFailed(`event at position ${event.position}, expected ${state.nextPosition}`);
   let stream = state.streams.get(event.stream);
   if (!stream) {
     stream = newStreamState();
     state.streams.set(event.stream, stream);
   }
-  invariant(event.index === stream.count, () => `stream ${event.stream}: event at index ${event.index}, count is ${stream!.count}`);
+  if (event.index !== stream.count) invariantFailed(`stream ${event.stream}: event at index ${event.index}, count is ${stream.count}`);
   pushPosition(stream, event.position);
   state.nextPosition++;
   if (!event.idGenerated && event.id !== undefined) {

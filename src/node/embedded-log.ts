@@ -39,7 +39,7 @@ import {
   type PreparedEvent,
 } from '../types/validate.js';
 import { decideAppend, type AppendIntent, type Decision, type PlannedAppend } from '../engine/decide.js';
-import { applyEvent, newEngineState, positionOf, type EngineState } from '../engine/state.js';
+import { applyEvent, newEngineState, positionOf, type AppliedEvent, type EngineState } from '../engine/state.js';
 import { countAt } from '../engine/stream-state.js';
 import { SegmentedLog } from '../storage/segmented-log.js';
 import { lockDirectory } from '../storage/dir-lock.js';
@@ -151,6 +151,8 @@ export class EmbeddedEventLog implements EventLog {
   private staged: Array<{ parts: StreamPart[]; plan: PlannedAppend[]; resolve: (() => void) | undefined; reject: ((error: Error) => void) | undefined }> = [];
   private stageScheduled = false;
   private stagedEvents = 0;
+  /** Reused for every event applied on the write path (applyEvent does not keep it). */
+  private readonly applied: AppliedEvent = { stream: '', index: 0, position: 0, id: undefined, idGenerated: true, timestamp: 0 };
   private stageTimestamp: number | undefined;
 
   constructor(
@@ -280,19 +282,19 @@ export class EmbeddedEventLog implements EventLog {
    * positions and the frame is all-or-nothing on disk, so each append still is too.
    */
   private accept(parts: StreamPart[], plan: PlannedAppend[], ack: AckMode): Promise<PlannedAppend[]> {
+    const applied = this.applied;
+    applied.timestamp = this.clockForStage();
     for (let p = 0; p < parts.length; p++) {
       const part = parts[p]!;
       const planned = plan[p]!;
+      applied.stream = part.stream;
       for (let k = 0; k < part.events.length; k++) {
         const event = part.events[k]!;
-        applyEvent(this.engine, {
-          stream: part.stream,
-          index: planned.index + k,
-          position: planned.position + k,
-          id: event.id,
-          idGenerated: event.idGenerated,
-          timestamp: this.clockForStage(),
-        });
+        applied.index = planned.index + k;
+        applied.position = planned.position + k;
+        applied.id = event.id;
+        applied.idGenerated = event.idGenerated;
+        applyEvent(this.engine, applied);
       }
     }
     if (!this.stageScheduled) {
