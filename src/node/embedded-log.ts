@@ -79,7 +79,6 @@ interface StreamPart extends EncodedPart {
   expected: Expected;
 }
 
-
 /** What `open` reports about the reopen, for `ordo status` and the reopen benchmark. */
 export interface OpenReport {
   segments: number;
@@ -97,8 +96,9 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
   const unlock = await lockDirectory(root);
+  let storage: SegmentedLog | undefined;
   try {
-    const storage = await SegmentedLog.open(join(root, 'segments'), {
+    storage = await SegmentedLog.open(join(root, 'segments'), {
       segmentBytes: resolved.segmentBytes,
       indexIntervalBytes: resolved.indexIntervalBytes,
       fsync: resolved.fsync,
@@ -117,6 +117,7 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
     };
     return new EmbeddedEventLog(root, checkpointDir, resolved, storage, engine, unlock, report);
   } catch (error) {
+    await storage?.close().catch(() => undefined);
     await unlock();
     throw error;
   }
@@ -139,7 +140,8 @@ export class EmbeddedEventLog implements EventLog {
   private isClosed = false;
   private readonly live = new EventStream<LiveItem>();
   private readonly liveSubscriptions = new Set<LogSubscription>();
-  private pending: PendingPublication[] = [];
+  /** Batches written but not yet committed, oldest first from `pendingHead`. */
+  private pending: Array<PendingPublication | undefined> = [];
   private pendingHead = 0;
   private commitWaiters: Array<{ position: number; resolve: () => void }> = [];
   private publishedSinceLagCheck = 0;
@@ -388,15 +390,20 @@ export class EmbeddedEventLog implements EventLog {
     // unobservable (a subscriber catching up reads these from disk), so skip the decoding.
     const anyoneLive = this.liveSubscriptions.size > 0;
     while (this.pendingHead < this.pending.length && this.pending[this.pendingHead]!.last <= position) {
-      const batch = this.pending[this.pendingHead++]!;
+      const batch = this.pending[this.pendingHead]!;
+      this.pending[this.pendingHead++] = undefined; // published: its bytes may go
       if (anyoneLive) {
         const events = decodeBatch(batch.bytes);
         this.live.publish(events);
         this.publishedSinceLagCheck += events.length;
       }
     }
+    // Under continuous load the queue is never empty at a commit: compact it as it goes.
     if (this.pendingHead === this.pending.length) {
       this.pending = [];
+      this.pendingHead = 0;
+    } else if (this.pendingHead >= 1024) {
+      this.pending = this.pending.slice(this.pendingHead);
       this.pendingHead = 0;
     }
     if (this.commitWaiters.length > 0) {
