@@ -25,11 +25,19 @@ export async function writeCheckpoint(dir: string, state: EngineState, upTo: num
   for (const old of existing.slice(0, Math.max(0, existing.length - KEEP))) await unlinkIfExists(join(dir, name(old)));
 }
 
-/** The newest usable checkpoint at or below `maxPosition`. */
+/**
+ * The newest usable checkpoint at or below `maxPosition`, the log's last position. Checkpoints
+ * beyond it describe events the log lost (an unsynced tail under fsync 'never' or 'interval'):
+ * they are deleted, or once the log grows past them again they would be loaded as if they
+ * described the new events.
+ */
 export async function loadCheckpoint(dir: string, maxPosition: number, limits: IdWindowLimits): Promise<EngineState | undefined> {
   const positions = (await list(dir).catch(() => [])).reverse();
   for (const position of positions) {
-    if (position > maxPosition) continue;
+    if (position > maxPosition) {
+      await unlinkIfExists(join(dir, name(position)));
+      continue;
+    }
     const bytes = await readFile(join(dir, name(position))).catch(() => undefined);
     if (!bytes || bytes.length < 8 || bytes.toString('latin1', 0, 4) !== 'ORDK') continue;
     const payload = bytes.subarray(8);

@@ -123,7 +123,10 @@ export class SegmentedLog {
   /** Opens (creating if needed) the segments under `dir`, recovering from a crash. */
   static async open(dir: string, options: SegmentedLogOptions): Promise<SegmentedLog> {
     await mkdir(dir, { recursive: true });
-    const names = (await readdir(dir)).filter((name) => !name.endsWith('.tmp'));
+    const all = await readdir(dir);
+    // Leftovers of atomic writes a crash interrupted (a segment or index never renamed).
+    for (const name of all.filter((n) => n.endsWith('.tmp'))) await unlinkIfExists(join(dir, name));
+    const names = all.filter((name) => !name.endsWith('.tmp'));
     const bases = names
       .map(parseSegmentName)
       .filter((base): base is number => base !== undefined)
@@ -496,16 +499,13 @@ function indexFile(segmentFile: string): string {
   return segmentFile.slice(0, -'.seg'.length) + INDEX_SUFFIX;
 }
 
+/**
+ * A new segment appears whole or not at all (written aside, fsynced, renamed): a crash while
+ * rolling never leaves a headerless last segment that open would take for corruption.
+ */
 async function createSegment(dir: string, base: number): Promise<Segment> {
   const file = join(dir, segmentName(base));
-  const handle = await open(file, 'wx');
-  try {
-    await handle.write(encodeSegmentHeader(base), 0, SEGMENT_HEADER_BYTES, 0);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await syncDirectory(dir);
+  await writeFileAtomic(file, encodeSegmentHeader(base));
   return { base, file, size: SEGMENT_HEADER_BYTES, lastPosition: base - 1, index: new SparseIndex() };
 }
 

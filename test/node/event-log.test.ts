@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readdir, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { segmentName } from '../../src/storage/segment-file.js';
 import { open, type EmbeddedEventLog, type OpenOptions } from '../../src/node/index.js';
 import {
   EventTooLargeError,
@@ -474,6 +477,26 @@ describe('EventLog (embedded): durability across reopen', () => {
     const s1 = await collect(log.read('s1'));
     assert.deepEqual(s1.map((e) => e.index), Array.from({ length: 80 }, (_, i) => i));
     assert.deepEqual(await log.append('s1', { type: 'T' }, { expected: 80 }), { position: 300, index: 80, count: 81 });
+    await log.close();
+  });
+
+  it('after losing an unsynced tail, checkpoints of the lost events are never used', async () => {
+    const dir = await tempDir();
+    let log = await open(dir, { fsync: 'never', checkpointEvery: 10 });
+    for (let i = 0; i < 10; i++) await log.append('a', { type: 'T' });
+    const firstBatchEnd = (await stat(join(dir, 'segments', segmentName(0)))).size;
+    for (let i = 0; i < 20; i++) await log.append('b', { type: 'T' });
+    await log.close(); // checkpoints up to position 29
+    // Power loss: only the first 10 events had reached the disk.
+    await truncate(join(dir, 'segments', segmentName(0)), firstBatchEnd);
+    log = await open(dir, { fsync: 'never', checkpointEvery: 1000 });
+    assert.equal(await log.headPosition(), 9);
+    assert.equal(await log.count('b'), 0);
+    const checkpoints = (await readdir(join(dir, 'checkpoints'))).map((f) => Number.parseInt(f));
+    assert.ok(checkpoints.every((p) => p <= 9), `checkpoints beyond the log remain: ${checkpoints}`);
+    for (let i = 0; i < 30; i++) await log.append('c', { type: 'T' });
+    assert.equal(await log.count('b'), 0);
+    assert.equal(await log.count('c'), 30);
     await log.close();
   });
 

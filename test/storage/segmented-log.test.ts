@@ -109,6 +109,24 @@ describe('SegmentedLog', () => {
     await reopened.close();
   });
 
+  it('ignores the leftovers of a roll a crash interrupted', async () => {
+    const dir = await tempDir();
+    const small = { ...options, segmentBytes: 4096 };
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 0; i < 60; i++) await log.append(batch(i, 1, 100), i, i, 1);
+    const segments = log.segmentCount;
+    await log.close();
+    // A next segment and an index file written aside but never renamed into place.
+    await writeFile(join(dir, `${segmentName(60)}.tmp`), Buffer.alloc(5));
+    await writeFile(join(dir, `${segmentName(0).replace('.seg', '.idx')}.tmp`), 'partial');
+    const reopened = await SegmentedLog.open(dir, small);
+    assert.equal(reopened.segmentCount, segments);
+    assert.equal(reopened.lastPosition, 59);
+    assert.ok(!(await readdir(dir)).some((f) => f.endsWith('.tmp')), 'leftovers are removed');
+    await reopened.append(batch(60, 1, 100), 60, 60, 1);
+    await reopened.close();
+  });
+
   it('rebuilds a damaged index file of a sealed segment from the segment', async () => {
     const dir = await tempDir();
     const small = { ...options, segmentBytes: 4096 };
