@@ -18,7 +18,10 @@ export interface OpenOptions {
   maxEventBytes?: number;
   /** Idempotency window for `expected: 'any'`. Default 100,000 ids and 2 minutes. */
   idWindow?: Partial<IdWindowLimits>;
-  /** Write an index checkpoint every this many events, so a reopen replays at most that many. Default 1,000,000. */
+  /**
+   * Write an index checkpoint every this many events (or every quarter of the log, when that
+   * is more), so a reopen after a crash replays at most that many. Default 1,000,000.
+   */
   checkpointEvery?: number;
   /** A subscriber further than this many events behind the live tail is moved back to reading from disk. Default 100,000. */
   subscriberMaxLag?: number;
