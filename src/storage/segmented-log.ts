@@ -85,8 +85,12 @@ export class SegmentedLog {
   private lastAppended: number;
   private lastAppendedTerm: number;
   private durable: number;
+  /** Appended, waiting to be written. */
   private queue: PendingBatch[] = [];
-  private flushing: Promise<void> | undefined;
+  private writing: Promise<void> | undefined;
+  /** Written, waiting for the fdatasync that makes them durable (policy `always`). */
+  private unsynced: PendingBatch[] = [];
+  private syncing: Promise<void> | undefined;
   private failure: Error | undefined;
   private closed = false;
   private intervalTimer: NodeJS.Timeout | undefined;
@@ -203,16 +207,27 @@ export class SegmentedLog {
     this.lastAppendedTerm = term;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ bytes, first, last, term, resolve, reject });
-      if (!this.flushing) this.flushing = this.flushLoop();
+      if (!this.writing) this.writing = this.writeLoop();
     });
   }
 
   /** Resolves when everything queued so far has been handled. */
   async drain(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.writing || this.syncing) {
+      await this.writing;
+      await this.syncing;
+    }
   }
 
-  private async flushLoop(): Promise<void> {
+  /**
+   * Group commit as a two-stage pipeline. The write stage writes everything queued (one writev
+   * per round) and hands it to the sync stage, then goes on writing what queued meanwhile; the
+   * sync stage runs one fdatasync for everything written since its last one. So the next
+   * round's write overlaps the previous round's fdatasync. Writes stay in order, fdatasyncs
+   * stay in order, and a batch is acknowledged only after an fdatasync that began after its
+   * write completed.
+   */
+  private async writeLoop(): Promise<void> {
     try {
       while (this.queue.length > 0 && !this.failure) {
         const round = this.queue;
@@ -223,15 +238,43 @@ export class SegmentedLog {
           this.fail(error, round);
           return;
         }
-        const last = round[round.length - 1]!.last;
-        this.lastWritten = last;
-        this.durable = last;
-        this.onDurable?.(last);
-        for (const batch of round) batch.resolve();
+        this.lastWritten = round[round.length - 1]!.last;
+        if (this.options.fsync.kind === 'always') {
+          for (const batch of round) this.unsynced.push(batch);
+          if (!this.syncing) this.syncing = this.syncLoop();
+        } else {
+          this.acknowledge(round);
+        }
       }
     } finally {
-      this.flushing = undefined;
+      this.writing = undefined;
     }
+  }
+
+  private async syncLoop(): Promise<void> {
+    try {
+      while (this.unsynced.length > 0 && !this.failure) {
+        const written = this.unsynced;
+        this.unsynced = [];
+        try {
+          await this.writer.datasync();
+        } catch (error) {
+          this.fail(error, written);
+          return;
+        }
+        this.acknowledge(written);
+      }
+    } finally {
+      this.syncing = undefined;
+    }
+  }
+
+  /** `batches` are durable under the policy: move the durable position, then resolve them. */
+  private acknowledge(batches: PendingBatch[]): void {
+    const last = batches[batches.length - 1]!.last;
+    this.durable = last;
+    this.onDurable?.(last);
+    for (const batch of batches) batch.resolve();
   }
 
   private async writeRound(round: PendingBatch[]): Promise<void> {
@@ -271,27 +314,34 @@ export class SegmentedLog {
     if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes to ${active.file}`);
     active.size += bytes;
     const policy = this.options.fsync;
-    if (policy.kind === 'always' || (policy.kind === 'interval' && Date.now() - this.lastSync >= policy.ms)) {
+    if (policy.kind === 'interval' && Date.now() - this.lastSync >= policy.ms) {
       this.lastSync = Date.now();
       await this.writer.datasync();
     }
   }
 
-  /** Seals `active` (fsync + index file) and starts the next segment. */
+  /**
+   * Seals `active` (fsync + index file) and starts the next segment. Batches written to it that
+   * the sync stage has not synced yet are made durable by this fdatasync; afterwards the sync
+   * stage syncs the new segment, a no-op for them. The handle is swapped before the old one is
+   * closed, so the sync stage never sees a closed handle (close waits for a datasync in flight).
+   */
   private async roll(active: Segment): Promise<Segment> {
-    await this.writer.datasync();
+    const old = this.writer;
+    await old.datasync();
     await writeFileAtomic(indexFile(active.file), active.index.serialize(active.size, active.lastPosition));
-    await this.writer.close();
     const next = await createSegment(this.dir, active.lastPosition + 1);
+    const handle = await open(next.file, 'r+');
     this.segments.push(next);
-    this.writer = await open(next.file, 'r+');
+    this.writer = handle;
     this.bytesSinceIndexEntry = 0;
+    await old.close();
     return next;
   }
 
   /** The interval timer covers idle periods; under load `writeBuffers` syncs on schedule. */
   private async syncNow(): Promise<void> {
-    if (this.closed || this.failure || this.flushing) return;
+    if (this.closed || this.failure || this.writing || this.syncing) return;
     this.lastSync = Date.now();
     try {
       await this.writer.datasync();
@@ -306,8 +356,9 @@ export class SegmentedLog {
         ? error
         : new StorageFailedError(`log write failed; the log accepts no more writes: ${(error as Error).message}`, error);
     this.failure = failure;
-    const waiting = [...round, ...this.queue];
+    const waiting = [...round, ...this.unsynced, ...this.queue];
     this.queue = [];
+    this.unsynced = [];
     for (const batch of waiting) batch.reject(failure);
   }
 

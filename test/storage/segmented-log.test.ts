@@ -92,6 +92,26 @@ describe('SegmentedLog', () => {
     await log.close();
   });
 
+  it('concurrent appends across many segment rolls are all durable, in order, and survive reopen', async () => {
+    const dir = await tempDir();
+    const small = { ...options, segmentBytes: 4096 };
+    const log = await SegmentedLog.open(dir, small);
+    const durable: number[] = [];
+    log.onDurable = (position) => durable.push(position);
+    const resolved: number[] = [];
+    const appends: Promise<void>[] = [];
+    for (let i = 0; i < 500; i++) appends.push(log.append(batch(i, 1, 60), i, i, 1).then(() => void resolved.push(i)));
+    await Promise.all(appends);
+    assert.ok(log.segmentCount > 10, `expected many rolls, got ${log.segmentCount} segments`);
+    assert.deepEqual(resolved, Array.from({ length: 500 }, (_, i) => i), 'appends resolve in order');
+    assert.deepEqual(durable, [...durable].sort((a, b) => a - b), 'the durable position only moves forward');
+    assert.equal(durable[durable.length - 1], 499);
+    await log.close();
+    const reopened = await SegmentedLog.open(dir, small);
+    assert.deepEqual(await positions(reopened), Array.from({ length: 500 }, (_, i) => i));
+    await reopened.close();
+  });
+
   it('rolls segments at the configured size and reads across them after reopen', async () => {
     const dir = await tempDir();
     const small = { ...options, segmentBytes: 4096 };
