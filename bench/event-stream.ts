@@ -14,15 +14,27 @@ interface Value {
 export async function benchEventStream(options: { events: number }): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   await fanOut(Math.min(200_000, options.events), 4, 'pull'); // warm up the JIT before measuring
+  // Median of three runs: a single run swings with whatever garbage earlier benchmarks left.
   for (const subscribers of [1, 10, 100]) {
     const events = subscribers === 100 ? Math.max(100_000, Math.floor(options.events / 4)) : options.events;
-    const ms = await fanOut(events, subscribers, 'pull');
-    rows.push({ group: 'EventStream', name: `fan-out N=${subscribers}, pull/wait`, value: rate(events * subscribers, ms), unit: 'deliveries/s', note: `${(rate(events, ms) / 1e6).toFixed(1)}M events/s published` });
+    const rates = await runs(() => fanOut(events, subscribers, 'pull'), events * subscribers);
+    rows.push({ group: 'EventStream', name: `fan-out N=${subscribers}, pull/wait`, value: rates.median, unit: 'deliveries/s', note: `median of 3 (${range(rates)}); ${(rates.median / subscribers / 1e6).toFixed(1)}M events/s published` });
   }
   const events = Math.floor(options.events / 4);
-  const ms = await fanOut(events, 1, 'for-await');
-  rows.push({ group: 'EventStream', name: 'fan-out N=1, for await', value: rate(events, ms), unit: 'deliveries/s' });
+  const rates = await runs(() => fanOut(events, 1, 'for-await'), events);
+  rows.push({ group: 'EventStream', name: 'fan-out N=1, for await', value: rates.median, unit: 'deliveries/s', note: `median of 3 (${range(rates)})` });
   return rows;
+}
+
+async function runs(run: () => Promise<number>, deliveries: number): Promise<{ median: number; min: number; max: number }> {
+  const rates: number[] = [];
+  for (let i = 0; i < 3; i++) rates.push(rate(deliveries, await run()));
+  rates.sort((a, b) => a - b);
+  return { median: rates[1]!, min: rates[0]!, max: rates[2]! };
+}
+
+function range(rates: { min: number; max: number }): string {
+  return `${(rates.min / 1e6).toFixed(1)}–${(rates.max / 1e6).toFixed(1)}M`;
 }
 
 async function fanOut(events: number, subscribers: number, mode: 'pull' | 'for-await'): Promise<number> {
