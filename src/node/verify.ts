@@ -1,8 +1,10 @@
-import { readdir } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CorruptLogError } from '../types/errors.js';
 import { firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
-import { parseSegmentName, segmentName } from '../storage/segment-file.js';
+import { INDEX_SUFFIX, SEGMENT_SUFFIX, parseSegmentName, segmentName } from '../storage/segment-file.js';
+import { SparseIndex } from '../storage/sparse-index.js';
+import { batchFirstPosition } from '../storage/record.js';
 import { scanSegment } from '../storage/segmented-log.js';
 import { applyEvent, newEngineState } from '../engine/state.js';
 import { DEFAULT_ID_WINDOW } from '../engine/id-window.js';
@@ -40,10 +42,12 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
     const base = bases[i]!;
     const file = join(segmentsDir, segmentName(base));
     if (base !== expectedBase) problems.push(`${file}: starts at position ${base}, expected ${expectedBase}`);
+    const batchStarts = new Map<number, number>(); // byte offset -> first position
     try {
       const scan = await scanSegment(file, base, {
         tornTailAllowed: i === bases.length - 1,
         onBatch: (bytes, offset) => {
+          batchStarts.set(offset, batchFirstPosition(bytes, offset));
           const header = readBatchHeader(bytes, offset);
           let at = firstRecordOffset(offset);
           for (let i = 0; i < header.count; i++) {
@@ -59,6 +63,7 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
       });
       tornTailBytes += scan.fileBytes - scan.validBytes;
       expectedBase = scan.lastPosition + 1;
+      problems.push(...(await verifyIndexFile(file, batchStarts)));
     } catch (error) {
       problems.push((error as Error).message);
       break;
@@ -75,4 +80,24 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
     }
   }
   return { ok: problems.length === 0, segments: bases.length, events, streams: state.streams.size, tornTailBytes, problems };
+}
+
+/**
+ * A sealed segment's index file, when present and current (open rebuilds a stale or damaged
+ * one), must point only at batch starts, with their first positions.
+ */
+async function verifyIndexFile(segmentFile: string, batchStarts: Map<number, number>): Promise<string[]> {
+  const file = segmentFile.slice(0, -SEGMENT_SUFFIX.length) + INDEX_SUFFIX;
+  const bytes = await readFile(file).catch(() => undefined);
+  if (!bytes) return [];
+  const loaded = SparseIndex.deserialize(bytes, (await stat(segmentFile)).size);
+  if (!loaded) return [`${file}: damaged or stale index file (a reopen rebuilds it)`];
+  const problems: string[] = [];
+  for (const { position, offset } of loaded.index.entries()) {
+    const actual = batchStarts.get(offset);
+    if (actual !== position) {
+      problems.push(`${file}: entry for position ${position} points at byte ${offset}, where ${actual === undefined ? 'no batch starts' : `the batch starts at position ${actual}`}`);
+    }
+  }
+  return problems;
 }

@@ -44,6 +44,11 @@ export class SparseIndex {
     this.offsets.length = keep;
   }
 
+  /** Every entry, for verification. */
+  entries(): Array<{ position: number; offset: number }> {
+    return this.positions.map((position, i) => ({ position, offset: this.offsets[i]! }));
+  }
+
   lastOffset(): number {
     return this.offsets.length === 0 ? -1 : this.offsets[this.offsets.length - 1]!;
   }

@@ -63,6 +63,24 @@ describe('ordo CLI', () => {
     assert.match(read.stderr, /CORRUPT_LOG/);
   });
 
+  it('verify checks the sealed segments\' index files', async () => {
+    const dir = await tempDir('ordo-cli');
+    const { open } = await import('../../src/node/index.js');
+    const log = await open(dir, { segmentBytes: 4096 });
+    for (let i = 0; i < 100; i++) await log.append('s', { type: 'T', data: 'x'.repeat(50) });
+    await log.close();
+    assert.equal((await ordo('verify', '--dir', dir)).code, 0);
+    const idx = join(dir, 'segments', segmentName(0).replace('.seg', '.idx'));
+    const bytes = await readFile(idx);
+    bytes.writeUInt32LE(bytes.readUInt32LE(36) + 1, 36); // first entry's byte offset, off by one
+    const { crc32c } = await import('../../src/storage/crc.js');
+    bytes.writeUInt32LE(crc32c(bytes.subarray(0, bytes.length - 4)), bytes.length - 4);
+    await writeFile(idx, bytes);
+    const result = await ordo('verify', '--dir', dir);
+    assert.equal(result.code, 1);
+    assert.match(JSON.parse(result.stdout).problems[0], /points at byte \d+, where no batch starts/);
+  });
+
   it('tail prints the log from a position, keeps following, and stops cleanly on Ctrl-C', async () => {
     const dir = await tempDir('ordo-cli');
     await ordo('append', 's', '--type', 'Old', '--dir', dir);
