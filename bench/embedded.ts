@@ -2,7 +2,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type EmbeddedEventLog } from '../src/node/index.js';
 import { elapsedMs, findRow, formatNumber, rate, type BenchRow } from './report.js';
-import { RECORD_BYTES } from './raw-disk.js';
+import { RECORD_BYTES, rawName } from './raw-disk.js';
 
 const GROUP = 'embedded log';
 const payload = new Uint8Array(RECORD_BYTES).fill(42);
@@ -39,12 +39,12 @@ export async function benchEmbedded(options: { dir: string; raw: BenchRow[]; qui
         await log.append('sequential', event);
         count++;
       }
-      add('append 1 event, sequential', rate(count, elapsedMs(start)), 'events/s', 'write+fdatasync batch=1');
+      add('append 1 event, sequential', rate(count, elapsedMs(start)), 'events/s', rawName.batch(1));
     }
     // Pipelined: 1000 single-event appends in flight; group commit shares fdatasyncs.
     {
       const total = quick ? 200_000 : 500_000;
-      add('append 1 event, 1000 in flight', await pipelined(log, total, 1000, 1), 'events/s', 'group commit');
+      add('append 1 event, 1000 in flight', await pipelined(log, total, 1000, 1), 'events/s', rawName.groupCommit1000);
     }
     // Batched: one append of 100 / 1000 events at a time (one fdatasync each, like the raw loop).
     for (const size of [100, 1000]) {
@@ -56,10 +56,10 @@ export async function benchEmbedded(options: { dir: string; raw: BenchRow[]; qui
         await log.append(`batched-${size}`, batch);
         count += size;
       }
-      add(`append ${size} events/append, sequential`, rate(count, elapsedMs(start)), 'events/s', `write+fdatasync batch=${size}`);
+      add(`append ${size} events/append, sequential`, rate(count, elapsedMs(start)), 'events/s', rawName.batch(size));
     }
     // Batched and pipelined: several batches in flight share fdatasyncs.
-    add('append 1000 events/append, 8 in flight', await pipelined(log, quick ? 2_000_000 : 4_000_000, 8, 1000), 'events/s', 'write+fdatasync batch=1000');
+    add('append 1000 events/append, 8 in flight', await pipelined(log, quick ? 2_000_000 : 4_000_000, 8, 1000), 'events/s', rawName.batch(1000));
   } finally {
     await log.close();
   }

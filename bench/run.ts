@@ -1,52 +1,147 @@
 /**
- * `npm run bench`: Ordo's figures beside the raw limits of this machine, measured in the same
- * run. Never part of `npm test`. Flags: --quick (shorter runs, reopen at 1M only), --only
- * <groups> (comma list of: raw, stream, embedded).
+ * `npm run bench` (node dist/bench/run.js): Ordo's figures beside the raw limits of this machine,
+ * measured on the same disk in the same run. Never part of `npm test`. See bench/README.md.
+ *
+ *   --quick           shorter runs
+ *   --only <groups>   comma list of: raw, stream, embedded (embedded also measures raw, its reference)
+ *   --dir <path>      parent of the temporary data directory (decides which disk is measured)
+ *   --out <file>      where to save the JSON
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { benchEmbedded } from './embedded.js';
 import { benchEventStream } from './event-stream.js';
 import { benchRawDisk } from './raw-disk.js';
 import { printTable, saveJson, type BenchRow } from './report.js';
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    dir: { type: 'string' },
-  },
-});
-const groups = new Set((values.only ?? 'raw,stream,embedded').split(','));
+const GROUPS = ['raw', 'stream', 'embedded'] as const;
+type Group = (typeof GROUPS)[number];
+const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${GROUPS.join(',')}] [--dir <path>] [--out <file>]`;
+
+let values: { quick?: boolean; only?: string; dir?: string; out?: string; help?: boolean };
+try {
+  ({ values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      dir: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (error) {
+  console.error(`${(error as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const requested = (values.only ?? GROUPS.join(',')).split(',').map((g) => g.trim()).filter((g) => g !== '');
+const unknown = requested.filter((g) => !(GROUPS as readonly string[]).includes(g));
+if (unknown.length > 0 || requested.length === 0) {
+  console.error(`unknown group(s) ${unknown.join(', ') || '(none given)'}\n${USAGE}`);
+  process.exit(2);
+}
+const groups = new Set(requested as Group[]);
 const quick = values.quick === true;
+const partial = values.only !== undefined;
+const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+// A partial run must not replace the full figures: it goes to results/tmp/ (not versioned).
+const out = values.out
+  ? resolve(values.out)
+  : partial
+    ? join(resultsDir, 'tmp', `latest-${[...groups].join('-')}.json`)
+    : join(resultsDir, 'latest.json');
+
+/** Wall-time limits per bench (each bench also bounds every loop it runs). */
+const rawSeconds = quick ? 0.75 : 1.5;
+const DEADLINE_S: Record<Group, number> = {
+  raw: 60 + 12 * rawSeconds,
+  stream: quick ? 120 : 300,
+  embedded: quick ? 600 : 1800,
+};
+
+class DeadlineError extends Error {}
+
+async function withDeadline<T>(group: Group, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`${group} did not finish within ${DEADLINE_S[group]} s`)), DEADLINE_S[group] * 1000);
+  });
+  try {
+    return await Promise.race([work(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 // The data directory decides which disk is measured; default: the OS temp directory.
-const dir = await mkdtemp(join(values.dir ?? tmpdir(), 'ordo-bench-'));
+const parent = values.dir ? resolve(values.dir) : tmpdir();
+const dir = await mkdtemp(join(parent, 'ordo-bench-'));
+const removeDir = () => rmSync(dir, { recursive: true, force: true });
+process.once('SIGINT', () => {
+  removeDir();
+  process.exit(130);
+});
+
 const rows: BenchRow[] = [];
+const problems: string[] = [];
 const started = Date.now();
+
+function finish(): void {
+  console.log('');
+  printTable(rows);
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  console.log(`\n${rows.length} figures in ${seconds} s; Node ${process.version}; data under ${parent}${quick ? '; --quick' : ''}`);
+  saveJson(rows, out, { groups: [...groups], quick, dataDir: parent, ...(problems.length > 0 ? { problems } : {}) });
+  console.log(`saved ${out}`);
+  for (const p of problems) console.error(`problem: ${p}`);
+}
+
+/** Runs one bench; a failure is reported and the next bench still runs. */
+async function step(group: Group, label: string, work: () => Promise<BenchRow[]>): Promise<BenchRow[]> {
+  console.error(`measuring ${label}…`);
+  try {
+    const result = await withDeadline(group, work);
+    rows.push(...result);
+    return result;
+  } catch (error) {
+    if (error instanceof DeadlineError) {
+      // The bench is still running and cannot be cancelled: report what we have and exit.
+      problems.push(error.message);
+      removeDir();
+      finish();
+      process.exit(1);
+    }
+    problems.push(`${group}: ${(error as Error).stack ?? String(error)}`);
+    return [];
+  }
+}
+
 try {
   let raw: BenchRow[] = [];
   if (groups.has('raw') || groups.has('embedded')) {
-    console.error('measuring the raw disk limit…');
-    raw = await benchRawDisk({ dir, seconds: quick ? 1 : 2 });
-    rows.push(...raw);
+    raw = await step('raw', `the raw disk limit under ${parent} (${rawSeconds} s per variant)`, () =>
+      benchRawDisk({ dir, seconds: rawSeconds }),
+    );
   }
+
   if (groups.has('stream')) {
-    console.error('measuring EventStream fan-out…');
-    rows.push(...(await benchEventStream({ events: quick ? 1_000_000 : 4_000_000 })));
+    await step('stream', 'EventStream fan-out', () => benchEventStream({ events: quick ? 1_000_000 : 4_000_000 }));
   }
+
   if (groups.has('embedded')) {
-    console.error(`measuring the embedded log (fsync always)${quick ? '' : ', including reopen at 10M events'}…`);
-    rows.push(...(await benchEmbedded({ dir, raw, quick })));
+    await step('embedded', `the embedded log (fsync always)${quick ? '' : ', including reopen at 10M events'}`, () =>
+      benchEmbedded({ dir, raw, quick }),
+    );
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
-console.log('');
-printTable(rows);
-console.log(`\n${rows.length} figures in ${((Date.now() - started) / 1000).toFixed(0)} s; Node ${process.version}; data under ${tmpdir()}`);
-const results = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bench', 'results', 'latest.json');
-saveJson(rows, results);
-console.log(`saved ${results}`);
+finish();
+if (problems.length > 0) process.exitCode = 1;
