@@ -64,6 +64,8 @@ const LAG_CHECKS_PER_BOUND = 8;
  * frame per tick would serialize: all CPU, then all disk).
  */
 const STAGE_FLUSH_EVENTS = 512;
+/** Events a stream-filtered catch-up takes from each stream per round. */
+const STREAM_CATCH_UP_EVENTS = 1024;
 /** Checkpoints come at most every `checkpointEvery` events, and at least 1/this of the log apart. */
 const CHECKPOINT_INTERVAL_FRACTION = 4;
 /** Bytes a catch-up read takes from disk at once. */
@@ -176,6 +178,7 @@ export class EmbeddedEventLog implements EventLog {
     this.source = {
       committed: () => log.highWaterMark,
       readCommitted: (from, to) => log.readCommitted(from, to, CATCH_UP_CHUNK_BYTES),
+      readStreamsCommitted: (streams, after, to) => log.readStreamsCommitted(streams, after, to),
       live: this.live,
       get closed() {
         return log.isClosed;
@@ -482,10 +485,15 @@ export class EmbeddedEventLog implements EventLog {
     };
   }
 
-  /** Events of `stream` at `indexes` (in that order); adjacent positions share one disk read. */
+  /** Events of `stream` at `indexes` (in that order). */
   private async readIndexes(stream: string, indexes: number[]): Promise<Event[]> {
     const positions = indexes.map((index) => positionOf(this.engine, stream, index)!);
-    const sorted = [...positions].sort((a, b) => a - b);
+    const byPosition = await this.readPositions([...positions].sort((a, b) => a - b));
+    return positions.map((position) => byPosition.get(position)!);
+  }
+
+  /** Committed events at `sorted` positions (ascending); nearby positions share one disk read. */
+  private async readPositions(sorted: number[]): Promise<Map<number, Event>> {
     const byPosition = new Map<number, Event>();
     let i = 0;
     while (i < sorted.length) {
@@ -501,8 +509,36 @@ export class EmbeddedEventLog implements EventLog {
       }
       i = j + 1;
     }
-    return positions.map((position) => byPosition.get(position)!);
+    return byPosition;
   }
+
+  /**
+   * Catch-up for a subscription to named streams: the engine knows each stream's positions, so
+   * only their events are read, not the whole log. Returns the next events after `after` and
+   * the position up to which the log is covered by them.
+   */
+  private async readStreamsCommitted(streams: readonly string[], after: number, to: number): Promise<{ events: Event[]; coveredTo: number }> {
+    const highWaterMark = Math.min(to, this.highWaterMark);
+    // Each stream gives at most STREAM_CATCH_UP_EVENTS of its next events. A stream cut short
+    // by that cap is complete only up to the last one it gave, so the round covers the log up
+    // to the smallest such position (or the mark, when no stream was cut short).
+    let coveredTo = highWaterMark;
+    const candidates: number[] = [];
+    for (const name of streams) {
+      const state = this.engine.streams.get(name);
+      if (!state) continue;
+      const end = countAt(state, highWaterMark);
+      const first = firstIndexAfter(state.positions, end, after);
+      const stop = Math.min(end, first + STREAM_CATCH_UP_EVENTS);
+      for (let index = first; index < stop; index++) candidates.push(state.positions[index]!);
+      if (stop < end) coveredTo = Math.min(coveredTo, state.positions[stop - 1]!);
+    }
+    const positions = candidates.filter((position) => position <= coveredTo).sort((a, b) => a - b);
+    const byPosition = await this.readPositions(positions);
+    return { events: positions.map((position) => byPosition.get(position)!), coveredTo };
+  }
+
+
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<Event> {
     this.ensureOpen('readAll');
@@ -537,8 +573,8 @@ export class EmbeddedEventLog implements EventLog {
     if (from === 'start') position = 0;
     else if (from === 'end') position = this.highWaterMark + 1;
     else position = validateIndex(from, 'from');
-    const matches = compileFilter(validateFilter(options.filter));
-    return new LogSubscription(this.source, position, matches, options.transient === true, options.signal);
+    const filter = validateFilter(options.filter);
+    return new LogSubscription(this.source, position, compileFilter(filter), options.transient === true, options.signal, filter?.streams);
   }
 
   async readAndSubscribe(stream: string, options: { signal?: AbortSignal } = {}): Promise<ReadAndSubscribeResult> {
@@ -547,7 +583,7 @@ export class EmbeddedEventLog implements EventLog {
     // The cut: history is everything of the stream up to the mark, live is everything after.
     const cut = this.highWaterMark;
     const count = countAt(this.engine.streams.get(name), cut);
-    const live = new LogSubscription(this.source, cut + 1, compileFilter({ streams: [name] }), true, options.signal);
+    const live = new LogSubscription(this.source, cut + 1, compileFilter({ streams: [name] }), true, options.signal, [name]);
     const history: Event[] = [];
     for await (const event of this.read(name, { limit: count })) history.push(event);
     return { count, history, live };
@@ -628,4 +664,16 @@ function validateAck(ack: unknown): AckMode {
 
 function pick(result: PlannedAppend): AppendResult {
   return { position: result.position, index: result.index, count: result.count };
+}
+
+/** The first index in `positions[0, count)` whose position is beyond `after` (binary search). */
+function firstIndexAfter(positions: Float64Array, count: number, after: number): number {
+  let low = 0;
+  let high = count;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (positions[mid]! <= after) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }

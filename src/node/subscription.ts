@@ -10,6 +10,11 @@ export interface SubscriptionSource {
   committed(): number;
   /** Committed events with `from <= position <= to`, in order, one chunk (at least one event). */
   readCommitted(from: number, to: number): Promise<Event[]>;
+  /**
+   * Catch-up through the stream index: the next committed events of `streams` after `after`
+   * (up to `to`), and the position up to which the log is covered by them.
+   */
+  readStreamsCommitted(streams: readonly string[], after: number, to: number): Promise<{ events: Event[]; coveredTo: number }>;
   readonly live: EventStream<LiveItem>;
   readonly closed: boolean;
   /** Registers a subscription on the live tail, so the log can detach it when it lags. */
@@ -46,6 +51,8 @@ export class LogSubscription implements Subscription<Item>, AsyncIterableIterato
     private readonly matches: ((event: { stream: string; type: string }) => boolean) | undefined,
     private readonly transient: boolean,
     private readonly signal: AbortSignal | undefined,
+    /** When the filter names streams, catch-up reads only their events (through the stream index). */
+    private readonly streams?: readonly string[],
   ) {
     this.lastPosition = from - 1;
     if (signal) {
@@ -103,6 +110,18 @@ export class LogSubscription implements Subscription<Item>, AsyncIterableIterato
       const highWaterMark = this.source.committed();
       if (this.lastPosition >= highWaterMark) {
         this.attachToTail();
+        continue;
+      }
+      if (this.streams) {
+        const { events, coveredTo } = await this.source.readStreamsCommitted(this.streams, this.lastPosition, highWaterMark);
+        if (this.finished) return this.finish();
+        this.buffer = [];
+        this.bufferIndex = 0;
+        for (const event of events) {
+          if (event.position <= this.lastPosition) continue;
+          if (!this.matches || this.matches(event)) this.buffer.push(event);
+        }
+        this.lastPosition = Math.max(this.lastPosition, coveredTo);
         continue;
       }
       const events = await this.source.readCommitted(this.lastPosition + 1, highWaterMark);

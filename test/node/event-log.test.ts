@@ -445,6 +445,33 @@ describe('EventLog (embedded): subscriptions', () => {
     await log.close();
   });
 
+  it('a subscription to named streams catches up through the stream index, exactly their events in order', async () => {
+    const { log } = await openTemp();
+    // 3 streams interleaved, more than one catch-up round (1024 events) for a and c.
+    for (let i = 0; i < 1500; i++) {
+      await log.appendMany([
+        { stream: 'a', events: [{ type: i % 2 ? 'Odd' : 'Even', data: i }] },
+        { stream: 'noise', events: [{ type: 'Noise' }, { type: 'Noise' }] },
+        ...(i % 3 === 0 ? [{ stream: 'c', events: [{ type: 'C', data: i }] }] : []),
+      ]);
+    }
+    const expected = (await collect(log.readAll({ filter: { streams: ['a', 'c'] } }))).map((e) => e.position);
+    assert.equal(expected.length, 2000);
+    const subscription = log.subscribe({ from: 7, filter: { streams: ['c', 'a'] } });
+    const seen = (await take(subscription, expected.filter((p) => p >= 7).length)) as Event[];
+    assert.deepEqual(seen.map((e) => e.position), expected.filter((p) => p >= 7));
+    const head = await log.headPosition();
+    assert.equal(subscription.position, head, 'catch-up covered the log up to the mark');
+    const live = subscription.next();
+    await log.append('noise', { type: 'Noise' });
+    await log.append('c', { type: 'C', data: 'live' });
+    assert.equal(((await live).value as Event).position, head + 2, 'then follows live with no gap');
+    subscription.close();
+    const odd = (await take(log.subscribe({ filter: { streams: ['a'], types: ['Odd'] } }), 750)) as Event[];
+    assert.deepEqual(odd.map((e) => eventJson(e)), Array.from({ length: 750 }, (_, k) => 2 * k + 1));
+    await log.close();
+  });
+
   it('subscribers see the same order while many writers append concurrently', async () => {
     const { log } = await openTemp();
     const subscribers = [log.subscribe(), log.subscribe(), log.subscribe({ filter: { prefixes: ['w1'] } })];

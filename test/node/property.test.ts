@@ -14,7 +14,7 @@ type Op =
   | { kind: 'append'; stream: number; size: number }
   | { kind: 'pipelined'; streams: number[] }
   | { kind: 'appendMany'; streams: number[] }
-  | { kind: 'subscribe'; from: number }
+  | { kind: 'subscribe'; from: number; streams: number[] | null }
   | { kind: 'consume'; subscriber: number; count: number }
   | { kind: 'reopen' };
 
@@ -22,18 +22,28 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('append' as const), stream: fc.nat(4), size: fc.integer({ min: 1, max: 5 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('pipelined' as const), streams: fc.array(fc.nat(4), { minLength: 1, maxLength: 8 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('appendMany' as const), streams: fc.array(fc.nat(4), { minLength: 1, maxLength: 3 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('subscribe' as const), from: fc.nat(60) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('subscribe' as const),
+      from: fc.nat(60),
+      // Half the subscribers name streams: their catch-up goes through the stream index.
+      streams: fc.option(fc.uniqueArray(fc.nat(4), { minLength: 1, maxLength: 3 }), { nil: null }),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('consume' as const), subscriber: fc.nat(5), count: fc.integer({ min: 1, max: 20 }) }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
 );
 
 interface Subscriber {
   from: number;
+  /** Stream names the subscription is filtered to, or undefined for the whole log. */
+  streams: string[] | undefined;
   seen: Event[];
   iterator: AsyncIterator<unknown>;
 }
 
-it('every subscriber sees exactly log[from..] in order, across random appends, subscriptions and reopens', async () => {
+it('every subscriber sees exactly log[from..] (filtered to its streams) in order, across random appends, subscriptions and reopens', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(opArbitrary, { minLength: 5, maxLength: 40 }), async (ops) => {
       const dir = await tempDir('ordo-prop');
@@ -49,8 +59,14 @@ it('every subscriber sees exactly log[from..] in order, across random appends, s
         ids.forEach((id, k) => (model[result.position + k] = { id, stream }));
         counts.set(stream, (counts.get(stream) ?? 0) + ids.length);
       };
+      /** Positions the subscriber must see, in order: log[from..] filtered to its streams. */
+      const expectedFor = (subscriber: Subscriber) =>
+        model
+          .map((m, position) => ({ ...m, position }))
+          .slice(subscriber.from)
+          .filter((m) => !subscriber.streams || subscriber.streams.includes(m.stream));
       const consume = async (subscriber: Subscriber, count: number) => {
-        const available = model.length - subscriber.from - subscriber.seen.length;
+        const available = expectedFor(subscriber).length - subscriber.seen.length;
         for (let i = 0; i < Math.min(count, available); i++) {
           const next = await subscriber.iterator.next();
           assert.equal(next.done, false);
@@ -58,9 +74,9 @@ it('every subscriber sees exactly log[from..] in order, across random appends, s
         }
       };
       const check = (subscriber: Subscriber) => {
-        const expected = model.slice(subscriber.from, subscriber.from + subscriber.seen.length).map((m) => m.id);
-        assert.deepEqual(subscriber.seen.map((e) => e.id), expected);
-        subscriber.seen.forEach((e, k) => assert.equal(e.position, subscriber.from + k));
+        const expected = expectedFor(subscriber).slice(0, subscriber.seen.length);
+        assert.deepEqual(subscriber.seen.map((e) => e.id), expected.map((m) => m.id));
+        assert.deepEqual(subscriber.seen.map((e) => e.position), expected.map((m) => m.position));
       };
       try {
         for (const op of ops) {
@@ -87,7 +103,8 @@ it('every subscriber sees exactly log[from..] in order, across random appends, s
             }
             case 'subscribe': {
               const from = Math.min(op.from, model.length);
-              subscribers.push({ from, seen: [], iterator: log.subscribe({ from }) });
+              const streams = op.streams ? op.streams.map((n) => `s${n}`) : undefined;
+              subscribers.push({ from, streams, seen: [], iterator: log.subscribe({ from, ...(streams ? { filter: { streams } } : {}) }) });
               break;
             }
             case 'consume': {
@@ -102,8 +119,9 @@ it('every subscriber sees exactly log[from..] in order, across random appends, s
               log = await open(dir, options);
               // Resume each subscriber where it stopped, as a consumer with a checkpoint would.
               subscribers = subscribers.map((s) => {
-                const from = s.from + s.seen.length;
-                return { from, seen: [], iterator: log.subscribe({ from }) };
+                const last = s.seen[s.seen.length - 1];
+                const from = last ? last.position + 1 : s.from;
+                return { from, streams: s.streams, seen: [], iterator: log.subscribe({ from, ...(s.streams ? { filter: { streams: s.streams } } : {}) }) };
               });
               break;
             }
@@ -113,7 +131,7 @@ it('every subscriber sees exactly log[from..] in order, across random appends, s
         for (const s of subscribers) {
           await consume(s, Number.MAX_SAFE_INTEGER);
           check(s);
-          assert.equal(s.from + s.seen.length, model.length);
+          assert.equal(s.seen.length, expectedFor(s).length);
         }
         const all: Event[] = [];
         for await (const e of log.readAll()) all.push(e);
