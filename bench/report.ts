@@ -84,13 +84,6 @@ export function saveJson(rows: BenchRow[], file: string, extra: Record<string, u
   writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
 }
 
-/** Runs `fn` once and returns its result with the elapsed wall time in milliseconds. */
-export async function timeIt<T>(fn: () => T | Promise<T>): Promise<{ result: T; ms: number }> {
-  const start = process.hrtime.bigint();
-  const result = await fn();
-  return { result, ms: elapsedMs(start) };
-}
-
 /** Events (or operations) per second for `count` done in `ms`. */
 export function rate(count: number, ms: number): number {
   return (count * 1000) / ms;

@@ -269,8 +269,7 @@ export class EmbeddedEventLog implements EventLog {
       case 'write':
         return { appends: await this.accept(parts, decision.appends, ack), duplicate: false };
       case 'duplicate': {
-        const last = decision.appends[decision.appends.length - 1]!;
-        await this.waitCommitted(last.position + (last.count - last.index) - 1);
+        await this.waitCommitted(lastPositionOf(decision.appends));
         return { appends: decision.appends, duplicate: true };
       }
       case 'conflict':
@@ -308,8 +307,7 @@ export class EmbeddedEventLog implements EventLog {
       this.stageScheduled = true;
       queueMicrotask(this.endOfTick);
     }
-    const last = plan[plan.length - 1]!;
-    this.stagedEvents += last.position + (last.count - last.index) - plan[0]!.position;
+    this.stagedEvents += lastPositionOf(plan) + 1 - plan[0]!.position;
     let result: Promise<PlannedAppend[]>;
     if (ack === 'none') {
       this.staged.push({ parts, plan, resolve: undefined, reject: undefined });
@@ -350,8 +348,7 @@ export class EmbeddedEventLog implements EventLog {
       }
     }
     const first = plan[0]!.position;
-    const lastPlan = plan[plan.length - 1]!;
-    const last = lastPlan.position + (lastPlan.count - lastPlan.index) - 1;
+    const last = lastPositionOf(plan);
     const bytes = encodeBatch(parts, plan, SINGLE_NODE_TERM, timestamp, this.randomIds, this.arena);
     this.pending.push({ last, bytes });
     this.storage.append(bytes, first, last, SINGLE_NODE_TERM).then(
@@ -660,6 +657,12 @@ function validateAck(ack: unknown): AckMode {
   if (ack === undefined) return 'quorum';
   if (ack === 'none' || ack === 'leader' || ack === 'quorum') return ack;
   throw new InvalidArgumentError(`invalid ack ${describe(ack)}: expected 'none', 'leader' or 'quorum'`);
+}
+
+/** Position of the last event of a planned (contiguous) append. */
+function lastPositionOf(plan: readonly PlannedAppend[]): number {
+  const last = plan[plan.length - 1]!;
+  return last.position + (last.count - last.index) - 1;
 }
 
 function pick(result: PlannedAppend): AppendResult {

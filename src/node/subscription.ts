@@ -115,24 +115,13 @@ export class LogSubscription implements Subscription<Item>, AsyncIterableIterato
       if (this.streams) {
         const { events, coveredTo } = await this.source.readStreamsCommitted(this.streams, this.lastPosition, highWaterMark);
         if (this.finished) return this.finish();
-        this.buffer = [];
-        this.bufferIndex = 0;
-        for (const event of events) {
-          if (event.position <= this.lastPosition) continue;
-          if (!this.matches || this.matches(event)) this.buffer.push(event);
-        }
+        this.fill(events);
         this.lastPosition = Math.max(this.lastPosition, coveredTo);
         continue;
       }
       const events = await this.source.readCommitted(this.lastPosition + 1, highWaterMark);
       if (this.finished) return this.finish();
-      this.buffer = [];
-      this.bufferIndex = 0;
-      for (const event of events) {
-        if (event.position <= this.lastPosition) continue;
-        this.lastPosition = event.position;
-        if (!this.matches || this.matches(event)) this.buffer.push(event);
-      }
+      this.fill(events);
     }
   }
 
@@ -156,16 +145,22 @@ export class LogSubscription implements Subscription<Item>, AsyncIterableIterato
   }
 
   private take(item: LiveItem): void {
+    if (Array.isArray(item)) {
+      this.fill(item);
+    } else {
+      this.buffer = this.transient && (!this.matches || this.matches(item)) ? [item] : [];
+      this.bufferIndex = 0;
+    }
+  }
+
+  /** Buffers the events after `position` that match, and moves `position` past all of them. */
+  private fill(events: readonly Event[]): void {
     this.buffer = [];
     this.bufferIndex = 0;
-    if (Array.isArray(item)) {
-      for (const event of item) {
-        if (event.position <= this.lastPosition) continue;
-        this.lastPosition = event.position;
-        if (!this.matches || this.matches(event)) this.buffer.push(event);
-      }
-    } else if (this.transient && (!this.matches || this.matches(item))) {
-      this.buffer.push(item);
+    for (const event of events) {
+      if (event.position <= this.lastPosition) continue;
+      this.lastPosition = event.position;
+      if (!this.matches || this.matches(event)) this.buffer.push(event);
     }
   }
 

@@ -21,7 +21,3 @@ export function parseFsyncPolicy(value: unknown): FsyncPolicy {
     `invalid fsync policy ${describe(value)}: expected 'always', 'never' or 'interval:<ms>' with ms an integer > 0`,
   );
 }
-
-export function formatFsyncPolicy(policy: FsyncPolicy): string {
-  return policy.kind === 'interval' ? `interval:${policy.ms}` : policy.kind;
-}
