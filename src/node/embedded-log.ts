@@ -84,6 +84,22 @@ interface StreamPart extends EncodedPart {
 }
 
 /** What `open` reports about the reopen, for `ordo status` and the reopen benchmark. */
+export interface LogMetrics {
+  /** The high-water mark. */
+  headPosition: number;
+  /** Appends accepted since open (an appendMany is one). */
+  appends: number;
+  appendedEvents: number;
+  /** Bytes written to segments since open. */
+  bytesWritten: number;
+  fsyncs: number;
+  streams: number;
+  /** Subscriptions on the live tail (those catching up from disk are not counted). */
+  liveSubscribers: number;
+  /** How far the slowest live subscriber is behind the high-water mark, in events. */
+  maxSubscriberLag: number;
+}
+
 export interface OpenReport {
   segments: number;
   truncatedBytes: number;
@@ -160,6 +176,8 @@ export class EmbeddedEventLog implements EventLog {
   /** Reused for every event applied on the write path (applyEvent does not keep it). */
   private readonly applied: AppliedEvent = { stream: '', index: 0, position: 0, id: undefined, idGenerated: true, timestamp: 0 };
   private stageTimestamp: number | undefined;
+  private appendCount = 0;
+  private appendedEvents = 0;
 
   constructor(
     readonly dir: string,
@@ -307,7 +325,10 @@ export class EmbeddedEventLog implements EventLog {
       this.stageScheduled = true;
       queueMicrotask(this.endOfTick);
     }
-    this.stagedEvents += lastPositionOf(plan) + 1 - plan[0]!.position;
+    const events = lastPositionOf(plan) + 1 - plan[0]!.position;
+    this.stagedEvents += events;
+    this.appendCount++;
+    this.appendedEvents += events;
     let result: Promise<PlannedAppend[]>;
     if (ack === 'none') {
       this.staged.push({ parts, plan, resolve: undefined, reject: undefined });
@@ -614,6 +635,27 @@ export class EmbeddedEventLog implements EventLog {
         }
       },
     };
+  }
+
+  /** Running totals and gauges for /metrics (the server reads them on each scrape). */
+  metrics(): LogMetrics {
+    let maxLag = 0;
+    for (const subscription of this.liveSubscriptions) maxLag = Math.max(maxLag, this.highWaterMark - subscription.position);
+    return {
+      headPosition: this.highWaterMark,
+      appends: this.appendCount,
+      appendedEvents: this.appendedEvents,
+      bytesWritten: this.storage.stats.bytesWritten,
+      fsyncs: this.storage.stats.syncs,
+      streams: this.engine.streams.size,
+      liveSubscribers: this.liveSubscriptions.size,
+      maxSubscriberLag: maxLag,
+    };
+  }
+
+  /** Called after each group-commit fdatasync with its duration in seconds (for a latency histogram). */
+  set onFsync(listener: ((seconds: number) => void) | undefined) {
+    this.storage.onSync = listener;
   }
 
   /** Storage facts for `ordo status` and tests. */

@@ -14,7 +14,36 @@ export type ErrorCode =
   | 'LOG_CLOSED'
   | 'CORRUPT_LOG'
   | 'STORAGE_FAILED'
-  | 'LOG_LOCKED';
+  | 'LOG_LOCKED'
+  // Remote only: the client, the server and the connection between them.
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  | 'PROTOCOL_ERROR'
+  | 'UNAVAILABLE'
+  | 'TIMEOUT'
+  | 'ABORTED'
+  | 'LIMIT_EXCEEDED';
+
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'INVALID_ARGUMENT',
+  'INVALID_STREAM',
+  'INVALID_EVENT',
+  'EVENT_TOO_LARGE',
+  'INVALID_EXPECTED',
+  'WRONG_EXPECTED_COUNT',
+  'ID_CONFLICT',
+  'LOG_CLOSED',
+  'CORRUPT_LOG',
+  'STORAGE_FAILED',
+  'LOG_LOCKED',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
+  'PROTOCOL_ERROR',
+  'UNAVAILABLE',
+  'TIMEOUT',
+  'ABORTED',
+  'LIMIT_EXCEEDED',
+];
 
 export class OrdoError extends Error {
   readonly code: ErrorCode;
@@ -133,6 +162,110 @@ export class LogLockedError extends OrdoError {
     super('LOG_LOCKED', `data directory ${dir} is in use by ${holder}`);
     this.dir = dir;
   }
+}
+
+/** No token, or a token the server does not know. */
+export class UnauthenticatedError extends OrdoError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+/** The token is known but lacks the scope the operation needs. */
+export class PermissionDeniedError extends OrdoError {
+  readonly operation: string;
+  readonly scope: string;
+  constructor(operation: string, scope: string, principal: string) {
+    super('PERMISSION_DENIED', `${operation} needs the '${scope}' scope, which token ${JSON.stringify(principal)} does not have`);
+    this.operation = operation;
+    this.scope = scope;
+  }
+}
+
+/** A frame that breaks the protocol: the connection that sent it is closed. */
+export class ProtocolError extends OrdoError {
+  constructor(message: string) {
+    super('PROTOCOL_ERROR', message);
+  }
+}
+
+/** The server cannot be reached (yet): the client keeps retrying until the deadline. */
+export class UnavailableError extends OrdoError {
+  constructor(message: string, cause?: unknown) {
+    super('UNAVAILABLE', message, { cause });
+  }
+}
+
+/** The deadline passed before an answer came. A write may still have happened: retry it with the same ids. */
+export class TimeoutError extends OrdoError {
+  readonly timeoutMs: number;
+  constructor(operation: string, timeoutMs: number) {
+    super('TIMEOUT', `${operation} got no answer within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The caller's AbortSignal fired. A write already sent may still happen. */
+export class AbortedError extends OrdoError {
+  constructor(operation: string) {
+    super('ABORTED', `${operation} was aborted by its signal`);
+  }
+}
+
+/** A per-connection limit (in-flight requests, subscriptions, frame size) was reached. */
+export class LimitExceededError extends OrdoError {
+  constructor(message: string) {
+    super('LIMIT_EXCEEDED', message);
+  }
+}
+
+/** The fields beyond code and message that an error carries on the wire, as JSON. */
+export function errorDetails(error: OrdoError): Record<string, unknown> | undefined {
+  if (error instanceof WrongExpectedCountError) return { stream: error.stream, expected: error.expected, actual: error.actual };
+  if (error instanceof IdConflictError) return { id: error.id, existing: error.existing };
+  if (error instanceof EventTooLargeError) return { size: error.size, maxSize: error.maxSize };
+  if (error instanceof InvalidEventError) return { field: error.field };
+  if (error instanceof TimeoutError) return { timeoutMs: error.timeoutMs };
+  if (error instanceof PermissionDeniedError) return { operation: error.operation, scope: error.scope };
+  return undefined;
+}
+
+/**
+ * Rebuilds, on the client, the error a server sent: the same class, code, message and fields as
+ * the embedded log would have thrown, so `catch` blocks work unchanged after `open` → `connect`.
+ */
+export function errorFromWire(code: string, message: string, details: Record<string, unknown> | undefined): OrdoError {
+  const d = details ?? {};
+  let error: OrdoError;
+  switch (code) {
+    case 'WRONG_EXPECTED_COUNT':
+      error = new WrongExpectedCountError(String(d.stream), d.expected as Expected, Number(d.actual));
+      break;
+    case 'ID_CONFLICT':
+      error = new IdConflictError(String(d.id), d.existing as { stream: string; index: number; position: number });
+      break;
+    case 'EVENT_TOO_LARGE':
+      error = new EventTooLargeError(Number(d.size), Number(d.maxSize));
+      break;
+    case 'INVALID_ARGUMENT':
+      error = new InvalidArgumentError(message);
+      break;
+    case 'UNAUTHENTICATED':
+      error = new UnauthenticatedError(message);
+      break;
+    case 'PROTOCOL_ERROR':
+      error = new ProtocolError(message);
+      break;
+    case 'LIMIT_EXCEEDED':
+      error = new LimitExceededError(message);
+      break;
+    default:
+      error = new OrdoError((ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : 'PROTOCOL_ERROR', message);
+  }
+  // The server's message is the one that names the actual values; keep it verbatim.
+  Object.defineProperty(error, 'message', { value: message, writable: true, configurable: true });
+  if (details) for (const [key, value] of Object.entries(details)) if (!(key in error)) (error as unknown as Record<string, unknown>)[key] = value;
+  return error;
 }
 
 /** The expected literal of an append (see the brief's vocabulary). */
