@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { EventStream } from '../stream/index.js';
 import {
+  AbortedError,
   IdConflictError,
   InvalidArgumentError,
   InvalidEventError,
@@ -210,13 +211,15 @@ export class EmbeddedEventLog implements EventLog {
 
   async append(stream: string, events: EventInput | EventInput[], options: AppendOptions = {}): Promise<AppendResult> {
     this.ensureOpen('append');
+    if (options.signal?.aborted) throw new AbortedError('append');
     const part = this.preparePart(stream, validateExpected(options.expected), prepareEvents(events, this.options.maxEventBytes));
     const { appends } = await this.write([part], validateAck(options.ack));
     return pick(appends[0]!);
   }
 
-  async appendMany(appends: StreamAppend[], options: { ack?: AckMode } = {}): Promise<AppendManyResult> {
+  async appendMany(appends: StreamAppend[], options: { ack?: AckMode; signal?: AbortSignal } = {}): Promise<AppendManyResult> {
     this.ensureOpen('appendMany');
+    if (options.signal?.aborted) throw new AbortedError('appendMany');
     if (!Array.isArray(appends) || appends.length === 0) {
       throw new InvalidArgumentError(`invalid appendMany ${describe(appends)}: expected a non-empty array of { stream, events, expected? }`);
     }
@@ -224,24 +227,42 @@ export class EmbeddedEventLog implements EventLog {
       if (typeof append !== 'object' || append === null) {
         throw new InvalidArgumentError(`invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`);
       }
-      return this.preparePart(append.stream, validateExpected(append.expected), prepareEvents(append.events, this.options.maxEventBytes));
+      return { stream: append.stream, expected: validateExpected(append.expected), events: prepareEvents(append.events, this.options.maxEventBytes) };
     });
-    const ids = new Set<string>();
-    for (const part of parts) {
-      for (const event of part.events) {
-        if (event.id === undefined) continue;
-        if (ids.has(event.id)) throw new InvalidEventError('id', event.id, 'ids unique within one appendMany');
-        ids.add(event.id);
+    return this.appendPrepared(parts, validateAck(options.ack));
+  }
+
+  /**
+   * The write behind `appendMany`, for callers that already hold checked events: the server,
+   * whose wire decoder checks the bytes a client sent exactly as `prepareEvents` checks objects.
+   */
+  async appendPrepared(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[] }>, ack: AckMode): Promise<AppendManyResult> {
+    this.ensureOpen('appendMany');
+    const parts = appends.map((append) => this.preparePart(append.stream, append.expected, append.events));
+    if (parts.length > 1) {
+      const ids = new Set<string>();
+      for (const part of parts) {
+        for (const event of part.events) {
+          if (event.id === undefined) continue;
+          if (ids.has(event.id)) throw new InvalidEventError('id', event.id, 'ids unique within one appendMany');
+          ids.add(event.id);
+        }
       }
     }
-    const written = await this.write(parts, validateAck(options.ack));
+    const written = await this.write(parts, ack);
     return { position: written.appends[0]!.position, streams: written.appends.map((a) => ({ stream: a.stream, ...pick(a) })) };
   }
 
   async existsOrWrite(stream: string, index: number, event: EventInput): Promise<ExistsOrWriteResult> {
     this.ensureOpen('existsOrWrite');
+    return this.existsOrWritePrepared(stream, validateIndex(index), prepareEvent(event, this.options.maxEventBytes));
+  }
+
+  /** `existsOrWrite` for an already checked event (see `appendPrepared`). */
+  async existsOrWritePrepared(stream: string, index: number, event: PreparedEvent): Promise<ExistsOrWriteResult> {
+    this.ensureOpen('existsOrWrite');
     const expected = validateIndex(index);
-    const part = this.preparePart(stream, expected, [prepareEvent(event, this.options.maxEventBytes)]);
+    const part = this.preparePart(stream, expected, [event]);
     try {
       const { appends, duplicate } = await this.write([part], 'quorum');
       return { ...pick(appends[0]!), written: !duplicate };
@@ -256,8 +277,13 @@ export class EmbeddedEventLog implements EventLog {
 
   async publishTransient(stream: string, event: Omit<EventInput, 'metadata'>): Promise<void> {
     this.ensureOpen('publishTransient');
+    this.publishTransientPrepared(stream, prepareEvent(event, this.options.maxEventBytes));
+  }
+
+  /** `publishTransient` for an already checked event (see `appendPrepared`). */
+  publishTransientPrepared(stream: string, prepared: PreparedEvent): void {
+    this.ensureOpen('publishTransient');
     const name = validateStream(stream);
-    const prepared = prepareEvent(event, this.options.maxEventBytes);
     const transient: TransientEvent = {
       transient: true,
       id: prepared.id ?? this.options.newId(),

@@ -125,6 +125,28 @@ export class LogSubscription implements Subscription<Item>, AsyncIterableIterato
     }
   }
 
+  /**
+   * Moves up to `max` items that are ready now (buffered, or on ready live nodes) into `into`,
+   * without waiting; returns how many. Lets a server fill a whole frame per wake-up instead of
+   * paying one promise per event.
+   */
+  takeReady(into: Item[], max: number): number {
+    let taken = 0;
+    while (taken < max && !this.finished && !this.source.closed) {
+      if (this.bufferIndex < this.buffer.length) {
+        into.push(this.buffer[this.bufferIndex++]!);
+        taken++;
+        continue;
+      }
+      const node = this.node;
+      const next = node?.next;
+      if (!node || !next) break;
+      this.node = next;
+      this.take(node.value!);
+    }
+    return taken;
+  }
+
   async return(): Promise<IteratorResult<Item>> {
     this.close();
     return DONE;

@@ -52,6 +52,11 @@ export interface AppendOptions {
   expected?: Expected;
   /** When the append resolves (seed 004). Default `'quorum'`. */
   ack?: AckMode;
+  /**
+   * Gives up waiting for the answer. An append already handed to the log (or sent to a server)
+   * may still be written: retry it with the same event ids to find out.
+   */
+  signal?: AbortSignal;
 }
 
 export interface AppendResult {
@@ -140,7 +145,7 @@ export interface StreamInfo {
 export interface EventLog {
   append(stream: string, events: EventInput | EventInput[], options?: AppendOptions): Promise<AppendResult>;
   existsOrWrite(stream: string, index: number, event: EventInput): Promise<ExistsOrWriteResult>;
-  appendMany(appends: StreamAppend[], options?: { ack?: AckMode }): Promise<AppendManyResult>;
+  appendMany(appends: StreamAppend[], options?: { ack?: AckMode; signal?: AbortSignal }): Promise<AppendManyResult>;
   read(stream: string, options?: ReadOptions): AsyncIterable<Event>;
   readAll(options?: ReadAllOptions): AsyncIterable<Event>;
   subscribe(options?: SubscribeOptions): Subscription<Event | TransientEvent>;

@@ -1,0 +1,325 @@
+import { InvalidArgumentError, ProtocolError, type Expected } from '../types/errors.js';
+import type { AckMode, Filter } from '../types/event.js';
+import type { PreparedEvent } from '../types/validate.js';
+import type { ByteReader, ByteWriter } from './bytes.js';
+import {
+  ACK_LEADER,
+  ACK_NONE,
+  ACK_QUORUM,
+  EXPECTED_ANY,
+  EXPECTED_COUNT,
+  EXPECTED_EMPTY,
+  EXPECTED_EXISTS,
+  FILTER_PREFIXES,
+  FILTER_STREAMS,
+  FILTER_TYPES,
+  FROM_END,
+  FROM_POSITION,
+  FROM_START,
+  FrameType,
+  READ_BACKWARDS,
+  READ_HAS_FROM,
+  frameTypeName,
+} from './constants.js';
+import { readAppendRecords, writeAppendRecords, type RandomIdPool } from './events.js';
+import { beginFrame, emptyFrame, endFrame, type Frame } from './frame.js';
+
+/** A request as the server reads it. Stream names are checked by the log, like embedded input. */
+export type Request =
+  | { op: 'hello'; version: number; client: string; token: string }
+  | { op: 'append'; ack: AckMode; expected: Expected; stream: string; events: PreparedEvent[] }
+  | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[] }> }
+  | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent }
+  | { op: 'publishTransient'; stream: string; event: PreparedEvent }
+  | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean }
+  | { op: 'readAll'; from: number; limit: number; filter: Filter | undefined }
+  | { op: 'subscribe'; from: 'start' | 'end' | number; filter: Filter | undefined; transient: boolean; credit: number }
+  | { op: 'readAndSubscribe'; stream: string; credit: number }
+  | { op: 'credit'; events: number }
+  | { op: 'unsubscribe' }
+  | { op: 'count'; stream: string }
+  | { op: 'headPosition' }
+  | { op: 'streams'; prefix: string; after: string; limit: number }
+  | { op: 'ping' };
+
+export interface RequestLimits {
+  maxEventBytes: number;
+  /** Events one append frame may carry. */
+  maxEventsPerAppend: number;
+}
+
+// ---- client side: encoding ----
+
+export function writeHello(w: ByteWriter, requestId: number, version: number, client: string, token: string): void {
+  const start = beginFrame(w, FrameType.HELLO, 0, requestId);
+  w.u16(version);
+  w.str16(client);
+  w.str16(token);
+  endFrame(w, start);
+}
+
+export function writeAppend(w: ByteWriter, requestId: number, stream: string, expected: Expected, ack: AckMode, events: readonly PreparedEvent[], ids: RandomIdPool): void {
+  const start = beginFrame(w, FrameType.APPEND, 0, requestId);
+  w.u8(ackCode(ack));
+  writeExpected(w, expected);
+  w.str16(stream);
+  writeAppendRecords(w, events, ids);
+  endFrame(w, start);
+}
+
+export function writeAppendMany(
+  w: ByteWriter,
+  requestId: number,
+  ack: AckMode,
+  parts: ReadonlyArray<{ stream: string; expected: Expected; events: readonly PreparedEvent[] }>,
+  ids: RandomIdPool,
+): void {
+  const start = beginFrame(w, FrameType.APPEND_MANY, 0, requestId);
+  w.u8(ackCode(ack));
+  w.u16(parts.length);
+  for (const part of parts) {
+    writeExpected(w, part.expected);
+    w.str16(part.stream);
+    writeAppendRecords(w, part.events, ids);
+  }
+  endFrame(w, start);
+}
+
+export function writeExistsOrWrite(w: ByteWriter, requestId: number, stream: string, index: number, event: PreparedEvent, ids: RandomIdPool): void {
+  const start = beginFrame(w, FrameType.EXISTS_OR_WRITE, 0, requestId);
+  w.u64(index);
+  w.str16(stream);
+  writeAppendRecords(w, [event], ids);
+  endFrame(w, start);
+}
+
+export function writePublishTransient(w: ByteWriter, requestId: number, stream: string, event: PreparedEvent, ids: RandomIdPool): void {
+  const start = beginFrame(w, FrameType.PUBLISH_TRANSIENT, 0, requestId);
+  w.str16(stream);
+  writeAppendRecords(w, [event], ids);
+  endFrame(w, start);
+}
+
+export function writeRead(w: ByteWriter, requestId: number, stream: string, from: number | undefined, limit: number, backwards: boolean): void {
+  const start = beginFrame(w, FrameType.READ, (backwards ? READ_BACKWARDS : 0) | (from !== undefined ? READ_HAS_FROM : 0), requestId);
+  w.str16(stream);
+  w.u64(from ?? 0);
+  w.u32(limit);
+  endFrame(w, start);
+}
+
+export function writeReadAll(w: ByteWriter, requestId: number, from: number, limit: number, filter: Filter | undefined): void {
+  const start = beginFrame(w, FrameType.READ_ALL, 0, requestId);
+  w.u64(from);
+  w.u32(limit);
+  writeFilter(w, filter);
+  endFrame(w, start);
+}
+
+export function writeSubscribe(w: ByteWriter, requestId: number, from: 'start' | 'end' | number, filter: Filter | undefined, transient: boolean, credit: number): void {
+  const start = beginFrame(w, FrameType.SUBSCRIBE, 0, requestId);
+  w.u8(from === 'start' ? FROM_START : from === 'end' ? FROM_END : FROM_POSITION);
+  w.u64(typeof from === 'number' ? from : 0);
+  w.u8(transient ? 1 : 0);
+  w.u32(credit);
+  writeFilter(w, filter);
+  endFrame(w, start);
+}
+
+export function writeReadAndSubscribe(w: ByteWriter, requestId: number, stream: string, credit: number): void {
+  const start = beginFrame(w, FrameType.READ_AND_SUBSCRIBE, 0, requestId);
+  w.str16(stream);
+  w.u32(credit);
+  endFrame(w, start);
+}
+
+export function writeCredit(w: ByteWriter, subscriptionId: number, events: number): void {
+  const start = beginFrame(w, FrameType.CREDIT, 0, subscriptionId);
+  w.u32(events);
+  endFrame(w, start);
+}
+
+export function writeUnsubscribe(w: ByteWriter, subscriptionId: number): void {
+  emptyFrame(w, FrameType.UNSUBSCRIBE, 0, subscriptionId);
+}
+
+export function writeCount(w: ByteWriter, requestId: number, stream: string): void {
+  const start = beginFrame(w, FrameType.COUNT, 0, requestId);
+  w.str16(stream);
+  endFrame(w, start);
+}
+
+export function writeHead(w: ByteWriter, requestId: number): void {
+  emptyFrame(w, FrameType.HEAD, 0, requestId);
+}
+
+export function writeStreams(w: ByteWriter, requestId: number, prefix: string, after: string, limit: number): void {
+  const start = beginFrame(w, FrameType.STREAMS, 0, requestId);
+  w.str16(prefix);
+  w.str16(after);
+  w.u32(limit);
+  endFrame(w, start);
+}
+
+export function writePing(w: ByteWriter, requestId: number): void {
+  emptyFrame(w, FrameType.PING, 0, requestId);
+}
+
+function writeExpected(w: ByteWriter, expected: Expected): void {
+  if (typeof expected === 'number') {
+    w.u8(EXPECTED_COUNT);
+    w.u64(expected);
+    return;
+  }
+  w.u8(expected === 'any' ? EXPECTED_ANY : expected === 'empty' ? EXPECTED_EMPTY : EXPECTED_EXISTS);
+  w.u64(0);
+}
+
+function writeFilter(w: ByteWriter, filter: Filter | undefined): void {
+  const mask = (filter?.streams ? FILTER_STREAMS : 0) | (filter?.prefixes ? FILTER_PREFIXES : 0) | (filter?.types ? FILTER_TYPES : 0);
+  w.u8(mask);
+  for (const list of [filter?.streams, filter?.prefixes, filter?.types]) {
+    if (!list) continue;
+    w.u16(list.length);
+    for (const item of list) w.str16(item);
+  }
+}
+
+function ackCode(ack: AckMode): number {
+  return ack === 'none' ? ACK_NONE : ack === 'leader' ? ACK_LEADER : ACK_QUORUM;
+}
+
+// ---- server side: decoding ----
+
+/**
+ * Reads a request frame. A frame that breaks the format throws `ProtocolError` (the connection
+ * is closed); a well-formed request with bad values throws the same typed error the embedded
+ * log would (the request fails, the connection stays).
+ */
+export function readRequest(frame: Frame, limits: RequestLimits): Request {
+  const r = frame.payload;
+  let request: Request;
+  switch (frame.type) {
+    case FrameType.HELLO:
+      request = { op: 'hello', version: r.u16('version'), client: r.str16('client name'), token: r.str16('token') };
+      break;
+    case FrameType.APPEND: {
+      const ack = readAck(r);
+      const expected = readExpected(r);
+      const stream = r.str16('stream');
+      request = { op: 'append', ack, expected, stream, events: readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend) };
+      break;
+    }
+    case FrameType.APPEND_MANY: {
+      const ack = readAck(r);
+      const count = r.u16('part count');
+      if (count === 0) throw new InvalidArgumentError('invalid appendMany []: expected a non-empty array of { stream, events, expected? }');
+      const parts = [];
+      for (let i = 0; i < count; i++) {
+        const expected = readExpected(r);
+        const stream = r.str16('stream');
+        parts.push({ stream, expected, events: readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend) });
+      }
+      request = { op: 'appendMany', ack, parts };
+      break;
+    }
+    case FrameType.EXISTS_OR_WRITE: {
+      const index = r.u64('index');
+      const stream = r.str16('stream');
+      const events = readAppendRecords(r, limits.maxEventBytes, 1);
+      request = { op: 'existsOrWrite', stream, index, event: events[0]! };
+      break;
+    }
+    case FrameType.PUBLISH_TRANSIENT: {
+      const stream = r.str16('stream');
+      request = { op: 'publishTransient', stream, event: readAppendRecords(r, limits.maxEventBytes, 1)[0]! };
+      break;
+    }
+    case FrameType.READ: {
+      const stream = r.str16('stream');
+      const from = r.u64('from');
+      request = { op: 'read', stream, from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined, limit: r.u32('limit'), backwards: (frame.flags & READ_BACKWARDS) !== 0 };
+      break;
+    }
+    case FrameType.READ_ALL:
+      request = { op: 'readAll', from: r.u64('from'), limit: r.u32('limit'), filter: readFilter(r) };
+      break;
+    case FrameType.SUBSCRIBE: {
+      const kind = r.u8('from kind');
+      const position = r.u64('from position');
+      if (kind !== FROM_START && kind !== FROM_END && kind !== FROM_POSITION) throw new ProtocolError(`SUBSCRIBE: unknown from kind ${kind}`);
+      const from = kind === FROM_START ? 'start' : kind === FROM_END ? 'end' : position;
+      const transient = r.u8('transient') !== 0;
+      request = { op: 'subscribe', from, transient, credit: r.u32('credit'), filter: readFilter(r) };
+      break;
+    }
+    case FrameType.READ_AND_SUBSCRIBE:
+      request = { op: 'readAndSubscribe', stream: r.str16('stream'), credit: r.u32('credit') };
+      break;
+    case FrameType.CREDIT:
+      request = { op: 'credit', events: r.u32('credit') };
+      break;
+    case FrameType.UNSUBSCRIBE:
+      request = { op: 'unsubscribe' };
+      break;
+    case FrameType.COUNT:
+      request = { op: 'count', stream: r.str16('stream') };
+      break;
+    case FrameType.HEAD:
+      request = { op: 'headPosition' };
+      break;
+    case FrameType.STREAMS:
+      request = { op: 'streams', prefix: r.str16('prefix'), after: r.str16('after'), limit: r.u32('limit') };
+      break;
+    case FrameType.PING:
+      request = { op: 'ping' };
+      break;
+    default:
+      throw new ProtocolError(`unknown request frame type ${frameTypeName(frame.type)}`);
+  }
+  r.expectEnd(frameTypeName(frame.type));
+  return request;
+}
+
+function readAck(r: ByteReader): AckMode {
+  const code = r.u8('ack');
+  if (code === ACK_NONE) return 'none';
+  if (code === ACK_LEADER) return 'leader';
+  if (code === ACK_QUORUM) return 'quorum';
+  throw new ProtocolError(`unknown ack mode ${code}`);
+}
+
+function readExpected(r: ByteReader): Expected {
+  const kind = r.u8('expected kind');
+  const count = r.u64('expected count');
+  switch (kind) {
+    case EXPECTED_ANY:
+      return 'any';
+    case EXPECTED_EMPTY:
+      return 'empty';
+    case EXPECTED_EXISTS:
+      return 'exists';
+    case EXPECTED_COUNT:
+      return count;
+    default:
+      throw new ProtocolError(`unknown expected kind ${kind}`);
+  }
+}
+
+function readFilter(r: ByteReader): Filter | undefined {
+  const mask = r.u8('filter mask');
+  if ((mask & ~(FILTER_STREAMS | FILTER_PREFIXES | FILTER_TYPES)) !== 0) throw new ProtocolError(`unknown filter bits ${mask}`);
+  if (mask === 0) return undefined;
+  const filter: Filter = {};
+  if (mask & FILTER_STREAMS) filter.streams = readList(r, 'filter stream');
+  if (mask & FILTER_PREFIXES) filter.prefixes = readList(r, 'filter prefix');
+  if (mask & FILTER_TYPES) filter.types = readList(r, 'filter type');
+  return filter;
+}
+
+function readList(r: ByteReader, what: string): string[] {
+  const count = r.u16(`${what} count`);
+  const list = new Array<string>(count);
+  for (let i = 0; i < count; i++) list[i] = r.str16(what);
+  return list;
+}

@@ -1,0 +1,435 @@
+import type { Logger } from 'pino';
+import type { EmbeddedEventLog, LogSubscription } from '../node/index.js';
+import { ByteWriter } from '../protocol/bytes.js';
+import { DEFAULT_MAX_FRAME_BYTES, EVENTS_DONE, EVENTS_HISTORY, FrameType, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { FrameDecoder, type Frame } from '../protocol/frame.js';
+import { readRequest, type Request } from '../protocol/requests.js';
+import {
+  writeAppendManyOk,
+  writeAppendOk,
+  writeCountOk,
+  writeCut,
+  writeError,
+  writeEvents,
+  writeHeadOk,
+  writeOk,
+  writePong,
+  writeStreamsOk,
+  writeWelcome,
+} from '../protocol/responses.js';
+import { LimitExceededError, OrdoError, ProtocolError } from '../types/errors.js';
+import type { Event, StreamInfo } from '../types/event.js';
+import { DEFAULT_MAX_EVENT_BYTES } from '../types/validate.js';
+import { authorize, type Authenticator, type Operation, type Principal } from './auth.js';
+import { EVENTS_FRAME_TARGET_BYTES, SubscriptionPump } from './subscription-pump.js';
+import type { Wire } from './wire.js';
+
+/** Per-connection limits: a misbehaving client exhausts its own connection, never the server. */
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  /** Requests being processed at once; beyond it the server stops reading from the client. */
+  maxInFlight: number;
+  maxSubscriptions: number;
+  /** Unsent response bytes above which the server stops reading requests and pausing pumps. */
+  maxBufferedBytes: number;
+  maxEventBytes: number;
+  maxEventsPerAppend: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxInFlight: 4096,
+  maxSubscriptions: 256,
+  maxBufferedBytes: 16 * 1024 * 1024,
+  maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
+  maxEventsPerAppend: 100_000,
+};
+
+/** Events a read page holds at most, and its approximate byte budget. */
+export const MAX_PAGE_EVENTS = 4096;
+
+/** The metrics a session reports (a subset of the server's ServerMetrics). */
+export interface SessionMetrics {
+  request(operation: string, transport: 'tcp' | 'ws', outcome: string): void;
+  subscriptionOpened(transport: 'tcp' | 'ws'): void;
+  subscriptionClosed(transport: 'tcp' | 'ws'): void;
+}
+
+export interface SessionOptions {
+  log: EmbeddedEventLog;
+  auth: Authenticator;
+  metrics: SessionMetrics;
+  logger: Logger;
+  limits: ConnectionLimits;
+  serverName: string;
+}
+
+type Answer = (writer: ByteWriter) => void;
+
+/**
+ * The binary protocol on one connection: handshake, then requests answered out of order (each
+ * answer carries its request id), subscriptions pumped under credit, and every answer written
+ * in this event-loop turn coalesced into one write.
+ */
+export class BinarySession {
+  private readonly decoder: FrameDecoder;
+  private readonly out = new ByteWriter();
+  private flushScheduled = false;
+  private principal: Principal | undefined;
+  private inFlight = 0;
+  private readingPaused = false;
+  private readonly pumps = new Map<number, SubscriptionPump>();
+  private draining = false;
+  private ended = false;
+  private idleWaiters: Array<() => void> = [];
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly wire: Wire,
+    private readonly options: SessionOptions,
+  ) {
+    this.decoder = new FrameDecoder(options.limits.maxFrameBytes, (frame) => this.onFrame(frame));
+  }
+
+  /** Bytes from the client. A protocol violation closes this connection only. */
+  receive(chunk: Uint8Array): void {
+    if (this.ended) return;
+    try {
+      this.decoder.push(chunk);
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** The wire closed (client gone): stop every pump, drop pending answers. */
+  closed(): void {
+    this.ended = true;
+    for (const pump of [...this.pumps.values()]) pump.stop();
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
+  }
+
+  /** Graceful shutdown: no new requests, end subscriptions, wait for in-flight answers, close. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    if (this.ended) return;
+    this.draining = true;
+    this.wire.pause();
+    for (const pump of [...this.pumps.values()]) pump.end();
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    this.flush();
+    this.ended = true;
+    this.wire.end();
+  }
+
+  // ---- input ----
+
+  private onFrame(frame: Frame): void {
+    if (this.draining || this.ended) return;
+    if (this.principal === undefined) {
+      this.handshake(frame);
+      return;
+    }
+    let request: Request;
+    try {
+      request = readRequest(frame, this.options.limits);
+    } catch (error) {
+      if (error instanceof ProtocolError || !(error instanceof OrdoError)) throw error;
+      // Well-formed frame, bad values (an invalid event, too large…): fail this request only.
+      this.send((w) => writeError(w, frame.requestId, error));
+      this.options.metrics.request(operationOf(frame.type), this.wire.transport, error.code);
+      return;
+    }
+    this.dispatch(frame.requestId, request);
+  }
+
+  private handshake(frame: Frame): void {
+    if (frame.type !== FrameType.HELLO) throw new ProtocolError(`the first frame must be HELLO, got type ${frame.type}`);
+    const hello = readRequest(frame, this.options.limits);
+    if (hello.op !== 'hello') throw new ProtocolError('the first frame must be HELLO');
+    if (hello.version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(`protocol version ${hello.version} is not supported; this server speaks version ${PROTOCOL_VERSION}`);
+    }
+    try {
+      this.principal = this.options.auth.authenticate(hello.token || undefined);
+    } catch (error) {
+      this.send((w) => writeError(w, frame.requestId, error as OrdoError));
+      this.options.logger.warn({ remote: this.wire.remote, transport: this.wire.transport, client: hello.client }, 'refused: %s', (error as Error).message);
+      this.flush();
+      this.ended = true;
+      this.wire.end();
+      return;
+    }
+    const { limits, serverName } = this.options;
+    this.send((w) => writeWelcome(w, frame.requestId, PROTOCOL_VERSION, serverName, limits.maxFrameBytes, limits.maxInFlight));
+    this.options.logger.debug({ remote: this.wire.remote, transport: this.wire.transport, client: hello.client, principal: this.principal.name }, 'client connected');
+  }
+
+  private dispatch(id: number, request: Request): void {
+    switch (request.op) {
+      case 'ping':
+        this.send((w) => writePong(w, id));
+        return;
+      case 'credit':
+        this.pumps.get(id)?.addCredit(request.events);
+        return;
+      case 'unsubscribe': {
+        this.pumps.get(id)?.stop();
+        return;
+      }
+      case 'hello':
+        throw new ProtocolError('HELLO after the handshake');
+      default:
+    }
+    try {
+      authorize(this.principal!, request.op);
+    } catch (error) {
+      this.answerError(id, request.op, error);
+      return;
+    }
+    if (request.op === 'subscribe' || request.op === 'readAndSubscribe') {
+      this.subscribe(id, request);
+      return;
+    }
+    this.inFlight++;
+    if (this.inFlight >= this.options.limits.maxInFlight) this.pauseReading();
+    this.run(id, request).then(
+      (answer) => {
+        this.send(answer);
+        this.options.metrics.request(request.op, this.wire.transport, 'ok');
+        this.settled();
+      },
+      (error) => {
+        this.answerError(id, request.op, error);
+        this.settled();
+      },
+    );
+  }
+
+  private async run(id: number, request: Exclude<Request, { op: 'hello' | 'ping' | 'credit' | 'unsubscribe' | 'subscribe' | 'readAndSubscribe' }>): Promise<Answer> {
+    const log = this.options.log;
+    switch (request.op) {
+      case 'append': {
+        const result = await log.appendPrepared([{ stream: request.stream, expected: request.expected, events: request.events }], request.ack);
+        const part = result.streams[0]!;
+        return (w) => writeAppendOk(w, id, part.position, part.index, part.count, true);
+      }
+      case 'appendMany': {
+        const result = await log.appendPrepared(request.parts, request.ack);
+        return (w) => writeAppendManyOk(w, id, result);
+      }
+      case 'existsOrWrite': {
+        const result = await log.existsOrWritePrepared(request.stream, request.index, request.event);
+        return (w) => writeAppendOk(w, id, result.position, result.index, result.count, result.written);
+      }
+      case 'publishTransient':
+        log.publishTransientPrepared(request.stream, request.event);
+        return (w) => writeOk(w, id);
+      case 'read': {
+        const limit = pageLimit(request.limit);
+        const page = await collectPage(log.read(request.stream, { from: request.from, limit, backwards: request.backwards }), limit);
+        const last = page.events[page.events.length - 1];
+        const next = last ? (request.backwards ? last.index - 1 : last.index + 1) : (request.from ?? 0);
+        const done = page.done || next < 0;
+        return (w) => this.writePage(w, id, done, Math.max(next, 0), page.events);
+      }
+      case 'readAll': {
+        const limit = pageLimit(request.limit);
+        const page = await collectPage(log.readAll({ from: request.from, limit, filter: request.filter }), limit);
+        const last = page.events[page.events.length - 1];
+        const next = last ? last.position + 1 : request.from;
+        return (w) => this.writePage(w, id, page.done, next, page.events);
+      }
+      case 'count': {
+        const count = await log.count(request.stream);
+        return (w) => writeCountOk(w, id, count);
+      }
+      case 'headPosition': {
+        const position = await log.headPosition();
+        return (w) => writeHeadOk(w, id, position);
+      }
+      case 'streams': {
+        const streams: StreamInfo[] = [];
+        let skipping = request.after !== '';
+        const limit = pageLimit(request.limit);
+        for await (const info of log.streams({ prefix: request.prefix })) {
+          if (skipping) {
+            skipping = info.stream !== request.after;
+            continue;
+          }
+          streams.push(info);
+          if (streams.length >= limit) break;
+        }
+        return (w) => writeStreamsOk(w, id, streams);
+      }
+    }
+  }
+
+  private writePage(w: ByteWriter, id: number, done: boolean, next: number, events: Event[]): void {
+    writeEvents(w, id, done ? EVENTS_DONE : 0, next, events);
+  }
+
+  private subscribe(id: number, request: Extract<Request, { op: 'subscribe' | 'readAndSubscribe' }>): void {
+    const { limits, log, metrics } = this.options;
+    if (this.pumps.has(id)) throw new ProtocolError(`subscription id ${id} is already in use on this connection`);
+    if (this.pumps.size >= limits.maxSubscriptions) {
+      this.answerError(id, request.op, new LimitExceededError(`this connection already has ${this.pumps.size} subscriptions, the limit is ${limits.maxSubscriptions}`));
+      return;
+    }
+    const transport = this.wire.transport;
+    const open = (subscription: LogSubscription): SubscriptionPump => {
+      const pump = new SubscriptionPump(id, subscription, request.credit, this.output, (ended) => {
+        if (this.pumps.get(ended.id) === ended) this.pumps.delete(ended.id);
+        metrics.subscriptionClosed(transport);
+      });
+      this.pumps.set(id, pump);
+      metrics.subscriptionOpened(transport);
+      metrics.request(request.op, transport, 'ok');
+      return pump;
+    };
+    if (request.op === 'subscribe') {
+      let subscription: LogSubscription;
+      try {
+        subscription = log.subscribe({ from: request.from, filter: request.filter, transient: request.transient });
+      } catch (error) {
+        this.answerError(id, request.op, error);
+        return;
+      }
+      open(subscription).start();
+      return;
+    }
+    log.readAndSubscribe(request.stream).then(
+      ({ count, history, live }) => {
+        if (this.ended || this.draining) {
+          live.close();
+          return;
+        }
+        const pump = open(live as LogSubscription);
+        for (let start = 0; start < history.length; ) {
+          let end = start;
+          let bytes = 0;
+          while (end < history.length && bytes < EVENTS_FRAME_TARGET_BYTES) bytes += history[end++]!.data.byteLength + 128;
+          const chunk = history.slice(start, end);
+          this.send((w) => writeEvents(w, id, EVENTS_HISTORY, chunk[chunk.length - 1]!.index + 1, chunk));
+          start = end;
+        }
+        this.send((w) => writeCut(w, id, count));
+        pump.start();
+      },
+      (error) => this.answerError(id, request.op, error),
+    );
+  }
+
+  private readonly output = {
+    send: (write: Answer) => this.send(write),
+    congested: () => this.wire.bufferedBytes + this.out.length > this.options.limits.maxBufferedBytes,
+    drained: () => new Promise<void>((resolve) => this.drainWaiters.push(resolve)),
+  };
+
+  private answerError(id: number, operation: string, error: unknown): void {
+    const ordo = error instanceof OrdoError ? error : new OrdoError('UNAVAILABLE', `internal error: ${(error as Error)?.message ?? String(error)}`);
+    if (!(error instanceof OrdoError)) this.options.logger.error({ err: error, operation }, 'request failed');
+    this.send((w) => writeError(w, id, ordo));
+    this.options.metrics.request(operation, this.wire.transport, ordo.code);
+  }
+
+  private settled(): void {
+    this.inFlight--;
+    if (this.readingPaused && this.inFlight <= this.options.limits.maxInFlight / 2) this.resumeReading();
+    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  // ---- output ----
+
+  /** Writes an answer into this turn's buffer; the buffer goes out in one write at the turn's end. */
+  private send(write: Answer): void {
+    if (this.ended) return;
+    write(this.out);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushSoon);
+    }
+  }
+
+  private readonly flushSoon = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  private flush(): void {
+    if (this.out.length === 0 || this.ended) return;
+    this.wire.write(this.out.take());
+    if (this.wire.bufferedBytes > this.options.limits.maxBufferedBytes) {
+      // The client does not read its answers: stop reading its requests until it catches up.
+      this.pauseReading();
+      this.wire.onceDrained(() => {
+        this.resumeReading();
+        for (const resolve of this.drainWaiters.splice(0)) resolve();
+      });
+    }
+  }
+
+  private pauseReading(): void {
+    if (this.readingPaused) return;
+    this.readingPaused = true;
+    this.wire.pause();
+  }
+
+  private resumeReading(): void {
+    if (!this.readingPaused || this.draining) return;
+    if (this.inFlight >= this.options.limits.maxInFlight) return;
+    if (this.wire.bufferedBytes > this.options.limits.maxBufferedBytes) return;
+    this.readingPaused = false;
+    this.wire.resume();
+  }
+
+  private fail(error: unknown): void {
+    const protocolError = error instanceof ProtocolError ? error : new ProtocolError(`internal error while reading a frame: ${(error as Error)?.message ?? String(error)}`);
+    this.options.logger.warn({ remote: this.wire.remote, transport: this.wire.transport }, 'protocol error, closing the connection: %s', protocolError.message);
+    this.send((w) => writeError(w, 0, protocolError));
+    this.flush();
+    this.ended = true;
+    for (const pump of [...this.pumps.values()]) pump.stop();
+    this.wire.end();
+  }
+}
+
+function pageLimit(requested: number): number {
+  return requested === 0 ? MAX_PAGE_EVENTS : Math.min(requested, MAX_PAGE_EVENTS);
+}
+
+/** Up to `limit` events or about EVENTS_FRAME_TARGET_BYTES; `done` when the source ran out. */
+async function collectPage(source: AsyncIterable<Event>, limit: number): Promise<{ events: Event[]; done: boolean }> {
+  const events: Event[] = [];
+  let bytes = 0;
+  for await (const event of source) {
+    events.push(event);
+    bytes += event.data.byteLength + 128;
+    if (events.length >= limit || bytes >= EVENTS_FRAME_TARGET_BYTES) return { events, done: false };
+  }
+  return { events, done: true };
+}
+
+const OPERATIONS: Record<number, Operation | 'ping'> = {
+  [FrameType.APPEND]: 'append',
+  [FrameType.APPEND_MANY]: 'appendMany',
+  [FrameType.EXISTS_OR_WRITE]: 'existsOrWrite',
+  [FrameType.PUBLISH_TRANSIENT]: 'publishTransient',
+  [FrameType.READ]: 'read',
+  [FrameType.READ_ALL]: 'readAll',
+  [FrameType.SUBSCRIBE]: 'subscribe',
+  [FrameType.READ_AND_SUBSCRIBE]: 'readAndSubscribe',
+  [FrameType.COUNT]: 'count',
+  [FrameType.HEAD]: 'headPosition',
+  [FrameType.STREAMS]: 'streams',
+};
+
+function operationOf(type: number): string {
+  return OPERATIONS[type] ?? 'unknown';
+}

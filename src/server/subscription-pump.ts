@@ -1,0 +1,123 @@
+import type { LogSubscription } from '../node/index.js';
+import type { ByteWriter } from '../protocol/bytes.js';
+import { writeEvents, writeSubscriptionEnd, writeTransientFrame } from '../protocol/responses.js';
+import type { Event, TransientEvent } from '../types/event.js';
+
+/** Events one wake-up of a pump takes from the log at most. */
+const MAX_EVENTS_PER_WAKE_UP = 4096;
+/** An EVENTS frame is closed once its events' bytes pass this (the frame limit is far above). */
+export const EVENTS_FRAME_TARGET_BYTES = 1024 * 1024;
+/** Framing bytes per record on the wire, for the size estimate. */
+const RECORD_OVERHEAD_BYTES = 44;
+
+/** What a pump needs from its connection. */
+export interface PumpOutput {
+  send(write: (writer: ByteWriter) => void): void;
+  /** True while the connection's unsent bytes are above its limit. */
+  congested(): boolean;
+  drained(): Promise<void>;
+}
+
+/**
+ * Moves one subscription's events from the log to a client, within the credit the client gave
+ * (credit-based flow control, counted in events): a slow client stops its own pump, never the
+ * log and never other clients. The log's subscription itself falls back to disk if it lags,
+ * so a stalled pump pins no memory.
+ */
+export class SubscriptionPump {
+  private credit: number;
+  private running = false;
+  private stopped = false;
+  private readonly items: Array<Event | TransientEvent> = [];
+
+  constructor(
+    readonly id: number,
+    private readonly subscription: LogSubscription,
+    initialCredit: number,
+    private readonly output: PumpOutput,
+    private readonly onEnd: (pump: SubscriptionPump) => void,
+  ) {
+    this.credit = initialCredit;
+  }
+
+  start(): void {
+    void this.run();
+  }
+
+  addCredit(events: number): void {
+    this.credit += events;
+    if (!this.running && !this.stopped) void this.run();
+  }
+
+  /** Ends the subscription without telling the client (it unsubscribed, or the connection is gone). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.subscription.close();
+    this.onEnd(this);
+  }
+
+  /** Ends the subscription and tells the client (graceful shutdown: it resumes elsewhere). */
+  end(): void {
+    if (this.stopped) return;
+    this.output.send((w) => writeSubscriptionEnd(w, this.id));
+    this.stop();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (!this.stopped && this.credit > 0) {
+        if (this.output.congested()) {
+          await this.output.drained();
+          continue;
+        }
+        const items = this.items;
+        items.length = 0;
+        const max = Math.min(this.credit, MAX_EVENTS_PER_WAKE_UP);
+        if (this.subscription.takeReady(items, max) === 0) {
+          const result = await this.subscription.next();
+          if (this.stopped) return;
+          if (result.done) {
+            this.end();
+            return;
+          }
+          items.push(result.value);
+          this.subscription.takeReady(items, max - 1);
+        }
+        this.credit -= items.length;
+        this.sendItems(items);
+      }
+    } catch {
+      // The log failed under the subscription (closed, storage error): the client resumes.
+      this.end();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private sendItems(items: ReadonlyArray<Event | TransientEvent>): void {
+    let run: Event[] = [];
+    let bytes = 0;
+    const flush = (last: boolean) => {
+      if (run.length === 0) return;
+      const events = run;
+      const next = last ? this.subscription.position + 1 : events[events.length - 1]!.position + 1;
+      this.output.send((w) => writeEvents(w, this.id, 0, next, events));
+      run = [];
+      bytes = 0;
+    };
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if ('transient' in item) {
+        flush(false);
+        this.output.send((w) => writeTransientFrame(w, this.id, item));
+        continue;
+      }
+      run.push(item);
+      bytes += item.data.byteLength + RECORD_OVERHEAD_BYTES + 64;
+      if (bytes >= EVENTS_FRAME_TARGET_BYTES) flush(i === items.length - 1);
+    }
+    flush(true);
+  }
+}
