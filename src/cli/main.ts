@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { pino } from 'pino';
+import { connect } from '../client/index.js';
 import { open } from '../node/index.js';
 import { verifyLog } from '../node/verify.js';
-import { OrdoError, type Expected, type Filter, type Json } from '../types/index.js';
+import { loadAuthFile } from '../server/auth.js';
+import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, startServer } from '../server/server.js';
+import { OrdoError, type EventLog, type Expected, type Filter, type Json } from '../types/index.js';
 import { formatEvent } from './format.js';
+import { RateLine } from './rate-line.js';
 
 const DEFAULT_DIR = './ordo-data';
 
@@ -41,6 +47,14 @@ function filterOf(options: { stream?: string[]; prefix?: string[]; type?: string
 }
 
 const dirOption = () => new Option('-d, --dir <dir>', 'data directory').default(DEFAULT_DIR);
+const urlOption = () => new Option('-u, --url <url>', 'use the server at this URL (ordo://host:4680, ws://host:4681/ws) instead of --dir').env('ORDO_URL');
+const tokenOption = () => new Option('--token <token>', "the server's access token").env('ORDO_TOKEN');
+
+/** Every data command works on a directory (embedded) or, with --url, on a server: the same EventLog. */
+async function openLog(options: { dir: string; url?: string; token?: string }): Promise<EventLog> {
+  if (options.url) return connect(options.url, { token: options.token, clientName: 'ordo-cli' });
+  return open(options.dir);
+}
 
 const program = new Command()
   .name('ordo')
@@ -57,8 +71,10 @@ program
   .option('--id <uuid>', 'event id (makes a retry idempotent)')
   .option('-e, --expected <n|any|empty|exists>', 'expected stream count', expectedOption)
   .addOption(dirOption())
+  .addOption(urlOption())
+  .addOption(tokenOption())
   .action(async (stream: string, options) => {
-    const log = await open(options.dir);
+    const log = await openLog(options);
     try {
       const result = await log.append(
         stream,
@@ -79,8 +95,10 @@ program
   .option('--limit <n>', 'at most n events', integer('--limit'))
   .option('--backwards', 'newest first')
   .addOption(dirOption())
+  .addOption(urlOption())
+  .addOption(tokenOption())
   .action(async (stream: string, options) => {
-    const log = await open(options.dir);
+    const log = await openLog(options);
     try {
       for await (const event of log.read(stream, { from: options.from, limit: options.limit, backwards: options.backwards === true })) {
         console.log(formatEvent(event));
@@ -99,8 +117,10 @@ program
   .option('--prefix <prefix>', 'only streams with this prefix (repeatable)', collectList)
   .option('--type <type>', 'only this event type (repeatable)', collectList)
   .addOption(dirOption())
+  .addOption(urlOption())
+  .addOption(tokenOption())
   .action(async (options) => {
-    const log = await open(options.dir);
+    const log = await openLog(options);
     try {
       for await (const event of log.readAll({ from: options.from, limit: options.limit, filter: filterOf(options) })) console.log(formatEvent(event));
     } finally {
@@ -110,27 +130,105 @@ program
 
 program
   .command('tail')
-  .description('print the log from a position, then follow it live until Ctrl-C')
+  .description('print the log from a position, then follow it live until Ctrl-C (a rate line goes to stderr)')
   .option('--from <position>', "first position (default: only new events)", integer('--from'))
+  .option('-f, --follow', 'keep following new events (the default)', true)
+  .option('--no-follow', 'stop at the head of the log')
+  .option('--rate', 'print the rate line even when stderr is not a terminal')
   .option('--stream <name>', 'only this stream (repeatable)', collectList)
   .option('--prefix <prefix>', 'only streams with this prefix (repeatable)', collectList)
   .option('--type <type>', 'only this event type (repeatable)', collectList)
   .addOption(dirOption())
+  .addOption(urlOption())
+  .addOption(tokenOption())
   .action(async (options) => {
-    const log = await open(options.dir);
+    const log = await openLog(options);
     const stop = new AbortController();
     const onSignal = () => stop.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     // Waiting at the live tail is only a pending promise, which does not keep Node running.
     const keepAlive = setInterval(() => undefined, 60_000);
+    const rate = options.follow && (process.stderr.isTTY || options.rate) ? new RateLine(process.stderr) : undefined;
     stop.signal.addEventListener('abort', () => clearInterval(keepAlive), { once: true });
     try {
-      const subscription = log.subscribe({ from: options.from ?? 'end', filter: filterOf(options), signal: stop.signal });
-      for await (const event of subscription) console.log(formatEvent(event));
+      const head = options.follow ? Infinity : await log.headPosition();
+      if (head < 0 || (options.from !== undefined && options.from > head)) return;
+      const subscription = log.subscribe({ from: options.from ?? (options.follow ? 'end' : 'start'), filter: filterOf(options), signal: stop.signal });
+      for await (const event of subscription) {
+        console.log(formatEvent(event));
+        if ('position' in event) {
+          rate?.count(event.position);
+          if (event.position >= head) break;
+        }
+      }
+    } finally {
+      clearInterval(keepAlive);
+      rate?.stop();
+      await log.close();
+    }
+  });
+
+program
+  .command('streams')
+  .description('list streams and their counts, one JSON line each')
+  .option('--prefix <prefix>', 'only streams starting with this')
+  .option('--limit <n>', 'at most n streams', integer('--limit'))
+  .addOption(dirOption())
+  .addOption(urlOption())
+  .addOption(tokenOption())
+  .action(async (options) => {
+    const log = await openLog(options);
+    try {
+      for await (const info of log.streams({ prefix: options.prefix, limit: options.limit })) console.log(JSON.stringify(info));
     } finally {
       await log.close();
     }
+  });
+
+program
+  .command('serve')
+  .description('serve a data directory: the binary protocol on TCP, WebSocket and the HTTP API (SIGTERM shuts down gracefully)')
+  .addOption(dirOption())
+  .option('--host <host>', 'address to listen on (default loopback only)', DEFAULT_HOST)
+  .option('-p, --port <port>', 'binary protocol TCP port (0: any free port)', integer('--port'), DEFAULT_TCP_PORT)
+  .option('--http-port <port>', 'HTTP API and WebSocket port (0: any free port)', integer('--http-port'), DEFAULT_HTTP_PORT)
+  .option('--auth-file <file>', 'JSON file of tokens and scopes: { "tokens": [{ "name", "token", "scopes": ["read","write","admin"] }] }')
+  .option('--tls-cert <file>', 'PEM certificate: serve TLS (ordos://, wss://, https://)')
+  .option('--tls-key <file>', 'PEM private key for --tls-cert')
+  .option('--fsync <policy>', "'always' (default), 'interval:<ms>' or 'never'")
+  .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+  .action(async (options) => {
+    if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new CommanderArgumentError('--tls-cert and --tls-key go together');
+    const logger = pino({ name: 'ordo', level: options.logLevel });
+    const server = await startServer({
+      dir: options.dir,
+      host: options.host,
+      port: options.port,
+      httpPort: options.httpPort,
+      logger,
+      ...(options.authFile ? { auth: await loadAuthFile(options.authFile) } : {}),
+      ...(options.tlsCert ? { tls: { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) } } : {}),
+      ...(options.fsync ? { log: { fsync: options.fsync } } : {}),
+    });
+    process.stderr.write(
+      `Ordo is serving ${server.log.dir}\n` +
+        `  binary protocol (TCP)  ${server.urls.tcp}\n` +
+        `  binary over WebSocket  ${server.urls.ws}\n` +
+        `  HTTP API               ${server.urls.http}   (try: curl ${server.urls.http}/health)\n` +
+        `  metrics                ${server.urls.http}/metrics\n`,
+    );
+    const shutdown = () => {
+      server.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
   });
 
 program
@@ -147,7 +245,20 @@ program
   .command('status')
   .description('head position, streams and segments of the log')
   .addOption(dirOption())
+  .addOption(urlOption())
+  .addOption(tokenOption())
   .action(async (options) => {
+    if (options.url) {
+      const log = await openLog(options);
+      try {
+        let streams = 0;
+        for await (const _ of log.streams()) streams++;
+        console.log(JSON.stringify({ url: options.url, headPosition: await log.headPosition(), streams }, null, 2));
+      } finally {
+        await log.close();
+      }
+      return;
+    }
     const log = await open(options.dir);
     try {
       console.log(JSON.stringify({ dir: log.dir, ...log.status(), open: log.openReport }, null, 2));

@@ -583,7 +583,8 @@ export class RemoteEventLog implements EventLog {
     this.attempt = Math.min(this.attempt + 1, 30);
     // Jitter: many clients that lost the same server do not come back in lockstep.
     const timer = setTimeout(() => this.connectNow(), delay * (0.5 + Math.random() / 2));
-    (timer as { unref?: () => void }).unref?.();
+    // Like a socket, the client keeps the process alive while someone waits on it.
+    if (this.pending.size === 0 && this.allSubscriptions.size === 0) (timer as { unref?: () => void }).unref?.();
   }
 
   private fatal(error: OrdoError): void {
@@ -623,8 +624,9 @@ export class RemoteEventLog implements EventLog {
 }
 
 /** Runs `callback` after the current turn's microtasks: every request made in this turn goes out in one write. */
+const nodeProcess = (globalThis as { process?: { nextTick?: (callback: () => void) => void } }).process;
 const scheduleTurnEnd: (callback: () => void) => void =
-  typeof globalThis.setImmediate === 'function' ? (callback) => void globalThis.setImmediate(callback) : (callback) => void setTimeout(callback, 0);
+  typeof nodeProcess?.nextTick === 'function' ? (callback) => nodeProcess.nextTick!(callback) : (callback) => queueMicrotask(callback);
 
 function appendResult(response: Response): AppendResult {
   if (response.kind !== 'appendOk') throw unexpected('append', response);

@@ -353,7 +353,8 @@ export class BinarySession {
     write(this.out);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flushSoon);
+      // After this macrotask and its promise chains: answers made in one turn leave in one write.
+      process.nextTick(this.flushSoon);
     }
   }
 

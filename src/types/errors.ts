@@ -225,6 +225,8 @@ export function errorDetails(error: OrdoError): Record<string, unknown> | undefi
   if (error instanceof IdConflictError) return { id: error.id, existing: error.existing };
   if (error instanceof EventTooLargeError) return { size: error.size, maxSize: error.maxSize };
   if (error instanceof InvalidEventError) return { field: error.field };
+  if (error instanceof InvalidStreamError) return { stream: error.stream };
+  if (error instanceof InvalidExpectedError) return { expected: error.expected };
   if (error instanceof TimeoutError) return { timeoutMs: error.timeoutMs };
   if (error instanceof PermissionDeniedError) return { operation: error.operation, scope: error.scope };
   return undefined;
@@ -250,11 +252,38 @@ export function errorFromWire(code: string, message: string, details: Record<str
     case 'INVALID_ARGUMENT':
       error = new InvalidArgumentError(message);
       break;
+    case 'INVALID_STREAM':
+      error = new InvalidStreamError(d.stream, '');
+      break;
+    case 'INVALID_EVENT':
+      error = new InvalidEventError(String(d.field ?? ''), undefined, '');
+      break;
+    case 'INVALID_EXPECTED':
+      error = new InvalidExpectedError(d.expected);
+      break;
+    case 'LOG_CLOSED':
+      error = new LogClosedError('');
+      break;
+    case 'STORAGE_FAILED':
+      error = new StorageFailedError(message);
+      break;
     case 'UNAUTHENTICATED':
       error = new UnauthenticatedError(message);
       break;
+    case 'PERMISSION_DENIED':
+      error = new PermissionDeniedError(String(d.operation), String(d.scope), '');
+      break;
     case 'PROTOCOL_ERROR':
       error = new ProtocolError(message);
+      break;
+    case 'UNAVAILABLE':
+      error = new UnavailableError(message);
+      break;
+    case 'TIMEOUT':
+      error = new TimeoutError('', Number(d.timeoutMs));
+      break;
+    case 'ABORTED':
+      error = new AbortedError('');
       break;
     case 'LIMIT_EXCEEDED':
       error = new LimitExceededError(message);

@@ -1,0 +1,161 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { pino, type Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { open, type EmbeddedEventLog, type OpenOptions } from '../node/index.js';
+import { openAccess, type Authenticator } from './auth.js';
+import { BinarySession, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './binary-session.js';
+import { createHttpApi, type HttpApi } from './http-api.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { tcpWire } from './tcp-wire.js';
+import { wsWire } from './ws-wire.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_TCP_PORT = 4680;
+export const DEFAULT_HTTP_PORT = 4681;
+/** The path on the HTTP server where WebSocket clients connect. */
+export const WEBSOCKET_PATH = '/ws';
+/** How long a graceful shutdown waits for in-flight requests before closing anyway. */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+export interface ServerOptions {
+  dir: string;
+  /** Default 127.0.0.1: a server is reachable from elsewhere only if asked to be. */
+  host?: string;
+  /** Binary protocol over TCP; 0 picks a free port. Default 4680. */
+  port?: number;
+  /** HTTP API, SSE and WebSocket; 0 picks a free port. Default 4681. */
+  httpPort?: number;
+  auth?: Authenticator;
+  /** PEM certificate and key: TCP becomes TLS, HTTP becomes HTTPS (and ws → wss). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  logger?: Logger;
+  limits?: Partial<ConnectionLimits>;
+  /** Options of the embedded log the server serves (fsync policy…). */
+  log?: OpenOptions;
+  /** Name sent to clients in the handshake. */
+  name?: string;
+}
+
+export interface OrdoServer {
+  readonly log: EmbeddedEventLog;
+  readonly metrics: ServerMetrics;
+  /** Where clients connect: `ordo://` (or `ordos://`), `ws://` (or `wss://`), `http://` (or `https://`). */
+  readonly urls: { tcp: string; ws: string; http: string };
+  /** Graceful shutdown: stop accepting, answer or fail in-flight requests, fsync, close. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the log in `dir` and serves it: the binary protocol on TCP and over WebSocket, and the
+ * HTTP+JSON+SSE API, all with the same auth, limits and metrics.
+ */
+export async function startServer(options: ServerOptions): Promise<OrdoServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const logger = options.logger ?? pino({ name: 'ordo' });
+  const auth = options.auth ?? openAccess;
+  // The wire decoder checks event sizes against the log's own limit, so both paths refuse alike.
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, maxEventBytes: options.log?.maxEventBytes ?? DEFAULT_CONNECTION_LIMITS.maxEventBytes, ...options.limits };
+  const log = await open(options.dir, options.log);
+  const metrics = createServerMetrics(log);
+  const sessionOptions = { log, auth, metrics, logger, limits, serverName: options.name ?? 'ordo' };
+  const sessions = new Set<BinarySession>();
+  const sockets = new Set<Socket>();
+
+  const serve = (session: BinarySession, transport: 'tcp' | 'ws'): (() => void) => {
+    sessions.add(session);
+    metrics.connectionOpened(transport);
+    return () => {
+      if (!sessions.delete(session)) return;
+      session.closed();
+      metrics.connectionClosed(transport);
+    };
+  };
+
+  const onTcpConnection = (socket: Socket): void => {
+    sockets.add(socket);
+    const session = new BinarySession(tcpWire(socket), sessionOptions);
+    const end = serve(session, 'tcp');
+    socket.on('data', (chunk: Buffer) => session.receive(chunk));
+    socket.on('error', (error) => logger.debug({ err: error }, 'tcp connection error'));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      end();
+    });
+  };
+  const tcp: TcpServer = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onTcpConnection) : createTcpServer(onTcpConnection);
+
+  const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined });
+  const handler = (req: Parameters<HttpApi['handle']>[0], res: Parameters<HttpApi['handle']>[1]) => api.handle(req, res);
+  const http: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
+  http.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes, perMessageDeflate: false });
+  http.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== WEBSOCKET_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new BinarySession(wsWire(ws, socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`), sessionOptions);
+      const end = serve(session, 'ws');
+      ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
+        if (Array.isArray(data)) for (const chunk of data) session.receive(chunk);
+        else session.receive(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+      });
+      ws.on('error', (error) => logger.debug({ err: error }, 'websocket error'));
+      ws.on('close', end);
+    });
+  });
+
+  try {
+    await listen(tcp, options.port ?? DEFAULT_TCP_PORT, host);
+    await listen(http, options.httpPort ?? DEFAULT_HTTP_PORT, host);
+  } catch (error) {
+    tcp.close();
+    http.close();
+    await log.close();
+    throw error;
+  }
+  const tcpPort = (tcp.address() as AddressInfo).port;
+  const httpPort = (http.address() as AddressInfo).port;
+  const hostInUrl = host.includes(':') ? `[${host}]` : host;
+  const secure = options.tls !== undefined;
+  const urls = {
+    tcp: `${secure ? 'ordos' : 'ordo'}://${hostInUrl}:${tcpPort}`,
+    ws: `${secure ? 'wss' : 'ws'}://${hostInUrl}:${httpPort}${WEBSOCKET_PATH}`,
+    http: `${secure ? 'https' : 'http'}://${hostInUrl}:${httpPort}`,
+  };
+  logger.info({ dir: log.dir, urls, auth: auth.required, tls: secure }, 'ordo server listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      logger.info('shutting down');
+      tcp.close();
+      http.close();
+      await api.close();
+      await Promise.all([...sessions].map((session) => session.shutdown(SHUTDOWN_GRACE_MS)));
+      wss.close();
+      for (const socket of sockets) socket.destroy();
+      await log.close();
+      logger.info('closed');
+    })());
+
+  return { log, metrics, urls, close };
+}
+
+function listen(server: TcpServer | HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
