@@ -3,7 +3,8 @@
  * measured on the same disk in the same run. Never part of `npm test`. See bench/README.md.
  *
  *   --quick           shorter runs
- *   --only <groups>   comma list of: raw, stream, embedded (embedded also measures raw, its reference)
+ *   --only <groups>   comma list of: raw, stream, embedded, remote (embedded also measures raw, its reference;
+ *                     remote measures its own raw TCP req/ack reference)
  *   --dir <path>      parent of the temporary data directory (decides which disk is measured)
  *   --out <file>      where to save the JSON
  */
@@ -14,11 +15,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchEmbedded } from './embedded.js';
+import { benchRemote } from './remote.js';
 import { benchEventStream } from './event-stream.js';
 import { benchRawDisk } from './raw-disk.js';
 import { printTable, saveJson, type BenchRow } from './report.js';
 
-const GROUPS = ['raw', 'stream', 'embedded'] as const;
+const GROUPS = ['raw', 'stream', 'embedded', 'remote'] as const;
 type Group = (typeof GROUPS)[number];
 const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${GROUPS.join(',')}] [--dir <path>] [--out <file>]`;
 
@@ -64,6 +66,7 @@ const DEADLINE_S: Record<Group, number> = {
   raw: 60 + 12 * rawSeconds,
   stream: quick ? 120 : 300,
   embedded: quick ? 600 : 1800,
+  remote: quick ? 300 : 600,
 };
 
 class DeadlineError extends Error {}
@@ -139,6 +142,10 @@ try {
     await step('embedded', `the embedded log (fsync always)${quick ? '' : ', including reopen at 10M events'}`, () =>
       benchEmbedded({ dir, raw, quick }),
     );
+  }
+
+  if (groups.has('remote')) {
+    await step('remote', 'connect() to ordo serve in another process (fsync always)', () => benchRemote({ dir, quick }));
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
