@@ -6,7 +6,11 @@ import type { EngineState } from './state.js';
 export interface AppendIntent {
   stream: string;
   expected: Expected;
-  /** `id` is undefined for ids the log generates: those are new by construction. */
+  /**
+   * `id` is undefined for ids the log generates: those are new by construction. An id with
+   * `idGenerated` was made up by a client library for retries: it is not remembered, the first
+   * event of its part (its retry key) is.
+   */
   ids: ReadonlyArray<{ id: string | undefined; idGenerated: boolean }>;
 }
 
@@ -88,8 +92,8 @@ function checkKnownIds(state: EngineState, intents: readonly AppendIntent[]): De
   let total = 0;
   for (const intent of intents) {
     for (const event of intent.ids) {
+      if (event.id === undefined || event.idGenerated) continue;
       total++;
-      if (event.id === undefined) continue;
       const entry = state.ids.get(event.id);
       if (entry) {
         known++;
@@ -115,6 +119,8 @@ function matchOriginal(state: EngineState, intents: readonly AppendIntent[]): Pl
     if (typeof askedIndex === 'number' && first.index !== askedIndex) return undefined;
     if (expectedPosition !== undefined && first.position !== expectedPosition) return undefined;
     for (let k = 1; k < intent.ids.length; k++) {
+      // A client-made id is not remembered: the retry key (first id, 122 random bits) stands for its append.
+      if (intent.ids[k]!.idGenerated) continue;
       const entry = state.ids.get(intent.ids[k]!.id!)!;
       if (entry.stream !== intent.stream || entry.index !== first.index + k || entry.position !== first.position + k) {
         return undefined;

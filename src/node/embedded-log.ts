@@ -47,6 +47,7 @@ import { lockDirectory } from '../storage/dir-lock.js';
 import { loadCheckpoint, writeCheckpoint } from './checkpoints.js';
 import { RandomIds, WriteArena, decodeBatch, decodeEvent, decodeForReplay, encodeBatch, type StreamPart as EncodedPart } from './event-codec.js';
 import { BufferedIterator } from './buffered-iterator.js';
+import { rawCollector, type RawRecords } from './raw-records.js';
 import { compileFilter } from './filter.js';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options.js';
 import { LogSubscription, type LiveItem, type SubscriptionSource } from './subscription.js';
@@ -499,6 +500,17 @@ export class EmbeddedEventLog implements EventLog {
 
   // ---- reads ----
 
+  /**
+   * Committed records from `from` on, as stored bytes (at most about `maxBytes` and `maxEvents`):
+   * what a server sends to a reader of the whole log, without decoding the events.
+   */
+  async readRaw(from: number, maxBytes: number, maxEvents: number): Promise<RawRecords> {
+    this.ensureOpen('read');
+    const collector = rawCollector(from, maxEvents);
+    if (from <= this.highWaterMark) await this.storage.read(from, this.highWaterMark, maxBytes, collector.decode);
+    return collector.result();
+  }
+
   private readCommitted(from: number, to: number, maxBytes: number): Promise<Event[]> {
     return this.storage.read(from, Math.min(to, this.highWaterMark), maxBytes, decodeEvent);
   }
@@ -696,6 +708,11 @@ export class EmbeddedEventLog implements EventLog {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** The high-water mark, synchronously (what `headPosition()` resolves to). */
+  get committedPosition(): number {
+    return this.highWaterMark;
   }
 
   /** Finishes accepted appends, writes a checkpoint, ends every subscription, releases the directory. */

@@ -132,7 +132,7 @@ export function encodeBatch(
     const events = part.events;
     for (let k = 0; k < events.length; k++) {
       const event = events[k]!;
-      fields.flags = (event.contentType === 'json' ? FLAG_DATA_JSON : 0) | (event.id === undefined ? FLAG_GENERATED_ID : 0);
+      fields.flags = (event.contentType === 'json' ? FLAG_DATA_JSON : 0) | (event.idGenerated ? FLAG_GENERATED_ID : 0);
       fields.index = planned.index + k;
       fields.id = event.id;
       fields.type = event.typeBytes;

@@ -1,3 +1,4 @@
 export { open, EmbeddedEventLog, type OpenReport, type LogMetrics } from './embedded-log.js';
 export type { OpenOptions } from './options.js';
 export { LogSubscription } from './subscription.js';
+export type { RawRecords, RawRun } from './raw-records.js';

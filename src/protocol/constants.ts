@@ -91,3 +91,8 @@ export const FILTER_TYPES = 4;
 
 /** Record flags: the same bits as the log's records (docs/format.md). */
 export const RECORD_DATA_JSON = 1;
+/**
+ * In an append: the client library made this id up (the writer gave none), so that a re-sent
+ * request is recognized. The server remembers only the first such id of each stream part.
+ */
+export const RECORD_ID_GENERATED = 2;

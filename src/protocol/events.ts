@@ -3,7 +3,7 @@ import type { Event, Json, TransientEvent } from '../types/event.js';
 import { readUuid, writeUuid } from '../types/uuid.js';
 import { MAX_TYPE_BYTES, encodeUtf8Cached, type PreparedEvent } from '../types/validate.js';
 import { decodeUtf8, type ByteReader, type ByteWriter } from './bytes.js';
-import { RECORD_DATA_JSON } from './constants.js';
+import { RECORD_DATA_JSON, RECORD_ID_GENERATED } from './constants.js';
 
 /**
  * Events on the wire use the log's own record layout (docs/format.md), so a reader could ship
@@ -60,7 +60,7 @@ export function writeAppendRecords(writer: ByteWriter, events: readonly Prepared
     const view = writer.view;
     const bytes = writer.bytes;
     view.setUint32(at, size - 4, true);
-    view.setUint8(at + AT_FLAGS, event.contentType === 'json' ? RECORD_DATA_JSON : 0);
+    view.setUint8(at + AT_FLAGS, (event.contentType === 'json' ? RECORD_DATA_JSON : 0) | (event.id === undefined ? RECORD_ID_GENERATED : 0));
     view.setUint8(at + 5, 0);
     view.setUint16(at + AT_STREAM_LENGTH, 0, true);
     view.setUint16(at + AT_TYPE_LENGTH, event.typeBytes.byteLength, true);
@@ -105,7 +105,7 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
     const typeLength = view.getUint16(at + AT_TYPE_LENGTH, true);
     const metadataLength = view.getUint32(at + AT_METADATA_LENGTH, true);
     const dataLength = view.getUint32(at + AT_DATA_LENGTH, true);
-    if ((flags & ~RECORD_DATA_JSON) !== 0) throw new ProtocolError(`record ${i}: unknown flags ${flags}`);
+    if ((flags & ~(RECORD_DATA_JSON | RECORD_ID_GENERATED)) !== 0) throw new ProtocolError(`record ${i}: unknown flags ${flags}`);
     if (streamLength !== 0) throw new ProtocolError(`record ${i}: an append's records carry no stream name (S must be 0, got ${streamLength})`);
     if (length !== RECORD_HEADER_BYTES - 4 + typeLength + metadataLength + dataLength) {
       throw new ProtocolError(`record ${i}: length ${length} does not match its fields (${RECORD_HEADER_BYTES - 4 + typeLength + metadataLength + dataLength})`);
@@ -127,14 +127,17 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
       field += metadataLength;
     }
     const id = readUuid(reader.bytes, at + AT_ID);
-    if (count > 1) {
+    // A client-made id is the retry key of its append if it comes first; the others need no
+    // memory (and no per-event id-window work, which would cap batched appends).
+    const idGenerated = (flags & RECORD_ID_GENERATED) !== 0 && i > 0;
+    if (count > 1 && !idGenerated) {
       seen ??= new Set();
       if (seen.has(id)) throw new InvalidEventError('id', id, 'ids unique within one append');
       seen.add(id);
     }
     events[i] = {
       id,
-      idGenerated: false,
+      idGenerated,
       type,
       typeBytes,
       data: reader.bytes.subarray(field, field + dataLength),
@@ -182,6 +185,30 @@ export function writeEventRuns(writer: ByteWriter, events: readonly Event[]): vo
     for (let k = i; k < end; k++) writeRecord(writer, events[k]!);
     writer.setU32(start, writer.offset - start - 4); // the records may have grown (replaced) the buffer
     i = end;
+  }
+}
+
+/** Records already in the log's layout, grouped in runs (a server reading its segments). */
+export interface StoredRuns {
+  runs: ReadonlyArray<{ firstPosition: number; count: number; timestamp: number; start: number; end: number }>;
+  bytes: Uint8Array;
+}
+
+/** Writes stored records as runs: one header per run, the records copied as they are. */
+export function writeStoredRuns(writer: ByteWriter, stored: StoredRuns): void {
+  for (const run of stored.runs) {
+    const length = run.end - run.start;
+    writer.ensure(4 + RUN_HEADER_BYTES + length);
+    const start = writer.offset;
+    const view = writer.view;
+    view.setUint32(start, RUN_HEADER_BYTES + length, true);
+    view.setUint32(start + 4, 0, true);
+    view.setUint32(start + 8, run.count, true);
+    setU64(view, start + 12, 0);
+    setU64(view, start + 20, run.firstPosition);
+    setU64(view, start + 28, run.timestamp);
+    writer.bytes.set(stored.bytes.subarray(run.start, run.end), start + 4 + RUN_HEADER_BYTES);
+    writer.offset = start + 4 + RUN_HEADER_BYTES + length;
   }
 }
 

@@ -40,7 +40,11 @@ export function emptyFrame(writer: ByteWriter, type: number, flags: number, requ
  * `ProtocolError` before any of it is buffered, so a hostile length cannot make us allocate.
  */
 export class FrameDecoder {
-  private pending: Uint8Array | undefined;
+  /** Chunks of an incomplete frame, joined once the frame is whole (not on every chunk: a 1 MiB frame in 64 KiB chunks would copy 8 MiB). */
+  private parts: Uint8Array[] = [];
+  private partsBytes = 0;
+  /** Total bytes of the incomplete frame, once its length field has arrived. */
+  private wanted = 0;
 
   constructor(
     private readonly maxFrameBytes: number,
@@ -49,30 +53,30 @@ export class FrameDecoder {
 
   /** Bytes held for an incomplete frame. */
   get bufferedBytes(): number {
-    return this.pending?.byteLength ?? 0;
+    return this.partsBytes;
   }
 
   push(chunk: Uint8Array): void {
     let bytes = chunk;
-    if (this.pending) {
-      const joined = new Uint8Array(this.pending.byteLength + chunk.byteLength);
-      joined.set(this.pending);
-      joined.set(chunk, this.pending.byteLength);
-      bytes = joined;
-      this.pending = undefined;
+    if (this.parts.length > 0) {
+      this.parts.push(chunk);
+      this.partsBytes += chunk.byteLength;
+      if (this.wanted === 0 && this.partsBytes >= FRAME_LENGTH_BYTES) this.wanted = this.frameSize(this.join(), 0);
+      if (this.wanted === 0 || this.partsBytes < this.wanted) return;
+      bytes = this.join();
+      this.parts = [];
+      this.partsBytes = 0;
+      this.wanted = 0;
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let at = 0;
     while (bytes.byteLength - at >= FRAME_LENGTH_BYTES) {
-      const length = view.getUint32(at, true);
-      if (length < FRAME_HEADER_BYTES - FRAME_LENGTH_BYTES) {
-        throw new ProtocolError(`frame length ${length} is below the ${FRAME_HEADER_BYTES - FRAME_LENGTH_BYTES}-byte header`);
+      const size = this.frameSize(bytes, at);
+      const end = at + size;
+      if (end > bytes.byteLength) {
+        this.wanted = size;
+        break;
       }
-      if (length + FRAME_LENGTH_BYTES > this.maxFrameBytes) {
-        throw new ProtocolError(`frame of ${length + FRAME_LENGTH_BYTES} bytes exceeds the maximum of ${this.maxFrameBytes} bytes`);
-      }
-      const end = at + FRAME_LENGTH_BYTES + length;
-      if (end > bytes.byteLength) break;
       if (view.getUint16(at + 6, true) !== 0) throw new ProtocolError(`frame ${frameTypeName(view.getUint8(at + 4))}: reserved header bytes are not 0`);
       this.onFrame({
         type: view.getUint8(at + 4),
@@ -82,6 +86,33 @@ export class FrameDecoder {
       });
       at = end;
     }
-    if (at < bytes.byteLength) this.pending = bytes.subarray(at);
+    if (at < bytes.byteLength) {
+      this.parts = [bytes.subarray(at)];
+      this.partsBytes = bytes.byteLength - at;
+    }
+  }
+
+  /** Checked size (length field included) of the frame starting at `at`. */
+  private frameSize(bytes: Uint8Array, at: number): number {
+    const length = new DataView(bytes.buffer, bytes.byteOffset + at, FRAME_LENGTH_BYTES).getUint32(0, true);
+    if (length < FRAME_HEADER_BYTES - FRAME_LENGTH_BYTES) {
+      throw new ProtocolError(`frame length ${length} is below the ${FRAME_HEADER_BYTES - FRAME_LENGTH_BYTES}-byte header`);
+    }
+    if (length + FRAME_LENGTH_BYTES > this.maxFrameBytes) {
+      throw new ProtocolError(`frame of ${length + FRAME_LENGTH_BYTES} bytes exceeds the maximum of ${this.maxFrameBytes} bytes`);
+    }
+    return length + FRAME_LENGTH_BYTES;
+  }
+
+  private join(): Uint8Array {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const joined = new Uint8Array(this.partsBytes);
+    let offset = 0;
+    for (const part of this.parts) {
+      joined.set(part, offset);
+      offset += part.byteLength;
+    }
+    this.parts = [joined];
+    return joined;
   }
 }

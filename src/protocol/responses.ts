@@ -2,7 +2,7 @@ import { ProtocolError, errorDetails, errorFromWire, type OrdoError } from '../t
 import type { AppendManyResult, Event, ExistsOrWriteResult, StreamInfo, TransientEvent } from '../types/event.js';
 import type { ByteWriter } from './bytes.js';
 import { APPEND_WRITTEN, FrameType, frameTypeName } from './constants.js';
-import { readEventRuns, readTransient, writeEventRuns, writeTransient } from './events.js';
+import { readEventRuns, readTransient, writeEventRuns, writeStoredRuns, writeTransient, type StoredRuns } from './events.js';
 import { beginFrame, emptyFrame, endFrame, type Frame } from './frame.js';
 
 /** An answer as the client reads it. */
@@ -65,6 +65,14 @@ export function writeEvents(w: ByteWriter, requestId: number, flags: number, nex
   const start = beginFrame(w, FrameType.EVENTS, flags, requestId);
   w.u64(next);
   writeEventRuns(w, events);
+  endFrame(w, start);
+}
+
+/** EVENTS from records as stored: the same frame, with no event decoded or re-encoded. */
+export function writeStoredEvents(w: ByteWriter, requestId: number, flags: number, next: number, stored: StoredRuns): void {
+  const start = beginFrame(w, FrameType.EVENTS, flags, requestId);
+  w.u64(next);
+  writeStoredRuns(w, stored);
   endFrame(w, start);
 }
 

@@ -14,6 +14,7 @@ import {
   writeHeadOk,
   writeOk,
   writePong,
+  writeStoredEvents,
   writeStreamsOk,
   writeWelcome,
 } from '../protocol/responses.js';
@@ -21,7 +22,7 @@ import { LimitExceededError, OrdoError, ProtocolError } from '../types/errors.js
 import type { Event, StreamInfo } from '../types/event.js';
 import { DEFAULT_MAX_EVENT_BYTES } from '../types/validate.js';
 import { authorize, type Authenticator, type Operation, type Principal } from './auth.js';
-import { EVENTS_FRAME_TARGET_BYTES, SubscriptionPump } from './subscription-pump.js';
+import { EVENTS_FRAME_TARGET_BYTES, SubscriptionPump, type RawCatchUp } from './subscription-pump.js';
 import type { Wire } from './wire.js';
 
 /** Per-connection limits: a misbehaving client exhausts its own connection, never the server. */
@@ -241,6 +242,13 @@ export class BinarySession {
       }
       case 'readAll': {
         const limit = pageLimit(request.limit);
+        if (request.filter === undefined) {
+          // The whole log: pages go out as stored records, no event decoded.
+          const records = await log.readRaw(request.from, EVENTS_FRAME_TARGET_BYTES, limit);
+          const next = records.count > 0 ? records.last + 1 : request.from;
+          const done = next > log.committedPosition;
+          return (w) => writeStoredEvents(w, id, done ? EVENTS_DONE : 0, next, records);
+        }
         const page = await collectPage(log.readAll({ from: request.from, limit, filter: request.filter }), limit);
         const last = page.events[page.events.length - 1];
         const next = last ? last.position + 1 : request.from;
@@ -283,25 +291,37 @@ export class BinarySession {
       return;
     }
     const transport = this.wire.transport;
-    const open = (subscription: LogSubscription): SubscriptionPump => {
+    const open = (subscription: LogSubscription | undefined, raw?: RawCatchUp): SubscriptionPump => {
       const pump = new SubscriptionPump(id, subscription, request.credit, this.output, (ended) => {
         if (this.pumps.get(ended.id) === ended) this.pumps.delete(ended.id);
         metrics.subscriptionClosed(transport);
-      });
+      }, raw);
       this.pumps.set(id, pump);
       metrics.subscriptionOpened(transport);
       metrics.request(request.op, transport, 'ok');
       return pump;
     };
     if (request.op === 'subscribe') {
-      let subscription: LogSubscription;
+      const { from, filter, transient } = request;
+      let subscription: LogSubscription | undefined;
+      let raw: RawCatchUp | undefined;
       try {
-        subscription = log.subscribe({ from: request.from, filter: request.filter, transient: request.transient });
+        if (filter === undefined && from !== 'end') {
+          // The whole log from a position: catch up from the stored bytes, then go live.
+          raw = {
+            next: from === 'start' ? 0 : from,
+            read: (position, maxBytes, maxEvents) => log.readRaw(position, maxBytes, maxEvents),
+            committed: () => log.committedPosition,
+            subscribeFrom: (position) => log.subscribe({ from: position, transient }),
+          };
+        } else {
+          subscription = log.subscribe({ from, filter, transient });
+        }
       } catch (error) {
         this.answerError(id, request.op, error);
         return;
       }
-      open(subscription).start();
+      open(subscription, raw).start();
       return;
     }
     log.readAndSubscribe(request.stream).then(

@@ -1,6 +1,6 @@
-import type { LogSubscription } from '../node/index.js';
+import type { LogSubscription, RawRecords } from '../node/index.js';
 import type { ByteWriter } from '../protocol/bytes.js';
-import { writeEvents, writeSubscriptionEnd, writeTransientFrame } from '../protocol/responses.js';
+import { writeEvents, writeStoredEvents, writeSubscriptionEnd, writeTransientFrame } from '../protocol/responses.js';
 import type { Event, TransientEvent } from '../types/event.js';
 
 /** Events one wake-up of a pump takes from the log at most. */
@@ -9,6 +9,21 @@ const MAX_EVENTS_PER_WAKE_UP = 4096;
 export const EVENTS_FRAME_TARGET_BYTES = 1024 * 1024;
 /** Framing bytes per record on the wire, for the size estimate. */
 const RECORD_OVERHEAD_BYTES = 44;
+
+/** A raw catch-up hands over to the log's own subscription this close to the head (in events). */
+const RAW_HANDOVER_EVENTS = MAX_EVENTS_PER_WAKE_UP;
+
+/**
+ * Catch-up of an unfiltered subscription straight from the segments: records go out as stored,
+ * none decoded or re-encoded. Near the head the log's subscription takes over (live tail).
+ */
+export interface RawCatchUp {
+  /** The next position to send. */
+  next: number;
+  read(from: number, maxBytes: number, maxEvents: number): Promise<RawRecords>;
+  committed(): number;
+  subscribeFrom(from: number): LogSubscription;
+}
 
 /** What a pump needs from its connection. */
 export interface PumpOutput {
@@ -32,15 +47,19 @@ export class SubscriptionPump {
 
   constructor(
     readonly id: number,
-    private readonly subscription: LogSubscription,
+    private subscription: LogSubscription | undefined,
     initialCredit: number,
     private readonly output: PumpOutput,
     private readonly onEnd: (pump: SubscriptionPump) => void,
+    private raw?: RawCatchUp,
   ) {
     this.credit = initialCredit;
   }
 
+  /** Tells the client where the subscription starts (so it can resume from there), then pumps. */
   start(): void {
+    const next = this.raw ? this.raw.next : this.subscription!.position + 1;
+    this.output.send((w) => writeEvents(w, this.id, 0, next, []));
     void this.run();
   }
 
@@ -53,7 +72,7 @@ export class SubscriptionPump {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.subscription.close();
+    this.subscription?.close();
     this.onEnd(this);
   }
 
@@ -72,18 +91,23 @@ export class SubscriptionPump {
           await this.output.drained();
           continue;
         }
+        if (this.raw) {
+          await this.catchUpRaw(this.raw);
+          continue;
+        }
+        const subscription = this.subscription!;
         const items = this.items;
         items.length = 0;
         const max = Math.min(this.credit, MAX_EVENTS_PER_WAKE_UP);
-        if (this.subscription.takeReady(items, max) === 0) {
-          const result = await this.subscription.next();
+        if (subscription.takeReady(items, max) === 0) {
+          const result = await subscription.next();
           if (this.stopped) return;
           if (result.done) {
             this.end();
             return;
           }
           items.push(result.value);
-          this.subscription.takeReady(items, max - 1);
+          subscription.takeReady(items, max - 1);
         }
         this.credit -= items.length;
         this.sendItems(items);
@@ -96,13 +120,34 @@ export class SubscriptionPump {
     }
   }
 
+  private async catchUpRaw(raw: RawCatchUp): Promise<void> {
+    if (raw.next > raw.committed() - RAW_HANDOVER_EVENTS) {
+      this.handOver(raw);
+      return;
+    }
+    const records = await raw.read(raw.next, EVENTS_FRAME_TARGET_BYTES, Math.min(this.credit, MAX_EVENTS_PER_WAKE_UP));
+    if (this.stopped) return;
+    if (records.count === 0) {
+      this.handOver(raw);
+      return;
+    }
+    raw.next = records.last + 1;
+    this.credit -= records.count;
+    this.output.send((w) => writeStoredEvents(w, this.id, 0, raw.next, records));
+  }
+
+  private handOver(raw: RawCatchUp): void {
+    this.subscription = raw.subscribeFrom(raw.next);
+    this.raw = undefined;
+  }
+
   private sendItems(items: ReadonlyArray<Event | TransientEvent>): void {
     let run: Event[] = [];
     let bytes = 0;
     const flush = (last: boolean) => {
       if (run.length === 0) return;
       const events = run;
-      const next = last ? this.subscription.position + 1 : events[events.length - 1]!.position + 1;
+      const next = last ? this.subscription!.position + 1 : events[events.length - 1]!.position + 1;
       this.output.send((w) => writeEvents(w, this.id, 0, next, events));
       run = [];
       bytes = 0;

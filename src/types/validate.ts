@@ -89,6 +89,10 @@ export function validateFilter(filter: unknown): Filter | undefined {
 export interface PreparedEvent {
   /** The writer's id (lower case), or undefined: the log generates one when it writes the event. */
   id: string | undefined;
+  /**
+   * True when the writer gave no id: the log made one (`id` undefined) or a client library did
+   * (for retries). Such ids are not remembered for idempotency, except a client's retry key.
+   */
   idGenerated: boolean;
   type: string;
   /** UTF-8 of `type`, shared by every event of that type. */
