@@ -91,7 +91,9 @@ async function endToEndLatency(log: RemoteEventLog, seconds: number): Promise<{ 
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const subscription = log.subscribe({ from: 'end', filter: { streams: ['latency'] } });
   const sentAt = new Map<number, bigint>();
-  const total = seconds * LATENCY_EVENTS_PER_SECOND;
+  // The first second warms up (JIT, buffers) and is not recorded.
+  const warmUp = LATENCY_EVENTS_PER_SECOND;
+  const total = (seconds + 1) * LATENCY_EVENTS_PER_SECOND;
   const perTick = (LATENCY_EVENTS_PER_SECOND * LATENCY_TICK_MS) / 1000;
   const receiving = (async () => {
     let received = 0;
@@ -99,7 +101,7 @@ async function endToEndLatency(log: RemoteEventLog, seconds: number): Promise<{ 
       const at = process.hrtime.bigint();
       const seq = new DataView((item as { data: Uint8Array }).data.buffer, (item as { data: Uint8Array }).data.byteOffset).getUint32(0, true);
       const sent = sentAt.get(seq);
-      if (sent !== undefined) histogram.recordValue(Number(at - sent) / 1000); // µs
+      if (sent !== undefined && seq >= warmUp) histogram.recordValue(Number(at - sent) / 1000); // µs
       sentAt.delete(seq);
       if (++received >= total) return;
     }

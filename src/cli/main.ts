@@ -12,6 +12,8 @@ import { formatEvent } from './format.js';
 import { RateLine } from './rate-line.js';
 
 const DEFAULT_DIR = './ordo-data';
+/** A command fails fast when no server answers (a library client would keep trying longer). */
+const CLI_CONNECT_TIMEOUT_MS = 3_000;
 
 function integer(name: string) {
   return (value: string): number => {
@@ -52,7 +54,7 @@ const tokenOption = () => new Option('--token <token>', "the server's access tok
 
 /** Every data command works on a directory (embedded) or, with --url, on a server: the same EventLog. */
 async function openLog(options: { dir: string; url?: string; token?: string }): Promise<EventLog> {
-  if (options.url) return connect(options.url, { token: options.token, clientName: 'ordo-cli' });
+  if (options.url) return connect(options.url, { token: options.token, clientName: 'ordo-cli', connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS });
   return open(options.dir);
 }
 

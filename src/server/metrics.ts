@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EmbeddedEventLog } from '../node/index.js';
+
+export type Transport = 'tcp' | 'ws' | 'http' | 'sse';
+
+/** What every transport reports, and `/metrics` renders (Prometheus text format). */
+export interface ServerMetrics {
+  readonly registry: Registry;
+  connectionOpened(transport: Transport): void;
+  connectionClosed(transport: Transport): void;
+  subscriptionOpened(transport: Transport): void;
+  subscriptionClosed(transport: Transport): void;
+  /** One answered request; `outcome` is 'ok' or the error code. */
+  request(operation: string, transport: Transport, outcome: string): void;
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+/** fdatasync durations worth telling apart on SSDs and on slow network disks, in seconds. */
+const FSYNC_BUCKETS_SECONDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
+/**
+ * The server's metrics on its own registry (never prom-client's global one, so two servers in
+ * one process do not mix). Log totals are read from the log at scrape time, so the write path
+ * pays nothing for them.
+ */
+export function createServerMetrics(log: EmbeddedEventLog): ServerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const fromLog = <K extends keyof ReturnType<EmbeddedEventLog['metrics']>>(key: K) =>
+    function (this: Counter | Gauge) {
+      if (!log.closed) (this as Gauge).set(log.metrics()[key]);
+    };
+  // Totals kept by the log are exposed as counters whose value is set at scrape time.
+  const total = (name: string, help: string, key: keyof ReturnType<EmbeddedEventLog['metrics']>) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        if (log.closed) return;
+        this.reset();
+        this.inc(log.metrics()[key]);
+      },
+    });
+  total('ordo_appends_total', 'Appends accepted since the server started (an appendMany is one)', 'appends');
+  total('ordo_appended_events_total', 'Events appended since the server started', 'appendedEvents');
+  total('ordo_written_bytes_total', 'Bytes written to segment files since the server started', 'bytesWritten');
+  total('ordo_fsyncs_total', 'Group-commit fdatasyncs since the server started', 'fsyncs');
+  new Gauge({ name: 'ordo_head_position', help: 'The high-water mark: the last committed position (-1: empty)', registers: [registry], collect: fromLog('headPosition') });
+  new Gauge({ name: 'ordo_streams', help: 'Streams in the log', registers: [registry], collect: fromLog('streams') });
+  new Gauge({ name: 'ordo_live_subscribers', help: 'Subscriptions on the live tail (not catching up from disk)', registers: [registry], collect: fromLog('liveSubscribers') });
+  new Gauge({ name: 'ordo_subscriber_lag_events', help: 'How far the slowest live subscriber is behind the head, in events', registers: [registry], collect: fromLog('maxSubscriberLag') });
+  const fsync = new Histogram({ name: 'ordo_fsync_duration_seconds', help: 'Duration of each group-commit fdatasync', buckets: FSYNC_BUCKETS_SECONDS, registers: [registry] });
+  log.onFsync = (seconds) => fsync.observe(seconds);
+  const connections = new Gauge({ name: 'ordo_connections', help: 'Open client connections (HTTP: requests in progress)', labelNames: ['transport'], registers: [registry] });
+  const subscriptions = new Gauge({ name: 'ordo_subscriptions', help: 'Open subscriptions by transport', labelNames: ['transport'], registers: [registry] });
+  const requests = new Counter({ name: 'ordo_requests_total', help: 'Requests answered, by operation, transport and outcome (ok or the error code)', labelNames: ['operation', 'transport', 'outcome'], registers: [registry] });
+  return {
+    registry,
+    connectionOpened: (transport) => connections.inc({ transport }),
+    connectionClosed: (transport) => connections.dec({ transport }),
+    subscriptionOpened: (transport) => subscriptions.inc({ transport }),
+    subscriptionClosed: (transport) => subscriptions.dec({ transport }),
+    request: (operation, transport, outcome) => requests.inc({ operation, transport, outcome }),
+    render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+  };
+}
