@@ -6,6 +6,7 @@ import * as hdr from 'hdr-histogram-js';
 import { connect, type RemoteEventLog } from '../src/client/index.js';
 import { elapsedMs, formatNumber, rate, type BenchRow } from './report.js';
 import { RECORD_BYTES } from './raw-disk.js';
+import { benchEnvelope } from './envelope.js';
 
 const GROUP = 'remote (connect)';
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -25,7 +26,7 @@ const RAW_FRAME_BYTES = 12 + 1 + 9 + 2 + 6 + 4 + 44 + 5 + RECORD_BYTES;
  */
 export async function benchRemote(options: { dir: string; quick?: boolean }): Promise<BenchRow[]> {
   const quick = options.quick === true;
-  const rows: BenchRow[] = [];
+  const rows: BenchRow[] = benchEnvelope({ quick });
   const rawLimit = await rawRequestAck(quick ? 300_000 : 1_000_000);
   rows.push({ group: GROUP, name: 'raw TCP req/ack, 1 frame/request, 1000 in flight', value: rawLimit, unit: 'req/s', note: 'peer process only acks: the transport limit' });
   const add = (name: string, value: number, unit: string, note?: string, ratio = true) => {

@@ -106,7 +106,7 @@ export function encodeBatch(
     const streamLength = part.streamBytes.byteLength;
     for (const event of part.events) {
       recordBytes += recordSize(streamLength, event.typeBytes.byteLength, event.metadataBytes?.byteLength ?? 0, event.data.byteLength);
-      if (event.id === undefined) generated++;
+      if (event.id === undefined && event.idBytes === undefined) generated++;
     }
     count += part.events.length;
   }
@@ -118,6 +118,7 @@ export function encodeBatch(
     flags: 0,
     index: 0,
     id: undefined,
+    idBytes: undefined,
     randomIds: random?.bytes,
     randomOffset: random?.offset ?? 0,
     stream: parts[0]!.streamBytes,
@@ -135,11 +136,12 @@ export function encodeBatch(
       fields.flags = (event.contentType === 'json' ? FLAG_DATA_JSON : 0) | (event.idGenerated ? FLAG_GENERATED_ID : 0);
       fields.index = planned.index + k;
       fields.id = event.id;
+      fields.idBytes = event.idBytes;
       fields.type = event.typeBytes;
       fields.metadata = event.metadataBytes;
       fields.data = event.data;
       offset = encodeRecord(fields, bytes, view, offset);
-      if (event.id === undefined) fields.randomOffset += 16;
+      if (event.id === undefined && event.idBytes === undefined) fields.randomOffset += 16;
     }
   }
   sealBatch(bytes, view, start, offset);

@@ -39,7 +39,9 @@ export class RandomIdPool {
       globalThis.crypto.getRandomValues(this.pool);
       this.used = 0;
     }
-    target.set(this.pool.subarray(this.used, this.used + 16), offset);
+    const pool = this.pool;
+    const from = this.used;
+    for (let i = 0; i < 16; i++) target[offset + i] = pool[from + i]!;
     this.used += 16;
     target[offset + 6] = (target[offset + 6]! & 0x0f) | 0x40; // version 4
     target[offset + 8] = (target[offset + 8]! & 0x3f) | 0x80; // RFC 4122 variant
@@ -71,9 +73,7 @@ export function writeAppendRecords(writer: ByteWriter, events: readonly Prepared
     else ids.write(bytes, at + AT_ID);
     view.setUint32(at + AT_METADATA_LENGTH, metadataLength, true);
     view.setUint32(at + AT_DATA_LENGTH, event.data.byteLength, true);
-    let field = at + RECORD_HEADER_BYTES;
-    bytes.set(event.typeBytes, field);
-    field += event.typeBytes.byteLength;
+    let field = copySmall(event.typeBytes, bytes, at + RECORD_HEADER_BYTES);
     if (event.metadataBytes) {
       bytes.set(event.metadataBytes, field);
       field += metadataLength;
@@ -115,9 +115,10 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
     if (size > maxEventBytes) throw new EventTooLargeError(size, maxEventBytes);
     if (typeLength === 0) throw new InvalidEventError('type', '', 'a non-empty string');
     let field = at + RECORD_HEADER_BYTES;
-    const typeBytes = reader.bytes.subarray(field, field + typeLength);
     const type = decodeUtf8(reader.bytes, field, typeLength, `record ${i} type`);
     if (typeLength > MAX_TYPE_BYTES) throw new InvalidEventError('type', type, `at most ${MAX_TYPE_BYTES} bytes`);
+    // Types recur: one cached encoding per type instead of a view per event.
+    const typeBytes = encodeUtf8Cached(type);
     field += typeLength;
     let metadata: Record<string, Json> | undefined;
     let metadataBytes: Uint8Array | undefined;
@@ -126,11 +127,12 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
       metadata = parseMetadata(metadataBytes);
       field += metadataLength;
     }
-    const id = readUuid(reader.bytes, at + AT_ID);
     // A client-made id is the retry key of its append if it comes first; the others need no
-    // memory (and no per-event id-window work, which would cap batched appends).
+    // memory (and no per-event id-window work, which would cap batched appends), and not even
+    // a string: their bytes go into the stored record as they are.
     const idGenerated = (flags & RECORD_ID_GENERATED) !== 0 && i > 0;
-    if (count > 1 && !idGenerated) {
+    const id = idGenerated ? undefined : readUuid(reader.bytes, at + AT_ID);
+    if (count > 1 && id !== undefined) {
       seen ??= new Set();
       if (seen.has(id)) throw new InvalidEventError('id', id, 'ids unique within one append');
       seen.add(id);
@@ -138,6 +140,7 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
     events[i] = {
       id,
       idGenerated,
+      idBytes: id === undefined ? reader.bytes.subarray(at + AT_ID, at + AT_ID + 16) : undefined,
       type,
       typeBytes,
       data: reader.bytes.subarray(field, field + dataLength),
@@ -148,6 +151,14 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
     reader.offset = field + dataLength;
   }
   return events;
+}
+
+/** Short byte strings are copied in JS: cheaper than a native call for a handful of bytes. */
+function copySmall(source: Uint8Array, target: Uint8Array, at: number): number {
+  const length = source.byteLength;
+  if (length <= 32) for (let i = 0; i < length; i++) target[at + i] = source[i]!;
+  else target.set(source, at);
+  return at + length;
 }
 
 function parseMetadata(bytes: Uint8Array): Record<string, Json> {

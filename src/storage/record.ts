@@ -107,6 +107,8 @@ export interface RecordFields {
   flags: number;
   index: number;
   id: string | undefined;
+  /** The id's 16 bytes, when given as bytes (used when `id` is undefined). */
+  idBytes: Uint8Array | undefined;
   randomIds: Uint8Array | undefined;
   randomOffset: number;
   stream: Uint8Array;
@@ -131,6 +133,10 @@ export function encodeRecord(fields: RecordFields, target: Buffer, view: DataVie
   setU64(view, offset + AT_INDEX, fields.index);
   if (fields.id !== undefined) {
     writeUuid(fields.id, target, offset + AT_ID);
+  } else if (fields.idBytes !== undefined) {
+    const source = fields.idBytes;
+    const to = offset + AT_ID;
+    for (let i = 0; i < 16; i++) target[to + i] = source[i]!;
   } else {
     const source = fields.randomIds!;
     const from = fields.randomOffset;

@@ -94,6 +94,11 @@ export interface PreparedEvent {
    * (for retries). Such ids are not remembered for idempotency, except a client's retry key.
    */
   idGenerated: boolean;
+  /**
+   * The 16 bytes of an id that was made elsewhere and need not be a string here (a client's
+   * generated id, copied from the request into the record as it is). Set only when `id` is undefined.
+   */
+  idBytes?: Uint8Array;
   type: string;
   /** UTF-8 of `type`, shared by every event of that type. */
   typeBytes: Uint8Array;

@@ -23,6 +23,7 @@ function batch(first: number, count: number, payload = 20, term = 1): Buffer {
         flags: 0,
         index: first + k,
         id: ID.slice(0, -8) + String(first + k).padStart(8, '0'),
+        idBytes: undefined,
         randomIds: undefined,
         randomOffset: 0,
         stream: Buffer.from('stream-a'),
