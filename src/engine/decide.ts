@@ -55,8 +55,10 @@ export function decideAppend(state: EngineState, intents: readonly AppendIntent[
     if (!expectedHolds(intent.expected, actual)) {
       const conflict: Decision = { kind: 'conflict', intent: i, stream: intent.stream, expected: intent.expected, actual };
       const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
-      const explicitIds = intent.ids.every((event) => event.id !== undefined);
-      if (typeof askedIndex === 'number' && actual >= askedIndex + intent.ids.length && explicitIds) {
+      // A retry can be recognized on disk if its first event has a known id (a writer's, or a
+      // client's retry key): the caller compares the ids stored at the asked indexes.
+      const keyed = intent.ids.length > 0 && intent.ids[0]!.id !== undefined;
+      if (typeof askedIndex === 'number' && actual >= askedIndex + intent.ids.length && keyed) {
         conflict.retryOf = { index: askedIndex };
       }
       return conflict;

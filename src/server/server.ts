@@ -19,6 +19,8 @@ export const DEFAULT_HTTP_PORT = 4681;
 export const WEBSOCKET_PATH = '/ws';
 /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
 const SHUTDOWN_GRACE_MS = 5_000;
+/** How long closed connections may take to send their last bytes before they are cut. */
+const SOCKET_LINGER_MS = 1_000;
 
 export interface ServerOptions {
   dir: string;
@@ -142,6 +144,9 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
       await api.close();
       await Promise.all([...sessions].map((session) => session.shutdown(SHUTDOWN_GRACE_MS)));
       wss.close();
+      // Sessions ended their sockets after flushing; give the last bytes a moment to leave.
+      const deadline = Date.now() + SOCKET_LINGER_MS;
+      while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       for (const socket of sockets) socket.destroy();
       await log.close();
       logger.info('closed');
