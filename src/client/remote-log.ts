@@ -388,10 +388,16 @@ export class RemoteEventLog implements EventLog {
       writer.offset = start;
       return Promise.reject(new LimitExceededError(`${operation} of ${size} bytes exceeds the server's maximum frame of ${this.maxFrameBytes} bytes; split it`));
     }
-    // The request's own bytes, kept to re-send after a reconnect (the writer never reuses them).
-    const frame = writer.bytes.subarray(start, writer.offset);
-    if (!this.ready) writer.offset = start; // sent once connected, from `frame`
-    else this.scheduleFlush();
+    // The request's own bytes, kept to re-send after a reconnect (the writer never reuses
+    // bytes it handed out). While disconnected they are copied out and the writer rewound:
+    // they go out from `frame` once connected.
+    let frame = writer.bytes.subarray(start, writer.offset);
+    if (!this.ready) {
+      frame = frame.slice();
+      writer.offset = start;
+    } else {
+      this.scheduleFlush();
+    }
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = {
         frame,

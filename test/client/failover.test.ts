@@ -123,4 +123,24 @@ describe('connect(): the server is killed (kill -9) and restarted', () => {
     await log.close();
     assert.equal(await stopGracefully(server), 0);
   });
+
+  it('requests made while the server is down wait for it, then each is sent once', async () => {
+    const dir = await tempDir();
+    let server = await start(dir);
+    const log = await connect(server.urls.tcp, { reconnectDelayMs: 20, maxReconnectDelayMs: 100, timeoutMs: 20_000 });
+    await log.append('s', { type: 'Before' });
+    await killHard(server);
+    await sleep(50);
+    const during = Array.from({ length: 20 }, (_, i) => log.append('s', { type: 'During', data: i }));
+    const count = log.count('s');
+    await sleep(100);
+    server = await start(dir, server);
+    const results = await Promise.all(during);
+    assert.deepEqual(results.map((r) => r.index).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.ok((await count) >= 1);
+    const events = await collect(log.read('s'));
+    assert.deepEqual(events.slice(1).map((e) => eventJson(e)).sort((a, b) => (a as number) - (b as number)), Array.from({ length: 20 }, (_, i) => i));
+    await log.close();
+    assert.equal(await stopGracefully(server), 0);
+  });
 });
