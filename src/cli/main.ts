@@ -52,6 +52,11 @@ const dirOption = () => new Option('-d, --dir <dir>', 'data directory').default(
 const urlOption = () => new Option('-u, --url <url>', 'use the server at this URL (ordo://host:4680, ws://host:4681/ws) instead of --dir').env('ORDO_URL');
 const tokenOption = () => new Option('--token <token>', "the server's access token").env('ORDO_TOKEN');
 
+/** The options every data command takes: a directory, or a server and its token. */
+function withLogOptions(command: Command): Command {
+  return command.addOption(dirOption()).addOption(urlOption()).addOption(tokenOption());
+}
+
 /** Every data command works on a directory (embedded) or, with --url, on a server: the same EventLog. */
 async function openLog(options: { dir: string; url?: string; token?: string }): Promise<EventLog> {
   if (options.url) return connect(options.url, { token: options.token, clientName: 'ordo-cli', connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS });
@@ -63,8 +68,7 @@ const program = new Command()
   .description('Ordo: a totally ordered, durable event log')
   .showHelpAfterError();
 
-program
-  .command('append')
+withLogOptions(program.command('append'))
   .description('append one event to a stream; prints { position, index, count }')
   .argument('<stream>', 'stream name')
   .requiredOption('-t, --type <type>', 'event type')
@@ -72,9 +76,6 @@ program
   .option('--metadata <json>', 'event metadata as a JSON object', json)
   .option('--id <uuid>', 'event id (makes a retry idempotent)')
   .option('-e, --expected <n|any|empty|exists>', 'expected stream count', expectedOption)
-  .addOption(dirOption())
-  .addOption(urlOption())
-  .addOption(tokenOption())
   .action(async (stream: string, options) => {
     const log = await openLog(options);
     try {
@@ -89,16 +90,12 @@ program
     }
   });
 
-program
-  .command('read')
+withLogOptions(program.command('read'))
   .description("print a stream's events, one JSON line each")
   .argument('<stream>', 'stream name')
   .option('--from <index>', 'first index', integer('--from'))
   .option('--limit <n>', 'at most n events', integer('--limit'))
   .option('--backwards', 'newest first')
-  .addOption(dirOption())
-  .addOption(urlOption())
-  .addOption(tokenOption())
   .action(async (stream: string, options) => {
     const log = await openLog(options);
     try {
@@ -110,17 +107,13 @@ program
     }
   });
 
-program
-  .command('read-all')
+withLogOptions(program.command('read-all'))
   .description('print the whole log in order, one JSON line per event')
   .option('--from <position>', 'first position', integer('--from'), 0)
   .option('--limit <n>', 'at most n events', integer('--limit'))
   .option('--stream <name>', 'only this stream (repeatable)', collectList)
   .option('--prefix <prefix>', 'only streams with this prefix (repeatable)', collectList)
   .option('--type <type>', 'only this event type (repeatable)', collectList)
-  .addOption(dirOption())
-  .addOption(urlOption())
-  .addOption(tokenOption())
   .action(async (options) => {
     const log = await openLog(options);
     try {
@@ -130,8 +123,7 @@ program
     }
   });
 
-program
-  .command('tail')
+withLogOptions(program.command('tail'))
   .description('print the log from a position, then follow it live until Ctrl-C (a rate line goes to stderr)')
   .option('--from <position>', "first position (default: only new events)", integer('--from'))
   .option('-f, --follow', 'keep following new events (the default)', true)
@@ -140,9 +132,6 @@ program
   .option('--stream <name>', 'only this stream (repeatable)', collectList)
   .option('--prefix <prefix>', 'only streams with this prefix (repeatable)', collectList)
   .option('--type <type>', 'only this event type (repeatable)', collectList)
-  .addOption(dirOption())
-  .addOption(urlOption())
-  .addOption(tokenOption())
   .action(async (options) => {
     const log = await openLog(options);
     const stop = new AbortController();
@@ -171,14 +160,10 @@ program
     }
   });
 
-program
-  .command('streams')
+withLogOptions(program.command('streams'))
   .description('list streams and their counts, one JSON line each')
   .option('--prefix <prefix>', 'only streams starting with this')
   .option('--limit <n>', 'at most n streams', integer('--limit'))
-  .addOption(dirOption())
-  .addOption(urlOption())
-  .addOption(tokenOption())
   .action(async (options) => {
     const log = await openLog(options);
     try {
@@ -243,12 +228,8 @@ program
     if (!report.ok) process.exitCode = 1;
   });
 
-program
-  .command('status')
+withLogOptions(program.command('status'))
   .description('head position, streams and segments of the log')
-  .addOption(dirOption())
-  .addOption(urlOption())
-  .addOption(tokenOption())
   .action(async (options) => {
     if (options.url) {
       const log = await openLog(options);

@@ -19,7 +19,6 @@ import { readResponse, type Response } from '../protocol/responses.js';
 import {
   AbortedError,
   InvalidArgumentError,
-  InvalidEventError,
   LimitExceededError,
   LogClosedError,
   OrdoError,
@@ -50,6 +49,7 @@ import {
   DEFAULT_MAX_EVENT_BYTES,
   prepareEvent,
   prepareEvents,
+  prepareStreamAppends,
   validateExpected,
   validateFilter,
   validateIndex,
@@ -203,23 +203,7 @@ export class RemoteEventLog implements EventLog {
   appendMany(appends: StreamAppend[], options: { ack?: AckMode; signal?: AbortSignal } = {}): Promise<AppendManyResult> {
     try {
       this.ensureOpen('appendMany');
-      if (!Array.isArray(appends) || appends.length === 0) {
-        throw new InvalidArgumentError(`invalid appendMany ${describe(appends)}: expected a non-empty array of { stream, events, expected? }`);
-      }
-      const parts = appends.map((append) => {
-        if (typeof append !== 'object' || append === null) {
-          throw new InvalidArgumentError(`invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`);
-        }
-        return { stream: validateStream(append.stream), expected: validateExpected(append.expected), events: prepareEvents(append.events, this.options.maxEventBytes) };
-      });
-      const ids = new Set<string>();
-      for (const part of parts) {
-        for (const event of part.events) {
-          if (event.id === undefined) continue;
-          if (ids.has(event.id)) throw new InvalidEventError('id', event.id, 'ids unique within one appendMany');
-          ids.add(event.id);
-        }
-      }
+      const parts = prepareStreamAppends(appends, this.options.maxEventBytes);
       const ack = validateAck(options.ack);
       return this.request('appendMany', (w, id) => writeAppendMany(w, id, ack, parts, this.ids), (response) => {
         if (response.kind !== 'appendManyOk') throw unexpected('appendMany', response);

@@ -5,7 +5,6 @@ import {
   AbortedError,
   IdConflictError,
   InvalidArgumentError,
-  InvalidEventError,
   LogClosedError,
   WrongExpectedCountError,
   describe,
@@ -31,6 +30,8 @@ import type {
 import {
   prepareEvent,
   prepareEvents,
+  prepareStreamAppends,
+  checkUniqueIds,
   validateExpected,
   validateFilter,
   validateIndex,
@@ -221,15 +222,7 @@ export class EmbeddedEventLog implements EventLog {
   async appendMany(appends: StreamAppend[], options: { ack?: AckMode; signal?: AbortSignal } = {}): Promise<AppendManyResult> {
     this.ensureOpen('appendMany');
     if (options.signal?.aborted) throw new AbortedError('appendMany');
-    if (!Array.isArray(appends) || appends.length === 0) {
-      throw new InvalidArgumentError(`invalid appendMany ${describe(appends)}: expected a non-empty array of { stream, events, expected? }`);
-    }
-    const parts = appends.map((append) => {
-      if (typeof append !== 'object' || append === null) {
-        throw new InvalidArgumentError(`invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`);
-      }
-      return { stream: append.stream, expected: validateExpected(append.expected), events: prepareEvents(append.events, this.options.maxEventBytes) };
-    });
+    const parts = prepareStreamAppends(appends, this.options.maxEventBytes);
     return this.appendPrepared(parts, validateAck(options.ack));
   }
 
@@ -240,16 +233,7 @@ export class EmbeddedEventLog implements EventLog {
   async appendPrepared(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[] }>, ack: AckMode): Promise<AppendManyResult> {
     this.ensureOpen('appendMany');
     const parts = appends.map((append) => this.preparePart(append.stream, append.expected, append.events));
-    if (parts.length > 1) {
-      const ids = new Set<string>();
-      for (const part of parts) {
-        for (const event of part.events) {
-          if (event.id === undefined) continue;
-          if (ids.has(event.id)) throw new InvalidEventError('id', event.id, 'ids unique within one appendMany');
-          ids.add(event.id);
-        }
-      }
-    }
+    checkUniqueIds(parts);
     const written = await this.write(parts, ack);
     return { position: written.appends[0]!.position, streams: written.appends.map((a) => ({ stream: a.stream, ...pick(a) })) };
   }

@@ -1,4 +1,5 @@
 import { EventTooLargeError, InvalidEventError, ProtocolError } from '../types/errors.js';
+import { RECORD_AT } from '../types/record-layout.js';
 import type { Event, Json, TransientEvent } from '../types/event.js';
 import { readUuid, writeUuid } from '../types/uuid.js';
 import { MAX_TYPE_BYTES, encodeUtf8Cached, type PreparedEvent } from '../types/validate.js';
@@ -19,13 +20,7 @@ import { RECORD_DATA_JSON, RECORD_ID_GENERATED } from './constants.js';
 export const RECORD_HEADER_BYTES = 44;
 export const RUN_HEADER_BYTES = 32;
 
-const AT_FLAGS = 4;
-const AT_STREAM_LENGTH = 6;
-const AT_TYPE_LENGTH = 8;
-const AT_INDEX = 12;
-const AT_ID = 20;
-const AT_METADATA_LENGTH = 36;
-const AT_DATA_LENGTH = 40;
+const { FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
 const TWO_POW_32 = 2 ** 32;
 const textEncoder = new TextEncoder();
 

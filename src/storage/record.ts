@@ -1,4 +1,5 @@
 import { crc32c } from './crc.js';
+import { RECORD_AT } from '../types/record-layout.js';
 import { readUuid, writeUuid } from '../types/uuid.js';
 
 /**
@@ -40,13 +41,7 @@ const AT_BATCH_FIRST_POSITION = 16;
 const AT_BATCH_TIMESTAMP = 24;
 
 // Record offsets, from the start of the record (its length field).
-const AT_FLAGS = 4;
-const AT_STREAM_LENGTH = 6;
-const AT_TYPE_LENGTH = 8;
-const AT_INDEX = 12;
-const AT_ID = 20;
-const AT_METADATA_LENGTH = 36;
-const AT_DATA_LENGTH = 40;
+const { FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
 
 /** A batch header, decoded. */
 export interface BatchHeader {

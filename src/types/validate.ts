@@ -192,3 +192,42 @@ function encodeJson(value: unknown, field: string): Uint8Array {
   if (text === undefined) throw new InvalidEventError(field, value, 'a JSON-serializable value or bytes');
   return encoder.encode(text);
 }
+
+/** One stream's part of an `appendMany`, checked. */
+export interface PreparedStreamAppend {
+  stream: string;
+  expected: Expected;
+  events: PreparedEvent[];
+}
+
+/**
+ * Checks `appendMany`'s input: a non-empty array of `{ stream, events, expected? }`, and event
+ * ids unique across all its parts (one id names one event).
+ */
+export function prepareStreamAppends(appends: unknown, maxEventBytes: number): PreparedStreamAppend[] {
+  if (!Array.isArray(appends) || appends.length === 0) {
+    throw new InvalidArgumentError(`invalid appendMany ${describe(appends)}: expected a non-empty array of { stream, events, expected? }`);
+  }
+  const parts = appends.map((append: unknown) => {
+    if (typeof append !== 'object' || append === null) {
+      throw new InvalidArgumentError(`invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`);
+    }
+    const { stream, expected, events } = append as { stream?: unknown; expected?: unknown; events?: unknown };
+    return { stream: validateStream(stream), expected: validateExpected(expected), events: prepareEvents(events, maxEventBytes) };
+  });
+  checkUniqueIds(parts);
+  return parts;
+}
+
+/** Throws unless the writer-given ids across `parts` are unique. */
+export function checkUniqueIds(parts: ReadonlyArray<{ events: readonly PreparedEvent[] }>): void {
+  if (parts.length < 2) return;
+  const ids = new Set<string>();
+  for (const part of parts) {
+    for (const event of part.events) {
+      if (event.id === undefined) continue;
+      if (ids.has(event.id)) throw new InvalidEventError('id', event.id, 'ids unique within one appendMany');
+      ids.add(event.id);
+    }
+  }
+}

@@ -1,25 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { tokenAuthenticator } from '../../src/server/auth.js';
 import { startTestServer } from '../support/server.js';
+import { lines, ordo } from '../support/cli.js';
 
-const run = promisify(execFile);
-const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-
-async function ordo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [cli, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
-
-const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
 
 describe('ordo CLI against a server (--url, --token)', () => {
   it('append, read, read-all, streams, status and tail work over the network, with the token checked', async () => {

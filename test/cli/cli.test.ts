@@ -1,26 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { segmentName } from '../../src/storage/segment-file.js';
 import { tempDir } from '../support/temp-dir.js';
+import { cli, lines, ordo } from '../support/cli.js';
 
-const run = promisify(execFile);
-const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
-
-async function ordo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', [cli, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
-
-const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
 
 describe('ordo CLI', () => {
   it('append, read, read-all and verify on a data directory', async () => {

@@ -5,19 +5,10 @@ import { describe, it } from 'node:test';
 import { segmentName } from '../../src/storage/segment-file.js';
 import { open, type EmbeddedEventLog, type OpenOptions } from '../../src/node/index.js';
 import {
-  EventTooLargeError,
-  IdConflictError,
-  InvalidArgumentError,
-  InvalidEventError,
-  InvalidExpectedError,
-  InvalidStreamError,
-  LogClosedError,
   LogLockedError,
   WrongExpectedCountError,
   type Event,
-  type TransientEvent,
 } from '../../src/types/index.js';
-import { eventJson } from '../../src/types/json.js';
 import { tempDir } from '../support/temp-dir.js';
 import { collect, eventLogConformance, take } from '../conformance/event-log-suite.js';
 
