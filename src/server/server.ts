@@ -142,6 +142,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
       tcp.close();
       http.close();
       await api.close();
+      http.closeIdleConnections(); // keep-alive HTTP sockets with no request in progress
       await Promise.all([...sessions].map((session) => session.shutdown(SHUTDOWN_GRACE_MS)));
       wss.close();
       // Sessions ended their sockets after flushing; give the last bytes a moment to leave.
