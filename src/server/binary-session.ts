@@ -112,8 +112,10 @@ export class BinarySession {
   /** Graceful shutdown: no new requests, end subscriptions, wait for in-flight answers, close. */
   async shutdown(timeoutMs: number): Promise<void> {
     if (this.ended) return;
+    // New frames are dropped from now on (onFrame); the socket keeps being read, so the
+    // client's close is seen and the connection ends promptly.
     this.draining = true;
-    this.wire.pause();
+    this.wire.resume();
     for (const pump of [...this.pumps.values()]) pump.end();
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
