@@ -130,6 +130,7 @@ export class RemoteEventLog implements EventLog {
   private attempt = 0;
   private urlIndex = 0;
   private lastError: Error | undefined;
+  private lostConnections = 0;
   private lastReceived = 0;
   private lastPing = 0;
   private flushScheduled = false;
@@ -183,6 +184,11 @@ export class RemoteEventLog implements EventLog {
   /** True while a connection is established and past its handshake. */
   get connected(): boolean {
     return this.ready;
+  }
+
+  /** Connections lost since `connect` (each followed by a reconnect attempt). */
+  get disconnects(): number {
+    return this.lostConnections;
   }
 
   // ---- the EventLog interface ----
@@ -562,6 +568,7 @@ export class RemoteEventLog implements EventLog {
     if (generation !== this.generation) return;
     this.generation++;
     this.lastError = error;
+    if (this.ready) this.lostConnections++;
     this.transport?.close();
     this.transport = undefined;
     this.ready = false;

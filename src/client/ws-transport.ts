@@ -1,3 +1,4 @@
+import { sendInMessages } from '../protocol/websocket.js';
 import { UnavailableError } from '../types/errors.js';
 import type { ClientTransport, TransportFactory } from './transport.js';
 
@@ -15,6 +16,7 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
+
 /** Binary frames over WebSocket; each message carries whatever the session coalesced in one turn. */
 export function webSocketTransport(WebSocketClass: WebSocketConstructor): TransportFactory {
   return (url, handlers) =>
@@ -26,7 +28,7 @@ export function webSocketTransport(WebSocketClass: WebSocketConstructor): Transp
       socket.onopen = () => {
         opened = true;
         resolve({
-          send: (bytes) => socket.send(bytes),
+          send: (bytes) => sendInMessages((message) => socket.send(message), bytes),
           close: () => socket.close(1000),
         });
       };

@@ -5,3 +5,4 @@ export * from './frame.js';
 export * from './events.js';
 export * from './requests.js';
 export * from './responses.js';
+export * from './websocket.js';

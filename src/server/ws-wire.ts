@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { sendInMessages } from '../protocol/websocket.js';
 import type { Wire } from './wire.js';
 
 /**
@@ -10,7 +11,7 @@ export function wsWire(socket: WebSocket, raw: Duplex, remote: string): Wire {
   return {
     transport: 'ws',
     remote,
-    write: (bytes) => socket.send(bytes, { binary: true }),
+    write: (bytes) => sendInMessages((message) => socket.send(message, { binary: true }), bytes),
     get bufferedBytes() {
       return socket.bufferedAmount;
     },

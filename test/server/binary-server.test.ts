@@ -132,6 +132,24 @@ describe('server: malformed frames close only the connection that sent them', ()
   });
 });
 
+describe('server: WebSocket', () => {
+  it('requests made in one turn that add up to more than a WebSocket message (and the frame limit) all go through', async () => {
+    const server = await startTestServer({ limits: { maxFrameBytes: 4 * 1024 * 1024 } });
+    const client = await connect(server.urls.ws);
+    const data = new Uint8Array(1024);
+    // ~10 MiB of requests in one turn: more than the server takes in one message.
+    const appends = Array.from({ length: 10_000 }, (_, i) => client.append(`s-${i % 4}`, { type: 'T', data }));
+    const results = await Promise.all(appends);
+    assert.equal(new Set(results.map((r) => r.position)).size, 10_000);
+    assert.equal(client.disconnects, 0, 'without a reconnect (the server did not refuse a message as too big)');
+    const subscription = client.subscribe({ from: 'start' });
+    assert.equal((await take(subscription, 10_000)).length, 10_000, 'and the answers and events come back in as many messages as needed');
+    subscription.close();
+    await client.close();
+    await server.close();
+  });
+});
+
 describe('server: TLS', () => {
   it('serves ordos:// and wss:// with --tls-cert/--tls-key; clients verify the certificate', async () => {
     const dir = await tempDir();
