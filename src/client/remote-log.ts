@@ -1,5 +1,5 @@
 import { ByteWriter } from '../protocol/bytes.js';
-import { DEFAULT_MAX_FRAME_BYTES, EVENTS_DONE, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { DEFAULT_MAX_FRAME_BYTES, EVENTS_DONE, FrameType, PROTOCOL_VERSION, REQUEST_RESENT } from '../protocol/constants.js';
 import { RandomIdPool } from '../protocol/events.js';
 import { FrameDecoder, type Frame } from '../protocol/frame.js';
 import {
@@ -81,6 +81,8 @@ export interface ConnectOptions {
 
 interface Pending {
   frame: Uint8Array;
+  /** It went out on a connection that was lost: a re-send is marked as one. */
+  sent: boolean;
   operation: string;
   deadline: number;
   accept(response: Response): void;
@@ -391,6 +393,7 @@ export class RemoteEventLog implements EventLog {
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = {
         frame,
+        sent: this.ready,
         operation,
         deadline: Date.now() + this.options.timeoutMs,
         accept: (response) => {
@@ -538,7 +541,11 @@ export class RemoteEventLog implements EventLog {
       this.attempt = 0;
       this.maxFrameBytes = response.maxFrameBytes;
       this.writer.take(); // anything encoded before the handshake is re-sent below from its own bytes
-      for (const pending of this.pending.values()) this.transport!.send(pending.frame);
+      for (const pending of this.pending.values()) {
+        if (pending.sent) markResent(pending.frame);
+        pending.sent = true;
+        this.transport!.send(pending.frame);
+      }
       for (const subscription of this.allSubscriptions) subscription.subscribe();
       this.flush();
       const first = this.firstConnect;
@@ -624,6 +631,15 @@ export class RemoteEventLog implements EventLog {
 const nodeProcess = (globalThis as { process?: { nextTick?: (callback: () => void) => void } }).process;
 const scheduleTurnEnd: (callback: () => void) => void =
   typeof nodeProcess?.nextTick === 'function' ? (callback) => nodeProcess.nextTick!(callback) : (callback) => queueMicrotask(callback);
+
+/** Flags a write request as re-sent, so the server looks up its retry keys (docs/protocol.md). */
+function markResent(frame: Uint8Array): void {
+  const type = frame[FRAME_TYPE_OFFSET];
+  if (type === FrameType.APPEND || type === FrameType.APPEND_MANY || type === FrameType.EXISTS_OR_WRITE) frame[FRAME_FLAGS_OFFSET]! |= REQUEST_RESENT;
+}
+
+const FRAME_TYPE_OFFSET = 4;
+const FRAME_FLAGS_OFFSET = 5;
 
 function appendResult(response: Response): AppendResult {
   if (response.kind !== 'appendOk') throw unexpected('append', response);

@@ -1,4 +1,5 @@
 import { readUuid, writeUuid } from '../types/uuid.js';
+import { RetryKeys } from './retry-keys.js';
 import { IdWindow, type IdWindowLimits } from './id-window.js';
 import type { EngineState } from './state.js';
 import { countAt, type StreamState } from './stream-state.js';
@@ -100,5 +101,6 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
     at += 24;
   }
   if (at !== bytes.length) throw new Error(`checkpoint has ${bytes.length - at} trailing bytes`);
-  return { streams, nextPosition, ids };
+  // Retry keys are not checkpointed: those of replayed events land in the id window.
+  return { streams, nextPosition, ids, keys: new RetryKeys() };
 }

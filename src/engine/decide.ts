@@ -11,7 +11,12 @@ export interface AppendIntent {
    * `idGenerated` was made up by a client library for retries: it is not remembered, the first
    * event of its part (its retry key) is.
    */
-  ids: ReadonlyArray<{ id: string | undefined; idGenerated: boolean }>;
+  ids: ReadonlyArray<{ id: string | undefined; idGenerated: boolean; retryKey?: boolean }>;
+  /**
+   * The client re-sent this request after losing its connection: its retry keys are looked up
+   * (a first send cannot be a duplicate of anything, so its keys are not).
+   */
+  resent?: boolean;
 }
 
 export interface PlannedAppend {
@@ -95,8 +100,9 @@ function checkKnownIds(state: EngineState, intents: readonly AppendIntent[]): De
   for (const intent of intents) {
     for (const event of intent.ids) {
       if (event.id === undefined || event.idGenerated) continue;
+      if (event.retryKey === true && intent.resent !== true) continue;
       total++;
-      const entry = state.ids.get(event.id);
+      const entry = lookup(state, event);
       if (entry) {
         known++;
         firstKnown ??= entry;
@@ -115,16 +121,16 @@ function matchOriginal(state: EngineState, intents: readonly AppendIntent[]): Pl
   const appends: PlannedAppend[] = [];
   let expectedPosition: number | undefined;
   for (const intent of intents) {
-    const first = state.ids.get(intent.ids[0]!.id!)!;
-    if (first.stream !== intent.stream) return undefined;
+    const first = lookup(state, intent.ids[0]!);
+    if (!first || first.stream !== intent.stream) return undefined;
     const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
     if (typeof askedIndex === 'number' && first.index !== askedIndex) return undefined;
     if (expectedPosition !== undefined && first.position !== expectedPosition) return undefined;
     for (let k = 1; k < intent.ids.length; k++) {
       // A client-made id is not remembered: the retry key (first id, 122 random bits) stands for its append.
       if (intent.ids[k]!.idGenerated) continue;
-      const entry = state.ids.get(intent.ids[k]!.id!)!;
-      if (entry.stream !== intent.stream || entry.index !== first.index + k || entry.position !== first.position + k) {
+      const entry = lookup(state, intent.ids[k]!);
+      if (!entry || entry.stream !== intent.stream || entry.index !== first.index + k || entry.position !== first.position + k) {
         return undefined;
       }
     }
@@ -132,4 +138,11 @@ function matchOriginal(state: EngineState, intents: readonly AppendIntent[]): Pl
     expectedPosition = first.position + intent.ids.length;
   }
   return appends;
+}
+
+/** A writer id in the id window; a retry key among the keys (or, after a reopen, the window). */
+function lookup(state: EngineState, event: { id: string | undefined; retryKey?: boolean }): IdEntry | undefined {
+  const id = event.id!;
+  if (event.retryKey === true) return state.keys.find(id) ?? state.ids.get(id);
+  return state.ids.get(id);
 }

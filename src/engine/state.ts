@@ -1,4 +1,5 @@
 import { IdWindow, type IdWindowLimits } from './id-window.js';
+import { RetryKeys } from './retry-keys.js';
 import { invariantFailed } from './assert.js';
 import { newStreamState, pushPosition, truncateStream, type StreamState } from './stream-state.js';
 
@@ -12,10 +13,12 @@ export interface EngineState {
   /** Position the next event will get (= events applied). */
   nextPosition: number;
   readonly ids: IdWindow;
+  /** Clients' retry keys: looked up only for re-sent requests (see retry-keys.ts). */
+  readonly keys: RetryKeys;
 }
 
 export function newEngineState(limits: IdWindowLimits): EngineState {
-  return { streams: new Map(), nextPosition: 0, ids: new IdWindow(limits) };
+  return { streams: new Map(), nextPosition: 0, ids: new IdWindow(limits), keys: new RetryKeys() };
 }
 
 /** What the engine keeps of one event. */
@@ -26,6 +29,8 @@ export interface AppliedEvent {
   /** Undefined for generated ids, which cannot be retried and so are not remembered. */
   id: string | undefined;
   idGenerated: boolean;
+  /** The id is a client's retry key: remembered in `keys`, not in the id window. */
+  retryKey?: boolean;
   timestamp: number;
 }
 
@@ -40,7 +45,9 @@ export function applyEvent(state: EngineState, event: AppliedEvent): void {
   if (event.index !== stream.count) invariantFailed(`stream ${event.stream}: event at index ${event.index}, count is ${stream.count}`);
   pushPosition(stream, event.position);
   state.nextPosition++;
-  if (!event.idGenerated && event.id !== undefined) {
+  if (event.retryKey === true) {
+    state.keys.add(event.id!, event.stream, event.index, event.position, event.timestamp);
+  } else if (!event.idGenerated && event.id !== undefined) {
     state.ids.add({ id: event.id, stream: event.stream, index: event.index, position: event.position, timestamp: event.timestamp });
   }
 }
@@ -63,5 +70,6 @@ export function truncateState(state: EngineState, position: number): void {
     if (stream.count === 0) state.streams.delete(name);
   }
   state.ids.truncateAfter(position);
+  state.keys.truncateAfter(position);
   state.nextPosition = Math.min(state.nextPosition, position + 1);
 }

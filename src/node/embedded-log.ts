@@ -230,11 +230,11 @@ export class EmbeddedEventLog implements EventLog {
    * The write behind `appendMany`, for callers that already hold checked events: the server,
    * whose wire decoder checks the bytes a client sent exactly as `prepareEvents` checks objects.
    */
-  async appendPrepared(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[] }>, ack: AckMode): Promise<AppendManyResult> {
+  async appendPrepared(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[] }>, ack: AckMode, resent = false): Promise<AppendManyResult> {
     this.ensureOpen('appendMany');
     const parts = appends.map((append) => this.preparePart(append.stream, append.expected, append.events));
     checkUniqueIds(parts);
-    const written = await this.write(parts, ack);
+    const written = await this.write(parts, ack, resent);
     return { position: written.appends[0]!.position, streams: written.appends.map((a) => ({ stream: a.stream, ...pick(a) })) };
   }
 
@@ -244,12 +244,12 @@ export class EmbeddedEventLog implements EventLog {
   }
 
   /** `existsOrWrite` for an already checked event (see `appendPrepared`). */
-  async existsOrWritePrepared(stream: string, index: number, event: PreparedEvent): Promise<ExistsOrWriteResult> {
+  async existsOrWritePrepared(stream: string, index: number, event: PreparedEvent, resent = false): Promise<ExistsOrWriteResult> {
     this.ensureOpen('existsOrWrite');
     const expected = validateIndex(index);
     const part = this.preparePart(stream, expected, [event]);
     try {
-      const { appends, duplicate } = await this.write([part], 'quorum');
+      const { appends, duplicate } = await this.write([part], 'quorum', resent);
       return { ...pick(appends[0]!), written: !duplicate };
     } catch (error) {
       if (!(error instanceof WrongExpectedCountError) || error.actual <= expected) throw error;
@@ -291,8 +291,8 @@ export class EmbeddedEventLog implements EventLog {
    * yet committed append, so pipelined appends see each other), applies, encodes and queues
    * the batch for group commit; resolves once committed (or at once for ack 'none').
    */
-  private async write(parts: StreamPart[], ack: AckMode): Promise<{ appends: PlannedAppend[]; duplicate: boolean }> {
-    const intents: AppendIntent[] = parts.map((part) => ({ stream: part.stream, expected: part.expected, ids: part.events }));
+  private async write(parts: StreamPart[], ack: AckMode, resent = false): Promise<{ appends: PlannedAppend[]; duplicate: boolean }> {
+    const intents: AppendIntent[] = parts.map((part) => ({ stream: part.stream, expected: part.expected, ids: part.events, resent }));
     const decision = decideAppend(this.engine, intents);
     switch (decision.kind) {
       case 'write':
@@ -329,6 +329,7 @@ export class EmbeddedEventLog implements EventLog {
         applied.position = planned.position + k;
         applied.id = event.id;
         applied.idGenerated = event.idGenerated;
+        applied.retryKey = event.retryKey === true;
         applyEvent(this.engine, applied);
       }
     }

@@ -81,6 +81,12 @@ export const ACK_NONE = 0;
 export const ACK_LEADER = 1;
 export const ACK_QUORUM = 2;
 
+/**
+ * APPEND, APPEND_MANY, EXISTS_OR_WRITE flag: the client sends this request again, after losing
+ * the connection it first went out on. Only then does the server look up its retry keys.
+ */
+export const REQUEST_RESENT = 1;
+
 /** APPEND_OK flag: existsOrWrite wrote the event (absent: it was already there). */
 export const APPEND_WRITTEN = 1;
 

@@ -125,9 +125,10 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
     // A client-made id is the retry key of its append if it comes first; the others need no
     // memory (and no per-event id-window work, which would cap batched appends), and not even
     // a string: their bytes go into the stored record as they are.
-    const idGenerated = (flags & RECORD_ID_GENERATED) !== 0 && i > 0;
+    const clientMade = (flags & RECORD_ID_GENERATED) !== 0;
+    const idGenerated = clientMade && i > 0;
     const id = idGenerated ? undefined : readUuid(reader.bytes, at + AT_ID);
-    if (count > 1 && id !== undefined) {
+    if (count > 1 && id !== undefined && !clientMade) {
       seen ??= new Set();
       if (seen.has(id)) throw new InvalidEventError('id', id, 'ids unique within one append');
       seen.add(id);
@@ -136,6 +137,7 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
       id,
       idGenerated,
       idBytes: id === undefined ? reader.bytes.subarray(at + AT_ID, at + AT_ID + 16) : undefined,
+      retryKey: clientMade && i === 0,
       type,
       typeBytes,
       data: reader.bytes.subarray(field, field + dataLength),

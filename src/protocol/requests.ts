@@ -19,6 +19,7 @@ import {
   FrameType,
   READ_BACKWARDS,
   READ_HAS_FROM,
+  REQUEST_RESENT,
   frameTypeName,
 } from './constants.js';
 import { readAppendRecords, writeAppendRecords, type RandomIdPool } from './events.js';
@@ -27,9 +28,9 @@ import { beginFrame, emptyFrame, endFrame, type Frame } from './frame.js';
 /** A request as the server reads it. Stream names are checked by the log, like embedded input. */
 export type Request =
   | { op: 'hello'; version: number; client: string; token: string }
-  | { op: 'append'; ack: AckMode; expected: Expected; stream: string; events: PreparedEvent[] }
-  | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[] }> }
-  | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent }
+  | { op: 'append'; ack: AckMode; expected: Expected; stream: string; events: PreparedEvent[]; resent: boolean }
+  | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[] }>; resent: boolean }
+  | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent; resent: boolean }
   | { op: 'publishTransient'; stream: string; event: PreparedEvent }
   | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean }
   | { op: 'readAll'; from: number; limit: number; filter: Filter | undefined }
@@ -207,7 +208,7 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
       const ack = readAck(r);
       const expected = readExpected(r);
       const stream = r.str16('stream');
-      request = { op: 'append', ack, expected, stream, events: readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend) };
+      request = { op: 'append', ack, expected, stream, events: readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend), resent: (frame.flags & REQUEST_RESENT) !== 0 };
       break;
     }
     case FrameType.APPEND_MANY: {
@@ -220,14 +221,14 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
         const stream = r.str16('stream');
         parts.push({ stream, expected, events: readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend) });
       }
-      request = { op: 'appendMany', ack, parts };
+      request = { op: 'appendMany', ack, parts, resent: (frame.flags & REQUEST_RESENT) !== 0 };
       break;
     }
     case FrameType.EXISTS_OR_WRITE: {
       const index = r.u64('index');
       const stream = r.str16('stream');
       const events = readAppendRecords(r, limits.maxEventBytes, 1);
-      request = { op: 'existsOrWrite', stream, index, event: events[0]! };
+      request = { op: 'existsOrWrite', stream, index, event: events[0]!, resent: (frame.flags & REQUEST_RESENT) !== 0 };
       break;
     }
     case FrameType.PUBLISH_TRANSIENT: {

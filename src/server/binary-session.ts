@@ -219,16 +219,16 @@ export class BinarySession {
     const log = this.options.log;
     switch (request.op) {
       case 'append': {
-        const result = await log.appendPrepared([{ stream: request.stream, expected: request.expected, events: request.events }], request.ack);
+        const result = await log.appendPrepared([{ stream: request.stream, expected: request.expected, events: request.events }], request.ack, request.resent);
         const part = result.streams[0]!;
         return (w) => writeAppendOk(w, id, part.position, part.index, part.count, true);
       }
       case 'appendMany': {
-        const result = await log.appendPrepared(request.parts, request.ack);
+        const result = await log.appendPrepared(request.parts, request.ack, request.resent);
         return (w) => writeAppendManyOk(w, id, result);
       }
       case 'existsOrWrite': {
-        const result = await log.existsOrWritePrepared(request.stream, request.index, request.event);
+        const result = await log.existsOrWritePrepared(request.stream, request.index, request.event, request.resent);
         return (w) => writeAppendOk(w, id, result.position, result.index, result.count, result.written);
       }
       case 'publishTransient':

@@ -99,6 +99,8 @@ export interface PreparedEvent {
    * generated id, copied from the request into the record as it is). Set only when `id` is undefined.
    */
   idBytes?: Uint8Array;
+  /** `id` is a client's retry key (the first client-made id of an append part): see engine/retry-keys.ts. */
+  retryKey?: boolean;
   type: string;
   /** UTF-8 of `type`, shared by every event of that type. */
   typeBytes: Uint8Array;
