@@ -18,7 +18,7 @@ export interface RetryKeyLimits {
 
 export const DEFAULT_RETRY_KEYS: RetryKeyLimits = { maxCount: 500_000, maxAgeMs: 2 * 60 * 1000 };
 
-const INITIAL_CAPACITY = 1024;
+const INITIAL_CAPACITY = 16 * 1024;
 
 export class RetryKeys {
   private ids: string[] = new Array<string>(INITIAL_CAPACITY);

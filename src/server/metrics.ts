@@ -55,13 +55,23 @@ export function createServerMetrics(log: EmbeddedEventLog): ServerMetrics {
   const connections = new Gauge({ name: 'ordo_connections', help: 'Open client connections (HTTP: requests in progress)', labelNames: ['transport'], registers: [registry] });
   const subscriptions = new Gauge({ name: 'ordo_subscriptions', help: 'Open subscriptions by transport', labelNames: ['transport'], registers: [registry] });
   const requests = new Counter({ name: 'ordo_requests_total', help: 'Requests answered, by operation, transport and outcome (ok or the error code)', labelNames: ['operation', 'transport', 'outcome'], registers: [registry] });
+  const requestCounters = new Map<string, ReturnType<typeof requests.labels>>();
   return {
     registry,
     connectionOpened: (transport) => connections.inc({ transport }),
     connectionClosed: (transport) => connections.dec({ transport }),
     subscriptionOpened: (transport) => subscriptions.inc({ transport }),
     subscriptionClosed: (transport) => subscriptions.dec({ transport }),
-    request: (operation, transport, outcome) => requests.inc({ operation, transport, outcome }),
+    request: (operation, transport, outcome) => {
+      // One bound child per label set: counting a request costs no label hashing.
+      const key = `${operation}\u0000${transport}\u0000${outcome}`;
+      let child = requestCounters.get(key);
+      if (!child) {
+        child = requests.labels({ operation, transport, outcome });
+        requestCounters.set(key, child);
+      }
+      child.inc();
+    },
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
 }
