@@ -287,9 +287,9 @@ function readRecord(reader: ByteReader, position: number, timestamp: number, end
     throw new ProtocolError(`record at position ${position}: length ${length} does not match its fields`);
   }
   let field = at + RECORD_HEADER_BYTES;
-  const stream = decodeUtf8(bytes, field, streamLength, 'stream');
+  const stream = lastStream.decode(bytes, field, streamLength, 'stream');
   field += streamLength;
-  const type = decodeUtf8(bytes, field, typeLength, 'type');
+  const type = lastType.decode(bytes, field, typeLength, 'type');
   field += typeLength;
   let metadata: Record<string, Json> | undefined;
   if (metadataLength > 0) {
@@ -309,6 +309,39 @@ function readRecord(reader: ByteReader, position: number, timestamp: number, end
     timestamp,
   };
 }
+
+/**
+ * The last string decoded in one field and its bytes: consecutive events mostly share their
+ * stream and type, and comparing a few bytes is cheaper than building a new string each time.
+ */
+class LastString {
+  private bytes = new Uint8Array(256);
+  private length = -1;
+  private text = '';
+
+  decode(source: Uint8Array, offset: number, length: number, what: string): string {
+    if (length === this.length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (source[offset + i] !== this.bytes[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.text;
+    }
+    const text = decodeUtf8(source, offset, length, what);
+    if (length <= this.bytes.byteLength) {
+      this.bytes.set(source.subarray(offset, offset + length));
+      this.length = length;
+      this.text = text;
+    }
+    return text;
+  }
+}
+
+const lastStream = new LastString();
+const lastType = new LastString();
 
 /** TRANSIENT payload: u64 timestamp | record. */
 export function writeTransient(writer: ByteWriter, event: TransientEvent): void {
