@@ -238,6 +238,56 @@ export class EmbeddedEventLog implements EventLog {
     return { position: written.appends[0]!.position, streams: written.appends.map((a) => ({ stream: a.stream, ...pick(a) })) };
   }
 
+  /**
+   * Many independent single-stream appends at once (a server's pipelined requests from one
+   * read): each is decided on its own and in order, exactly as if appended one after the other,
+   * but the ones written share one staged entry and one promise instead of costing a few each.
+   * Resolves with one outcome per append: its result, or the error it alone failed with.
+   */
+  async appendBatch(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[]; ack: AckMode; resent: boolean }>): Promise<Array<AppendResult | Error>> {
+    this.ensureOpen('append');
+    const outcomes = new Array<AppendResult | Error>(appends.length);
+    const writtenParts: StreamPart[] = [];
+    const writtenPlan: PlannedAppend[] = [];
+    const writtenAt: number[] = [];
+    const others: Array<Promise<void>> = [];
+    for (let i = 0; i < appends.length; i++) {
+      const append = appends[i]!;
+      let part: StreamPart;
+      let decision: Decision;
+      try {
+        part = this.preparePart(append.stream, append.expected, append.events);
+        decision = decideAppend(this.engine, [{ stream: part.stream, expected: part.expected, ids: part.events, resent: append.resent }]);
+      } catch (error) {
+        outcomes[i] = error as Error;
+        continue;
+      }
+      if (decision.kind === 'write') {
+        this.apply([part], decision.appends);
+        writtenParts.push(part);
+        writtenPlan.push(decision.appends[0]!);
+        writtenAt.push(i);
+        outcomes[i] = pick(decision.appends[0]!);
+        continue;
+      }
+      // Duplicates, conflicts and reused ids take the one-by-one path (it decides at once, so the order holds).
+      others.push(
+        this.write([part], append.ack, append.resent).then(
+          ({ appends: planned }) => void (outcomes[i] = pick(planned[0]!)),
+          (error: Error) => void (outcomes[i] = error),
+        ),
+      );
+    }
+    if (writtenParts.length > 0) {
+      const staged = this.stage(writtenParts, writtenPlan, 'quorum', writtenParts.length).catch((error: Error) => {
+        for (const i of writtenAt) outcomes[i] = error;
+      });
+      others.push(staged.then(() => undefined));
+    }
+    await Promise.all(others);
+    return outcomes;
+  }
+
   async existsOrWrite(stream: string, index: number, event: EventInput): Promise<ExistsOrWriteResult> {
     this.ensureOpen('existsOrWrite');
     return this.existsOrWritePrepared(stream, validateIndex(index), prepareEvent(event, this.options.maxEventBytes));
@@ -317,6 +367,12 @@ export class EmbeddedEventLog implements EventLog {
    * positions and the frame is all-or-nothing on disk, so each append still is too.
    */
   private accept(parts: StreamPart[], plan: PlannedAppend[], ack: AckMode): Promise<PlannedAppend[]> {
+    this.apply(parts, plan);
+    return this.stage(parts, plan, ack);
+  }
+
+  /** Applies a decided append to the engine at once, so the next decision sees it. */
+  private apply(parts: StreamPart[], plan: PlannedAppend[]): void {
     const applied = this.applied;
     applied.timestamp = this.clockForStage();
     for (let p = 0; p < parts.length; p++) {
@@ -333,13 +389,21 @@ export class EmbeddedEventLog implements EventLog {
         applyEvent(this.engine, applied);
       }
     }
+  }
+
+  /**
+   * Stages `appends` applied appends (parts[i] planned at plan[i]); every append staged in the same tick
+   * is encoded into one batch frame by `flushStaged`. Resolves once they are committed.
+   */
+  private stage(parts: StreamPart[], plan: PlannedAppend[], ack: AckMode, appends = 1): Promise<PlannedAppend[]> {
     if (!this.stageScheduled) {
       this.stageScheduled = true;
       queueMicrotask(this.endOfTick);
     }
-    const events = lastPositionOf(plan) + 1 - plan[0]!.position;
+    let events = 0;
+    for (let p = 0; p < plan.length; p++) events += plan[p]!.count - plan[p]!.index;
     this.stagedEvents += events;
-    this.appendCount++;
+    this.appendCount += appends;
     this.appendedEvents += events;
     let result: Promise<PlannedAppend[]>;
     if (ack === 'none') {

@@ -83,6 +83,7 @@ export class BinarySession {
   private draining = false;
   private ended = false;
   private idleWaiters: Array<() => void> = [];
+  private appendQueue: Array<{ id: number; request: Extract<Request, { op: 'append' }> }> = [];
   private drainWaiters: Array<() => void> = [];
 
   constructor(
@@ -98,8 +99,11 @@ export class BinarySession {
     try {
       this.decoder.push(chunk);
     } catch (error) {
+      this.appendQueue = [];
       this.fail(error);
+      return;
     }
+    if (this.appendQueue.length > 0) this.runAppends();
   }
 
   /** The wire closed (client gone): stop every pump, drop pending answers. */
@@ -202,6 +206,11 @@ export class BinarySession {
     }
     this.inFlight++;
     if (this.inFlight >= this.options.limits.maxInFlight) this.pauseReading();
+    if (request.op === 'append') {
+      // Appends read in one chunk go to the log together (see runAppends).
+      this.appendQueue.push({ id, request });
+      return;
+    }
     this.run(id, request).then(
       (answer) => {
         this.send(answer);
@@ -215,14 +224,43 @@ export class BinarySession {
     );
   }
 
-  private async run(id: number, request: Exclude<Request, { op: 'hello' | 'ping' | 'credit' | 'unsubscribe' | 'subscribe' | 'readAndSubscribe' }>): Promise<Answer> {
+  /**
+   * The appends of one read, handed to the log in one call: each is still decided on its own
+   * and answered on its own, but they share one promise and one staged entry in the log
+   * instead of a handful each (pipelined single-event appends are mostly this overhead).
+   */
+  private runAppends(): void {
+    const queue = this.appendQueue;
+    this.appendQueue = [];
+    const appends = queue.map(({ request }) => ({ stream: request.stream, expected: request.expected, events: request.events, ack: request.ack, resent: request.resent }));
+    const { metrics } = this.options;
+    const transport = this.wire.transport;
+    this.options.log.appendBatch(appends).then(
+      (outcomes) => {
+        for (let i = 0; i < queue.length; i++) {
+          const id = queue[i]!.id;
+          const outcome = outcomes[i]!;
+          if (outcome instanceof Error) {
+            this.answerError(id, 'append', outcome);
+          } else {
+            this.send((w) => writeAppendOk(w, id, outcome.position, outcome.index, outcome.count, true));
+            metrics.request('append', transport, 'ok');
+          }
+          this.settled();
+        }
+      },
+      (error) => {
+        for (const { id } of queue) {
+          this.answerError(id, 'append', error);
+          this.settled();
+        }
+      },
+    );
+  }
+
+  private async run(id: number, request: Exclude<Request, { op: 'hello' | 'ping' | 'credit' | 'unsubscribe' | 'subscribe' | 'readAndSubscribe' | 'append' }>): Promise<Answer> {
     const log = this.options.log;
     switch (request.op) {
-      case 'append': {
-        const result = await log.appendPrepared([{ stream: request.stream, expected: request.expected, events: request.events }], request.ack, request.resent);
-        const part = result.streams[0]!;
-        return (w) => writeAppendOk(w, id, part.position, part.index, part.count, true);
-      }
       case 'appendMany': {
         const result = await log.appendPrepared(request.parts, request.ack, request.resent);
         return (w) => writeAppendManyOk(w, id, result);

@@ -10,6 +10,7 @@ import {
   type Event,
 } from '../../src/types/index.js';
 import { tempDir } from '../support/temp-dir.js';
+import { prepareEvent } from '../../src/types/validate.js';
 import { collect, eventLogConformance, take } from '../conformance/event-log-suite.js';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -130,6 +131,27 @@ describe('EventLog (embedded): durability across reopen', () => {
       assert.equal(await reopened.count('s'), 20, fsync);
       await reopened.close();
     }
+  });
+});
+
+describe('EventLog (embedded): appendBatch (the server path for pipelined appends)', () => {
+  it('decides each append on its own and in order; each gets its own result or error; one failure writes nothing of its own', async () => {
+    const { log } = await openTemp();
+    const event = (type: string) => prepareEvent({ type }, 1024);
+    const outcomes = await log.appendBatch([
+      { stream: 's', expected: 'empty', events: [event('A')], ack: 'quorum', resent: false },
+      { stream: 's', expected: 'empty', events: [event('B')], ack: 'quorum', resent: false },
+      { stream: 's', expected: 1, events: [event('C'), event('D')], ack: 'quorum', resent: false },
+      { stream: '$bad', expected: 'any', events: [event('E')], ack: 'quorum', resent: false },
+      { stream: 't', expected: 'any', events: [event('F')], ack: 'none', resent: false },
+    ]);
+    assert.deepEqual(outcomes[0], { position: 0, index: 0, count: 1 });
+    assert.ok(outcomes[1] instanceof WrongExpectedCountError && outcomes[1].actual === 1, 'decided after the first');
+    assert.deepEqual(outcomes[2], { position: 1, index: 1, count: 3 });
+    assert.ok(outcomes[3] instanceof Error && /reserved/.test(outcomes[3].message));
+    assert.deepEqual(outcomes[4], { position: 3, index: 0, count: 1 });
+    assert.deepEqual((await collect(log.readAll())).map((e) => e.type), ['A', 'C', 'D', 'F']);
+    await log.close();
   });
 });
 
