@@ -418,11 +418,13 @@ export class RemoteEventLog implements EventLog {
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.pending.set(id, pending);
+      if (this.pending.size === 1) this.holdProcess(true);
     });
   }
 
   private settle(id: number, pending: Pending): Pending {
     this.pending.delete(id);
+    if (this.pending.size === 0) this.holdProcess(false);
     if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
     return pending;
   }
@@ -455,11 +457,23 @@ export class RemoteEventLog implements EventLog {
 
   private track(subscription: RemoteSubscription): void {
     this.allSubscriptions.add(subscription);
+    this.holdProcess(true);
     const close = subscription.close.bind(subscription);
     subscription.close = () => {
       this.allSubscriptions.delete(subscription);
+      if (this.pending.size === 0) this.holdProcess(false);
       close();
     };
+  }
+
+  /**
+   * Like a socket, the client keeps the process alive while someone waits on it (a request or
+   * a subscription), also while it is reconnecting: the deadline timer is what holds it.
+   */
+  private holdProcess(hold: boolean): void {
+    const timer = this.sweeper as { ref?: () => void; unref?: () => void };
+    if (hold || this.allSubscriptions.size > 0) timer.ref?.();
+    else timer.unref?.();
   }
 
   // ---- output: one write per turn ----

@@ -7,6 +7,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  */
 export class CuttingProxy {
   dropAnswers = false;
+  /** Swallows every answer but keeps the connection: a server that hangs. */
+  swallowAnswers = false;
   cuts = 0;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -19,6 +21,7 @@ export class CuttingProxy {
       client.on('data', (chunk) => upstream.write(chunk));
       upstream.on('data', (chunk) => {
         // The first answer is the handshake's WELCOME: always let it through.
+        if (handshakeDone && this.swallowAnswers) return;
         if (handshakeDone && this.dropAnswers) {
           this.dropAnswers = false;
           this.cuts++;
