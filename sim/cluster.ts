@@ -1,0 +1,581 @@
+import { decideAppend, streamCount, positionOf, type AppendIntent } from '../src/engine/index.js';
+import type { Expected } from '../src/types/errors.js';
+import { ProposalDroppedError, seededRandom, type Message, type NodeId } from '../src/raft/index.js';
+import { Checker, Violation } from './checker.js';
+import { decodeBatch, encodeBatch } from './entry-codec.js';
+import { BASE_DELAY_MS, DEFAULT_FAULTS, HEAL_BOUND_MS, TICK_MS, type FaultRates } from './faults.js';
+import { SimNode, decodeSnapshotData } from './sim-node.js';
+
+export interface SimOptions {
+  seed: number;
+  /** Milliseconds of virtual time with faults on (one step each). */
+  steps: number;
+  /** Voters at the start: 3 or 5 (default: chosen by the seed). Five nodes always exist. */
+  voters?: number;
+  faults?: Partial<FaultRates>;
+  /** Test-only broken safety rule (see RaftOptions.unsafe). */
+  unsafe?: { voteWithoutLogCheck?: boolean };
+}
+
+export interface SimResult {
+  seed: number;
+  violation: Error | undefined;
+  /** Every fault and notable event, with its virtual time: printed on failure. */
+  schedule: string[];
+  stats: { acked: number; failed: number; elections: number; crashes: number; partitions: number; configChanges: number; snapshots: number; reads: number; healedInMs: number };
+}
+
+interface ClientOp {
+  readonly id: number;
+  readonly stream: string;
+  readonly expected: Expected;
+  readonly ids: string[];
+  status: 'new' | 'inflight' | 'unknown' | 'dup-wait' | 'acked' | 'failed';
+  node?: NodeId;
+  /** When the current attempt was sent: past the client's deadline its outcome is unknown. */
+  sentAt?: number;
+  dupPosition?: number;
+}
+
+interface InFlight {
+  at: number;
+  seq: number;
+  m: Message;
+}
+
+const NODE_IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
+/** A client gives up waiting for an answer after this long and retries (same ids) later. */
+const CLIENT_DEADLINE_MS = 400;
+const STREAMS = ['a', 'b', 'c', 'd', 'e'];
+
+/** N nodes of the real raft/ and engine/ code on one virtual clock, faults from one seed. */
+export function runSimulation(options: SimOptions): SimResult {
+  const cluster = new SimCluster(options);
+  try {
+    cluster.run();
+  } catch (error) {
+    cluster.violation = error instanceof Error ? error : new Error(String(error));
+  }
+  return { seed: options.seed, violation: cluster.violation, schedule: cluster.schedule, stats: cluster.stats };
+}
+
+class SimCluster {
+  readonly random;
+  readonly faults: FaultRates;
+  readonly nodes = new Map<NodeId, SimNode>();
+  readonly checker = new Checker();
+  readonly schedule: string[] = [];
+  readonly stats: SimResult['stats'] = { acked: 0, failed: 0, elections: 0, crashes: 0, partitions: 0, configChanges: 0, snapshots: 0, reads: 0, healedInMs: 0 };
+  violation: Error | undefined;
+  private now = 0;
+  private seq = 0;
+  private network: InFlight[] = [];
+  private cut = new Set<string>();
+  private healAt = 0;
+  private ops: ClientOp[] = [];
+  private readonly crashOnWrite = new Set<NodeId>();
+  private readonly lastCommit = new Map<NodeId, number>();
+  private readonly reads = new Map<number, number>();
+  private nextRead = 1;
+  private faultsOn = true;
+
+  constructor(private readonly options: SimOptions) {
+    this.random = seededRandom(options.seed);
+    this.faults = { ...DEFAULT_FAULTS, ...options.faults };
+    const voters = options.voters ?? (this.random.int(2) === 0 ? 3 : 5);
+    const config = { voters: NODE_IDS.slice(0, voters), learners: [] };
+    NODE_IDS.forEach((id, i) => {
+      const nodeRandom = seededRandom(options.seed * 31 + i + 1);
+      const node = new SimNode(id, i < voters ? config : { voters: [], learners: [] }, nodeRandom, options.unsafe, this.random.int(TICK_MS));
+      this.nodes.set(id, node);
+      node.start();
+    });
+    this.log(`start: ${voters} voters ${config.voters.join(',')}`);
+  }
+
+  private log(what: string): void {
+    this.schedule.push(`t=${this.now} ${what}`);
+  }
+
+  private chance(p: number): boolean {
+    return p > 0 && this.random.float() < p;
+  }
+
+  private pick<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : items[this.random.int(items.length)];
+  }
+
+  run(): void {
+    for (let t = 0; t < this.options.steps; t++) this.step();
+    this.heal();
+  }
+
+  private step(): void {
+    this.now++;
+    if (this.faultsOn) this.injectFaults();
+    this.deliver();
+    for (const node of this.nodes.values()) {
+      if (node.raw && (this.now + node.tickPhase) % TICK_MS === 0) {
+        node.raw.tick();
+        this.drive(node);
+      }
+    }
+    if (this.faultsOn && this.chance(this.faults.append)) this.submit(this.newOp());
+    if (this.chance(0.05)) {
+      const unknown = this.ops.filter((op) => op.status === 'unknown');
+      const op = this.pick(unknown);
+      if (op) this.submit(op);
+    }
+    for (const op of this.ops) {
+      if ((op.status === 'inflight' || op.status === 'dup-wait') && this.now - op.sentAt! > CLIENT_DEADLINE_MS) op.status = 'unknown';
+    }
+    this.checkDuplicateWaits();
+    if (this.chance(this.faults.read)) this.read();
+  }
+
+  // ---- faults ----
+
+  private injectFaults(): void {
+    for (const node of this.nodes.values()) {
+      if (!node.raw && node.downUntil <= this.now) this.restart(node);
+    }
+    if (this.healAt > 0 && this.healAt <= this.now) {
+      this.cut.clear();
+      this.healAt = 0;
+      this.log('partition healed');
+    }
+    if (this.chance(this.faults.crash)) {
+      const leader = this.leader();
+      const up = [...this.nodes.values()].filter((n) => n.raw);
+      const victim = leader && this.chance(0.5) ? leader : this.pick(up);
+      if (victim) {
+        const downFor = 20 + this.random.int(400);
+        if (this.chance(this.faults.tornWrite)) {
+          this.crashOnWrite.add(victim.id);
+          victim.downUntil = this.now + downFor;
+          this.log(`${victim.id} will crash during its next write`);
+        } else {
+          this.crash(victim, `crash ${victim.id} for ${downFor} ms`);
+          victim.downUntil = this.now + downFor;
+        }
+      }
+    }
+    if (this.healAt === 0 && this.chance(this.faults.partition)) this.partition();
+    if (this.chance(this.faults.configChange)) this.changeMembership();
+    if (this.chance(this.faults.transfer)) {
+      const leader = this.leader();
+      if (leader) {
+        const to = this.pick(leader.raw!.status().config.voters.filter((id) => id !== leader.id));
+        if (to) {
+          this.log(`transfer leadership ${leader.id} → ${to}`);
+          leader.raw!.transferLeadership(to);
+          this.drive(leader);
+        }
+      }
+    }
+    if (this.chance(this.faults.compact)) {
+      const node = this.pick([...this.nodes.values()].filter((n) => n.raw));
+      if (node) this.compact(node);
+    }
+  }
+
+  private crash(node: SimNode, why: string): void {
+    this.log(why);
+    this.stats.crashes++;
+    for (const op of this.ops) if (op.node === node.id && (op.status === 'inflight' || op.status === 'dup-wait')) op.status = 'unknown';
+    node.crash();
+    this.crashOnWrite.delete(node.id);
+  }
+
+  private restart(node: SimNode): void {
+    this.log(`restart ${node.id}`);
+    node.start();
+    this.lastCommit.set(node.id, node.raw!.raft.log.committed);
+  }
+
+  private partition(): void {
+    const ids = NODE_IDS;
+    const kind = this.random.int(3);
+    const leader = this.leader();
+    this.stats.partitions++;
+    if (kind === 0 || !leader) {
+      const side = new Set(ids.filter(() => this.chance(0.5)));
+      for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}>${b}`);
+      this.log(`partition {${[...side].join(',')}} | {${ids.filter((id) => !side.has(id)).join(',')}}`);
+    } else if (kind === 1) {
+      const a = this.pick(ids)!;
+      const b = this.pick(ids.filter((id) => id !== a))!;
+      this.cut.add(`${a}>${b}`);
+      this.log(`one-way cut ${a} → ${b}`);
+    } else {
+      for (const other of ids) {
+        if (other === leader.id) continue;
+        this.cut.add(`${leader.id}>${other}`);
+        this.cut.add(`${other}>${leader.id}`);
+      }
+      this.log(`isolate leader ${leader.id}`);
+    }
+    this.healAt = this.now + 50 + this.random.int(500);
+  }
+
+  private changeMembership(): void {
+    const leader = this.leader();
+    if (!leader) return;
+    const raw = leader.raw!;
+    const status = raw.status();
+    const members = new Set([...status.config.voters, ...status.config.learners]);
+    const choices: Array<() => { type: 'add-learner' | 'add-voter' | 'remove'; node: NodeId } | undefined> = [
+      () => {
+        if (status.config.voters.length <= 3) return undefined;
+        const node = this.chance(0.3) ? leader.id : this.pick(status.config.voters);
+        return node ? { type: 'remove', node } : undefined;
+      },
+      () => {
+        const node = this.pick(NODE_IDS.filter((id) => !members.has(id)));
+        return node ? { type: 'add-learner', node } : undefined;
+      },
+      () => {
+        const ready = status.config.learners.filter((id) => (status.progress[id]?.match ?? 0) >= status.lastIndex - 2);
+        const node = this.pick(ready);
+        return node ? { type: 'add-voter', node } : undefined;
+      },
+    ];
+    const change = this.pick(choices)!();
+    if (!change) return;
+    try {
+      raw.proposeConfigChange(change);
+      this.stats.configChanges++;
+      this.log(`propose ${change.type} ${change.node} at ${leader.id}`);
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
+    this.drive(leader);
+  }
+
+  private compact(node: SimNode): void {
+    const storage = node.disk.storage;
+    // At `applied` exactly: the membership now is the membership as of that entry.
+    const upTo = node.applied;
+    if (upTo - storage.firstIndex() < 8) return;
+    const chain = node.disk.chainAt(upTo);
+    if (chain === undefined) throw new Error(`${node.id}: no chain hash at ${upTo}`);
+    node.disk.compact(upTo, node.raw!.raft.tracker.config(), node.snapshotData(upTo, chain));
+    this.log(`compact ${node.id} to ${upTo}`);
+  }
+
+  // ---- network ----
+
+  private send(m: Message): void {
+    if (!this.nodes.has(m.to) || m.to === m.from) return;
+    if (this.cut.has(`${m.from}>${m.to}`)) {
+      this.lost(m);
+      return;
+    }
+    if (this.faultsOn && this.chance(this.faults.drop)) {
+      this.lost(m);
+      return;
+    }
+    const copies = this.faultsOn && this.chance(this.faults.duplicate) ? 2 : 1;
+    for (let c = 0; c < copies; c++) {
+      let delay = 1 + this.random.int(BASE_DELAY_MS);
+      if (this.faultsOn && this.chance(this.faults.delay)) delay += this.random.int(this.faults.maxDelayMs);
+      this.network.push({ at: this.now + delay, seq: this.seq++, m });
+    }
+  }
+
+  private lost(m: Message): void {
+    if (m.type !== 'snapshot') return;
+    // The transport knows a snapshot did not get through, and says so (etcd's ReportSnapshot).
+    const sender = this.nodes.get(m.from);
+    if (sender?.raw) {
+      sender.raw.reportSnapshot(m.to, false);
+      this.drive(sender);
+    }
+  }
+
+  private deliver(): void {
+    const due = this.network.filter((f) => f.at <= this.now);
+    if (due.length === 0) return;
+    this.network = this.network.filter((f) => f.at > this.now);
+    // Same-millisecond messages arrive in a random order.
+    for (let i = due.length - 1; i > 0; i--) {
+      const j = this.random.int(i + 1);
+      [due[i], due[j]] = [due[j]!, due[i]!];
+    }
+    for (const { m } of due) {
+      const node = this.nodes.get(m.to)!;
+      if (!node.raw) {
+        this.lost(m);
+        continue;
+      }
+      node.raw.step(m);
+      this.drive(node);
+      if (m.type === 'snapshot') {
+        this.stats.snapshots++;
+        const sender = this.nodes.get(m.from);
+        if (sender?.raw) {
+          sender.raw.reportSnapshot(m.to, true);
+          this.drive(sender);
+        }
+      }
+    }
+  }
+
+  // ---- one node's Ready ----
+
+  private drive(node: SimNode): void {
+    for (let rounds = 0; node.raw && node.raw.hasReady(); rounds++) {
+      if (rounds > 1000) throw new Violation('liveness', `${node.id}: ready() does not settle`);
+      const raw = node.raw;
+      const ready = raw.ready();
+      // 1. persist
+      if (ready.snapshot) {
+        const data = decodeSnapshotData(ready.snapshot.data);
+        node.disk.applySnapshot(ready.snapshot, data.chain);
+        node.restoreEngine(ready.snapshot);
+        this.log(`${node.id} installs snapshot at ${ready.snapshot.index}`);
+      }
+      if (this.crashOnWrite.has(node.id) && ready.entries.length > 0) {
+        const kept = this.random.int(ready.entries.length);
+        node.disk.append(ready.entries.slice(0, kept));
+        if (ready.hardState && this.chance(0.5)) node.disk.setHardState(ready.hardState);
+        this.crash(node, `${node.id} crashed mid-write: ${kept} of ${ready.entries.length} entries reached the disk`);
+        return;
+      }
+      const { truncatedFrom } = node.disk.append(ready.entries);
+      if (truncatedFrom !== undefined && truncatedFrom <= node.engineIndex) node.truncateEngine(truncatedFrom);
+      for (const entry of ready.entries) {
+        if (entry.index > node.engineIndex) node.applyToEngine(entry);
+        this.checker.onPersisted(node.id, entry, node.disk.chainAt(entry.index)!);
+      }
+      if (ready.hardState) node.disk.setHardState(ready.hardState);
+      // 2. send
+      for (const m of ready.messages) this.send(m);
+      // 3. apply
+      if (ready.snapshot) {
+        node.applied = ready.snapshot.index;
+        node.appliedPosition = decodeSnapshotData(ready.snapshot.data).nextPosition;
+      }
+      for (const entry of ready.committedEntries) {
+        this.checker.onApplied(node.id, entry, node.applied, node.disk.chainAt(entry.index), node.positionAt.get(entry.index)!);
+        node.applied = entry.index;
+        node.appliedPosition = node.positionAt.get(entry.index + 1)!;
+        this.answer(node, entry);
+      }
+      for (const read of ready.readStates) {
+        const required = this.reads.get(read.context);
+        if (required !== undefined && read.index < required) {
+          throw new Violation('linearizable reads', `${node.id} answered read ${read.context} at ${read.index}, but ${required} was committed before it was asked`);
+        }
+        this.reads.delete(read.context);
+      }
+      raw.advance(ready);
+      // 4. check what changed
+      if (ready.softState?.role === 'leader') {
+        this.stats.elections++;
+        this.log(`${node.id} leads term ${raw.raft.term}`);
+        this.checker.onLeader(node.id, raw.raft.term);
+        this.checker.checkLeaderCompleteness(node.id, raw.raft.term, (i) => node.disk.chainAt(i), node.disk.storage.firstIndex() - 1);
+      }
+      const commit = raw.raft.log.committed;
+      if (commit > (this.lastCommit.get(node.id) ?? 0)) {
+        this.lastCommit.set(node.id, commit);
+        this.checker.onCommitted(node.id, commit, node.disk.chainAt(commit));
+      }
+    }
+  }
+
+  /** The leader applied an entry: answer the client whose proposal it is, if it is still the same entry. */
+  private answer(node: SimNode, entry: { index: number; term: number; data: Uint8Array }): void {
+    const pending = node.pending.get(entry.index);
+    if (!pending) return;
+    node.pending.delete(entry.index);
+    const op = this.ops[pending.op]!;
+    if (op.status !== 'inflight' || op.node !== node.id) return;
+    if (entry.term !== pending.term) {
+      op.status = 'unknown'; // another leader's entry took the place: not written
+      return;
+    }
+    const batch = decodeBatch(entry.data)!;
+    this.checker.onAcked(op.ids, batch.position);
+    op.status = 'acked';
+    this.stats.acked++;
+  }
+
+  // ---- clients ----
+
+  private leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const node of this.nodes.values()) {
+      if (node.raw?.raft.role === 'leader' && (!best || node.raw.raft.term > best.raw!.raft.term)) best = node;
+    }
+    return best;
+  }
+
+  private newOp(): ClientOp {
+    const stream = this.pick(STREAMS)!;
+    const leader = this.leader();
+    const count = leader ? streamCount(leader.engine, stream) : 0;
+    const roll = this.random.int(10);
+    const expected: Expected = roll < 4 ? 'any' : roll < 8 ? count : roll < 9 ? 'empty' : count + 1;
+    const n = 1 + this.random.int(3);
+    const ids = Array.from({ length: n }, () => this.uuid());
+    const op: ClientOp = { id: this.ops.length, stream, expected, ids, status: 'new' };
+    this.ops.push(op);
+    return op;
+  }
+
+  private uuid(): string {
+    const hex = (): string => this.random.int(0x1_0000).toString(16).padStart(4, '0');
+    const variant = (8 + this.random.int(4)).toString(16);
+    return `${hex()}${hex()}-${hex()}-4${hex().slice(1)}-${variant}${hex().slice(1)}-${hex()}${hex()}${hex()}`;
+  }
+
+  private submit(op: ClientOp): void {
+    // A client finds some node that believes it leads (possibly a stale one behind a partition).
+    const candidates = [...this.nodes.values()].filter((n) => n.raw?.raft.role === 'leader');
+    const node = this.pick(candidates);
+    if (!node) {
+      op.status = op.status === 'new' ? 'unknown' : op.status;
+      return;
+    }
+    const raw = node.raw!;
+    op.sentAt = this.now;
+    if (node.engineIndex !== raw.raft.log.lastIndex()) throw new Error(`${node.id}: engine at ${node.engineIndex} behind log ${raw.raft.log.lastIndex()}`);
+    const intent: AppendIntent = { stream: op.stream, expected: op.expected, ids: op.ids.map((id) => ({ id, idGenerated: false })) };
+    const decision = decideAppend(node.engine, [intent]);
+    op.node = node.id;
+    switch (decision.kind) {
+      case 'write': {
+        const planned = decision.appends[0]!;
+        const data = encodeBatch({ position: planned.position, timestamp: this.now, events: op.ids.map((id, k) => ({ stream: op.stream, index: planned.index + k, id })) });
+        try {
+          const { index, term } = raw.propose(data);
+          node.applyToEngine({ index, term, kind: 'normal', data });
+          node.pending.set(index, { op: op.id, index, term });
+          op.status = 'inflight';
+        } catch (error) {
+          if (!(error instanceof ProposalDroppedError)) throw error;
+          op.status = 'unknown';
+        }
+        this.drive(node);
+        return;
+      }
+      case 'duplicate':
+        op.status = 'dup-wait';
+        op.dupPosition = decision.appends[0]!.position;
+        return;
+      case 'conflict': {
+        // A retry whose first attempt was written: the ids stored at the asked index tell.
+        const index = decision.retryOf?.index;
+        if (index !== undefined) {
+          const first = positionOf(node.engine, op.stream, index);
+          if (first !== undefined && op.ids.every((id, k) => node.idAt.get(first + k) === id)) {
+            op.status = 'dup-wait';
+            op.dupPosition = first;
+            return;
+          }
+        }
+        op.status = 'failed';
+        this.stats.failed++;
+        return;
+      }
+      case 'id-reused':
+        op.status = 'failed';
+        this.stats.failed++;
+        return;
+    }
+  }
+
+  /** A retry found its events in the leader's log: answer once that node has applied them, if still there. */
+  private checkDuplicateWaits(): void {
+    for (const op of this.ops) {
+      if (op.status !== 'dup-wait') continue;
+      const node = this.nodes.get(op.node!)!;
+      const last = op.dupPosition! + op.ids.length - 1;
+      if (!node.raw || node.appliedPosition <= last) continue;
+      if (op.ids.every((id, k) => node.idAt.get(op.dupPosition! + k) === id)) {
+        this.checker.onAcked(op.ids, op.dupPosition!);
+        op.status = 'acked';
+        this.stats.acked++;
+      } else {
+        op.status = 'unknown';
+      }
+    }
+  }
+
+  private read(): void {
+    const node = this.pick([...this.nodes.values()].filter((n) => n.raw));
+    if (!node) return;
+    const context = this.nextRead++;
+    this.reads.set(context, this.checker.maxCommitted);
+    this.stats.reads++;
+    node.raw!.readIndex(context);
+    this.drive(node);
+  }
+
+  // ---- healing and convergence ----
+
+  private heal(): void {
+    this.faultsOn = false;
+    this.cut.clear();
+    this.healAt = 0;
+    this.crashOnWrite.clear();
+    for (const node of this.nodes.values()) if (!node.raw) this.restart(node);
+    this.log('faults off, everything healed');
+    const healedAt = this.now;
+    const final = this.newOp();
+    while (this.now - healedAt < HEAL_BOUND_MS) {
+      this.step();
+      if (final.status === 'unknown' || final.status === 'new') this.submit(final);
+      if (final.status === 'failed') {
+        final.status = 'unknown';
+        (final as { expected: Expected }).expected = 'any';
+      }
+      if (final.status === 'acked' && this.converged()) {
+        this.stats.healedInMs = this.now - healedAt;
+        this.checkAckedEverywhere();
+        return;
+      }
+    }
+    throw new Violation('liveness', `no convergence within ${HEAL_BOUND_MS} ms after healing (final append ${final.status}); ${this.describe()}`);
+  }
+
+  private converged(): boolean {
+    const leader = this.leader();
+    if (!leader) return false;
+    const raw = leader.raw!;
+    const last = raw.raft.log.lastIndex();
+    if (raw.raft.log.committed !== last || raw.raft.log.term(last) !== raw.raft.term) return false;
+    const config = raw.status().config;
+    const chain = leader.disk.chainAt(last);
+    for (const id of [...config.voters, ...config.learners]) {
+      const node = this.nodes.get(id)!;
+      const log = node.raw!.raft.log;
+      if (log.lastIndex() !== last || node.disk.chainAt(last) !== chain || log.committed !== last || node.applied !== last) return false;
+    }
+    return true;
+  }
+
+  private checkAckedEverywhere(): void {
+    const config = this.leader()!.raw!.status().config;
+    for (const id of [...config.voters, ...config.learners]) {
+      const node = this.nodes.get(id)!;
+      for (const [eventId, position] of this.checker.acked) {
+        if (node.idAt.get(position) !== eventId && position >= node.positionAt.get(node.disk.storage.firstIndex())!) {
+          throw new Violation('acknowledged write', `${id} lacks acked event ${eventId} at position ${position}`);
+        }
+      }
+    }
+  }
+
+  private describe(): string {
+    return [...this.nodes.values()]
+      .map((n) => {
+        if (!n.raw) return `${n.id}: down`;
+        const s = n.raw.status();
+        return `${n.id}: ${s.role} term ${s.term} last ${s.lastIndex} commit ${s.commit} applied ${n.applied} voters ${s.config.voters.join(',')} learners ${s.config.learners.join(',')}`;
+      })
+      .join('; ');
+  }
+}

@@ -1,0 +1,708 @@
+import { raftInvariantFailed } from './assert.js';
+import { applyChange, decodeConfigEntry, encodeConfigEntry, type ConfigChange } from './config-change.js';
+import { ProposalDroppedError } from './errors.js';
+import type { RandomSource } from './random.js';
+import { RaftLog } from './raft-log.js';
+import { ReadOnly } from './read-only.js';
+import type { RaftStorage } from './storage.js';
+import { ProgressTracker } from './tracker.js';
+import { EMPTY_DATA, NONE, isLocalMessage, message, type ConfigState, type Entry, type EntryKind, type HardState, type Message, type NodeId, type ReadState, type Role, type SoftState } from './types.js';
+
+export interface RaftOptions {
+  id: NodeId;
+  storage: RaftStorage;
+  random: RandomSource;
+  /** Ticks without hearing from a leader before an election; randomized in [n, 2n). */
+  electionTicks?: number;
+  /** Ticks between a leader's heartbeats. Must be less than `electionTicks`. */
+  heartbeatTicks?: number;
+  /** Data bytes in one append message at most (one entry always fits). */
+  maxMessageBytes?: number;
+  /** Append messages in flight to one follower at most (flow control). */
+  maxInflightMessages?: number;
+  /** Data bytes of committed entries handed out by one ready() at most. */
+  maxApplyBytes?: number;
+  /** Ask for pre-votes before raising the term, so a partitioned node cannot disrupt the cluster. */
+  preVote?: boolean;
+  /** A leader steps down if it has not heard from a quorum within an election timeout. */
+  checkQuorum?: boolean;
+  /** Index the application has applied (restart); the snapshot's index by default. */
+  applied?: number;
+  /**
+   * Test-only: break one safety rule, to show the simulator finds it. Never set in production.
+   * `voteWithoutLogCheck`: grant votes without Raft's up-to-date log check (§5.4.1).
+   */
+  unsafe?: { voteWithoutLogCheck?: boolean };
+}
+
+export const DEFAULT_ELECTION_TICKS = 10;
+export const DEFAULT_HEARTBEAT_TICKS = 1;
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_INFLIGHT_MESSAGES = 256;
+export const DEFAULT_MAX_APPLY_BYTES = 64 * 1024 * 1024;
+
+type Campaign = 'pre-election' | 'election' | 'transfer';
+
+/**
+ * The Raft state machine (etcd-io/raft's `raft` struct): pure, driven only by `step()` and
+ * `tick()`. Its outputs wait in `msgs`, `readStates` and the log's unstable part until the
+ * RawNode collects them into a Ready.
+ */
+export class Raft {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NONE;
+  role: Role = 'follower';
+  leader: NodeId = NONE;
+  readonly log: RaftLog;
+  readonly tracker: ProgressTracker;
+  msgs: Message[] = [];
+  readStates: ReadState[] = [];
+
+  private readonly random: RandomSource;
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+  private readonly maxMessageBytes: number;
+  readonly maxApplyBytes: number;
+  private readonly preVote: boolean;
+  private readonly checkQuorum: boolean;
+  private readonly unsafeVote: boolean;
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  /** Leader: the index of the last config change proposed; no new one until it is applied. */
+  private pendingConfigIndex = 0;
+  leadTransferee: NodeId = NONE;
+  private readonly readOnly = new ReadOnly();
+  /** ReadIndex requests that arrived before this leader committed an entry of its term. */
+  private pendingReadIndex: Message[] = [];
+
+  constructor(options: RaftOptions) {
+    this.id = options.id;
+    this.random = options.random;
+    this.electionTicks = options.electionTicks ?? DEFAULT_ELECTION_TICKS;
+    this.heartbeatTicks = options.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS;
+    if (this.heartbeatTicks <= 0 || this.heartbeatTicks >= this.electionTicks) {
+      throw new RangeError(`heartbeatTicks must be in [1, electionTicks), got ${this.heartbeatTicks} with electionTicks ${this.electionTicks}`);
+    }
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxApplyBytes = options.maxApplyBytes ?? DEFAULT_MAX_APPLY_BYTES;
+    this.preVote = options.preVote ?? true;
+    this.checkQuorum = options.checkQuorum ?? true;
+    this.unsafeVote = options.unsafe?.voteWithoutLogCheck === true;
+    this.tracker = new ProgressTracker(options.maxInflightMessages ?? DEFAULT_MAX_INFLIGHT_MESSAGES);
+    this.log = new RaftLog(options.storage);
+
+    const { hardState, config } = options.storage.initialState();
+    this.tracker.setConfig(config, this.log.lastIndex() + 1);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    // The commit index is a hint, not a promise: a torn write can leave the hard state ahead
+    // of the entries that reached the disk. Those entries are committed on a quorum elsewhere.
+    this.log.commitTo(Math.min(hardState.commit, this.log.lastIndex()));
+    if (options.applied !== undefined && options.applied > this.log.applied) this.log.appliedTo(options.applied);
+    this.becomeFollower(this.term, NONE);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  softState(): SoftState {
+    return { leader: this.leader, role: this.role };
+  }
+
+  /** Can this node become leader? Only a voter of the current membership can. */
+  promotable(): boolean {
+    return this.tracker.isVoter(this.id);
+  }
+
+  // ---- time ----
+
+  tick(): void {
+    if (this.role === 'leader') this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.step(message({ type: 'hup', from: this.id }));
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.checkQuorum) this.step(message({ type: 'check-quorum', from: this.id }));
+      // A transfer that did not finish within an election timeout is abandoned.
+      if (this.role === 'leader' && this.leadTransferee !== NONE) this.leadTransferee = NONE;
+    }
+    if (this.role !== 'leader') return;
+    if (this.heartbeatElapsed >= this.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.step(message({ type: 'beat', from: this.id }));
+    }
+  }
+
+  // ---- role changes ----
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.leader = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.electionTicks + this.random.int(this.electionTicks);
+    this.leadTransferee = NONE;
+    this.tracker.resetVotes();
+    const next = this.log.lastIndex() + 1;
+    for (const [id, pr] of this.tracker.progress) {
+      pr.reset(next, id === this.id ? this.log.stableIndex() : 0, id === this.id);
+    }
+    this.pendingConfigIndex = 0;
+    this.readOnly.reset();
+    this.pendingReadIndex = [];
+  }
+
+  becomeFollower(term: number, leader: NodeId): void {
+    this.reset(term);
+    this.leader = leader;
+    this.role = 'follower';
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === 'leader') raftInvariantFailed('leader cannot become pre-candidate');
+    // A pre-election does not raise the term or change the vote.
+    this.tracker.resetVotes();
+    this.leader = NONE;
+    this.role = 'pre-candidate';
+  }
+
+  private becomeCandidate(): void {
+    if (this.role === 'leader') raftInvariantFailed('leader cannot become candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    if (this.role === 'follower') raftInvariantFailed('follower cannot become leader without an election');
+    this.reset(this.term);
+    this.leader = this.id;
+    this.role = 'leader';
+    const self = this.tracker.progress.get(this.id);
+    if (self) self.becomeReplicate();
+    // No config change before the current one is applied: the log may end in an unapplied one.
+    this.pendingConfigIndex = this.log.lastIndex();
+    // An empty entry of the new term: committing it commits everything before (§5.4.2), and
+    // it is what lets ReadIndex and config changes start.
+    this.appendEntries([{ kind: 'normal', data: EMPTY_DATA }]);
+  }
+
+  // ---- campaigning ----
+
+  private hup(campaign: Campaign): void {
+    if (this.role === 'leader') return;
+    if (!this.promotable()) return;
+    // An unapplied committed config change may remove us or change the quorum: apply it first.
+    if (this.hasUnappliedConfigChange()) return;
+    this.campaign(campaign);
+  }
+
+  private hasUnappliedConfigChange(): boolean {
+    if (this.log.applied >= this.log.committed) return false;
+    if (this.log.applied + 1 < this.log.firstIndex()) return false;
+    const entries = this.log.slice(this.log.applied + 1, this.log.committed + 1, Number.MAX_SAFE_INTEGER);
+    return entries.some((entry) => entry.kind === 'config');
+  }
+
+  private campaign(campaign: Campaign): void {
+    let term: number;
+    let type: 'vote' | 'pre-vote';
+    if (campaign === 'pre-election') {
+      this.becomePreCandidate();
+      type = 'pre-vote';
+      term = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      type = 'vote';
+      term = this.term;
+    }
+    this.tracker.recordVote(this.id, true);
+    if (this.tracker.voteResult() === 'won') {
+      // A cluster of one wins at once.
+      if (campaign === 'pre-election') this.campaign('election');
+      else this.becomeLeader();
+      return;
+    }
+    const lastIndex = this.log.lastIndex();
+    const logTerm = this.log.lastTerm();
+    for (const id of [...this.tracker.voters].sort()) {
+      if (id === this.id) continue;
+      this.send(message({ type, to: id, term, index: lastIndex, logTerm, transfer: campaign === 'transfer' }));
+    }
+  }
+
+  // ---- the one entry point ----
+
+  step(m: Message): void {
+    if (m.term === 0 && !isLocalMessage(m.type) && m.type !== 'propose' && m.type !== 'read-index' && m.type !== 'transfer-leader') {
+      // A remote message always carries a term (≥ 1). Term-0 forms are local requests only.
+      return;
+    }
+    if (m.term > this.term) {
+      if (m.type === 'vote' || m.type === 'pre-vote') {
+        // Within a leader's lease (heard from it less than an election timeout ago), ignore a
+        // vote request from a node that merely lost contact: it must not depose a live leader.
+        const inLease = this.checkQuorum && this.leader !== NONE && this.electionElapsed < this.electionTicks;
+        if (!m.transfer && inLease) return;
+      }
+      if (m.type === 'pre-vote') {
+        // Never raise the term for a pre-vote.
+      } else if (m.type === 'pre-vote-response' && !m.reject) {
+        // We raised the term in our pre-vote; a grant carries that future term. Not a reason to step down.
+      } else if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NONE);
+      }
+    } else if (m.term > 0 && m.term < this.term) {
+      if ((this.checkQuorum || this.preVote) && (m.type === 'heartbeat' || m.type === 'append')) {
+        // A stale leader (e.g. back from a partition) learns the new term from this and steps
+        // down; without it, with pre-votes it could never hear of the newer term.
+        this.send(message({ type: 'append-response', to: m.from }));
+      } else if (m.type === 'pre-vote') {
+        this.send(message({ type: 'pre-vote-response', to: m.from, term: this.term, reject: true }));
+      }
+      return;
+    }
+
+    switch (m.type) {
+      case 'hup':
+        this.hup(this.preVote ? 'pre-election' : 'election');
+        return;
+      case 'vote':
+      case 'pre-vote':
+        this.handleVoteRequest(m);
+        return;
+      default:
+        break;
+    }
+    switch (this.role) {
+      case 'leader':
+        this.stepLeader(m);
+        return;
+      case 'candidate':
+      case 'pre-candidate':
+        this.stepCandidate(m);
+        return;
+      case 'follower':
+        this.stepFollower(m);
+        return;
+    }
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const responseType = m.type === 'vote' ? 'vote-response' : 'pre-vote-response';
+    // We may vote for the same node again (a repeated request), for anyone if we have not
+    // voted and know no leader, and pre-vote for a future term.
+    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.type === 'pre-vote' && m.term > this.term);
+    const upToDate = this.unsafeVote || this.log.isUpToDate(m.index, m.logTerm);
+    if (canVote && upToDate) {
+      // The response carries the request's term: a pre-vote's future term must not be
+      // mistaken for a stale answer by the candidate.
+      this.send(message({ type: responseType, to: m.from, term: m.term }));
+      if (m.type === 'vote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send(message({ type: responseType, to: m.from, term: this.term, reject: true }));
+    }
+  }
+
+  // ---- leader ----
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'beat':
+        this.broadcastHeartbeat(this.readOnly.lastContext());
+        return;
+      case 'check-quorum':
+        if (!this.tracker.quorumActive(this.id)) {
+          this.becomeFollower(this.term, NONE);
+          return;
+        }
+        for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.recentActive = false;
+        return;
+      case 'propose':
+        // Handled by propose(): a proposal is never a message in this implementation.
+        return;
+      case 'read-index':
+        this.leaderReadIndex(m);
+        return;
+      case 'transfer-leader':
+        this.leaderTransfer(m.from);
+        return;
+      default:
+        break;
+    }
+    const pr = this.tracker.progress.get(m.from);
+    if (!pr) return; // not a member (any more)
+    switch (m.type) {
+      case 'append-response': {
+        pr.recentActive = true;
+        if (m.reject) {
+          let hint = m.rejectHint;
+          if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
+          if (pr.maybeDecrTo(m.index, hint)) {
+            if (pr.state === 'replicate') pr.becomeProbe();
+            this.sendAppend(m.from);
+          }
+          return;
+        }
+        const wasPaused = pr.isPaused();
+        // Also when the follower had this already but we fell back to probing it (e.g. it was unreachable).
+        if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === 'probe')) return;
+        if (pr.state === 'probe') pr.becomeReplicate();
+        else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
+          pr.becomeProbe();
+          pr.becomeReplicate();
+        } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
+        if (this.maybeCommit()) {
+          this.releasePendingReadIndex();
+          this.broadcastAppend();
+        } else if (wasPaused) {
+          this.sendAppend(m.from);
+        }
+        // Stream on while the window allows.
+        while (this.maybeSendAppend(m.from, false)) {
+          /* keep sending */
+        }
+        if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+          this.send(message({ type: 'timeout-now', to: m.from }));
+        }
+        return;
+      }
+      case 'heartbeat-response': {
+        pr.recentActive = true;
+        pr.probeSent = false;
+        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
+        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+        if (m.context === 0) return;
+        const acks = this.readOnly.ack(m.context, m.from);
+        // The leader's own ack is implicit.
+        if (acks + 1 < this.tracker.quorum() || !this.tracker.isVoter(m.from)) return;
+        for (const read of this.readOnly.release(m.context)) this.answerRead(read.from, read.index, read.context);
+        return;
+      }
+      case 'snapshot-status':
+        if (pr.state !== 'snapshot') return;
+        if (m.reject) pr.pendingSnapshot = 0;
+        pr.becomeProbe();
+        // Wait for the follower's answer (or a heartbeat) before the next append.
+        pr.probeSent = true;
+        return;
+      case 'unreachable':
+        if (pr.state === 'replicate') pr.becomeProbe();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private leaderTransfer(transferee: NodeId): void {
+    if (!this.tracker.isVoter(transferee) || transferee === this.id) return;
+    if (this.leadTransferee === transferee) return;
+    this.leadTransferee = transferee;
+    this.electionElapsed = 0;
+    const pr = this.tracker.progress.get(transferee)!;
+    if (pr.match === this.log.lastIndex()) this.send(message({ type: 'timeout-now', to: transferee }));
+    else this.sendAppend(transferee);
+  }
+
+  private committedEntryInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  private leaderReadIndex(m: Message): void {
+    if (this.tracker.voters.size === 1) {
+      this.answerRead(m.from, this.log.committed, m.context);
+      return;
+    }
+    if (!this.committedEntryInCurrentTerm()) {
+      // Our commit index may lag the previous leader's until our own entry commits.
+      this.pendingReadIndex.push(m);
+      return;
+    }
+    this.readOnly.add(m.context, this.log.committed, m.from);
+    this.broadcastHeartbeat(m.context);
+  }
+
+  private releasePendingReadIndex(): void {
+    if (this.pendingReadIndex.length === 0 || !this.committedEntryInCurrentTerm()) return;
+    const pending = this.pendingReadIndex;
+    this.pendingReadIndex = [];
+    for (const m of pending) this.leaderReadIndex(m);
+  }
+
+  private answerRead(from: NodeId, index: number, context: number): void {
+    if (from === NONE || from === this.id) this.readStates.push({ index, context });
+    else this.send(message({ type: 'read-index-response', to: from, index, context }));
+  }
+
+  /** Appends proposals to the leader's log; the caller checked that we are leader. */
+  private appendEntries(entries: ReadonlyArray<{ kind: EntryKind; data: Uint8Array }>): Entry[] {
+    let index = this.log.lastIndex();
+    const stamped: Entry[] = entries.map((entry) => ({ term: this.term, index: ++index, kind: entry.kind, data: entry.data }));
+    this.log.append(stamped);
+    // The leader counts itself for commit only once the entries are on its disk (stableTo).
+    return stamped;
+  }
+
+  private maybeCommit(): boolean {
+    return this.log.maybeCommit(this.tracker.committed(), this.term);
+  }
+
+  /** The node wrote entries up to (index, term): for the leader, its own vote toward commit. */
+  onStable(index: number, term: number): void {
+    this.log.stableTo(index, term);
+    if (this.role !== 'leader') return;
+    const self = this.tracker.progress.get(this.id);
+    if (!self || !self.maybeUpdate(this.log.stableIndex())) return;
+    if (this.maybeCommit()) {
+      this.releasePendingReadIndex();
+      this.broadcastAppend();
+    }
+  }
+
+  /**
+   * Proposes entries; returns where they went. They are committed once `ready()` hands them
+   * back as committed entries with the same term at the same index.
+   */
+  propose(entries: ReadonlyArray<{ kind: EntryKind; data: Uint8Array }>): { index: number; term: number } {
+    if (entries.length === 0) throw new ProposalDroppedError('empty', this.leader, 'no entries');
+    if (this.role !== 'leader') throw new ProposalDroppedError('not-leader', this.leader, `${this.id} is ${this.role} in term ${this.term}`);
+    if (!this.tracker.progress.has(this.id)) throw new ProposalDroppedError('removed', NONE, `${this.id} is no longer a member`);
+    if (this.leadTransferee !== NONE) throw new ProposalDroppedError('transferring', this.leadTransferee, `leadership is moving to ${this.leadTransferee}`);
+    for (const entry of entries) {
+      if (entry.kind !== 'config') continue;
+      if (this.pendingConfigIndex > this.log.applied) {
+        throw new ProposalDroppedError('config-pending', this.leader, `config change at ${this.pendingConfigIndex} not applied yet (applied ${this.log.applied})`);
+      }
+      if (!this.committedEntryInCurrentTerm()) {
+        throw new ProposalDroppedError('config-pending', this.leader, `leader has not committed an entry of term ${this.term} yet`);
+      }
+      if (entries.filter((e) => e.kind === 'config').length > 1) throw new ProposalDroppedError('config-pending', this.leader, 'one config change at a time');
+    }
+    const stamped = this.appendEntries(entries);
+    const last = stamped[stamped.length - 1]!;
+    if (stamped.some((entry) => entry.kind === 'config')) this.pendingConfigIndex = last.index;
+    this.broadcastAppend();
+    return { index: stamped[0]!.index, term: this.term };
+  }
+
+  // ---- candidate and follower ----
+
+  private stepCandidate(m: Message): void {
+    const myResponse = this.role === 'pre-candidate' ? 'pre-vote-response' : 'vote-response';
+    switch (m.type) {
+      case 'append':
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case 'snapshot':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        return;
+      case 'pre-vote-response':
+      case 'vote-response': {
+        if (m.type !== myResponse) return;
+        this.tracker.recordVote(m.from, !m.reject);
+        const result = this.tracker.voteResult();
+        if (result === 'won') {
+          if (this.role === 'pre-candidate') this.campaign('election');
+          else {
+            this.becomeLeader();
+            this.broadcastAppend();
+          }
+        } else if (result === 'lost') {
+          this.becomeFollower(this.term, NONE);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'append':
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleAppend(m);
+        return;
+      case 'heartbeat':
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case 'snapshot':
+        this.electionElapsed = 0;
+        this.leader = m.from;
+        this.handleSnapshot(m);
+        return;
+      case 'transfer-leader':
+        if (this.leader !== NONE) this.send(message({ type: 'transfer-leader', to: this.leader, from: m.from }), false);
+        return;
+      case 'timeout-now':
+        // The leader asks us to take over now, without waiting for a timeout or a pre-vote.
+        this.hup('transfer');
+        return;
+      case 'read-index':
+        if (this.leader !== NONE) this.send(message({ type: 'read-index', to: this.leader, context: m.context }));
+        return;
+      case 'read-index-response':
+        this.readStates.push({ index: m.index, context: m.context });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private handleAppend(m: Message): void {
+    if (m.index < this.log.committed) {
+      this.send(message({ type: 'append-response', to: m.from, index: this.log.committed }));
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (lastNew !== undefined) {
+      this.send(message({ type: 'append-response', to: m.from, index: lastNew }));
+      return;
+    }
+    // Our log does not hold (m.index, m.logTerm): tell the leader where to look instead, so it
+    // skips a whole term per round trip rather than one entry.
+    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.send(message({ type: 'append-response', to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term }));
+  }
+
+  private handleHeartbeat(m: Message): void {
+    // The leader sends min(our match, its commit), so this never commits what we lack.
+    if (m.commit <= this.log.lastIndex()) this.log.commitTo(m.commit);
+    this.send(message({ type: 'heartbeat-response', to: m.from, context: m.context }));
+  }
+
+  private handleSnapshot(m: Message): void {
+    const snapshot = m.snapshot!;
+    if (this.restore(snapshot)) {
+      this.send(message({ type: 'append-response', to: m.from, index: this.log.lastIndex() }));
+    } else {
+      this.send(message({ type: 'append-response', to: m.from, index: this.log.committed }));
+    }
+  }
+
+  /** Takes a leader's snapshot unless we already have its entries; true if taken. */
+  private restore(snapshot: { index: number; term: number; config: ConfigState; data: Uint8Array }): boolean {
+    if (snapshot.index <= this.log.committed) return false;
+    if (this.log.matchTerm(snapshot.index, snapshot.term)) {
+      // We have the entry: just fast-forward the commit.
+      this.log.commitTo(snapshot.index);
+      return false;
+    }
+    this.log.restore({ ...snapshot });
+    this.tracker.setConfig(snapshot.config, this.log.lastIndex() + 1);
+    return true;
+  }
+
+  // ---- config changes (applied on every node when the entry is applied) ----
+
+  /** Proposes a membership change; the entry carries the whole membership after it. */
+  proposeConfigChange(change: ConfigChange): { index: number; term: number } {
+    // With no change pending (propose() checks), the tracker holds the membership the log ends with.
+    const config = applyChange(this.tracker.config(), change);
+    return this.propose([{ kind: 'config', data: encodeConfigEntry({ change, config }) }]);
+  }
+
+  applyConfigEntry(entry: Entry): ConfigState {
+    const { config } = decodeConfigEntry(entry.data);
+    this.tracker.setConfig(config, this.log.lastIndex() + 1);
+    if (this.role === 'leader') {
+      if (!this.tracker.isVoter(this.id)) {
+        // Removed (or demoted): step down. The rest elect a new leader; we no longer campaign.
+        this.becomeFollower(this.term, NONE);
+        return config;
+      }
+      if (this.leadTransferee !== NONE && !this.tracker.isVoter(this.leadTransferee)) this.leadTransferee = NONE;
+      // The quorum changed: something may be committed now.
+      if (this.maybeCommit()) this.releasePendingReadIndex();
+      this.broadcastAppend();
+    }
+    return config;
+  }
+
+  // ---- sending ----
+
+  private send(m: Message, stampTerm = true): void {
+    if (m.from === NONE) m.from = this.id;
+    if (stampTerm && m.term === 0 && m.type !== 'transfer-leader' && m.type !== 'read-index') m.term = this.term;
+    this.msgs.push(m);
+  }
+
+  private broadcastAppend(): void {
+    for (const id of this.tracker.members()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  private broadcastHeartbeat(context: number): void {
+    for (const id of this.tracker.members()) {
+      if (id === this.id) continue;
+      const pr = this.tracker.progress.get(id)!;
+      // Never tell a follower to commit beyond what it is known to have.
+      this.send(message({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), context }));
+    }
+  }
+
+  private sendAppend(to: NodeId): void {
+    this.maybeSendAppend(to, true);
+  }
+
+  /**
+   * Sends the next append (or a snapshot if the entries it needs are compacted). With
+   * `sendIfEmpty` false, only sends when there are entries: used to stream on.
+   */
+  private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.tracker.progress.get(to);
+    if (!pr || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
+      return this.sendSnapshot(to);
+    }
+    const sent = this.log.entriesFrom(pr.next, this.maxMessageBytes);
+    if (sent.length === 0 && !sendIfEmpty) return false;
+    this.send(message({ type: 'append', to, index: prevIndex, logTerm: prevTerm, entries: sent, commit: this.log.committed }));
+    pr.sentEntries(sent.length > 0 ? sent[sent.length - 1]!.index : prevIndex, sent.length);
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId): boolean {
+    const pr = this.tracker.progress.get(to)!;
+    if (!pr.recentActive) return false; // don't ship a snapshot to a node that may be down
+    const snapshot = this.log.snapshot();
+    if (snapshot.index === 0) raftInvariantFailed(`need a snapshot for ${to} but none exists`);
+    this.send(message({ type: 'snapshot', to, snapshot }));
+    pr.becomeSnapshot(snapshot.index);
+    return true;
+  }
+}

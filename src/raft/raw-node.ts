@@ -1,0 +1,181 @@
+import { raftInvariantFailed } from './assert.js';
+import type { ConfigChange } from './config-change.js';
+import { Raft, type RaftOptions } from './raft.js';
+import type { ProgressState } from './progress.js';
+import { message, type ConfigState, type Entry, type HardState, type Message, type NodeId, type ReadState, type Role, type Snapshot, type SoftState } from './types.js';
+
+/**
+ * What the node must do, in this order (etcd's Ready contract):
+ * 1. persist `snapshot`, `entries` and `hardState`, with an fsync when `mustSync`;
+ * 2. send `messages` (they may promise what step 1 wrote: a vote, an append's ack);
+ * 3. apply `committedEntries` (and restore the state machine from `snapshot`);
+ * 4. call `advance(ready)`.
+ */
+export interface Ready {
+  readonly softState: SoftState | undefined;
+  readonly hardState: HardState | undefined;
+  readonly entries: readonly Entry[];
+  readonly snapshot: Snapshot | undefined;
+  readonly committedEntries: readonly Entry[];
+  readonly messages: readonly Message[];
+  readonly readStates: readonly ReadState[];
+  readonly mustSync: boolean;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  vote: NodeId;
+  leader: NodeId;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  config: ConfigState;
+  /** The leader's view of each member; empty on followers. */
+  progress: Record<NodeId, { match: number; next: number; state: ProgressState; recentActive: boolean }>;
+  leadTransferee: NodeId;
+}
+
+/** The state machine behind the small API a node drives: tick, step, ready, advance. */
+export class RawNode {
+  readonly raft: Raft;
+  private prevSoft: SoftState;
+  private prevHard: HardState;
+  private readyOut = false;
+
+  constructor(options: RaftOptions) {
+    this.raft = new Raft(options);
+    this.prevSoft = this.raft.softState();
+    this.prevHard = this.raft.hardState();
+  }
+
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** A message from another node. Local message types are refused: use the methods below. */
+  step(m: Message): void {
+    if (m.type === 'hup' || m.type === 'beat' || m.type === 'check-quorum' || m.type === 'propose' || m.type === 'unreachable' || m.type === 'snapshot-status') {
+      throw new TypeError(`step() takes messages from peers, got local message type '${m.type}'`);
+    }
+    this.raft.step(m);
+  }
+
+  /** Starts an election now (a single node does this at start instead of waiting a timeout). */
+  campaign(): void {
+    this.raft.step(message({ type: 'hup', from: this.raft.id }));
+  }
+
+  /** Proposes application data; throws ProposalDroppedError unless this node leads. */
+  propose(data: Uint8Array): { index: number; term: number } {
+    return this.raft.propose([{ kind: 'normal', data }]);
+  }
+
+  /** Proposes several entries in one step (they get consecutive indexes). */
+  proposeMany(datas: readonly Uint8Array[]): { index: number; term: number } {
+    return this.raft.propose(datas.map((data) => ({ kind: 'normal' as const, data })));
+  }
+
+  proposeConfigChange(change: ConfigChange): { index: number; term: number } {
+    return this.raft.proposeConfigChange(change);
+  }
+
+  /** Asks for a linearizable read point; the answer comes as a ReadState with this context. */
+  readIndex(context: number): void {
+    if (!Number.isInteger(context) || context <= 0) throw new RangeError(`read context must be a positive integer, got ${context}`);
+    this.raft.step(message({ type: 'read-index', from: this.raft.id, context }));
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.raft.step(message({ type: 'transfer-leader', from: to }));
+  }
+
+  reportUnreachable(id: NodeId): void {
+    this.raft.step(message({ type: 'unreachable', from: id, term: 0 }));
+  }
+
+  reportSnapshot(id: NodeId, delivered: boolean): void {
+    this.raft.step(message({ type: 'snapshot-status', from: id, reject: !delivered }));
+  }
+
+  hasReady(): boolean {
+    const raft = this.raft;
+    const soft = raft.softState();
+    if (soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role) return true;
+    const hard = raft.hardState();
+    if (!sameHardState(hard, this.prevHard)) return true;
+    if (raft.log.unstable.snapshot || raft.log.unstable.entries.length > 0) return true;
+    return raft.msgs.length > 0 || raft.readStates.length > 0 || raft.log.hasNextCommittedEntries();
+  }
+
+  ready(): Ready {
+    if (this.readyOut) raftInvariantFailed('ready() called again before advance()');
+    const raft = this.raft;
+    const soft = raft.softState();
+    const hard = raft.hardState();
+    const hardChanged = !sameHardState(hard, this.prevHard);
+    const entries = raft.log.unstableEntries();
+    const ready: Ready = {
+      softState: soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role ? soft : undefined,
+      hardState: hardChanged ? hard : undefined,
+      entries,
+      snapshot: raft.log.unstable.snapshot,
+      committedEntries: raft.log.nextCommittedEntries(raft.maxApplyBytes),
+      messages: raft.msgs,
+      readStates: raft.readStates,
+      mustSync: entries.length > 0 || (hardChanged && (hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote)),
+    };
+    raft.msgs = [];
+    raft.readStates = [];
+    if (ready.softState) this.prevSoft = ready.softState;
+    this.readyOut = true;
+    return ready;
+  }
+
+  /** The node did what `ready` asked. Config changes among the committed entries take effect here. */
+  advance(ready: Ready): void {
+    if (!this.readyOut) raftInvariantFailed('advance() without a ready()');
+    this.readyOut = false;
+    const raft = this.raft;
+    if (ready.hardState) this.prevHard = ready.hardState;
+    if (ready.snapshot) {
+      raft.log.unstable.stableSnapshotTo(ready.snapshot.index);
+      // The application restored its state machine from the snapshot: that is applied now.
+      raft.log.applied = Math.max(raft.log.applied, ready.snapshot.index);
+    }
+    if (ready.entries.length > 0) {
+      const last = ready.entries[ready.entries.length - 1]!;
+      raft.onStable(last.index, last.term);
+    }
+    for (const entry of ready.committedEntries) {
+      if (entry.kind === 'config') raft.applyConfigEntry(entry);
+      raft.log.appliedTo(entry.index);
+    }
+  }
+
+  status(): RaftStatus {
+    const raft = this.raft;
+    const progress: RaftStatus['progress'] = {};
+    if (raft.role === 'leader') {
+      for (const [id, pr] of raft.tracker.progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive };
+    }
+    return {
+      id: raft.id,
+      role: raft.role,
+      term: raft.term,
+      vote: raft.vote,
+      leader: raft.leader,
+      commit: raft.log.committed,
+      applied: raft.log.applied,
+      lastIndex: raft.log.lastIndex(),
+      config: raft.tracker.config(),
+      progress,
+      leadTransferee: raft.leadTransferee,
+    };
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}

@@ -1,0 +1,134 @@
+/**
+ * The words of the Raft state machine (etcd-io/raft's shape). Everything here is plain data:
+ * the state machine takes messages and ticks in, and hands entries, hard state and messages
+ * out through `ready()`, so the same code runs in a real node and in the simulator.
+ */
+
+/** A node's name in the cluster (`n1`, `n2`, …). */
+export type NodeId = string;
+
+/** "No node": no vote cast, no leader known. */
+export const NONE: NodeId = '';
+
+/**
+ * `normal` carries the application's bytes (for Ordo, one batch of events; an empty one is the
+ * no-op a new leader appends), `config` a membership change (see config-change.ts).
+ */
+export type EntryKind = 'normal' | 'config';
+
+export interface Entry {
+  readonly term: number;
+  readonly index: number;
+  readonly kind: EntryKind;
+  readonly data: Uint8Array;
+}
+
+/** What must be on disk before any message that depends on it is sent. */
+export interface HardState {
+  readonly term: number;
+  readonly vote: NodeId;
+  readonly commit: number;
+}
+
+/** Who votes and who only follows. A learner receives the log but neither votes nor counts for commit. */
+export interface ConfigState {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+/** The state machine as of `index`, plus the membership at that point. */
+export interface Snapshot {
+  readonly index: number;
+  readonly term: number;
+  readonly config: ConfigState;
+  readonly data: Uint8Array;
+}
+
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+/** Volatile state that is useful to show but need not be persisted. */
+export interface SoftState {
+  readonly leader: NodeId;
+  readonly role: Role;
+}
+
+export type MessageType =
+  // local messages (term 0): never sent over the network
+  | 'hup' // start an election
+  | 'beat' // leader: send heartbeats
+  | 'check-quorum' // leader: step down unless a quorum was heard from recently
+  | 'propose'
+  | 'unreachable' // the transport could not reach `from`
+  | 'snapshot-status' // the transport finished (or failed) sending a snapshot to `from`
+  // messages between nodes
+  | 'append'
+  | 'append-response'
+  | 'vote'
+  | 'vote-response'
+  | 'pre-vote'
+  | 'pre-vote-response'
+  | 'snapshot'
+  | 'heartbeat'
+  | 'heartbeat-response'
+  | 'transfer-leader'
+  | 'timeout-now'
+  | 'read-index'
+  | 'read-index-response';
+
+/**
+ * One message. Fields not used by a type keep their zero values (as etcd's raftpb.Message):
+ * `index`/`logTerm` name the entry before `entries` (append) or the sender's last entry (votes);
+ * on responses `index` is the last index the follower has, or the rejected one.
+ */
+export interface Message {
+  type: MessageType;
+  from: NodeId;
+  to: NodeId;
+  term: number;
+  logTerm: number;
+  index: number;
+  entries: readonly Entry[];
+  commit: number;
+  reject: boolean;
+  /** On a rejected append: the follower's guess of where the logs agree (fast backtracking). */
+  rejectHint: number;
+  snapshot?: Snapshot;
+  /** ReadIndex request id (0 = none), echoed in heartbeats and their responses. */
+  context: number;
+  /** A vote asked for by a leadership transfer: it may interrupt a leader's lease. */
+  transfer: boolean;
+}
+
+export function message(fields: Partial<Message> & Pick<Message, 'type'>): Message {
+  return {
+    from: NONE,
+    to: NONE,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: EMPTY_ENTRIES,
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    context: 0,
+    transfer: false,
+    ...fields,
+  };
+}
+
+export const EMPTY_ENTRIES: readonly Entry[] = Object.freeze([]);
+export const EMPTY_DATA = new Uint8Array(0);
+
+/** The answer to a ReadIndex request: reads at `index` are linearizable once it is applied. */
+export interface ReadState {
+  readonly index: number;
+  readonly context: number;
+}
+
+export function isLocalMessage(type: MessageType): boolean {
+  return type === 'hup' || type === 'beat' || type === 'check-quorum' || type === 'propose' || type === 'unreachable' || type === 'snapshot-status';
+}
+
+export function isResponse(type: MessageType): boolean {
+  return type === 'append-response' || type === 'vote-response' || type === 'pre-vote-response' || type === 'heartbeat-response' || type === 'read-index-response';
+}
