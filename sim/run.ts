@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * `npm run sim -- --seeds 2000 [--seed N] [--steps 2000] [--voters 3|5] [--unsafe vote]`
- * Runs the deterministic simulator over consecutive seeds; a failure prints its seed and
- * fault schedule, and `--seed N` replays exactly that run.
+ * `npm run sim -- --seeds 2000 [--from 1] [--seed N] [--steps 2000] [--voters 3|5] [--unsafe vote] [--workers N]`
+ * Runs the deterministic simulator over consecutive seeds, one worker thread per core; a
+ * failure prints its seed and fault schedule, and `--seed N` replays exactly that run.
  */
 import { parseArgs } from 'node:util';
-import { runSimulation, type SimResult } from './cluster.js';
+import { runSimulation } from './cluster.js';
+import { runSeedsParallel } from './seeds.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,7 +16,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '2000' },
     voters: { type: 'string' },
     unsafe: { type: 'string' },
-    verbose: { type: 'boolean', default: false },
+    workers: { type: 'string' },
   },
 });
 
@@ -40,42 +41,32 @@ if (values.unsafe !== undefined && values.unsafe !== 'vote') {
   process.exit(2);
 }
 const unsafe = values.unsafe === 'vote' ? { voteWithoutLogCheck: true } : undefined;
+const replay = (seed: number): string => `npm run sim -- --seed ${seed} --steps ${steps}${voters ? ` --voters ${voters}` : ''}${unsafe ? ' --unsafe vote' : ''}`;
+
 const single = integer('seed', values.seed, 0);
-const first = single ?? integer('from', values.from, 0)!;
-const count = single !== undefined ? 1 : integer('seeds', values.seeds, 1)!;
+if (single !== undefined) {
+  const result = runSimulation({ seed: single, steps, voters, unsafe });
+  console.log(`seed ${single}: ${result.violation ? `VIOLATION ${result.violation.message}` : 'ok'}`);
+  for (const line of result.schedule) console.log(`  ${line}`);
+  console.log(`  ${JSON.stringify(result.stats)}`);
+  process.exit(result.violation ? 1 : 0);
+}
 
 const started = performance.now();
-const totals = { acked: 0, elections: 0, crashes: 0, partitions: 0, configChanges: 0, snapshots: 0, reads: 0, maxHealMs: 0 };
-let failures = 0;
-let ran = 0;
-let lastReport = started;
-for (let seed = first; seed < first + count; seed++) {
-  const result: SimResult = runSimulation({ seed, steps, voters, unsafe });
-  ran++;
-  totals.acked += result.stats.acked;
-  totals.elections += result.stats.elections;
-  totals.crashes += result.stats.crashes;
-  totals.partitions += result.stats.partitions;
-  totals.configChanges += result.stats.configChanges;
-  totals.snapshots += result.stats.snapshots;
-  totals.reads += result.stats.reads;
-  totals.maxHealMs = Math.max(totals.maxHealMs, result.stats.healedInMs);
-  if (result.violation || values.verbose || single !== undefined) {
-    if (result.violation) failures++;
-    console.log(`seed ${seed}: ${result.violation ? `VIOLATION ${result.violation.message}` : 'ok'}`);
-    if (result.violation || values.verbose) for (const line of result.schedule.slice(-80)) console.log(`  ${line}`);
-    if (result.violation) console.log(`  replay: npm run sim -- --seed ${seed} --steps ${steps}${voters ? ` --voters ${voters}` : ''}${unsafe ? ' --unsafe vote' : ''}`);
-    if (result.violation && failures >= 5) break;
-  }
-  if (performance.now() - lastReport > 10_000) {
-    lastReport = performance.now();
-    console.error(`… ${seed - first + 1}/${count} seeds`);
-  }
+const summary = await runSeedsParallel(
+  { from: integer('from', values.from, 0)!, count: integer('seeds', values.seeds, 1)!, steps, voters, unsafe },
+  integer('workers', values.workers, 1),
+);
+for (const failure of summary.failures) {
+  console.log(`seed ${failure.seed}: VIOLATION ${failure.message}`);
+  for (const line of failure.schedule.slice(-60)) console.log(`  ${line}`);
+  console.log(`  replay: ${replay(failure.seed)}`);
 }
+const t = summary.totals;
 const seconds = (performance.now() - started) / 1000;
 console.log(
-  `${ran} seeds × ${steps} steps in ${seconds.toFixed(1)} s: ${failures} violations; ` +
-    `${totals.acked} appends acked, ${totals.elections} elections, ${totals.crashes} crashes, ${totals.partitions} partitions, ` +
-    `${totals.configChanges} config changes, ${totals.snapshots} snapshots sent, ${totals.reads} reads; slowest heal ${totals.maxHealMs} ms`,
+  `${summary.ran} seeds × ${steps} steps in ${seconds.toFixed(1)} s: ${summary.failures.length} violations; ` +
+    `${t.acked} appends acked, ${t.elections} elections, ${t.crashes} crashes, ${t.partitions} partitions, ` +
+    `${t.configChanges} config changes, ${t.snapshots} snapshots sent, ${t.reads} reads; slowest heal ${t.maxHealMs} ms`,
 );
-process.exit(failures > 0 ? 1 : 0);
+process.exit(summary.failures.length > 0 ? 1 : 0);

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runSimulation } from '../../sim/cluster.js';
+import { runSeedsParallel } from '../../sim/seeds.js';
+
+/** CI's share of the simulator: the issue asks for ≥ 2,000 seeds of ≥ 2,000 steps, every fault kind on. */
+const CI_SEEDS = 2000;
+const STEPS = 2000;
+
+describe('deterministic simulator', () => {
+  it(`${CI_SEEDS} seeds × ${STEPS} steps with every fault kind: no violation`, async () => {
+    const summary = await runSeedsParallel({ from: 1, count: CI_SEEDS, steps: STEPS });
+    const shown = summary.failures.map((f) => `seed ${f.seed}: ${f.message}\n  ${f.schedule.slice(-30).join('\n  ')}\n  replay: npm run sim -- --seed ${f.seed}`);
+    assert.equal(summary.failures.length, 0, shown.join('\n'));
+    assert.equal(summary.ran, CI_SEEDS);
+    const t = summary.totals;
+    // The faults really happened (a simulator that injects nothing proves nothing).
+    for (const [what, n] of Object.entries(t)) assert.ok(n > 0, `${what} = ${n}`);
+    console.log(`ℹ ${JSON.stringify(t)}`);
+  });
+
+  it('has teeth: granting votes without the log check (a test-only flag) is caught within 200 seeds', async () => {
+    const summary = await runSeedsParallel({ from: 1, count: 200, steps: STEPS, unsafe: { voteWithoutLogCheck: true }, maxFailures: 1 });
+    assert.ok(summary.failures.length >= 1, 'the broken rule went unnoticed');
+    assert.match(summary.failures[0]!.message, /leader completeness|state machine safety|acknowledged write|raft invariant|no position holds two events|log matching/);
+  });
+
+  it('a seed replays exactly: same schedule, same outcome', () => {
+    const a = runSimulation({ seed: 42, steps: STEPS });
+    const b = runSimulation({ seed: 42, steps: STEPS });
+    assert.deepEqual(a.schedule, b.schedule);
+    assert.deepEqual(a.stats, b.stats);
+    assert.equal(a.violation, undefined);
+    const c = runSimulation({ seed: 43, steps: STEPS });
+    assert.notDeepEqual(a.schedule, c.schedule);
+  });
+});
