@@ -446,9 +446,10 @@ export class EmbeddedEventLog implements EventLog {
     }
     const first = plan[0]!.position;
     const last = lastPositionOf(plan);
-    const bytes = encodeBatch(parts, plan, SINGLE_NODE_TERM, timestamp, this.randomIds, this.arena);
+    const entryIndex = this.storage.lastIndex + 1;
+    const bytes = encodeBatch(parts, plan, SINGLE_NODE_TERM, entryIndex, timestamp, this.randomIds, this.arena);
     this.pending.push({ last, bytes });
-    this.storage.append(bytes, first, last, SINGLE_NODE_TERM).then(
+    this.storage.append(bytes, first, last, SINGLE_NODE_TERM, entryIndex).then(
       () => {
         for (const append of staged) append.resolve?.();
       },

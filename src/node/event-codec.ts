@@ -95,6 +95,7 @@ export function encodeBatch(
   parts: readonly StreamPart[],
   plan: readonly PlannedAppend[],
   term: number,
+  entryIndex: number,
   timestamp: number,
   ids: RandomIds,
   arena: WriteArena,
@@ -113,7 +114,7 @@ export function encodeBatch(
   const random = generated > 0 ? ids.reserve(generated) : undefined;
   const size = batchSize(recordBytes);
   const { bytes, view, offset: start } = arena.reserve(size);
-  let offset = encodeBatchHeader(view, start, { count, term, firstPosition: plan[0]!.position, timestamp });
+  let offset = encodeBatchHeader(view, start, { count, term, firstPosition: plan[0]!.position, timestamp, entryIndex });
   const fields: RecordFields = {
     flags: 0,
     index: 0,

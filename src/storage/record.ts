@@ -7,8 +7,12 @@ import { readUuid, writeUuid } from '../types/uuid.js';
  * one Raft entry), written and checked as a whole, like Kafka's RecordBatch:
  *
  *   u32 bodyLength | u32 crc32c(body) | body
- *   body = 32-byte batch header (kind, record count, term, first position, timestamp)
+ *   body = 40-byte batch header (kind, record count, term, first position, timestamp, entry index)
  *        + records, each: u32 length | 40-byte record header | stream | type | metadata | data
+ *
+ * A batch is one Raft entry: the entry index is its place in the Raft log (1, 2, …, no gaps).
+ * Besides events, an entry may be a new leader's no-op or a membership change: those hold no
+ * events (count 0) and take no position; a config entry's body holds its change after the header.
  *
  * One checksum per batch: a batch is all there or cut away, and a 1000-event append costs one
  * CRC instead of a thousand native calls. Positions are implicit (first position + i); each
@@ -16,7 +20,7 @@ import { readUuid, writeUuid } from '../types/uuid.js';
  * halves (positions stay below 2^53, so JS numbers hold them exactly and no BigInt is needed).
  */
 export const BATCH_PREFIX_BYTES = 8;
-export const BATCH_HEADER_BYTES = 32;
+export const BATCH_HEADER_BYTES = 40;
 export const BATCH_OVERHEAD_BYTES = BATCH_PREFIX_BYTES + BATCH_HEADER_BYTES;
 export const RECORD_LENGTH_BYTES = 4;
 export const RECORD_HEADER_BYTES = 40;
@@ -25,6 +29,11 @@ export const RECORD_OVERHEAD_BYTES = RECORD_LENGTH_BYTES + RECORD_HEADER_BYTES;
 export const MAX_BATCH_BODY_BYTES = 256 * 1024 * 1024;
 
 export const BATCH_KIND_EVENTS = 0;
+/** A new leader's empty entry (committing it commits everything before it). */
+export const BATCH_KIND_NOOP = 1;
+/** A membership change; its payload follows the header. */
+export const BATCH_KIND_CONFIG = 2;
+export type BatchKind = typeof BATCH_KIND_EVENTS | typeof BATCH_KIND_NOOP | typeof BATCH_KIND_CONFIG;
 
 /** Record flags. */
 export const FLAG_DATA_JSON = 1;
@@ -39,6 +48,7 @@ const AT_BATCH_COUNT = 4;
 const AT_BATCH_TERM = 8;
 const AT_BATCH_FIRST_POSITION = 16;
 const AT_BATCH_TIMESTAMP = 24;
+const AT_BATCH_ENTRY_INDEX = 32;
 
 // Record offsets, from the start of the record (its length field).
 const { FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
@@ -49,6 +59,10 @@ export interface BatchHeader {
   term: number;
   firstPosition: number;
   timestamp: number;
+  /** The batch's Raft entry index. */
+  entryIndex: number;
+  /** Events (0) unless said otherwise. */
+  kind?: BatchKind;
 }
 
 /** One record, decoded. `data` and `metadata` are views into the read buffer. */
@@ -76,13 +90,14 @@ export function recordSize(streamBytes: number, typeBytes: number, metadataBytes
 /** Writes the batch header at `offset` (the records must follow); returns where records start. */
 export function encodeBatchHeader(view: DataView, offset: number, header: BatchHeader): number {
   const body = offset + BATCH_PREFIX_BYTES;
-  view.setUint8(body + AT_BATCH_KIND, BATCH_KIND_EVENTS);
+  view.setUint8(body + AT_BATCH_KIND, header.kind ?? BATCH_KIND_EVENTS);
   view.setUint8(body + 1, 0);
   view.setUint16(body + 2, 0, true);
   view.setUint32(body + AT_BATCH_COUNT, header.count, true);
   setU64(view, body + AT_BATCH_TERM, header.term);
   setU64(view, body + AT_BATCH_FIRST_POSITION, header.firstPosition);
   setU64(view, body + AT_BATCH_TIMESTAMP, header.timestamp);
+  setU64(view, body + AT_BATCH_ENTRY_INDEX, header.entryIndex);
   return body + BATCH_HEADER_BYTES;
 }
 
@@ -176,8 +191,8 @@ export type BatchCheck =
 export function checkBatch(bytes: Buffer, offset: number, length: number): BatchCheck {
   if (length - offset < BATCH_PREFIX_BYTES) return { kind: 'incomplete' };
   const bodyLength = bytes.readUInt32LE(offset);
-  if (bodyLength < BATCH_HEADER_BYTES + RECORD_OVERHEAD_BYTES || bodyLength > MAX_BATCH_BODY_BYTES) {
-    return { kind: 'corrupt', end: length, reason: `batch length ${bodyLength} outside [${BATCH_HEADER_BYTES + RECORD_OVERHEAD_BYTES}, ${MAX_BATCH_BODY_BYTES}]` };
+  if (bodyLength < BATCH_HEADER_BYTES || bodyLength > MAX_BATCH_BODY_BYTES) {
+    return { kind: 'corrupt', end: length, reason: `batch length ${bodyLength} outside [${BATCH_HEADER_BYTES}, ${MAX_BATCH_BODY_BYTES}]` };
   }
   const body = offset + BATCH_PREFIX_BYTES;
   const end = body + bodyLength;
@@ -185,8 +200,16 @@ export function checkBatch(bytes: Buffer, offset: number, length: number): Batch
   const stored = bytes.readUInt32LE(offset + 4);
   const actual = crc32c(bytes.subarray(body, end));
   if (stored !== actual) return { kind: 'corrupt', end, reason: `crc32c mismatch (stored ${hex(stored)}, computed ${hex(actual)})` };
-  if (bytes[body + AT_BATCH_KIND] !== BATCH_KIND_EVENTS) return { kind: 'corrupt', end, reason: `unknown batch kind ${bytes[body + AT_BATCH_KIND]}` };
+  const kind = bytes[body + AT_BATCH_KIND];
   const count = bytes.readUInt32LE(body + AT_BATCH_COUNT);
+  if (readU64(bytes, body + AT_BATCH_ENTRY_INDEX) < 1) return { kind: 'corrupt', end, reason: 'entry index 0' };
+  if (kind === BATCH_KIND_NOOP || kind === BATCH_KIND_CONFIG) {
+    if (count !== 0) return { kind: 'corrupt', end, reason: `a batch of kind ${kind} holds ${count} records, expected 0` };
+    if (kind === BATCH_KIND_NOOP && bodyLength !== BATCH_HEADER_BYTES) return { kind: 'corrupt', end, reason: `a no-op batch of ${bodyLength} bytes` };
+    return { kind: 'batch', end };
+  }
+  if (kind !== BATCH_KIND_EVENTS) return { kind: 'corrupt', end, reason: `unknown batch kind ${kind}` };
+  if (count === 0) return { kind: 'corrupt', end, reason: 'an event batch with no records' };
   let at = body + BATCH_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     if (at + RECORD_OVERHEAD_BYTES > end) return { kind: 'corrupt', end, reason: `record ${i} of ${count} runs past the batch` };
@@ -212,7 +235,30 @@ export function readBatchHeader(bytes: Buffer, offset: number): BatchHeader {
     term: readU64(bytes, body + AT_BATCH_TERM),
     firstPosition: readU64(bytes, body + AT_BATCH_FIRST_POSITION),
     timestamp: readU64(bytes, body + AT_BATCH_TIMESTAMP),
+    entryIndex: readU64(bytes, body + AT_BATCH_ENTRY_INDEX),
+    kind: bytes[body + AT_BATCH_KIND] as BatchKind,
   };
+}
+
+export function batchEntryIndex(bytes: Buffer, offset: number): number {
+  return readU64(bytes, offset + BATCH_PREFIX_BYTES + AT_BATCH_ENTRY_INDEX);
+}
+
+export function batchKind(bytes: Buffer, offset: number): BatchKind {
+  return bytes[offset + BATCH_PREFIX_BYTES + AT_BATCH_KIND] as BatchKind;
+}
+
+/**
+ * A whole entry without events (a no-op or a config change with its payload), sealed:
+ * length, checksum, header.
+ */
+export function encodeControlBatch(kind: typeof BATCH_KIND_NOOP | typeof BATCH_KIND_CONFIG, header: { term: number; entryIndex: number; nextPosition: number; timestamp: number }, payload: Uint8Array): Buffer {
+  const bytes = Buffer.alloc(BATCH_OVERHEAD_BYTES + payload.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = encodeBatchHeader(view, 0, { kind, count: 0, term: header.term, firstPosition: header.nextPosition, timestamp: header.timestamp, entryIndex: header.entryIndex });
+  bytes.set(payload, at);
+  sealBatch(bytes, view, 0, bytes.length);
+  return bytes;
 }
 
 export function batchFirstPosition(bytes: Buffer, offset: number): number {

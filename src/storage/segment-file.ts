@@ -1,11 +1,13 @@
 import { readU64, writeU64 } from './record.js';
 
 /**
- * A segment file starts with a 16-byte header: "ORDO" | u8 format version | u8 file kind |
- * u16 reserved | u64 base position (the position of its first record). Records follow.
+ * A segment file starts with a 24-byte header: "ORDO" | u8 format version | u8 file kind |
+ * u16 reserved | u64 base position (the position of its first record) | u64 base entry index
+ * (the Raft index of its first batch). Batches follow.
  */
-export const SEGMENT_HEADER_BYTES = 16;
-export const FORMAT_VERSION = 1;
+export const SEGMENT_HEADER_BYTES = 24;
+/** Version 2 added the Raft entry index to segments and batches, and entries without events. */
+export const FORMAT_VERSION = 2;
 export const FILE_KIND_SEGMENT = 1;
 export const SEGMENT_SUFFIX = '.seg';
 export const INDEX_SUFFIX = '.idx';
@@ -22,22 +24,31 @@ export function parseSegmentName(name: string): number | undefined {
   return Number(digits);
 }
 
-export function encodeSegmentHeader(base: number): Buffer {
+export function encodeSegmentHeader(base: number, baseIndex: number): Buffer {
   const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
   header.write('ORDO', 0, 'latin1');
   header[4] = FORMAT_VERSION;
   header[5] = FILE_KIND_SEGMENT;
   writeU64(header, 8, base);
+  writeU64(header, 16, baseIndex);
   return header;
+}
+
+export function segmentBaseIndex(header: Buffer): number {
+  return readU64(header, 16);
 }
 
 /** A reason the header is unusable, or undefined when it is a valid header for `base`. */
 export function checkSegmentHeader(header: Buffer, base: number): string | undefined {
   if (header.length < SEGMENT_HEADER_BYTES) return `header is ${header.length} bytes, expected ${SEGMENT_HEADER_BYTES}`;
   if (header.toString('latin1', 0, 4) !== 'ORDO') return `bad magic ${JSON.stringify(header.toString('latin1', 0, 4))}, expected "ORDO"`;
-  if (header[4] !== FORMAT_VERSION) return `format version ${header[4]}, this Ordo reads version ${FORMAT_VERSION}`;
+  if (header[4] !== FORMAT_VERSION) {
+    const hint = header[4] === 1 ? ' (written by an Ordo from before replication; read it with that version and append its events to a new log)' : '';
+    return `format version ${header[4]}, this Ordo reads version ${FORMAT_VERSION}${hint}`;
+  }
   if (header[5] !== FILE_KIND_SEGMENT) return `file kind ${header[5]}, expected ${FILE_KIND_SEGMENT} (segment)`;
   const stored = readU64(header, 8);
   if (stored !== base) return `header base position ${stored} does not match file name ${base}`;
+  if (segmentBaseIndex(header) < 1) return `header base entry index ${segmentBaseIndex(header)}, expected ≥ 1`;
   return undefined;
 }

@@ -5,6 +5,7 @@ import type { FsyncPolicy } from './fsync-policy.js';
 import { readAt, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
 import {
   batchCount,
+  batchEntryIndex,
   batchFirstPosition,
   batchTerm,
   checkBatch,
@@ -21,6 +22,7 @@ import {
   checkSegmentHeader,
   encodeSegmentHeader,
   parseSegmentName,
+  segmentBaseIndex,
   segmentName,
 } from './segment-file.js';
 import { SparseIndex } from './sparse-index.js';
@@ -43,6 +45,10 @@ const READ_CHUNK_BYTES = 256 * 1024;
 
 interface Segment {
   base: number;
+  /** Entry index of its first batch. */
+  baseIndex: number;
+  /** Entry index of its last batch; baseIndex - 1 while empty. */
+  lastIndex: number;
   file: string;
   /** Bytes in the file, header included. */
   size: number;
@@ -53,9 +59,11 @@ interface Segment {
 
 interface PendingBatch {
   bytes: Buffer;
+  /** Positions of its events; `last = first - 1` for an entry without events. */
   first: number;
   last: number;
   term: number;
+  entryIndex: number;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -66,6 +74,7 @@ export interface RecoveryReport {
   /** Bytes cut from the end of the last segment (a torn write or a partial batch). */
   truncatedBytes: number;
   lastPosition: number;
+  lastIndex: number;
 }
 
 /**
@@ -76,8 +85,8 @@ export interface RecoveryReport {
  * runs, new batches queue; the next round writes them all with one writev and one fdatasync.
  */
 export class SegmentedLog {
-  /** Called with the new durable position after each round, before the appends resolve. */
-  onDurable: ((position: number) => void) | undefined;
+  /** Called with the new durable position and entry index after each round, before the appends resolve. */
+  onDurable: ((position: number, entryIndex: number) => void) | undefined;
   /** Observability: called after each group-commit fdatasync with how long it took, in seconds. */
   onSync: ((seconds: number) => void) | undefined;
   /** Running totals for /metrics. */
@@ -88,7 +97,9 @@ export class SegmentedLog {
   private lastWritten: number;
   private lastAppended: number;
   private lastAppendedTerm: number;
+  private lastAppendedIndex: number;
   private durable: number;
+  private durableIndex: number;
   /** Appended, waiting to be written. */
   private queue: PendingBatch[] = [];
   private writing: Promise<void> | undefined;
@@ -120,6 +131,8 @@ export class SegmentedLog {
     this.lastAppended = last.lastPosition;
     this.durable = last.lastPosition;
     this.lastAppendedTerm = lastTerm;
+    this.lastAppendedIndex = last.lastIndex;
+    this.durableIndex = last.lastIndex;
     this.recovery = recovery;
     this.bytesSinceIndexEntry = last.size - Math.max(last.index.lastOffset(), SEGMENT_HEADER_BYTES);
     if (options.fsync.kind === 'interval') {
@@ -143,7 +156,7 @@ export class SegmentedLog {
     let truncatedBytes = 0;
     let lastTerm = 0;
     if (bases.length === 0) {
-      segments.push(await createSegment(dir, 0));
+      segments.push(await createSegment(dir, 0, 1));
     } else {
       for (let i = 0; i < bases.length; i++) {
         const base = bases[i]!;
@@ -159,6 +172,13 @@ export class SegmentedLog {
             `segment starts at position ${base} but the previous one ends at ${previous.lastPosition}`,
           );
         }
+        if (previous) {
+          // A sealed segment's last entry is the one before the next segment's first.
+          if (scanned.segment.baseIndex <= previous.baseIndex) {
+            throw new CorruptLogError(scanned.segment.file, 0, `segment starts at entry ${scanned.segment.baseIndex}, not after the previous one's first entry ${previous.baseIndex}`);
+          }
+          previous.lastIndex = scanned.segment.baseIndex - 1;
+        }
         segments.push(scanned.segment);
       }
       if (lastTerm === 0 && segments.length > 1) {
@@ -172,6 +192,7 @@ export class SegmentedLog {
       segments: segments.length,
       truncatedBytes,
       lastPosition: active.lastPosition,
+      lastIndex: active.lastIndex,
     });
   }
 
@@ -182,6 +203,20 @@ export class SegmentedLog {
 
   get lastTerm(): number {
     return this.lastAppendedTerm;
+  }
+
+  /** Entry index of the last appended batch (written or queued); 0 for an empty log. */
+  get lastIndex(): number {
+    return this.lastAppendedIndex;
+  }
+
+  get durableEntryIndex(): number {
+    return this.durableIndex;
+  }
+
+  /** Entry index of the first batch on disk. */
+  get firstIndex(): number {
+    return this.segments[0]!.baseIndex;
   }
 
   /** Position up to which appends are acknowledged under the fsync policy. */
@@ -198,19 +233,24 @@ export class SegmentedLog {
   }
 
   /**
-   * Queues one atomic batch of encoded records with positions `first..last` (contiguous with
-   * the log). Resolves once it is durable under the fsync policy.
+   * Queues one atomic batch (one entry, `entryIndex`) of encoded records with positions
+   * `first..last` (contiguous with the log; `last = first - 1` for an entry without events).
+   * Resolves once it is durable under the fsync policy.
    */
-  append(bytes: Buffer, first: number, last: number, term: number): Promise<void> {
+  append(bytes: Buffer, first: number, last: number, term: number, entryIndex: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new StorageFailedError('the segmented log is closed'));
-    if (first !== this.lastAppended + 1 || last < first) {
+    if (first !== this.lastAppended + 1 || last < first - 1) {
       return Promise.reject(new StorageFailedError(`batch ${first}..${last} does not follow position ${this.lastAppended}`));
+    }
+    if (entryIndex !== this.lastAppendedIndex + 1) {
+      return Promise.reject(new StorageFailedError(`entry ${entryIndex} does not follow entry ${this.lastAppendedIndex}`));
     }
     this.lastAppended = last;
     this.lastAppendedTerm = term;
+    this.lastAppendedIndex = entryIndex;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ bytes, first, last, term, resolve, reject });
+      this.queue.push({ bytes, first, last, term, entryIndex, resolve, reject });
       if (!this.writing) this.writing = this.writeLoop();
     });
   }
@@ -278,9 +318,10 @@ export class SegmentedLog {
 
   /** `batches` are durable under the policy: move the durable position, then resolve them. */
   private acknowledge(batches: PendingBatch[]): void {
-    const last = batches[batches.length - 1]!.last;
-    this.durable = last;
-    this.onDurable?.(last);
+    const newest = batches[batches.length - 1]!;
+    this.durable = newest.last;
+    this.durableIndex = newest.entryIndex;
+    this.onDurable?.(newest.last, newest.entryIndex);
     for (const batch of batches) batch.resolve();
   }
 
@@ -290,7 +331,9 @@ export class SegmentedLog {
     let active = this.active();
     for (const batch of round) {
       // Roll a full, non-empty segment before this batch: a batch never spans two segments.
-      if (active.size + bytes >= this.options.segmentBytes && active.size + bytes > SEGMENT_HEADER_BYTES) {
+      // Only before a batch with events, so every segment starts at a new position (and name).
+      const hasEvents = batch.last >= batch.first;
+      if (hasEvents && active.size + bytes >= this.options.segmentBytes && active.size + bytes > SEGMENT_HEADER_BYTES && active.lastPosition >= active.base) {
         await this.writeBuffers(active, buffers, bytes);
         buffers = [];
         bytes = 0;
@@ -311,6 +354,7 @@ export class SegmentedLog {
       bytes += batch.bytes.length;
       this.bytesSinceIndexEntry += batch.bytes.length;
       active.lastPosition = batch.last;
+      active.lastIndex = batch.entryIndex;
     }
     await this.writeBuffers(active, buffers, bytes);
   }
@@ -338,7 +382,7 @@ export class SegmentedLog {
     const old = this.writer;
     await old.datasync();
     await writeFileAtomic(indexFile(active.file), active.index.serialize(active.size, active.lastPosition));
-    const next = await createSegment(this.dir, active.lastPosition + 1);
+    const next = await createSegment(this.dir, active.lastPosition + 1, active.lastIndex + 1);
     const handle = await open(next.file, 'r+');
     this.segments.push(next);
     this.writer = handle;
@@ -463,19 +507,54 @@ export class SegmentedLog {
     const active = this.active();
     await this.closeReader(active.file);
     await unlinkIfExists(indexFile(active.file)); // it is the active segment again
-    const cut = await offsetAfter(active, position);
+    const found = await offsetAfter(active, position, position < active.base);
+    await this.cutActive(active, found);
+  }
+
+  /**
+   * Removes every entry after entry `entryIndex` (Raft truncates a follower's divergent
+   * suffix). Waits for queued writes first. Returns the position of the last event kept.
+   */
+  async truncateAfterIndex(entryIndex: number): Promise<number> {
+    await this.drain();
+    if (this.failure) throw this.failure;
+    if (entryIndex >= this.lastAppendedIndex) return this.lastAppended;
+    if (entryIndex < this.firstIndex - 1) {
+      throw new StorageFailedError(`cannot truncate after entry ${entryIndex}: the log starts at entry ${this.firstIndex}`);
+    }
+    await this.writer.close();
+    while (this.segments.length > 1 && this.active().baseIndex > entryIndex) {
+      const dropped = this.segments.pop()!;
+      await this.closeReader(dropped.file);
+      await unlinkIfExists(dropped.file);
+      await unlinkIfExists(indexFile(dropped.file));
+    }
+    const active = this.active();
+    await this.closeReader(active.file);
+    await unlinkIfExists(indexFile(active.file));
+    const found = await offsetAfterEntry(active, entryIndex);
+    await this.cutActive(active, found);
+    return this.lastAppended;
+  }
+
+  private async cutActive(active: Segment, found: { cut: number; lastPosition: number; lastIndex: number; lastTerm: number | undefined }): Promise<void> {
+    const { cut, lastPosition, lastIndex } = found;
     this.writer = await open(active.file, 'r+');
     await this.writer.truncate(cut);
     await this.writer.datasync();
     await syncDirectory(this.dir);
     active.size = cut;
-    active.lastPosition = position;
+    active.lastPosition = lastPosition;
+    active.lastIndex = lastIndex;
     active.index.dropFromOffset(cut);
     this.bytesSinceIndexEntry = cut - Math.max(active.index.lastOffset(), SEGMENT_HEADER_BYTES);
-    this.lastWritten = position;
-    this.lastAppended = position;
-    this.durable = Math.min(this.durable, position);
-    this.lastAppendedTerm = position >= active.base ? await lastTermOf(active) : position < 0 ? 0 : await lastTermOf(this.segments[this.segments.length - 2] ?? active);
+    this.lastWritten = lastPosition;
+    this.lastAppended = lastPosition;
+    this.lastAppendedIndex = lastIndex;
+    this.durable = Math.min(this.durable, lastPosition);
+    this.durableIndex = Math.min(this.durableIndex, lastIndex);
+    const previous = this.segments[this.segments.length - 2];
+    this.lastAppendedTerm = found.lastTerm ?? (previous ? await lastTermOf(previous) : 0);
   }
 
   /** Every segment's file, base and last position, for `verify` and status. */
@@ -562,10 +641,10 @@ function indexFile(segmentFile: string): string {
  * A new segment appears whole or not at all (written aside, fsynced, renamed): a crash while
  * rolling never leaves a headerless last segment that open would take for corruption.
  */
-async function createSegment(dir: string, base: number): Promise<Segment> {
+async function createSegment(dir: string, base: number, baseIndex: number): Promise<Segment> {
   const file = join(dir, segmentName(base));
-  await writeFileAtomic(file, encodeSegmentHeader(base));
-  return { base, file, size: SEGMENT_HEADER_BYTES, lastPosition: base - 1, index: new SparseIndex() };
+  await writeFileAtomic(file, encodeSegmentHeader(base, baseIndex));
+  return { base, baseIndex, lastIndex: baseIndex - 1, file, size: SEGMENT_HEADER_BYTES, lastPosition: base - 1, index: new SparseIndex() };
 }
 
 interface ScannedSegment {
@@ -581,12 +660,23 @@ async function loadSealedSegment(dir: string, base: number): Promise<ScannedSegm
   const indexBytes = await readFile(indexFile(file)).catch(() => undefined);
   const loaded = indexBytes ? SparseIndex.deserialize(indexBytes, size) : undefined;
   if (loaded) {
-    return { segment: { base, file, size, lastPosition: loaded.lastPosition, index: loaded.index }, truncatedBytes: 0, lastTerm: 0 };
+    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    const handle = await open(file, 'r');
+    try {
+      await handle.read(header, 0, SEGMENT_HEADER_BYTES, 0);
+    } finally {
+      await handle.close();
+    }
+    const problem = checkSegmentHeader(header, base);
+    if (problem) throw new CorruptLogError(file, 0, problem);
+    const baseIndex = segmentBaseIndex(header);
+    // lastIndex is set by open from the next segment's base entry index.
+    return { segment: { base, baseIndex, lastIndex: baseIndex - 1, file, size, lastPosition: loaded.lastPosition, index: loaded.index }, truncatedBytes: 0, lastTerm: 0 };
   }
   const scanned = await scanSegment(file, base, { tornTailAllowed: false });
   await writeFileAtomic(indexFile(file), scanned.index.serialize(scanned.validBytes, scanned.lastPosition));
   return {
-    segment: { base, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
+    segment: { base, baseIndex: scanned.baseIndex, lastIndex: scanned.lastIndex, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
     truncatedBytes: 0,
     lastTerm: scanned.lastTerm,
   };
@@ -608,7 +698,7 @@ async function recoverActiveSegment(dir: string, base: number): Promise<ScannedS
     }
   }
   return {
-    segment: { base, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
+    segment: { base, baseIndex: scanned.baseIndex, lastIndex: scanned.lastIndex, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
     truncatedBytes,
     lastTerm: scanned.lastTerm,
   };
@@ -618,6 +708,8 @@ interface SegmentScan {
   index: SparseIndex;
   lastPosition: number;
   lastTerm: number;
+  baseIndex: number;
+  lastIndex: number;
   /** Bytes up to the end of the last complete batch. */
   validBytes: number;
   fileBytes: number;
@@ -642,6 +734,8 @@ export async function scanSegment(
   const index = new SparseIndex();
   let offset = SEGMENT_HEADER_BYTES;
   let expected = base;
+  const baseIndex = segmentBaseIndex(bytes);
+  let expectedIndex = baseIndex;
   let lastTerm = 0;
   let lastIndexed = -Infinity;
   while (offset < bytes.length) {
@@ -654,6 +748,9 @@ export async function scanSegment(
     }
     const first = batchFirstPosition(bytes, offset);
     if (first !== expected) throw new CorruptLogError(file, offset, `batch starts at position ${first}, expected ${expected}`);
+    const entryIndex = batchEntryIndex(bytes, offset);
+    if (entryIndex !== expectedIndex) throw new CorruptLogError(file, offset, `batch is entry ${entryIndex}, expected entry ${expectedIndex}`);
+    expectedIndex++;
     options.onBatch?.(bytes, offset);
     // Index entries point at batch starts, one per interval, like the writer makes them.
     if (index.size === 0 || offset - lastIndexed >= DEFAULT_INDEX_INTERVAL_BYTES) {
@@ -667,24 +764,53 @@ export async function scanSegment(
   if (!options.tornTailAllowed && offset !== bytes.length) {
     throw new CorruptLogError(file, offset, 'sealed segment ends inside a batch');
   }
-  return { index, lastPosition: expected - 1, lastTerm, validBytes: offset, fileBytes: bytes.length };
+  return { index, lastPosition: expected - 1, lastTerm, baseIndex, lastIndex: expectedIndex - 1, validBytes: offset, fileBytes: bytes.length };
 }
 
-async function offsetAfter(segment: Segment, position: number): Promise<number> {
-  if (position < segment.base) return SEGMENT_HEADER_BYTES;
-  let found = -1;
+interface CutPoint {
+  cut: number;
+  lastPosition: number;
+  lastIndex: number;
+  /** Term of the last batch kept in this segment; undefined if it keeps none. */
+  lastTerm: number | undefined;
+}
+
+/**
+ * Where to cut the segment so that it ends with the batch whose last event is at `position`
+ * (entries without events right after it are kept with it). `before`: cut before every batch.
+ */
+async function offsetAfter(segment: Segment, position: number, before: boolean): Promise<CutPoint> {
+  if (before) return { cut: SEGMENT_HEADER_BYTES, lastPosition: segment.base - 1, lastIndex: segment.baseIndex - 1, lastTerm: undefined };
+  let found: CutPoint | undefined;
   let inside = false;
   await scanSegment(segment.file, segment.base, {
     tornTailAllowed: true,
     onBatch: (bytes, offset) => {
       const first = batchFirstPosition(bytes, offset);
       const last = first + batchCount(bytes, offset) - 1;
-      if (last === position) found = offset + 8 + bytes.readUInt32LE(offset);
+      if (last === position) found = { cut: offset + 8 + bytes.readUInt32LE(offset), lastPosition: last, lastIndex: batchEntryIndex(bytes, offset), lastTerm: batchTerm(bytes, offset) };
       else if (first <= position && position < last) inside = true;
     },
   });
   if (inside) throw new StorageFailedError(`cannot truncate after position ${position}: it is inside a batch (an append is all or nothing)`);
-  if (found < 0) throw new StorageFailedError(`position ${position} not found in ${segment.file}`);
+  if (!found) throw new StorageFailedError(`position ${position} not found in ${segment.file}`);
+  return found;
+}
+
+/** Where to cut so that the segment ends with entry `entryIndex`. */
+async function offsetAfterEntry(segment: Segment, entryIndex: number): Promise<CutPoint> {
+  let found: CutPoint = { cut: SEGMENT_HEADER_BYTES, lastPosition: segment.base - 1, lastIndex: segment.baseIndex - 1, lastTerm: undefined };
+  if (entryIndex < segment.baseIndex) return found;
+  await scanSegment(segment.file, segment.base, {
+    tornTailAllowed: true,
+    onBatch: (bytes, offset) => {
+      const index = batchEntryIndex(bytes, offset);
+      if (index > entryIndex) return;
+      const first = batchFirstPosition(bytes, offset);
+      found = { cut: offset + 8 + bytes.readUInt32LE(offset), lastPosition: first + batchCount(bytes, offset) - 1, lastIndex: index, lastTerm: batchTerm(bytes, offset) };
+    },
+  });
+  if (found.lastIndex !== entryIndex) throw new StorageFailedError(`entry ${entryIndex} not found in ${segment.file}`);
   return found;
 }
 

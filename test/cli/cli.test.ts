@@ -37,13 +37,13 @@ describe('ordo CLI', () => {
     for (let i = 0; i < 3; i++) await ordo('append', 's', '--type', 'T', '--data', String(i), '--dir', dir);
     const file = join(dir, 'segments', segmentName(0));
     const bytes = await readFile(file);
-    bytes[40] = bytes[40]! ^ 0xff; // inside the first record
+    bytes[60] = bytes[60]! ^ 0xff; // inside the first batch (segment header 24 bytes, batch prefix 8, header 40)
     await writeFile(file, bytes);
     const result = await ordo('verify', '--dir', dir);
     assert.equal(result.code, 1);
     const report = JSON.parse(result.stdout);
     assert.equal(report.ok, false);
-    assert.match(report.problems[0], /corrupt log file .*00000000000000000000\.seg at byte offset 16: crc32c mismatch/);
+    assert.match(report.problems[0], /corrupt log file .*00000000000000000000\.seg at byte offset 24: crc32c mismatch/);
     const read = await ordo('read-all', '--dir', dir);
     assert.equal(read.code, 1);
     assert.match(read.stderr, /CORRUPT_LOG/);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CorruptLogError } from '../../src/types/errors.js';
 import { SegmentedLog, type SegmentedLogOptions } from '../../src/storage/segmented-log.js';
-import { batchSize, encodeBatchHeader, encodeRecord, recordSize, sealBatch } from '../../src/storage/record.js';
+import { BATCH_KIND_CONFIG, BATCH_KIND_NOOP, batchSize, encodeBatchHeader, encodeControlBatch, encodeRecord, recordSize, sealBatch, writeU64 } from '../../src/storage/record.js';
 import { SEGMENT_HEADER_BYTES, segmentName } from '../../src/storage/segment-file.js';
 import { tempDir } from '../support/temp-dir.js';
 
@@ -16,7 +16,7 @@ function batch(first: number, count: number, payload = 20, term = 1): Buffer {
   const data = Buffer.alloc(payload, first % 251);
   const bytes = Buffer.alloc(batchSize(count * recordSize(8, 8, 0, payload)));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let offset = encodeBatchHeader(view, 0, { count, term, firstPosition: first, timestamp: 1_700_000_000_000 + first });
+  let offset = encodeBatchHeader(view, 0, { count, term, firstPosition: first, timestamp: 1_700_000_000_000 + first, entryIndex: 1 });
   for (let k = 0; k < count; k++) {
     offset = encodeRecord(
       {
@@ -40,6 +40,14 @@ function batch(first: number, count: number, payload = 20, term = 1): Buffer {
   return bytes;
 }
 
+/** Appends `bytes` as the log's next entry: its entry index is set (and the batch resealed) here. */
+function append(log: SegmentedLog, bytes: Buffer, first: number, last: number, term: number): Promise<void> {
+  const entryIndex = log.lastIndex + 1;
+  writeU64(bytes, 8 + 32, entryIndex);
+  sealBatch(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length);
+  return log.append(bytes, first, last, term, entryIndex);
+}
+
 async function positions(log: SegmentedLog): Promise<number[]> {
   const found: number[] = [];
   let from = 0;
@@ -56,7 +64,7 @@ describe('SegmentedLog', () => {
     const dir = await tempDir();
     const log = await SegmentedLog.open(dir, options);
     assert.equal(log.lastPosition, -1);
-    await Promise.all([log.append(batch(0, 3), 0, 2, 1), log.append(batch(3, 2), 3, 4, 1)]);
+    await Promise.all([append(log, batch(0, 3), 0, 2, 1), append(log, batch(3, 2), 3, 4, 1)]);
     assert.equal(log.durablePosition, 4);
     const records = await log.read(1, 3);
     assert.deepEqual(records.map((r) => r.position), [1, 2, 3]);
@@ -76,7 +84,7 @@ describe('SegmentedLog', () => {
 
   it('refuses a batch that does not follow the last position', async () => {
     const log = await SegmentedLog.open(await tempDir(), options);
-    await assert.rejects(log.append(batch(5, 1), 5, 5, 1), /does not follow position -1/);
+    await assert.rejects(append(log, batch(5, 1), 5, 5, 1), /does not follow position -1/);
     await log.close();
   });
 
@@ -85,7 +93,7 @@ describe('SegmentedLog', () => {
     const durableCalls: number[] = [];
     log.onDurable = (position) => durableCalls.push(position);
     const appends: Promise<void>[] = [];
-    for (let i = 0; i < 200; i++) appends.push(log.append(batch(i, 1), i, i, 1));
+    for (let i = 0; i < 200; i++) appends.push(append(log, batch(i, 1), i, i, 1));
     await Promise.all(appends);
     assert.equal(durableCalls[durableCalls.length - 1], 199);
     assert.ok(durableCalls.length < 200 / 2, `expected far fewer fsync rounds than appends, got ${durableCalls.length}`);
@@ -101,7 +109,7 @@ describe('SegmentedLog', () => {
     log.onDurable = (position) => durable.push(position);
     const resolved: number[] = [];
     const appends: Promise<void>[] = [];
-    for (let i = 0; i < 500; i++) appends.push(log.append(batch(i, 1, 60), i, i, 1).then(() => void resolved.push(i)));
+    for (let i = 0; i < 500; i++) appends.push(append(log, batch(i, 1, 60), i, i, 1).then(() => void resolved.push(i)));
     await Promise.all(appends);
     assert.ok(log.segmentCount > 10, `expected many rolls, got ${log.segmentCount} segments`);
     assert.deepEqual(resolved, Array.from({ length: 500 }, (_, i) => i), 'appends resolve in order');
@@ -117,7 +125,7 @@ describe('SegmentedLog', () => {
     const dir = await tempDir();
     const small = { ...options, segmentBytes: 4096 };
     const log = await SegmentedLog.open(dir, small);
-    for (let i = 0; i < 100; i++) await log.append(batch(i * 2, 2, 100), i * 2, i * 2 + 1, 1);
+    for (let i = 0; i < 100; i++) await append(log, batch(i * 2, 2, 100), i * 2, i * 2 + 1, 1);
     assert.ok(log.segmentCount > 5, `expected several segments, got ${log.segmentCount}`);
     await log.close();
     const files = await readdir(dir);
@@ -134,7 +142,7 @@ describe('SegmentedLog', () => {
     const dir = await tempDir();
     const small = { ...options, segmentBytes: 4096 };
     const log = await SegmentedLog.open(dir, small);
-    for (let i = 0; i < 60; i++) await log.append(batch(i, 1, 100), i, i, 1);
+    for (let i = 0; i < 60; i++) await append(log, batch(i, 1, 100), i, i, 1);
     const segments = log.segmentCount;
     await log.close();
     // A next segment and an index file written aside but never renamed into place.
@@ -144,7 +152,7 @@ describe('SegmentedLog', () => {
     assert.equal(reopened.segmentCount, segments);
     assert.equal(reopened.lastPosition, 59);
     assert.ok(!(await readdir(dir)).some((f) => f.endsWith('.tmp')), 'leftovers are removed');
-    await reopened.append(batch(60, 1, 100), 60, 60, 1);
+    await append(reopened, batch(60, 1, 100), 60, 60, 1);
     await reopened.close();
   });
 
@@ -152,7 +160,7 @@ describe('SegmentedLog', () => {
     const dir = await tempDir();
     const small = { ...options, segmentBytes: 4096 };
     const log = await SegmentedLog.open(dir, small);
-    for (let i = 0; i < 60; i++) await log.append(batch(i, 1, 100), i, i, 1);
+    for (let i = 0; i < 60; i++) await append(log, batch(i, 1, 100), i, i, 1);
     await log.close();
     const idx = (await readdir(dir)).filter((f) => f.endsWith('.idx'))[0]!;
     await writeFile(join(dir, idx), 'garbage');
@@ -165,17 +173,17 @@ describe('SegmentedLog', () => {
     const dir = await tempDir();
     const small = { ...options, segmentBytes: 4096 };
     const log = await SegmentedLog.open(dir, small);
-    for (let i = 0; i < 80; i++) await log.append(batch(i, 1, 100, i < 40 ? 1 : 2), i, i, i < 40 ? 1 : 2);
+    for (let i = 0; i < 80; i++) await append(log, batch(i, 1, 100, i < 40 ? 1 : 2), i, i, i < 40 ? 1 : 2);
     await log.truncateAfter(30);
     assert.equal(log.lastPosition, 30);
     assert.equal(log.lastTerm, 1);
     assert.deepEqual(await positions(log), Array.from({ length: 31 }, (_, i) => i));
-    await log.append(batch(31, 2, 100, 3), 31, 32, 3);
+    await append(log, batch(31, 2, 100, 3), 31, 32, 3);
     assert.equal(log.lastTerm, 3);
     await log.truncateAfter(-1);
     assert.equal(log.lastPosition, -1);
     assert.deepEqual(await positions(log), []);
-    await log.append(batch(0, 1, 20, 4), 0, 0, 4);
+    await append(log, batch(0, 1, 20, 4), 0, 0, 4);
     await log.close();
     const reopened = await SegmentedLog.open(dir, small);
     assert.equal(reopened.lastPosition, 0);
@@ -186,8 +194,8 @@ describe('SegmentedLog', () => {
   it('recovers the prefix when the last batch is cut at every byte offset', async () => {
     const dir = await tempDir();
     const log = await SegmentedLog.open(dir, options);
-    await log.append(batch(0, 2), 0, 1, 1);
-    await log.append(batch(2, 3, 40), 2, 4, 1);
+    await append(log, batch(0, 2), 0, 1, 1);
+    await append(log, batch(2, 3, 40), 2, 4, 1);
     await log.close();
     const file = join(dir, segmentName(0));
     const full = await readFile(file);
@@ -206,8 +214,8 @@ describe('SegmentedLog', () => {
   it('a batch is all or nothing: a partially written one is cut whole', async () => {
     const dir = await tempDir();
     const log = await SegmentedLog.open(dir, options);
-    await log.append(batch(0, 1), 0, 0, 1);
-    await log.append(batch(1, 3), 1, 3, 1);
+    await append(log, batch(0, 1), 0, 0, 1);
+    await append(log, batch(1, 3), 1, 3, 1);
     await log.close();
     const file = join(dir, segmentName(0));
     // Keep all of the second batch's first two records and part of its third.
@@ -219,7 +227,7 @@ describe('SegmentedLog', () => {
 
   it('refuses to truncate inside a batch', async () => {
     const log = await SegmentedLog.open(await tempDir(), options);
-    await log.append(batch(0, 3), 0, 2, 1);
+    await append(log, batch(0, 3), 0, 2, 1);
     await assert.rejects(log.truncateAfter(1), /inside a batch/);
     assert.equal(log.lastPosition, 2);
     await log.close();
@@ -228,7 +236,7 @@ describe('SegmentedLog', () => {
   it('treats zeros after the last record (size extended, data lost) as a torn tail', async () => {
     const dir = await tempDir();
     const log = await SegmentedLog.open(dir, options);
-    await log.append(batch(0, 2), 0, 1, 1);
+    await append(log, batch(0, 2), 0, 1, 1);
     await log.close();
     const file = join(dir, segmentName(0));
     await writeFile(file, Buffer.concat([await readFile(file), Buffer.alloc(300)]));
@@ -240,9 +248,9 @@ describe('SegmentedLog', () => {
   it('fails open with CorruptLogError naming file and offset when an earlier batch has a flipped bit', async () => {
     const dir = await tempDir();
     const log = await SegmentedLog.open(dir, options);
-    await log.append(batch(0, 1), 0, 0, 1);
-    await log.append(batch(1, 3), 1, 3, 1);
-    await log.append(batch(4, 1), 4, 4, 1);
+    await append(log, batch(0, 1), 0, 0, 1);
+    await append(log, batch(1, 3), 1, 3, 1);
+    await append(log, batch(4, 1), 4, 4, 1);
     await log.close();
     const file = join(dir, segmentName(0));
     const original = await readFile(file);
@@ -272,7 +280,7 @@ describe('SegmentedLog', () => {
     const dir = await tempDir();
     const small = { ...options, segmentBytes: 4096 };
     const log = await SegmentedLog.open(dir, small);
-    for (let i = 0; i < 60; i++) await log.append(batch(i, 1, 100), i, i, 1);
+    for (let i = 0; i < 60; i++) await append(log, batch(i, 1, 100), i, i, 1);
     await log.close();
     const file = join(dir, segmentName(0));
     const bytes = await readFile(file);
@@ -287,12 +295,107 @@ describe('SegmentedLog', () => {
     const dir = await tempDir();
     const small = { ...options, segmentBytes: 4096, maxOpenFiles: 2 };
     const log = await SegmentedLog.open(dir, small);
-    for (let i = 0; i < 300; i++) await log.append(batch(i, 1, 100), i, i, 1);
+    for (let i = 0; i < 300; i++) await append(log, batch(i, 1, 100), i, i, 1);
     assert.ok(log.segmentCount > 8);
     const before = (await readdir('/proc/self/fd')).length;
     for (let p = 0; p < 300; p += 13) assert.equal((await log.read(p, p))[0]!.position, p);
     const afterReads = (await readdir('/proc/self/fd')).length;
     assert.ok(afterReads - before <= 2, `open descriptors grew by ${afterReads - before}`);
     await log.close();
+  });
+});
+
+describe('SegmentedLog: Raft entries', () => {
+  const noop = (log: SegmentedLog, term: number): Promise<void> => {
+    const entryIndex = log.lastIndex + 1;
+    const bytes = encodeControlBatch(BATCH_KIND_NOOP, { term, entryIndex, nextPosition: log.lastPosition + 1, timestamp: 1 }, new Uint8Array(0));
+    return log.append(bytes, log.lastPosition + 1, log.lastPosition, term, entryIndex);
+  };
+  const config = (log: SegmentedLog, term: number, payload: string): Promise<void> => {
+    const entryIndex = log.lastIndex + 1;
+    const bytes = encodeControlBatch(BATCH_KIND_CONFIG, { term, entryIndex, nextPosition: log.lastPosition + 1, timestamp: 1 }, Buffer.from(payload));
+    return log.append(bytes, log.lastPosition + 1, log.lastPosition, term, entryIndex);
+  };
+
+  it('entries without events (no-op, config) take an entry index but no position, and survive reopen', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, options);
+    await noop(log, 1);
+    await append(log, batch(0, 2), 0, 1, 1);
+    await config(log, 1, '{"change":1}');
+    await noop(log, 2);
+    await append(log, batch(2, 1, 20, 2), 2, 2, 2);
+    assert.equal(log.lastIndex, 5);
+    assert.equal(log.durableEntryIndex, 5);
+    assert.equal(log.lastPosition, 2);
+    assert.deepEqual(await positions(log), [0, 1, 2]);
+    await log.close();
+    const reopened = await SegmentedLog.open(dir, options);
+    assert.equal(reopened.lastIndex, 5);
+    assert.equal(reopened.lastPosition, 2);
+    assert.equal(reopened.lastTerm, 2);
+    assert.deepEqual(await positions(reopened), [0, 1, 2]);
+    await reopened.close();
+  });
+
+  it('refuses an entry index that does not follow, and a batch whose events do not follow', async () => {
+    const log = await SegmentedLog.open(await tempDir(), options);
+    await noop(log, 1);
+    await assert.rejects(log.append(batch(0, 1), 0, 0, 1, 5), /entry 5 does not follow entry 1/);
+    await log.close();
+  });
+
+  it('truncateAfterIndex cuts whole entries across segments, entries without events included, and appends go on', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, { ...options, segmentBytes: 1024 });
+    for (let i = 0; i < 30; i++) {
+      await append(log, batch(i, 1, 100), i, i, 1);
+      if (i % 5 === 0) await noop(log, 1);
+    }
+    const last = log.lastIndex;
+    // Entry 13: events 0..10 with no-ops after 0, 5 and 10 → entry 13 is event 10, entry 14 the no-op after it.
+    assert.equal(await log.truncateAfterIndex(14), 10);
+    assert.equal(log.lastIndex, 14);
+    assert.equal(log.lastPosition, 10);
+    assert.deepEqual(await positions(log), Array.from({ length: 11 }, (_, i) => i));
+    await append(log, batch(11, 1, 100, 2), 11, 11, 2);
+    assert.equal(log.lastIndex, 15);
+    await log.close();
+    const reopened = await SegmentedLog.open(dir, { ...options, segmentBytes: 1024 });
+    assert.equal(reopened.lastIndex, 15);
+    assert.equal(reopened.lastTerm, 2);
+    assert.deepEqual(await positions(reopened), Array.from({ length: 12 }, (_, i) => i));
+    assert.ok(last > 15);
+    await assert.rejects(reopened.truncateAfterIndex(-5), /cannot truncate after entry -5/);
+    await reopened.close();
+  });
+
+  it('a segment full of entries without events does not roll: segment names stay unique', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, { ...options, segmentBytes: 256 });
+    await append(log, batch(0, 1, 100), 0, 0, 1);
+    for (let i = 0; i < 20; i++) await noop(log, 1);
+    await append(log, batch(1, 1, 100), 1, 1, 1);
+    await log.close();
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.seg'));
+    assert.deepEqual(names, [segmentName(0), segmentName(1)]);
+    const reopened = await SegmentedLog.open(dir, { ...options, segmentBytes: 256 });
+    assert.equal(reopened.lastIndex, 22);
+    await reopened.close();
+  });
+
+  it('an entry index out of sequence on disk is corruption', async () => {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, options);
+    await append(log, batch(0, 1), 0, 0, 1);
+    await append(log, batch(1, 1), 1, 1, 1);
+    await log.close();
+    const file = join(dir, segmentName(0));
+    const bytes = await readFile(file);
+    const second = SEGMENT_HEADER_BYTES + batch(0, 1).length;
+    writeU64(bytes, second + 8 + 32, 7);
+    sealBatch(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), second, bytes.length);
+    await writeFile(file, bytes);
+    await assert.rejects(SegmentedLog.open(dir, options), (error: unknown) => error instanceof CorruptLogError && /batch is entry 7, expected entry 2/.test(error.message));
   });
 });
