@@ -1,6 +1,6 @@
 import { decideAppend, streamCount, positionOf, type AppendIntent } from '../src/engine/index.js';
 import type { Expected } from '../src/types/errors.js';
-import { ProposalDroppedError, seededRandom, type Message, type NodeId } from '../src/raft/index.js';
+import { ProposalDroppedError, seededRandom, type HardState, type Message, type NodeId } from '../src/raft/index.js';
 import { Checker, Violation } from './checker.js';
 import { decodeBatch, encodeBatch } from './entry-codec.js';
 import { BASE_DELAY_MS, DEFAULT_FAULTS, HEAL_BOUND_MS, TICK_MS, type FaultRates } from './faults.js';
@@ -47,6 +47,16 @@ const NODE_IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
 /** A client gives up waiting for an answer after this long and retries (same ids) later. */
 const CLIENT_DEADLINE_MS = 400;
 const STREAMS = ['a', 'b', 'c', 'd', 'e'];
+
+/**
+ * The hard state as it may be persisted alongside `entries`: a commit index beyond the entries
+ * already on disk before them would, after a crash that lost them, make a divergent tail look
+ * committed. (The node's Replicator applies the same rule.)
+ */
+function durableHardState(hard: HardState, entries: readonly { index: number }[], lastOnDisk: number): HardState {
+  const durable = entries.length > 0 ? Math.min(entries[0]!.index - 1, lastOnDisk) : lastOnDisk;
+  return { ...hard, commit: Math.min(hard.commit, durable) };
+}
 
 /** N nodes of the real raft/ and engine/ code on one virtual clock, faults from one seed. */
 export function runSimulation(options: SimOptions): SimResult {
@@ -338,7 +348,10 @@ class SimCluster {
       if (this.crashOnWrite.has(node.id) && ready.entries.length > 0) {
         const kept = this.random.int(ready.entries.length);
         node.disk.append(ready.entries.slice(0, kept));
-        if (ready.hardState && this.chance(0.5)) node.disk.setHardState(ready.hardState);
+        // The hard state may reach the disk first; its commit index then covers only entries
+        // already durable before this write (as the real node persists it): never the tail
+        // this write was replacing.
+        if (ready.hardState && this.chance(0.5)) node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
         this.crash(node, `${node.id} crashed mid-write: ${kept} of ${ready.entries.length} entries reached the disk`);
         return;
       }
@@ -348,7 +361,7 @@ class SimCluster {
         if (entry.index > node.engineIndex) node.applyToEngine(entry);
         this.checker.onPersisted(node.id, entry, node.disk.chainAt(entry.index)!);
       }
-      if (ready.hardState) node.disk.setHardState(ready.hardState);
+      if (ready.hardState) node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
       // 2. send
       for (const m of ready.messages) this.send(m);
       // 3. apply

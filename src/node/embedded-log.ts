@@ -6,6 +6,7 @@ import {
   IdConflictError,
   InvalidArgumentError,
   LogClosedError,
+  NotLeaderError,
   WrongExpectedCountError,
   describe,
   type Expected,
@@ -41,9 +42,15 @@ import {
   type PreparedEvent,
 } from '../types/validate.js';
 import { decideAppend, type AppendIntent, type Decision, type PlannedAppend } from '../engine/decide.js';
-import { applyEvent, newEngineState, positionOf, type AppliedEvent, type EngineState } from '../engine/state.js';
+import { applyEvent, newEngineState, positionOf, truncateState, type AppliedEvent, type EngineState } from '../engine/state.js';
 import { countAt } from '../engine/stream-state.js';
+import { invariantFailed } from '../engine/assert.js';
 import { SegmentedLog } from '../storage/segmented-log.js';
+import { BATCH_KIND_CONFIG, BATCH_KIND_NOOP, BATCH_OVERHEAD_BYTES, firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
+import type { Entry, NodeId, RaftStatus } from '../raft/index.js';
+import { loadRaftState, type RaftState } from './raft-state-file.js';
+import { RaftWindow } from './raft-window.js';
+import { Replicator } from './replicator.js';
 import { lockDirectory } from '../storage/dir-lock.js';
 import { loadCheckpoint, writeCheckpoint } from './checkpoints.js';
 import { RandomIds, WriteArena, decodeBatch, decodeEvent, decodeForReplay, encodeBatch, type StreamPart as EncodedPart } from './event-codec.js';
@@ -53,8 +60,8 @@ import { compileFilter } from './filter.js';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options.js';
 import { LogSubscription, type LiveItem, type SubscriptionSource } from './subscription.js';
 
-/** Until Raft (a later issue) a single node is the whole cluster, always in term 1. */
-const SINGLE_NODE_TERM = 1;
+/** Entries (at most) loaded into Raft's in-memory window at open, before the commit index. */
+const WINDOW_LOAD_ENTRIES = 1024;
 /**
  * The log looks for subscribers lagging behind the live tail each time this fraction of
  * `subscriberMaxLag` events has been published: a lagging subscriber pins at most ~1.125 × the
@@ -138,12 +145,73 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
       checkpointPosition,
       replayedEvents,
     };
-    return new EmbeddedEventLog(root, checkpointDir, resolved, storage, engine, unlock, report);
+    const cluster = resolved.cluster;
+    const state = (await loadRaftState(root)) ?? initialRaftState(cluster, storage);
+    const { window, committedIndex, uncommitted } = await loadWindow(storage, state);
+    const log = new EmbeddedEventLog(root, checkpointDir, resolved, storage, engine, unlock, report, window, state, committedIndex, uncommitted);
+    await log.start();
+    return log;
   } catch (error) {
     await storage?.close().catch(() => undefined);
     await unlock();
     throw error;
   }
+}
+
+/** A new node: a single node is a cluster of one; a cluster member starts with the configured voters. */
+function initialRaftState(cluster: ResolvedOptions['cluster'], storage: SegmentedLog): RaftState {
+  // A log written before it had a Raft state (or whose state file was lost with nothing else)
+  // was a single node's: everything in it was committed.
+  const commit = cluster.peers.length === 1 ? storage.lastIndex : 0;
+  return { hardState: { term: storage.lastTerm, vote: '', commit }, config: { voters: cluster.peers, learners: [] }, configIndex: 0 };
+}
+
+/**
+ * Raft's window: the entries after the commit index (not yet known committed) and up to
+ * WINDOW_LOAD_ENTRIES before it, read from the segments.
+ */
+async function loadWindow(storage: SegmentedLog, state: RaftState): Promise<{ window: RaftWindow; committedIndex: number; uncommitted: Array<{ last: number; bytes: Buffer }> }> {
+  const first = storage.firstIndex;
+  const last = storage.lastIndex;
+  const committedIndex = Math.max(Math.min(state.hardState.commit, last), first - 1);
+  const start = Math.max(first - 1, committedIndex - WINDOW_LOAD_ENTRIES);
+  let batches = last >= Math.max(start, first) ? await readAllBatches(storage, Math.max(start, first), last) : [];
+  let snapshot = { index: start, term: 0, config: state.config, nextPosition: storage.lastPosition + 1 };
+  if (start >= first) {
+    const at = batches[0]!;
+    snapshot = { index: start, term: at.term, config: state.config, nextPosition: at.firstPosition + at.count };
+    batches = batches.slice(1);
+  } else if (batches.length > 0) {
+    snapshot.nextPosition = batches[0]!.firstPosition;
+  }
+  const window = new RaftWindow(state.hardState, snapshot);
+  window.append(
+    batches.map((b) => toEntry(b)),
+    batches.map((b) => b.firstPosition + b.count),
+  );
+  const uncommitted: Array<{ last: number; bytes: Buffer }> = [];
+  for (const b of batches) if (b.entryIndex > committedIndex && b.count > 0) uncommitted.push({ last: b.firstPosition + b.count - 1, bytes: b.bytes });
+  return { window, committedIndex, uncommitted };
+}
+
+async function readAllBatches(storage: SegmentedLog, from: number, to: number): Promise<Awaited<ReturnType<SegmentedLog['readBatches']>>> {
+  const all: Awaited<ReturnType<SegmentedLog['readBatches']>> = [];
+  let hint = 0;
+  for (let next = from; next <= to; ) {
+    const batches = await storage.readBatches(next, to, hint, 4 * 1024 * 1024);
+    if (batches.length === 0) break;
+    for (const b of batches) all.push(b);
+    next = batches[batches.length - 1]!.entryIndex + 1;
+    hint = batches[batches.length - 1]!.firstPosition + batches[batches.length - 1]!.count;
+  }
+  return all;
+}
+
+/** A stored batch as the Raft entry it is (the inverse of the Replicator's toBatch). */
+function toEntry(batch: { entryIndex: number; term: number; kind: number; bytes: Buffer }): Entry {
+  if (batch.kind === BATCH_KIND_CONFIG) return { term: batch.term, index: batch.entryIndex, kind: 'config', data: batch.bytes.subarray(BATCH_OVERHEAD_BYTES) };
+  if (batch.kind === BATCH_KIND_NOOP) return { term: batch.term, index: batch.entryIndex, kind: 'normal', data: new Uint8Array(0) };
+  return { term: batch.term, index: batch.entryIndex, kind: 'normal', data: batch.bytes };
 }
 
 /** Rebuilds the engine from the records after its checkpoint. */
@@ -173,7 +241,7 @@ export class EmbeddedEventLog implements EventLog {
   private readonly source: SubscriptionSource;
   private readonly randomIds: RandomIds;
   private readonly arena = new WriteArena();
-  private staged: Array<{ parts: StreamPart[]; plan: PlannedAppend[]; resolve: (() => void) | undefined; reject: ((error: Error) => void) | undefined }> = [];
+  private staged: Array<{ parts: StreamPart[]; plan: PlannedAppend[]; ack: AckMode; resolve: (() => void) | undefined; reject: ((error: Error) => void) | undefined }> = [];
   private stageScheduled = false;
   private stagedEvents = 0;
   /** Reused for every event applied on the write path (applyEvent does not keep it). */
@@ -181,6 +249,11 @@ export class EmbeddedEventLog implements EventLog {
   private stageTimestamp: number | undefined;
   private appendCount = 0;
   private appendedEvents = 0;
+  /** Raft: the one path every write takes, a single node included (a cluster of one). */
+  readonly replicator: Replicator;
+  /** Last entry index whose events are in the engine, and per uncommitted entry its term and first position. */
+  private engineIndex: number;
+  private engineEntries = new Map<number, { term: number; position: number }>();
 
   constructor(
     readonly dir: string,
@@ -190,11 +263,33 @@ export class EmbeddedEventLog implements EventLog {
     private readonly engine: EngineState,
     private readonly unlock: () => Promise<void>,
     readonly openReport: OpenReport,
+    window: RaftWindow,
+    state: RaftState,
+    committedIndex: number,
+    uncommitted: Array<{ last: number; bytes: Buffer }>,
   ) {
-    this.highWaterMark = storage.durablePosition;
+    // Everything on disk is in the engine (replayed at open); only the committed prefix is visible.
+    this.engineIndex = storage.lastIndex;
+    this.highWaterMark = window.positionAfter(committedIndex) - 1;
+    for (const entry of uncommitted) this.pending.push(entry);
+    this.lastPublishable = storage.lastIndex;
     this.lastCheckpoint = openReport.checkpointPosition;
     this.randomIds = new RandomIds(options.randomFill);
-    storage.onDurable = (position) => this.commit(position);
+    this.replicator = new Replicator(
+      dir,
+      storage,
+      window,
+      state,
+      { id: options.cluster.id, tickMs: options.cluster.tickMs, electionTicks: options.cluster.electionTicks, heartbeatTicks: options.cluster.heartbeatTicks },
+      {
+        appended: (entry, bytes, first, last) => this.onAppended(entry, bytes, first, last),
+        truncated: (index, lastPosition) => this.onTruncated(index, lastPosition),
+        committed: (_index, _term, lastPosition) => {
+          if (lastPosition > this.highWaterMark) this.commit(lastPosition);
+        },
+        roleChanged: (status) => this.options.cluster.onRoleChange?.(status),
+      },
+    );
     const log = this;
     this.source = {
       committed: () => log.highWaterMark,
@@ -207,6 +302,97 @@ export class EmbeddedEventLog implements EventLog {
       attach: (subscription) => log.liveSubscriptions.add(subscription),
       detach: (subscription) => log.liveSubscriptions.delete(subscription),
     };
+  }
+
+  /**
+   * Starts Raft. A single node elects itself at once and commits a no-op of its new term,
+   * which commits whatever the previous run left uncommitted: open() resolves after that, so
+   * a reopened log shows everything it held. A cluster member starts following and ticking.
+   */
+  async start(): Promise<void> {
+    this.replicator.start(this.options.cluster.transport);
+    if (this.options.cluster.peers.length === 1) {
+      await this.replicator.settled();
+      if (this.replicator.failed) throw this.replicator.failed;
+      if (!this.replicator.isLeader) throw new NotLeaderError('open', this.replicator.leader);
+    }
+  }
+
+  /** This node's Raft state, for `ordo status` and the cluster commands. */
+  raftStatus(): RaftStatus {
+    return this.replicator.status();
+  }
+
+  /** A Raft message from a peer (the server's peer connections hand them here). */
+  deliver(message: Parameters<Replicator['deliver']>[0]): void {
+    this.replicator.deliver(message);
+  }
+
+  get nodeId(): NodeId {
+    return this.options.cluster.id;
+  }
+
+  /** Only the leader decides appends: against its own log, the prefix its entries commit after. */
+  private requireLeader(operation: string): void {
+    if (!this.replicator.isLeader) throw new NotLeaderError(operation, this.replicator.leader);
+    if (this.engineIndex < this.replicator.nextIndex - 1) this.catchUpEngine();
+  }
+
+  /**
+   * A new leader's log may end in entries its Ready loop has not written yet (received just
+   * before it won): its engine takes them in before it decides anything against it.
+   */
+  private catchUpEngine(): void {
+    const log = this.replicator.raw.raft.log;
+    const entries = log.slice(this.engineIndex + 1, log.lastIndex() + 1, Number.MAX_SAFE_INTEGER);
+    let next = this.engine.nextPosition;
+    for (const entry of entries) {
+      const bytes = entry.kind === 'normal' && entry.data.byteLength > 0 ? Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength) : undefined;
+      const count = bytes ? readBatchHeader(bytes, 0).count : 0;
+      this.onAppended(entry, bytes ?? Buffer.alloc(0), next, next + count - 1);
+      next += count;
+    }
+  }
+
+  /** An entry entered this node's log: its events go into the engine (once), and wait for commit to be published. */
+  private onAppended(entry: Entry, bytes: Buffer, first: number, last: number): void {
+    const known = this.engineEntries.get(entry.index);
+    if (entry.index <= this.engineIndex && known !== undefined && known.term !== entry.term) {
+      // The engine holds another leader's entry at this index (never written): forget it and what followed.
+      this.forgetFrom(entry.index, known.position - 1);
+    }
+    if (entry.index > this.engineIndex) {
+      if (first !== this.engine.nextPosition) invariantFailed(`entry ${entry.index} starts at position ${first}, the engine is at ${this.engine.nextPosition}`);
+      if (last >= first) {
+        const header = readBatchHeader(bytes, 0);
+        let record = firstRecordOffset(0);
+        for (let i = 0; i < header.count; i++) {
+          applyEvent(this.engine, decodeForReplay(bytes, record, first + i, header));
+          record = nextRecordOffset(bytes, record);
+        }
+      }
+      this.engineIndex = entry.index;
+      this.engineEntries.set(entry.index, { term: entry.term, position: first });
+    }
+    if (last >= first && entry.index > this.lastPublishable) {
+      this.pending.push({ last, bytes });
+      this.lastPublishable = entry.index;
+    }
+  }
+
+  /** Index of the newest entry queued for publication at commit. */
+  private lastPublishable = 0;
+
+  private onTruncated(index: number, lastPosition: number): void {
+    this.forgetFrom(index, lastPosition);
+  }
+
+  private forgetFrom(index: number, lastPosition: number): void {
+    truncateState(this.engine, lastPosition);
+    this.engineIndex = Math.min(this.engineIndex, index - 1);
+    for (const key of [...this.engineEntries.keys()]) if (key >= index) this.engineEntries.delete(key);
+    while (this.pending.length > this.pendingHead && this.pending[this.pending.length - 1]!.last > lastPosition) this.pending.pop();
+    this.lastPublishable = Math.min(this.lastPublishable, index - 1);
   }
 
   // ---- writes ----
@@ -246,6 +432,7 @@ export class EmbeddedEventLog implements EventLog {
    */
   async appendBatch(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[]; ack: AckMode; resent: boolean }>): Promise<Array<AppendResult | Error>> {
     this.ensureOpen('append');
+    this.requireLeader('append');
     const outcomes = new Array<AppendResult | Error>(appends.length);
     const writtenParts: StreamPart[] = [];
     const writtenPlan: PlannedAppend[] = [];
@@ -342,6 +529,7 @@ export class EmbeddedEventLog implements EventLog {
    * the batch for group commit; resolves once committed (or at once for ack 'none').
    */
   private async write(parts: StreamPart[], ack: AckMode, resent = false): Promise<{ appends: PlannedAppend[]; duplicate: boolean }> {
+    this.requireLeader('append');
     const intents: AppendIntent[] = parts.map((part) => ({ stream: part.stream, expected: part.expected, ids: part.events, resent }));
     const decision = decideAppend(this.engine, intents);
     switch (decision.kind) {
@@ -407,11 +595,11 @@ export class EmbeddedEventLog implements EventLog {
     this.appendedEvents += events;
     let result: Promise<PlannedAppend[]>;
     if (ack === 'none') {
-      this.staged.push({ parts, plan, resolve: undefined, reject: undefined });
+      this.staged.push({ parts, plan, ack, resolve: undefined, reject: undefined });
       result = Promise.resolve(plan);
     } else {
       result = new Promise<PlannedAppend[]>((resolve, reject) => {
-        this.staged.push({ parts, plan, resolve: () => resolve(plan), reject });
+        this.staged.push({ parts, plan, ack, resolve: () => resolve(plan), reject });
       });
     }
     if (this.stagedEvents >= STAGE_FLUSH_EVENTS) this.flushStaged();
@@ -445,18 +633,30 @@ export class EmbeddedEventLog implements EventLog {
       }
     }
     const first = plan[0]!.position;
-    const last = lastPositionOf(plan);
-    const entryIndex = this.storage.lastIndex + 1;
-    const bytes = encodeBatch(parts, plan, SINGLE_NODE_TERM, entryIndex, timestamp, this.randomIds, this.arena);
-    this.pending.push({ last, bytes });
-    this.storage.append(bytes, first, last, SINGLE_NODE_TERM, entryIndex).then(
-      () => {
-        for (const append of staged) append.resolve?.();
-      },
-      (error: Error) => {
-        for (const append of staged) append.reject?.(error);
-      },
-    );
+    let proposed: ReturnType<Replicator['propose']>;
+    try {
+      // One Raft entry for the lot, encoded for the index and term it will take.
+      proposed = this.replicator.propose('append', (term, entryIndex) => encodeBatch(parts, plan, term, entryIndex, timestamp, this.randomIds, this.arena));
+    } catch (error) {
+      // Leadership moved between the decision and now: nothing was written; the engine forgets them.
+      truncateState(this.engine, first - 1);
+      for (const append of staged) append.reject?.(error as Error);
+      return;
+    }
+    this.engineIndex = proposed.index;
+    this.engineEntries.set(proposed.index, { term: proposed.term, position: first });
+    const fail = (error: Error): void => {
+      for (const append of staged) append.reject?.(error);
+    };
+    let leaderAcks: Array<() => void> | undefined;
+    const quorumAcks: Array<() => void> = [];
+    for (const append of staged) {
+      if (!append.resolve) continue;
+      if (append.ack === 'leader') (leaderAcks ??= []).push(append.resolve);
+      else quorumAcks.push(append.resolve);
+    }
+    if (leaderAcks) proposed.written.then(() => leaderAcks!.forEach((resolve) => resolve()), fail);
+    proposed.committed.then(() => quorumAcks.forEach((resolve) => resolve()), fail);
   };
 
   /**
@@ -774,10 +974,14 @@ export class EmbeddedEventLog implements EventLog {
     this.isClosed = true;
     try {
       if (this.staged.length > 0) this.flushStaged(); // accepted in this tick: still written
+      await this.replicator.settled();
       await this.storage.drain();
       await this.checkpointing;
       if (this.highWaterMark > this.lastCheckpoint) await this.checkpoint(this.highWaterMark);
     } finally {
+      await this.replicator.stop();
+      // The commit index makes the next open show the committed prefix at once (it is only a hint).
+      await this.replicator.saveState().catch(() => undefined);
       this.live.close();
       for (const waiter of this.commitWaiters) waiter.resolve();
       this.commitWaiters = [];

@@ -8,6 +8,27 @@ import {
   DEFAULT_SEGMENT_BYTES,
 } from '../storage/segmented-log.js';
 import { parseFsyncPolicy, type FsyncPolicy, type FsyncPolicyText } from '../storage/fsync-policy.js';
+import type { NodeId, RaftStatus } from '../raft/index.js';
+import type { PeerTransport } from './replicator.js';
+
+/** This log as one member of a Raft cluster. Without it, the log is a cluster of one. */
+export interface ClusterOptions {
+  /** This node's id (`n1`, …). */
+  id: NodeId;
+  /** The voters a new cluster starts with, this node included. Ignored once the node has a Raft state. */
+  peers: NodeId[];
+  /** Sends Raft messages to the other nodes; their messages come in through `log.deliver()`. */
+  transport?: PeerTransport;
+  /** Milliseconds per Raft tick. Default 50: elections time out after 0.5–1 s without a leader. */
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  /** Told when this node's role or known leader changes. */
+  onRoleChange?: (status: RaftStatus) => void;
+}
+
+export const DEFAULT_NODE_ID = 'n1';
+export const DEFAULT_TICK_MS = 50;
 
 export interface OpenOptions {
   /** Default `'always'`: an append is acknowledged only after the fdatasync that covers it. */
@@ -31,6 +52,8 @@ export interface OpenOptions {
   clock?: () => number;
   /** Fills bytes with randomness, for the ids of events appended without one. Injected for tests. */
   randomFill?: (target: Uint8Array) => void;
+  /** Replication: this log as a member of a Raft cluster (default: a cluster of one). */
+  cluster?: ClusterOptions;
 }
 
 export interface ResolvedOptions {
@@ -46,6 +69,7 @@ export interface ResolvedOptions {
   randomFill: (target: Uint8Array) => void;
   /** Ids of transient events published without one. */
   newId: () => string;
+  cluster: Required<Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks'>> & Pick<ClusterOptions, 'transport' | 'onRoleChange'>;
 }
 
 export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
@@ -64,6 +88,28 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     clock: options.clock ?? Date.now,
     randomFill: options.randomFill ?? randomFillSync,
     newId: randomUUID,
+    cluster: resolveCluster(options.cluster),
+  };
+}
+
+function resolveCluster(cluster: ClusterOptions | undefined): ResolvedOptions['cluster'] {
+  const id = cluster?.id ?? DEFAULT_NODE_ID;
+  if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new InvalidArgumentError(`invalid cluster.id ${describe(id)}: expected 1–64 letters, digits, '_', '.' or '-'`);
+  const peers = cluster?.peers ?? [id];
+  if (!Array.isArray(peers) || peers.length === 0 || !peers.includes(id) || new Set(peers).size !== peers.length) {
+    throw new InvalidArgumentError(`invalid cluster.peers ${describe(peers)}: expected distinct node ids including this node's (${id})`);
+  }
+  const electionTicks = positiveInteger('cluster.electionTicks', cluster?.electionTicks, 10, 2);
+  const heartbeatTicks = positiveInteger('cluster.heartbeatTicks', cluster?.heartbeatTicks, 1, 1);
+  if (heartbeatTicks >= electionTicks) throw new InvalidArgumentError(`invalid cluster.heartbeatTicks ${heartbeatTicks}: expected fewer than electionTicks (${electionTicks})`);
+  return {
+    id,
+    peers: [...peers].sort(),
+    tickMs: positiveInteger('cluster.tickMs', cluster?.tickMs, DEFAULT_TICK_MS, 1),
+    electionTicks,
+    heartbeatTicks,
+    transport: cluster?.transport,
+    onRoleChange: cluster?.onRoleChange,
   };
 }
 

@@ -68,6 +68,17 @@ interface PendingBatch {
   reject: (error: Error) => void;
 }
 
+/** One stored batch: its header and its bytes (length prefix and checksum included). */
+export interface StoredBatch {
+  entryIndex: number;
+  term: number;
+  kind: number;
+  firstPosition: number;
+  count: number;
+  timestamp: number;
+  bytes: Buffer;
+}
+
 /** What recovery found and did at open. */
 export interface RecoveryReport {
   segments: number;
@@ -487,6 +498,56 @@ export class SegmentedLog {
   }
 
   /**
+   * Whole batches (Raft entries) `fromIndex..toIndex` as stored, in order, up to about
+   * `maxBytes` (always at least one when `fromIndex` exists). `positionHint` is the position of
+   * the first event of entry `fromIndex` (or, for an entry without events, of the next event),
+   * which lets the sparse index skip most of the segment. Each batch is a copy of its bytes.
+   */
+  async readBatches(fromIndex: number, toIndex: number, positionHint: number, maxBytes = READ_CHUNK_BYTES): Promise<StoredBatch[]> {
+    const batches: StoredBatch[] = [];
+    if (fromIndex > toIndex || fromIndex < this.firstIndex || fromIndex > this.lastAppendedIndex) return batches;
+    let segmentIndex = this.segmentIndexOfEntry(fromIndex);
+    let collected = 0;
+    let next = fromIndex;
+    while (segmentIndex < this.segments.length && collected < maxBytes && next <= toIndex) {
+      const segment = this.segments[segmentIndex]!;
+      await this.withReader(segment, async (handle) => {
+        // A batch with first position <= hint - 1 lies before every batch of entry >= fromIndex.
+        let offset = next === fromIndex ? segment.index.floorOffset(positionHint - 1, SEGMENT_HEADER_BYTES) : SEGMENT_HEADER_BYTES;
+        const end = segment.size;
+        let chunk = Buffer.allocUnsafe(Math.min(Math.max(maxBytes, 64 * 1024), Math.max(end - offset, 8)));
+        while (offset < end && collected < maxBytes && next <= toIndex) {
+          const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
+          let at = 0;
+          for (;;) {
+            const check = checkBatch(chunk, at, length);
+            if (check.kind === 'incomplete') break;
+            if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
+            const header = readBatchHeader(chunk, at);
+            if (header.entryIndex >= next && header.entryIndex <= toIndex) {
+              if (header.entryIndex !== next) throw new CorruptLogError(segment.file, offset + at, `entry ${header.entryIndex} where entry ${next} was expected`);
+              batches.push({ ...header, kind: header.kind ?? 0, bytes: Buffer.from(chunk.subarray(at, check.end)) });
+              collected += check.end - at;
+              next++;
+            }
+            at = check.end;
+            if (collected >= maxBytes || next > toIndex) break;
+          }
+          if (at === 0) {
+            const needed = length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
+            if (needed <= chunk.length || offset + needed > end) throw new CorruptLogError(segment.file, offset, `batch of ${needed} bytes runs past the end of the segment`);
+            chunk = Buffer.allocUnsafe(needed);
+            continue;
+          }
+          offset += at;
+        }
+      });
+      segmentIndex++;
+    }
+    return batches;
+  }
+
+  /**
    * Removes every record after `position` (Raft truncates a follower's divergent suffix, a
    * whole number of entries). `position` must end a batch. Waits for queued writes first.
    */
@@ -574,6 +635,17 @@ export class SegmentedLog {
 
   private active(): Segment {
     return this.segments[this.segments.length - 1]!;
+  }
+
+  private segmentIndexOfEntry(entryIndex: number): number {
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >>> 1;
+      if (this.segments[mid]!.baseIndex <= entryIndex) low = mid;
+      else high = mid - 1;
+    }
+    return low;
   }
 
   private segmentIndexOf(position: number): number {

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'CORRUPT_LOG'
   | 'STORAGE_FAILED'
   | 'LOG_LOCKED'
+  | 'NOT_LEADER'
   // Remote only: the client, the server and the connection between them.
   | 'UNAUTHENTICATED'
   | 'PERMISSION_DENIED'
@@ -36,6 +37,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'CORRUPT_LOG',
   'STORAGE_FAILED',
   'LOG_LOCKED',
+  'NOT_LEADER',
   'UNAUTHENTICATED',
   'PERMISSION_DENIED',
   'PROTOCOL_ERROR',
@@ -155,6 +157,21 @@ export class StorageFailedError extends OrdoError {
   }
 }
 
+/**
+ * This node is not the cluster's leader: writes (and linearizable reads) go to the leader.
+ * `leader` is the node id it follows (undefined while an election runs); `leaderUrl` is the
+ * leader's client address when the server knows it. Nothing was written: retrying there is safe.
+ */
+export class NotLeaderError extends OrdoError {
+  readonly leader: string | undefined;
+  readonly leaderUrl: string | undefined;
+  constructor(operation: string, leader: string | undefined, leaderUrl?: string) {
+    super('NOT_LEADER', `${operation}: this node is not the leader (${leader === undefined ? 'no leader is known yet, an election is running' : `the leader is ${leader}${leaderUrl ? ` at ${leaderUrl}` : ''}`})`);
+    this.leader = leader;
+    this.leaderUrl = leaderUrl;
+  }
+}
+
 /** Another process holds the data directory. */
 export class LogLockedError extends OrdoError {
   readonly dir: string;
@@ -266,6 +283,9 @@ export function errorFromWire(code: string, message: string, details: Record<str
       break;
     case 'STORAGE_FAILED':
       error = new StorageFailedError(message);
+      break;
+    case 'NOT_LEADER':
+      error = new NotLeaderError('', d.leader === undefined ? undefined : String(d.leader), d.leaderUrl === undefined ? undefined : String(d.leaderUrl));
       break;
     case 'UNAUTHENTICATED':
       error = new UnauthenticatedError(message);
