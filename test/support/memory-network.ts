@@ -1,0 +1,33 @@
+import type { Message } from '../../src/raft/index.js';
+import type { PeerTransport } from '../../src/node/replicator.js';
+
+/**
+ * Raft messages between logs in one process, for tests: delivered on a later turn (as a socket
+ * would), dropped across cut links or to nodes that are down.
+ */
+export class MemoryNetwork {
+  private readonly nodes = new Map<string, (m: Message) => void>();
+  readonly cut = new Set<string>();
+
+  transport(id: string): PeerTransport {
+    return {
+      send: (messages) => {
+        for (const m of messages) {
+          if (this.cut.has(m.from) || this.cut.has(m.to)) continue;
+          setImmediate(() => this.nodes.get(m.to)?.(m));
+        }
+      },
+      close: async () => {
+        this.nodes.delete(id);
+      },
+    };
+  }
+
+  attach(id: string, deliver: (m: Message) => void): void {
+    this.nodes.set(id, deliver);
+  }
+
+  detach(id: string): void {
+    this.nodes.delete(id);
+  }
+}
