@@ -185,13 +185,22 @@ program
   .option('--tls-key <file>', 'PEM private key for --tls-cert')
   .option('--fsync <policy>', "'always' (default), 'interval:<ms>' or 'never'")
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+  .option('--node-id <id>', 'this node\'s id in a cluster (with --peers)')
+  .option('--peers <list>', 'every node of the cluster as id=host:port,… (this one included): their binary protocol addresses, where the nodes also talk to each other')
+  .option('--cluster-token <token>', 'token sent to the peers (an admin token of their auth files); also ORDO_CLUSTER_TOKEN')
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new CommanderArgumentError('--tls-cert and --tls-key go together');
+    if (Boolean(options.nodeId) !== Boolean(options.peers)) throw new CommanderArgumentError('--node-id and --peers go together');
+    const cluster = options.peers ? parsePeers(options.nodeId, options.peers, options.clusterToken ?? process.env.ORDO_CLUSTER_TOKEN) : undefined;
     const logger = pino({ name: 'ordo', level: options.logLevel });
+    // A node listens where its peers expect it, unless told otherwise.
+    const own = cluster?.peers[cluster.id];
+    const port = own && options.port === DEFAULT_TCP_PORT ? own.port : options.port;
     const server = await startServer({
       dir: options.dir,
       host: options.host,
-      port: options.port,
+      port,
+      ...(cluster ? { cluster } : {}),
       httpPort: options.httpPort,
       logger,
       ...(options.authFile ? { auth: await loadAuthFile(options.authFile) } : {}),
@@ -199,7 +208,7 @@ program
       ...(options.fsync ? { log: { fsync: options.fsync } } : {}),
     });
     process.stderr.write(
-      `Ordo is serving ${server.log.dir}\n` +
+      `Ordo is serving ${server.log.dir}${cluster ? ` as node ${cluster.id} of ${Object.keys(cluster.peers).join(', ')}` : ''}\n` +
         `  binary protocol (TCP)  ${server.urls.tcp}\n` +
         `  binary over WebSocket  ${server.urls.ws}\n` +
         `  HTTP API               ${server.urls.http}   (try: curl ${server.urls.http}/health)\n` +
@@ -258,3 +267,19 @@ program.parseAsync(process.argv).catch((error: unknown) => {
   }
   process.exitCode = error instanceof OrdoError && error.code === 'CORRUPT_LOG' ? 1 : 2;
 });
+
+/** `--peers n1=127.0.0.1:4680,n2=127.0.0.1:4690,…` → { id, peers }, with typed errors for each mistake. */
+function parsePeers(id: string, text: string, token: string | undefined): { id: string; peers: Record<string, { host: string; port: number }>; token?: string } {
+  const peers: Record<string, { host: string; port: number }> = {};
+  for (const item of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const match = /^([A-Za-z0-9_.-]{1,64})=(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(item);
+    if (!match) throw new CommanderArgumentError(`invalid peer ${JSON.stringify(item)}: expected id=host:port (e.g. n1=127.0.0.1:4680)`);
+    const [, peer, host, port] = match;
+    if (peers[peer!]) throw new CommanderArgumentError(`peer ${peer} is listed twice in --peers`);
+    const number = Number(port);
+    if (number < 1 || number > 65535) throw new CommanderArgumentError(`invalid port ${port} for peer ${peer}: expected 1–65535`);
+    peers[peer!] = { host: host!.replace(/^\[|\]$/g, ''), port: number };
+  }
+  if (!peers[id]) throw new CommanderArgumentError(`--node-id ${id} is not among --peers (${Object.keys(peers).join(', ') || 'none'})`);
+  return { id, peers, ...(token ? { token } : {}) };
+}

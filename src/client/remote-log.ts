@@ -21,6 +21,7 @@ import {
   InvalidArgumentError,
   LimitExceededError,
   LogClosedError,
+  NotLeaderError,
   OrdoError,
   ProtocolError,
   TimeoutError,
@@ -133,6 +134,7 @@ export class RemoteEventLog implements EventLog {
   private urlIndex = 0;
   private lastError: Error | undefined;
   private lostConnections = 0;
+  private leaderRedirects = 0;
   private lastReceived = 0;
   private lastPing = 0;
   private flushScheduled = false;
@@ -141,11 +143,15 @@ export class RemoteEventLog implements EventLog {
   private firstConnect: { resolve: () => void; reject: (error: Error) => void } | undefined;
   private readonly subscriptionHost: SubscriptionHost;
 
+  /** The URLs given, plus leaders the servers pointed us to. */
+  private readonly urls: URL[];
+
   constructor(
-    private readonly urls: readonly URL[],
+    urls: readonly URL[],
     private readonly transportFor: (url: URL) => TransportFactory,
     options: ConnectOptions = {},
   ) {
+    this.urls = [...urls];
     this.options = { ...DEFAULTS, maxEventBytes: DEFAULT_MAX_EVENT_BYTES, token: '', clientName: 'ordo-client', ...stripUndefined(options) };
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     (this.sweeper as { unref?: () => void }).unref?.();
@@ -544,8 +550,43 @@ export class RemoteEventLog implements EventLog {
       return;
     }
     const pending = this.pending.get(id);
-    if (pending) this.settle(id, pending).accept(response);
-    // Otherwise a late answer to a request that timed out or was aborted: dropped.
+    if (!pending) return; // a late answer to a request that timed out or was aborted: dropped
+    if (response.kind === 'error' && response.error instanceof NotLeaderError) {
+      // A follower wrote nothing: take the request to the leader (it stays pending, with its
+      // deadline, and is re-sent there as the same bytes).
+      this.followLeader(id, pending, response.error);
+      return;
+    }
+    this.settle(id, pending).accept(response);
+  }
+
+  /**
+   * A cluster node that is not the leader refused a write: reconnect to the leader it named, or,
+   * while an election runs, ask again shortly (every pending request goes along).
+   */
+  private followLeader(id: number, pending: Pending, error: NotLeaderError): void {
+    this.leaderRedirects++;
+    const leader = error.leaderUrl !== undefined ? parseLeaderUrl(error.leaderUrl) : undefined;
+    if (leader) {
+      let at = this.urls.findIndex((url) => url.host === leader.host && url.protocol === leader.protocol);
+      if (at < 0) at = this.urls.push(leader) - 1;
+      this.urlIndex = at;
+      this.attempt = 0;
+      this.connectionFailed(this.generation, new UnavailableError(`${pending.operation}: redirected to the leader ${error.leader} at ${error.leaderUrl}`));
+      return;
+    }
+    const generation = this.generation;
+    const timer = setTimeout(() => {
+      if (this.pending.get(id) !== pending || generation !== this.generation || !this.ready) return;
+      markResent(pending.frame);
+      this.transport?.send(pending.frame);
+    }, this.options.reconnectDelayMs);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  /** Writes sent again because the node they reached was not the leader. */
+  get redirects(): number {
+    return this.leaderRedirects;
   }
 
   private onConnectionFrame(response: Response, generation: number): void {
@@ -680,3 +721,12 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** A leader's URL as a server reported it; undefined if it is not one this client can use. */
+function parseLeaderUrl(text: string): URL | undefined {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'ordo:' || url.protocol === 'ordos:' || url.protocol === 'ws:' || url.protocol === 'wss:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}

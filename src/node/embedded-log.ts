@@ -61,7 +61,7 @@ import { resolveOptions, type OpenOptions, type ResolvedOptions } from './option
 import { LogSubscription, type LiveItem, type SubscriptionSource } from './subscription.js';
 
 /** Entries (at most) loaded into Raft's in-memory window at open, before the commit index. */
-const WINDOW_LOAD_ENTRIES = 1024;
+const WINDOW_LOAD_ENTRIES = 50_000;
 /**
  * The log looks for subscribers lagging behind the live tail each time this fraction of
  * `subscriberMaxLag` events has been published: a lagging subscriber pins at most ~1.125 × the

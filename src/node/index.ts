@@ -1,4 +1,5 @@
 export { open, EmbeddedEventLog, type OpenReport, type LogMetrics } from './embedded-log.js';
-export type { OpenOptions } from './options.js';
+export type { OpenOptions, ClusterOptions } from './options.js';
+export type { PeerTransport } from './replicator.js';
 export { LogSubscription } from './subscription.js';
 export type { RawRecords, RawRun } from './raw-records.js';

@@ -35,6 +35,8 @@ export interface ReplicatorHooks {
   committed(index: number, term: number, lastPosition: number): void;
   /** This node's role or known leader changed. */
   roleChanged(status: RaftStatus): void;
+  /** A follower is behind this node's in-memory window and would need a snapshot. */
+  snapshotNeeded?(peer: NodeId, index: number): void;
 }
 
 export interface ReplicatorOptions {
@@ -249,9 +251,19 @@ export class Replicator {
       writes.push(saveRaftState(this.stateDir, { hardState: { ...hard, commit: Math.min(hard.commit, durable) }, config: this.config, configIndex: this.configIndex }));
     }
     if (hard) this.window.hardState = hard;
+    // A follower behind the window would need a snapshot (engine state + the segments it
+    // lacks), which is not implemented yet: do not send an empty one; say so instead.
+    const messages = ready.messages.filter((m) => m.type !== 'snapshot');
+    if (messages.length !== ready.messages.length) {
+      for (const m of ready.messages) {
+        if (m.type !== 'snapshot') continue;
+        this.hooks.snapshotNeeded?.(m.to, m.snapshot?.index ?? 0);
+        queueMicrotask(() => this.raw.reportSnapshot(m.to, false));
+      }
+    }
     let sent = false;
-    if (leaderNow && ready.messages.every((m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response')) {
-      this.transport?.send(ready.messages);
+    if (leaderNow && messages.every((m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response')) {
+      this.transport?.send(messages);
       sent = true;
     }
     await Promise.all(writes);
@@ -262,7 +274,7 @@ export class Replicator {
       this.writtenWaiters = this.writtenWaiters.filter((w) => w.index > upTo);
       for (const waiter of done) waiter.resolve();
     }
-    if (!sent) this.transport?.send(ready.messages);
+    if (!sent) this.transport?.send(messages);
     for (const entry of ready.committedEntries) this.applyCommitted(entry);
     this.raw.advance(ready);
     if (ready.softState) {
@@ -309,18 +321,29 @@ export class Replicator {
     }
   }
 
-  /** Keeps only what Raft may still need in memory: entries not yet applied or not yet on every follower. */
+  /**
+   * Keeps in memory what Raft may still need: entries not yet applied, and a tail of applied
+   * ones for followers that fall behind (also on followers: any node may become the leader).
+   * A follower behind the window would need a snapshot, which is not implemented yet.
+   */
   private compactWindow(): void {
     const raft = this.raw.raft;
-    let upTo = raft.log.applied;
+    const applied = raft.log.applied;
+    if (raft.tracker.voters.size === 1 && raft.tracker.learners.size === 0) {
+      // A cluster of one: nobody to send entries to.
+      if (applied >= this.window.firstIndex()) this.window.compact(applied);
+      return;
+    }
+    const overEntries = this.window.lastIndex() - this.window.firstIndex() + 1 > WINDOW_MAX_ENTRIES;
+    if (!overEntries && this.window.sizeBytes <= WINDOW_BUDGET_BYTES) return;
+    let upTo = applied - WINDOW_MIN_ENTRIES;
     if (raft.role === 'leader') {
-      for (const [id, pr] of raft.tracker.progress) if (id !== this.options.id) upTo = Math.min(upTo, pr.match);
-      // A follower far behind cannot pin unbounded memory: past the budget it needs a snapshot.
-      if (this.window.sizeBytes > WINDOW_BUDGET_BYTES) upTo = Math.max(upTo, raft.log.applied - WINDOW_MIN_ENTRIES);
+      // Keep what a live follower still needs, as long as the budget allows.
+      let slowest = applied;
+      for (const [id, pr] of raft.tracker.progress) if (id !== this.options.id && pr.recentActive) slowest = Math.min(slowest, pr.match);
+      if (this.window.sizeBytes <= WINDOW_BUDGET_BYTES) upTo = Math.min(upTo, slowest);
     }
-    if (upTo > this.window.firstIndex() + COMPACT_EVERY_ENTRIES || (upTo >= this.window.firstIndex() && raft.tracker.voters.size === 1)) {
-      this.window.compact(Math.min(upTo, raft.log.applied));
-    }
+    if (upTo >= this.window.firstIndex()) this.window.compact(upTo);
   }
 
   private fail(error: unknown): void {
@@ -360,7 +383,8 @@ export class Replicator {
   }
 }
 
-/** Entry data the leader keeps in memory for slow followers before it gives up on them. */
+/** Entry data kept in memory for followers that fall behind, at most (bytes, entries). */
 const WINDOW_BUDGET_BYTES = 256 * 1024 * 1024;
-const WINDOW_MIN_ENTRIES = 1024;
-const COMPACT_EVERY_ENTRIES = 256;
+const WINDOW_MAX_ENTRIES = 200_000;
+/** Applied entries kept at least when compacting past the budget. */
+const WINDOW_MIN_ENTRIES = 50_000;

@@ -33,6 +33,8 @@ export const FrameType = {
   HEAD: 0x31,
   STREAMS: 0x32,
   PING: 0x3f,
+  // node → node (a peer connection: HELLO with client name `peer:<node id>`, then only these)
+  RAFT: 0x50,
   // server → client
   WELCOME: 0x02,
   APPEND_OK: 0x40,

@@ -1,3 +1,5 @@
+import type { Message } from '../raft/index.js';
+import { decodeRaftMessages, encodeRaftMessages } from './raft-messages.js';
 import { InvalidArgumentError, ProtocolError, type Expected } from '../types/errors.js';
 import type { AckMode, Filter } from '../types/event.js';
 import type { PreparedEvent } from '../types/validate.js';
@@ -28,6 +30,8 @@ import { beginFrame, emptyFrame, endFrame, type Frame } from './frame.js';
 /** A request as the server reads it. Stream names are checked by the log, like embedded input. */
 export type Request =
   | { op: 'hello'; version: number; client: string; token: string }
+  /** Raft messages from a peer node (never from a client library). */
+  | { op: 'raft'; messages: Message[] }
   | { op: 'append'; ack: AckMode; expected: Expected; stream: string; events: PreparedEvent[]; resent: boolean }
   | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[] }>; resent: boolean }
   | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent; resent: boolean }
@@ -50,6 +54,13 @@ export interface RequestLimits {
 }
 
 // ---- client side: encoding ----
+
+/** One RAFT frame carrying every message of one Ready for one peer. */
+export function writeRaft(w: ByteWriter, messages: readonly Message[]): void {
+  const start = beginFrame(w, FrameType.RAFT, 0, 0);
+  w.raw(encodeRaftMessages(messages));
+  endFrame(w, start);
+}
 
 export function writeHello(w: ByteWriter, requestId: number, version: number, client: string, token: string): void {
   const start = beginFrame(w, FrameType.HELLO, 0, requestId);
@@ -274,6 +285,9 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
       break;
     case FrameType.PING:
       request = { op: 'ping' };
+      break;
+    case FrameType.RAFT:
+      request = { op: 'raft', messages: decodeRaftMessages(r.bytesView(r.remaining, 'raft messages')) };
       break;
     default:
       throw new ProtocolError(`unknown request frame type ${frameTypeName(frame.type)}`);

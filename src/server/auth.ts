@@ -25,7 +25,9 @@ export type Operation =
   | 'headPosition'
   | 'streams'
   | 'status'
-  | 'metrics';
+  | 'metrics'
+  /** A peer node's Raft traffic: only a cluster token (admin) may speak for a node. */
+  | 'raft';
 
 export const OPERATION_SCOPES: Readonly<Record<Operation, Scope>> = {
   append: 'write',
@@ -41,6 +43,7 @@ export const OPERATION_SCOPES: Readonly<Record<Operation, Scope>> = {
   streams: 'read',
   status: 'admin',
   metrics: 'admin',
+  raft: 'admin',
 };
 
 export interface Principal {

@@ -18,7 +18,8 @@ import {
   writeStreamsOk,
   writeWelcome,
 } from '../protocol/responses.js';
-import { LimitExceededError, OrdoError, ProtocolError } from '../types/errors.js';
+import { LimitExceededError, NotLeaderError, OrdoError, ProtocolError } from '../types/errors.js';
+import type { Message } from '../raft/index.js';
 import type { Event, StreamInfo } from '../types/event.js';
 import { DEFAULT_MAX_EVENT_BYTES } from '../types/validate.js';
 import { authorize, type Authenticator, type Operation, type Principal } from './auth.js';
@@ -63,7 +64,12 @@ export interface SessionOptions {
   logger: Logger;
   limits: ConnectionLimits;
   serverName: string;
+  /** In a cluster: each node's client URL, to point clients at the leader. */
+  peerUrls?: Readonly<Record<string, string>>;
 }
+
+/** HELLO's client name on a connection from another node of the cluster. */
+export const PEER_CLIENT_PREFIX = 'peer:';
 
 type Answer = (writer: ByteWriter) => void;
 
@@ -85,6 +91,8 @@ export class BinarySession {
   private idleWaiters: Array<() => void> = [];
   private appendQueue: Array<{ id: number; request: Extract<Request, { op: 'append' }> }> = [];
   private drainWaiters: Array<() => void> = [];
+  /** The node id of a peer connection (HELLO's client name `peer:<id>`). */
+  private peer: string | undefined;
 
   constructor(
     private readonly wire: Wire,
@@ -173,6 +181,7 @@ export class BinarySession {
       this.wire.end();
       return;
     }
+    if (hello.client.startsWith(PEER_CLIENT_PREFIX)) this.peer = hello.client.slice(PEER_CLIENT_PREFIX.length);
     const { limits, serverName } = this.options;
     this.send((w) => writeWelcome(w, frame.requestId, PROTOCOL_VERSION, serverName, limits.maxFrameBytes, limits.maxInFlight));
     this.options.logger.debug({ remote: this.wire.remote, transport: this.wire.transport, client: hello.client, principal: this.principal.name }, 'client connected');
@@ -192,6 +201,9 @@ export class BinarySession {
       }
       case 'hello':
         throw new ProtocolError('HELLO after the handshake');
+      case 'raft':
+        this.deliverRaft(request.messages);
+        return;
       default:
     }
     try {
@@ -258,7 +270,22 @@ export class BinarySession {
     );
   }
 
-  private async run(id: number, request: Exclude<Request, { op: 'hello' | 'ping' | 'credit' | 'unsubscribe' | 'subscribe' | 'readAndSubscribe' | 'append' }>): Promise<Answer> {
+  /**
+   * A peer node's Raft messages: one-way (this node answers over its own connection to the
+   * peer). Only a connection that introduced itself as that node, with an admin token, may
+   * send them, and only messages addressed to this node are taken.
+   */
+  private deliverRaft(messages: Message[]): void {
+    authorize(this.principal!, 'raft');
+    const log = this.options.log;
+    for (const m of messages) {
+      if (m.from !== this.peer) throw new ProtocolError(`a raft message from ${JSON.stringify(m.from)} on the connection of peer ${JSON.stringify(this.peer ?? '(not a peer)')}`);
+      if (m.to !== log.nodeId) continue;
+      log.deliver(m);
+    }
+  }
+
+  private async run(id: number, request: Exclude<Request, { op: 'hello' | 'ping' | 'credit' | 'unsubscribe' | 'subscribe' | 'readAndSubscribe' | 'append' | 'raft' }>): Promise<Answer> {
     const log = this.options.log;
     switch (request.op) {
       case 'appendMany': {
@@ -393,7 +420,12 @@ export class BinarySession {
   };
 
   private answerError(id: number, operation: string, error: unknown): void {
-    const ordo = error instanceof OrdoError ? error : new OrdoError('UNAVAILABLE', `internal error: ${(error as Error)?.message ?? String(error)}`);
+    let ordo = error instanceof OrdoError ? error : new OrdoError('UNAVAILABLE', `internal error: ${(error as Error)?.message ?? String(error)}`);
+    // Tell the client where the leader is, so it can go there.
+    if (ordo instanceof NotLeaderError && ordo.leader !== undefined && ordo.leaderUrl === undefined) {
+      const url = this.options.peerUrls?.[ordo.leader];
+      if (url) ordo = new NotLeaderError(operation, ordo.leader, url);
+    }
     if (!(error instanceof OrdoError)) this.options.logger.error({ err: error, operation }, 'request failed');
     this.send((w) => writeError(w, id, ordo));
     this.options.metrics.request(operation, this.wire.transport, ordo.code);

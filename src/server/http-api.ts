@@ -74,7 +74,11 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       method: 'GET',
       pattern: ['health'],
       operation: 'health',
-      run: async () => (closing || log.closed ? { status: 503, body: { status: 'closing' } } : { status: 200, body: { status: 'ok', headPosition: log.committedPosition } }),
+      run: async () => {
+        if (closing || log.closed) return { status: 503, body: { status: 'closing' } };
+        const raft = log.raftStatus();
+        return { status: 200, body: { status: 'ok', headPosition: log.committedPosition, node: { id: raft.id, role: raft.role, term: raft.term, leader: raft.leader || null, commit: raft.commit } } };
+      },
     },
     {
       method: 'GET',

@@ -9,6 +9,7 @@ import { openAccess, type Authenticator } from './auth.js';
 import { BinarySession, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './binary-session.js';
 import { createHttpApi, type HttpApi } from './http-api.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { TcpPeerTransport } from './peer-transport.js';
 import { tcpWire } from './tcp-wire.js';
 import { wsWire } from './ws-wire.js';
 
@@ -39,6 +40,12 @@ export interface ServerOptions {
   log?: OpenOptions;
   /** Name sent to clients in the handshake. */
   name?: string;
+  /**
+   * Run as one node of a Raft cluster: `peers` maps every node id (this one included) to the
+   * host:port of its binary protocol, where the nodes also talk to each other. `token` is sent
+   * to the peers (an admin token when they use an auth file).
+   */
+  cluster?: { id: string; peers: Record<string, { host: string; port: number }>; token?: string; tickMs?: number };
 }
 
 export interface OrdoServer {
@@ -60,9 +67,28 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   const auth = options.auth ?? openAccess;
   // The wire decoder checks event sizes against the log's own limit, so both paths refuse alike.
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, maxEventBytes: options.log?.maxEventBytes ?? DEFAULT_CONNECTION_LIMITS.maxEventBytes, ...options.limits };
-  const log = await open(options.dir, options.log);
+  let transport: TcpPeerTransport | undefined;
+  let logOptions = options.log;
+  let peerUrls: Record<string, string> | undefined;
+  if (options.cluster) {
+    const { id, peers, token } = options.cluster;
+    transport = new TcpPeerTransport(id, peers, token ?? '', logger);
+    peerUrls = Object.fromEntries(Object.entries(peers).map(([peer, a]) => [peer, `${options.tls ? 'ordos' : 'ordo'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`]));
+    logOptions = {
+      ...options.log,
+      cluster: {
+        id,
+        peers: Object.keys(peers),
+        transport,
+        tickMs: options.cluster.tickMs,
+        onRoleChange: (status) => logger.info({ node: id, role: status.role, term: status.term, leader: status.leader || undefined }, 'raft role'),
+      },
+    };
+  }
+  const log = await open(options.dir, logOptions);
+  if (transport) transport.onUnreachable = (peer) => log.replicator.reportUnreachable(peer);
   const metrics = createServerMetrics(log);
-  const sessionOptions = { log, auth, metrics, logger, limits, serverName: options.name ?? 'ordo' };
+  const sessionOptions = { log, auth, metrics, logger, limits, serverName: options.name ?? 'ordo', peerUrls };
   const sessions = new Set<BinarySession>();
   const sockets = new Set<Socket>();
 

@@ -246,6 +246,7 @@ export function errorDetails(error: OrdoError): Record<string, unknown> | undefi
   if (error instanceof InvalidExpectedError) return { expected: error.expected };
   if (error instanceof TimeoutError) return { timeoutMs: error.timeoutMs };
   if (error instanceof PermissionDeniedError) return { operation: error.operation, scope: error.scope };
+  if (error instanceof NotLeaderError) return { leader: error.leader, leaderUrl: error.leaderUrl };
   return undefined;
 }
 

@@ -16,7 +16,7 @@ describe('README contract: npm start', () => {
       assert.match(server.urls.ws, /^ws:\/\/127\.0\.0\.1:\d+\/ws$/);
       const health = await fetch(`${server.urls.http}/health`);
       assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { status: 'ok', headPosition: -1 });
+      assert.deepEqual(await health.json(), { status: 'ok', headPosition: -1, node: { id: 'n1', role: 'leader', term: 1, leader: 'n1', commit: 1 } });
     } finally {
       await killHard(server);
     }

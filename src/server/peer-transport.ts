@@ -1,0 +1,117 @@
+import { connect as connectTcp, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { PeerTransport } from '../node/index.js';
+import { ByteWriter } from '../protocol/bytes.js';
+import { PROTOCOL_VERSION } from '../protocol/constants.js';
+import { writeHello, writeRaft } from '../protocol/requests.js';
+import type { Message, NodeId } from '../raft/index.js';
+import { PEER_CLIENT_PREFIX } from './binary-session.js';
+
+/** Where a peer's binary protocol listens. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+/** Reconnect backoff to a peer that is down, ms: Raft resends, so nothing is queued meanwhile. */
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 1_000;
+/** Bytes queued to one peer before messages to it are dropped (Raft resends what matters). */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Raft messages to the other nodes over the binary protocol: one outgoing TCP connection per
+ * peer (HELLO as `peer:<our id>` with the cluster token), one RAFT frame per Ready per peer,
+ * Nagle off. Each node answers over its own connection, so a connection carries one direction.
+ * A peer that is down costs nothing but reconnect attempts: its messages are dropped, and Raft
+ * retries by itself (heartbeats, probes), as etcd's transport does.
+ */
+export class TcpPeerTransport implements PeerTransport {
+  private readonly peers = new Map<NodeId, PeerLink>();
+  /** Told when a peer cannot be reached, so the leader stops streaming to it (etcd's ReportUnreachable). */
+  onUnreachable: ((id: NodeId) => void) | undefined;
+
+  constructor(self: NodeId, addresses: Readonly<Record<NodeId, PeerAddress>>, token: string, logger: Logger) {
+    for (const [id, address] of Object.entries(addresses)) {
+      if (id !== self) this.peers.set(id, new PeerLink(self, id, address, token, logger, () => this.onUnreachable?.(id)));
+    }
+  }
+
+  send(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    const byPeer = new Map<NodeId, Message[]>();
+    for (const m of messages) {
+      let list = byPeer.get(m.to);
+      if (!list) byPeer.set(m.to, (list = []));
+      list.push(m);
+    }
+    for (const [id, list] of byPeer) this.peers.get(id)?.send(list);
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.peers.values()) link.close();
+  }
+}
+
+class PeerLink {
+  private socket: Socket | undefined;
+  private connected = false;
+  private closed = false;
+  private delay = RECONNECT_MIN_MS;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly writer = new ByteWriter();
+
+  constructor(
+    private readonly self: NodeId,
+    private readonly id: NodeId,
+    private readonly address: PeerAddress,
+    private readonly token: string,
+    private readonly logger: Logger,
+    private readonly unreachable: () => void,
+  ) {
+    this.connect();
+  }
+
+  send(messages: Message[]): void {
+    if (!this.connected || !this.socket) {
+      this.unreachable();
+      return;
+    }
+    if (this.socket.writableLength > MAX_BUFFERED_BYTES) return;
+    writeRaft(this.writer, messages);
+    this.socket.write(this.writer.take());
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const socket = connectTcp({ host: this.address.host, port: this.address.port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      writeHello(this.writer, 0, PROTOCOL_VERSION, `${PEER_CLIENT_PREFIX}${this.self}`, this.token);
+      socket.write(this.writer.take());
+      this.connected = true;
+      this.delay = RECONNECT_MIN_MS;
+      this.logger.debug({ peer: this.id }, 'peer connected');
+    });
+    // The peer answers only the handshake (and an error if it refuses us): nothing to read.
+    socket.on('data', () => undefined);
+    socket.on('error', (error) => this.logger.debug({ peer: this.id, err: error.message }, 'peer connection error'));
+    socket.on('close', () => {
+      const was = this.connected;
+      this.connected = false;
+      this.socket = undefined;
+      if (was) this.unreachable();
+      if (this.closed) return;
+      this.timer = setTimeout(() => this.connect(), this.delay);
+      this.timer.unref();
+      this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.socket?.destroy();
+  }
+}
