@@ -10,6 +10,7 @@ import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, startServer } from '
 import { OrdoError, type EventLog, type Expected, type Filter, type Json } from '../types/index.js';
 import { formatEvent } from './format.js';
 import { RateLine } from './rate-line.js';
+import { addClusterCommands } from './cluster.js';
 
 const DEFAULT_DIR = './ordo-data';
 /** A command fails fast when no server answers (a library client would keep trying longer). */
@@ -187,11 +188,12 @@ program
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
   .option('--node-id <id>', 'this node\'s id in a cluster (with --peers)')
   .option('--peers <list>', 'every node of the cluster as id=host:port,… (this one included): their binary protocol addresses, where the nodes also talk to each other')
+  .option('--initial-voters <ids>', 'the voters a new cluster starts with (default: every node in --peers); a node not among them joins later through `ordo cluster add`')
   .option('--cluster-token <token>', 'token sent to the peers (an admin token of their auth files); also ORDO_CLUSTER_TOKEN')
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new CommanderArgumentError('--tls-cert and --tls-key go together');
     if (Boolean(options.nodeId) !== Boolean(options.peers)) throw new CommanderArgumentError('--node-id and --peers go together');
-    const cluster = options.peers ? parsePeers(options.nodeId, options.peers, options.clusterToken ?? process.env.ORDO_CLUSTER_TOKEN) : undefined;
+    const cluster = options.peers ? parsePeers(options.nodeId, options.peers, options.clusterToken ?? process.env.ORDO_CLUSTER_TOKEN, options.initialVoters) : undefined;
     const logger = pino({ name: 'ordo', level: options.logLevel });
     // A node listens where its peers expect it, unless told otherwise.
     const own = cluster?.peers[cluster.id];
@@ -259,6 +261,8 @@ withLogOptions(program.command('status'))
     }
   });
 
+addClusterCommands(program, `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`);
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof OrdoError) {
     console.error(`ordo: ${error.code}: ${error.message}`);
@@ -269,7 +273,7 @@ program.parseAsync(process.argv).catch((error: unknown) => {
 });
 
 /** `--peers n1=127.0.0.1:4680,n2=127.0.0.1:4690,…` → { id, peers }, with typed errors for each mistake. */
-function parsePeers(id: string, text: string, token: string | undefined): { id: string; peers: Record<string, { host: string; port: number }>; token?: string } {
+function parsePeers(id: string, text: string, token: string | undefined, votersText: string | undefined): { id: string; peers: Record<string, { host: string; port: number }>; token?: string; voters?: string[] } {
   const peers: Record<string, { host: string; port: number }> = {};
   for (const item of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
     const match = /^([A-Za-z0-9_.-]{1,64})=(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(item);
@@ -281,5 +285,7 @@ function parsePeers(id: string, text: string, token: string | undefined): { id: 
     peers[peer!] = { host: host!.replace(/^\[|\]$/g, ''), port: number };
   }
   if (!peers[id]) throw new CommanderArgumentError(`--node-id ${id} is not among --peers (${Object.keys(peers).join(', ') || 'none'})`);
-  return { id, peers, ...(token ? { token } : {}) };
+  const voters = votersText?.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  for (const voter of voters ?? []) if (!peers[voter]) throw new CommanderArgumentError(`--initial-voters names ${voter}, which is not in --peers`);
+  return { id, peers, ...(token ? { token } : {}), ...(voters ? { voters } : {}) };
 }

@@ -562,7 +562,7 @@ export class RemoteEventLog implements EventLog {
 
   /**
    * A cluster node that is not the leader refused a write: reconnect to the leader it named, or,
-   * while an election runs, ask again shortly (every pending request goes along).
+   * when it knows none, to the next node (every pending request goes along).
    */
   private followLeader(id: number, pending: Pending, error: NotLeaderError): void {
     this.leaderRedirects++;
@@ -575,13 +575,9 @@ export class RemoteEventLog implements EventLog {
       this.connectionFailed(this.generation, new UnavailableError(`${pending.operation}: redirected to the leader ${error.leader} at ${error.leaderUrl}`));
       return;
     }
-    const generation = this.generation;
-    const timer = setTimeout(() => {
-      if (this.pending.get(id) !== pending || generation !== this.generation || !this.ready) return;
-      markResent(pending.frame);
-      this.transport?.send(pending.frame);
-    }, this.options.reconnectDelayMs);
-    (timer as { unref?: () => void }).unref?.();
+    // No leader known there (an election runs, or the node left the membership): try the
+    // next node, with the reconnect backoff.
+    this.connectionFailed(this.generation, new UnavailableError(`${pending.operation}: ${error.message}`));
   }
 
   /** Writes sent again because the node they reached was not the leader. */

@@ -162,7 +162,8 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
 function initialRaftState(cluster: ResolvedOptions['cluster'], storage: SegmentedLog): RaftState {
   // A log written before it had a Raft state (or whose state file was lost with nothing else)
   // was a single node's: everything in it was committed.
-  const commit = cluster.peers.length === 1 ? storage.lastIndex : 0;
+  const single = cluster.peers.length === 1 && cluster.peers[0] === cluster.id;
+  const commit = single ? storage.lastIndex : 0;
   return { hardState: { term: storage.lastTerm, vote: '', commit }, config: { voters: cluster.peers, learners: [] }, configIndex: 0 };
 }
 
@@ -311,7 +312,7 @@ export class EmbeddedEventLog implements EventLog {
    */
   async start(): Promise<void> {
     this.replicator.start(this.options.cluster.transport);
-    if (this.options.cluster.peers.length === 1) {
+    if (this.options.cluster.peers.length === 1 && this.options.cluster.peers[0] === this.options.cluster.id) {
       await this.replicator.settled();
       if (this.replicator.failed) throw this.replicator.failed;
       if (!this.replicator.isLeader) throw new NotLeaderError('open', this.replicator.leader);
@@ -330,6 +331,28 @@ export class EmbeddedEventLog implements EventLog {
 
   get nodeId(): NodeId {
     return this.options.cluster.id;
+  }
+
+  /**
+   * Changes the membership, one node at a time: add a learner (it receives the log but does
+   * not vote), promote it to voter once it has caught up, or remove a node (the leader too).
+   * Only the leader takes it; resolves once the change is committed.
+   */
+  async changeMembership(change: { type: 'add-learner' | 'add-voter' | 'remove'; node: NodeId }): Promise<{ index: number }> {
+    this.ensureOpen('cluster');
+    if (!this.replicator.isLeader) throw new NotLeaderError(`cluster ${change.type}`, this.replicator.leader);
+    const placed = this.replicator.proposeConfigChange(change);
+    await placed.committed;
+    return { index: placed.index };
+  }
+
+  /** Asks the leader to hand leadership to `to` (a voter that has caught up). */
+  transferLeadership(to: NodeId): void {
+    this.ensureOpen('cluster');
+    if (!this.replicator.isLeader) throw new NotLeaderError('cluster transfer-leader', this.replicator.leader);
+    const status = this.replicator.status();
+    if (!status.config.voters.includes(to)) throw new InvalidArgumentError(`cannot transfer leadership to ${describe(to)}: the voters are ${status.config.voters.join(', ')}`);
+    this.replicator.transferLeadership(to);
   }
 
   /** Only the leader decides appends: against its own log, the prefix its entries commit after. */
@@ -950,9 +973,11 @@ export class EmbeddedEventLog implements EventLog {
   }
 
   /** Storage facts for `ordo status` and tests. */
-  status(): { headPosition: number; segments: ReturnType<SegmentedLog['describeSegments']>; streams: number; subscribers: number } {
+  status(): { headPosition: number; raft: Omit<RaftStatus, 'progress'>; segments: ReturnType<SegmentedLog['describeSegments']>; streams: number; subscribers: number } {
+    const { progress: _progress, ...raft } = this.replicator.status();
     return {
       headPosition: this.highWaterMark,
+      raft,
       segments: this.storage.describeSegments(),
       streams: this.engine.streams.size,
       subscribers: this.liveSubscriptions.size,

@@ -15,7 +15,10 @@ import type { PeerTransport } from './replicator.js';
 export interface ClusterOptions {
   /** This node's id (`n1`, …). */
   id: NodeId;
-  /** The voters a new cluster starts with, this node included. Ignored once the node has a Raft state. */
+  /**
+   * The voters a new cluster starts with. Ignored once the node has a Raft state. A node not
+   * among them starts outside the membership and waits to be added (`ordo cluster add`).
+   */
   peers: NodeId[];
   /** Sends Raft messages to the other nodes; their messages come in through `log.deliver()`. */
   transport?: PeerTransport;
@@ -96,8 +99,8 @@ function resolveCluster(cluster: ClusterOptions | undefined): ResolvedOptions['c
   const id = cluster?.id ?? DEFAULT_NODE_ID;
   if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new InvalidArgumentError(`invalid cluster.id ${describe(id)}: expected 1–64 letters, digits, '_', '.' or '-'`);
   const peers = cluster?.peers ?? [id];
-  if (!Array.isArray(peers) || peers.length === 0 || !peers.includes(id) || new Set(peers).size !== peers.length) {
-    throw new InvalidArgumentError(`invalid cluster.peers ${describe(peers)}: expected distinct node ids including this node's (${id})`);
+  if (!Array.isArray(peers) || peers.length === 0 || new Set(peers).size !== peers.length || !peers.every((p) => typeof p === 'string' && p !== '')) {
+    throw new InvalidArgumentError(`invalid cluster.peers ${describe(peers)}: expected distinct node ids`);
   }
   const electionTicks = positiveInteger('cluster.electionTicks', cluster?.electionTicks, 10, 2);
   const heartbeatTicks = positiveInteger('cluster.heartbeatTicks', cluster?.heartbeatTicks, 1, 1);

@@ -5,6 +5,7 @@ import {
   NONE,
   type ConfigState,
   type Entry,
+  type HardState,
   type Message,
   type NodeId,
   type RaftStatus,
@@ -167,11 +168,13 @@ export class Replicator {
     return { index, term, committed, written };
   }
 
-  proposeConfigChange(change: Parameters<RawNode['proposeConfigChange']>[0]): { index: number; term: number } {
+  /** Proposes a membership change; resolves once it is committed (it takes effect as it is applied). */
+  proposeConfigChange(change: Parameters<RawNode['proposeConfigChange']>[0]): { index: number; term: number; committed: Promise<void> } {
     try {
       const placed = this.raw.proposeConfigChange(change);
+      const committed = new Promise<void>((resolve, reject) => this.waiting.set(placed.index, { term: placed.term, resolve, reject }));
       this.schedule();
-      return placed;
+      return { ...placed, committed };
     } catch (error) {
       if (error instanceof ProposalDroppedError) throw new NotLeaderError(`cluster ${change.type}`, error.leader === NONE ? undefined : error.leader);
       throw error;
@@ -248,7 +251,7 @@ export class Replicator {
       // them, or a crash that lost them would leave a divergent tail looking committed
       // (found by the simulator, seed 119130). The commit index is only a hint anyway.
       const durable = ready.entries.length > 0 ? ready.entries[0]!.index - 1 : this.storage.lastIndex;
-      writes.push(saveRaftState(this.stateDir, { hardState: { ...hard, commit: Math.min(hard.commit, durable) }, config: this.config, configIndex: this.configIndex }));
+      writes.push(this.persistState({ ...hard, commit: Math.min(hard.commit, durable) }));
     }
     if (hard) this.window.hardState = hard;
     // A follower behind the window would need a snapshot (engine state + the segments it
@@ -310,7 +313,7 @@ export class Replicator {
     if (entry.kind === 'config') {
       this.config = decodeConfigEntry(entry.data).config;
       this.configIndex = entry.index;
-      void saveRaftState(this.stateDir, { hardState: this.window.hardState, config: this.config, configIndex: this.configIndex }).catch((error) => this.fail(error));
+      void this.persistState(this.window.hardState).catch((error) => this.fail(error));
     }
     this.hooks.committed(entry.index, entry.term, lastPosition);
     const waiter = this.waiting.get(entry.index);
@@ -363,8 +366,21 @@ export class Replicator {
   async saveState(): Promise<void> {
     const hard = this.raw.raft.hardState();
     this.window.hardState = hard;
-    await saveRaftState(this.stateDir, { hardState: hard, config: this.config, configIndex: this.configIndex });
+    await this.persistState(hard);
   }
+
+  /**
+   * Writes the raft-state file, one write at a time and in order (each replaces the file
+   * through the same temporary name); the config is the one as of the latest applied change.
+   */
+  private persistState(hardState: HardState): Promise<void> {
+    const state = { hardState, config: this.config, configIndex: this.configIndex };
+    const write = this.stateWrites.catch(() => undefined).then(() => saveRaftState(this.stateDir, state));
+    this.stateWrites = write;
+    return write;
+  }
+
+  private stateWrites: Promise<void> = Promise.resolve();
 
   async stop(): Promise<void> {
     this.stopped = true;

@@ -27,7 +27,9 @@ export type Operation =
   | 'status'
   | 'metrics'
   /** A peer node's Raft traffic: only a cluster token (admin) may speak for a node. */
-  | 'raft';
+  | 'raft'
+  /** Membership changes and leadership transfer. */
+  | 'cluster';
 
 export const OPERATION_SCOPES: Readonly<Record<Operation, Scope>> = {
   append: 'write',
@@ -44,6 +46,7 @@ export const OPERATION_SCOPES: Readonly<Record<Operation, Scope>> = {
   status: 'admin',
   metrics: 'admin',
   raft: 'admin',
+  cluster: 'admin',
 };
 
 export interface Principal {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { EmbeddedEventLog, LogSubscription } from '../node/index.js';
-import { InvalidArgumentError, LimitExceededError, LogClosedError, OrdoError, describe, type Expected } from '../types/errors.js';
+import { InvalidArgumentError, LimitExceededError, LogClosedError, NotLeaderError, OrdoError, describe, type Expected } from '../types/errors.js';
 import type { AckMode, Filter, StreamAppend } from '../types/event.js';
 import { authorize, type Authenticator, type Operation } from './auth.js';
 import { HttpError, errorToJson, eventFromJson, eventToJson, eventsFromJson, readJsonBody, statusOf } from './http-json.js';
@@ -17,6 +17,8 @@ export interface HttpApiOptions {
   maxBodyBytes?: number;
   /** Open SSE streams at most, server-wide; more get 429. Default 1024. */
   maxSseStreams?: number;
+  /** In a cluster: each node's binary protocol URL (answers name the leader's). */
+  peerUrls?: Readonly<Record<string, string>>;
 }
 
 export interface HttpApi {
@@ -34,11 +36,11 @@ const MAX_READ_LIMIT = 10_000;
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
   'access-control-allow-headers': 'authorization, content-type, ordo-expected-count, last-event-id',
-  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
 };
 
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Path segments; `:name` captures one (URL-decoded). */
   pattern: string[];
   operation: Operation | 'health';
@@ -78,6 +80,46 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         if (closing || log.closed) return { status: 503, body: { status: 'closing' } };
         const raft = log.raftStatus();
         return { status: 200, body: { status: 'ok', headPosition: log.committedPosition, node: { id: raft.id, role: raft.role, term: raft.term, leader: raft.leader || null, commit: raft.commit } } };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: ['cluster'],
+      operation: 'status',
+      run: async () => ({ status: 200, body: { node: log.raftStatus(), peers: options.peerUrls ?? {} } }),
+    },
+    {
+      method: 'POST',
+      pattern: ['cluster', 'members'],
+      operation: 'cluster',
+      run: async ({ req }) => {
+        const body = (await readJsonBody(req, maxBodyBytes)) as { id?: unknown; role?: unknown } | null;
+        const id = body?.id;
+        const role = body?.role ?? 'learner';
+        if (typeof id !== 'string' || id === '') throw new InvalidArgumentError(`invalid member ${describe(body)}: expected { "id": "n4", "role": "learner" | "voter" }`);
+        if (role !== 'learner' && role !== 'voter') throw new InvalidArgumentError(`invalid role ${describe(role)}: expected 'learner' or 'voter'`);
+        const result = await log.changeMembership({ type: role === 'voter' ? 'add-voter' : 'add-learner', node: id });
+        return { status: 200, body: { ...result, config: log.raftStatus().config } };
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: ['cluster', 'members', ':id'],
+      operation: 'cluster',
+      run: async ({ params }) => {
+        const result = await log.changeMembership({ type: 'remove', node: params.id! });
+        return { status: 200, body: { ...result, config: log.raftStatus().config } };
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['cluster', 'leader'],
+      operation: 'cluster',
+      run: async ({ req }) => {
+        const body = (await readJsonBody(req, maxBodyBytes)) as { id?: unknown } | null;
+        if (typeof body?.id !== 'string') throw new InvalidArgumentError(`invalid body ${describe(body)}: expected { "id": "n2" }`);
+        log.transferLeadership(body.id);
+        return { status: 202, body: { transferringTo: body.id } };
       },
     },
     {
@@ -225,7 +267,10 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       const httpError = error instanceof HttpError ? error : undefined;
       const ordo = httpError?.error ?? (error instanceof OrdoError ? error : undefined);
       if (!ordo) logger.error({ err: error, operation, url: req.url }, 'HTTP request failed');
-      const failure = ordo ?? new OrdoError('UNAVAILABLE', `internal error: ${(error as Error)?.message ?? String(error)}`);
+      let failure = ordo ?? new OrdoError('UNAVAILABLE', `internal error: ${(error as Error)?.message ?? String(error)}`);
+      if (failure instanceof NotLeaderError && failure.leader !== undefined && failure.leaderUrl === undefined && options.peerUrls?.[failure.leader]) {
+        failure = new NotLeaderError(operation, failure.leader, options.peerUrls[failure.leader]);
+      }
       const status = httpError?.status ?? (ordo ? statusOf(ordo) : 500);
       const headers: Record<string, string> = { ...httpError?.headers };
       if (failure.code === 'UNAUTHENTICATED') headers['www-authenticate'] = 'Bearer';

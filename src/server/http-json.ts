@@ -73,6 +73,8 @@ export function statusOf(error: OrdoError): number {
       return 413;
     case 'LIMIT_EXCEEDED':
       return 429;
+    case 'NOT_LEADER':
+      return 421; // Misdirected Request: the body names the leader
     case 'LOG_CLOSED':
     case 'UNAVAILABLE':
       return 503;

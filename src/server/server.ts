@@ -45,7 +45,7 @@ export interface ServerOptions {
    * host:port of its binary protocol, where the nodes also talk to each other. `token` is sent
    * to the peers (an admin token when they use an auth file).
    */
-  cluster?: { id: string; peers: Record<string, { host: string; port: number }>; token?: string; tickMs?: number };
+  cluster?: { id: string; peers: Record<string, { host: string; port: number }>; token?: string; tickMs?: number; voters?: string[] };
 }
 
 export interface OrdoServer {
@@ -78,7 +78,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
       ...options.log,
       cluster: {
         id,
-        peers: Object.keys(peers),
+        peers: options.cluster.voters ?? Object.keys(peers),
         transport,
         tickMs: options.cluster.tickMs,
         onRoleChange: (status) => logger.info({ node: id, role: status.role, term: status.term, leader: status.leader || undefined }, 'raft role'),
@@ -115,7 +115,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   };
   const tcp: TcpServer = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onTcpConnection) : createTcpServer(onTcpConnection);
 
-  const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined });
+  const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined, peerUrls });
   const handler = (req: Parameters<HttpApi['handle']>[0], res: Parameters<HttpApi['handle']>[1]) => api.handle(req, res);
   const http: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
   http.on('connection', (socket: Socket) => {

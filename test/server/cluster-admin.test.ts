@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { connect } from '../../src/client/index.js';
+import { startServer, type OrdoServer } from '../../src/server/server.js';
+import { freePorts } from '../support/free-ports.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const silent = pino({ level: 'silent' });
+
+async function until<T>(what: string, probe: () => T | undefined | false, ms = 8000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function post(server: OrdoServer, path: string, body: unknown, method = 'POST'): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${server.urls.http}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : JSON.stringify(body) });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+describe('cluster administration over the HTTP API (in-process nodes)', () => {
+  it('add a learner that catches up and is promoted, refuse on a follower with the leader named, transfer leadership, remove the leader', async () => {
+    const ports = await freePorts(8);
+    const ids = ['n1', 'n2', 'n3', 'n4'];
+    const peers = Object.fromEntries(ids.map((id, i) => [id, { host: '127.0.0.1', port: ports[i]! }]));
+    const servers = new Map<string, OrdoServer>();
+    for (const [i, id] of ids.entries()) {
+      servers.set(id, await startServer({ dir: await tempDir(`ordo-admin-${id}`), port: ports[i]!, httpPort: ports[4 + i]!, logger: silent, cluster: { id, peers, voters: ['n1', 'n2', 'n3'], tickMs: 10 } }));
+    }
+    const leaderId = (): string | undefined => [...servers].find(([, s]) => !s.log.closed && s.log.raftStatus().role === 'leader')?.[0];
+    const first = await until('a leader', leaderId);
+    assert.notEqual(first, 'n4', 'a node outside the membership never leads');
+    const leader = servers.get(first)!;
+    const client = await connect(ids.map((id) => `ordo://127.0.0.1:${peers[id]!.port}`));
+    for (let i = 0; i < 10; i++) await client.append('s', { type: 'T', data: i });
+
+    const follower = [...servers].find(([id]) => id !== first && id !== 'n4')![1];
+    const refused = await post(follower, '/cluster/members', { id: 'n4' });
+    assert.equal(refused.status, 421);
+    assert.equal((refused.json.error as { code: string }).code, 'NOT_LEADER');
+    assert.equal((refused.json.error as { leaderUrl: string }).leaderUrl, `ordo://127.0.0.1:${peers[first]!.port}`);
+
+    const bad = await post(leader, '/cluster/members', { id: 'n4', role: 'boss' });
+    assert.equal(bad.status, 400);
+    assert.match((bad.json.error as { message: string }).message, /invalid role "boss"/);
+
+    const added = await post(leader, '/cluster/members', { id: 'n4' });
+    assert.equal(added.status, 200, JSON.stringify(added.json));
+    assert.deepEqual((added.json.config as { learners: string[] }).learners, ['n4']);
+    const n4 = servers.get('n4')!;
+    await until('n4 to catch up', () => n4.log.committedPosition >= 9);
+    assert.equal(n4.log.raftStatus().role, 'follower');
+    const promoted = await post(leader, '/cluster/members', { id: 'n4', role: 'voter' });
+    assert.deepEqual((promoted.json.config as { voters: string[] }).voters, ['n1', 'n2', 'n3', 'n4']);
+    await until('every node to see four voters', () => [...servers.values()].every((s) => s.log.raftStatus().config.voters.length === 4));
+
+    const moved = await post(leader, '/cluster/leader', { id: 'n4' });
+    assert.equal(moved.status, 202);
+    await until('n4 to lead', () => leaderId() === 'n4');
+    await client.append('s', { type: 'after-transfer' });
+
+    const removed = await post(n4, '/cluster/members/n4', undefined, 'DELETE');
+    assert.equal(removed.status, 200, JSON.stringify(removed.json));
+    const next = await until('a leader among n1–n3', () => {
+      const id = leaderId();
+      return id !== undefined && id !== 'n4' ? id : undefined;
+    });
+    assert.deepEqual(servers.get(next)!.log.raftStatus().config.voters, ['n1', 'n2', 'n3']);
+    const result = await client.append('s', { type: 'after-removal' });
+    assert.equal(result.index, 11);
+    await client.close();
+    for (const server of servers.values()) await server.close();
+  });
+});
