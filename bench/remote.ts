@@ -14,7 +14,7 @@ const PEER = fileURLToPath(new URL('./tcp-peer.js', import.meta.url));
 const payload = new Uint8Array(RECORD_BYTES).fill(42);
 const event = { type: 'Bench', data: payload };
 /** Latency run: the fixed offered load, and how many events each timer tick sends. */
-const LATENCY_EVENTS_PER_SECOND = 10_000;
+export const LATENCY_EVENTS_PER_SECOND = 10_000;
 const LATENCY_TICK_MS = 1;
 /** Frame size of the raw reference: Ordo's APPEND of one 100-byte event is about this big. */
 const RAW_FRAME_BYTES = 12 + 1 + 9 + 2 + 6 + 4 + 44 + 5 + RECORD_BYTES;
@@ -72,7 +72,7 @@ export async function benchRemote(options: { dir: string; quick?: boolean }): Pr
   return rows;
 }
 
-async function pipelined(log: RemoteEventLog, total: number, inFlight: number, perAppend: number): Promise<number> {
+export async function pipelined(log: RemoteEventLog, total: number, inFlight: number, perAppend: number): Promise<number> {
   const events = perAppend === 1 ? event : Array.from({ length: perAppend }, () => event);
   let sent = 0;
   const start = process.hrtime.bigint();
@@ -88,7 +88,7 @@ async function pipelined(log: RemoteEventLog, total: number, inFlight: number, p
 }
 
 /** Appends at a fixed rate; a subscriber in the same process timestamps each arrival (one clock). */
-async function endToEndLatency(log: RemoteEventLog, seconds: number): Promise<{ percentiles: Array<[number, number]> }> {
+export async function endToEndLatency(log: RemoteEventLog, seconds: number): Promise<{ percentiles: Array<[number, number]> }> {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
   const subscription = log.subscribe({ from: 'end', filter: { streams: ['latency'] } });
   const sentAt = new Map<number, bigint>();
@@ -172,8 +172,8 @@ async function rawRequestAck(total: number): Promise<number> {
   }
 }
 
-async function startServerProcess(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', '0', '--http-port', '0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+export async function startServerProcess(dir: string, args: string[] = ['--port', '0', '--http-port', '0']): Promise<{ url: string; stop(): Promise<void>; kill(): void }> {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--dir', dir, ...args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -185,6 +185,7 @@ async function startServerProcess(dir: string): Promise<{ url: string; stop(): P
   });
   return {
     url,
+    kill: () => child.kill('SIGKILL'),
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());

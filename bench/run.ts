@@ -3,8 +3,8 @@
  * measured on the same disk in the same run. Never part of `npm test`. See bench/README.md.
  *
  *   --quick           shorter runs
- *   --only <groups>   comma list of: raw, stream, embedded, remote (embedded also measures raw, its reference;
- *                     remote measures its own raw TCP req/ack reference)
+ *   --only <groups>   comma list of: raw, stream, embedded, remote, cluster (embedded also measures raw, its reference;
+ *                     remote measures its own raw TCP req/ack reference; cluster its own single node)
  *   --dir <path>      parent of the temporary data directory (decides which disk is measured)
  *   --out <file>      where to save the JSON
  */
@@ -16,11 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchEmbedded } from './embedded.js';
 import { benchRemote } from './remote.js';
+import { benchCluster } from './cluster.js';
 import { benchEventStream } from './event-stream.js';
 import { benchRawDisk } from './raw-disk.js';
 import { printTable, saveJson, type BenchRow } from './report.js';
 
-const GROUPS = ['raw', 'stream', 'embedded', 'remote'] as const;
+const GROUPS = ['raw', 'stream', 'embedded', 'remote', 'cluster'] as const;
 type Group = (typeof GROUPS)[number];
 const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${GROUPS.join(',')}] [--dir <path>] [--out <file>]`;
 
@@ -67,6 +68,7 @@ const DEADLINE_S: Record<Group, number> = {
   stream: quick ? 120 : 300,
   embedded: quick ? 600 : 1800,
   remote: quick ? 300 : 600,
+  cluster: quick ? 300 : 600,
 };
 
 class DeadlineError extends Error {}
@@ -146,6 +148,10 @@ try {
 
   if (groups.has('remote')) {
     await step('remote', 'connect() to ordo serve in another process (fsync always)', () => benchRemote({ dir, quick }));
+  }
+
+  if (groups.has('cluster')) {
+    await step('cluster', 'a 3-node cluster at quorum beside a single node (fsync always)', () => benchCluster({ dir, quick }));
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

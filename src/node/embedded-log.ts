@@ -800,11 +800,17 @@ export class EmbeddedEventLog implements EventLog {
     const log = this;
     return {
       [Symbol.asyncIterator]() {
-        const count = countAt(log.engine.streams.get(name), log.highWaterMark);
-        let index = from ?? (backwards ? count - 1 : 0);
-        if (backwards) index = Math.min(index, count - 1);
+        let count: number | undefined;
+        let index = 0;
         let remaining = limit;
         return new BufferedIterator<Event>(async () => {
+          if (count === undefined) {
+            // The stream as of a linearizable read point (or what this node has, with 'local').
+            await log.linearize('read', options.consistency);
+            count = countAt(log.engine.streams.get(name), log.highWaterMark);
+            index = from ?? (backwards ? count - 1 : 0);
+            if (backwards) index = Math.min(index, count - 1);
+          }
           if (remaining <= 0 || index < 0 || index >= count) return undefined;
           log.ensureOpen('read');
           const take = Math.min(READ_BATCH, remaining, backwards ? index + 1 : count - index);
@@ -880,10 +886,14 @@ export class EmbeddedEventLog implements EventLog {
     const log = this;
     return {
       [Symbol.asyncIterator]() {
-        const end = log.highWaterMark;
+        let end: number | undefined;
         let next = from;
         let remaining = limit;
         return new BufferedIterator<Event>(async () => {
+          if (end === undefined) {
+            await log.linearize('readAll', options.consistency);
+            end = log.highWaterMark;
+          }
           if (remaining <= 0 || next > end) return undefined;
           log.ensureOpen('readAll');
           const events = await log.readCommitted(next, end, CATCH_UP_CHUNK_BYTES);
@@ -912,6 +922,7 @@ export class EmbeddedEventLog implements EventLog {
   async readAndSubscribe(stream: string, options: { signal?: AbortSignal } = {}): Promise<ReadAndSubscribeResult> {
     this.ensureOpen('readAndSubscribe');
     const name = validateStream(stream, { internal: true });
+    await this.linearize('readAndSubscribe');
     // The cut: history is everything of the stream up to the mark, live is everything after.
     const cut = this.highWaterMark;
     const count = countAt(this.engine.streams.get(name), cut);
@@ -923,12 +934,27 @@ export class EmbeddedEventLog implements EventLog {
 
   async count(stream: string): Promise<number> {
     this.ensureOpen('count');
-    return countAt(this.engine.streams.get(validateStream(stream, { internal: true })), this.highWaterMark);
+    const name = validateStream(stream, { internal: true });
+    await this.linearize('count');
+    return countAt(this.engine.streams.get(name), this.highWaterMark);
   }
 
   async headPosition(): Promise<number> {
     this.ensureOpen('headPosition');
+    await this.linearize('headPosition');
     return this.highWaterMark;
+  }
+
+  /**
+   * In a cluster, waits for a ReadIndex read point (see ReadConsistency) so that what follows
+   * sees every write acknowledged before the read began. A single node needs nothing.
+   */
+  private linearize(operation: string, consistency: ReadAllOptions['consistency'] = 'linearizable'): Promise<void> | undefined {
+    if (consistency === 'local') return undefined;
+    if (consistency !== 'linearizable') throw new InvalidArgumentError(`invalid consistency ${describe(consistency)}: expected 'linearizable' or 'local'`);
+    const raft = this.replicator.raw.raft;
+    if (raft.role === 'leader' && raft.tracker.voters.size === 1) return undefined;
+    return this.replicator.readIndex(operation).then(() => undefined);
   }
 
   streams(options: { prefix?: string; limit?: number } = {}): AsyncIterable<StreamInfo> {

@@ -191,6 +191,45 @@ export class Replicator {
     this.schedule();
   }
 
+  /**
+   * A linearizable read point (Raft's ReadIndex): resolves with the lowest entry index a read
+   * must have applied to see every write acknowledged before this call, once this node has
+   * applied it. On the leader it costs one heartbeat round (shared by every read of the round);
+   * a follower asks the leader. Rejects with NOT_LEADER when no leader answers in time.
+   */
+  readIndex(operation: string): Promise<number> {
+    if (this.failure) return Promise.reject(this.failure);
+    const raft = this.raw.raft;
+    if (raft.tracker.voters.size === 1 && raft.tracker.isVoter(this.options.id) && this.isLeader) return Promise.resolve(raft.log.committed);
+    if (raft.leader === NONE) return Promise.reject(new NotLeaderError(operation, undefined));
+    const context = ++this.readContext;
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.reads.delete(context)) reject(new NotLeaderError(operation, this.leader));
+      }, this.options.tickMs * this.options.electionTicks * 2);
+      // Not unref'd: a read waiting for its read point keeps the process alive, as a socket would.
+      this.reads.set(context, {
+        resolve: (index) => {
+          clearTimeout(timer);
+          this.whenApplied(index, () => resolve(index));
+        },
+        reject,
+      });
+      this.raw.readIndex(context);
+      this.schedule();
+    });
+  }
+
+  /** Runs `then` once entry `index` is applied here (at once if it is). */
+  private whenApplied(index: number, then: () => void): void {
+    if (this.raw.raft.log.applied >= index) then();
+    else this.appliedWaiters.push({ index, then });
+  }
+
+  private readContext = 0;
+  private readonly reads = new Map<number, { resolve: (index: number) => void; reject: (error: Error) => void }>();
+  private appliedWaiters: Array<{ index: number; then: () => void }> = [];
+
   /** Runs the Ready loop soon (once per turn however often it is asked). */
   schedule(): void {
     if (this.stopped || this.failure) return;
@@ -280,6 +319,18 @@ export class Replicator {
     if (!sent) this.transport?.send(messages);
     for (const entry of ready.committedEntries) this.applyCommitted(entry);
     this.raw.advance(ready);
+    for (const state of ready.readStates) {
+      const read = this.reads.get(state.context);
+      if (!read) continue;
+      this.reads.delete(state.context);
+      read.resolve(state.index);
+    }
+    if (this.appliedWaiters.length > 0) {
+      const applied = this.raw.raft.log.applied;
+      const due = this.appliedWaiters.filter((w) => w.index <= applied);
+      this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > applied);
+      for (const waiter of due) waiter.then();
+    }
     if (ready.softState) {
       const status = this.raw.status();
       this.lastStatus = status;

@@ -91,7 +91,17 @@ export interface ReadOptions {
   from?: number;
   limit?: number;
   backwards?: boolean;
+  /** See ReadConsistency. Default `'linearizable'`. */
+  consistency?: ReadConsistency;
 }
+
+/**
+ * In a cluster: `'linearizable'` (default) reads see every write acknowledged before the read
+ * began (Raft ReadIndex: the leader confirms it still leads; a follower asks it, then waits
+ * until it has applied that far). `'local'` reads what this node has committed so far, without
+ * asking anyone: faster, possibly behind. On a single node both are the same.
+ */
+export type ReadConsistency = 'linearizable' | 'local';
 
 /** Which events a `readAll` or a subscription passes on. Every given criterion must match. */
 export interface Filter {
@@ -108,6 +118,8 @@ export interface ReadAllOptions {
   from?: number;
   limit?: number;
   filter?: Filter;
+  /** See ReadConsistency. Default `'linearizable'`. */
+  consistency?: ReadConsistency;
 }
 
 export interface SubscribeOptions {
