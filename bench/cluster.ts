@@ -1,7 +1,7 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect, type RemoteEventLog } from '../src/client/index.js';
 import { formatNumber, type BenchRow } from './report.js';
+import { freePorts } from '../test/support/free-ports.js';
 import { LATENCY_EVENTS_PER_SECOND, endToEndLatency, pipelined, startServerProcess } from './remote.js';
 
 const GROUP = 'cluster (quorum)';
@@ -63,17 +63,4 @@ async function measure(log: RemoteEventLog, quick: boolean): Promise<Figures> {
   } finally {
     await log.close();
   }
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => (server.address() as AddressInfo).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }

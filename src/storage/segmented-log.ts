@@ -558,18 +558,8 @@ export class SegmentedLog {
     if (position < this.firstPosition - 1) {
       throw new StorageFailedError(`cannot truncate after ${position}: the log starts at ${this.firstPosition}`);
     }
-    await this.writer.close();
-    while (this.segments.length > 1 && this.active().base > position) {
-      const dropped = this.segments.pop()!;
-      await this.closeReader(dropped.file);
-      await unlinkIfExists(dropped.file);
-      await unlinkIfExists(indexFile(dropped.file));
-    }
-    const active = this.active();
-    await this.closeReader(active.file);
-    await unlinkIfExists(indexFile(active.file)); // it is the active segment again
-    const found = await offsetAfter(active, position, position < active.base);
-    await this.cutActive(active, found);
+    const active = await this.dropSegmentsAfter((segment) => segment.base > position);
+    await this.cutActive(active, await offsetAfter(active, position, position < active.base));
   }
 
   /**
@@ -583,8 +573,15 @@ export class SegmentedLog {
     if (entryIndex < this.firstIndex - 1) {
       throw new StorageFailedError(`cannot truncate after entry ${entryIndex}: the log starts at entry ${this.firstIndex}`);
     }
+    const active = await this.dropSegmentsAfter((segment) => segment.baseIndex > entryIndex);
+    await this.cutActive(active, await offsetAfterEntry(active, entryIndex));
+    return this.lastAppended;
+  }
+
+  /** Deletes the newest segments while `after` holds (keeping one); returns the one that is active again. */
+  private async dropSegmentsAfter(after: (segment: Segment) => boolean): Promise<Segment> {
     await this.writer.close();
-    while (this.segments.length > 1 && this.active().baseIndex > entryIndex) {
+    while (this.segments.length > 1 && after(this.active())) {
       const dropped = this.segments.pop()!;
       await this.closeReader(dropped.file);
       await unlinkIfExists(dropped.file);
@@ -592,10 +589,8 @@ export class SegmentedLog {
     }
     const active = this.active();
     await this.closeReader(active.file);
-    await unlinkIfExists(indexFile(active.file));
-    const found = await offsetAfterEntry(active, entryIndex);
-    await this.cutActive(active, found);
-    return this.lastAppended;
+    await unlinkIfExists(indexFile(active.file)); // it is the active segment again
+    return active;
   }
 
   private async cutActive(active: Segment, found: { cut: number; lastPosition: number; lastIndex: number; lastTerm: number | undefined }): Promise<void> {
@@ -637,23 +632,23 @@ export class SegmentedLog {
     return this.segments[this.segments.length - 1]!;
   }
 
+  /** The segment holding entry `entryIndex`. */
   private segmentIndexOfEntry(entryIndex: number): number {
-    let low = 0;
-    let high = this.segments.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >>> 1;
-      if (this.segments[mid]!.baseIndex <= entryIndex) low = mid;
-      else high = mid - 1;
-    }
-    return low;
+    return this.lastSegmentWhere((segment) => segment.baseIndex <= entryIndex);
   }
 
+  /** The segment holding `position`. */
   private segmentIndexOf(position: number): number {
+    return this.lastSegmentWhere((segment) => segment.base <= position);
+  }
+
+  /** Binary search: the last segment for which `starts` holds (segments are in order), or 0. */
+  private lastSegmentWhere(starts: (segment: Segment) => boolean): number {
     let low = 0;
     let high = this.segments.length - 1;
     while (low < high) {
       const mid = (low + high + 1) >>> 1;
-      if (this.segments[mid]!.base <= position) low = mid;
+      if (starts(this.segments[mid]!)) low = mid;
       else high = mid - 1;
     }
     return low;

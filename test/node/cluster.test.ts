@@ -6,6 +6,7 @@ import { open, type EmbeddedEventLog } from '../../src/node/index.js';
 import { NotLeaderError } from '../../src/types/index.js';
 import { MemoryNetwork } from '../support/memory-network.js';
 import { tempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 
 const PEERS = ['n1', 'n2', 'n3'];
 
@@ -15,15 +16,6 @@ async function openNode(network: MemoryNetwork, dir: string, id: string): Promis
   return log;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function leaderOf(logs: Map<string, EmbeddedEventLog>): EmbeddedEventLog | undefined {
   const leaders = [...logs.values()].filter((log) => !log.closed && log.raftStatus().role === 'leader');

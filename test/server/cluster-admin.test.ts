@@ -5,18 +5,10 @@ import { connect } from '../../src/client/index.js';
 import { startServer, type OrdoServer } from '../../src/server/server.js';
 import { freePorts } from '../support/free-ports.js';
 import { tempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 
 const silent = pino({ level: 'silent' });
 
-async function until<T>(what: string, probe: () => T | undefined | false, ms = 8000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function post(server: OrdoServer, path: string, body: unknown, method = 'POST'): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`${server.urls.http}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : JSON.stringify(body) });
