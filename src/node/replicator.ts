@@ -308,6 +308,11 @@ export class Replicator {
       this.transport?.send(messages);
       sent = true;
     }
+    // Committed entries already on this node's disk (written in earlier rounds) do not wait for
+    // this round's fdatasync: answering them now saves a whole fdatasync of commit latency.
+    const firstNew = ready.entries.length > 0 ? ready.entries[0]!.index : Number.POSITIVE_INFINITY;
+    let applied = 0;
+    while (applied < ready.committedEntries.length && ready.committedEntries[applied]!.index < firstNew) this.applyCommitted(ready.committedEntries[applied++]!);
     await Promise.all(writes);
     this.window.append(ready.entries, positionsAfter);
     if (ready.entries.length > 0 && this.writtenWaiters.length > 0) {
@@ -317,7 +322,7 @@ export class Replicator {
       for (const waiter of done) waiter.resolve();
     }
     if (!sent) this.transport?.send(messages);
-    for (const entry of ready.committedEntries) this.applyCommitted(entry);
+    for (let i = applied; i < ready.committedEntries.length; i++) this.applyCommitted(ready.committedEntries[i]!);
     this.raw.advance(ready);
     for (const state of ready.readStates) {
       const read = this.reads.get(state.context);
