@@ -39,6 +39,7 @@ import type {
   ExistsOrWriteResult,
   ReadAllOptions,
   ReadAndSubscribeResult,
+  ReadConsistency,
   ReadOptions,
   StreamAppend,
   StreamInfo,
@@ -260,9 +261,13 @@ export class RemoteEventLog implements EventLog {
     let next: number | undefined = options.from === undefined ? undefined : validateIndex(options.from, 'from');
     const limit = validateLimit(options.limit);
     const backwards = options.backwards === true;
+    // The first page is read at the asked consistency; the pages after it continue from there.
+    let consistency = validateConsistency(options.consistency);
     return this.pages(limit, (pageLimit) => {
       const from = next;
-      return this.request('read', (w, id) => writeRead(w, id, name, from, pageLimit, backwards), (response) => {
+      const asked = consistency;
+      consistency = 'local';
+      return this.request('read', (w, id) => writeRead(w, id, name, from, pageLimit, backwards, asked), (response) => {
         const page = eventsPage('read', response);
         next = page.next;
         return page;
@@ -275,9 +280,12 @@ export class RemoteEventLog implements EventLog {
     let next = options.from === undefined ? 0 : validateIndex(options.from, 'from');
     const limit = validateLimit(options.limit);
     const filter = validateFilter(options.filter);
+    let consistency = validateConsistency(options.consistency);
     return this.pages(limit, (pageLimit) => {
       const from = next;
-      return this.request('readAll', (w, id) => writeReadAll(w, id, from, pageLimit, filter), (response) => {
+      const asked = consistency;
+      consistency = 'local';
+      return this.request('readAll', (w, id) => writeReadAll(w, id, from, pageLimit, filter, asked), (response) => {
         const page = eventsPage('readAll', response);
         next = page.next;
         return page;
@@ -725,4 +733,10 @@ function parseLeaderUrl(text: string): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+function validateConsistency(value: unknown): ReadConsistency {
+  if (value === undefined || value === 'linearizable') return 'linearizable';
+  if (value === 'local') return 'local';
+  throw new InvalidArgumentError(`invalid consistency ${describe(value)}: expected 'linearizable' or 'local'`);
 }

@@ -780,8 +780,9 @@ export class EmbeddedEventLog implements EventLog {
    * Committed records from `from` on, as stored bytes (at most about `maxBytes` and `maxEvents`):
    * what a server sends to a reader of the whole log, without decoding the events.
    */
-  async readRaw(from: number, maxBytes: number, maxEvents: number): Promise<RawRecords> {
+  async readRaw(from: number, maxBytes: number, maxEvents: number, consistency: ReadAllOptions['consistency'] = 'linearizable'): Promise<RawRecords> {
     this.ensureOpen('read');
+    await this.linearize('readAll', consistency);
     const collector = rawCollector(from, maxEvents);
     if (from <= this.highWaterMark) await this.storage.read(from, this.highWaterMark, maxBytes, collector.decode);
     return collector.result();

@@ -66,6 +66,8 @@ export const EVENTS_HISTORY = 2; // readAndSubscribe: history before the cut
 /** READ frame flags. */
 export const READ_BACKWARDS = 1;
 export const READ_HAS_FROM = 2;
+/** READ and READ_ALL flag: `consistency: 'local'` (absent: linearizable, see ReadConsistency). */
+export const READ_LOCAL = 4;
 
 /** SUBSCRIBE `from` kinds. */
 export const FROM_START = 0;

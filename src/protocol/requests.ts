@@ -1,7 +1,7 @@
 import type { Message } from '../raft/index.js';
 import { decodeRaftMessages, encodeRaftMessages } from './raft-messages.js';
 import { InvalidArgumentError, ProtocolError, type Expected } from '../types/errors.js';
-import type { AckMode, Filter } from '../types/event.js';
+import type { AckMode, Filter, ReadConsistency } from '../types/event.js';
 import type { PreparedEvent } from '../types/validate.js';
 import type { ByteReader, ByteWriter } from './bytes.js';
 import {
@@ -21,6 +21,7 @@ import {
   FrameType,
   READ_BACKWARDS,
   READ_HAS_FROM,
+  READ_LOCAL,
   REQUEST_RESENT,
   frameTypeName,
 } from './constants.js';
@@ -36,8 +37,8 @@ export type Request =
   | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[] }>; resent: boolean }
   | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent; resent: boolean }
   | { op: 'publishTransient'; stream: string; event: PreparedEvent }
-  | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean }
-  | { op: 'readAll'; from: number; limit: number; filter: Filter | undefined }
+  | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean; consistency: ReadConsistency }
+  | { op: 'readAll'; from: number; limit: number; filter: Filter | undefined; consistency: ReadConsistency }
   | { op: 'subscribe'; from: 'start' | 'end' | number; filter: Filter | undefined; transient: boolean; credit: number }
   | { op: 'readAndSubscribe'; stream: string; credit: number }
   | { op: 'credit'; events: number }
@@ -112,16 +113,16 @@ export function writePublishTransient(w: ByteWriter, requestId: number, stream: 
   endFrame(w, start);
 }
 
-export function writeRead(w: ByteWriter, requestId: number, stream: string, from: number | undefined, limit: number, backwards: boolean): void {
-  const start = beginFrame(w, FrameType.READ, (backwards ? READ_BACKWARDS : 0) | (from !== undefined ? READ_HAS_FROM : 0), requestId);
+export function writeRead(w: ByteWriter, requestId: number, stream: string, from: number | undefined, limit: number, backwards: boolean, consistency: ReadConsistency = 'linearizable'): void {
+  const start = beginFrame(w, FrameType.READ, (backwards ? READ_BACKWARDS : 0) | (from !== undefined ? READ_HAS_FROM : 0) | (consistency === 'local' ? READ_LOCAL : 0), requestId);
   w.str16(stream);
   w.u64(from ?? 0);
   w.u32(limit);
   endFrame(w, start);
 }
 
-export function writeReadAll(w: ByteWriter, requestId: number, from: number, limit: number, filter: Filter | undefined): void {
-  const start = beginFrame(w, FrameType.READ_ALL, 0, requestId);
+export function writeReadAll(w: ByteWriter, requestId: number, from: number, limit: number, filter: Filter | undefined, consistency: ReadConsistency = 'linearizable'): void {
+  const start = beginFrame(w, FrameType.READ_ALL, consistency === 'local' ? READ_LOCAL : 0, requestId);
   w.u64(from);
   w.u32(limit);
   writeFilter(w, filter);
@@ -250,11 +251,11 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
     case FrameType.READ: {
       const stream = r.str16('stream');
       const from = r.u64('from');
-      request = { op: 'read', stream, from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined, limit: r.u32('limit'), backwards: (frame.flags & READ_BACKWARDS) !== 0 };
+      request = { op: 'read', stream, from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined, limit: r.u32('limit'), backwards: (frame.flags & READ_BACKWARDS) !== 0, consistency: consistencyOf(frame.flags) };
       break;
     }
     case FrameType.READ_ALL:
-      request = { op: 'readAll', from: r.u64('from'), limit: r.u32('limit'), filter: readFilter(r) };
+      request = { op: 'readAll', from: r.u64('from'), limit: r.u32('limit'), filter: readFilter(r), consistency: consistencyOf(frame.flags) };
       break;
     case FrameType.SUBSCRIBE: {
       const kind = r.u8('from kind');
@@ -294,6 +295,10 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
   }
   r.expectEnd(frameTypeName(frame.type));
   return request;
+}
+
+function consistencyOf(flags: number): ReadConsistency {
+  return (flags & READ_LOCAL) !== 0 ? 'local' : 'linearizable';
 }
 
 function readAck(r: ByteReader): AckMode {

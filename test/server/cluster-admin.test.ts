@@ -30,6 +30,15 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     const leader = servers.get(first)!;
     const client = await connect(ids.map((id) => `ordo://127.0.0.1:${peers[id]!.port}`));
     for (let i = 0; i < 10; i++) await client.append('s', { type: 'T', data: i });
+    // Reads through the client: linearizable by default, 'local' on request, anything else refused.
+    const linearizable = [];
+    for await (const event of client.read('s')) linearizable.push(event.index);
+    assert.equal(linearizable.length, 10);
+    assert.equal(await client.count('s'), 10);
+    let local = 0;
+    for await (const _ of client.readAll({ consistency: 'local' })) local++;
+    assert.ok(local <= 10);
+    assert.throws(() => client.read('s', { consistency: 'eventual' as never }), /invalid consistency "eventual": expected 'linearizable' or 'local'/);
 
     const follower = [...servers].find(([id]) => id !== first && id !== 'n4')![1];
     const refused = await post(follower, '/cluster/members', { id: 'n4' });
