@@ -163,6 +163,7 @@ export class Replicator {
     }
     if (placed.index !== index || placed.term !== term) invariantFailed(`proposal placed at ${placed.index}/${placed.term}, encoded for ${index}/${term}`);
     const committed = new Promise<void>((resolve, reject) => this.waiting.set(index, { term, resolve, reject }));
+    this.holdProcess();
     const written = new Promise<void>((resolve, reject) => this.writtenWaiters.push({ index, resolve, reject }));
     this.schedule();
     return { index, term, committed, written };
@@ -218,6 +219,16 @@ export class Replicator {
       this.raw.readIndex(context);
       this.schedule();
     });
+  }
+
+  /**
+   * While a proposal waits for its commit, the tick timer keeps the process alive (as a socket
+   * does for a remote client): the commit may take an election or two.
+   */
+  private holdProcess(): void {
+    if (!this.timer) return;
+    if (this.waiting.size > 0) this.timer.ref();
+    else this.timer.unref();
   }
 
   /** Runs `then` once entry `index` is applied here (at once if it is). */
@@ -377,6 +388,7 @@ export class Replicator {
       this.waiting.delete(entry.index);
       if (waiter.term === entry.term) waiter.resolve();
       else waiter.reject(new NotLeaderError('append', this.leader));
+      this.holdProcess();
     }
   }
 

@@ -125,4 +125,41 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
     }, /invalid consistency "strong"/);
     for (const log of logs.values()) await log.close();
   });
+
+  it('a leader cut off keeps uncommitted appends; after healing it truncates them, takes the new leader\'s log and decides against it', async () => {
+    const network = new MemoryNetwork();
+    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const old = await until('a leader', () => leaderOf(logs));
+    for (let i = 0; i < 5; i++) await old.append('acct', { type: 'Deposited', data: i }, { expected: i });
+    for (const log of logs.values()) await until(`${log.nodeId} at 4`, () => log.committedPosition >= 4);
+    // The leader alone: its appends go into its log but can never commit.
+    network.cut.add(old.nodeId);
+    const doomed = Array.from({ length: 10 }, (_, i) => old.append('acct', { type: 'Lost', data: i }, { expected: 5 + i }).then(
+      () => 'acknowledged',
+      (error: Error) => error.constructor.name,
+    ));
+    const rest = new Map([...logs].filter(([id]) => id !== old.nodeId));
+    const next = await until('a new leader', () => leaderOf(rest));
+    for (let i = 0; i < 3; i++) await next.append('acct', { type: 'Kept', data: i }, { expected: 5 + i });
+    network.cut.delete(old.nodeId);
+    const outcomes = await Promise.all(doomed);
+    assert.ok(outcomes.every((o) => o !== 'acknowledged'), `an append the quorum never had was acknowledged: ${outcomes}`);
+    const head = next.committedPosition;
+    for (const log of logs.values()) await until(`${log.nodeId} at ${head}`, () => log.committedPosition >= head && log.raftStatus().lastIndex === next.raftStatus().lastIndex);
+    // The old leader's engine forgot its lost appends: its view of the stream is the new leader's.
+    const types = [];
+    for await (const event of old.read('acct', { consistency: 'local' })) types.push(event.type);
+    assert.deepEqual(types, ['Deposited', 'Deposited', 'Deposited', 'Deposited', 'Deposited', 'Kept', 'Kept', 'Kept']);
+    assert.equal(await old.count('acct'), 8);
+    for (const log of logs.values()) await log.close();
+    const [a, b, c] = await Promise.all(PEERS.map((id) => segmentBytes(dirs.get(id)!)));
+    assert.ok(a!.equals(b!) && b!.equals(c!), 'the three logs are byte-identical');
+    // And after a restart, too (the engine is rebuilt from the truncated log).
+    const reopened = await openNode(network, dirs.get(old.nodeId)!, old.nodeId);
+    const again = [];
+    for await (const event of reopened.read('acct', { consistency: 'local' })) again.push(event.type);
+    assert.equal(again.length, 8);
+    await reopened.close();
+  });
 });
