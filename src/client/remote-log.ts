@@ -263,11 +263,15 @@ export class RemoteEventLog implements EventLog {
     const backwards = options.backwards === true;
     // The first page is read at the asked consistency; the pages after it continue from there.
     let consistency = validateConsistency(options.consistency);
+    if (options.minPosition !== undefined) validateIndex(options.minPosition, 'minPosition');
+    let first = true;
     return this.pages(limit, (pageLimit) => {
       const from = next;
       const asked = consistency;
       consistency = 'local';
-      return this.request('read', (w, id) => writeRead(w, id, name, from, pageLimit, backwards, asked), (response) => {
+      const minPosition = first ? options.minPosition : undefined;
+      first = false;
+      return this.request('read', (w, id) => writeRead(w, id, name, from, pageLimit, backwards, asked, minPosition), (response) => {
         const page = eventsPage('read', response);
         next = page.next;
         return page;
@@ -281,11 +285,15 @@ export class RemoteEventLog implements EventLog {
     const limit = validateLimit(options.limit);
     const filter = validateFilter(options.filter);
     let consistency = validateConsistency(options.consistency);
+    if (options.minPosition !== undefined) validateIndex(options.minPosition, 'minPosition');
+    let first = true;
     return this.pages(limit, (pageLimit) => {
       const from = next;
       const asked = consistency;
       consistency = 'local';
-      return this.request('readAll', (w, id) => writeReadAll(w, id, from, pageLimit, filter, asked), (response) => {
+      const minPosition = first ? options.minPosition : undefined;
+      first = false;
+      return this.request('readAll', (w, id) => writeReadAll(w, id, from, pageLimit, filter, asked, minPosition), (response) => {
         const page = eventsPage('readAll', response);
         next = page.next;
         return page;

@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   LogClosedError,
   NotLeaderError,
+  TimeoutError,
   WrongExpectedCountError,
   describe,
   type Expected,
@@ -60,6 +61,8 @@ import { compileFilter } from './filter.js';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options.js';
 import { LogSubscription, type LiveItem, type SubscriptionSource } from './subscription.js';
 
+/** How long a read with `minPosition` waits for this node to commit that far. */
+const MIN_POSITION_TIMEOUT_MS = 10_000;
 /** Entries (at most) loaded into Raft's in-memory window at open, before the commit index. */
 const WINDOW_LOAD_ENTRIES = 50_000;
 /**
@@ -807,6 +810,7 @@ export class EmbeddedEventLog implements EventLog {
         return new BufferedIterator<Event>(async () => {
           if (count === undefined) {
             // The stream as of a linearizable read point (or what this node has, with 'local').
+            await log.awaitPosition('read', options.minPosition);
             await log.linearize('read', options.consistency);
             count = countAt(log.engine.streams.get(name), log.highWaterMark);
             index = from ?? (backwards ? count - 1 : 0);
@@ -892,6 +896,7 @@ export class EmbeddedEventLog implements EventLog {
         let remaining = limit;
         return new BufferedIterator<Event>(async () => {
           if (end === undefined) {
+            await log.awaitPosition('readAll', options.minPosition);
             await log.linearize('readAll', options.consistency);
             end = log.highWaterMark;
           }
@@ -944,6 +949,21 @@ export class EmbeddedEventLog implements EventLog {
     this.ensureOpen('headPosition');
     await this.linearize('headPosition');
     return this.highWaterMark;
+  }
+
+  /** Waits until this node has committed `minPosition` (read-your-writes on a follower). */
+  private async awaitPosition(operation: string, minPosition: number | undefined): Promise<void> {
+    if (minPosition === undefined || minPosition <= this.highWaterMark) return;
+    const position = validateIndex(minPosition, 'minPosition');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`${operation} waiting for position ${position} (committed here: ${this.highWaterMark})`, MIN_POSITION_TIMEOUT_MS)), MIN_POSITION_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.waitCommitted(position), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

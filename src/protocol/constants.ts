@@ -68,6 +68,8 @@ export const READ_BACKWARDS = 1;
 export const READ_HAS_FROM = 2;
 /** READ and READ_ALL flag: `consistency: 'local'` (absent: linearizable, see ReadConsistency). */
 export const READ_LOCAL = 4;
+/** READ and READ_ALL flag: a `u64 minPosition` follows the request's fields. */
+export const READ_HAS_MIN_POSITION = 8;
 
 /** SUBSCRIBE `from` kinds. */
 export const FROM_START = 0;

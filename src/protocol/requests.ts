@@ -22,6 +22,7 @@ import {
   READ_BACKWARDS,
   READ_HAS_FROM,
   READ_LOCAL,
+  READ_HAS_MIN_POSITION,
   REQUEST_RESENT,
   frameTypeName,
 } from './constants.js';
@@ -37,8 +38,8 @@ export type Request =
   | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[] }>; resent: boolean }
   | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent; resent: boolean }
   | { op: 'publishTransient'; stream: string; event: PreparedEvent }
-  | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean; consistency: ReadConsistency }
-  | { op: 'readAll'; from: number; limit: number; filter: Filter | undefined; consistency: ReadConsistency }
+  | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean; consistency: ReadConsistency; minPosition: number | undefined }
+  | { op: 'readAll'; from: number; limit: number; filter: Filter | undefined; consistency: ReadConsistency; minPosition: number | undefined }
   | { op: 'subscribe'; from: 'start' | 'end' | number; filter: Filter | undefined; transient: boolean; credit: number }
   | { op: 'readAndSubscribe'; stream: string; credit: number }
   | { op: 'credit'; events: number }
@@ -113,19 +114,26 @@ export function writePublishTransient(w: ByteWriter, requestId: number, stream: 
   endFrame(w, start);
 }
 
-export function writeRead(w: ByteWriter, requestId: number, stream: string, from: number | undefined, limit: number, backwards: boolean, consistency: ReadConsistency = 'linearizable'): void {
-  const start = beginFrame(w, FrameType.READ, (backwards ? READ_BACKWARDS : 0) | (from !== undefined ? READ_HAS_FROM : 0) | (consistency === 'local' ? READ_LOCAL : 0), requestId);
+export function writeRead(w: ByteWriter, requestId: number, stream: string, from: number | undefined, limit: number, backwards: boolean, consistency: ReadConsistency = 'linearizable', minPosition?: number): void {
+  const flags = (backwards ? READ_BACKWARDS : 0) | (from !== undefined ? READ_HAS_FROM : 0) | readFlags(consistency, minPosition);
+  const start = beginFrame(w, FrameType.READ, flags, requestId);
   w.str16(stream);
   w.u64(from ?? 0);
   w.u32(limit);
+  if (minPosition !== undefined) w.u64(minPosition);
   endFrame(w, start);
 }
 
-export function writeReadAll(w: ByteWriter, requestId: number, from: number, limit: number, filter: Filter | undefined, consistency: ReadConsistency = 'linearizable'): void {
-  const start = beginFrame(w, FrameType.READ_ALL, consistency === 'local' ? READ_LOCAL : 0, requestId);
+function readFlags(consistency: ReadConsistency, minPosition: number | undefined): number {
+  return (consistency === 'local' ? READ_LOCAL : 0) | (minPosition !== undefined ? READ_HAS_MIN_POSITION : 0);
+}
+
+export function writeReadAll(w: ByteWriter, requestId: number, from: number, limit: number, filter: Filter | undefined, consistency: ReadConsistency = 'linearizable', minPosition?: number): void {
+  const start = beginFrame(w, FrameType.READ_ALL, readFlags(consistency, minPosition), requestId);
   w.u64(from);
   w.u32(limit);
   writeFilter(w, filter);
+  if (minPosition !== undefined) w.u64(minPosition);
   endFrame(w, start);
 }
 
@@ -251,11 +259,14 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
     case FrameType.READ: {
       const stream = r.str16('stream');
       const from = r.u64('from');
-      request = { op: 'read', stream, from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined, limit: r.u32('limit'), backwards: (frame.flags & READ_BACKWARDS) !== 0, consistency: consistencyOf(frame.flags) };
+      const limit = r.u32('limit');
+      request = { op: 'read', stream, from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined, limit, backwards: (frame.flags & READ_BACKWARDS) !== 0, consistency: consistencyOf(frame.flags), minPosition: minPositionOf(r, frame.flags) };
       break;
     }
     case FrameType.READ_ALL:
-      request = { op: 'readAll', from: r.u64('from'), limit: r.u32('limit'), filter: readFilter(r), consistency: consistencyOf(frame.flags) };
+      // Field order on the wire: from, limit, filter, then minPosition.
+      request = { op: 'readAll', from: r.u64('from'), limit: r.u32('limit'), filter: readFilter(r), consistency: consistencyOf(frame.flags), minPosition: undefined };
+      request = { ...request, minPosition: minPositionOf(r, frame.flags) };
       break;
     case FrameType.SUBSCRIBE: {
       const kind = r.u8('from kind');
@@ -295,6 +306,10 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
   }
   r.expectEnd(frameTypeName(frame.type));
   return request;
+}
+
+function minPositionOf(r: ByteReader, flags: number): number | undefined {
+  return (flags & READ_HAS_MIN_POSITION) !== 0 ? r.u64('min position') : undefined;
 }
 
 function consistencyOf(flags: number): ReadConsistency {

@@ -301,7 +301,7 @@ export class BinarySession {
         return (w) => writeOk(w, id);
       case 'read': {
         const limit = pageLimit(request.limit);
-        const page = await collectPage(log.read(request.stream, { from: request.from, limit, backwards: request.backwards, consistency: request.consistency }), limit);
+        const page = await collectPage(log.read(request.stream, { from: request.from, limit, backwards: request.backwards, consistency: request.consistency, minPosition: request.minPosition }), limit);
         const last = page.events[page.events.length - 1];
         const next = last ? (request.backwards ? last.index - 1 : last.index + 1) : (request.from ?? 0);
         const done = page.done || next < 0;
@@ -309,14 +309,14 @@ export class BinarySession {
       }
       case 'readAll': {
         const limit = pageLimit(request.limit);
-        if (request.filter === undefined) {
+        if (request.filter === undefined && request.minPosition === undefined) {
           // The whole log: pages go out as stored records, no event decoded.
           const records = await log.readRaw(request.from, EVENTS_FRAME_TARGET_BYTES, limit, request.consistency);
           const next = records.count > 0 ? records.last + 1 : request.from;
           const done = next > log.committedPosition;
           return (w) => writeStoredEvents(w, id, done ? EVENTS_DONE : 0, next, records);
         }
-        const page = await collectPage(log.readAll({ from: request.from, limit, filter: request.filter, consistency: request.consistency }), limit);
+        const page = await collectPage(log.readAll({ from: request.from, limit, filter: request.filter, consistency: request.consistency, minPosition: request.minPosition }), limit);
         const last = page.events[page.events.length - 1];
         const next = last ? last.position + 1 : request.from;
         return (w) => this.writePage(w, id, page.done, next, page.events);

@@ -93,6 +93,12 @@ export interface ReadOptions {
   backwards?: boolean;
   /** See ReadConsistency. Default `'linearizable'`. */
   consistency?: ReadConsistency;
+  /**
+   * Read-your-writes on any node: wait until this node has committed at least this position
+   * (e.g. the one an append returned) before reading. Fails with TIMEOUT after `timeoutMs` of
+   * the log (default 10 s). Combine with `consistency: 'local'` to read from a follower.
+   */
+  minPosition?: number;
 }
 
 /**
@@ -120,6 +126,8 @@ export interface ReadAllOptions {
   filter?: Filter;
   /** See ReadConsistency. Default `'linearizable'`. */
   consistency?: ReadConsistency;
+  /** See ReadOptions.minPosition. */
+  minPosition?: number;
 }
 
 export interface SubscribeOptions {

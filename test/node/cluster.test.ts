@@ -113,13 +113,18 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
       for await (const event of followers[0]!.read('acct')) read.push(event.index);
       assert.equal(read.length, round + 1);
     }
+    // Read-your-writes on a follower without asking the leader: wait for the position the append returned.
+    const { position } = await leader.append('acct', { type: 'Deposited', data: 5 });
+    const mine = [];
+    for await (const event of followers[0]!.readAll({ consistency: 'local', minPosition: position, filter: { streams: ['acct'] } })) mine.push(event.position);
+    assert.equal(mine[mine.length - 1], position);
     // The leader alone: it cannot confirm it still leads, so it does not answer linearizably.
     for (const follower of followers) network.cut.add(follower.nodeId);
     network.cut.add(leader.nodeId);
     await assert.rejects(leader.count('acct'), (error: unknown) => error instanceof NotLeaderError);
     const local = [];
     for await (const event of leader.read('acct', { consistency: 'local' })) local.push(event.index);
-    assert.equal(local.length, 5, 'a local read answers from what this node has');
+    assert.equal(local.length, 6, 'a local read answers from what this node has');
     await assert.rejects(async () => {
       for await (const _ of leader.read('acct', { consistency: 'strong' as never })) void _;
     }, /invalid consistency "strong"/);

@@ -39,6 +39,11 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     for await (const _ of client.readAll({ consistency: 'local' })) local++;
     assert.ok(local <= 10);
     assert.throws(() => client.read('s', { consistency: 'eventual' as never }), /invalid consistency "eventual": expected 'linearizable' or 'local'/);
+    assert.throws(() => client.readAll({ minPosition: -1 }), /minPosition/);
+    const written = await client.append('s', { type: 'T', data: 10 });
+    const upTo = [];
+    for await (const event of client.readAll({ consistency: 'local', minPosition: written.position })) upTo.push(event.position);
+    assert.equal(upTo[upTo.length - 1], written.position, 'read-your-writes with the position the append returned');
 
     const follower = [...servers].find(([id]) => id !== first && id !== 'n4')![1];
     const refused = await post(follower, '/cluster/members', { id: 'n4' });
@@ -54,7 +59,7 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     assert.equal(added.status, 200, JSON.stringify(added.json));
     assert.deepEqual((added.json.config as { learners: string[] }).learners, ['n4']);
     const n4 = servers.get('n4')!;
-    await until('n4 to catch up', () => n4.log.committedPosition >= 9);
+    await until('n4 to catch up', () => n4.log.committedPosition >= 10);
     assert.equal(n4.log.raftStatus().role, 'follower');
     const promoted = await post(leader, '/cluster/members', { id: 'n4', role: 'voter' });
     assert.deepEqual((promoted.json.config as { voters: string[] }).voters, ['n1', 'n2', 'n3', 'n4']);
@@ -73,7 +78,7 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     });
     assert.deepEqual(servers.get(next)!.log.raftStatus().config.voters, ['n1', 'n2', 'n3']);
     const result = await client.append('s', { type: 'after-removal' });
-    assert.equal(result.index, 11);
+    assert.equal(result.index, 12);
     await client.close();
     for (const server of servers.values()) await server.close();
   });
