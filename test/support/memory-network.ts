@@ -8,12 +8,21 @@ import type { PeerTransport } from '../../src/node/replicator.js';
 export class MemoryNetwork {
   private readonly nodes = new Map<string, (m: Message) => void>();
   readonly cut = new Set<string>();
+  /** Share of messages lost, and of messages held back up to `maxDelayMs` (which reorders them). */
+  dropRate = 0;
+  delayRate = 0;
+  maxDelayMs = 20;
 
   transport(id: string): PeerTransport {
     return {
       send: (messages) => {
         for (const m of messages) {
           if (this.cut.has(m.from) || this.cut.has(m.to)) continue;
+          if (this.dropRate > 0 && Math.random() < this.dropRate) continue;
+          if (this.delayRate > 0 && Math.random() < this.delayRate) {
+            setTimeout(() => this.nodes.get(m.to)?.(m), Math.random() * this.maxDelayMs);
+            continue;
+          }
           setImmediate(() => this.nodes.get(m.to)?.(m));
         }
       },
