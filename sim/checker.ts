@@ -44,7 +44,8 @@ export class Checker {
   }
 
   /** A node's commit index moved to `commit`; `chain` is its hash over entries 1..commit. */
-  onCommitted(node: NodeId, commit: number, chain: number | undefined): void {
+  onCommitted(node: NodeId, commit: number, chain: number | undefined, term?: number): void {
+    if (term !== undefined && !this.committedTerm.has(commit)) this.committedTerm.set(commit, term);
     if (chain === undefined) return;
     const recorded = this.committedChain.get(commit);
     if (recorded === undefined) this.committedChain.set(commit, chain);
@@ -52,16 +53,21 @@ export class Checker {
     if (commit > this.maxCommitted) this.maxCommitted = commit;
   }
 
-  /** A node became leader: it must hold the newest committed entry (leader completeness). */
-  checkLeaderCompleteness(node: NodeId, term: number, chainAt: (index: number) => number | undefined, snapshotIndex: number): void {
+  /**
+   * A node became leader: it must hold the newest committed entry (leader completeness). Its
+   * log (in memory: with asynchronous writes some of it may still be on the way to disk) must
+   * have that entry's term at that index, which by log matching means the same prefix.
+   */
+  checkLeaderCompleteness(node: NodeId, term: number, termAt: (index: number) => number | undefined, snapshotIndex: number): void {
     const index = this.maxCommitted;
     if (index === 0 || index <= snapshotIndex) return;
-    const expected = this.committedChain.get(index);
-    const own = chainAt(index);
-    if (expected !== undefined && own !== expected) {
-      throw new Violation('leader completeness', `${node} leads term ${term} without committed entry ${index}`);
+    const expected = this.committedTerm.get(index);
+    if (expected !== undefined && termAt(index) !== expected) {
+      throw new Violation('leader completeness', `${node} leads term ${term} without committed entry ${index} (term ${expected}; its log has ${termAt(index) ?? 'nothing'} there)`);
     }
   }
+
+  private readonly committedTerm = new Map<number, number>();
 
   onApplied(node: NodeId, entry: Entry, previousApplied: number, chain: number | undefined, positionBefore: number): void {
     if (entry.index !== previousApplied + 1) throw new Violation('state machine safety', `${node} applied ${entry.index} after ${previousApplied}`);

@@ -1,6 +1,6 @@
 import { decideAppend, streamCount, positionOf, type AppendIntent } from '../src/engine/index.js';
 import type { Expected } from '../src/types/errors.js';
-import { ProposalDroppedError, seededRandom, type HardState, type Message, type NodeId } from '../src/raft/index.js';
+import { ProposalDroppedError, seededRandom, type HardState, type Message, type NodeId, type Ready } from '../src/raft/index.js';
 import { Checker, Violation } from './checker.js';
 import { decodeBatch, encodeBatch } from './entry-codec.js';
 import { BASE_DELAY_MS, DEFAULT_FAULTS, HEAL_BOUND_MS, TICK_MS, type FaultRates } from './faults.js';
@@ -15,6 +15,8 @@ export interface SimOptions {
   faults?: Partial<FaultRates>;
   /** Test-only broken safety rule (see RaftOptions.unsafe). */
   unsafe?: { voteWithoutLogCheck?: boolean };
+  /** Asynchronous storage writes on every node (default: chosen by the seed). */
+  asyncWrites?: boolean;
 }
 
 export interface SimResult {
@@ -94,13 +96,15 @@ class SimCluster {
     this.faults = { ...DEFAULT_FAULTS, ...options.faults };
     const voters = options.voters ?? (this.random.int(2) === 0 ? 3 : 5);
     const config = { voters: NODE_IDS.slice(0, voters), learners: [] };
+    // Half the seeds run every node with asynchronous storage writes (the real node's mode).
+    const asyncWrites = options.asyncWrites ?? this.random.int(2) === 0;
     NODE_IDS.forEach((id, i) => {
       const nodeRandom = seededRandom(options.seed * 31 + i + 1);
-      const node = new SimNode(id, i < voters ? config : { voters: [], learners: [] }, nodeRandom, options.unsafe, this.random.int(TICK_MS));
+      const node = new SimNode(id, i < voters ? config : { voters: [], learners: [] }, nodeRandom, options.unsafe, this.random.int(TICK_MS), asyncWrites);
       this.nodes.set(id, node);
       node.start();
     });
-    this.log(`start: ${voters} voters ${config.voters.join(',')}`);
+    this.log(`start: ${voters} voters ${config.voters.join(',')}${asyncWrites ? ', asynchronous storage writes' : ''}`);
   }
 
   private log(what: string): void {
@@ -124,6 +128,7 @@ class SimCluster {
     this.now++;
     if (this.faultsOn) this.injectFaults();
     this.deliver();
+    for (const node of this.nodes.values()) this.completeWrites(node);
     for (const node of this.nodes.values()) {
       if (node.raw && (this.now + node.tickPhase) % TICK_MS === 0) {
         node.raw.tick();
@@ -338,14 +343,18 @@ class SimCluster {
       if (rounds > 1000) throw new Violation('liveness', `${node.id}: ready() does not settle`);
       const raw = node.raw;
       const ready = raw.ready();
-      // 1. persist
+      // 1. persist (a snapshot is written after every write before it)
+      if (ready.snapshot && node.asyncWrites) this.completeWrites(node, true);
+      if (!node.raw) return;
       if (ready.snapshot) {
         const data = decodeSnapshotData(ready.snapshot.data);
         node.disk.applySnapshot(ready.snapshot, data.chain);
         node.restoreEngine(ready.snapshot);
         this.log(`${node.id} installs snapshot at ${ready.snapshot.index}`);
       }
-      if (this.crashOnWrite.has(node.id) && ready.entries.length > 0) {
+      if (node.asyncWrites) {
+        this.queueWrite(node, ready);
+      } else if (this.crashOnWrite.has(node.id) && ready.entries.length > 0) {
         const kept = this.random.int(ready.entries.length);
         node.disk.append(ready.entries.slice(0, kept));
         // The hard state may reach the disk first; its commit index then covers only entries
@@ -354,16 +363,17 @@ class SimCluster {
         if (ready.hardState && this.chance(0.5)) node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
         this.crash(node, `${node.id} crashed mid-write: ${kept} of ${ready.entries.length} entries reached the disk`);
         return;
+      } else {
+        const { truncatedFrom } = node.disk.append(ready.entries);
+        if (truncatedFrom !== undefined && truncatedFrom <= node.engineIndex) node.truncateEngine(truncatedFrom);
+        for (const entry of ready.entries) {
+          if (entry.index > node.engineIndex) node.applyToEngine(entry);
+          this.checker.onPersisted(node.id, entry, node.disk.chainAt(entry.index)!);
+        }
+        if (ready.hardState) node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
+        // 2. send
+        for (const m of ready.messages) this.send(m);
       }
-      const { truncatedFrom } = node.disk.append(ready.entries);
-      if (truncatedFrom !== undefined && truncatedFrom <= node.engineIndex) node.truncateEngine(truncatedFrom);
-      for (const entry of ready.entries) {
-        if (entry.index > node.engineIndex) node.applyToEngine(entry);
-        this.checker.onPersisted(node.id, entry, node.disk.chainAt(entry.index)!);
-      }
-      if (ready.hardState) node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
-      // 2. send
-      for (const m of ready.messages) this.send(m);
       // 3. apply
       if (ready.snapshot) {
         node.applied = ready.snapshot.index;
@@ -388,13 +398,63 @@ class SimCluster {
         this.stats.elections++;
         this.log(`${node.id} leads term ${raw.raft.term}`);
         this.checker.onLeader(node.id, raw.raft.term);
-        this.checker.checkLeaderCompleteness(node.id, raw.raft.term, (i) => node.disk.chainAt(i), node.disk.storage.firstIndex() - 1);
+        this.checker.checkLeaderCompleteness(node.id, raw.raft.term, (i) => raw.raft.log.term(i), raw.raft.log.firstIndex() - 1);
       }
       const commit = raw.raft.log.committed;
       if (commit > (this.lastCommit.get(node.id) ?? 0)) {
         this.lastCommit.set(node.id, commit);
-        this.checker.onCommitted(node.id, commit, node.disk.chainAt(commit));
+        // With asynchronous writes the committed entry may still be on its way to disk (the disk
+        // may even hold an older entry there, about to be replaced): compare prefixes only once
+        // the disk has the entry Raft has.
+        const onDisk = node.disk.storage.term(commit) === raw.raft.log.term(commit);
+        this.checker.onCommitted(node.id, commit, onDisk ? node.disk.chainAt(commit) : undefined, raw.raft.log.term(commit));
       }
+    }
+  }
+
+  /**
+   * Asynchronous storage writes: the entries go into the engine now (the node's log has them),
+   * the write completes later (in order), and only then are its messages that depend on it
+   * sent and the write reported with persisted(). A leader's appends go out at once.
+   */
+  private queueWrite(node: SimNode, ready: Ready): void {
+    for (const entry of ready.entries) {
+      const known = node.engineTerm.get(entry.index);
+      if (entry.index <= node.engineIndex && known !== entry.term) node.truncateEngine(entry.index);
+      if (entry.index > node.engineIndex) node.applyToEngine(entry);
+    }
+    const leaderTypes = ready.messages.every((m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response');
+    const now = node.raw!.raft.role === 'leader' && leaderTypes ? ready.messages : [];
+    for (const m of now) this.send(m);
+    const previous = node.pendingWrites[node.pendingWrites.length - 1]?.at ?? this.now;
+    node.pendingWrites.push({
+      at: Math.max(previous, this.now + this.random.int(4)),
+      entries: ready.entries,
+      hardState: ready.hardState,
+      messages: now.length > 0 ? [] : ready.messages,
+    });
+  }
+
+  /** Completes the writes that are due (`all`: every one, from inside drive()), in order; a crash loses the rest. */
+  private completeWrites(node: SimNode, all = false): void {
+    while (node.raw && node.pendingWrites.length > 0 && (all || node.pendingWrites[0]!.at <= this.now)) {
+      const write = node.pendingWrites.shift()!;
+      if (this.crashOnWrite.has(node.id) && write.entries.length > 0) {
+        const kept = this.random.int(write.entries.length);
+        node.disk.append(write.entries.slice(0, kept));
+        if (write.hardState && this.chance(0.5)) node.disk.setHardState(durableHardState(write.hardState, write.entries, node.disk.storage.lastIndex()));
+        this.crash(node, `${node.id} crashed mid-write: ${kept} of ${write.entries.length} entries reached the disk (${node.pendingWrites.length} later writes lost)`);
+        return;
+      }
+      node.disk.append(write.entries);
+      for (const entry of write.entries) this.checker.onPersisted(node.id, entry, node.disk.chainAt(entry.index)!);
+      if (write.hardState) node.disk.setHardState(durableHardState(write.hardState, write.entries, node.disk.storage.lastIndex()));
+      for (const m of write.messages) this.send(m);
+      if (write.entries.length > 0) {
+        const last = write.entries[write.entries.length - 1]!;
+        node.raw.persisted(last.index, last.term);
+      }
+      if (!all) this.drive(node);
     }
   }
 

@@ -1,5 +1,5 @@
 import { decodeCheckpoint, encodeCheckpoint, applyEvent, truncateState, newEngineState, DEFAULT_ID_WINDOW, type EngineState } from '../src/engine/index.js';
-import { RawNode, type ConfigState, type Entry, type NodeId, type RandomSource, type Snapshot } from '../src/raft/index.js';
+import { RawNode, type ConfigState, type Entry, type HardState, type Message, type NodeId, type RandomSource, type Snapshot } from '../src/raft/index.js';
 import { decodeBatch } from './entry-codec.js';
 import { SimDisk } from './sim-disk.js';
 
@@ -29,6 +29,10 @@ export class SimNode {
   applied = 0;
   appliedPosition = 0;
   pending = new Map<number, PendingProposal>();
+  /** Asynchronous storage writes in flight, completed in order. */
+  pendingWrites: Array<{ at: number; entries: readonly Entry[]; hardState: HardState | undefined; messages: readonly Message[] }> = [];
+  /** Term of each entry whose events are in the engine (to tell a replaced entry from the same one). */
+  engineTerm = new Map<number, number>();
   /** The node is crashed until this virtual time. */
   downUntil = 0;
   tickPhase: number;
@@ -39,6 +43,7 @@ export class SimNode {
     private readonly random: RandomSource,
     private readonly unsafe: { voteWithoutLogCheck?: boolean } | undefined,
     tickPhase: number,
+    readonly asyncWrites = false,
   ) {
     this.disk = new SimDisk(config);
     this.tickPhase = tickPhase;
@@ -67,13 +72,16 @@ export class SimNode {
       maxInflightMessages: 8,
       maxMessageBytes: 4096,
       unsafe: this.unsafe,
+      asyncStorageWrites: this.asyncWrites,
     });
     this.pending.clear();
+    this.pendingWrites = [];
   }
 
   crash(): void {
     this.raw = undefined;
     this.pending.clear();
+    this.pendingWrites = [];
   }
 
   restoreEngine(snapshot: Snapshot): void {
@@ -105,6 +113,7 @@ export class SimNode {
       }
     }
     this.engineIndex = entry.index;
+    this.engineTerm.set(entry.index, entry.term);
     this.positionAt.set(entry.index + 1, this.engine.nextPosition);
   }
 
@@ -115,6 +124,7 @@ export class SimNode {
     truncateState(this.engine, position - 1);
     for (const key of [...this.idAt.keys()]) if (key >= position) this.idAt.delete(key);
     for (const key of [...this.positionAt.keys()]) if (key > index) this.positionAt.delete(key);
+    for (const key of [...this.engineTerm.keys()]) if (key >= index) this.engineTerm.delete(key);
     this.engineIndex = index - 1;
   }
 

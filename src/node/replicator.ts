@@ -94,7 +94,10 @@ export class Replicator {
       // Everything committed before this start is in the engine already (replayed at open). The
       // commit index may be ahead of the entries a crash left on disk: clamp it.
       applied: Math.max(Math.min(state.hardState.commit, window.lastIndex()), window.firstIndex() - 1),
+      asyncStorageWrites: state.config.voters.length > 1,
     });
+    this.asyncWrites = state.config.voters.length > 1;
+    this.appendedNext = window.nextPosition();
     this.lastStatus = this.raw.status();
   }
 
@@ -251,10 +254,27 @@ export class Replicator {
     this.running = this.loop().finally(() => (this.running = undefined));
   }
 
-  /** Resolves once every Ready handed out so far is handled. */
+  /** Resolves once every Ready handed out so far is handled and its writes are done. */
   async settled(): Promise<void> {
-    while (this.running) await this.running;
+    for (;;) {
+      const writes = this.writesDone;
+      await this.running;
+      await writes;
+      if (!this.running && this.writesDone === writes) return;
+    }
   }
+
+  /**
+   * A cluster hands out the next Ready while the previous one's writes sync (measured: 3-node
+   * p50 2.1 → 1.6 ms). A single node writes synchronously: its tiny pipelined appends batch
+   * better that way (asynchronous: 245k instead of 341k single-event appends/s), and there is
+   * no follower to keep busy meanwhile.
+   */
+  private readonly asyncWrites: boolean;
+  /** Storage writes of the Readies handed out, in order. */
+  private writesDone: Promise<void> = Promise.resolve();
+  /** Position the next entry handed to storage starts at. */
+  private appendedNext: number;
 
   private async loop(): Promise<void> {
     await Promise.resolve(); // let the proposals of this turn gather into one Ready
@@ -281,12 +301,15 @@ export class Replicator {
     if (ready.entries.length > 0) {
       const first = ready.entries[0]!.index;
       if (first <= this.storage.lastIndex) {
-        // A follower's divergent tail (never committed): cut it, then take the leader's entries.
+        // A follower's divergent tail (never committed): once the writes in flight are done,
+        // cut it, then take the leader's entries.
+        await this.writesDone;
         const lastPosition = await this.storage.truncateAfterIndex(first - 1);
         this.window.truncateFrom(first);
         this.hooks.truncated(first, lastPosition);
+        this.appendedNext = lastPosition + 1;
       }
-      let next = this.window.positionBeforeEntry(first);
+      let next = this.appendedNext;
       for (const entry of ready.entries) {
         const { bytes, first: firstPosition, last } = this.toBatch(entry, next);
         this.hooks.appended(entry, bytes, firstPosition, last);
@@ -294,6 +317,7 @@ export class Replicator {
         next = last + 1;
         positionsAfter.push(next);
       }
+      this.appendedNext = next;
     }
     const hard = ready.hardState;
     if (hard && (hard.term !== this.window.hardState.term || hard.vote !== this.window.hardState.vote)) {
@@ -314,26 +338,46 @@ export class Replicator {
         queueMicrotask(() => this.raw.reportSnapshot(m.to, false));
       }
     }
-    let sent = false;
-    if (leaderNow && messages.every((m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response')) {
-      this.transport?.send(messages);
-      sent = true;
-    }
-    // Committed entries already on this node's disk (written in earlier rounds) do not wait for
-    // this round's fdatasync: answering them now saves a whole fdatasync of commit latency.
-    const firstNew = ready.entries.length > 0 ? ready.entries[0]!.index : Number.POSITIVE_INFINITY;
+    // The leader's appends go out before its own write (they promise nothing about its disk);
+    // everything else (acks, votes) only once this round's writes are durable.
+    const sendNow = leaderNow && messages.every((m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response');
+    if (sendNow) this.transport?.send(messages);
+    const entries = ready.entries;
+    // Committed entries already on this disk (written in earlier rounds) are answered now; with
+    // asynchronous writes Raft hands out only those. Synchronously, the rest (entries of this
+    // round) wait for its fdatasync.
+    const firstNew = entries.length > 0 ? entries[0]!.index : Number.POSITIVE_INFINITY;
     let applied = 0;
     while (applied < ready.committedEntries.length && ready.committedEntries[applied]!.index < firstNew) this.applyCommitted(ready.committedEntries[applied++]!);
-    await Promise.all(writes);
-    this.window.append(ready.entries, positionsAfter);
-    if (ready.entries.length > 0 && this.writtenWaiters.length > 0) {
-      const upTo = ready.entries[ready.entries.length - 1]!.index;
-      const done = this.writtenWaiters.filter((w) => w.index <= upTo);
-      this.writtenWaiters = this.writtenWaiters.filter((w) => w.index > upTo);
-      for (const waiter of done) waiter.resolve();
+    const written = () => {
+      this.window.append(entries, positionsAfter);
+      if (entries.length > 0 && this.writtenWaiters.length > 0) {
+        const upTo = entries[entries.length - 1]!.index;
+        const done = this.writtenWaiters.filter((w) => w.index <= upTo);
+        this.writtenWaiters = this.writtenWaiters.filter((w) => w.index > upTo);
+        for (const waiter of done) waiter.resolve();
+      }
+      if (!sendNow) this.transport?.send(messages);
+    };
+    if (this.asyncWrites) {
+      // The writes complete in order; the next Ready does not wait for them (etcd's
+      // AsyncStorageWrites): proposals keep flowing to the followers while this one syncs.
+      this.writesDone = this.writesDone
+        .then(() => Promise.all(writes))
+        .then(() => {
+          written();
+          if (entries.length > 0) {
+            const last = entries[entries.length - 1]!;
+            this.raw.persisted(last.index, last.term);
+            this.schedule();
+          }
+        })
+        .catch((error: unknown) => this.fail(error));
+    } else {
+      await Promise.all(writes);
+      written();
+      for (let i = applied; i < ready.committedEntries.length; i++) this.applyCommitted(ready.committedEntries[i]!);
     }
-    if (!sent) this.transport?.send(messages);
-    for (let i = applied; i < ready.committedEntries.length; i++) this.applyCommitted(ready.committedEntries[i]!);
     this.raw.advance(ready);
     for (const state of ready.readStates) {
       const read = this.reads.get(state.context);

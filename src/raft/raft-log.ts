@@ -13,6 +13,9 @@ export class RaftLog {
   committed: number;
   applied: number;
 
+  /** With asynchronous storage writes, only entries already on disk are handed out as committed. */
+  asyncWrites = false;
+
   constructor(readonly storage: RaftStorage) {
     const first = storage.firstIndex();
     this.unstable = new Unstable(storage.lastIndex() + 1);
@@ -132,13 +135,18 @@ export class RaftLog {
     return this.unstable.entries.slice();
   }
 
+  /** The last index that may be applied: committed, and (with async writes) on this node's disk. */
+  private applicable(): number {
+    return this.asyncWrites ? Math.min(this.committed, this.stableIndex()) : this.committed;
+  }
+
   hasNextCommittedEntries(): boolean {
-    return this.committed > this.applied && this.applied + 1 >= this.firstIndex();
+    return this.applicable() > this.applied && this.applied + 1 >= this.firstIndex();
   }
 
   nextCommittedEntries(maxBytes: number): Entry[] {
     if (!this.hasNextCommittedEntries()) return [];
-    return this.slice(this.applied + 1, this.committed + 1, maxBytes);
+    return this.slice(this.applied + 1, this.applicable() + 1, maxBytes);
   }
 
   /** Entries from `lo` to the end, at most `maxBytes`. */

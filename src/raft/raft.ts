@@ -33,6 +33,13 @@ export interface RaftOptions {
    * `voteWithoutLogCheck`: grant votes without Raft's up-to-date log check (§5.4.1).
    */
   unsafe?: { voteWithoutLogCheck?: boolean };
+  /**
+   * Asynchronous storage writes (etcd's AsyncStorageWrites): `ready()` hands out entries to
+   * write without waiting for the previous ones; the node reports each write with
+   * `persisted(index, term)` once it is durable, and only then do they count (the leader's own
+   * vote toward commit, and entries handed out as committed).
+   */
+  asyncStorageWrites?: boolean;
 }
 
 export const DEFAULT_ELECTION_TICKS = 10;
@@ -93,6 +100,7 @@ export class Raft {
     this.unsafeVote = options.unsafe?.voteWithoutLogCheck === true;
     this.tracker = new ProgressTracker(options.maxInflightMessages ?? DEFAULT_MAX_INFLIGHT_MESSAGES);
     this.log = new RaftLog(options.storage);
+    this.log.asyncWrites = options.asyncStorageWrites === true;
 
     const { hardState, config } = options.storage.initialState();
     this.tracker.setConfig(config, this.log.lastIndex() + 1);

@@ -105,7 +105,7 @@ export class RawNode {
     if (soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role) return true;
     const hard = raft.hardState();
     if (!sameHardState(hard, this.prevHard)) return true;
-    if (raft.log.unstable.snapshot || raft.log.unstable.entries.length > 0) return true;
+    if (raft.log.unstable.snapshot || raft.log.unstable.entriesToWrite().length > 0) return true;
     return raft.msgs.length > 0 || raft.readStates.length > 0 || raft.log.hasNextCommittedEntries();
   }
 
@@ -115,7 +115,8 @@ export class RawNode {
     const soft = raft.softState();
     const hard = raft.hardState();
     const hardChanged = !sameHardState(hard, this.prevHard);
-    const entries = raft.log.unstableEntries();
+    const entries = raft.log.unstable.entriesToWrite();
+    raft.log.unstable.markInProgress();
     const ready: Ready = {
       softState: soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role ? soft : undefined,
       hardState: hardChanged ? hard : undefined,
@@ -144,7 +145,7 @@ export class RawNode {
       // The application restored its state machine from the snapshot: that is applied now.
       raft.log.applied = Math.max(raft.log.applied, ready.snapshot.index);
     }
-    if (ready.entries.length > 0) {
+    if (ready.entries.length > 0 && !raft.log.asyncWrites) {
       const last = ready.entries[ready.entries.length - 1]!;
       raft.onStable(last.index, last.term);
     }
@@ -152,6 +153,15 @@ export class RawNode {
       if (entry.kind === 'config') raft.applyConfigEntry(entry);
       raft.log.appliedTo(entry.index);
     }
+  }
+
+  /**
+   * Asynchronous storage writes: the node's write of the entries up to (index, term) is
+   * durable. A write of entries that were replaced meanwhile counts for nothing.
+   */
+  persisted(index: number, term: number): void {
+    if (!this.raft.log.asyncWrites) raftInvariantFailed('persisted() is for asyncStorageWrites; advance() reports writes otherwise');
+    this.raft.onStable(index, term);
   }
 
   status(): RaftStatus {

@@ -9,8 +9,24 @@ import type { Entry, Snapshot } from './types.js';
 export class Unstable {
   snapshot: Snapshot | undefined;
   entries: Entry[] = [];
+  /**
+   * Last index already handed to the node for writing (with asynchronous storage writes, the
+   * entries up to it are in flight): a Ready hands out only the entries after it.
+   */
+  inProgress: number;
 
-  constructor(public offset: number) {}
+  constructor(public offset: number) {
+    this.inProgress = offset - 1;
+  }
+
+  /** Entries not yet handed to the node for writing. */
+  entriesToWrite(): Entry[] {
+    return this.entries.slice(Math.max(0, this.inProgress + 1 - this.offset));
+  }
+
+  markInProgress(): void {
+    if (this.entries.length > 0) this.inProgress = this.offset + this.entries.length - 1;
+  }
 
   firstIndex(): number | undefined {
     return this.snapshot ? this.snapshot.index + 1 : undefined;
@@ -35,6 +51,7 @@ export class Unstable {
     if (this.term(index) !== term || index < this.offset) return;
     this.entries = this.entries.slice(index + 1 - this.offset);
     this.offset = index + 1;
+    this.inProgress = Math.max(this.inProgress, index);
   }
 
   stableSnapshotTo(index: number): void {
@@ -44,11 +61,14 @@ export class Unstable {
   restore(snapshot: Snapshot): void {
     this.offset = snapshot.index + 1;
     this.entries = [];
+    this.inProgress = snapshot.index;
     this.snapshot = snapshot;
   }
 
   truncateAndAppend(entries: readonly Entry[]): void {
     const after = entries[0]!.index;
+    // Entries from `after` on are replaced: whatever of them was in flight must be written again.
+    this.inProgress = Math.min(this.inProgress, after - 1);
     if (after === this.offset + this.entries.length) {
       for (const entry of entries) this.entries.push(entry);
     } else if (after <= this.offset) {
