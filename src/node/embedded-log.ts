@@ -292,6 +292,7 @@ export class EmbeddedEventLog implements EventLog {
           if (lastPosition > this.highWaterMark) this.commit(lastPosition);
         },
         roleChanged: (status) => this.options.cluster.onRoleChange?.(status),
+        snapshotNeeded: (peer, index) => this.options.cluster.onSnapshotNeeded?.(peer, index),
       },
     );
     const log = this;

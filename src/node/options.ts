@@ -28,6 +28,8 @@ export interface ClusterOptions {
   heartbeatTicks?: number;
   /** Told when this node's role or known leader changes. */
   onRoleChange?: (status: RaftStatus) => void;
+  /** Told when a follower is behind this node's in-memory window and would need a snapshot (not implemented yet). */
+  onSnapshotNeeded?: (peer: NodeId, index: number) => void;
 }
 
 export const DEFAULT_NODE_ID = 'n1';
@@ -72,7 +74,7 @@ export interface ResolvedOptions {
   randomFill: (target: Uint8Array) => void;
   /** Ids of transient events published without one. */
   newId: () => string;
-  cluster: Required<Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks'>> & Pick<ClusterOptions, 'transport' | 'onRoleChange'>;
+  cluster: Required<Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks'>> & Pick<ClusterOptions, 'transport' | 'onRoleChange' | 'onSnapshotNeeded'>;
 }
 
 export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
@@ -113,6 +115,7 @@ function resolveCluster(cluster: ClusterOptions | undefined): ResolvedOptions['c
     heartbeatTicks,
     transport: cluster?.transport,
     onRoleChange: cluster?.onRoleChange,
+    onSnapshotNeeded: cluster?.onSnapshotNeeded,
   };
 }
 

@@ -69,7 +69,6 @@ export class Replicator {
   private failure: Error | undefined;
   /** Entry index → { term, resolve, reject } for proposals waiting to be committed. */
   private readonly waiting = new Map<number, { term: number; resolve: () => void; reject: (error: Error) => void }>();
-  private lastStatus: RaftStatus;
   /** Proposals acknowledged at 'leader': resolved once this node's write of them is durable. */
   private writtenWaiters: Array<{ index: number; resolve: () => void; reject: (error: Error) => void }> = [];
   private configIndex: number;
@@ -98,7 +97,6 @@ export class Replicator {
     });
     this.asyncWrites = state.config.voters.length > 1;
     this.appendedNext = window.nextPosition();
-    this.lastStatus = this.raw.status();
   }
 
   /** Starts ticking (a cluster) or campaigns at once (a single voter needs no timeout). */
@@ -392,9 +390,7 @@ export class Replicator {
       for (const waiter of due) waiter.then();
     }
     if (ready.softState) {
-      const status = this.raw.status();
-      this.lastStatus = status;
-      this.hooks.roleChanged(status);
+      this.hooks.roleChanged(this.raw.status());
     }
     this.compactWindow();
   }
@@ -506,9 +502,6 @@ export class Replicator {
     this.writtenWaiters = [];
   }
 
-  get previousStatus(): RaftStatus {
-    return this.lastStatus;
-  }
 }
 
 /** Entry data kept in memory for followers that fall behind, at most (bytes, entries). */

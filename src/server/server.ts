@@ -22,6 +22,8 @@ export const WEBSOCKET_PATH = '/ws';
 const SHUTDOWN_GRACE_MS = 5_000;
 /** How long closed connections may take to send their last bytes before they are cut. */
 const SOCKET_LINGER_MS = 1_000;
+/** How often at most the log says that a peer needs a snapshot. */
+const SNAPSHOT_WARNING_INTERVAL_MS = 10_000;
 
 export interface ServerOptions {
   dir: string;
@@ -72,6 +74,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   let peerUrls: Record<string, string> | undefined;
   if (options.cluster) {
     const { id, peers, token } = options.cluster;
+    const snapshotWarnings = new Map<string, number>();
     transport = new TcpPeerTransport(id, peers, token ?? '', logger);
     peerUrls = Object.fromEntries(Object.entries(peers).map(([peer, a]) => [peer, `${options.tls ? 'ordos' : 'ordo'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`]));
     logOptions = {
@@ -82,6 +85,13 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
         transport,
         tickMs: options.cluster.tickMs,
         onRoleChange: (status) => logger.info({ node: id, role: status.role, term: status.term, leader: status.leader || undefined }, 'raft role'),
+        onSnapshotNeeded: (peer, index) => {
+          // Raft asks again on every heartbeat: say it once per peer per interval.
+          const now = Date.now();
+          if (now - (snapshotWarnings.get(peer) ?? 0) < SNAPSHOT_WARNING_INTERVAL_MS) return;
+          snapshotWarnings.set(peer, now);
+          logger.error({ node: id, peer, index }, 'peer %s is behind this node\'s in-memory Raft window and needs a snapshot, which is not implemented yet: it cannot catch up', peer);
+        },
       },
     };
   }
