@@ -167,4 +167,39 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
     assert.equal(again.length, 8);
     await reopened.close();
   });
+
+  it("ack modes: 'quorum' waits for a majority, 'leader' for the leader's own disk, 'none' for nothing", async () => {
+    const network = new MemoryNetwork();
+    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const leader = await until('a leader', () => leaderOf(logs));
+    await leader.append('s', { type: 'T' });
+    // The followers stop answering: nothing can commit any more.
+    for (const log of logs.values()) if (log !== leader) network.cut.add(log.nodeId);
+    let quorumDone = false;
+    const quorum = leader.append('s', { type: 'Q' }, { ack: 'quorum' }).then(
+      () => (quorumDone = true),
+      () => undefined,
+    );
+    const onLeaderDisk = await leader.append('s', { type: 'L' }, { ack: 'leader' });
+    const none = await leader.append('s', { type: 'N' }, { ack: 'none' });
+    assert.equal(onLeaderDisk.index, 2);
+    assert.equal(none.index, 3);
+    assert.equal(quorumDone, false, "a quorum append was acknowledged without a quorum");
+    assert.ok(leader.committedPosition < onLeaderDisk.position, 'readers never see what is not committed');
+    network.cut.clear();
+    await quorum;
+    // After healing, a follower may win the election (its log lacks Q, L and N) and replace
+    // them: 'leader' and 'none' promise nothing beyond the leader. A quorum append is either
+    // acknowledged and in every log, or refused and in none.
+    const next = await until('a leader after healing', () => leaderOf(logs));
+    const marker = await next.append('s', { type: 'M' });
+    for (const log of logs.values()) await until(`${log.nodeId} to catch up`, () => log.committedPosition >= marker.position);
+    for (const log of logs.values()) {
+      const types = [];
+      for await (const event of log.read('s', { consistency: 'local' })) types.push(event.type);
+      assert.equal(types.includes('Q'), quorumDone, `${log.nodeId}: ${types.join(',')} (quorum append ${quorumDone ? 'acknowledged' : 'refused'})`);
+    }
+    for (const log of logs.values()) await log.close();
+  });
 });
