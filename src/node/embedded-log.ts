@@ -148,8 +148,17 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
       checkpointPosition,
       replayedEvents,
     };
+    const stored = await loadRaftState(root);
+    if (stored?.nodeId !== undefined) {
+      if (options?.cluster === undefined) {
+        // A cluster node's directory opened on its own (ordo status, verify…): it is still that node.
+        resolved.cluster = { ...resolved.cluster, id: stored.nodeId, peers: [...stored.config.voters] };
+      } else if (options.cluster.id !== stored.nodeId) {
+        throw new InvalidArgumentError(`${root} holds the data of node ${stored.nodeId}, not of ${describe(options.cluster.id)}: a node's term and vote are its own`);
+      }
+    }
     const cluster = resolved.cluster;
-    const state = (await loadRaftState(root)) ?? initialRaftState(cluster, storage);
+    const state = { ...(stored ?? initialRaftState(cluster, storage)), nodeId: cluster.id };
     const { window, committedIndex, uncommitted } = await loadWindow(storage, state);
     const log = new EmbeddedEventLog(root, checkpointDir, resolved, storage, engine, unlock, report, window, state, committedIndex, uncommitted);
     await log.start();
@@ -316,7 +325,9 @@ export class EmbeddedEventLog implements EventLog {
    */
   async start(): Promise<void> {
     this.replicator.start(this.options.cluster.transport);
-    if (this.options.cluster.peers.length === 1 && this.options.cluster.peers[0] === this.options.cluster.id) {
+    // The membership on disk decides (a cluster node's directory opened without its peers stays a follower).
+    const { voters } = this.replicator.status().config;
+    if (voters.length === 1 && voters[0] === this.options.cluster.id) {
       await this.replicator.settled();
       if (this.replicator.failed) throw this.replicator.failed;
       if (!this.replicator.isLeader) throw new NotLeaderError('open', this.replicator.leader);

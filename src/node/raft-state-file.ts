@@ -18,6 +18,8 @@ export interface RaftState {
   config: ConfigState;
   /** Entry index of the membership change `config` comes from (0: the initial membership). */
   configIndex: number;
+  /** The node this directory belongs to (a node's term and vote are its own, never another's). */
+  nodeId?: string;
 }
 
 const FILE = 'raft-state';
@@ -36,14 +38,14 @@ export async function loadRaftState(dir: string): Promise<RaftState | undefined>
     // Never guess a term or a vote: a node that forgot its vote could vote twice in one term.
     throw new CorruptLogError(file, 0, 'raft state checksum mismatch (the term and vote cannot be trusted; restore this node from a peer)');
   }
-  const value = JSON.parse(bytes.toString('utf8', 4)) as { version: number; term: number; vote: string; commit: number; config: ConfigState; configIndex: number };
+  const value = JSON.parse(bytes.toString('utf8', 4)) as { version: number; term: number; vote: string; commit: number; config: ConfigState; configIndex: number; nodeId?: string };
   if (value.version !== VERSION) throw new CorruptLogError(file, 4, `raft state version ${value.version}, expected ${VERSION}`);
-  return { hardState: { term: value.term, vote: value.vote, commit: value.commit }, config: value.config, configIndex: value.configIndex };
+  return { hardState: { term: value.term, vote: value.vote, commit: value.commit }, config: value.config, configIndex: value.configIndex, ...(value.nodeId ? { nodeId: value.nodeId } : {}) };
 }
 
 export async function saveRaftState(dir: string, state: RaftState): Promise<void> {
   const json = Buffer.from(
-    JSON.stringify({ version: VERSION, term: state.hardState.term, vote: state.hardState.vote, commit: state.hardState.commit, config: state.config, configIndex: state.configIndex }),
+    JSON.stringify({ version: VERSION, nodeId: state.nodeId, term: state.hardState.term, vote: state.hardState.vote, commit: state.hardState.commit, config: state.config, configIndex: state.configIndex }),
     'utf8',
   );
   const bytes = Buffer.alloc(4 + json.length);

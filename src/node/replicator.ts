@@ -482,7 +482,7 @@ export class Replicator {
    * through the same temporary name); the config is the one as of the latest applied change.
    */
   private persistState(hardState: HardState): Promise<void> {
-    const state = { hardState, config: this.config, configIndex: this.configIndex };
+    const state = { hardState, config: this.config, configIndex: this.configIndex, nodeId: this.options.id };
     const write = this.stateWrites.catch(() => undefined).then(() => saveRaftState(this.stateDir, state));
     this.stateWrites = write;
     return write;

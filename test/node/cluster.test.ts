@@ -48,6 +48,13 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
     // An expected-count conflict is decided by the leader against its log.
     await assert.rejects(leader.append('orders', { type: 'Placed' }, { expected: 3 }), /expected count 3 but its count is 20/);
     for (const log of logs.values()) await log.close();
+    // A node's directory stays that node's: opened as another node it is refused, opened
+    // on its own (ordo status) it is still that node, a follower that waits for its peers.
+    await assert.rejects(open(dirs.get('n2')!, { cluster: { id: 'n1', peers: PEERS } }), /holds the data of node n2, not of "n1"/);
+    const alone = await open(dirs.get('n2')!);
+    assert.equal(alone.raftStatus().id, 'n2');
+    assert.deepEqual(alone.raftStatus().config.voters, PEERS);
+    await alone.close();
   });
 
   it('the leader stops: a new one takes over, nothing acknowledged is lost, and the old one catches up byte for byte', async () => {
