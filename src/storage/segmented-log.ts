@@ -477,12 +477,7 @@ export class SegmentedLog {
             }
           }
           if (at === 0 && !done) {
-            // A batch larger than the chunk: grow to fit it and read again.
-            const needed = length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
-            if (needed <= chunk.length || offset + needed > end) {
-              throw new CorruptLogError(segment.file, offset, `batch of ${needed} bytes runs past the end of the segment`);
-            }
-            chunk = Buffer.allocUnsafe(needed);
+            chunk = chunkForBatch(chunk, length, offset, end, segment.file);
             continue;
           }
           offset += at;
@@ -534,9 +529,7 @@ export class SegmentedLog {
             if (collected >= maxBytes || next > toIndex) break;
           }
           if (at === 0) {
-            const needed = length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
-            if (needed <= chunk.length || offset + needed > end) throw new CorruptLogError(segment.file, offset, `batch of ${needed} bytes runs past the end of the segment`);
-            chunk = Buffer.allocUnsafe(needed);
+            chunk = chunkForBatch(chunk, length, offset, end, segment.file);
             continue;
           }
           offset += at;
@@ -884,6 +877,16 @@ async function offsetAfterEntry(segment: Segment, entryIndex: number): Promise<C
 async function lastTermOf(segment: Segment): Promise<number> {
   if (segment.lastPosition < segment.base) return 0;
   return (await scanSegment(segment.file, segment.base, { tornTailAllowed: true })).lastTerm;
+}
+
+/**
+ * No whole batch fit in `chunk` (read at `offset`): a chunk large enough for the batch there,
+ * to read it again; CorruptLogError if the batch claims to run past the segment's end.
+ */
+function chunkForBatch(chunk: Buffer, length: number, offset: number, end: number, file: string): ReturnType<typeof Buffer.allocUnsafe> {
+  const needed = length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
+  if (needed <= chunk.length || offset + needed > end) throw new CorruptLogError(file, offset, `batch of ${needed} bytes runs past the end of the segment`);
+  return Buffer.allocUnsafe(needed);
 }
 
 function onlyZeros(bytes: Buffer, from: number): boolean {
