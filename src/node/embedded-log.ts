@@ -64,7 +64,7 @@ import { LogSubscription, type LiveItem, type SubscriptionSource } from './subsc
 /** How long a read with `minPosition` waits for this node to commit that far. */
 const MIN_POSITION_TIMEOUT_MS = 10_000;
 /** Entries (at most) loaded into Raft's in-memory window at open, before the commit index. */
-const WINDOW_LOAD_ENTRIES = 50_000;
+const WINDOW_LOAD_ENTRIES = 4096;
 /**
  * The log looks for subscribers lagging behind the live tail each time this fraction of
  * `subscriberMaxLag` events has been published: a lagging subscriber pins at most ~1.125 × the
@@ -186,8 +186,14 @@ function initialRaftState(cluster: ResolvedOptions['cluster'], storage: Segmente
 async function loadWindow(storage: SegmentedLog, state: RaftState): Promise<{ window: RaftWindow; committedIndex: number; uncommitted: Array<{ last: number; bytes: Buffer }> }> {
   const first = storage.firstIndex;
   const last = storage.lastIndex;
-  const committedIndex = Math.max(Math.min(state.hardState.commit, last), first - 1);
-  const start = Math.max(first - 1, committedIndex - WINDOW_LOAD_ENTRIES);
+  // A cluster of one commits what is on its own disk: everything there is committed (the
+  // persisted commit index is only a hint, and after a crash it lags). It sends entries to
+  // nobody, so its window starts empty. A cluster member keeps a tail for followers that are a
+  // little behind (reading more would make every open read that much of the log: at 10M
+  // events it took 5 s).
+  const single = state.config.voters.length === 1 && state.config.learners.length === 0;
+  const committedIndex = single ? last : Math.max(Math.min(state.hardState.commit, last), first - 1);
+  const start = Math.max(first - 1, committedIndex - (single ? 0 : WINDOW_LOAD_ENTRIES));
   let batches = last >= Math.max(start, first) ? await readAllBatches(storage, Math.max(start, first), last) : [];
   let snapshot = { index: start, term: 0, config: state.config, nextPosition: storage.lastPosition + 1 };
   if (start >= first) {
