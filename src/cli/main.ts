@@ -49,6 +49,15 @@ function filterOf(options: { stream?: string[]; prefix?: string[]; type?: string
   return Object.keys(filter).length > 0 ? filter : undefined;
 }
 
+/**
+ * A directory read on its own reads what it holds: a stopped cluster node has no peers to
+ * confirm a linearizable read point (a single node needs none anyway). A server reads
+ * linearizably.
+ */
+function consistencyFor(options: { url?: string }): 'linearizable' | 'local' {
+  return options.url ? 'linearizable' : 'local';
+}
+
 const dirOption = () => new Option('-d, --dir <dir>', 'data directory').default(DEFAULT_DIR);
 const urlOption = () => new Option('-u, --url <url>', 'use the server at this URL (ordo://host:4680, ws://host:4681/ws) instead of --dir').env('ORDO_URL');
 const tokenOption = () => new Option('--token <token>', "the server's access token").env('ORDO_TOKEN');
@@ -100,7 +109,7 @@ withLogOptions(program.command('read'))
   .action(async (stream: string, options) => {
     const log = await openLog(options);
     try {
-      for await (const event of log.read(stream, { from: options.from, limit: options.limit, backwards: options.backwards === true })) {
+      for await (const event of log.read(stream, { from: options.from, limit: options.limit, backwards: options.backwards === true, consistency: consistencyFor(options) })) {
         console.log(formatEvent(event));
       }
     } finally {
@@ -118,7 +127,7 @@ withLogOptions(program.command('read-all'))
   .action(async (options) => {
     const log = await openLog(options);
     try {
-      for await (const event of log.readAll({ from: options.from, limit: options.limit, filter: filterOf(options) })) console.log(formatEvent(event));
+      for await (const event of log.readAll({ from: options.from, limit: options.limit, filter: filterOf(options), consistency: consistencyFor(options) })) console.log(formatEvent(event));
     } finally {
       await log.close();
     }
