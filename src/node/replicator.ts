@@ -322,7 +322,8 @@ export class Replicator {
       // Written beside this round's entries, not after them: its commit index must not cover
       // them, or a crash that lost them would leave a divergent tail looking committed
       // (found by the simulator, seed 119130). The commit index is only a hint anyway.
-      const durable = ready.entries.length > 0 ? ready.entries[0]!.index - 1 : this.storage.lastIndex;
+      // Only what is already durable counts (with asynchronous writes, earlier rounds may still be in flight).
+      const durable = Math.min(this.storage.durableEntryIndex, ready.entries.length > 0 ? ready.entries[0]!.index - 1 : Number.POSITIVE_INFINITY);
       writes.push(this.persistState({ ...hard, commit: Math.min(hard.commit, durable) }));
     }
     if (hard) this.window.hardState = hard;

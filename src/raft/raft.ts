@@ -556,20 +556,19 @@ export class Raft {
   }
 
   private stepFollower(m: Message): void {
+    if (m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot') {
+      // Only the leader of our term sends these: it is alive, and it is the leader.
+      this.electionElapsed = 0;
+      this.leader = m.from;
+    }
     switch (m.type) {
       case 'append':
-        this.electionElapsed = 0;
-        this.leader = m.from;
         this.handleAppend(m);
         return;
       case 'heartbeat':
-        this.electionElapsed = 0;
-        this.leader = m.from;
         this.handleHeartbeat(m);
         return;
       case 'snapshot':
-        this.electionElapsed = 0;
-        this.leader = m.from;
         this.handleSnapshot(m);
         return;
       case 'transfer-leader':

@@ -13,6 +13,7 @@ import {
   firstRecordOffset,
   nextRecordOffset,
   readBatchHeader,
+  type BatchHeader,
   type LogRecord,
   type RecordDecoder,
 } from './record.js';
@@ -442,48 +443,21 @@ export class SegmentedLog {
     let collected = 0;
     while (segmentIndex < this.segments.length && collected < maxBytes) {
       const segment = this.segments[segmentIndex]!;
-      const done = await this.withReader(segment, async (handle) => {
-        let offset = segment.index.floorOffset(from, SEGMENT_HEADER_BYTES);
-        const end = segment.size;
-        let chunk = Buffer.allocUnsafe(Math.min(Math.max(maxBytes, 64 * 1024), end - offset));
-        let done = false;
-        while (offset < end && !done) {
-          const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
-          let at = 0;
-          for (;;) {
-            const check = checkBatch(chunk, at, length);
-            if (check.kind === 'incomplete') break;
-            if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
-            const header = readBatchHeader(chunk, at);
-            const first = header.firstPosition;
-            if (first > to) {
-              done = true;
-              break;
-            }
-            if (first + header.count - 1 >= from) {
-              let record = firstRecordOffset(at);
-              for (let i = 0; i < header.count; i++) {
-                const position = first + i;
-                if (position > to) break;
-                if (position >= from) records.push(decode(chunk, record, position, header));
-                record = nextRecordOffset(chunk, record);
-              }
-              collected += check.end - at;
-            }
-            at = check.end;
-            if (collected >= maxBytes || first + header.count - 1 >= to) {
-              done = true;
-              break;
-            }
+      const done = await this.walkBatches(segment, segment.index.floorOffset(from, SEGMENT_HEADER_BYTES), Math.max(maxBytes, 64 * 1024), (chunk, at, end, header) => {
+        const first = header.firstPosition;
+        if (first > to) return true;
+        const last = first + header.count - 1;
+        if (last >= from) {
+          let record = firstRecordOffset(at);
+          for (let i = 0; i < header.count; i++) {
+            const position = first + i;
+            if (position > to) break;
+            if (position >= from) records.push(decode(chunk, record, position, header));
+            record = nextRecordOffset(chunk, record);
           }
-          if (at === 0 && !done) {
-            chunk = chunkForBatch(chunk, length, offset, end, segment.file);
-            continue;
-          }
-          offset += at;
-          if (!done) chunk = Buffer.allocUnsafe(chunk.length); // records handed out keep views of the old chunk
+          collected += end - at;
         }
-        return done;
+        return collected >= maxBytes || last >= to;
       });
       if (done || to <= segment.lastPosition) break;
       from = segment.lastPosition + 1;
@@ -506,38 +480,51 @@ export class SegmentedLog {
     let next = fromIndex;
     while (segmentIndex < this.segments.length && collected < maxBytes && next <= toIndex) {
       const segment = this.segments[segmentIndex]!;
-      await this.withReader(segment, async (handle) => {
-        // A batch with first position <= hint - 1 lies before every batch of entry >= fromIndex.
-        let offset = next === fromIndex ? segment.index.floorOffset(positionHint - 1, SEGMENT_HEADER_BYTES) : SEGMENT_HEADER_BYTES;
-        const end = segment.size;
-        let chunk = Buffer.allocUnsafe(Math.min(Math.max(maxBytes, 64 * 1024), Math.max(end - offset, 8)));
-        while (offset < end && collected < maxBytes && next <= toIndex) {
-          const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
-          let at = 0;
-          for (;;) {
-            const check = checkBatch(chunk, at, length);
-            if (check.kind === 'incomplete') break;
-            if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
-            const header = readBatchHeader(chunk, at);
-            if (header.entryIndex >= next && header.entryIndex <= toIndex) {
-              if (header.entryIndex !== next) throw new CorruptLogError(segment.file, offset + at, `entry ${header.entryIndex} where entry ${next} was expected`);
-              batches.push({ ...header, kind: header.kind ?? 0, bytes: Buffer.from(chunk.subarray(at, check.end)) });
-              collected += check.end - at;
-              next++;
-            }
-            at = check.end;
-            if (collected >= maxBytes || next > toIndex) break;
-          }
-          if (at === 0) {
-            chunk = chunkForBatch(chunk, length, offset, end, segment.file);
-            continue;
-          }
-          offset += at;
+      // A batch with first position <= hint - 1 lies before every batch of entry >= fromIndex.
+      const offset = next === fromIndex ? segment.index.floorOffset(positionHint - 1, SEGMENT_HEADER_BYTES) : SEGMENT_HEADER_BYTES;
+      await this.walkBatches(segment, offset, Math.max(maxBytes, 64 * 1024), (chunk, at, end, header, fileOffset) => {
+        if (header.entryIndex >= next && header.entryIndex <= toIndex) {
+          if (header.entryIndex !== next) throw new CorruptLogError(segment.file, fileOffset, `entry ${header.entryIndex} where entry ${next} was expected`);
+          batches.push({ ...header, kind: header.kind ?? 0, bytes: Buffer.from(chunk.subarray(at, end)) });
+          collected += end - at;
+          next++;
         }
+        return collected >= maxBytes || next > toIndex;
       });
       segmentIndex++;
     }
     return batches;
+  }
+
+  /**
+   * Walks the whole batches of `segment` from byte `offset` on, reading chunks of about
+   * `chunkBytes`, and calls `visit(chunk, at, end, header, fileOffset)` for each until it returns true.
+   * Every chunk is a fresh buffer, so views into one stay valid after the walk moves on (reads
+   * hand out records that keep them). Returns whether `visit` finished (false: the segment ended).
+   */
+  private walkBatches(segment: Segment, offset: number, chunkBytes: number, visit: (chunk: Buffer, at: number, end: number, header: BatchHeader, fileOffset: number) => boolean): Promise<boolean> {
+    return this.withReader(segment, async (handle) => {
+      const end = segment.size;
+      let chunk = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(end - offset, 8)));
+      while (offset < end) {
+        const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
+        let at = 0;
+        for (;;) {
+          const check = checkBatch(chunk, at, length);
+          if (check.kind === 'incomplete') break;
+          if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
+          if (visit(chunk, at, check.end, readBatchHeader(chunk, at), offset + at)) return true;
+          at = check.end;
+        }
+        if (at === 0) {
+          chunk = chunkForBatch(chunk, length, offset, end, segment.file);
+          continue;
+        }
+        offset += at;
+        chunk = Buffer.allocUnsafe(chunk.length);
+      }
+      return false;
+    });
   }
 
   /**
