@@ -305,8 +305,9 @@ export class RemoteEventLog implements EventLog {
     this.ensureOpen('subscribe');
     const from = options.from ?? 'start';
     if (from !== 'start' && from !== 'end') validateIndex(from, 'from');
+    if (options.minPosition !== undefined) validateIndex(options.minPosition, 'minPosition');
     const filter = validateFilter(options.filter);
-    const subscription = new RemoteSubscription(this.subscriptionHost, from, filter, options.transient === true, this.options.subscriptionWindow, options.signal);
+    const subscription = new RemoteSubscription(this.subscriptionHost, from, filter, options.transient === true, this.options.subscriptionWindow, options.signal, undefined, options.minPosition);
     this.track(subscription);
     subscription.subscribe();
     return subscription;

@@ -51,6 +51,8 @@ export class RemoteSubscription implements Subscription<Item> {
     private readonly window: number,
     private readonly signal: AbortSignal | undefined,
     private readonly historyOf?: string,
+    /** Sent while the subscription still starts at 'end' (after a reconnect it resumes at a position). */
+    private readonly minPosition?: number,
   ) {
     this.lastPosition = typeof from === 'number' ? from - 1 : -1;
     this.resumeAt = from;
@@ -123,7 +125,8 @@ export class RemoteSubscription implements Subscription<Item> {
       const from = this.resumeAt;
       const filter = this.filter;
       const transient = this.transient;
-      id = this.host.encode((w, requestId) => writeSubscribe(w, requestId, from, filter, transient, credit));
+      const minPosition = from === 'end' ? this.minPosition : undefined;
+      id = this.host.encode((w, requestId) => writeSubscribe(w, requestId, from, filter, transient, credit, minPosition));
     }
     this.id = id;
     if (id !== undefined) this.host.register(id, this);

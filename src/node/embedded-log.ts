@@ -47,11 +47,13 @@ import { applyEvent, newEngineState, positionOf, truncateState, type AppliedEven
 import { countAt } from '../engine/stream-state.js';
 import { invariantFailed } from '../engine/assert.js';
 import { SegmentedLog } from '../storage/segmented-log.js';
-import { BATCH_KIND_CONFIG, BATCH_KIND_NOOP, BATCH_OVERHEAD_BYTES, firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
+import { firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
 import type { Entry, NodeId, RaftStatus } from '../raft/index.js';
 import { loadRaftState, type RaftState } from './raft-state-file.js';
 import { RaftWindow } from './raft-window.js';
 import { Replicator } from './replicator.js';
+import { entryOfBatch } from './batch-entry.js';
+import { removeStaging } from './snapshot-transfer.js';
 import { lockDirectory } from '../storage/dir-lock.js';
 import { loadCheckpoint, writeCheckpoint } from './checkpoints.js';
 import { RandomIds, WriteArena, decodeBatch, decodeEvent, decodeForReplay, encodeBatch, type StreamPart as EncodedPart } from './event-codec.js';
@@ -159,7 +161,8 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
     }
     const cluster = resolved.cluster;
     const state = { ...(stored ?? initialRaftState(cluster, storage)), nodeId: cluster.id };
-    const { window, committedIndex, uncommitted } = await loadWindow(storage, state);
+    await removeStaging(root); // a snapshot transfer the last run did not finish starts over
+    const { window, committedIndex, uncommitted } = await loadWindow(storage, state, Math.min(WINDOW_LOAD_ENTRIES, cluster.windowEntries));
     const log = new EmbeddedEventLog(root, checkpointDir, resolved, storage, engine, unlock, report, window, state, committedIndex, uncommitted);
     await log.start();
     return log;
@@ -183,7 +186,7 @@ function initialRaftState(cluster: ResolvedOptions['cluster'], storage: Segmente
  * Raft's window: the entries after the commit index (not yet known committed) and up to
  * WINDOW_LOAD_ENTRIES before it, read from the segments.
  */
-async function loadWindow(storage: SegmentedLog, state: RaftState): Promise<{ window: RaftWindow; committedIndex: number; uncommitted: Array<{ last: number; bytes: Buffer }> }> {
+async function loadWindow(storage: SegmentedLog, state: RaftState, loadEntries: number): Promise<{ window: RaftWindow; committedIndex: number; uncommitted: Array<{ last: number; bytes: Buffer }> }> {
   const first = storage.firstIndex;
   const last = storage.lastIndex;
   // A cluster of one commits what is on its own disk: everything there is committed (the
@@ -193,7 +196,7 @@ async function loadWindow(storage: SegmentedLog, state: RaftState): Promise<{ wi
   // events it took 5 s).
   const single = state.config.voters.length === 1 && state.config.learners.length === 0;
   const committedIndex = single ? last : Math.max(Math.min(state.hardState.commit, last), first - 1);
-  const start = Math.max(first - 1, committedIndex - (single ? 0 : WINDOW_LOAD_ENTRIES));
+  const start = Math.max(first - 1, committedIndex - (single ? 0 : loadEntries));
   let batches = last >= Math.max(start, first) ? await readAllBatches(storage, Math.max(start, first), last) : [];
   let snapshot = { index: start, term: 0, config: state.config, nextPosition: storage.lastPosition + 1 };
   if (start >= first) {
@@ -205,7 +208,7 @@ async function loadWindow(storage: SegmentedLog, state: RaftState): Promise<{ wi
   }
   const window = new RaftWindow(state.hardState, snapshot);
   window.append(
-    batches.map((b) => toEntry(b)),
+    batches.map((b) => entryOfBatch(b)),
     batches.map((b) => b.firstPosition + b.count),
   );
   const uncommitted: Array<{ last: number; bytes: Buffer }> = [];
@@ -224,13 +227,6 @@ async function readAllBatches(storage: SegmentedLog, from: number, to: number): 
     hint = batches[batches.length - 1]!.firstPosition + batches[batches.length - 1]!.count;
   }
   return all;
-}
-
-/** A stored batch as the Raft entry it is (the inverse of the Replicator's toBatch). */
-function toEntry(batch: { entryIndex: number; term: number; kind: number; bytes: Buffer }): Entry {
-  if (batch.kind === BATCH_KIND_CONFIG) return { term: batch.term, index: batch.entryIndex, kind: 'config', data: batch.bytes.subarray(BATCH_OVERHEAD_BYTES) };
-  if (batch.kind === BATCH_KIND_NOOP) return { term: batch.term, index: batch.entryIndex, kind: 'normal', data: new Uint8Array(0) };
-  return { term: batch.term, index: batch.entryIndex, kind: 'normal', data: batch.bytes };
 }
 
 /** Rebuilds the engine from the records after its checkpoint. */
@@ -299,7 +295,13 @@ export class EmbeddedEventLog implements EventLog {
       storage,
       window,
       state,
-      { id: options.cluster.id, tickMs: options.cluster.tickMs, electionTicks: options.cluster.electionTicks, heartbeatTicks: options.cluster.heartbeatTicks },
+      {
+        id: options.cluster.id,
+        tickMs: options.cluster.tickMs,
+        electionTicks: options.cluster.electionTicks,
+        heartbeatTicks: options.cluster.heartbeatTicks,
+        windowEntries: options.cluster.windowEntries,
+      },
       {
         appended: (entry, bytes, first, last) => this.onAppended(entry, bytes, first, last),
         truncated: (index, lastPosition) => this.onTruncated(index, lastPosition),
@@ -307,7 +309,7 @@ export class EmbeddedEventLog implements EventLog {
           if (lastPosition > this.highWaterMark) this.commit(lastPosition);
         },
         roleChanged: (status) => this.options.cluster.onRoleChange?.(status),
-        snapshotNeeded: (peer, index) => this.options.cluster.onSnapshotNeeded?.(peer, index),
+        snapshot: (event) => this.options.cluster.onSnapshot?.(event),
       },
     );
     const log = this;
@@ -939,6 +941,10 @@ export class EmbeddedEventLog implements EventLog {
     if (from === 'start') position = 0;
     else if (from === 'end') position = this.highWaterMark + 1;
     else position = validateIndex(from, 'from');
+    if (options.minPosition !== undefined) {
+      const after = validateIndex(options.minPosition, 'minPosition') + 1;
+      if (from === 'end') position = Math.max(position, after);
+    }
     const filter = validateFilter(options.filter);
     return new LogSubscription(this.source, position, compileFilter(filter), options.transient === true, options.signal, filter?.streams);
   }

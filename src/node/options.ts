@@ -9,7 +9,7 @@ import {
 } from '../storage/segmented-log.js';
 import { parseFsyncPolicy, type FsyncPolicy, type FsyncPolicyText } from '../storage/fsync-policy.js';
 import type { NodeId, RaftStatus } from '../raft/index.js';
-import type { PeerTransport } from './replicator.js';
+import type { PeerTransport, SnapshotEvent } from './replicator.js';
 
 /** This log as one member of a Raft cluster. Without it, the log is a cluster of one. */
 export interface ClusterOptions {
@@ -28,12 +28,19 @@ export interface ClusterOptions {
   heartbeatTicks?: number;
   /** Told when this node's role or known leader changes. */
   onRoleChange?: (status: RaftStatus) => void;
-  /** Told when a follower is behind this node's in-memory window and would need a snapshot (not implemented yet). */
-  onSnapshotNeeded?: (peer: NodeId, index: number) => void;
+  /**
+   * Applied entries each node keeps in memory for followers that fall behind (default
+   * 200,000, and at most 256 MiB of them). A follower further behind, or a new node, gets a
+   * snapshot: it pulls the segments it lacks from the leader.
+   */
+  windowEntries?: number;
+  /** Told when a snapshot is offered to a follower, installed on this node, or given up. */
+  onSnapshot?: (event: SnapshotEvent) => void;
 }
 
 export const DEFAULT_NODE_ID = 'n1';
 export const DEFAULT_TICK_MS = 50;
+export const DEFAULT_WINDOW_ENTRIES = 200_000;
 
 export interface OpenOptions {
   /** Default `'always'`: an append is acknowledged only after the fdatasync that covers it. */
@@ -74,7 +81,7 @@ export interface ResolvedOptions {
   randomFill: (target: Uint8Array) => void;
   /** Ids of transient events published without one. */
   newId: () => string;
-  cluster: Required<Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks'>> & Pick<ClusterOptions, 'transport' | 'onRoleChange' | 'onSnapshotNeeded'>;
+  cluster: Required<Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'windowEntries'>> & Pick<ClusterOptions, 'transport' | 'onRoleChange' | 'onSnapshot'>;
 }
 
 export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
@@ -113,9 +120,10 @@ function resolveCluster(cluster: ClusterOptions | undefined): ResolvedOptions['c
     tickMs: positiveInteger('cluster.tickMs', cluster?.tickMs, DEFAULT_TICK_MS, 1),
     electionTicks,
     heartbeatTicks,
+    windowEntries: positiveInteger('cluster.windowEntries', cluster?.windowEntries, DEFAULT_WINDOW_ENTRIES, 4),
     transport: cluster?.transport,
     onRoleChange: cluster?.onRoleChange,
-    onSnapshotNeeded: cluster?.onSnapshotNeeded,
+    onSnapshot: cluster?.onSnapshot,
   };
 }
 

@@ -110,6 +110,20 @@ export class RaftWindow implements RaftStorage {
     this.configs = this.configs.filter((c) => c.index < index);
   }
 
+  /**
+   * Starts over at a leader's snapshot: every entry up to `snapshot.index` is on disk (the
+   * node just installed them), none is in memory, and the next event takes `nextPosition`.
+   */
+  restore(snapshot: Snapshot, nextPosition: number): void {
+    this.window = [];
+    this.positionBefore = [];
+    this.configs = [];
+    this.bytes = 0;
+    this.snap = { index: snapshot.index, term: snapshot.term, config: snapshot.config, data: EMPTY_DATA };
+    this.snapshotNextPosition = nextPosition;
+    this.tailNextPosition = nextPosition;
+  }
+
   /** Forgets entries up to `index` (applied, and no follower needs them from memory any more). */
   compact(index: number): void {
     if (index <= this.snap.index) return;

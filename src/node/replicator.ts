@@ -12,19 +12,27 @@ import {
   type Ready,
   type RandomSource,
 } from '../raft/index.js';
-import { decodeConfigEntry } from '../raft/index.js';
-import { BATCH_KIND_CONFIG, BATCH_KIND_NOOP, encodeControlBatch, readBatchHeader } from '../storage/record.js';
+import { decodeConfigEntry, type Snapshot } from '../raft/index.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { invariantFailed } from '../engine/index.js';
 import { NotLeaderError, StorageFailedError } from '../types/errors.js';
 import type { RaftWindow } from './raft-window.js';
 import { saveRaftState, type RaftState } from './raft-state-file.js';
+import { batchOfEntry, entryOfBatch } from './batch-entry.js';
+import { SNAPSHOT_CHUNK_BYTES, SnapshotFetch, readStaged, removeStaging, type SnapshotFrame, type StagedSnapshot } from './snapshot-transfer.js';
 
-/** Sends Raft messages to peers; `deliver` is how messages from peers come in. */
+/** Sends Raft messages and snapshot chunks to peers; `deliver` is how theirs come in. */
 export interface PeerTransport {
   send(messages: readonly Message[]): void;
+  sendSnapshotFrame(frame: SnapshotFrame): void;
   close(): Promise<void>;
 }
+
+/** What happened to a snapshot, for logs: offered to a follower, installed here, or given up. */
+export type SnapshotEvent =
+  | { kind: 'offered'; peer: NodeId; index: number }
+  | { kind: 'installed'; peer: NodeId; index: number; entries: number; bytes: number; ms: number }
+  | { kind: 'failed'; peer: NodeId; index: number; reason: string };
 
 /** What the log does as entries move through Raft (the replicator knows batches, not events). */
 export interface ReplicatorHooks {
@@ -36,8 +44,8 @@ export interface ReplicatorHooks {
   committed(index: number, term: number, lastPosition: number): void;
   /** This node's role or known leader changed. */
   roleChanged(status: RaftStatus): void;
-  /** A follower is behind this node's in-memory window and would need a snapshot. */
-  snapshotNeeded?(peer: NodeId, index: number): void;
+  /** A snapshot was offered, installed or given up (see SnapshotEvent). */
+  snapshot?(event: SnapshotEvent): void;
 }
 
 export interface ReplicatorOptions {
@@ -46,6 +54,8 @@ export interface ReplicatorOptions {
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
+  /** Applied entries kept in memory for followers that fall behind; one further behind gets a snapshot. */
+  windowEntries: number;
   random?: RandomSource;
 }
 
@@ -84,20 +94,35 @@ export class Replicator {
   ) {
     this.config = state.config;
     this.configIndex = state.configIndex;
+    // Everything committed before this start is in the engine already (replayed at open). The
+    // commit index may be ahead of the entries a crash left on disk: clamp it.
+    const applied = Math.max(Math.min(state.hardState.commit, window.lastIndex()), window.firstIndex() - 1);
     this.raw = new RawNode({
       id: options.id,
       storage: window,
       random: options.random ?? osRandom,
       electionTicks: options.electionTicks,
       heartbeatTicks: options.heartbeatTicks,
-      // Everything committed before this start is in the engine already (replayed at open). The
-      // commit index may be ahead of the entries a crash left on disk: clamp it.
-      applied: Math.max(Math.min(state.hardState.commit, window.lastIndex()), window.firstIndex() - 1),
+      applied,
       asyncStorageWrites: state.config.voters.length > 1,
     });
     this.asyncWrites = state.config.voters.length > 1;
     this.appendedNext = window.nextPosition();
+    this.appliedIndex = applied;
+    this.appliedPosition = window.positionAfter(applied) - 1;
+    this.snapshotIdleTicks = options.electionTicks * SNAPSHOT_IDLE_ELECTIONS;
   }
+
+  /** Last entry reported committed (on this disk, in the engine), and its last event's position. */
+  private appliedIndex: number;
+  private appliedPosition: number;
+  /** A snapshot being pulled from a peer (follower side), or pulled and handed to Raft. */
+  private fetch: SnapshotFetch | undefined;
+  private staged: StagedSnapshot | undefined;
+  /** Followers offered a snapshot (leader side): ticks since they last pulled a chunk. */
+  private readonly offered = new Map<NodeId, { index: number; idleTicks: number }>();
+  /** A transfer without progress for this many ticks is given up (and offered again). */
+  private readonly snapshotIdleTicks: number;
 
   /** Starts ticking (a cluster) or campaigns at once (a single voter needs no timeout). */
   start(transport: PeerTransport | undefined): void {
@@ -108,6 +133,7 @@ export class Replicator {
     } else {
       this.timer = setInterval(() => {
         this.raw.tick();
+        this.tickSnapshots();
         this.schedule();
       }, this.options.tickMs);
       this.timer.unref();
@@ -137,11 +163,171 @@ export class Replicator {
     return this.raw.status();
   }
 
-  /** A message from a peer. */
-  deliver(message: Message): void {
-    if (this.stopped) return;
+  /** A message from a peer: a Raft message, or a chunk of a snapshot transfer. */
+  deliver(message: Message | SnapshotFrame): void {
+    if (this.stopped || this.failure) return;
+    if (message.type === 'snapshot-read') {
+      void this.serveSnapshotRead(message);
+      return;
+    }
+    if (message.type === 'snapshot-data') {
+      void this.takeSnapshotData(message);
+      return;
+    }
+    if (message.type === 'snapshot' && !this.offerSnapshot(message)) return;
     this.raw.step(message);
     this.schedule();
+  }
+
+  // ---- snapshot install (snapshot-transfer.ts tells the design) ----
+
+  /**
+   * A leader's snapshot offer. Raft may take it at once when it costs nothing (we have applied
+   * that far already); otherwise the batches we lack are pulled first, and the offer reaches
+   * Raft once they are staged here. Returns whether to step it now.
+   */
+  private offerSnapshot(m: Message): boolean {
+    const snapshot = m.snapshot;
+    if (!snapshot || snapshot.index <= this.raw.raft.log.committed) return true;
+    if (this.fetch) return false; // one transfer at a time: the leader offers again if this one fails
+    this.staged = undefined;
+    const fetch = new SnapshotFetch(m, this.options.id, this.stateDir, this.appliedIndex + 1, this.appliedPosition + 1);
+    this.fetch = fetch;
+    this.transport?.sendSnapshotFrame(fetch.request());
+    return false;
+  }
+
+  private async takeSnapshotData(frame: SnapshotFrame & { type: 'snapshot-data' }): Promise<void> {
+    const fetch = this.fetch;
+    if (!fetch || !fetch.answers(frame)) return; // an answer to a transfer given up
+    let staged: StagedSnapshot | undefined;
+    try {
+      staged = await fetch.take(frame);
+    } catch (error) {
+      this.abandonFetch((error as Error).message);
+      return;
+    }
+    if (this.fetch !== fetch || this.stopped) return;
+    if (!staged) {
+      this.transport?.sendSnapshotFrame(fetch.request());
+      return;
+    }
+    this.fetch = undefined;
+    this.staged = staged;
+    this.raw.step(staged.offer);
+    this.schedule();
+  }
+
+  private abandonFetch(reason: string): void {
+    const fetch = this.fetch;
+    if (!fetch) return;
+    this.fetch = undefined;
+    void fetch.abandon().then(() => this.hooks.snapshot?.({ kind: 'failed', peer: fetch.offer.from, index: fetch.snapshotIndex, reason }));
+  }
+
+  /**
+   * A follower pulls batches of a snapshot. Any node serves what it has applied (committed
+   * and durable here), so a transfer survives the leader stepping down.
+   */
+  private async serveSnapshotRead(frame: SnapshotFrame & { type: 'snapshot-read' }): Promise<void> {
+    const answer = (bytes: Buffer, error: string) =>
+      this.transport?.sendSnapshotFrame({ type: 'snapshot-data', from: this.options.id, to: frame.from, snapshotIndex: frame.snapshotIndex, fromIndex: frame.fromIndex, bytes, error });
+    if (frame.snapshotIndex > this.appliedIndex || frame.fromIndex < 1 || frame.fromIndex > frame.snapshotIndex) {
+      answer(Buffer.alloc(0), `cannot serve entries ${frame.fromIndex}..${frame.snapshotIndex}: ${this.options.id} has applied up to entry ${this.appliedIndex}`);
+      return;
+    }
+    const offered = this.offered.get(frame.from);
+    if (offered) offered.idleTicks = 0;
+    try {
+      const batches = await this.storage.readBatches(frame.fromIndex, frame.snapshotIndex, frame.positionHint, SNAPSHOT_CHUNK_BYTES);
+      if (batches.length === 0) throw new Error(`entry ${frame.fromIndex} is not in the log`);
+      answer(batches.length === 1 ? batches[0]!.bytes : Buffer.concat(batches.map((b) => b.bytes)), '');
+    } catch (error) {
+      answer(Buffer.alloc(0), (error as Error).message);
+    }
+  }
+
+  /** Gives up transfers that stopped moving: the follower's pull, the leader's offer (Raft offers again). */
+  private tickSnapshots(): void {
+    if (this.fetch && ++this.fetch.idleTicks > this.snapshotIdleTicks) this.abandonFetch(`no chunk for ${this.snapshotIdleTicks} ticks`);
+    if (this.offered.size === 0) return;
+    const raft = this.raw.raft;
+    for (const [peer, offer] of this.offered) {
+      const pr = raft.role === 'leader' ? raft.tracker.progress.get(peer) : undefined;
+      if (!pr || pr.state !== 'snapshot') {
+        this.offered.delete(peer); // installed (the follower answered), or no longer ours to track
+      } else if (++offer.idleTicks > this.snapshotIdleTicks) {
+        this.offered.delete(peer);
+        this.raw.reportSnapshot(peer, false);
+        this.hooks.snapshot?.({ kind: 'failed', peer, index: offer.index, reason: `${peer} pulled nothing for ${this.snapshotIdleTicks} ticks` });
+      }
+    }
+  }
+
+  /**
+   * Raft took a leader's snapshot: make this node's log the leader's up to entry S. What this
+   * node has applied stays (committed entries are the same on every node); the rest of its log
+   * is cut and the staged batches are written after it, committed as they land (they are
+   * committed on the leader), through the same hooks as any entry, so the engine derives its
+   * state from them. The window restarts empty after S.
+   */
+  private async installSnapshot(snapshot: Snapshot): Promise<void> {
+    const staged = this.staged;
+    const offer = staged?.offer.snapshot;
+    if (!staged || offer?.index !== snapshot.index || offer.term !== snapshot.term) {
+      throw new StorageFailedError(`node ${this.options.id} was handed snapshot ${snapshot.index} (term ${snapshot.term}) without its data staged`);
+    }
+    this.staged = undefined;
+    const started = performance.now();
+    await this.writesDone;
+    const keep = this.appliedIndex;
+    if (staged.fromIndex > keep + 1) invariantFailed(`snapshot ${snapshot.index} staged from entry ${staged.fromIndex}, after entry ${keep} applied here`);
+    let lastPosition = this.appliedPosition;
+    if (this.storage.lastIndex > keep) {
+      const kept = await this.storage.truncateAfterIndex(keep);
+      if (kept !== lastPosition) invariantFailed(`cutting after applied entry ${keep} kept position ${kept}, not ${lastPosition}`);
+      this.window.truncateFrom(Math.max(keep + 1, this.window.firstIndex()));
+      this.hooks.truncated(keep + 1, lastPosition);
+    }
+    let last = { index: keep, term: 0 };
+    let writes: Array<Promise<void>> = [];
+    let pendingBytes = 0;
+    const commitWritten = async () => {
+      await Promise.all(writes);
+      writes = [];
+      pendingBytes = 0;
+      this.appliedIndex = last.index;
+      this.appliedPosition = lastPosition;
+      this.hooks.committed(last.index, last.term, lastPosition);
+      for (const [index, term] of terms) this.settleProposal(index, term);
+      terms.clear();
+    };
+    // Proposals this node made as an old leader at the indices the snapshot fills are settled by it.
+    const terms = new Map<number, number>();
+    for await (const { header, bytes } of readStaged(staged)) {
+      if (header.entryIndex <= keep) continue; // applied here already
+      if (header.entryIndex !== last.index + 1 || header.firstPosition !== lastPosition + 1) {
+        throw new StorageFailedError(`snapshot ${snapshot.index}: staged entry ${header.entryIndex} at position ${header.firstPosition} does not follow entry ${last.index} at position ${lastPosition}`);
+      }
+      const first = lastPosition + 1;
+      lastPosition += header.count;
+      this.hooks.appended(entryOfBatch({ ...header, kind: header.kind ?? 0, bytes }), bytes, first, lastPosition);
+      writes.push(this.storage.append(bytes, first, lastPosition, header.term, header.entryIndex));
+      last = { index: header.entryIndex, term: header.term };
+      if (this.waiting.has(header.entryIndex)) terms.set(header.entryIndex, header.term);
+      pendingBytes += bytes.length;
+      if (pendingBytes >= SNAPSHOT_COMMIT_BYTES) await commitWritten();
+    }
+    if (last.index !== snapshot.index || last.term !== snapshot.term) {
+      throw new StorageFailedError(`snapshot ${snapshot.index} (term ${snapshot.term}): the staged batches end at entry ${last.index} of term ${last.term}`);
+    }
+    await commitWritten();
+    this.window.restore(snapshot, lastPosition + 1);
+    this.appendedNext = lastPosition + 1;
+    this.config = snapshot.config;
+    this.configIndex = snapshot.index;
+    await removeStaging(this.stateDir, staged);
+    this.hooks.snapshot?.({ kind: 'installed', peer: staged.offer.from, index: snapshot.index, entries: staged.entries, bytes: staged.bytes, ms: Math.round(performance.now() - started) });
   }
 
   /**
@@ -290,9 +476,7 @@ export class Replicator {
   }
 
   private async handle(ready: Ready): Promise<void> {
-    if (ready.snapshot) {
-      throw new StorageFailedError(`node ${this.options.id} was sent a snapshot at entry ${ready.snapshot.index}: installing snapshots is not implemented yet (a follower must not fall behind the leader's in-memory window)`);
-    }
+    if (ready.snapshot) await this.installSnapshot(ready.snapshot);
     const leaderNow = this.raw.raft.role === 'leader';
     const writes: Array<Promise<void>> = [];
     const positionsAfter: number[] = [];
@@ -309,7 +493,7 @@ export class Replicator {
       }
       let next = this.appendedNext;
       for (const entry of ready.entries) {
-        const { bytes, first: firstPosition, last } = this.toBatch(entry, next);
+        const { bytes, first: firstPosition, last } = batchOfEntry(entry, next);
         this.hooks.appended(entry, bytes, firstPosition, last);
         writes.push(this.storage.append(bytes, firstPosition, last, entry.term, entry.index));
         next = last + 1;
@@ -327,15 +511,12 @@ export class Replicator {
       writes.push(this.persistState({ ...hard, commit: Math.min(hard.commit, durable) }));
     }
     if (hard) this.window.hardState = hard;
-    // A follower behind the window would need a snapshot (engine state + the segments it
-    // lacks), which is not implemented yet: do not send an empty one; say so instead.
-    const messages = ready.messages.filter((m) => m.type !== 'snapshot');
-    if (messages.length !== ready.messages.length) {
-      for (const m of ready.messages) {
-        if (m.type !== 'snapshot') continue;
-        this.hooks.snapshotNeeded?.(m.to, m.snapshot?.index ?? 0);
-        queueMicrotask(() => this.raw.reportSnapshot(m.to, false));
-      }
+    const messages = ready.messages;
+    for (const m of messages) {
+      if (m.type !== 'snapshot') continue;
+      // A follower behind the window: it pulls the batches it lacks (serveSnapshotRead).
+      this.offered.set(m.to, { index: m.snapshot!.index, idleTicks: 0 });
+      this.hooks.snapshot?.({ kind: 'offered', peer: m.to, index: m.snapshot!.index });
     }
     // The leader's appends go out before its own write (they promise nothing about its disk);
     // everything else (acks, votes) only once this round's writes are durable.
@@ -396,47 +577,33 @@ export class Replicator {
     this.compactWindow();
   }
 
-  /** The bytes an entry is stored as: an event batch as the leader encoded it, or a control batch. */
-  private toBatch(entry: Entry, nextPosition: number): { bytes: Buffer; first: number; last: number } {
-    if (entry.kind === 'config') {
-      const bytes = encodeControlBatch(BATCH_KIND_CONFIG, { term: entry.term, entryIndex: entry.index, nextPosition, timestamp: 0 }, entry.data);
-      return { bytes, first: nextPosition, last: nextPosition - 1 };
-    }
-    if (entry.data.byteLength === 0) {
-      const bytes = encodeControlBatch(BATCH_KIND_NOOP, { term: entry.term, entryIndex: entry.index, nextPosition, timestamp: 0 }, entry.data);
-      return { bytes, first: nextPosition, last: nextPosition - 1 };
-    }
-    const bytes = Buffer.isBuffer(entry.data) ? entry.data : Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
-    const header = readBatchHeader(bytes, 0);
-    if (header.entryIndex !== entry.index || header.term !== entry.term || header.firstPosition !== nextPosition) {
-      throw new StorageFailedError(
-        `entry ${entry.index} of term ${entry.term} holds a batch for entry ${header.entryIndex} of term ${header.term} at position ${header.firstPosition}, expected position ${nextPosition}`,
-      );
-    }
-    return { bytes, first: nextPosition, last: nextPosition + header.count - 1 };
-  }
-
   private applyCommitted(entry: Entry): void {
     const lastPosition = this.window.positionAfter(entry.index) - 1;
+    this.appliedIndex = entry.index;
+    this.appliedPosition = lastPosition;
     if (entry.kind === 'config') {
       this.config = decodeConfigEntry(entry.data).config;
       this.configIndex = entry.index;
       void this.persistState(this.window.hardState).catch((error) => this.fail(error));
     }
     this.hooks.committed(entry.index, entry.term, lastPosition);
-    const waiter = this.waiting.get(entry.index);
-    if (waiter) {
-      this.waiting.delete(entry.index);
-      if (waiter.term === entry.term) waiter.resolve();
-      else waiter.reject(new NotLeaderError('append', this.leader));
-      this.holdProcess();
-    }
+    this.settleProposal(entry.index, entry.term);
+  }
+
+  /** Entry `index` of `term` is committed: a proposal waiting there succeeded if it is that entry, else it was lost. */
+  private settleProposal(index: number, term: number): void {
+    const waiter = this.waiting.get(index);
+    if (!waiter) return;
+    this.waiting.delete(index);
+    if (waiter.term === term) waiter.resolve();
+    else waiter.reject(new NotLeaderError('append', this.leader));
+    this.holdProcess();
   }
 
   /**
    * Keeps in memory what Raft may still need: entries not yet applied, and a tail of applied
    * ones for followers that fall behind (also on followers: any node may become the leader).
-   * A follower behind the window would need a snapshot, which is not implemented yet.
+   * A follower behind the window gets a snapshot.
    */
   private compactWindow(): void {
     const raft = this.raw.raft;
@@ -446,9 +613,10 @@ export class Replicator {
       if (applied >= this.window.firstIndex()) this.window.compact(applied);
       return;
     }
-    const overEntries = this.window.lastIndex() - this.window.firstIndex() + 1 > WINDOW_MAX_ENTRIES;
+    const maxEntries = this.options.windowEntries;
+    const overEntries = this.window.lastIndex() - this.window.firstIndex() + 1 > maxEntries;
     if (!overEntries && this.window.sizeBytes <= WINDOW_BUDGET_BYTES) return;
-    let upTo = applied - WINDOW_MIN_ENTRIES;
+    let upTo = applied - Math.floor(maxEntries / 4);
     if (raft.role === 'leader') {
       // Keep what a live follower still needs, as long as the budget allows.
       let slowest = applied;
@@ -494,6 +662,8 @@ export class Replicator {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.fetch) await this.fetch.abandon();
+    this.fetch = undefined;
     await this.settled();
     await this.transport?.close();
     const stopped = new NotLeaderError('append', undefined);
@@ -505,8 +675,12 @@ export class Replicator {
 
 }
 
-/** Entry data kept in memory for followers that fall behind, at most (bytes, entries). */
+/**
+ * Entry data kept in memory for followers that fall behind, at most; past it (or past
+ * `windowEntries` entries), a quarter of `windowEntries` applied entries stays.
+ */
 const WINDOW_BUDGET_BYTES = 256 * 1024 * 1024;
-const WINDOW_MAX_ENTRIES = 200_000;
-/** Applied entries kept at least when compacting past the budget. */
-const WINDOW_MIN_ENTRIES = 50_000;
+/** A snapshot transfer without progress for this many election timeouts is given up (and retried). */
+const SNAPSHOT_IDLE_ELECTIONS = 10;
+/** While installing a snapshot, its entries are committed (and published) every this many bytes. */
+const SNAPSHOT_COMMIT_BYTES = 4 * 1024 * 1024;

@@ -35,6 +35,9 @@ export const FrameType = {
   PING: 0x3f,
   // node → node (a peer connection: HELLO with client name `peer:<node id>`, then only these)
   RAFT: 0x50,
+  /** A follower pulls a chunk of a snapshot; the answer travels on the other node's connection. */
+  SNAPSHOT_READ: 0x51,
+  SNAPSHOT_DATA: 0x52,
   // server → client
   WELCOME: 0x02,
   APPEND_OK: 0x40,
@@ -70,6 +73,8 @@ export const READ_HAS_FROM = 2;
 export const READ_LOCAL = 4;
 /** READ and READ_ALL flag: a `u64 minPosition` follows the request's fields. */
 export const READ_HAS_MIN_POSITION = 8;
+/** SUBSCRIBE flag: a u64 minPosition follows the filter. */
+export const SUBSCRIBE_HAS_MIN_POSITION = 8;
 
 /** SUBSCRIBE `from` kinds. */
 export const FROM_START = 0;

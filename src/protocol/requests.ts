@@ -1,4 +1,5 @@
 import type { Message } from '../raft/index.js';
+import type { SnapshotFrame } from '../node/snapshot-transfer.js';
 import { decodeRaftMessages, encodeRaftMessages } from './raft-messages.js';
 import { InvalidArgumentError, ProtocolError, type Expected } from '../types/errors.js';
 import type { AckMode, Filter, ReadConsistency } from '../types/event.js';
@@ -23,6 +24,7 @@ import {
   READ_HAS_FROM,
   READ_LOCAL,
   READ_HAS_MIN_POSITION,
+  SUBSCRIBE_HAS_MIN_POSITION,
   REQUEST_RESENT,
   frameTypeName,
 } from './constants.js';
@@ -34,13 +36,15 @@ export type Request =
   | { op: 'hello'; version: number; client: string; token: string }
   /** Raft messages from a peer node (never from a client library). */
   | { op: 'raft'; messages: Message[] }
+  /** A chunk of a snapshot transfer between peer nodes (docs/protocol.md). */
+  | { op: 'snapshot'; frame: SnapshotFrame }
   | { op: 'append'; ack: AckMode; expected: Expected; stream: string; events: PreparedEvent[]; resent: boolean }
   | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[] }>; resent: boolean }
   | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent; resent: boolean }
   | { op: 'publishTransient'; stream: string; event: PreparedEvent }
   | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean; consistency: ReadConsistency; minPosition: number | undefined }
   | { op: 'readAll'; from: number; limit: number; filter: Filter | undefined; consistency: ReadConsistency; minPosition: number | undefined }
-  | { op: 'subscribe'; from: 'start' | 'end' | number; filter: Filter | undefined; transient: boolean; credit: number }
+  | { op: 'subscribe'; from: 'start' | 'end' | number; filter: Filter | undefined; transient: boolean; credit: number; minPosition: number | undefined }
   | { op: 'readAndSubscribe'; stream: string; credit: number }
   | { op: 'credit'; events: number }
   | { op: 'unsubscribe' }
@@ -61,6 +65,26 @@ export interface RequestLimits {
 export function writeRaft(w: ByteWriter, messages: readonly Message[]): void {
   const start = beginFrame(w, FrameType.RAFT, 0, 0);
   w.raw(encodeRaftMessages(messages));
+  endFrame(w, start);
+}
+
+/**
+ * A snapshot transfer frame: SNAPSHOT_READ is str16 from | str16 to | u64 snapshotIndex |
+ * u64 fromIndex | u64 positionHint; SNAPSHOT_DATA is str16 from | str16 to | u64 snapshotIndex
+ * | u64 fromIndex | str16 error | the batches as stored (the rest of the frame).
+ */
+export function writeSnapshotFrame(w: ByteWriter, frame: SnapshotFrame): void {
+  const start = beginFrame(w, frame.type === 'snapshot-read' ? FrameType.SNAPSHOT_READ : FrameType.SNAPSHOT_DATA, 0, 0);
+  w.str16(frame.from);
+  w.str16(frame.to);
+  w.u64(frame.snapshotIndex);
+  w.u64(frame.fromIndex);
+  if (frame.type === 'snapshot-read') {
+    w.u64(frame.positionHint);
+  } else {
+    w.str16(frame.error);
+    w.raw(frame.bytes);
+  }
   endFrame(w, start);
 }
 
@@ -137,13 +161,14 @@ export function writeReadAll(w: ByteWriter, requestId: number, from: number, lim
   endFrame(w, start);
 }
 
-export function writeSubscribe(w: ByteWriter, requestId: number, from: 'start' | 'end' | number, filter: Filter | undefined, transient: boolean, credit: number): void {
-  const start = beginFrame(w, FrameType.SUBSCRIBE, 0, requestId);
+export function writeSubscribe(w: ByteWriter, requestId: number, from: 'start' | 'end' | number, filter: Filter | undefined, transient: boolean, credit: number, minPosition?: number): void {
+  const start = beginFrame(w, FrameType.SUBSCRIBE, minPosition === undefined ? 0 : SUBSCRIBE_HAS_MIN_POSITION, requestId);
   w.u8(from === 'start' ? FROM_START : from === 'end' ? FROM_END : FROM_POSITION);
   w.u64(typeof from === 'number' ? from : 0);
   w.u8(transient ? 1 : 0);
   w.u32(credit);
   writeFilter(w, filter);
+  if (minPosition !== undefined) w.u64(minPosition);
   endFrame(w, start);
 }
 
@@ -274,7 +299,10 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
       if (kind !== FROM_START && kind !== FROM_END && kind !== FROM_POSITION) throw new ProtocolError(`SUBSCRIBE: unknown from kind ${kind}`);
       const from = kind === FROM_START ? 'start' : kind === FROM_END ? 'end' : position;
       const transient = r.u8('transient') !== 0;
-      request = { op: 'subscribe', from, transient, credit: r.u32('credit'), filter: readFilter(r) };
+      const credit = r.u32('credit');
+      const filter = readFilter(r);
+      const minPosition = (frame.flags & SUBSCRIBE_HAS_MIN_POSITION) !== 0 ? r.u64('min position') : undefined;
+      request = { op: 'subscribe', from, transient, credit, filter, minPosition };
       break;
     }
     case FrameType.READ_AND_SUBSCRIBE:
@@ -301,6 +329,22 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
     case FrameType.RAFT:
       request = { op: 'raft', messages: decodeRaftMessages(r.bytesView(r.remaining, 'raft messages')) };
       break;
+    case FrameType.SNAPSHOT_READ:
+    case FrameType.SNAPSHOT_DATA: {
+      const from = r.str16('from');
+      const to = r.str16('to');
+      const snapshotIndex = r.u64('snapshot index');
+      const fromIndex = r.u64('from index');
+      if (frame.type === FrameType.SNAPSHOT_READ) {
+        request = { op: 'snapshot', frame: { type: 'snapshot-read', from, to, snapshotIndex, fromIndex, positionHint: r.u64('position hint') } };
+      } else {
+        const error = r.str16('error');
+        // A copy: the chunk is staged asynchronously, after this frame's buffer may be reused.
+        const bytes = r.bytesView(r.remaining, 'snapshot batches').slice();
+        request = { op: 'snapshot', frame: { type: 'snapshot-data', from, to, snapshotIndex, fromIndex, bytes, error } };
+      }
+      break;
+    }
     default:
       throw new ProtocolError(`unknown request frame type ${frameTypeName(frame.type)}`);
   }

@@ -31,6 +31,8 @@ export interface RaftStatus {
   commit: number;
   applied: number;
   lastIndex: number;
+  /** First entry still in the Raft log (in memory): a follower behind it needs a snapshot. */
+  firstIndex: number;
   config: ConfigState;
   /** The leader's view of each member; empty on followers. */
   progress: Record<NodeId, { match: number; next: number; state: ProgressState; recentActive: boolean }>;
@@ -179,6 +181,7 @@ export class RawNode {
       commit: raft.log.committed,
       applied: raft.log.applied,
       lastIndex: raft.log.lastIndex(),
+      firstIndex: raft.log.firstIndex(),
       config: raft.tracker.config(),
       progress,
       leadTransferee: raft.leadTransferee,

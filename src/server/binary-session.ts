@@ -20,6 +20,7 @@ import {
 } from '../protocol/responses.js';
 import { LimitExceededError, NotLeaderError, OrdoError, ProtocolError } from '../types/errors.js';
 import type { Message } from '../raft/index.js';
+import type { SnapshotFrame } from '../node/index.js';
 import type { Event, StreamInfo } from '../types/event.js';
 import { DEFAULT_MAX_EVENT_BYTES } from '../types/validate.js';
 import { authorize, type Authenticator, type Operation, type Principal } from './auth.js';
@@ -204,6 +205,9 @@ export class BinarySession {
       case 'raft':
         this.deliverRaft(request.messages);
         return;
+      case 'snapshot':
+        this.deliverRaft([request.frame]);
+        return;
       default:
     }
     try {
@@ -275,7 +279,7 @@ export class BinarySession {
    * peer). Only a connection that introduced itself as that node, with an admin token, may
    * send them, and only messages addressed to this node are taken.
    */
-  private deliverRaft(messages: Message[]): void {
+  private deliverRaft(messages: Array<Message | SnapshotFrame>): void {
     authorize(this.principal!, 'raft');
     const log = this.options.log;
     for (const m of messages) {
@@ -285,7 +289,7 @@ export class BinarySession {
     }
   }
 
-  private async run(id: number, request: Exclude<Request, { op: 'hello' | 'ping' | 'credit' | 'unsubscribe' | 'subscribe' | 'readAndSubscribe' | 'append' | 'raft' }>): Promise<Answer> {
+  private async run(id: number, request: Exclude<Request, { op: 'hello' | 'ping' | 'credit' | 'unsubscribe' | 'subscribe' | 'readAndSubscribe' | 'append' | 'raft' | 'snapshot' }>): Promise<Answer> {
     const log = this.options.log;
     switch (request.op) {
       case 'appendMany': {
@@ -369,7 +373,7 @@ export class BinarySession {
       return pump;
     };
     if (request.op === 'subscribe') {
-      const { from, filter, transient } = request;
+      const { from, filter, transient, minPosition } = request;
       let subscription: LogSubscription | undefined;
       let raw: RawCatchUp | undefined;
       try {
@@ -382,7 +386,7 @@ export class BinarySession {
             subscribeFrom: (position) => log.subscribe({ from: position, transient }),
           };
         } else {
-          subscription = log.subscribe({ from, filter, transient });
+          subscription = log.subscribe({ from, filter, transient, minPosition });
         }
       } catch (error) {
         this.answerError(id, request.op, error);

@@ -1,9 +1,9 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { PeerTransport } from '../node/index.js';
+import type { PeerTransport, SnapshotFrame } from '../node/index.js';
 import { ByteWriter } from '../protocol/bytes.js';
 import { PROTOCOL_VERSION } from '../protocol/constants.js';
-import { writeHello, writeRaft } from '../protocol/requests.js';
+import { writeHello, writeRaft, writeSnapshotFrame } from '../protocol/requests.js';
 import type { Message, NodeId } from '../raft/index.js';
 import { PEER_CLIENT_PREFIX } from './binary-session.js';
 
@@ -48,6 +48,10 @@ export class TcpPeerTransport implements PeerTransport {
     for (const [id, list] of byPeer) this.peers.get(id)?.send(list);
   }
 
+  sendSnapshotFrame(frame: SnapshotFrame): void {
+    this.peers.get(frame.to)?.sendSnapshotFrame(frame);
+  }
+
   async close(): Promise<void> {
     for (const link of this.peers.values()) link.close();
   }
@@ -79,6 +83,13 @@ class PeerLink {
     }
     if (this.socket.writableLength > MAX_BUFFERED_BYTES) return;
     writeRaft(this.writer, messages);
+    this.socket.write(this.writer.take());
+  }
+
+  /** One chunk of a snapshot transfer (dropped like a Raft message if the peer is away: the pull times out and starts over). */
+  sendSnapshotFrame(frame: SnapshotFrame): void {
+    if (!this.connected || !this.socket || this.socket.writableLength > MAX_BUFFERED_BYTES) return;
+    writeSnapshotFrame(this.writer, frame);
     this.socket.write(this.writer.take());
   }
 

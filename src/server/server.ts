@@ -22,8 +22,6 @@ export const WEBSOCKET_PATH = '/ws';
 const SHUTDOWN_GRACE_MS = 5_000;
 /** How long closed connections may take to send their last bytes before they are cut. */
 const SOCKET_LINGER_MS = 1_000;
-/** How often at most the log says that a peer needs a snapshot. */
-const SNAPSHOT_WARNING_INTERVAL_MS = 10_000;
 
 export interface ServerOptions {
   dir: string;
@@ -47,7 +45,7 @@ export interface ServerOptions {
    * host:port of its binary protocol, where the nodes also talk to each other. `token` is sent
    * to the peers (an admin token when they use an auth file).
    */
-  cluster?: { id: string; peers: Record<string, { host: string; port: number }>; token?: string; tickMs?: number; voters?: string[] };
+  cluster?: { id: string; peers: Record<string, { host: string; port: number }>; token?: string; tickMs?: number; voters?: string[]; windowEntries?: number };
 }
 
 export interface OrdoServer {
@@ -74,7 +72,6 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   let peerUrls: Record<string, string> | undefined;
   if (options.cluster) {
     const { id, peers, token } = options.cluster;
-    const snapshotWarnings = new Map<string, number>();
     transport = new TcpPeerTransport(id, peers, token ?? '', logger);
     peerUrls = Object.fromEntries(Object.entries(peers).map(([peer, a]) => [peer, `${options.tls ? 'ordos' : 'ordo'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`]));
     logOptions = {
@@ -84,13 +81,11 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
         peers: options.cluster.voters ?? Object.keys(peers),
         transport,
         tickMs: options.cluster.tickMs,
+        windowEntries: options.cluster.windowEntries,
         onRoleChange: (status) => logger.info({ node: id, role: status.role, term: status.term, leader: status.leader || undefined }, 'raft role'),
-        onSnapshotNeeded: (peer, index) => {
-          // Raft asks again on every heartbeat: say it once per peer per interval.
-          const now = Date.now();
-          if (now - (snapshotWarnings.get(peer) ?? 0) < SNAPSHOT_WARNING_INTERVAL_MS) return;
-          snapshotWarnings.set(peer, now);
-          logger.error({ node: id, peer, index }, 'peer %s is behind this node\'s in-memory Raft window and needs a snapshot, which is not implemented yet: it cannot catch up', peer);
+        onSnapshot: (event) => {
+          if (event.kind === 'failed') logger.warn({ node: id, ...event }, 'snapshot transfer given up (it is offered again)');
+          else logger.info({ node: id, ...event }, event.kind === 'offered' ? 'snapshot offered to %s' : 'snapshot from %s installed', event.peer);
         },
       },
     };

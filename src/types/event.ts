@@ -136,6 +136,13 @@ export interface SubscribeOptions {
   filter?: Filter;
   /** Also deliver transient events that match the filter. Default false. */
   transient?: boolean;
+  /**
+   * Read-your-writes on a follower: with `from: 'end'`, start after this position even if
+   * this node has not committed it yet (e.g. the position an append returned: the live tail
+   * starts after your own write, not before it). The subscription then delivers as this node
+   * commits. A `from` position is taken as given.
+   */
+  minPosition?: number;
   signal?: AbortSignal;
 }
 

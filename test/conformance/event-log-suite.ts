@@ -333,6 +333,22 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       await log.close();
     });
 
+    it("'end' with minPosition starts after that position even before this node has it (read-your-writes on a follower); bad values are refused", async () => {
+      const log = await make();
+      await log.append('a', { type: 'Old' });
+      // Position 2 is not written yet: the live tail starts after it, not at the head (1).
+      const mine = log.subscribe({ from: 'end', minPosition: 2 });
+      const caughtUp = log.subscribe({ from: 'end', minPosition: 0 });
+      for (let i = 0; i < 4; i++) await log.append('a', { type: 'New', data: i });
+      assert.deepEqual(((await take(mine, 2)) as Event[]).map((e) => e.position), [3, 4]);
+      assert.equal(((await take(caughtUp, 1)) as Event[])[0]!.position, 1, 'a minPosition already committed changes nothing');
+      assert.throws(() => log.subscribe({ from: 'end', minPosition: -1 }), /invalid minPosition -1/);
+      assert.throws(() => log.subscribe({ from: 'end', minPosition: 'x' as never }), /invalid minPosition "x"/);
+      mine.close();
+      caughtUp.close();
+      await log.close();
+    });
+
     it('close() of the log ends every subscription; AbortSignal ends one', async () => {
       const log = await make();
       const controller = new AbortController();

@@ -125,13 +125,26 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
     const mine = [];
     for await (const event of followers[0]!.readAll({ consistency: 'local', minPosition: position, filter: { streams: ['acct'] } })) mine.push(event.position);
     assert.equal(mine[mine.length - 1], position);
+    // A follower that lags: a live subscription from 'end' with the position of our own write
+    // starts after that write, not at the follower's older head.
+    const lagging = followers[1]!;
+    network.cut.add(lagging.nodeId);
+    const behind = lagging.committedPosition;
+    const ours = await leader.append('acct', { type: 'Deposited', data: 6 });
+    assert.ok(lagging.committedPosition < ours.position);
+    const live = lagging.subscribe({ from: 'end', minPosition: ours.position });
+    network.cut.delete(lagging.nodeId);
+    const theirs = await leader.append('acct', { type: 'Deposited', data: 7 });
+    const first = await live.next();
+    assert.equal((first.value as { position: number }).position, theirs.position, `the first live event after ${behind} is the one after ours`);
+    live.close();
     // The leader alone: it cannot confirm it still leads, so it does not answer linearizably.
     for (const follower of followers) network.cut.add(follower.nodeId);
     network.cut.add(leader.nodeId);
     await assert.rejects(leader.count('acct'), (error: unknown) => error instanceof NotLeaderError);
     const local = [];
     for await (const event of leader.read('acct', { consistency: 'local' })) local.push(event.index);
-    assert.equal(local.length, 6, 'a local read answers from what this node has');
+    assert.equal(local.length, 8, 'a local read answers from what this node has');
     await assert.rejects(async () => {
       for await (const _ of leader.read('acct', { consistency: 'strong' as never })) void _;
     }, /invalid consistency "strong"/);

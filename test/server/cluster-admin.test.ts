@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { connect } from '../../src/client/index.js';
@@ -81,5 +83,36 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     assert.equal(result.index, 12);
     await client.close();
     for (const server of servers.values()) await server.close();
+  });
+
+  it('a node added after the log has left every window gets a snapshot over TCP: the segments it lacks, byte for byte', async () => {
+    const ports = await freePorts(8);
+    const ids = ['n1', 'n2', 'n3', 'n4'];
+    const peers = Object.fromEntries(ids.map((id, i) => [id, { host: '127.0.0.1', port: ports[i]! }]));
+    const dirs = new Map(await Promise.all(ids.map(async (id) => [id, await tempDir(`ordo-snap-tcp-${id}`)] as const)));
+    const servers = new Map<string, OrdoServer>();
+    const start = async (id: string, i: number) =>
+      servers.set(id, await startServer({ dir: dirs.get(id)!, port: ports[i]!, httpPort: ports[4 + i]!, logger: silent, cluster: { id, peers, voters: ['n1', 'n2', 'n3'], tickMs: 10, windowEntries: 8 } }));
+    for (const [i, id] of ids.slice(0, 3).entries()) await start(id, i);
+    const client = await connect(ids.slice(0, 3).map((id) => `ordo://127.0.0.1:${peers[id]!.port}`));
+    // 300 entries of 8 KiB: 2.4 MiB, three chunks, long gone from the 8-entry windows.
+    for (let i = 0; i < 300; i++) await client.append(`s-${i % 3}`, { type: 'T', data: { i, pad: 'y'.repeat(8 * 1024) } });
+    await start('n4', 3);
+    const leader = await until('a leader', () => [...servers.values()].find((s) => s.log.raftStatus().role === 'leader'));
+    assert.ok(leader.log.raftStatus().firstIndex > 100);
+    const added = await post(leader, '/cluster/members', { id: 'n4' });
+    assert.equal(added.status, 200, JSON.stringify(added.json));
+    const n4 = servers.get('n4')!;
+    await until('n4 to catch up', () => n4.log.committedPosition >= 299, 20_000);
+    assert.equal(await n4.log.count('s-1'), 100);
+    await until('n4 at the leader\'s commit', () => n4.log.raftStatus().applied === leader.log.raftStatus().commit && [...servers.values()].every((s) => s.log.raftStatus().lastIndex === leader.log.raftStatus().lastIndex));
+    await client.close();
+    for (const server of servers.values()) await server.close();
+    const segments = async (dir: string) => {
+      const names = (await readdir(join(dir, 'segments'))).filter((n) => n.endsWith('.seg')).sort();
+      return Buffer.concat(await Promise.all(names.map((n) => readFile(join(dir, 'segments', n)))));
+    };
+    const [a, d] = await Promise.all([segments(dirs.get('n1')!), segments(dirs.get('n4')!)]);
+    assert.ok(a.equals(d), 'n4 holds the same log as n1');
   });
 });

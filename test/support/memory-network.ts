@@ -1,17 +1,20 @@
 import type { Message } from '../../src/raft/index.js';
 import type { PeerTransport } from '../../src/node/replicator.js';
+import type { SnapshotFrame } from '../../src/node/snapshot-transfer.js';
 
 /**
  * Raft messages between logs in one process, for tests: delivered on a later turn (as a socket
  * would), dropped across cut links or to nodes that are down.
  */
 export class MemoryNetwork {
-  private readonly nodes = new Map<string, (m: Message) => void>();
+  private readonly nodes = new Map<string, (m: Message | SnapshotFrame) => void>();
   readonly cut = new Set<string>();
   /** Share of messages lost, and of messages held back up to `maxDelayMs` (which reorders them). */
   dropRate = 0;
   delayRate = 0;
   maxDelayMs = 20;
+  /** Snapshot transfer frames it returns false for are lost. */
+  frameFilter: ((frame: SnapshotFrame) => boolean) | undefined;
 
   transport(id: string): PeerTransport {
     return {
@@ -26,13 +29,18 @@ export class MemoryNetwork {
           setImmediate(() => this.nodes.get(m.to)?.(m));
         }
       },
+      sendSnapshotFrame: (frame) => {
+        if (this.cut.has(frame.from) || this.cut.has(frame.to)) return;
+        if (this.frameFilter && !this.frameFilter(frame)) return;
+        setImmediate(() => this.nodes.get(frame.to)?.(frame));
+      },
       close: async () => {
         this.nodes.delete(id);
       },
     };
   }
 
-  attach(id: string, deliver: (m: Message) => void): void {
+  attach(id: string, deliver: (m: Message | SnapshotFrame) => void): void {
     this.nodes.set(id, deliver);
   }
 
