@@ -1,6 +1,6 @@
 /**
  * The brief's layers (ARCHITECTURE.md §4): arrows point down only.
- *   5 cli/ ui/ examples/      4 client/ server/      3 protocol/ patterns/
+ *   5 cli/ ui/ examples/      4 client/ server/      3 protocol/ patterns/ check/
  *   2 node/                   1 raft/ engine/ storage/      0 stream/ types/
  * `stream/` depends on nothing in Ordo; `raft/` and `engine/` are pure state machines: no I/O,
  * no timers (imports are checked here, clock and Math.random by scripts/check-pure.mjs).
@@ -9,7 +9,7 @@ const rank = {
   types: 0, stream: 0,
   storage: 1, engine: 1, raft: 1,
   node: 2,
-  protocol: 3, patterns: 3,
+  protocol: 3, patterns: 3, check: 3,
   client: 4, server: 4,
   cli: 5, ui: 5,
 };

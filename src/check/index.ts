@@ -1,0 +1,2 @@
+export type { AppendOperation, AppendOutcome, History, ObservedEvent, ReadOperation } from './history.js';
+export { checkHistory, VIOLATION_CLASSES, type CheckReport, type Violation, type ViolationClass } from './checker.js';
