@@ -1,3 +1,4 @@
+import { cp, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type RemoteEventLog } from '../src/client/index.js';
 import { formatNumber, type BenchRow } from './report.js';
@@ -28,16 +29,21 @@ export async function benchCluster(options: { dir: string; quick?: boolean }): P
     await single.stop();
   }
 
-  const ports = await freePorts(6);
-  const ids = ['n1', 'n2', 'n3'];
+  const ports = await freePorts(8);
+  // n4 is in every --peers but not a voter: it joins after the workloads (a snapshot install).
+  const ids = ['n1', 'n2', 'n3', 'n4'];
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[i]}`).join(',');
-  const nodes = await Promise.all(ids.map((id, i) => startServerProcess(join(options.dir, `cluster-${id}`), ['--node-id', id, '--peers', peers, '--port', String(ports[i]), '--http-port', String(ports[3 + i])])));
+  const args = (id: string, i: number) => ['--node-id', id, '--peers', peers, '--initial-voters', 'n1,n2,n3', '--window-entries', String(WINDOW_ENTRIES), '--port', String(ports[i]), '--http-port', String(ports[4 + i])];
+  const nodes = await Promise.all(ids.slice(0, 3).map((id, i) => startServerProcess(join(options.dir, `cluster-${id}`), args(id, i))));
   let cluster: Figures;
+  let snapshot: { bytes: number; ms: number; copyMs: number };
   try {
     const log = await connect(nodes.map((n) => n.url), { clientName: 'bench', timeoutMs: 60_000 });
     // Wait for an elected leader: the first append goes through once there is one.
     await log.append('warm-up', { type: 'Bench' });
     cluster = await measure(log, quick);
+    nodes.push(await startServerProcess(join(options.dir, 'cluster-n4'), args('n4', 3)));
+    snapshot = await snapshotInstall(options.dir, ports.slice(4));
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
@@ -51,7 +57,54 @@ export async function benchCluster(options: { dir: string; quick?: boolean }): P
   for (const [i, [p, value]] of cluster.latency.entries()) {
     add(`append→subscriber latency p${p} at ${formatNumber(LATENCY_EVENTS_PER_SECOND)} ev/s`, value, 'ms', reference.latency[i]![1], p === 99 ? 'target ≤ 5 ms' : undefined);
   }
+  rows.push({ group: GROUP, name: 'copy of the leader\'s segment files (fs.cp, no fsync)', value: rate(snapshot.bytes, snapshot.copyMs), unit: 'MB/s' });
+  rows.push({
+    group: GROUP,
+    name: `new node caught up by snapshot install (${formatNumber(Math.round(snapshot.bytes / 1e6))} MB)`,
+    value: rate(snapshot.bytes, snapshot.ms),
+    unit: 'MB/s',
+    ratio: { of: 'file copy', value: snapshot.copyMs / snapshot.ms },
+    note: `${(snapshot.ms / 1000).toFixed(1)} s from add to applied`,
+  });
   return rows;
+}
+
+/** Entries each node keeps in memory: small, so the new node's catch-up is a snapshot install, not appends. */
+const WINDOW_ENTRIES = 1000;
+
+const rate = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
+
+/**
+ * Adds n4 as a learner and times it until it has applied the leader's commit index, with a
+ * file copy of the leader's segments beside it as the reference.
+ */
+async function snapshotInstall(dir: string, httpPorts: number[]): Promise<{ bytes: number; ms: number; copyMs: number }> {
+  const http = (i: number) => `http://127.0.0.1:${httpPorts[i]}`;
+  let leader = -1;
+  for (let i = 0; i < 3 && leader < 0; i++) {
+    const status = (await (await fetch(`${http(i)}/cluster`)).json()) as { node: { role: string } };
+    if (status.node.role === 'leader') leader = i;
+  }
+  if (leader < 0) throw new Error('no leader to add n4');
+  const source = join(dir, `cluster-n${leader + 1}`, 'segments');
+  const copyStart = performance.now();
+  await cp(source, join(dir, 'segments-copy'), { recursive: true });
+  const copyMs = performance.now() - copyStart;
+  const start = performance.now();
+  const added = await fetch(`${http(leader)}/cluster/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'n4' }) });
+  if (added.status !== 200) throw new Error(`adding n4: ${added.status} ${await added.text()}`);
+  const target = ((await (await fetch(`${http(leader)}/cluster`)).json()) as { node: { commit: number } }).node.commit;
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const n4 = ((await (await fetch(`${http(3)}/cluster`)).json()) as { node: { applied: number } }).node;
+    if (n4.applied >= target) break;
+    if (Date.now() > deadline) throw new Error(`n4 did not catch up (applied ${n4.applied} of ${target})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const ms = performance.now() - start;
+  let bytes = 0;
+  for (const name of await readdir(join(dir, 'cluster-n4', 'segments'))) bytes += (await stat(join(dir, 'cluster-n4', 'segments', name))).size;
+  return { bytes, ms, copyMs };
 }
 
 async function measure(log: RemoteEventLog, quick: boolean): Promise<Figures> {

@@ -199,10 +199,13 @@ program
   .option('--peers <list>', 'every node of the cluster as id=host:port,… (this one included): their binary protocol addresses, where the nodes also talk to each other')
   .option('--initial-voters <ids>', 'the voters a new cluster starts with (default: every node in --peers); a node not among them joins later through `ordo cluster add`')
   .option('--cluster-token <token>', 'token sent to the peers (an admin token of their auth files); also ORDO_CLUSTER_TOKEN')
+  .option('--window-entries <n>', 'applied entries kept in memory for followers that fall behind (default 200000); one further behind gets a snapshot', integer('--window-entries'))
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new CommanderArgumentError('--tls-cert and --tls-key go together');
     if (Boolean(options.nodeId) !== Boolean(options.peers)) throw new CommanderArgumentError('--node-id and --peers go together');
-    const cluster = options.peers ? parsePeers(options.nodeId, options.peers, options.clusterToken ?? process.env.ORDO_CLUSTER_TOKEN, options.initialVoters) : undefined;
+    if (options.windowEntries !== undefined && !options.peers) throw new CommanderArgumentError('--window-entries goes with --peers (a single node sends entries to nobody)');
+    const parsed = options.peers ? parsePeers(options.nodeId, options.peers, options.clusterToken ?? process.env.ORDO_CLUSTER_TOKEN, options.initialVoters) : undefined;
+    const cluster = parsed && options.windowEntries !== undefined ? { ...parsed, windowEntries: options.windowEntries as number } : parsed;
     const logger = pino({ name: 'ordo', level: options.logLevel });
     // A node listens where its peers expect it, unless told otherwise.
     const own = cluster?.peers[cluster.id];
