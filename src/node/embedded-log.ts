@@ -305,7 +305,12 @@ export class EmbeddedEventLog implements EventLog {
       {
         appended: (entry, bytes, first, last) => this.onAppended(entry, bytes, first, last),
         truncated: (index, lastPosition) => this.onTruncated(index, lastPosition),
-        committed: (_index, _term, lastPosition) => {
+        committed: (index, _term, lastPosition) => {
+          // Committed entries are never replaced: only uncommitted ones are kept here.
+          for (const key of this.engineEntries.keys()) {
+            if (key > index) break;
+            this.engineEntries.delete(key);
+          }
           if (lastPosition > this.highWaterMark) this.commit(lastPosition);
         },
         roleChanged: (status) => this.options.cluster.onRoleChange?.(status),
@@ -426,6 +431,17 @@ export class EmbeddedEventLog implements EventLog {
     }
   }
 
+  /** The entry (index and term) that holds `position`, among those not yet committed. */
+  private entryHolding(position: number): { index: number; term: number } | undefined {
+    let found: { index: number; term: number } | undefined;
+    // In index order, so in position order; an entry without events starts where the next one does.
+    for (const [index, entry] of this.engineEntries) {
+      if (entry.position > position) break;
+      found = { index, term: entry.term };
+    }
+    return found;
+  }
+
   /** Index of the newest entry queued for publication at commit. */
   private lastPublishable = 0;
 
@@ -536,8 +552,11 @@ export class EmbeddedEventLog implements EventLog {
       return { ...pick(appends[0]!), written: !duplicate };
     } catch (error) {
       if (!(error instanceof WrongExpectedCountError) || error.actual <= expected) throw error;
-      // Another writer got there first: the event at `index` exists. Answer with it once committed.
+      // Another writer got there first: the event at `index` exists. Answer with it once it is
+      // committed as that entry; if another leader's replaced it, nothing is there: try again.
       const position = positionOf(this.engine, part.stream, expected)!;
+      const entry = position > this.highWaterMark ? this.entryHolding(position) : undefined;
+      if (entry && !(await this.replicator.committedAs(entry.index, entry.term))) return this.existsOrWritePrepared(stream, index, event, resent);
       await this.waitCommitted(position);
       return { position, index: expected, count: countAt(this.engine.streams.get(part.stream), this.highWaterMark), written: false };
     }
@@ -582,7 +601,18 @@ export class EmbeddedEventLog implements EventLog {
       case 'write':
         return { appends: await this.accept(parts, decision.appends, ack), duplicate: false };
       case 'duplicate': {
-        await this.waitCommitted(lastPositionOf(decision.appends));
+        const last = lastPositionOf(decision.appends);
+        // The original may be staged in this very tick: give it its entry now. If it could
+        // not be proposed (leadership moved), the engine forgot it: decide again.
+        if (this.staged.length > 0) this.flushStaged();
+        if (this.engine.nextPosition <= last) return this.write(parts, ack, resent);
+        // The original may be in an entry not committed yet, which another leader's entry
+        // may still replace (a re-sent request that reaches a leader about to be deposed):
+        // answer with it only once it is committed as that entry. Replaced, it was never
+        // written, and this request is decided again (found by the chaos run, seed 1).
+        const entry = last > this.highWaterMark ? this.entryHolding(last) : undefined;
+        if (entry && !(await this.replicator.committedAs(entry.index, entry.term))) return this.write(parts, ack, resent);
+        await this.waitCommitted(last);
         return { appends: decision.appends, duplicate: true };
       }
       case 'conflict':

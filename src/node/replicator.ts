@@ -590,8 +590,30 @@ export class Replicator {
     this.settleProposal(entry.index, entry.term);
   }
 
+  /**
+   * Resolves true once entry `index` commits as the entry of `term`, false once another
+   * leader's entry commits there instead (that one was never committed): how a write that
+   * found its original still uncommitted learns whether the original made it.
+   */
+  committedAs(index: number, term: number): Promise<boolean> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (index <= this.appliedIndex) return Promise.resolve(this.raw.raft.log.term(index) === term);
+    return new Promise((resolve, reject) => {
+      let list = this.watchers.get(index);
+      if (!list) this.watchers.set(index, (list = []));
+      list.push({ term, resolve, reject });
+    });
+  }
+
+  private readonly watchers = new Map<number, Array<{ term: number; resolve: (same: boolean) => void; reject: (error: Error) => void }>>();
+
   /** Entry `index` of `term` is committed: a proposal waiting there succeeded if it is that entry, else it was lost. */
   private settleProposal(index: number, term: number): void {
+    const watching = this.watchers.get(index);
+    if (watching) {
+      this.watchers.delete(index);
+      for (const watcher of watching) watcher.resolve(watcher.term === term);
+    }
     const waiter = this.waiting.get(index);
     if (!waiter) return;
     this.waiting.delete(index);
@@ -631,6 +653,8 @@ export class Replicator {
     this.failure = failure;
     for (const waiter of this.waiting.values()) waiter.reject(failure);
     this.waiting.clear();
+    for (const list of this.watchers.values()) for (const watcher of list) watcher.reject(failure);
+    this.watchers.clear();
     for (const waiter of this.writtenWaiters) waiter.reject(failure);
     this.writtenWaiters = [];
   }
@@ -669,6 +693,8 @@ export class Replicator {
     const stopped = new NotLeaderError('append', undefined);
     for (const waiter of this.waiting.values()) waiter.reject(stopped);
     this.waiting.clear();
+    for (const list of this.watchers.values()) for (const watcher of list) watcher.reject(stopped);
+    this.watchers.clear();
     for (const waiter of this.writtenWaiters) waiter.reject(stopped);
     this.writtenWaiters = [];
   }

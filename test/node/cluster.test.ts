@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open, type EmbeddedEventLog } from '../../src/node/index.js';
 import { NotLeaderError } from '../../src/types/index.js';
+import { prepareEvents } from '../../src/types/validate.js';
 import { MemoryNetwork } from '../support/memory-network.js';
 import { tempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
@@ -220,6 +221,32 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
       for await (const event of log.read('s', { consistency: 'local' })) types.push(event.type);
       assert.equal(types.includes('Q'), quorumDone, `${log.nodeId}: ${types.join(',')} (quorum append ${quorumDone ? 'acknowledged' : 'refused'})`);
     }
+    for (const log of logs.values()) await log.close();
+  });
+
+  it('a re-sent append that finds its original uncommitted on a leader about to be deposed is not acknowledged when another entry takes that position (chaos seed 1)', async () => {
+    const network = new MemoryNetwork();
+    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const old = await until('a leader', () => leaderOf(logs));
+    for (let i = 0; i < 3; i++) await old.append('s', { type: 'T', data: i });
+    for (const log of logs.values()) await until(`${log.nodeId} at 2`, () => log.committedPosition >= 2);
+    network.cut.add(old.nodeId);
+    const id = '00000000-0000-4000-8000-00000000abcd';
+    const first = old.append('s', { id, type: 'Mine' }).then((r) => r.position, (e: Error) => e.constructor.name);
+    // The client lost its connection and re-sent the request: the leader finds the id in its engine.
+    const resent = old.appendPrepared([{ stream: 's', expected: 'any', events: prepareEvents([{ id, type: 'Mine' }], 1024 * 1024) }], 'quorum', true).then((r) => r.position, (e: Error) => e.constructor.name);
+    const rest = new Map([...logs].filter(([nodeId]) => nodeId !== old.nodeId));
+    const next = await until('a new leader', () => leaderOf(rest));
+    const theirs = await next.append('s', { type: 'Theirs' });
+    assert.equal(theirs.position, 3, 'the new leader wrote at the position the old one had planned');
+    network.cut.delete(old.nodeId);
+    const outcomes = await Promise.all([first, resent]);
+    assert.deepEqual(outcomes, ['NotLeaderError', 'NotLeaderError'], 'neither the append nor its re-sent copy is acknowledged: position 3 holds another event');
+    await until(`${old.nodeId} at 3`, () => old.committedPosition >= 3);
+    const types = [];
+    for await (const event of old.read('s', { consistency: 'local' })) types.push(event.type);
+    assert.deepEqual(types, ['T', 'T', 'T', 'Theirs']);
     for (const log of logs.values()) await log.close();
   });
 });
