@@ -1,0 +1,78 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+/**
+ * One `ordo serve` process of the chaos cluster: started, killed with SIGKILL, paused with
+ * SIGSTOP and resumed, restarted on the same directory and ports.
+ */
+export class NodeProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  paused = false;
+  /** The tail of its stderr, for a report when it dies on its own. */
+  stderr = '';
+
+  constructor(
+    readonly id: string,
+    private readonly args: string[],
+  ) {}
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Starts the process; resolves once it serves (its startup lines name the TCP address). */
+  async start(): Promise<void> {
+    if (this.child) return;
+    const child = spawn(process.execPath, [CLI, 'serve', ...this.args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    this.paused = false;
+    this.stderr = '';
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        this.stderr = (this.stderr + chunk.toString()).slice(-4000);
+        if (/binary protocol \(TCP\)/.test(this.stderr)) resolve();
+      });
+      child.once('exit', (code, signal) => {
+        if (this.child === child) this.child = undefined;
+        reject(new Error(`${this.id} exited (${code ?? signal}) before serving: ${this.stderr}`));
+      });
+    });
+  }
+
+  /** kill -9: no shutdown, whatever was not fsynced is the disk's business. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    if (this.paused) child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await this.exited;
+    this.child = undefined;
+    this.paused = false;
+  }
+
+  pause(): void {
+    if (!this.child || this.paused) return;
+    this.child.kill('SIGSTOP');
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.child || !this.paused) return;
+    this.child.kill('SIGCONT');
+    this.paused = false;
+  }
+
+  /** Graceful stop (SIGTERM), for the end of a run. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.resume();
+    child.kill('SIGTERM');
+    await this.exited;
+    this.child = undefined;
+  }
+}

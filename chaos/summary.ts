@@ -1,0 +1,24 @@
+import { VIOLATION_CLASSES } from '../src/check/index.js';
+import type { ChaosResult } from './harness.js';
+
+/** The run's summary table (Markdown), then each violation kept. */
+export function formatSummary(result: ChaosResult): string {
+  const { report } = result;
+  const lines = [
+    '',
+    `| what | count |`,
+    `| --- | ---: |`,
+    `| appends acknowledged | ${report.summary.appends.ok} |`,
+    `| appends failed (definite: expected-count conflicts) | ${report.summary.appends.failed} |`,
+    `| appends of unknown outcome (written / not) | ${report.summary.appends.unknown} (${report.summary.unknownWritten} / ${report.summary.appends.unknown - report.summary.unknownWritten}) |`,
+    `| events in the log after healing | ${report.summary.finalEvents} |`,
+    `| events observed by readers | ${report.summary.eventsObserved} |`,
+    ...Object.entries(result.faults).map(([kind, count]) => `| faults: ${kind} | ${count} |`),
+    ...VIOLATION_CLASSES.map((cls) => `| violations: ${cls} | ${report.byClass[cls]} |`),
+    `| replicas byte-identical after healing | ${result.converged ? 'yes' : 'NO'} |`,
+    '',
+    `${report.valid && result.converged ? 'PASS' : 'FAIL'} in ${result.seconds.toFixed(0)} s; history in ${result.historyFile}`,
+  ];
+  for (const violation of report.violations) lines.push(`  ${violation.class}: ${violation.detail}`);
+  return lines.join('\n');
+}
