@@ -138,6 +138,7 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
       indexIntervalBytes: resolved.indexIntervalBytes,
       fsync: resolved.fsync,
       maxOpenFiles: resolved.maxOpenFiles,
+      ...(resolved.wrapSegmentWriter ? { wrapWriter: resolved.wrapSegmentWriter } : {}),
     });
     const checkpointDir = join(root, 'checkpoints');
     const loaded = await loadCheckpoint(checkpointDir, storage.lastPosition, resolved.idWindow);

@@ -6,6 +6,7 @@ import {
   DEFAULT_INDEX_INTERVAL_BYTES,
   DEFAULT_MAX_OPEN_FILES,
   DEFAULT_SEGMENT_BYTES,
+  type WrapWriter,
 } from '../storage/segmented-log.js';
 import { parseFsyncPolicy, type FsyncPolicy, type FsyncPolicyText } from '../storage/fsync-policy.js';
 import type { NodeId, RaftStatus } from '../raft/index.js';
@@ -66,6 +67,11 @@ export interface OpenOptions {
   randomFill?: (target: Uint8Array) => void;
   /** Replication: this log as a member of a Raft cluster (default: a cluster of one). */
   cluster?: ClusterOptions;
+  /**
+   * For tests: wraps the file handle that writes of the active segment go through (the
+   * power-loss test records what each fdatasync made durable, and drops the rest).
+   */
+  wrapSegmentWriter?: WrapWriter;
 }
 
 export interface ResolvedOptions {
@@ -81,6 +87,7 @@ export interface ResolvedOptions {
   randomFill: (target: Uint8Array) => void;
   /** Ids of transient events published without one. */
   newId: () => string;
+  wrapSegmentWriter: WrapWriter | undefined;
   cluster: Required<Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'windowEntries'>> & Pick<ClusterOptions, 'transport' | 'onRoleChange' | 'onSnapshot'>;
 }
 
@@ -100,6 +107,7 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     clock: options.clock ?? Date.now,
     randomFill: options.randomFill ?? randomFillSync,
     newId: randomUUID,
+    wrapSegmentWriter: options.wrapSegmentWriter,
     cluster: resolveCluster(options.cluster),
   };
 }

@@ -36,7 +36,15 @@ export interface SegmentedLogOptions {
   fsync: FsyncPolicy;
   /** Read file handles kept open at most (the active segment's writer is extra). */
   maxOpenFiles: number;
+  /**
+   * Wraps the handle every write of a segment goes through (tests: a layer that records what
+   * each fdatasync made durable, so a power loss can drop the writes after it).
+   */
+  wrapWriter?: WrapWriter;
 }
+
+/** See SegmentedLogOptions.wrapWriter. */
+export type WrapWriter = (file: string, handle: FileHandle) => FileHandle;
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_INDEX_INTERVAL_BYTES = 4 * 1024;
@@ -199,7 +207,7 @@ export class SegmentedLog {
       }
     }
     const active = segments[segments.length - 1]!;
-    const writer = await open(active.file, 'r+');
+    const writer = await openWriter(active.file, options.wrapWriter);
     return new SegmentedLog(dir, options, segments, writer, lastTerm, {
       segments: segments.length,
       truncatedBytes,
@@ -395,7 +403,7 @@ export class SegmentedLog {
     await old.datasync();
     await writeFileAtomic(indexFile(active.file), active.index.serialize(active.size, active.lastPosition));
     const next = await createSegment(this.dir, active.lastPosition + 1, active.lastIndex + 1);
-    const handle = await open(next.file, 'r+');
+    const handle = await openWriter(next.file, this.options.wrapWriter);
     this.segments.push(next);
     this.writer = handle;
     this.bytesSinceIndexEntry = 0;
@@ -575,7 +583,7 @@ export class SegmentedLog {
 
   private async cutActive(active: Segment, found: { cut: number; lastPosition: number; lastIndex: number; lastTerm: number | undefined }): Promise<void> {
     const { cut, lastPosition, lastIndex } = found;
-    this.writer = await open(active.file, 'r+');
+    this.writer = await openWriter(active.file, this.options.wrapWriter);
     await this.writer.truncate(cut);
     await this.writer.datasync();
     await syncDirectory(this.dir);
@@ -879,4 +887,10 @@ function chunkForBatch(chunk: Buffer, length: number, offset: number, end: numbe
 function onlyZeros(bytes: Buffer, from: number): boolean {
   for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+/** The handle writes of segment `file` go through. */
+async function openWriter(file: string, wrap: WrapWriter | undefined): Promise<FileHandle> {
+  const handle = await open(file, 'r+');
+  return wrap ? wrap(file, handle) : handle;
 }

@@ -1,0 +1,68 @@
+/**
+ * Child process of the power-loss test: appends pipelined batches (small segments, frequent
+ * checkpoints) through a segment writer that reports on stdout what each fdatasync made
+ * durable (`sync <file> <bytes>`), before the acknowledgements that depend on it.
+ */
+import { statSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { open } from '../../src/node/index.js';
+
+const dir = process.argv[2]!;
+const run = String(process.argv[3] ?? '0').padStart(8, '0');
+/** After this many acknowledgements it kills itself, a moment later, in the middle of its I/O. */
+const dieAfter = Number(process.argv[4] ?? 100);
+const dieDelayMs = Number(process.argv[5] ?? 0);
+let acked = 0;
+
+function durabilityReporting(file: string, handle: FileHandle): FileHandle {
+  // What an fdatasync makes durable: everything written so far (the writer only extends or truncates the file).
+  let size = statSync(file).size;
+  process.stdout.write(`sync ${file} ${size}\n`);
+  return new Proxy(handle, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      if (property === 'writev') {
+        return async (buffers: Buffer[], position: number) => {
+          const result = await target.writev(buffers, position);
+          size = Math.max(size, position + result.bytesWritten);
+          return result;
+        };
+      }
+      if (property === 'truncate') {
+        return async (length: number) => {
+          await target.truncate(length);
+          size = length;
+        };
+      }
+      if (property === 'datasync' || property === 'sync') {
+        return async () => {
+          const durable = size;
+          await (property === 'datasync' ? target.datasync() : target.sync());
+          process.stdout.write(`sync ${file} ${durable}\n`);
+        };
+      }
+      return (value as (...args: unknown[]) => unknown).bind(target);
+    },
+  });
+}
+
+const log = await open(dir, { segmentBytes: 64 * 1024, checkpointEvery: 200, wrapSegmentWriter: durabilityReporting });
+let serial = 0;
+async function writer(w: number): Promise<void> {
+  for (;;) {
+    const n = ++serial;
+    const id = `${run}-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    const size = 1 + (n % 3);
+    const events = Array.from({ length: size }, (_, k) => ({
+      id: k === 0 ? id : `${run}-0000-4000-9000-${String(n * 4 + k).padStart(12, '0')}`,
+      type: 'Tick',
+      data: { n, k, pad: 'x'.repeat(n % 300) },
+    }));
+    const result = await log.append(`w${w}`, events);
+    process.stdout.write(`ack ${JSON.stringify({ id, stream: `w${w}`, ...result })}\n`);
+    if (++acked === dieAfter) setTimeout(() => process.kill(process.pid, 'SIGKILL'), dieDelayMs);
+  }
+}
+process.stdout.write('ready\n');
+await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w % 4)));
