@@ -37,6 +37,11 @@ export interface ConnectionLimits {
   maxBufferedBytes: number;
   maxEventBytes: number;
   maxEventsPerAppend: number;
+  /**
+   * A connection that has not completed its HELLO by then is closed (slowloris: idle or
+   * trickling connections must not pile up); HTTP uses it as its headers timeout.
+   */
+  handshakeTimeoutMs: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
@@ -46,6 +51,7 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   maxBufferedBytes: 16 * 1024 * 1024,
   maxEventBytes: DEFAULT_MAX_EVENT_BYTES,
   maxEventsPerAppend: 100_000,
+  handshakeTimeoutMs: 10_000,
 };
 
 /** Events a read page holds at most, and its approximate byte budget. */
@@ -100,7 +106,13 @@ export class BinarySession {
     private readonly options: SessionOptions,
   ) {
     this.decoder = new FrameDecoder(options.limits.maxFrameBytes, (frame) => this.onFrame(frame));
+    this.handshakeTimer = setTimeout(() => {
+      if (this.principal === undefined && !this.ended) this.fail(new ProtocolError(`no HELLO within ${options.limits.handshakeTimeoutMs} ms`));
+    }, options.limits.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
   }
+
+  private readonly handshakeTimer: NodeJS.Timeout;
 
   /** Bytes from the client. A protocol violation closes this connection only. */
   receive(chunk: Uint8Array): void {
@@ -117,6 +129,7 @@ export class BinarySession {
 
   /** The wire closed (client gone): stop every pump, drop pending answers. */
   closed(): void {
+    clearTimeout(this.handshakeTimer);
     this.ended = true;
     for (const pump of [...this.pumps.values()]) pump.stop();
     for (const resolve of this.drainWaiters.splice(0)) resolve();
@@ -166,6 +179,7 @@ export class BinarySession {
   }
 
   private handshake(frame: Frame): void {
+    clearTimeout(this.handshakeTimer);
     if (frame.type !== FrameType.HELLO) throw new ProtocolError(`the first frame must be HELLO, got type ${frame.type}`);
     const hello = readRequest(frame, this.options.limits);
     if (hello.op !== 'hello') throw new ProtocolError('the first frame must be HELLO');

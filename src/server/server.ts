@@ -20,6 +20,8 @@ export const DEFAULT_HTTP_PORT = 4681;
 export const WEBSOCKET_PATH = '/ws';
 /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
 const SHUTDOWN_GRACE_MS = 5_000;
+/** A whole HTTP request (headers and body) must arrive within this. */
+const REQUEST_TIMEOUT_MS = 60_000;
 /** How long closed connections may take to send their last bytes before they are cut. */
 const SOCKET_LINGER_MS = 1_000;
 
@@ -122,7 +124,10 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
 
   const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined, peerUrls });
   const handler = (req: Parameters<HttpApi['handle']>[0], res: Parameters<HttpApi['handle']>[1]) => api.handle(req, res);
-  const http: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
+  // Slowloris: headers must arrive within the handshake timeout, a whole request body within
+  // REQUEST_TIMEOUT_MS (a response, such as an SSE stream, may last as long as it likes).
+  const httpOptions = { headersTimeout: limits.handshakeTimeoutMs, requestTimeout: Math.max(REQUEST_TIMEOUT_MS, limits.handshakeTimeoutMs), connectionsCheckingInterval: Math.min(1_000, limits.handshakeTimeoutMs) };
+  const http: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...httpOptions }, handler) : createHttpServer(httpOptions, handler);
   http.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -93,6 +93,42 @@ describe('server: malformed frames close only the connection that sent them', ()
     await server.close();
   });
 
+  it('slowloris: a connection that does not complete its HELLO, or an HTTP request whose headers trickle in, is closed after the handshake timeout; others are served meanwhile', async () => {
+    const server = await startTestServer({ limits: { handshakeTimeoutMs: 300 } });
+    const client = await connect(server.urls.tcp);
+    const started = Date.now();
+    const silent = await rawConnection(server.urls.tcp);
+    const trickling = await rawConnection(server.urls.tcp);
+    // Half a HELLO frame, then nothing more.
+    trickling.socket.write(hello().subarray(0, 6));
+    const { hostname, port } = new URL(server.urls.http);
+    const http = netConnect(Number(port), hostname);
+    http.on('error', () => undefined);
+    let httpAnswer = '';
+    http.on('data', (chunk) => (httpAnswer += chunk.toString()));
+    const httpClosed = new Promise<void>((resolve) => http.once('close', () => resolve()));
+    const header = 'GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ';
+    let sent = 0;
+    const drip = setInterval(() => {
+      if (sent < header.length) http.write(header[sent++]!);
+      else http.write('a');
+    }, 50);
+    for (let i = 0; i < 5; i++) assert.equal((await client.append('busy', { type: 'T' })).index, i, 'a normal client is served meanwhile');
+    await Promise.all([silent.closed, trickling.closed]);
+    const binaryMs = Date.now() - started;
+    for (const raw of [silent, trickling]) {
+      const error = raw.responses.find((r) => r.kind === 'error');
+      assert.ok(error && error.kind === 'error' && error.error.code === 'PROTOCOL_ERROR' && /no HELLO within 300 ms/.test(error.error.message));
+    }
+    await httpClosed;
+    clearInterval(drip);
+    assert.ok(binaryMs < 3_000, `the idle binary connections were closed after ${binaryMs} ms`);
+    assert.match(httpAnswer, /^HTTP\/1\.1 408/, 'the trickling HTTP request got 408 Request Timeout');
+    assert.ok(Date.now() - started < 5_000, 'within a few seconds');
+    await client.close();
+    await server.close();
+  });
+
   it('fuzz: random frames after a valid handshake never stop the server from serving others', async () => {
     const server = await startTestServer();
     const client = await connect(server.urls.tcp);
