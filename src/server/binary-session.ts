@@ -18,7 +18,7 @@ import {
   writeStreamsOk,
   writeWelcome,
 } from '../protocol/responses.js';
-import { LimitExceededError, NotLeaderError, OrdoError, ProtocolError } from '../types/errors.js';
+import { LimitExceededError, NotLeaderError, OrdoError, ProtocolError, TimeoutError } from '../types/errors.js';
 import type { Message } from '../raft/index.js';
 import type { SnapshotFrame } from '../node/index.js';
 import type { Event, StreamInfo } from '../types/event.js';
@@ -107,7 +107,9 @@ export class BinarySession {
   ) {
     this.decoder = new FrameDecoder(options.limits.maxFrameBytes, (frame) => this.onFrame(frame));
     this.handshakeTimer = setTimeout(() => {
-      if (this.principal === undefined && !this.ended) this.fail(new ProtocolError(`no HELLO within ${options.limits.handshakeTimeoutMs} ms`));
+      // TIMEOUT, not PROTOCOL_ERROR: a HELLO held up on the way (a slow or cut network) is no
+      // fault of the client's, which reconnects (found by the chaos run, seed 7).
+      if (this.principal === undefined && !this.ended) this.fail(new TimeoutError('the handshake (HELLO)', options.limits.handshakeTimeoutMs));
     }, options.limits.handshakeTimeoutMs);
     this.handshakeTimer.unref();
   }
@@ -501,8 +503,9 @@ export class BinarySession {
   }
 
   private fail(error: unknown): void {
-    const protocolError = error instanceof ProtocolError ? error : new ProtocolError(`internal error while reading a frame: ${(error as Error)?.message ?? String(error)}`);
-    this.options.logger.warn({ remote: this.wire.remote, transport: this.wire.transport }, 'protocol error, closing the connection: %s', protocolError.message);
+    // An Ordo error keeps its code (PERMISSION_DENIED for a peer frame without the admin scope…).
+    const protocolError = error instanceof OrdoError ? error : new ProtocolError(`internal error while reading a frame: ${(error as Error)?.message ?? String(error)}`);
+    this.options.logger.warn({ remote: this.wire.remote, transport: this.wire.transport }, 'closing the connection: %s', protocolError.message);
     this.send((w) => writeError(w, 0, protocolError));
     this.flush();
     this.ended = true;
