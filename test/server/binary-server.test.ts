@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { connect } from '../../src/client/index.js';
 import { ByteWriter, FrameDecoder, FrameType, PROTOCOL_VERSION, readResponse, writeHello, type Response } from '../../src/protocol/index.js';
+import { writeCount, writeRead, writeReadAll, writeStreams, writeSubscribe } from '../../src/protocol/requests.js';
 import { tokenAuthenticator } from '../../src/server/auth.js';
 import { LimitExceededError, PermissionDeniedError, UnauthenticatedError, type Event } from '../../src/types/index.js';
 import { collect, take } from '../conformance/event-log-suite.js';
@@ -168,6 +169,30 @@ describe('server: malformed frames close only the connection that sent them', ()
       await client.append('alive', { type: 'T', data: i });
     }
     assert.equal(await client.count('alive'), 10);
+    // Mutated valid requests: one to three bytes of real read, subscribe, count and streams
+    // frames changed (headers, lengths, counts, flags, filters), so most are decoded deep.
+    const w = new ByteWriter(1024);
+    writeRead(w, 2, 'alive', 0, 10, false);
+    writeReadAll(w, 3, 0, 10, { streams: ['alive'], types: ['T'] });
+    writeSubscribe(w, 4, 0, { prefixes: ['a'] }, true, 100);
+    writeCount(w, 5, 'alive');
+    writeStreams(w, 6, '', '', 10);
+    const valid = w.take();
+    const mutations = fc.sample(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), { numRuns: 200, seed: 20261201 });
+    for (let i = 0; i < mutations.length; i += 20) {
+      const raw = await rawConnection(server.urls.tcp);
+      raw.socket.write(hello());
+      for (const mutation of mutations.slice(i, i + 20)) {
+        const bytes = Uint8Array.from(valid);
+        for (const [at, value] of mutation) bytes[at] = value;
+        raw.socket.write(bytes);
+      }
+      raw.socket.end();
+      await raw.closed;
+      await client.append('alive', { type: 'T', data: i });
+    }
+    assert.equal(await client.count('alive'), 20);
+    for await (const event of client.readAll()) assert.equal(typeof event.position, 'number');
     await client.close();
     await server.close();
   });
