@@ -29,6 +29,9 @@ export interface ChaosResult {
   operations: { ok: number; failed: number; unknown: number };
   /** Whether every node ended with the same segment bytes. */
   converged: boolean;
+  /** Availability: the longest stretch of the run without an acknowledged append (ms), and when it began. */
+  longestOutageMs: number;
+  longestOutageAt: number;
   seconds: number;
   historyFile: string;
 }
@@ -246,10 +249,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const report = checkHistory(history);
   const historyFile = options.historyFile ?? join(options.dir, 'history.json');
   await writeFile(historyFile, JSON.stringify({ seed: options.seed, nodes: n, seconds: options.seconds, faults, history }));
-  return { report, faults, operations: report.summary.appends, converged, seconds: (Date.now() - started) / 1000, historyFile };
+  const outage = longestOutage(appends, options.seconds * 1000);
+  return { report, faults, operations: report.summary.appends, converged, longestOutageMs: outage.ms, longestOutageAt: outage.at, seconds: (Date.now() - started) / 1000, historyFile };
 }
 
 async function segmentBytes(dir: string): Promise<Buffer> {
   const names = (await readdir(join(dir, 'segments'))).filter((name) => name.endsWith('.seg')).sort();
   return Buffer.concat(await Promise.all(names.map((name) => readFile(join(dir, 'segments', name)))));
+}
+
+/** The longest time between acknowledgements during the run (from its start to its end). */
+function longestOutage(appends: AppendOperation[], runMs: number): { ms: number; at: number } {
+  const acks = appends.filter((a) => a.outcome === 'ok').map((a) => a.completedAt).sort((a, b) => a - b);
+  let best = { ms: 0, at: 0 };
+  let previous = 0;
+  for (const at of [...acks, runMs]) {
+    if (at - previous > best.ms) best = { ms: at - previous, at: previous };
+    previous = Math.max(previous, at);
+    if (at >= runMs) break;
+  }
+  return best;
 }

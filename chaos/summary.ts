@@ -16,6 +16,7 @@ export function formatSummary(result: ChaosResult): string {
     ...Object.entries(result.faults).map(([kind, count]) => `| faults: ${kind} | ${count} |`),
     ...VIOLATION_CLASSES.map((cls) => `| violations: ${cls} | ${report.byClass[cls]} |`),
     `| replicas byte-identical after healing | ${result.converged ? 'yes' : 'NO'} |`,
+    `| longest time without an acknowledged append | ${(result.longestOutageMs / 1000).toFixed(1)} s (from ${(result.longestOutageAt / 1000).toFixed(0)} s) |`,
     '',
     `${report.valid && result.converged ? 'PASS' : 'FAIL'} in ${result.seconds.toFixed(0)} s; history in ${result.historyFile}`,
   ];

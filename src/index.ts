@@ -11,3 +11,4 @@ export { loadAuthFile, tokenAuthenticator, type Scope } from './server/auth.js';
 export * from './types/index.js';
 export { eventJson } from './types/json.js';
 export { verifyLog, type VerifyReport } from './node/verify.js';
+export * from './patterns/index.js';

@@ -1,0 +1,5 @@
+/** Patterns built on the EventLog interface only: they work the same embedded and remote. */
+export { fold, type FoldOptions, type Folded } from './fold.js';
+export { toDomainEvent, type Decider, type DomainEvent } from './decider.js';
+export { handleCommand, DEFAULT_COMMAND_RETRIES, type CommandResult } from './command.js';
+export { deciderSpec } from './spec.js';
