@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { connect } from '../client/index.js';
 import { open } from '../node/index.js';
 import { verifyLog } from '../node/verify.js';
 import { loadAuthFile } from '../server/auth.js';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, startServer } from '../server/server.js';
-import { OrdoError, type EventLog, type Expected, type Filter, type Json } from '../types/index.js';
+import { fold } from '../patterns/index.js';
+import { OrdoError, type Event, type EventLog, type Expected, type Filter, type Json } from '../types/index.js';
+import { eventJson } from '../types/json.js';
 import { formatEvent } from './format.js';
 import { RateLine } from './rate-line.js';
 import { addClusterCommands } from './cluster.js';
@@ -128,6 +132,29 @@ withLogOptions(program.command('read-all'))
     const log = await openLog(options);
     try {
       for await (const event of log.readAll({ from: options.from, limit: options.limit, filter: filterOf(options), consistency: consistencyFor(options) })) console.log(formatEvent(event));
+    } finally {
+      await log.close();
+    }
+  });
+
+withLogOptions(program.command('replay'))
+  .description('time travel: the state as of a past position. With --reducer, fold the events with its init() and apply(state, event) and print the state as JSON; without, print the events up to that position')
+  .requiredOption('--until <position>', 'last position to include', integer('--until'))
+  .option('--reducer <module>', 'an ES module exporting init() and apply(state, event) (event data decoded with eventJson)')
+  .option('--stream <name>', 'only this stream (repeatable)', collectList)
+  .option('--prefix <prefix>', 'only streams with this prefix (repeatable)', collectList)
+  .option('--type <type>', 'only this event type (repeatable)', collectList)
+  .action(async (options) => {
+    const reducer = options.reducer ? await loadReducer(options.reducer as string) : undefined;
+    const log = await openLog(options);
+    try {
+      const filter = filterOf(options);
+      if (reducer) {
+        const folded = await fold(log, { ...(filter ? { filter } : {}), init: reducer.init, apply: reducer.apply, until: options.until });
+        console.log(JSON.stringify({ position: folded.position, events: folded.events, state: folded.state }));
+      } else {
+        await fold(log, { ...(filter ? { filter } : {}), init: () => undefined, apply: (_state: undefined, event) => void console.log(formatEvent(event)), until: options.until });
+      }
     } finally {
       await log.close();
     }
@@ -300,4 +327,15 @@ function parsePeers(id: string, text: string, token: string | undefined, votersT
   const voters = votersText?.split(',').map((v) => v.trim()).filter((v) => v !== '');
   for (const voter of voters ?? []) if (!peers[voter]) throw new CommanderArgumentError(`--initial-voters names ${voter}, which is not in --peers`);
   return { id, peers, ...(token ? { token } : {}), ...(voters ? { voters } : {}) };
+}
+
+/** A reducer module for `ordo replay`: init() and apply(state, event), the event's JSON data decoded. */
+async function loadReducer(path: string): Promise<{ init: () => unknown; apply: (state: unknown, event: Event) => unknown }> {
+  const module = (await import(pathToFileURL(resolvePath(path)).href)) as { init?: unknown; apply?: unknown; default?: { init?: unknown; apply?: unknown } };
+  const source = typeof module.init === 'function' ? module : module.default;
+  if (typeof source?.init !== 'function' || typeof source.apply !== 'function') {
+    throw new CommanderArgumentError(`--reducer ${path} must export init() and apply(state, event)`);
+  }
+  const { init, apply } = source as { init: () => unknown; apply: (state: unknown, event: unknown) => unknown };
+  return { init, apply: (state, event) => apply(state, { ...event, data: event.contentType === 'json' ? eventJson(event) : event.data }) };
 }

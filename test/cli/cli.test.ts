@@ -30,6 +30,17 @@ describe('ordo CLI', () => {
     const verified = await ordo('verify', '--dir', dir);
     assert.equal(verified.code, 0, verified.stderr);
     assert.equal(JSON.parse(verified.stdout).events, 3);
+
+    // Time travel: the events, or a reducer's state, as of a past position.
+    assert.deepEqual(lines((await ordo('replay', '--until', '1', '--dir', dir)).stdout).map((e) => e.position), [0, 1]);
+    const reducer = join(await tempDir('ordo-reducer'), 'names.mjs');
+    await writeFile(reducer, "export const init = () => ({});\nexport const apply = (names, event) => ({ ...names, [event.stream]: typeof event.data === 'string' ? event.data : event.data?.name ?? null });\n");
+    const asOf = (until: number) => ordo('replay', '--until', String(until), '--reducer', reducer, '--stream', 'user-1', '--dir', dir);
+    assert.deepEqual(JSON.parse((await asOf(1)).stdout), { position: 1, events: 1, state: { 'user-1': 'Ada' } });
+    assert.deepEqual(JSON.parse((await asOf(2)).stdout), { position: 2, events: 2, state: { 'user-1': 'A' } });
+    const beyond = await asOf(3);
+    assert.equal(beyond.code, 2);
+    assert.match(beyond.stderr, /invalid until 3: the log's head is 2/);
   });
 
   it('verify exits 1 and names the damage when a record is corrupt', async () => {
