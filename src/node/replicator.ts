@@ -288,6 +288,7 @@ export class Replicator {
       if (kept !== lastPosition) invariantFailed(`cutting after applied entry ${keep} kept position ${kept}, not ${lastPosition}`);
       this.window.truncateFrom(Math.max(keep + 1, this.window.firstIndex()));
       this.hooks.truncated(keep + 1, lastPosition);
+      this.dropProposalsFrom(keep + 1);
     }
     let last = { index: keep, term: 0 };
     let writes: Array<Promise<void>> = [];
@@ -489,6 +490,7 @@ export class Replicator {
         const lastPosition = await this.storage.truncateAfterIndex(first - 1);
         this.window.truncateFrom(first);
         this.hooks.truncated(first, lastPosition);
+        this.dropProposalsFrom(first);
         this.appendedNext = lastPosition + 1;
       }
       let next = this.appendedNext;
@@ -606,6 +608,29 @@ export class Replicator {
   }
 
   private readonly watchers = new Map<number, Array<{ term: number; resolve: (same: boolean) => void; reject: (error: Error) => void }>>();
+
+  /**
+   * This node's log lost its entries from `index` on to another leader's: proposals it made
+   * there are answered NOT_LEADER now, rather than when something else commits at their
+   * index. With nobody writing to the new leader that could take long: a whole client
+   * deadline in the 5-node chaos run (seed 7). As for any NOT_LEADER, the outcome is unknown
+   * in general (another node may still hold a copy), so the caller re-sends with the same
+   * event ids, which connect() does by itself.
+   */
+  private dropProposalsFrom(index: number): void {
+    let dropped = false;
+    for (const [at, waiter] of this.waiting) {
+      if (at < index) continue;
+      this.waiting.delete(at);
+      waiter.reject(new NotLeaderError('append', this.leader));
+      dropped = true;
+    }
+    if (dropped) this.holdProcess();
+    const lost = this.writtenWaiters.filter((w) => w.index >= index);
+    if (lost.length === 0) return;
+    this.writtenWaiters = this.writtenWaiters.filter((w) => w.index < index);
+    for (const waiter of lost) waiter.reject(new NotLeaderError('append', this.leader));
+  }
 
   /** Entry `index` of `term` is committed: a proposal waiting there succeeded if it is that entry, else it was lost. */
   private settleProposal(index: number, term: number): void {

@@ -249,4 +249,28 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
     assert.deepEqual(types, ['T', 'T', 'T', 'Theirs']);
     for (const log of logs.values()) await log.close();
   });
+
+  it('a deposed leader answers its pending appends NOT_LEADER as soon as the new leader\'s log replaces them, even when nobody writes there (chaos seed 7, 5 nodes)', async () => {
+    const network = new MemoryNetwork();
+    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const old = await until('a leader', () => leaderOf(logs));
+    await old.append('s', { type: 'T' });
+    for (const log of logs.values()) await until(`${log.nodeId} at 0`, () => log.committedPosition >= 0);
+    network.cut.add(old.nodeId);
+    // Three appends in three entries (three turns), none of which can commit.
+    const pending: Array<Promise<string>> = [];
+    for (let i = 0; i < 3; i++) {
+      pending.push(old.append('s', { type: 'Doomed', data: i }).then(() => 'acknowledged', (e: Error) => e.constructor.name));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const rest = new Map([...logs].filter(([id]) => id !== old.nodeId));
+    await until('a new leader', () => leaderOf(rest));
+    network.cut.delete(old.nodeId);
+    const healed = Date.now();
+    const answered = await Promise.race([Promise.all(pending), new Promise<string>((resolve) => setTimeout(() => resolve('no answer within 5 s'), 5_000).unref())]);
+    assert.deepEqual(answered, ['NotLeaderError', 'NotLeaderError', 'NotLeaderError']);
+    assert.ok(Date.now() - healed < 3_000, `answered ${Date.now() - healed} ms after healing`);
+    for (const log of logs.values()) await log.close();
+  });
 });
