@@ -16,6 +16,11 @@ import { isUuid } from './uuid.js';
  * injected `newId`.
  */
 export const MAX_STREAM_NAME_BYTES = 256;
+/**
+ * The reserved streams Ordo's patterns write through the public API (src/patterns): a
+ * consumer's checkpoints and a model's snapshots, one stream per name.
+ */
+export const PATTERN_STREAM_PREFIXES: readonly string[] = ['$checkpoints-', '$snapshots-'];
 export const MAX_TYPE_BYTES = 256;
 export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024;
 
@@ -41,8 +46,8 @@ export function validateStream(stream: unknown, options: { internal?: boolean } 
   if (bytes > MAX_STREAM_NAME_BYTES) {
     throw new InvalidStreamError(stream, `${bytes} bytes long, expected at most ${MAX_STREAM_NAME_BYTES}`);
   }
-  if (stream.startsWith('$') && !options.internal) {
-    throw new InvalidStreamError(stream, "names starting with '$' are reserved for Ordo");
+  if (stream.startsWith('$') && !options.internal && !PATTERN_STREAM_PREFIXES.some((prefix) => stream.startsWith(prefix) && stream.length > prefix.length)) {
+    throw new InvalidStreamError(stream, `names starting with '$' are reserved for Ordo (its patterns write ${PATTERN_STREAM_PREFIXES.map((p) => `${p}<name>`).join(' and ')})`);
   }
   return stream;
 }

@@ -34,7 +34,8 @@ describe('deciderSpec: given / when / then, without a log', () => {
 for (const { name, make } of TARGETS) {
   describe(`handleCommand (${name})`, () => {
     it('reads, decides and appends with the expected count; a domain error appends nothing', async () => {
-      const log = await make();
+      const target = await make();
+      const log = target.log;
       const first = await handleCommand(log, 'account-1', account, { type: 'Deposit', amount: 10 });
       assert.deepEqual(first.state, { balance: 10 });
       assert.equal(first.appended?.index, 0);
@@ -44,11 +45,12 @@ for (const { name, make } of TARGETS) {
       const none = await handleCommand(log, 'account-1', account, { type: 'Deposit', amount: 0 });
       assert.equal(none.appended, undefined);
       assert.equal(await log.count('account-1'), 2);
-      await log.close();
+      await target.close();
     });
 
     it('concurrent commands on one stream: each decides on the state it saw or starts over, so the balance never goes below zero', async () => {
-      const log = await make();
+      const target = await make();
+      const log = target.log;
       await handleCommand(log, 'account-2', account, { type: 'Deposit', amount: 10 });
       // Ten withdrawals of 3 race: at most three can go through; the rest see the new balance and fail.
       const results = await Promise.allSettled(Array.from({ length: 10 }, () => handleCommand(log, 'account-2', account, { type: 'Withdraw', amount: 3 }, { maxRetries: 20 })));
@@ -63,7 +65,7 @@ for (const { name, make } of TARGETS) {
       assert.ok(racing.some((r) => r.status === 'fulfilled'));
       assert.ok(racing.every((r) => r.status === 'fulfilled' || r.reason instanceof WrongExpectedCountError));
       await assert.rejects(handleCommand(log, 'x', account, { type: 'Deposit', amount: 1 }, { maxRetries: -1 }), /invalid maxRetries -1/);
-      await log.close();
+      await target.close();
     });
   });
 }

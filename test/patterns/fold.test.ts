@@ -8,7 +8,8 @@ import { TARGETS } from './targets.js';
 for (const { name, make } of TARGETS) {
   describe(`fold: the state as of a past position (${name})`, () => {
     it('fold(until) equals the state computed at that moment, for every moment, filtered or not', async () => {
-      const log = await make();
+      const target = await make();
+      const log = target.log;
       const balance = { init: () => 0, apply: (total: number, event: { data: Uint8Array; contentType: 'json' | 'binary'; id: string }) => total + eventJson<{ amount: number }>(event).amount };
       const seenThen: Array<{ position: number; all: number; alice: number }> = [];
       let all = 0;
@@ -32,7 +33,7 @@ for (const { name, make } of TARGETS) {
       await assert.rejects(fold(log, { ...balance, until: 40 }), (e: unknown) => e instanceof InvalidArgumentError && /the log's head is 39/.test(e.message));
       await assert.rejects(fold(log, { ...balance, until: 1.5 }), /invalid until 1.5/);
       await assert.rejects(fold(log, { init: 0, apply: balance.apply } as never), /expected \{ init\(\), apply\(state, event\) \}/);
-      await log.close();
+      await target.close();
     });
   });
 }
