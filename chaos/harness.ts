@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { checkHistory, type AppendOperation, type CheckReport, type History, type ReadOperation } from '../src/check/index.js';
 import { connect } from '../src/client/index.js';
 import { seededRandom } from '../src/raft/index.js';
-import { freePorts } from '../test/support/free-ports.js';
+import { createServer } from 'node:net';
 import { FaultProxy } from './fault-proxy.js';
 import { NodeProcess } from './node-process.js';
 import { appendLoop, pause, readWholeLog, subscribeAll } from './workload.js';
@@ -57,7 +57,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const random = seededRandom(options.seed);
   const n = options.nodes;
   const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
-  const ports = await freePorts(2 * n);
+  const ports = await listenablePorts(2 * n, random);
   const tcp = (i: number) => ports[i]!;
   const http = (i: number) => ports[n + i]!;
   // proxies[i][j]: node i's link to node j.
@@ -269,4 +269,24 @@ function longestOutage(appends: AppendOperation[], runMs: number): { ms: number;
     if (at >= runMs) break;
   }
   return best;
+}
+
+/**
+ * `count` loopback ports below the ephemeral range (32768 and up on Linux), free a moment ago.
+ * A killed node's port must still be free when it restarts; an ephemeral one may meanwhile be
+ * taken as the source port of an outgoing connection.
+ */
+async function listenablePorts(count: number, random: { int(bound: number): number }): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = 20_000 + random.int(12_000);
+    if (ports.includes(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) ports.push(port);
+  }
+  return ports;
 }

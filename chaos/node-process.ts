@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** Starts retried when the port is in use, and the wait between them. */
+const START_ATTEMPTS = 20;
+const START_RETRY_MS = 250;
 
 /**
  * One `ordo serve` process of the chaos cluster: started, killed with SIGKILL, paused with
@@ -23,8 +26,24 @@ export class NodeProcess {
     return this.child !== undefined;
   }
 
-  /** Starts the process; resolves once it serves (its startup lines name the TCP address). */
+  /**
+   * Starts the process; resolves once it serves (its startup lines name the TCP address). A
+   * port taken meanwhile (an outgoing connection may get it as its source port while the node
+   * is down) is retried a few times.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.startOnce();
+        return;
+      } catch (error) {
+        if (!/EADDRINUSE/.test((error as Error).message) || attempt >= START_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, START_RETRY_MS));
+      }
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     if (this.child) return;
     const child = spawn(process.execPath, [CLI, 'serve', ...this.args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
