@@ -574,6 +574,14 @@ export class Replicator {
       for (const waiter of due) waiter.then();
     }
     if (ready.softState) {
+      const leads = this.raw.raft.role === 'leader';
+      // A leader that stepped down (CheckQuorum, a higher term, a transfer, its removal) may
+      // hear nothing more about its uncommitted proposals for a long time, e.g. once removed
+      // from the membership (chaos seed 7, 5 nodes: 11 s, the clients' deadline). Answer them
+      // NOT_LEADER now; a client re-sends them to the new leader with the same event ids, and
+      // a copy that made it there is recognised (the duplicate path waits for its own entry).
+      if (this.led && !leads) this.dropProposalsFrom(this.raw.raft.log.committed + 1);
+      this.led = leads;
       this.hooks.roleChanged(this.raw.status());
     }
     this.compactWindow();
@@ -607,15 +615,18 @@ export class Replicator {
     });
   }
 
+  /** Whether this node led as of the last Ready (to see it step down). */
+  private led = false;
+
   private readonly watchers = new Map<number, Array<{ term: number; resolve: (same: boolean) => void; reject: (error: Error) => void }>>();
 
   /**
-   * This node's log lost its entries from `index` on to another leader's: proposals it made
-   * there are answered NOT_LEADER now, rather than when something else commits at their
-   * index. With nobody writing to the new leader that could take long: a whole client
-   * deadline in the 5-node chaos run (seed 7). As for any NOT_LEADER, the outcome is unknown
-   * in general (another node may still hold a copy), so the caller re-sends with the same
-   * event ids, which connect() does by itself.
+   * Answers NOT_LEADER now to the proposals this node made from entry `index` on, rather than
+   * when something else commits at their index: their entries were replaced by another
+   * leader's, or this node stopped leading before they committed. With nobody writing to the
+   * new leader that could take long: a whole client deadline in the 5-node chaos run (seed 7).
+   * As for any NOT_LEADER, the outcome is unknown in general (another node may hold a copy),
+   * so the caller re-sends with the same event ids, which connect() does by itself.
    */
   private dropProposalsFrom(index: number): void {
     let dropped = false;
