@@ -3,7 +3,7 @@
  * measured on the same disk in the same run. Never part of `npm test`. See bench/README.md.
  *
  *   --quick           shorter runs
- *   --only <groups>   comma list of: raw, stream, embedded, remote, cluster (embedded also measures raw, its reference;
+ *   --only <groups>   comma list of: raw, stream, embedded, remote, cluster, transform (embedded also measures raw, its reference;
  *                     remote measures its own raw TCP req/ack reference; cluster its own single node)
  *   --dir <path>      parent of the temporary data directory (decides which disk is measured)
  *   --out <file>      where to save the JSON
@@ -17,11 +17,12 @@ import { parseArgs } from 'node:util';
 import { benchEmbedded } from './embedded.js';
 import { benchRemote } from './remote.js';
 import { benchCluster } from './cluster.js';
+import { benchTransform } from './transform.js';
 import { benchEventStream } from './event-stream.js';
 import { benchRawDisk } from './raw-disk.js';
 import { printTable, saveJson, type BenchRow } from './report.js';
 
-const GROUPS = ['raw', 'stream', 'embedded', 'remote', 'cluster'] as const;
+const GROUPS = ['raw', 'stream', 'embedded', 'remote', 'cluster', 'transform'] as const;
 type Group = (typeof GROUPS)[number];
 const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${GROUPS.join(',')}] [--dir <path>] [--out <file>]`;
 
@@ -69,6 +70,7 @@ const DEADLINE_S: Record<Group, number> = {
   embedded: quick ? 600 : 1800,
   remote: quick ? 300 : 600,
   cluster: quick ? 300 : 600,
+  transform: quick ? 120 : 300,
 };
 
 class DeadlineError extends Error {}
@@ -152,6 +154,9 @@ try {
 
   if (groups.has('cluster')) {
     await step('cluster', 'a 3-node cluster at quorum beside a single node (fsync always)', () => benchCluster({ dir, quick }));
+  }
+  if (groups.has('transform')) {
+    await step('transform', 'deterministic transforms: 1, 2 and 3 competing instances, and one paused', () => benchTransform({ dir, quick }));
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

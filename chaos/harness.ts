@@ -74,7 +74,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   await mkdir(options.dir, { recursive: true });
   const nodes = ids.map((id, i) => {
     const peers = ids.map((other, j) => `${other}=127.0.0.1:${i === j ? tcp(j) : proxyPort(i, j)}`).join(',');
-    return new NodeProcess(id, ['--dir', join(options.dir, id), '--node-id', id, '--peers', peers, '--port', String(tcp(i)), '--http-port', String(http(i))]);
+    // Clients are sent to the nodes themselves, not to the proxies their peers reach them through.
+    const advertise = ids.map((other, j) => `${other}=ordo://127.0.0.1:${tcp(j)}`).join(',');
+    return new NodeProcess(id, ['--dir', join(options.dir, id), '--node-id', id, '--peers', peers, '--advertise', advertise, '--port', String(tcp(i)), '--http-port', String(http(i))]);
   });
   await Promise.all(nodes.map((node) => node.start()));
   const urls = ids.map((_, i) => `ordo://127.0.0.1:${tcp(i)}`);

@@ -226,13 +226,19 @@ program
   .option('--peers <list>', 'every node of the cluster as id=host:port,… (this one included): their binary protocol addresses, where the nodes also talk to each other')
   .option('--initial-voters <ids>', 'the voters a new cluster starts with (default: every node in --peers); a node not among them joins later through `ordo cluster add`')
   .option('--cluster-token <token>', 'token sent to the peers (an admin token of their auth files); also ORDO_CLUSTER_TOKEN')
+  .option('--advertise <list>', 'the URL clients are sent to for each node, as id=url,… (default: ordo://<its --peers address>; for nodes whose peer address is not the one clients reach)')
   .option('--window-entries <n>', 'applied entries kept in memory for followers that fall behind (default 200000); one further behind gets a snapshot', integer('--window-entries'))
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new CommanderArgumentError('--tls-cert and --tls-key go together');
     if (Boolean(options.nodeId) !== Boolean(options.peers)) throw new CommanderArgumentError('--node-id and --peers go together');
     if (options.windowEntries !== undefined && !options.peers) throw new CommanderArgumentError('--window-entries goes with --peers (a single node sends entries to nobody)');
     const parsed = options.peers ? parsePeers(options.nodeId, options.peers, options.clusterToken ?? process.env.ORDO_CLUSTER_TOKEN, options.initialVoters) : undefined;
-    const cluster = parsed && options.windowEntries !== undefined ? { ...parsed, windowEntries: options.windowEntries as number } : parsed;
+    if (options.advertise !== undefined && !options.peers) throw new CommanderArgumentError('--advertise goes with --peers');
+    const cluster = parsed && {
+      ...parsed,
+      ...(options.windowEntries !== undefined ? { windowEntries: options.windowEntries as number } : {}),
+      ...(options.advertise !== undefined ? { advertise: parseAdvertise(options.advertise as string, parsed.peers) } : {}),
+    };
     const logger = pino({ name: 'ordo', level: options.logLevel });
     // A node listens where its peers expect it, unless told otherwise.
     const own = cluster?.peers[cluster.id];
@@ -338,4 +344,18 @@ async function loadReducer(path: string): Promise<{ init: () => unknown; apply: 
   }
   const { init, apply } = source as { init: () => unknown; apply: (state: unknown, event: unknown) => unknown };
   return { init, apply: (state, event) => apply(state, { ...event, data: event.contentType === 'json' ? eventJson(event) : event.data }) };
+}
+
+/** `--advertise n1=ordo://a:4680,n2=…`: every id must be a peer, every URL ordo:// or ordos://. */
+function parseAdvertise(text: string, peers: Record<string, unknown>): Record<string, string> {
+  const advertise: Record<string, string> = {};
+  for (const item of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const at = item.indexOf('=');
+    const id = item.slice(0, at);
+    const url = item.slice(at + 1);
+    if (at <= 0 || !/^ordos?:\/\/[^/]+$/.test(url)) throw new CommanderArgumentError(`invalid --advertise entry ${JSON.stringify(item)}: expected id=ordo://host:port`);
+    if (!(id in peers)) throw new CommanderArgumentError(`--advertise names ${id}, which is not in --peers`);
+    advertise[id] = url;
+  }
+  return advertise;
 }

@@ -47,7 +47,16 @@ export interface ServerOptions {
    * host:port of its binary protocol, where the nodes also talk to each other. `token` is sent
    * to the peers (an admin token when they use an auth file).
    */
-  cluster?: { id: string; peers: Record<string, { host: string; port: number }>; token?: string; tickMs?: number; voters?: string[]; windowEntries?: number };
+  cluster?: {
+    id: string;
+    peers: Record<string, { host: string; port: number }>;
+    token?: string;
+    tickMs?: number;
+    voters?: string[];
+    windowEntries?: number;
+    /** The URL a NOT_LEADER answer sends clients to, per node (default: ordo://<its peer address>). */
+    advertise?: Record<string, string>;
+  };
 }
 
 export interface OrdoServer {
@@ -75,7 +84,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   if (options.cluster) {
     const { id, peers, token } = options.cluster;
     transport = new TcpPeerTransport(id, peers, token ?? '', logger);
-    peerUrls = Object.fromEntries(Object.entries(peers).map(([peer, a]) => [peer, `${options.tls ? 'ordos' : 'ordo'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`]));
+    peerUrls = Object.fromEntries(Object.entries(peers).map(([peer, a]) => [peer, options.cluster!.advertise?.[peer] ?? `${options.tls ? 'ordos' : 'ordo'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`]));
     logOptions = {
       ...options.log,
       cluster: {

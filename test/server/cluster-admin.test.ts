@@ -115,4 +115,18 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     const [a, d] = await Promise.all([segments(dirs.get('n1')!), segments(dirs.get('n4')!)]);
     assert.ok(a.equals(d), 'n4 holds the same log as n1');
   });
+
+  it('--advertise: NOT_LEADER sends clients to the URL a node is advertised under, not its peer address', async () => {
+    const ports = await freePorts(6);
+    const ids = ['n1', 'n2', 'n3'];
+    const peers = Object.fromEntries(ids.map((id, i) => [id, { host: '127.0.0.1', port: ports[i]! }]));
+    const advertise = Object.fromEntries(ids.map((id) => [id, `ordo://${id}.example:4680`]));
+    const servers = await Promise.all(ids.map(async (id, i) => startServer({ dir: await tempDir(`ordo-advertise-${id}`), port: ports[i]!, httpPort: ports[3 + i]!, logger: silent, cluster: { id, peers, tickMs: 10, advertise } })));
+    const leader = await until('a leader', () => servers.find((s) => s.log.raftStatus().role === 'leader'));
+    const follower = servers.find((s) => s !== leader)!;
+    const refused = await post(follower, '/streams/s', [{ type: 'T' }]);
+    assert.equal(refused.status, 421);
+    assert.equal((refused.json.error as { leaderUrl: string }).leaderUrl, `ordo://${leader.log.nodeId}.example:4680`);
+    for (const server of servers) await server.close();
+  });
 });
