@@ -415,7 +415,8 @@ export class Replicator {
    */
   private holdProcess(): void {
     if (!this.timer) return;
-    if (this.waiting.size > 0) this.timer.ref();
+    // A re-sent write waiting to learn whether its original committed counts too.
+    if (this.waiting.size > 0 || this.watchers.size > 0) this.timer.ref();
     else this.timer.unref();
   }
 
@@ -612,6 +613,7 @@ export class Replicator {
       let list = this.watchers.get(index);
       if (!list) this.watchers.set(index, (list = []));
       list.push({ term, resolve, reject });
+      this.holdProcess();
     });
   }
 
@@ -649,6 +651,7 @@ export class Replicator {
     if (watching) {
       this.watchers.delete(index);
       for (const watcher of watching) watcher.resolve(watcher.term === term);
+      this.holdProcess();
     }
     const waiter = this.waiting.get(index);
     if (!waiter) return;
