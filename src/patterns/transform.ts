@@ -17,6 +17,9 @@ export interface TransformOptions<S> {
   onOutput?: (output: { index: number; position: number; written: boolean; input: Event }) => void;
 }
 
+/** Output writes in flight at most per instance. */
+const MAX_IN_FLIGHT = 64;
+
 export interface Transform {
   /** Outputs this instance wrote itself, and outputs another instance had written first. */
   stats(): { inputs: number; outputs: number; written: number; alreadyThere: number };
@@ -58,6 +61,10 @@ export async function transform<S>(log: EventLog, options: TransformOptions<S>):
   const stats = { inputs: 0, outputs: 0, written: 0, alreadyThere: 0 };
   const known = await log.count(name);
   const subscription = log.subscribe({ from: 0, filter });
+  // Writes are pipelined, in order: the log decides requests in the order they are made
+  // (one connection, one engine), so output k is decided after k - 1 without waiting for its
+  // answer first. Waiting for each would make one round trip per output the limit.
+  const inFlight: Array<Promise<void>> = [];
   const done = (async () => {
     try {
       for await (const item of subscription) {
@@ -70,14 +77,20 @@ export async function transform<S>(log: EventLog, options: TransformOptions<S>):
           stats.outputs++;
           if (index < known) continue; // written before this instance started
           const event: EventInput = { ...output, id: outputId(name, index) };
-          const answer = await log.existsOrWrite(name, index, event);
-          if (answer.written) stats.written++;
-          else stats.alreadyThere++;
-          options.onOutput?.({ index, position: answer.position, written: answer.written, input: item });
+          inFlight.push(
+            log.existsOrWrite(name, index, event).then((answer) => {
+              if (answer.written) stats.written++;
+              else stats.alreadyThere++;
+              options.onOutput?.({ index, position: answer.position, written: answer.written, input: item });
+            }),
+          );
+          if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
         }
       }
+      while (inFlight.length > 0) await inFlight.shift();
     } finally {
       subscription.close();
+      await Promise.allSettled(inFlight);
     }
   })();
   return {
