@@ -555,7 +555,10 @@ export class EmbeddedEventLog implements EventLog {
       if (!(error instanceof WrongExpectedCountError) || error.actual <= expected) throw error;
       // Another writer got there first: the event at `index` exists. Answer with it once it is
       // committed as that entry; if another leader's replaced it, nothing is there: try again.
-      const position = positionOf(this.engine, part.stream, expected)!;
+      // (The other write may be staged in this tick: give it its entry first, as for a duplicate.)
+      if (this.staged.length > 0) this.flushStaged();
+      const position = positionOf(this.engine, part.stream, expected);
+      if (position === undefined) return this.existsOrWritePrepared(stream, index, event, resent);
       const entry = position > this.highWaterMark ? this.entryHolding(position) : undefined;
       if (entry && !(await this.replicator.committedAs(entry.index, entry.term))) return this.existsOrWritePrepared(stream, index, event, resent);
       await this.waitCommitted(position);
