@@ -17,6 +17,13 @@ async function openNode(network: MemoryNetwork, dir: string, id: string, events:
   return log;
 }
 
+/** Three nodes in fresh directories on `network`. */
+async function startCluster(network: MemoryNetwork, events: SnapshotEvent[]): Promise<{ dirs: Map<string, string>; logs: Map<string, EmbeddedEventLog> }> {
+  const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-snap-${id}`)] as const)));
+  const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id, events)] as const)));
+  return { dirs, logs };
+}
+
 function leaderOf(logs: Iterable<EmbeddedEventLog>): EmbeddedEventLog | undefined {
   const leaders = [...logs].filter((log) => !log.closed && log.raftStatus().role === 'leader');
   return leaders.length === 1 ? leaders[0] : undefined;
@@ -49,8 +56,7 @@ describe('snapshot install: a follower behind the leader\'s window pulls the seg
   it('a follower that was down catches up by snapshot: same bytes, same engine state, and it can lead', async () => {
     const network = new MemoryNetwork();
     const events: SnapshotEvent[] = [];
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-snap-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id, events)] as const)));
+    const { dirs, logs } = await startCluster(network, events);
     const leader = await until('a leader', () => leaderOf(logs.values()));
     const acked = new Map<string, number>();
     for (let i = 0; i < 10; i++) acked.set(idOf(i), (await leader.append('orders', { id: idOf(i), type: 'Placed', data: payload(i) }, { expected: i })).position);
@@ -132,8 +138,7 @@ describe('snapshot install: a follower behind the leader\'s window pulls the seg
   it('a transfer cut off halfway is given up and starts over; a node restarted mid-transfer catches up from its own applied entry', async () => {
     const network = new MemoryNetwork();
     const events: SnapshotEvent[] = [];
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-snap-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id, events)] as const)));
+    const { dirs, logs } = await startCluster(network, events);
     const leader = await until('a leader', () => leaderOf(logs.values()));
     const lagging = [...logs.values()].find((log) => log !== leader)!;
     const laggingId = lagging.nodeId;
@@ -175,8 +180,7 @@ describe('snapshot install: a follower behind the leader\'s window pulls the seg
   it('an old leader with an uncommitted tail gets a snapshot: the tail is cut, what it had applied stays visible throughout', async () => {
     const network = new MemoryNetwork();
     const events: SnapshotEvent[] = [];
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-snap-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id, events)] as const)));
+    const { dirs, logs } = await startCluster(network, events);
     const old = await until('a leader', () => leaderOf(logs.values()));
     for (let i = 0; i < 5; i++) await old.append('acct', { type: 'Deposited', data: i }, { expected: i });
     for (const log of logs.values()) await until(`${log.nodeId} at 4`, () => log.committedPosition >= 4);

@@ -18,6 +18,13 @@ async function openNode(network: MemoryNetwork, dir: string, id: string): Promis
 }
 
 
+/** Three nodes in fresh directories on `network`. */
+async function startCluster(network: MemoryNetwork): Promise<{ dirs: Map<string, string>; logs: Map<string, EmbeddedEventLog> }> {
+  const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+  const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+  return { dirs, logs };
+}
+
 function leaderOf(logs: Map<string, EmbeddedEventLog>): EmbeddedEventLog | undefined {
   const leaders = [...logs.values()].filter((log) => !log.closed && log.raftStatus().role === 'leader');
   return leaders.length === 1 ? leaders[0] : undefined;
@@ -31,8 +38,7 @@ async function segmentBytes(dir: string): Promise<Buffer> {
 describe('EventLog as a Raft cluster of three (in one process, real segment files)', () => {
   it('elects a leader, replicates appends to every node, refuses writes on followers with the leader named', async () => {
     const network = new MemoryNetwork();
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const { dirs, logs } = await startCluster(network);
     const leader = await until('a leader', () => leaderOf(logs));
     const results: Array<{ position: number; index: number }> = [];
     for (let i = 0; i < 20; i++) results.push(await leader.append('orders', { type: 'Placed', data: { i } }, { expected: i }));
@@ -60,8 +66,7 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
 
   it('the leader stops: a new one takes over, nothing acknowledged is lost, and the old one catches up byte for byte', async () => {
     const network = new MemoryNetwork();
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const { dirs, logs } = await startCluster(network);
     const acked = new Map<string, number>();
     const first = await until('a leader', () => leaderOf(logs));
     for (let i = 0; i < 50; i++) {
@@ -108,8 +113,7 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
 
   it('linearizable reads (ReadIndex) on any node see every acknowledged write; a leader cut off from the quorum refuses them, local reads still answer', async () => {
     const network = new MemoryNetwork();
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const { logs } = await startCluster(network);
     const leader = await until('a leader', () => leaderOf(logs));
     const followers = [...logs.values()].filter((log) => log !== leader);
     for (let round = 0; round < 5; round++) {
@@ -154,8 +158,7 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
 
   it('a leader cut off keeps uncommitted appends; after healing it truncates them, takes the new leader\'s log and decides against it', async () => {
     const network = new MemoryNetwork();
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const { dirs, logs } = await startCluster(network);
     const old = await until('a leader', () => leaderOf(logs));
     for (let i = 0; i < 5; i++) await old.append('acct', { type: 'Deposited', data: i }, { expected: i });
     for (const log of logs.values()) await until(`${log.nodeId} at 4`, () => log.committedPosition >= 4);
@@ -191,8 +194,7 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
 
   it("ack modes: 'quorum' waits for a majority, 'leader' for the leader's own disk, 'none' for nothing", async () => {
     const network = new MemoryNetwork();
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const { logs } = await startCluster(network);
     const leader = await until('a leader', () => leaderOf(logs));
     await leader.append('s', { type: 'T' });
     // The followers stop answering: nothing can commit any more.
@@ -226,8 +228,7 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
 
   it('a re-sent append that finds its original uncommitted on a leader about to be deposed is not acknowledged when another entry takes that position (chaos seed 1)', async () => {
     const network = new MemoryNetwork();
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const { logs } = await startCluster(network);
     const old = await until('a leader', () => leaderOf(logs));
     for (let i = 0; i < 3; i++) await old.append('s', { type: 'T', data: i });
     for (const log of logs.values()) await until(`${log.nodeId} at 2`, () => log.committedPosition >= 2);
@@ -252,8 +253,7 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
 
   it('a deposed leader answers its pending appends NOT_LEADER as soon as the new leader\'s log replaces them, even when nobody writes there (chaos seed 7, 5 nodes)', async () => {
     const network = new MemoryNetwork();
-    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
-    const logs = new Map(await Promise.all(PEERS.map(async (id) => [id, await openNode(network, dirs.get(id)!, id)] as const)));
+    const { logs } = await startCluster(network);
     const old = await until('a leader', () => leaderOf(logs));
     await old.append('s', { type: 'T' });
     for (const log of logs.values()) await until(`${log.nodeId} at 0`, () => log.committedPosition >= 0);
