@@ -79,180 +79,193 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     return new NodeProcess(id, ['--dir', join(options.dir, id), '--node-id', id, '--peers', peers, '--advertise', advertise, '--port', String(tcp(i)), '--http-port', String(http(i))]);
   });
   await Promise.all(nodes.map((node) => node.start()));
-  const urls = ids.map((_, i) => `ordo://127.0.0.1:${tcp(i)}`);
-  const started = Date.now();
-  const deadline = started + options.seconds * 1000;
-  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
-  const appends: AppendOperation[] = [];
-  const clientCount = options.clients ?? 4;
-  const subscriberCount = options.subscribers ?? 2;
+  // Whatever goes wrong, no process or proxy outlives the run (a test must not hang on them).
+  let finished = false;
+  const openClients: Array<{ close(): Promise<void> }> = [];
+  try {
+    const urls = ids.map((_, i) => `ordo://127.0.0.1:${tcp(i)}`);
+    const started = Date.now();
+    const deadline = started + options.seconds * 1000;
+    const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+    const appends: AppendOperation[] = [];
+    const clientCount = options.clients ?? 4;
+    const subscriberCount = options.subscribers ?? 2;
 
-  const status = async (i: number): Promise<{ role: string; leader: string; applied: number; commit: number; lastIndex: number; config: { voters: string[]; learners: string[] } } | undefined> => {
-    if (!nodes[i]!.running || nodes[i]!.paused) return undefined;
-    try {
-      const response = await fetch(`http://127.0.0.1:${http(i)}/cluster`, { signal: AbortSignal.timeout(1000) });
-      return ((await response.json()) as { node: never }).node;
-    } catch {
+    const status = async (i: number): Promise<{ role: string; leader: string; applied: number; commit: number; lastIndex: number; config: { voters: string[]; learners: string[] } } | undefined> => {
+      if (!nodes[i]!.running || nodes[i]!.paused) return undefined;
+      try {
+        const response = await fetch(`http://127.0.0.1:${http(i)}/cluster`, { signal: AbortSignal.timeout(1000) });
+        return ((await response.json()) as { node: never }).node;
+      } catch {
+        return undefined;
+      }
+    };
+    const leaderIndex = async (): Promise<number | undefined> => {
+      for (let i = 0; i < n; i++) if ((await status(i))?.role === 'leader') return i;
       return undefined;
-    }
-  };
-  const leaderIndex = async (): Promise<number | undefined> => {
-    for (let i = 0; i < n; i++) if ((await status(i))?.role === 'leader') return i;
-    return undefined;
-  };
-  const admin = async (i: number, path: string, method: string, body?: unknown): Promise<number> => {
-    try {
-      const response = await fetch(`http://127.0.0.1:${http(i)}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
-      await response.text();
-      return response.status;
-    } catch {
-      return 0;
-    }
-  };
-
-  const clients = await Promise.all(Array.from({ length: clientCount }, (_, c) => connect(urls, { clientName: `chaos-c${c}`, timeoutMs: 10_000 })));
-  const subscriberLogs = await Promise.all(Array.from({ length: subscriberCount }, (_, s) => connect(urls, { clientName: `chaos-s${s}`, timeoutMs: 10_000 })));
-  const subscribers = subscriberLogs.map((log, s) => subscribeAll(`s${s}`, log));
-  const workload = { streams: 8, hotStreams: 3, expectedShare: 0.3, deadline, maxOperations: MAX_OPERATIONS_PER_CLIENT };
-  const loops = clients.map((log, c) => appendLoop(`c${c}`, log, seededRandom(options.seed * 31 + c), workload, started, (op) => appends.push(op)));
-
-  // The nemesis: one fault at a time, then heal and a quiet moment.
-  const removed = new Set<number>();
-  const nemesis = (async () => {
-    await pause(QUIET_MS);
-    while (Date.now() + FAULT_MAX_MS + QUIET_MS < deadline) {
-      const kind = FAULT_KINDS[random.int(FAULT_KINDS.length)]!;
-      const hold = FAULT_MIN_MS + random.int(FAULT_MAX_MS - FAULT_MIN_MS);
-      const leader = await leaderIndex();
-      const target = random.int(n);
-      switch (kind) {
-        case 'kill': {
-          const victim = random.int(2) === 0 && leader !== undefined ? leader : target;
-          say(`kill -9 ${ids[victim]}`);
-          await nodes[victim]!.kill();
-          await pause(hold);
-          await nodes[victim]!.start();
-          break;
-        }
-        case 'pause': {
-          const victim = leader ?? target;
-          say(`SIGSTOP ${ids[victim]} for ${hold} ms`);
-          nodes[victim]!.pause();
-          await pause(hold);
-          nodes[victim]!.resume();
-          break;
-        }
-        case 'partition': {
-          // A random minority (leader included half the time) against the rest, both ways.
-          const minority = new Set<number>([random.int(2) === 0 && leader !== undefined ? leader : target]);
-          while (minority.size < Math.floor((n - 1) / 2) && random.int(2) === 0) minority.add(random.int(n));
-          say(`partition {${[...minority].map((i) => ids[i]).join(',')}} | rest for ${hold} ms`);
-          for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j && minority.has(i) !== minority.has(j)) proxies[i]![j]!.set({ kind: 'blackhole' });
-          await pause(hold);
-          break;
-        }
-        case 'one-way': {
-          const from = leader ?? target;
-          const to = (from + 1 + random.int(n - 1)) % n;
-          say(`one-way cut ${ids[from]} -> ${ids[to]} for ${hold} ms`);
-          proxies[from]![to]!.set({ kind: 'blackhole' });
-          await pause(hold);
-          break;
-        }
-        case 'delay': {
-          const ms = 10 + random.int(90);
-          say(`delay every link by ${ms} ms for ${hold} ms`);
-          for (const row of proxies) for (const proxy of row) proxy?.set({ kind: 'delay', ms });
-          await pause(hold);
-          break;
-        }
-        case 'transfer': {
-          if (leader === undefined) continue;
-          const to = (leader + 1 + random.int(n - 1)) % n;
-          say(`transfer leadership ${ids[leader]} -> ${ids[to]}`);
-          await admin(leader, '/cluster/leader', 'POST', { id: ids[to] });
-          await pause(hold);
-          break;
-        }
-        case 'membership': {
-          if (leader === undefined) continue;
-          const victim = (leader + 1 + random.int(n - 1)) % n;
-          say(`remove ${ids[victim]}, then add it back`);
-          if ((await admin(leader, `/cluster/members/${ids[victim]}`, 'DELETE')) !== 200) continue;
-          removed.add(victim);
-          await pause(hold);
-          await readd(victim);
-          break;
-        }
+    };
+    const admin = async (i: number, path: string, method: string, body?: unknown): Promise<number> => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${http(i)}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+        await response.text();
+        return response.status;
+      } catch {
+        return 0;
       }
-      faults[kind]++;
-      heal();
+    };
+
+    const clients = await Promise.all(Array.from({ length: clientCount }, (_, c) => connect(urls, { clientName: `chaos-c${c}`, timeoutMs: 10_000 })));
+    const subscriberLogs = await Promise.all(Array.from({ length: subscriberCount }, (_, s) => connect(urls, { clientName: `chaos-s${s}`, timeoutMs: 10_000 })));
+    openClients.push(...clients, ...subscriberLogs);
+    const subscribers = subscriberLogs.map((log, s) => subscribeAll(`s${s}`, log));
+    const workload = { streams: 8, hotStreams: 3, expectedShare: 0.3, deadline, maxOperations: MAX_OPERATIONS_PER_CLIENT };
+    const loops = clients.map((log, c) => appendLoop(`c${c}`, log, seededRandom(options.seed * 31 + c), workload, started, (op) => appends.push(op)));
+
+    // The nemesis: one fault at a time, then heal and a quiet moment.
+    const removed = new Set<number>();
+    const nemesis = (async () => {
       await pause(QUIET_MS);
-    }
-  })();
-
-  function heal(): void {
-    for (const row of proxies) for (const proxy of row) proxy?.set({ kind: 'pass' });
-    for (const node of nodes) node.resume();
-  }
-
-  /** Adds a removed node back: a learner first, a voter once it has caught up. */
-  async function readd(victim: number): Promise<void> {
-    const until = Date.now() + HEAL_TIMEOUT_MS;
-    for (const role of ['learner', 'voter']) {
-      for (;;) {
+      while (Date.now() + FAULT_MAX_MS + QUIET_MS < deadline) {
+        const kind = FAULT_KINDS[random.int(FAULT_KINDS.length)]!;
+        const hold = FAULT_MIN_MS + random.int(FAULT_MAX_MS - FAULT_MIN_MS);
         const leader = await leaderIndex();
-        if (leader !== undefined && (await admin(leader, '/cluster/members', 'POST', { id: ids[victim], role })) === 200) break;
-        if (Date.now() > until) throw new Error(`could not add ${ids[victim]} back as a ${role}`);
-        await pause(200);
+        const target = random.int(n);
+        switch (kind) {
+          case 'kill': {
+            const victim = random.int(2) === 0 && leader !== undefined ? leader : target;
+            say(`kill -9 ${ids[victim]}`);
+            await nodes[victim]!.kill();
+            await pause(hold);
+            await nodes[victim]!.start();
+            break;
+          }
+          case 'pause': {
+            const victim = leader ?? target;
+            say(`SIGSTOP ${ids[victim]} for ${hold} ms`);
+            nodes[victim]!.pause();
+            await pause(hold);
+            nodes[victim]!.resume();
+            break;
+          }
+          case 'partition': {
+            // A random minority (leader included half the time) against the rest, both ways.
+            const minority = new Set<number>([random.int(2) === 0 && leader !== undefined ? leader : target]);
+            while (minority.size < Math.floor((n - 1) / 2) && random.int(2) === 0) minority.add(random.int(n));
+            say(`partition {${[...minority].map((i) => ids[i]).join(',')}} | rest for ${hold} ms`);
+            for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j && minority.has(i) !== minority.has(j)) proxies[i]![j]!.set({ kind: 'blackhole' });
+            await pause(hold);
+            break;
+          }
+          case 'one-way': {
+            const from = leader ?? target;
+            const to = (from + 1 + random.int(n - 1)) % n;
+            say(`one-way cut ${ids[from]} -> ${ids[to]} for ${hold} ms`);
+            proxies[from]![to]!.set({ kind: 'blackhole' });
+            await pause(hold);
+            break;
+          }
+          case 'delay': {
+            const ms = 10 + random.int(90);
+            say(`delay every link by ${ms} ms for ${hold} ms`);
+            for (const row of proxies) for (const proxy of row) proxy?.set({ kind: 'delay', ms });
+            await pause(hold);
+            break;
+          }
+          case 'transfer': {
+            if (leader === undefined) continue;
+            const to = (leader + 1 + random.int(n - 1)) % n;
+            say(`transfer leadership ${ids[leader]} -> ${ids[to]}`);
+            await admin(leader, '/cluster/leader', 'POST', { id: ids[to] });
+            await pause(hold);
+            break;
+          }
+          case 'membership': {
+            if (leader === undefined) continue;
+            const victim = (leader + 1 + random.int(n - 1)) % n;
+            say(`remove ${ids[victim]}, then add it back`);
+            if ((await admin(leader, `/cluster/members/${ids[victim]}`, 'DELETE')) !== 200) continue;
+            removed.add(victim);
+            await pause(hold);
+            await readd(victim);
+            break;
+          }
+        }
+        faults[kind]++;
+        heal();
+        await pause(QUIET_MS);
+      }
+    })();
+
+    function heal(): void {
+      for (const row of proxies) for (const proxy of row) proxy?.set({ kind: 'pass' });
+      for (const node of nodes) node.resume();
+    }
+
+    /** Adds a removed node back: a learner first, a voter once it has caught up. */
+    async function readd(victim: number): Promise<void> {
+      const until = Date.now() + HEAL_TIMEOUT_MS;
+      for (const role of ['learner', 'voter']) {
+        for (;;) {
+          const leader = await leaderIndex();
+          if (leader !== undefined && (await admin(leader, '/cluster/members', 'POST', { id: ids[victim], role })) === 200) break;
+          if (Date.now() > until) throw new Error(`could not add ${ids[victim]} back as a ${role}`);
+          await pause(200);
+        }
+      }
+      removed.delete(victim);
+    }
+
+    await Promise.all([nemesis, ...loops]);
+    // Heal: every link passes, every process runs, every node is a voter again.
+    heal();
+    for (const node of nodes) if (!node.running) await node.start();
+    for (const victim of [...removed]) await readd(victim);
+    say('healed; reading the whole log');
+    const reader = await connect(urls, { clientName: 'chaos-final', timeoutMs: 30_000 });
+    let final: ReadOperation | undefined;
+    for (const stop = Date.now() + HEAL_TIMEOUT_MS; !final; ) {
+      try {
+        final = await readWholeLog('final', reader, 'final');
+      } catch (error) {
+        if (Date.now() > stop) throw error;
+        await pause(500);
       }
     }
-    removed.delete(victim);
-  }
+    const head = final.events.length - 1;
+    // Subscribers reach the head (they resume after their last position), then stop.
+    for (const stop = Date.now() + HEAL_TIMEOUT_MS; Date.now() < stop; ) {
+      if (subscribers.every((s) => (s.read.events[s.read.events.length - 1]?.position ?? -1) >= head)) break;
+      await pause(100);
+    }
+    for (const subscriber of subscribers) await subscriber.stop();
+    await reader.close();
+    for (const log of [...clients, ...subscriberLogs]) await log.close();
 
-  await Promise.all([nemesis, ...loops]);
-  // Heal: every link passes, every process runs, every node is a voter again.
-  heal();
-  for (const node of nodes) if (!node.running) await node.start();
-  for (const victim of [...removed]) await readd(victim);
-  say('healed; reading the whole log');
-  const reader = await connect(urls, { clientName: 'chaos-final', timeoutMs: 30_000 });
-  let final: ReadOperation | undefined;
-  for (const stop = Date.now() + HEAL_TIMEOUT_MS; !final; ) {
-    try {
-      final = await readWholeLog('final', reader, 'final');
-    } catch (error) {
-      if (Date.now() > stop) throw error;
-      await pause(500);
+    // Every node converges on the same log.
+    for (const stop = Date.now() + HEAL_TIMEOUT_MS; Date.now() < stop; ) {
+      const all = await Promise.all(ids.map((_, i) => status(i)));
+      if (all.every((s) => s && s.applied === all[0]!.applied && s.lastIndex === all[0]!.lastIndex && s.commit === s.lastIndex)) break;
+      await pause(200);
+    }
+    for (const node of nodes) await node.stop();
+    for (const row of proxies) for (const proxy of row) await proxy?.close();
+    const segments = await Promise.all(ids.map((id) => segmentBytes(join(options.dir, id))));
+    const converged = segments.every((bytes) => bytes.equals(segments[0]!));
+
+    const history: History = { appends, reads: [...subscribers.map((s) => s.read), final] };
+    const report = checkHistory(history);
+    const historyFile = options.historyFile ?? join(options.dir, 'history.json');
+    await writeFile(historyFile, JSON.stringify({ seed: options.seed, nodes: n, seconds: options.seconds, faults, history }));
+    const outage = longestOutage(appends, options.seconds * 1000);
+    finished = true;
+    return { report, faults, operations: report.summary.appends, converged, longestOutageMs: outage.ms, longestOutageAt: outage.at, seconds: (Date.now() - started) / 1000, historyFile };
+  } finally {
+    if (!finished) {
+      for (const client of openClients) await client.close().catch(() => undefined);
+      for (const node of nodes) await node.kill().catch(() => undefined);
+      for (const row of proxies) for (const proxy of row) await proxy?.close().catch(() => undefined);
     }
   }
-  const head = final.events.length - 1;
-  // Subscribers reach the head (they resume after their last position), then stop.
-  for (const stop = Date.now() + HEAL_TIMEOUT_MS; Date.now() < stop; ) {
-    if (subscribers.every((s) => (s.read.events[s.read.events.length - 1]?.position ?? -1) >= head)) break;
-    await pause(100);
-  }
-  for (const subscriber of subscribers) await subscriber.stop();
-  await reader.close();
-  for (const log of [...clients, ...subscriberLogs]) await log.close();
-
-  // Every node converges on the same log.
-  for (const stop = Date.now() + HEAL_TIMEOUT_MS; Date.now() < stop; ) {
-    const all = await Promise.all(ids.map((_, i) => status(i)));
-    if (all.every((s) => s && s.applied === all[0]!.applied && s.lastIndex === all[0]!.lastIndex && s.commit === s.lastIndex)) break;
-    await pause(200);
-  }
-  for (const node of nodes) await node.stop();
-  for (const row of proxies) for (const proxy of row) await proxy?.close();
-  const segments = await Promise.all(ids.map((id) => segmentBytes(join(options.dir, id))));
-  const converged = segments.every((bytes) => bytes.equals(segments[0]!));
-
-  const history: History = { appends, reads: [...subscribers.map((s) => s.read), final] };
-  const report = checkHistory(history);
-  const historyFile = options.historyFile ?? join(options.dir, 'history.json');
-  await writeFile(historyFile, JSON.stringify({ seed: options.seed, nodes: n, seconds: options.seconds, faults, history }));
-  const outage = longestOutage(appends, options.seconds * 1000);
-  return { report, faults, operations: report.summary.appends, converged, longestOutageMs: outage.ms, longestOutageAt: outage.at, seconds: (Date.now() - started) / 1000, historyFile };
 }
 
 async function segmentBytes(dir: string): Promise<Buffer> {
