@@ -34,6 +34,13 @@ async function segmentBytes(dir: string): Promise<Buffer> {
   return Buffer.concat(await Promise.all(names.map((n) => readFile(join(dir, 'segments', n)))));
 }
 
+/** Closes every node, then checks that the three logs are byte-identical. */
+async function closeAllAndCompare(logs: Map<string, EmbeddedEventLog>, dirs: Map<string, string>): Promise<void> {
+  for (const log of logs.values()) await log.close();
+  const [a, b, c] = await Promise.all(PEERS.map((id) => segmentBytes(dirs.get(id)!)));
+  assert.ok(a!.equals(b!) && b!.equals(c!), 'the three logs are byte-identical');
+}
+
 async function allIds(log: EmbeddedEventLog): Promise<Map<string, number>> {
   const seen = new Map<string, number>();
   for await (const event of log.readAll({ consistency: 'local' })) {
@@ -104,9 +111,7 @@ describe('snapshot install: a follower behind the leader\'s window pulls the seg
     await back.append('orders', { type: 'Placed' }, { expected: 400 });
     const last = back.committedPosition;
     for (const log of logs.values()) await until(`${log.nodeId} at ${last}`, () => log.committedPosition >= last);
-    for (const log of logs.values()) await log.close();
-    const [a, b, c] = await Promise.all(PEERS.map((id) => segmentBytes(dirs.get(id)!)));
-    assert.ok(a!.equals(b!) && b!.equals(c!), 'the three logs are byte-identical');
+    await closeAllAndCompare(logs, dirs);
   });
 
   it('a new node joins a cluster whose log is long compacted from memory: it gets a snapshot as a learner, then votes', async () => {
@@ -172,9 +177,7 @@ describe('snapshot install: a follower behind the leader\'s window pulls the seg
     const seen = await allIds(back);
     assert.equal(seen.size, 650);
     assert.equal(await back.count('big'), 650);
-    for (const log of logs.values()) await log.close();
-    const [a, b, c] = await Promise.all(PEERS.map((id) => segmentBytes(dirs.get(id)!)));
-    assert.ok(a!.equals(b!) && b!.equals(c!), 'the three logs are byte-identical');
+    await closeAllAndCompare(logs, dirs);
   });
 
   it('an old leader with an uncommitted tail gets a snapshot: the tail is cut, what it had applied stays visible throughout', async () => {
@@ -210,8 +213,6 @@ describe('snapshot install: a follower behind the leader\'s window pulls the seg
     const types = [];
     for await (const event of old.read('acct', { consistency: 'local' })) types.push(event.type);
     assert.deepEqual(types, [...Array(5).fill('Deposited'), ...Array(100).fill('Kept')]);
-    for (const log of logs.values()) await log.close();
-    const [a, b, c] = await Promise.all(PEERS.map((id) => segmentBytes(dirs.get(id)!)));
-    assert.ok(a!.equals(b!) && b!.equals(c!), 'the three logs are byte-identical');
+    await closeAllAndCompare(logs, dirs);
   });
 });
