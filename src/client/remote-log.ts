@@ -1,5 +1,6 @@
 import { ByteWriter } from '../protocol/bytes.js';
 import { DEFAULT_MAX_FRAME_BYTES, EVENTS_DONE, FrameType, PROTOCOL_VERSION, REQUEST_RESENT } from '../protocol/constants.js';
+import { validateClaimChanges } from '../types/claims.js';
 import { RandomIdPool } from '../protocol/events.js';
 import { FrameDecoder, type Frame } from '../protocol/frame.js';
 import {
@@ -209,7 +210,8 @@ export class RemoteEventLog implements EventLog {
       const expected = validateExpected(options.expected);
       const ack = validateAck(options.ack);
       const prepared = prepareEvents(events, this.options.maxEventBytes);
-      return this.request('append', (w, id) => writeAppend(w, id, name, expected, ack, prepared, this.ids), appendResult, options.signal);
+      const claims = validateClaimChanges(options.claims, options.releases);
+      return this.request('append', (w, id) => writeAppend(w, id, name, expected, ack, prepared, this.ids, claims), appendResult, options.signal);
     } catch (error) {
       return Promise.reject(error);
     }

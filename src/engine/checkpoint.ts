@@ -2,6 +2,7 @@ import { readUuid, writeUuid } from '../types/uuid.js';
 import { RetryKeys } from './retry-keys.js';
 import { IdWindow, type IdWindowLimits } from './id-window.js';
 import type { EngineState } from './state.js';
+import { ClaimTable, type HeldClaim } from './claims.js';
 import { countAt, type StreamState } from './stream-state.js';
 
 /**
@@ -9,10 +10,14 @@ import { countAt, type StreamState } from './stream-state.js';
  * instead of the whole log. Layout (docs/format.md): u8 version | 7 reserved |
  * f64 nextPosition | u32 streams | per stream: u16 name bytes, name, f64 count, count × f64
  * positions | u32 ids | per id: 16-byte uuid, u16 stream bytes, stream, f64 index,
- * f64 position, f64 timestamp. Integers are stored as f64 (exact below 2^53), little-endian.
+ * f64 position, f64 timestamp | u32 claims | per held claim (version 2): u16 set bytes, set,
+ * u16 value bytes, value, u16 stream bytes, stream, f64 position. Integers are stored as f64
+ * (exact below 2^53), little-endian. Version 1 (before claims) loads with no claims held: the
+ * code that wrote it could not write claims either.
  * Integrity (CRC) and atomic replacement are the caller's job.
  */
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
+const CHECKPOINT_VERSION_WITHOUT_CLAIMS = 1;
 
 /** Encodes the state as of `upTo` (inclusive): later, uncommitted events are left out. */
 export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPosition - 1): Buffer {
@@ -28,6 +33,14 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
   const ids = state.ids.entries().filter((entry) => entry.position <= upTo);
   const idStreams = ids.map((entry) => Buffer.from(entry.stream, 'utf8'));
   for (const bytes of idStreams) size += 16 + 2 + bytes.length + 24;
+  const claims = state.claims.heldAt(upTo).map((claim) => ({
+    set: Buffer.from(claim.set, 'utf8'),
+    value: Buffer.from(claim.value, 'utf8'),
+    stream: Buffer.from(claim.stream, 'utf8'),
+    position: claim.position,
+  }));
+  size += 4;
+  for (const claim of claims) size += 2 + claim.set.length + 2 + claim.value.length + 2 + claim.stream.length + 8;
   const out = Buffer.alloc(size);
   out[0] = CHECKPOINT_VERSION;
   let at = 8;
@@ -62,12 +75,26 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     out.writeDoubleLE(entry.timestamp, at + 16);
     at += 24;
   }
+  out.writeUInt32LE(claims.length, at);
+  at += 4;
+  for (const claim of claims) {
+    for (const text of [claim.set, claim.value, claim.stream]) {
+      out.writeUInt16LE(text.length, at);
+      text.copy(out, at + 2);
+      at += 2 + text.length;
+    }
+    out.writeDoubleLE(claim.position, at);
+    at += 8;
+  }
   return out;
 }
 
 /** Throws a plain Error on malformed bytes: the caller falls back to an older checkpoint or a full replay. */
 export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineState {
-  if (bytes[0] !== CHECKPOINT_VERSION) throw new Error(`checkpoint version ${bytes[0]}, expected ${CHECKPOINT_VERSION}`);
+  const version = bytes[0];
+  if (version !== CHECKPOINT_VERSION && version !== CHECKPOINT_VERSION_WITHOUT_CLAIMS) {
+    throw new Error(`checkpoint version ${version}, expected ${CHECKPOINT_VERSION_WITHOUT_CLAIMS} or ${CHECKPOINT_VERSION}`);
+  }
   let at = 8;
   const nextPosition = bytes.readDoubleLE(at);
   at += 8;
@@ -100,7 +127,28 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
     ids.add({ id, stream, index: bytes.readDoubleLE(at), position: bytes.readDoubleLE(at + 8), timestamp: bytes.readDoubleLE(at + 16) });
     at += 24;
   }
+  const claims = new ClaimTable();
+  if (version === CHECKPOINT_VERSION) {
+    const held: HeldClaim[] = [];
+    const count = bytes.readUInt32LE(at);
+    at += 4;
+    const text = (): string => {
+      const length = bytes.readUInt16LE(at);
+      if (at + 2 + length > bytes.length) throw new Error('checkpoint truncated in its claims');
+      const value = bytes.toString('utf8', at + 2, at + 2 + length);
+      at += 2 + length;
+      return value;
+    };
+    for (let i = 0; i < count; i++) {
+      const set = text();
+      const value = text();
+      const stream = text();
+      held.push({ set, value, stream, position: bytes.readDoubleLE(at) });
+      at += 8;
+    }
+    claims.load(held);
+  }
   if (at !== bytes.length) throw new Error(`checkpoint has ${bytes.length - at} trailing bytes`);
   // Retry keys are not checkpointed: those of replayed events land in the id window.
-  return { streams, nextPosition, ids, keys: new RetryKeys() };
+  return { streams, nextPosition, ids, keys: new RetryKeys(), claims };
 }

@@ -1,6 +1,8 @@
 import type { Expected } from '../types/errors.js';
 import type { IdEntry } from './id-window.js';
 import type { EngineState } from './state.js';
+import type { Claim, ClaimChanges } from '../types/claims.js';
+import { refusedClaim, type ClaimHolder } from './claims.js';
 
 /** One stream's part of an append, as the engine sees it: ids only, the bytes stay outside. */
 export interface AppendIntent {
@@ -17,6 +19,8 @@ export interface AppendIntent {
    * (a first send cannot be a duplicate of anything, so its keys are not).
    */
   resent?: boolean;
+  /** Uniqueness claims and releases, checked after the expected count. */
+  claims?: ClaimChanges | undefined;
 }
 
 export interface PlannedAppend {
@@ -39,6 +43,8 @@ export type Decision =
    * place asked for but the id window cannot tell (too old): the caller compares ids on disk.
    */
   | { kind: 'conflict'; intent: number; stream: string; expected: Expected; actual: number; retryOf?: { index: number } }
+  /** Intent `intent` claims (or releases) a value another stream holds. */
+  | { kind: 'claim-conflict'; intent: number; stream: string; claim: Claim; operation: 'claim' | 'release'; holder: ClaimHolder }
   /** An id is in the log already, but not as part of this same append. */
   | { kind: 'id-reused'; id: string; existing: IdEntry };
 
@@ -53,6 +59,7 @@ export function decideAppend(state: EngineState, intents: readonly AppendIntent[
   const appends: PlannedAppend[] = [];
   // Counts as the earlier parts of this same append leave them (a stream may appear twice).
   const counts = new Map<string, number>();
+  let pendingClaims: Map<string, string | null> | undefined;
   let position = state.nextPosition;
   for (let i = 0; i < intents.length; i++) {
     const intent = intents[i]!;
@@ -67,6 +74,10 @@ export function decideAppend(state: EngineState, intents: readonly AppendIntent[
         conflict.retryOf = { index: askedIndex };
       }
       return conflict;
+    }
+    if (intent.claims !== undefined) {
+      const refused = refusedClaim(state.claims, intent.stream, intent.claims, (pendingClaims ??= new Map()));
+      if (refused) return { kind: 'claim-conflict', intent: i, stream: intent.stream, ...refused };
     }
     const count = actual + intent.ids.length;
     appends.push({ stream: intent.stream, position, index: actual, count });

@@ -1,6 +1,8 @@
 import { IdWindow, type IdWindowLimits } from './id-window.js';
 import { RetryKeys } from './retry-keys.js';
 import { invariantFailed } from './assert.js';
+import { ClaimTable } from './claims.js';
+import type { ClaimChanges } from '../types/claims.js';
 import { newStreamState, pushPosition, truncateStream, type StreamState } from './stream-state.js';
 
 /**
@@ -15,10 +17,12 @@ export interface EngineState {
   readonly ids: IdWindow;
   /** Clients' retry keys: looked up only for re-sent requests (see retry-keys.ts). */
   readonly keys: RetryKeys;
+  /** Values held in uniqueness claim sets (see claims.ts). */
+  readonly claims: ClaimTable;
 }
 
 export function newEngineState(limits: IdWindowLimits): EngineState {
-  return { streams: new Map(), nextPosition: 0, ids: new IdWindow(limits), keys: new RetryKeys() };
+  return { streams: new Map(), nextPosition: 0, ids: new IdWindow(limits), keys: new RetryKeys(), claims: new ClaimTable() };
 }
 
 /** What the engine keeps of one event. */
@@ -32,6 +36,8 @@ export interface AppliedEvent {
   /** The id is a client's retry key: remembered in `keys`, not in the id window. */
   retryKey?: boolean;
   timestamp: number;
+  /** Claim changes of the append part this event opens (only its first event carries them). */
+  claims?: ClaimChanges | undefined;
 }
 
 /** Applies one event. Reads `event` only during the call, so callers may reuse the object. */
@@ -45,6 +51,7 @@ export function applyEvent(state: EngineState, event: AppliedEvent): void {
   if (event.index !== stream.count) invariantFailed(`stream ${event.stream}: event at index ${event.index}, count is ${stream.count}`);
   pushPosition(stream, event.position);
   state.nextPosition++;
+  if (event.claims !== undefined) state.claims.apply(event.stream, event.position, event.claims);
   if (event.retryKey === true) {
     state.keys.add(event.id!, event.stream, event.index, event.position, event.timestamp);
   } else if (!event.idGenerated && event.id !== undefined) {
@@ -71,5 +78,11 @@ export function truncateState(state: EngineState, position: number): void {
   }
   state.ids.truncateAfter(position);
   state.keys.truncateAfter(position);
+  state.claims.truncateAfter(position);
   state.nextPosition = Math.min(state.nextPosition, position + 1);
+}
+
+/** Everything up to `position` is committed: no truncation will undo it. */
+export function settleState(state: EngineState, position: number): void {
+  state.claims.settle(position);
 }

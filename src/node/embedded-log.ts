@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { EventStream } from '../stream/index.js';
 import {
   AbortedError,
+  ClaimConflictError,
   IdConflictError,
   InvalidArgumentError,
   LogClosedError,
@@ -43,7 +44,8 @@ import {
   type PreparedEvent,
 } from '../types/validate.js';
 import { decideAppend, type AppendIntent, type Decision, type PlannedAppend } from '../engine/decide.js';
-import { applyEvent, newEngineState, positionOf, truncateState, type AppliedEvent, type EngineState } from '../engine/state.js';
+import { applyEvent, newEngineState, positionOf, settleState, truncateState, type AppliedEvent, type EngineState } from '../engine/state.js';
+import { encodeClaimChanges, validateClaimChanges, type ClaimChanges } from '../types/claims.js';
 import { countAt } from '../engine/stream-state.js';
 import { invariantFailed } from '../engine/assert.js';
 import { SegmentedLog } from '../storage/segmented-log.js';
@@ -313,6 +315,7 @@ export class EmbeddedEventLog implements EventLog {
             this.engineEntries.delete(key);
           }
           if (lastPosition > this.highWaterMark) this.commit(lastPosition);
+          settleState(this.engine, lastPosition);
         },
         roleChanged: (status) => this.options.cluster.onRoleChange?.(status),
         snapshot: (event) => this.options.cluster.onSnapshot?.(event),
@@ -463,7 +466,8 @@ export class EmbeddedEventLog implements EventLog {
   async append(stream: string, events: EventInput | EventInput[], options: AppendOptions = {}): Promise<AppendResult> {
     this.ensureOpen('append');
     if (options.signal?.aborted) throw new AbortedError('append');
-    const part = this.preparePart(stream, validateExpected(options.expected), prepareEvents(events, this.options.maxEventBytes));
+    const claims = validateClaimChanges(options.claims, options.releases);
+    const part = this.preparePart(stream, validateExpected(options.expected), prepareEvents(events, this.options.maxEventBytes), claims);
     const { appends } = await this.write([part], validateAck(options.ack));
     return pick(appends[0]!);
   }
@@ -479,9 +483,9 @@ export class EmbeddedEventLog implements EventLog {
    * The write behind `appendMany`, for callers that already hold checked events: the server,
    * whose wire decoder checks the bytes a client sent exactly as `prepareEvents` checks objects.
    */
-  async appendPrepared(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[] }>, ack: AckMode, resent = false): Promise<AppendManyResult> {
+  async appendPrepared(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[]; claims?: ClaimChanges | undefined }>, ack: AckMode, resent = false): Promise<AppendManyResult> {
     this.ensureOpen('appendMany');
-    const parts = appends.map((append) => this.preparePart(append.stream, append.expected, append.events));
+    const parts = appends.map((append) => this.preparePart(append.stream, append.expected, append.events, append.claims));
     checkUniqueIds(parts);
     const written = await this.write(parts, ack, resent);
     return { position: written.appends[0]!.position, streams: written.appends.map((a) => ({ stream: a.stream, ...pick(a) })) };
@@ -493,7 +497,7 @@ export class EmbeddedEventLog implements EventLog {
    * but the ones written share one staged entry and one promise instead of costing a few each.
    * Resolves with one outcome per append: its result, or the error it alone failed with.
    */
-  async appendBatch(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[]; ack: AckMode; resent: boolean }>): Promise<Array<AppendResult | Error>> {
+  async appendBatch(appends: ReadonlyArray<{ stream: string; expected: Expected; events: PreparedEvent[]; ack: AckMode; resent: boolean; claims?: ClaimChanges | undefined }>): Promise<Array<AppendResult | Error>> {
     this.ensureOpen('append');
     this.requireLeader('append');
     const outcomes = new Array<AppendResult | Error>(appends.length);
@@ -506,8 +510,8 @@ export class EmbeddedEventLog implements EventLog {
       let part: StreamPart;
       let decision: Decision;
       try {
-        part = this.preparePart(append.stream, append.expected, append.events);
-        decision = decideAppend(this.engine, [{ stream: part.stream, expected: part.expected, ids: part.events, resent: append.resent }]);
+        part = this.preparePart(append.stream, append.expected, append.events, append.claims);
+        decision = decideAppend(this.engine, [{ stream: part.stream, expected: part.expected, ids: part.events, resent: append.resent, claims: append.claims }]);
       } catch (error) {
         outcomes[i] = error as Error;
         continue;
@@ -587,9 +591,9 @@ export class EmbeddedEventLog implements EventLog {
     this.live.publish(transient);
   }
 
-  private preparePart(stream: unknown, expected: Expected, events: PreparedEvent[]): StreamPart {
+  private preparePart(stream: unknown, expected: Expected, events: PreparedEvent[], claims?: ClaimChanges): StreamPart {
     const name = validateStream(stream);
-    return { stream: name, streamBytes: encodeUtf8Cached(name), expected, events };
+    return { stream: name, streamBytes: encodeUtf8Cached(name), expected, events, claims: claims && { changes: claims, bytes: encodeClaimChanges(claims) } };
   }
 
   /**
@@ -599,7 +603,7 @@ export class EmbeddedEventLog implements EventLog {
    */
   private async write(parts: StreamPart[], ack: AckMode, resent = false): Promise<{ appends: PlannedAppend[]; duplicate: boolean }> {
     this.requireLeader('append');
-    const intents: AppendIntent[] = parts.map((part) => ({ stream: part.stream, expected: part.expected, ids: part.events, resent }));
+    const intents: AppendIntent[] = parts.map((part) => ({ stream: part.stream, expected: part.expected, ids: part.events, resent, claims: part.claims?.changes }));
     const decision = decideAppend(this.engine, intents);
     switch (decision.kind) {
       case 'write':
@@ -621,6 +625,8 @@ export class EmbeddedEventLog implements EventLog {
       }
       case 'conflict':
         return { appends: await this.conflict(parts, decision), duplicate: true };
+      case 'claim-conflict':
+        throw new ClaimConflictError(decision.claim.set, decision.claim.value, decision.operation, decision.holder);
       case 'id-reused': {
         const { stream, index, position } = decision.existing;
         throw new IdConflictError(decision.id, { stream, index, position });
@@ -654,6 +660,7 @@ export class EmbeddedEventLog implements EventLog {
         applied.id = event.id;
         applied.idGenerated = event.idGenerated;
         applied.retryKey = event.retryKey === true;
+        applied.claims = k === 0 ? part.claims?.changes : undefined;
         applyEvent(this.engine, applied);
       }
     }

@@ -20,6 +20,8 @@ import {
 } from '../storage/record.js';
 import type { PlannedAppend } from '../engine/decide.js';
 import type { AppliedEvent } from '../engine/state.js';
+import { decodeClaimChanges, type ClaimChanges } from '../types/claims.js';
+import { StorageFailedError } from '../types/errors.js';
 
 /**
  * Random bytes for generated event ids, drawn from a pool refilled in bulk: one
@@ -84,6 +86,8 @@ export interface StreamPart {
   stream: string;
   streamBytes: Uint8Array;
   events: PreparedEvent[];
+  /** Claim changes, and their encoding: stored after the data of the part's first record. */
+  claims?: { changes: ClaimChanges; bytes: Uint8Array } | undefined;
 }
 
 /**
@@ -110,6 +114,7 @@ export function encodeBatch(
       if (event.id === undefined && event.idBytes === undefined) generated++;
     }
     count += part.events.length;
+    if (part.claims) recordBytes += part.claims.bytes.byteLength;
   }
   const random = generated > 0 ? ids.reserve(generated) : undefined;
   const size = batchSize(recordBytes);
@@ -126,6 +131,7 @@ export function encodeBatch(
     type: parts[0]!.events[0]!.typeBytes,
     metadata: undefined,
     data: parts[0]!.events[0]!.data,
+    claims: undefined,
   };
   for (let p = 0; p < parts.length; p++) {
     const part = parts[p]!;
@@ -141,6 +147,7 @@ export function encodeBatch(
       fields.type = event.typeBytes;
       fields.metadata = event.metadataBytes;
       fields.data = event.data;
+      fields.claims = k === 0 ? part.claims?.bytes : undefined;
       offset = encodeRecord(fields, bytes, view, offset);
       if (event.id === undefined && event.idBytes === undefined) fields.randomOffset += 16;
     }
@@ -194,7 +201,9 @@ export function decodeBatch(bytes: Buffer): Event[] {
 export const decodeForReplay: RecordDecoder<AppliedEvent> = (bytes, offset, position, batch) => {
   const generated = (recordLayout.flags(bytes, offset) & FLAG_GENERATED_ID) !== 0;
   const at = recordLayout.fieldsOffset(offset);
+  const claimsLength = recordLayout.claimsLength(bytes, offset);
   return {
+    claims: claimsLength === 0 ? undefined : claimsOf(bytes, offset, claimsLength, position),
     stream: bytes.toString('utf8', at, at + recordLayout.streamLength(bytes, offset)),
     index: recordLayout.index(bytes, offset),
     position,
@@ -203,3 +212,13 @@ export const decodeForReplay: RecordDecoder<AppliedEvent> = (bytes, offset, posi
     timestamp: batch.timestamp,
   };
 };
+
+function claimsOf(bytes: Buffer, offset: number, claimsLength: number, position: number): ClaimChanges {
+  const end = nextRecordOffset(bytes, offset);
+  try {
+    return decodeClaimChanges(bytes.subarray(end - claimsLength, end));
+  } catch (error) {
+    // The batch passed its checksum: bytes that do not decode were written so, by a bug.
+    throw new StorageFailedError(`the claim changes of the event at position ${position} do not decode: ${(error as Error).message}`, error);
+  }
+}

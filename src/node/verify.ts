@@ -77,6 +77,15 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
         const prefixOk = replayed && replayed.count >= entry.count && entry.positions.subarray(0, entry.count).every((p, k) => p === replayed.positions[k]);
         if (!prefixOk) problems.push(`checkpoint at ${checkpoint.nextPosition - 1} disagrees with the log for stream ${JSON.stringify(stream)}`);
       }
+      // Claims held: comparable when the checkpoint is at the log's end (both are then the same state).
+      if (checkpoint.nextPosition === state.nextPosition) {
+        const key = (c: { set: string; value: string; stream: string; position: number }): string => JSON.stringify([c.set, c.value, c.stream, c.position]);
+        const replayed = new Set(state.claims.heldAt(state.nextPosition - 1).map(key));
+        const stored = checkpoint.claims.heldAt(checkpoint.nextPosition - 1).map(key);
+        if (stored.length !== replayed.size || stored.some((claim) => !replayed.has(claim))) {
+          problems.push(`checkpoint at ${checkpoint.nextPosition - 1} holds ${stored.length} claims, the log ${replayed.size}, or different ones`);
+        }
+      }
     }
   }
   return { ok: problems.length === 0, segments: bases.length, events, streams: state.streams.size, tornTailBytes, problems };

@@ -97,6 +97,11 @@ export const ACK_QUORUM = 2;
  * the connection it first went out on. Only then does the server look up its retry keys.
  */
 export const REQUEST_RESENT = 1;
+/**
+ * APPEND, APPEND_MANY flag: claim changes follow each part's records, as u16 length | bytes
+ * (the log's own encoding, types/claims.ts; length 0 for a part without).
+ */
+export const APPEND_HAS_CLAIMS = 2;
 
 /** APPEND_OK flag: existsOrWrite wrote the event (absent: it was already there). */
 export const APPEND_WRITTEN = 1;

@@ -10,8 +10,9 @@ import { RECORD_DATA_JSON, RECORD_ID_GENERATED } from './constants.js';
  * Events on the wire use the log's own record layout (docs/format.md), so a reader could ship
  * records from a segment without re-encoding them:
  *
- *   record = u32 length | u8 flags | u8 0 | u16 S | u16 T | u16 0 | u64 index | 16-byte id
+ *   record = u32 length | u8 flags | u8 0 | u16 S | u16 T | u16 C | u64 index | 16-byte id
  *            | u32 M | u32 D | stream (S) | type (T) | metadata (M, UTF-8 JSON) | data (D)
+ *            | claim changes (C bytes; readers skip them)
  *   run    = u32 bodyLength | u8 kind (0) | 3 × u8 0 | u32 count | u64 term | u64 firstPosition
  *            | u64 timestamp | record × count        (record i has position firstPosition + i)
  *
@@ -20,7 +21,7 @@ import { RECORD_DATA_JSON, RECORD_ID_GENERATED } from './constants.js';
 export const RECORD_HEADER_BYTES = 44;
 export const RUN_HEADER_BYTES = 32;
 
-const { FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
+const { CLAIMS_LENGTH: AT_CLAIMS_LENGTH, FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
 const TWO_POW_32 = 2 ** 32;
 const textEncoder = new TextEncoder();
 
@@ -283,7 +284,9 @@ function readRecord(reader: ByteReader, position: number, timestamp: number, end
   const typeLength = view.getUint16(at + AT_TYPE_LENGTH, true);
   const metadataLength = view.getUint32(at + AT_METADATA_LENGTH, true);
   const dataLength = view.getUint32(at + AT_DATA_LENGTH, true);
-  if (at + 4 + length > end || length !== RECORD_HEADER_BYTES - 4 + streamLength + typeLength + metadataLength + dataLength) {
+  // Claim changes, stored after the data of an append's first record, are the log's business: skipped.
+  const claimsLength = view.getUint16(at + AT_CLAIMS_LENGTH, true);
+  if (at + 4 + length > end || length !== RECORD_HEADER_BYTES - 4 + streamLength + typeLength + metadataLength + dataLength + claimsLength) {
     throw new ProtocolError(`record at position ${position}: length ${length} does not match its fields`);
   }
   let field = at + RECORD_HEADER_BYTES;
@@ -296,7 +299,7 @@ function readRecord(reader: ByteReader, position: number, timestamp: number, end
     metadata = JSON.parse(decodeUtf8(bytes, field, metadataLength, 'metadata')) as Record<string, Json>;
     field += metadataLength;
   }
-  reader.offset = field + dataLength;
+  reader.offset = field + dataLength + claimsLength;
   return {
     id: readUuid(bytes, at + AT_ID),
     stream,

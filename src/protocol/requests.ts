@@ -4,6 +4,7 @@ import { decodeRaftMessages, encodeRaftMessages } from './raft-messages.js';
 import { InvalidArgumentError, ProtocolError, type Expected } from '../types/errors.js';
 import type { AckMode, Filter, ReadConsistency } from '../types/event.js';
 import type { PreparedEvent } from '../types/validate.js';
+import { decodeClaimChanges, encodeClaimChanges, validateClaimChanges, type ClaimChanges } from '../types/claims.js';
 import type { ByteReader, ByteWriter } from './bytes.js';
 import {
   ACK_LEADER,
@@ -26,6 +27,7 @@ import {
   READ_HAS_MIN_POSITION,
   SUBSCRIBE_HAS_MIN_POSITION,
   REQUEST_RESENT,
+  APPEND_HAS_CLAIMS,
   frameTypeName,
 } from './constants.js';
 import { readAppendRecords, writeAppendRecords, type RandomIdPool } from './events.js';
@@ -38,8 +40,8 @@ export type Request =
   | { op: 'raft'; messages: Message[] }
   /** A chunk of a snapshot transfer between peer nodes (docs/protocol.md). */
   | { op: 'snapshot'; frame: SnapshotFrame }
-  | { op: 'append'; ack: AckMode; expected: Expected; stream: string; events: PreparedEvent[]; resent: boolean }
-  | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[] }>; resent: boolean }
+  | { op: 'append'; ack: AckMode; expected: Expected; stream: string; events: PreparedEvent[]; resent: boolean; claims: ClaimChanges | undefined }
+  | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[]; claims: ClaimChanges | undefined }>; resent: boolean }
   | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent; resent: boolean }
   | { op: 'publishTransient'; stream: string; event: PreparedEvent }
   | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean; consistency: ReadConsistency; minPosition: number | undefined }
@@ -96,29 +98,51 @@ export function writeHello(w: ByteWriter, requestId: number, version: number, cl
   endFrame(w, start);
 }
 
-export function writeAppend(w: ByteWriter, requestId: number, stream: string, expected: Expected, ack: AckMode, events: readonly PreparedEvent[], ids: RandomIdPool): void {
-  const start = beginFrame(w, FrameType.APPEND, 0, requestId);
+export function writeAppend(w: ByteWriter, requestId: number, stream: string, expected: Expected, ack: AckMode, events: readonly PreparedEvent[], ids: RandomIdPool, claims?: ClaimChanges): void {
+  const start = beginFrame(w, FrameType.APPEND, claims ? APPEND_HAS_CLAIMS : 0, requestId);
   w.u8(ackCode(ack));
   writeExpected(w, expected);
   w.str16(stream);
   writeAppendRecords(w, events, ids);
+  if (claims) writeClaims(w, claims);
   endFrame(w, start);
+}
+
+function writeClaims(w: ByteWriter, claims: ClaimChanges | undefined): void {
+  const bytes = claims ? encodeClaimChanges(claims) : new Uint8Array(0);
+  w.u16(bytes.byteLength);
+  w.raw(bytes);
+}
+
+function readClaims(r: ByteReader): ClaimChanges | undefined {
+  const length = r.u16('claims length');
+  if (length === 0) return undefined;
+  let decoded: ClaimChanges;
+  try {
+    decoded = decodeClaimChanges(r.bytesView(length, 'claim changes'));
+  } catch (error) {
+    throw new ProtocolError(`claim changes: ${(error as Error).message}`);
+  }
+  // The same limits as embedded input, with the same typed errors.
+  return validateClaimChanges(decoded.claims, decoded.releases);
 }
 
 export function writeAppendMany(
   w: ByteWriter,
   requestId: number,
   ack: AckMode,
-  parts: ReadonlyArray<{ stream: string; expected: Expected; events: readonly PreparedEvent[] }>,
+  parts: ReadonlyArray<{ stream: string; expected: Expected; events: readonly PreparedEvent[]; claims?: ClaimChanges | undefined }>,
   ids: RandomIdPool,
 ): void {
-  const start = beginFrame(w, FrameType.APPEND_MANY, 0, requestId);
+  const withClaims = parts.some((part) => part.claims !== undefined);
+  const start = beginFrame(w, FrameType.APPEND_MANY, withClaims ? APPEND_HAS_CLAIMS : 0, requestId);
   w.u8(ackCode(ack));
   w.u16(parts.length);
   for (const part of parts) {
     writeExpected(w, part.expected);
     w.str16(part.stream);
     writeAppendRecords(w, part.events, ids);
+    if (withClaims) writeClaims(w, part.claims);
   }
   endFrame(w, start);
 }
@@ -253,7 +277,9 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
       const ack = readAck(r);
       const expected = readExpected(r);
       const stream = r.str16('stream');
-      request = { op: 'append', ack, expected, stream, events: readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend), resent: (frame.flags & REQUEST_RESENT) !== 0 };
+      const events = readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend);
+      const claims = (frame.flags & APPEND_HAS_CLAIMS) !== 0 ? readClaims(r) : undefined;
+      request = { op: 'append', ack, expected, stream, events, resent: (frame.flags & REQUEST_RESENT) !== 0, claims };
       break;
     }
     case FrameType.APPEND_MANY: {
@@ -264,7 +290,8 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
       for (let i = 0; i < count; i++) {
         const expected = readExpected(r);
         const stream = r.str16('stream');
-        parts.push({ stream, expected, events: readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend) });
+        const events = readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend);
+        parts.push({ stream, expected, events, claims: (frame.flags & APPEND_HAS_CLAIMS) !== 0 ? readClaims(r) : undefined });
       }
       request = { op: 'appendMany', ack, parts, resent: (frame.flags & REQUEST_RESENT) !== 0 };
       break;

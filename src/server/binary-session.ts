@@ -264,7 +264,7 @@ export class BinarySession {
   private runAppends(): void {
     const queue = this.appendQueue;
     this.appendQueue = [];
-    const appends = queue.map(({ request }) => ({ stream: request.stream, expected: request.expected, events: request.events, ack: request.ack, resent: request.resent }));
+    const appends = queue.map(({ request }) => ({ stream: request.stream, expected: request.expected, events: request.events, ack: request.ack, resent: request.resent, claims: request.claims }));
     const { metrics } = this.options;
     const transport = this.wire.transport;
     this.options.log.appendBatch(appends).then(

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { EmbeddedEventLog, LogSubscription } from '../node/index.js';
 import { InvalidArgumentError, LimitExceededError, LogClosedError, NotLeaderError, OrdoError, describe, type Expected } from '../types/errors.js';
-import type { AckMode, Filter, StreamAppend } from '../types/event.js';
+import type { AckMode, AppendOptions, Filter, StreamAppend } from '../types/event.js';
 import { authorize, type Authenticator, type Operation } from './auth.js';
 import { HttpError, errorToJson, eventFromJson, eventToJson, eventsFromJson, readJsonBody, statusOf } from './http-json.js';
 import type { ServerMetrics } from './metrics.js';
@@ -136,9 +136,14 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       pattern: ['streams', ':stream'],
       operation: 'append',
       run: async ({ req, params, query }) => {
-        const { events, expected } = eventsFromJson(await readJsonBody(req, maxBodyBytes));
-        // The log checks the value and names it in INVALID_EXPECTED if it is not one.
-        const result = await log.append(params.stream!, events, { expected: expectedOf(req, query, expected) as Expected, ack: ackOf(query) });
+        const { events, expected, claims, releases } = eventsFromJson(await readJsonBody(req, maxBodyBytes));
+        // The log checks the values and names a bad one in INVALID_EXPECTED / INVALID_ARGUMENT.
+        const result = await log.append(params.stream!, events, {
+          expected: expectedOf(req, query, expected) as Expected,
+          ack: ackOf(query),
+          claims: claims as AppendOptions['claims'],
+          releases: releases as AppendOptions['releases'],
+        });
         return { status: 201, body: result };
       },
     },
@@ -162,8 +167,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         if (!Array.isArray(appends)) throw new InvalidArgumentError(`invalid append-many body ${describe(body)}: expected { "appends": [{ stream, events, expected? }] }`);
         const parts: StreamAppend[] = appends.map((append: unknown, i) => {
           if (typeof append !== 'object' || append === null) throw new InvalidArgumentError(`invalid appends[${i}] ${describe(append)}: expected { stream, events, expected? }`);
-          const { stream, events, expected } = append as { stream: string; events: unknown; expected?: StreamAppend['expected'] };
-          return { stream, expected, events: eventsFromJson(events).events };
+          const { stream, events, expected, claims, releases } = append as StreamAppend & { events: unknown };
+          return { stream, expected, events: eventsFromJson(events).events, claims, releases };
         });
         return { status: 201, body: await log.appendMany(parts, { ack: (body?.ack as AckMode | undefined) ?? ackOf(query) }) };
       },

@@ -43,14 +43,15 @@ export function eventFromJson(value: unknown, where = 'event'): EventInput {
 }
 
 /** The events of an append body: an array, or `{ events: [...] }`. */
-export function eventsFromJson(body: unknown): { events: EventInput[]; expected?: unknown } {
+export function eventsFromJson(body: unknown): { events: EventInput[]; expected?: unknown; claims?: unknown; releases?: unknown } {
   if (Array.isArray(body)) return { events: body.map((event, i) => eventFromJson(event, `events[${i}]`)) };
   if (typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) {
-    const { events, expected } = body as { events: unknown[]; expected?: unknown };
-    return { events: events.map((event, i) => eventFromJson(event, `events[${i}]`)), expected };
+    // The log checks `claims` and `releases` and names a bad one in INVALID_ARGUMENT.
+    const { events, expected, claims, releases } = body as { events: unknown[]; expected?: unknown; claims?: unknown; releases?: unknown };
+    return { events: events.map((event, i) => eventFromJson(event, `events[${i}]`)), expected, claims, releases };
   }
   if (typeof body === 'object' && body !== null && 'type' in body) return { events: [eventFromJson(body)] };
-  throw new InvalidArgumentError(`invalid append body ${describe(body)}: expected an array of events or { "events": [...], "expected"?: ... }`);
+  throw new InvalidArgumentError(`invalid append body ${describe(body)}: expected an array of events or { "events": [...], "expected"?, "claims"?, "releases"? }`);
 }
 
 /** HTTP status of an error, by code. */
@@ -68,6 +69,7 @@ export function statusOf(error: OrdoError): number {
       return 403;
     case 'WRONG_EXPECTED_COUNT':
     case 'ID_CONFLICT':
+    case 'CLAIM_CONFLICT':
       return 409;
     case 'EVENT_TOO_LARGE':
       return 413;

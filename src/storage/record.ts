@@ -9,6 +9,7 @@ import { readUuid, writeUuid } from '../types/uuid.js';
  *   u32 bodyLength | u32 crc32c(body) | body
  *   body = 40-byte batch header (kind, record count, term, first position, timestamp, entry index)
  *        + records, each: u32 length | 40-byte record header | stream | type | metadata | data
+ *          | claim changes (the first record of an append part that claims or releases values)
  *
  * A batch is one Raft entry: the entry index is its place in the Raft log (1, 2, …, no gaps).
  * Besides events, an entry may be a new leader's no-op or a membership change: those hold no
@@ -51,7 +52,7 @@ const AT_BATCH_TIMESTAMP = 24;
 const AT_BATCH_ENTRY_INDEX = 32;
 
 // Record offsets, from the start of the record (its length field).
-const { FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
+const { FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, CLAIMS_LENGTH: AT_CLAIMS_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
 
 /** A batch header, decoded. */
 export interface BatchHeader {
@@ -83,8 +84,8 @@ export function batchSize(recordBytes: number): number {
   return BATCH_OVERHEAD_BYTES + recordBytes;
 }
 
-export function recordSize(streamBytes: number, typeBytes: number, metadataBytes: number, dataBytes: number): number {
-  return RECORD_OVERHEAD_BYTES + streamBytes + typeBytes + metadataBytes + dataBytes;
+export function recordSize(streamBytes: number, typeBytes: number, metadataBytes: number, dataBytes: number, claimsBytes = 0): number {
+  return RECORD_OVERHEAD_BYTES + streamBytes + typeBytes + metadataBytes + dataBytes + claimsBytes;
 }
 
 /** Writes the batch header at `offset` (the records must follow); returns where records start. */
@@ -125,6 +126,8 @@ export interface RecordFields {
   type: Uint8Array;
   metadata: Uint8Array | undefined;
   data: Uint8Array;
+  /** Encoded claim changes (types/claims.ts), at most 65535 bytes. */
+  claims?: Uint8Array | undefined;
 }
 
 /** Encodes one record at `offset`; returns the offset after it. `view` is a DataView over `target`. */
@@ -133,13 +136,14 @@ export function encodeRecord(fields: RecordFields, target: Buffer, view: DataVie
   const dataLength = fields.data.byteLength;
   const streamLength = fields.stream.byteLength;
   const typeLength = fields.type.byteLength;
-  const end = offset + RECORD_OVERHEAD_BYTES + streamLength + typeLength + metadataLength + dataLength;
+  const claimsLength = fields.claims === undefined ? 0 : fields.claims.byteLength;
+  const end = offset + RECORD_OVERHEAD_BYTES + streamLength + typeLength + metadataLength + dataLength + claimsLength;
   view.setUint32(offset, end - offset - RECORD_LENGTH_BYTES, true);
   target[offset + AT_FLAGS] = fields.flags;
   target[offset + AT_FLAGS + 1] = 0;
   view.setUint16(offset + AT_STREAM_LENGTH, streamLength, true);
   view.setUint16(offset + AT_TYPE_LENGTH, typeLength, true);
-  view.setUint16(offset + 10, 0, true);
+  view.setUint16(offset + AT_CLAIMS_LENGTH, claimsLength, true);
   setU64(view, offset + AT_INDEX, fields.index);
   if (fields.id !== undefined) {
     writeUuid(fields.id, target, offset + AT_ID);
@@ -161,7 +165,8 @@ export function encodeRecord(fields: RecordFields, target: Buffer, view: DataVie
   at = copyBytes(fields.stream, target, at);
   at = copyBytes(fields.type, target, at);
   if (fields.metadata !== undefined) at = copyBytes(fields.metadata, target, at);
-  copyBytes(fields.data, target, at);
+  at = copyBytes(fields.data, target, at);
+  if (fields.claims !== undefined) copyBytes(fields.claims, target, at);
   return end;
 }
 
@@ -220,7 +225,8 @@ export function checkBatch(bytes: Buffer, offset: number, length: number): Batch
       bytes.readUInt16LE(at + AT_STREAM_LENGTH) +
       bytes.readUInt16LE(at + AT_TYPE_LENGTH) +
       bytes.readUInt32LE(at + AT_METADATA_LENGTH) +
-      bytes.readUInt32LE(at + AT_DATA_LENGTH);
+      bytes.readUInt32LE(at + AT_DATA_LENGTH) +
+      bytes.readUInt16LE(at + AT_CLAIMS_LENGTH);
     if (recordEnd !== fieldsEnd || recordEnd > end) return { kind: 'corrupt', end, reason: `record ${i} of ${count} has inconsistent lengths` };
     at = recordEnd;
   }
@@ -321,6 +327,7 @@ export const recordLayout = {
   typeLength: (bytes: Buffer, offset: number) => bytes.readUInt16LE(offset + AT_TYPE_LENGTH),
   metadataLength: (bytes: Buffer, offset: number) => bytes.readUInt32LE(offset + AT_METADATA_LENGTH),
   dataLength: (bytes: Buffer, offset: number) => bytes.readUInt32LE(offset + AT_DATA_LENGTH),
+  claimsLength: (bytes: Buffer, offset: number) => bytes.readUInt16LE(offset + AT_CLAIMS_LENGTH),
   fieldsOffset: (offset: number) => offset + RECORD_OVERHEAD_BYTES,
 };
 

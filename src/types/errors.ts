@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'INVALID_EXPECTED'
   | 'WRONG_EXPECTED_COUNT'
   | 'ID_CONFLICT'
+  | 'CLAIM_CONFLICT'
   | 'LOG_CLOSED'
   | 'CORRUPT_LOG'
   | 'STORAGE_FAILED'
@@ -33,6 +34,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'INVALID_EXPECTED',
   'WRONG_EXPECTED_COUNT',
   'ID_CONFLICT',
+  'CLAIM_CONFLICT',
   'LOG_CLOSED',
   'CORRUPT_LOG',
   'STORAGE_FAILED',
@@ -130,6 +132,29 @@ export class IdConflictError extends OrdoError {
     );
     this.id = id;
     this.existing = existing;
+  }
+}
+
+/**
+ * A uniqueness claim failed: `value` in `set` is held by another stream (`holder`), so this
+ * append could not claim it (or release it: only its holder may). Nothing of the append was written.
+ */
+export class ClaimConflictError extends OrdoError {
+  readonly set: string;
+  readonly value: string;
+  readonly operation: 'claim' | 'release';
+  /** The stream holding the value, and the position of the append that claimed it (-1: an earlier part of this same appendMany). */
+  readonly holder: { stream: string; position: number };
+  constructor(set: string, value: string, operation: 'claim' | 'release', holder: { stream: string; position: number }) {
+    super(
+      'CLAIM_CONFLICT',
+      `${JSON.stringify(value)} in claim set ${JSON.stringify(set)} is held by stream ${JSON.stringify(holder.stream)} ` +
+        `(${holder.position < 0 ? 'by an earlier part of this same append' : `claimed at position ${holder.position}`}): ${operation === 'claim' ? 'it cannot be claimed again until released' : 'only its holder may release it'}`,
+    );
+    this.set = set;
+    this.value = value;
+    this.operation = operation;
+    this.holder = holder;
   }
 }
 
@@ -240,6 +265,7 @@ export class LimitExceededError extends OrdoError {
 export function errorDetails(error: OrdoError): Record<string, unknown> | undefined {
   if (error instanceof WrongExpectedCountError) return { stream: error.stream, expected: error.expected, actual: error.actual };
   if (error instanceof IdConflictError) return { id: error.id, existing: error.existing };
+  if (error instanceof ClaimConflictError) return { set: error.set, value: error.value, operation: error.operation, holder: error.holder };
   if (error instanceof EventTooLargeError) return { size: error.size, maxSize: error.maxSize };
   if (error instanceof InvalidEventError) return { field: error.field };
   if (error instanceof InvalidStreamError) return { stream: error.stream };
@@ -263,6 +289,9 @@ export function errorFromWire(code: string, message: string, details: Record<str
       break;
     case 'ID_CONFLICT':
       error = new IdConflictError(String(d.id), d.existing as { stream: string; index: number; position: number });
+      break;
+    case 'CLAIM_CONFLICT':
+      error = new ClaimConflictError(String(d.set), String(d.value), d.operation === 'release' ? 'release' : 'claim', d.holder as { stream: string; position: number });
       break;
     case 'EVENT_TOO_LARGE':
       error = new EventTooLargeError(Number(d.size), Number(d.maxSize));

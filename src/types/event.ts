@@ -1,4 +1,5 @@
 import type { Expected } from './errors.js';
+import type { Claim } from './claims.js';
 
 /** JSON values: what `data` and `metadata` may be given as, for convenience. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -53,6 +54,14 @@ export interface AppendOptions {
   /** When the append resolves (seed 004). Default `'quorum'`. */
   ack?: AckMode;
   /**
+   * Uniqueness claims, checked atomically with the append: each value must be free or already
+   * held by this stream, or the append fails with `ClaimConflictError` and nothing is written.
+   * Held values survive restarts and failover (they are part of the replicated log).
+   */
+  claims?: Claim[];
+  /** Values this stream holds and gives up (applied before `claims`; releasing a free value is a no-op). */
+  releases?: Claim[];
+  /**
    * Gives up waiting for the answer. An append already handed to the log (or sent to a server)
    * may still be written: retry it with the same event ids to find out.
    */
@@ -77,6 +86,9 @@ export interface StreamAppend {
   stream: string;
   events: EventInput[];
   expected?: Expected;
+  /** See AppendOptions.claims: held by this part's stream. */
+  claims?: Claim[];
+  releases?: Claim[];
 }
 
 export interface AppendManyResult {

@@ -7,10 +7,12 @@ export const RECORD_AT = {
   FLAGS: 4,
   STREAM_LENGTH: 6,
   TYPE_LENGTH: 8,
+  /** u16: bytes of claim changes after the data (0 for most records; see types/claims.ts). */
+  CLAIMS_LENGTH: 10,
   INDEX: 12,
   ID: 20,
   METADATA_LENGTH: 36,
   DATA_LENGTH: 40,
-  /** Stream, type, metadata and data follow the 44-byte header. */
+  /** Stream, type, metadata, data and claim changes follow the 44-byte header. */
   FIELDS: 44,
 } as const;

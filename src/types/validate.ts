@@ -9,6 +9,7 @@ import {
 } from './errors.js';
 import type { ContentType, EventInput, Filter, Json } from './event.js';
 import { isUuid } from './uuid.js';
+import { validateClaimChanges, type ClaimChanges } from './claims.js';
 
 /**
  * Input checks at the API boundary, shared by the embedded log and (later) the client, so bad
@@ -205,6 +206,7 @@ export interface PreparedStreamAppend {
   stream: string;
   expected: Expected;
   events: PreparedEvent[];
+  claims?: ClaimChanges | undefined;
 }
 
 /**
@@ -219,8 +221,8 @@ export function prepareStreamAppends(appends: unknown, maxEventBytes: number): P
     if (typeof append !== 'object' || append === null) {
       throw new InvalidArgumentError(`invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`);
     }
-    const { stream, expected, events } = append as { stream?: unknown; expected?: unknown; events?: unknown };
-    return { stream: validateStream(stream), expected: validateExpected(expected), events: prepareEvents(events, maxEventBytes) };
+    const { stream, expected, events, claims, releases } = append as { stream?: unknown; expected?: unknown; events?: unknown; claims?: unknown; releases?: unknown };
+    return { stream: validateStream(stream), expected: validateExpected(expected), events: prepareEvents(events, maxEventBytes), claims: validateClaimChanges(claims, releases) };
   });
   checkUniqueIds(parts);
   return parts;

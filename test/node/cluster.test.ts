@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open, type EmbeddedEventLog } from '../../src/node/index.js';
-import { NotLeaderError } from '../../src/types/index.js';
+import { ClaimConflictError, NotLeaderError } from '../../src/types/index.js';
 import { prepareEvents } from '../../src/types/validate.js';
 import { MemoryNetwork } from '../support/memory-network.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -190,6 +190,35 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
     for await (const event of reopened.read('acct', { consistency: 'local' })) again.push(event.type);
     assert.equal(again.length, 8);
     await reopened.close();
+  });
+
+  it('claims are replicated state: a committed claim holds after failover; a cut-off leader\'s uncommitted release and claims are undone on every node', async () => {
+    const network = new MemoryNetwork();
+    const { logs } = await startCluster(network);
+    const email = (value: string) => [{ set: 'email', value }];
+    const old = await until('a leader', () => leaderOf(logs));
+    await old.append('user-1', { type: 'Registered' }, { claims: email('ada') });
+    for (const log of logs.values()) await until(`${log.nodeId} at 0`, () => log.committedPosition >= 0);
+    // Cut off, the old leader accepts (never commits) a release of ada and a claim of bob.
+    network.cut.add(old.nodeId);
+    const doomed = [
+      old.append('user-1', { type: 'Left' }, { releases: email('ada') }).catch((error: Error) => error),
+      old.append('user-2', { type: 'Registered' }, { claims: email('bob') }).catch((error: Error) => error),
+    ];
+    const rest = new Map([...logs].filter(([id]) => id !== old.nodeId));
+    const next = await until('a new leader', () => leaderOf(rest));
+    await assert.rejects(next.append('user-3', { type: 'Registered' }, { claims: email('ada') }), (e: unknown) => e instanceof ClaimConflictError && e.holder.stream === 'user-1');
+    await next.append('user-3', { type: 'Registered' }, { claims: email('bob') });
+    network.cut.delete(old.nodeId);
+    for (const outcome of await Promise.all(doomed)) assert.ok(outcome instanceof Error, `an uncommitted append was acknowledged: ${JSON.stringify(outcome)}`);
+    const head = next.committedPosition;
+    await until(`${old.nodeId} caught up`, () => old.committedPosition >= head && old.raftStatus().lastIndex === next.raftStatus().lastIndex);
+    // Leading again, the old node decides with the truncated log's claims: ada is user-1's, bob user-3's.
+    next.transferLeadership(old.nodeId);
+    await until(`${old.nodeId} to lead again`, () => old.raftStatus().role === 'leader' || undefined);
+    await assert.rejects(old.append('user-4', { type: 'Registered' }, { claims: email('ada') }), (e: unknown) => e instanceof ClaimConflictError && e.holder.stream === 'user-1');
+    await assert.rejects(old.append('user-4', { type: 'Registered' }, { claims: email('bob') }), (e: unknown) => e instanceof ClaimConflictError && e.holder.stream === 'user-3');
+    for (const log of logs.values()) await log.close();
   });
 
   it("ack modes: 'quorum' waits for a majority, 'leader' for the leader's own disk, 'none' for nothing", async () => {
