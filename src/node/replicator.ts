@@ -353,6 +353,11 @@ export class Replicator {
     const committed = new Promise<void>((resolve, reject) => this.waiting.set(index, { term, resolve, reject }));
     this.holdProcess();
     const written = new Promise<void>((resolve, reject) => this.writtenWaiters.push({ index, resolve, reject }));
+    // Only 'leader' acks wait for `written`; for the rest nobody does. Its rejection (this node
+    // stepped down or was cut before its own write finished: dropProposalsFrom, fail, stop)
+    // must not be an unhandled one, which ends the process: a leader resumed after SIGSTOP
+    // exited this way, and a later membership removal left two voters, one of them dead (chaos).
+    written.catch(() => undefined);
     this.schedule();
     return { index, term, committed, written };
   }

@@ -3,6 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open, type EmbeddedEventLog } from '../../src/node/index.js';
+import { message } from '../../src/raft/index.js';
 import { ClaimConflictError, NotLeaderError } from '../../src/types/index.js';
 import { prepareEvents } from '../../src/types/validate.js';
 import { MemoryNetwork } from '../support/memory-network.js';
@@ -301,5 +302,34 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
     assert.deepEqual(answered, ['NotLeaderError', 'NotLeaderError', 'NotLeaderError']);
     assert.ok(Date.now() - healed < 3_000, `answered ${Date.now() - healed} ms after healing`);
     for (const log of logs.values()) await log.close();
+  });
+
+  it('a leader deposed while its own write of a proposal is in flight answers it NOT_LEADER and keeps running: nobody waits for that write, and its rejection must not be unhandled (chaos: a leader resumed after SIGSTOP exited, and a later membership removal left a two-voter config with it dead)', async () => {
+    const network = new MemoryNetwork();
+    const { logs } = await startCluster(network);
+    const old = await until('a leader', () => leaderOf(logs));
+    await old.append('s', { type: 'T' });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      network.cut.add(old.nodeId);
+      const { term, lastIndex } = old.raftStatus();
+      // A quorum append (the default ack): nobody but the replicator waits for the leader's own write of it.
+      const doomed = old.append('s', { type: 'Doomed' }).then(() => 'acknowledged', (e: Error) => e.constructor.name);
+      // Once it is in the leader's Raft log, and before the Ready loop has written it, a newer
+      // leader's heartbeat deposes this one: the same Ready carries the entry and the step-down.
+      while (old.raftStatus().lastIndex === lastIndex) await Promise.resolve();
+      const other = PEERS.find((id) => id !== old.nodeId)!;
+      old.deliver(message({ type: 'heartbeat', from: other, to: old.nodeId, term: term + 1 }));
+      assert.equal(await doomed, 'NotLeaderError');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(unhandled.map((reason) => String(reason)), [], 'no promise of the deposed leader was rejected unhandled (the process would exit)');
+      assert.equal(old.closed, false);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      network.cut.delete(old.nodeId);
+      for (const log of logs.values()) await log.close();
+    }
   });
 });
