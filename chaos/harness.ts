@@ -126,6 +126,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const nemesis = (async () => {
       await pause(QUIET_MS);
       while (Date.now() + FAULT_MAX_MS + QUIET_MS < deadline) {
+        // A node that died by itself is a bug to report, not a fault to run on with.
+        checkNoCrash();
         const kind = FAULT_KINDS[random.int(FAULT_KINDS.length)]!;
         const hold = FAULT_MIN_MS + random.int(FAULT_MAX_MS - FAULT_MIN_MS);
         const leader = await leaderIndex();
@@ -196,6 +198,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
     })();
 
+    function checkNoCrash(): void {
+      const crash = nodes.find((node) => node.crashed !== undefined);
+      if (crash) throw new Error(crash.crashed);
+    }
+
     function heal(): void {
       for (const row of proxies) for (const proxy of row) proxy?.set({ kind: 'pass' });
       for (const node of nodes) node.resume();
@@ -208,6 +215,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         for (;;) {
           const leader = await leaderIndex();
           if (leader !== undefined && (await admin(leader, '/cluster/members', 'POST', { id: ids[victim], role })) === 200) break;
+          checkNoCrash();
           if (Date.now() > until) throw new Error(`could not add ${ids[victim]} back as a ${role}`);
           await pause(200);
         }

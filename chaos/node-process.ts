@@ -14,6 +14,9 @@ export class NodeProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   paused = false;
+  /** Set when the process exited without being killed or stopped (a crash): its code and stderr tail. */
+  crashed: string | undefined;
+  private stopping = false;
   /** The tail of its stderr, for a report when it dies on its own. */
   stderr = '';
 
@@ -47,16 +50,23 @@ export class NodeProcess {
     if (this.child) return;
     const child = spawn(process.execPath, [CLI, 'serve', ...this.args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    this.stopping = false;
     this.paused = false;
     this.stderr = '';
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    let serving = false;
     await new Promise<void>((resolve, reject) => {
       child.stderr!.on('data', (chunk: Buffer) => {
         this.stderr = (this.stderr + chunk.toString()).slice(-4000);
-        if (/binary protocol \(TCP\)/.test(this.stderr)) resolve();
+        if (/binary protocol \(TCP\)/.test(this.stderr)) {
+          serving = true;
+          resolve();
+        }
       });
       child.once('exit', (code, signal) => {
         if (this.child === child) this.child = undefined;
+        // One that never served failed to start (start() reports that, or retries a taken port).
+        if (serving && !this.stopping) this.crashed ??= `${this.id} exited on its own (${code ?? signal}): ${this.stderr.slice(-1500)}`;
         reject(new Error(`${this.id} exited (${code ?? signal}) before serving: ${this.stderr}`));
       });
     });
@@ -66,6 +76,7 @@ export class NodeProcess {
   async kill(): Promise<void> {
     const child = this.child;
     if (!child) return;
+    this.stopping = true;
     if (this.paused) child.kill('SIGCONT');
     child.kill('SIGKILL');
     await this.exited;
@@ -89,6 +100,7 @@ export class NodeProcess {
   async stop(): Promise<void> {
     const child = this.child;
     if (!child) return;
+    this.stopping = true;
     this.resume();
     child.kill('SIGTERM');
     await this.exited;
