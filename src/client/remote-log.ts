@@ -191,6 +191,17 @@ export class RemoteEventLog implements EventLog {
     return started.finally(() => clearTimeout(timer));
   }
 
+  private readonly reconnectListeners = new Set<() => void>();
+
+  /**
+   * Calls `listener` after every reconnect (not the first connect): the server reached may be
+   * another node, or another log behind the same address (see `Reconnects` in types/event.ts).
+   */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
   /** True while a connection is established and past its handshake. */
   get connected(): boolean {
     return this.ready;
@@ -621,6 +632,7 @@ export class RemoteEventLog implements EventLog {
       const first = this.firstConnect;
       this.firstConnect = undefined;
       first?.resolve();
+      if (!first) for (const listener of this.reconnectListeners) listener();
       return;
     }
     if (response.kind === 'error') {

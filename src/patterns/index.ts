@@ -5,3 +5,16 @@ export { handleCommand, DEFAULT_COMMAND_RETRIES, type CommandResult } from './co
 export { deciderSpec } from './spec.js';
 export { consume, checkpointStream, type Consumer, type ConsumerOptions, type ConsumerState, type ConsumerStatus, type RetryPolicy } from './consumer.js';
 export { transform, outputId, type Transform, type TransformOptions } from './transform.js';
+export {
+  defineModel,
+  isModelDefinition,
+  openModel,
+  snapshotId,
+  snapshotStream,
+  ModelNotReadyError,
+  type Model,
+  type ModelChange,
+  type ModelDefinition,
+  type ModelState,
+  type ModelStatus,
+} from './model.js';

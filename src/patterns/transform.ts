@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { InvalidArgumentError, describe } from '../types/errors.js';
 import type { Event, EventInput, EventLog, Filter } from '../types/event.js';
 import { validateStream } from '../types/validate.js';
+import { derivedId } from './derived-id.js';
 
 export interface TransformOptions<S> {
   /** The output stream: the k-th output event goes to index k of it. */
@@ -33,9 +33,7 @@ export interface Transform {
  * every instance writes the same event and a second write of it is recognised.
  */
 export function outputId(name: string, index: number): string {
-  const hex = createHash('sha256').update(`ordo-transform\u0000${name}\u0000${index}`).digest('hex');
-  // RFC 9562 version 8 (custom), variant 10.
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return derivedId('ordo-transform', name, index);
 }
 
 /**

@@ -197,3 +197,16 @@ export interface EventLog {
   streams(options?: { prefix?: string; limit?: number }): AsyncIterable<StreamInfo>;
   close(): Promise<void>;
 }
+
+/**
+ * What a remote log offers beyond `EventLog`: a word after each reconnect. Subscriptions resume
+ * by themselves; a pattern that must notice a log that was replaced behind its address (its
+ * position no longer exists) checks the head then (see patterns/model.ts).
+ */
+export interface Reconnects {
+  onReconnect(listener: () => void): () => void;
+}
+
+export function hasReconnects(log: EventLog): log is EventLog & Reconnects {
+  return typeof (log as Partial<Reconnects>).onReconnect === 'function';
+}

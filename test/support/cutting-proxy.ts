@@ -13,9 +13,9 @@ export class CuttingProxy {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
 
-  private constructor(targetPort: number) {
+  private constructor(private targetPort: number) {
     this.server = createServer((client) => {
-      const upstream = connect(targetPort, '127.0.0.1');
+      const upstream = connect(this.targetPort, '127.0.0.1');
       this.sockets.add(client).add(upstream);
       let handshakeDone = false;
       client.on('data', (chunk) => upstream.write(chunk));
@@ -52,6 +52,18 @@ export class CuttingProxy {
   get url(): string {
     const address = this.server.address();
     return `ordo://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
+  /** Cuts every open connection (clients reconnect through the proxy). */
+  cutAll(): void {
+    this.cuts++;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** New connections go to another server (open ones are cut): a server replaced behind its address. */
+  retarget(url: string): void {
+    this.targetPort = Number(new URL(url).port);
+    this.cutAll();
   }
 
   async close(): Promise<void> {
