@@ -15,6 +15,7 @@ import { eventJson } from '../types/json.js';
 import { formatEvent } from './format.js';
 import { RateLine } from './rate-line.js';
 import { addClusterCommands } from './cluster.js';
+import { loadConsumers, loadModels } from './hosted-modules.js';
 
 const DEFAULT_DIR = './ordo-data';
 /** A command fails fast when no server answers (a library client would keep trying longer). */
@@ -228,6 +229,8 @@ program
   .option('--cluster-token <token>', 'token sent to the peers (an admin token of their auth files); also ORDO_CLUSTER_TOKEN')
   .option('--advertise <list>', 'the URL clients are sent to for each node, as id=url,… (default: ordo://<its --peers address>; for nodes whose peer address is not the one clients reach)')
   .option('--window-entries <n>', 'applied entries kept in memory for followers that fall behind (default 200000); one further behind gets a snapshot', integer('--window-entries'))
+  .option('--models <module>', 'an ES module exporting model definitions (defineModel): kept hot, snapshotted to $snapshots-<name>, served at GET /models/:name')
+  .option('--consumers <module>', 'an ES module exporting consumers ({ name, filter, handler }): run next to the log, with their lag in /metrics (single node only)')
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new CommanderArgumentError('--tls-cert and --tls-key go together');
     if (Boolean(options.nodeId) !== Boolean(options.peers)) throw new CommanderArgumentError('--node-id and --peers go together');
@@ -253,13 +256,17 @@ program
       ...(options.authFile ? { auth: await loadAuthFile(options.authFile) } : {}),
       ...(options.tlsCert ? { tls: { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) } } : {}),
       ...(options.fsync ? { log: { fsync: options.fsync } } : {}),
+      ...(options.models ? { models: await loadModels(options.models as string) } : {}),
+      ...(options.consumers ? { consumers: await loadConsumers(options.consumers as string) } : {}),
     });
     process.stderr.write(
       `Ordo is serving ${server.log.dir}${cluster ? ` as node ${cluster.id} of ${Object.keys(cluster.peers).join(', ')}` : ''}\n` +
         `  binary protocol (TCP)  ${server.urls.tcp}\n` +
         `  binary over WebSocket  ${server.urls.ws}\n` +
         `  HTTP API               ${server.urls.http}   (try: curl ${server.urls.http}/health)\n` +
-        `  metrics                ${server.urls.http}/metrics\n`,
+        `  metrics                ${server.urls.http}/metrics\n` +
+        (server.hosted.models.size > 0 ? `  models                 ${[...server.hosted.models.keys()].map((name) => `${server.urls.http}/models/${name}`).join(', ')}\n` : '') +
+        (server.hosted.consumers.size > 0 ? `  consumers              ${[...server.hosted.consumers.keys()].join(', ')}\n` : ''),
     );
     const shutdown = () => {
       server.close().then(

@@ -15,6 +15,7 @@ export {
   type Model,
   type ModelChange,
   type ModelDefinition,
+  type AnyModelDefinition,
   type ModelState,
   type ModelStatus,
 } from './model.js';

@@ -73,6 +73,10 @@ export interface Model<S> {
   close(): Promise<void>;
 }
 
+/** A model definition of any state type (for collections of them: a server's hosted models). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModelDefinition = ModelDefinition<any>;
+
 export class ModelNotReadyError extends Error {
   constructor(name: string) {
     super(`model ${JSON.stringify(name)} is not ready: await model.ready before reading its state`);

@@ -24,6 +24,8 @@ export type Operation =
   | 'count'
   | 'headPosition'
   | 'streams'
+  /** A hosted model's state (GET /models). */
+  | 'models'
   | 'status'
   | 'metrics'
   /** A peer node's Raft traffic: only a cluster token (admin) may speak for a node. */
@@ -43,6 +45,7 @@ export const OPERATION_SCOPES: Readonly<Record<Operation, Scope>> = {
   count: 'read',
   headPosition: 'read',
   streams: 'read',
+  models: 'read',
   status: 'admin',
   metrics: 'admin',
   raft: 'admin',

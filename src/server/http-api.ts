@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { EmbeddedEventLog, LogSubscription } from '../node/index.js';
-import { InvalidArgumentError, LimitExceededError, LogClosedError, NotLeaderError, OrdoError, describe, type Expected } from '../types/errors.js';
+import { InvalidArgumentError, LimitExceededError, LogClosedError, NotLeaderError, OrdoError, UnavailableError, describe, type Expected } from '../types/errors.js';
+import type { Model } from '../patterns/index.js';
 import type { AckMode, AppendOptions, Filter, StreamAppend } from '../types/event.js';
 import { authorize, type Authenticator, type Operation } from './auth.js';
 import { HttpError, errorToJson, eventFromJson, eventToJson, eventsFromJson, readJsonBody, statusOf } from './http-json.js';
@@ -19,6 +20,8 @@ export interface HttpApiOptions {
   maxSseStreams?: number;
   /** In a cluster: each node's binary protocol URL (answers name the leader's). */
   peerUrls?: Readonly<Record<string, string>>;
+  /** Models the server hosts (`ordo serve --models`), served at GET /models/:name. */
+  models?: ReadonlyMap<string, Model<unknown>>;
 }
 
 export interface HttpApi {
@@ -190,6 +193,25 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         const list = [];
         for await (const info of log.streams({ prefix: query.get('prefix') ?? undefined, limit: limitOf(query) })) list.push(info);
         return { status: 200, body: { streams: list } };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: ['models'],
+      operation: 'models',
+      run: async () => ({ status: 200, body: { models: [...(options.models?.values() ?? [])].map((model) => model.status()) } }),
+    },
+    {
+      method: 'GET',
+      pattern: ['models', ':name'],
+      operation: 'models',
+      run: async ({ params }) => {
+        const model = options.models?.get(params.name!);
+        if (!model) throw new HttpError(404, new InvalidArgumentError(`no hosted model ${describe(params.name)}: this server hosts ${[...(options.models?.keys() ?? [])].map((name) => JSON.stringify(name)).join(', ') || 'none'} (ordo serve --models)`));
+        const status = model.status();
+        if (status.state === 'loading' || status.state === 'failed') throw new UnavailableError(`model ${JSON.stringify(model.name)} is ${status.state}${status.lastError ? `: ${status.lastError}` : ''}`);
+        // The state and its position, read together (both change only between turns of the event loop).
+        return { status: 200, body: { name: model.name, position: model.position, state: model.state } };
       },
     },
     {

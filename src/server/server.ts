@@ -9,7 +9,10 @@ import { openAccess, type Authenticator } from './auth.js';
 import { BinarySession, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './binary-session.js';
 import { createHttpApi, type HttpApi } from './http-api.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { startHosted, type HostedPatterns } from './hosted.js';
+import type { AnyModelDefinition, ConsumerOptions } from '../patterns/index.js';
 import { TcpPeerTransport } from './peer-transport.js';
+import { InvalidArgumentError } from '../types/errors.js';
 import { tcpWire } from './tcp-wire.js';
 import { wsWire } from './ws-wire.js';
 
@@ -42,6 +45,10 @@ export interface ServerOptions {
   log?: OpenOptions;
   /** Name sent to clients in the handshake. */
   name?: string;
+  /** Models to keep hot and snapshot, served at GET /models/:name (`ordo serve --models`). */
+  models?: readonly AnyModelDefinition[];
+  /** Consumers to run next to the log (`ordo serve --consumers`; single node only). */
+  consumers?: readonly ConsumerOptions[];
   /**
    * Run as one node of a Raft cluster: `peers` maps every node id (this one included) to the
    * host:port of its binary protocol, where the nodes also talk to each other. `token` is sent
@@ -62,6 +69,7 @@ export interface ServerOptions {
 export interface OrdoServer {
   readonly log: EmbeddedEventLog;
   readonly metrics: ServerMetrics;
+  readonly hosted: HostedPatterns;
   /** Where clients connect: `ordo://` (or `ordos://`), `ws://` (or `wss://`), `http://` (or `https://`). */
   readonly urls: { tcp: string; ws: string; http: string };
   /** Graceful shutdown: stop accepting, answer or fail in-flight requests, fsync, close. */
@@ -101,9 +109,20 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
       },
     };
   }
+  if (options.cluster && (options.consumers?.length ?? 0) > 0) {
+    // A consumer's checkpoints are appends: on a follower they fail, and two nodes would fence each other.
+    throw new InvalidArgumentError('hosted consumers run on a single node only: run them as clients of the cluster (consume(await connect(urls), …))');
+  }
   const log = await open(options.dir, logOptions);
   if (transport) transport.onUnreachable = (peer) => log.replicator.reportUnreachable(peer);
   const metrics = createServerMetrics(log);
+  let hosted: HostedPatterns;
+  try {
+    hosted = await startHosted(log, { models: options.models ?? [], consumers: options.consumers ?? [] }, metrics.registry, logger);
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
   const sessionOptions = { log, auth, metrics, logger, limits, serverName: options.name ?? 'ordo', peerUrls };
   const sessions = new Set<BinarySession>();
   const sockets = new Set<Socket>();
@@ -131,7 +150,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   };
   const tcp: TcpServer = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onTcpConnection) : createTcpServer(onTcpConnection);
 
-  const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined, peerUrls });
+  const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined, peerUrls, models: hosted.models });
   const handler = (req: Parameters<HttpApi['handle']>[0], res: Parameters<HttpApi['handle']>[1]) => api.handle(req, res);
   // Slowloris: headers must arrive within the handshake timeout, a whole request body within
   // REQUEST_TIMEOUT_MS (a response, such as an SSE stream, may last as long as it likes).
@@ -166,6 +185,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   } catch (error) {
     tcp.close();
     http.close();
+    await hosted.close();
     await log.close();
     throw error;
   }
@@ -194,11 +214,12 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
       const deadline = Date.now() + SOCKET_LINGER_MS;
       while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
       for (const socket of sockets) socket.destroy();
+      await hosted.close();
       await log.close();
       logger.info('closed');
     })());
 
-  return { log, metrics, urls, close };
+  return { log, metrics, hosted, urls, close };
 }
 
 function listen(server: TcpServer | HttpServer, port: number, host: string): Promise<void> {

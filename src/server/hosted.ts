@@ -1,0 +1,117 @@
+import { Gauge, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { EmbeddedEventLog } from '../node/index.js';
+import { consume, openModel, type Consumer, type ConsumerOptions, type ConsumerState, type AnyModelDefinition, type Model, type ModelState } from '../patterns/index.js';
+import { InvalidArgumentError } from '../types/errors.js';
+
+/** A hosted model writes its snapshots this often unless its definition says otherwise (events). */
+export const HOSTED_SNAPSHOT_EVERY = 1_000;
+
+const MODEL_STATES: readonly ModelState[] = ['loading', 'live', 'resuming', 'closed', 'failed'];
+const CONSUMER_STATES: readonly ConsumerState[] = ['running', 'retrying', 'open', 'stopped', 'fenced', 'failed'];
+
+export interface HostedPatterns {
+  readonly models: ReadonlyMap<string, Model<unknown>>;
+  readonly consumers: ReadonlyMap<string, Consumer>;
+  /** Stops consumers (each writes its checkpoint) and closes models, before the log closes. */
+  close(): Promise<void>;
+}
+
+/**
+ * Models and consumers a server runs next to its log (`ordo serve --models/--consumers`): the
+ * models stay hot and keep `$snapshots-<name>` fresh, so clients load a recent snapshot instead
+ * of each replaying the log; both report state, position and lag in `/metrics`.
+ */
+export async function startHosted(
+  log: EmbeddedEventLog,
+  options: { models?: readonly AnyModelDefinition[]; consumers?: readonly ConsumerOptions[] },
+  registry: Registry,
+  logger: Logger,
+): Promise<HostedPatterns> {
+  const models = new Map<string, Model<unknown>>();
+  const consumers = new Map<string, Consumer>();
+  for (const definition of options.models ?? []) {
+    if (models.has(definition.name)) throw new InvalidArgumentError(`two hosted models are named ${JSON.stringify(definition.name)}: expected unique names`);
+    models.set(definition.name, openModel(log, definition, { snapshotEvery: definition.snapshotEvery ?? HOSTED_SNAPSHOT_EVERY }));
+  }
+  for (const definition of options.consumers ?? []) {
+    if (consumers.has(definition.name)) throw new InvalidArgumentError(`two hosted consumers are named ${JSON.stringify(definition.name)}: expected unique names`);
+    const consumer = await consume(log, {
+      ...definition,
+      onState: (status) => {
+        logger.info({ consumer: status.name, state: status.state, position: status.position, lastError: status.lastError }, 'consumer state');
+        definition.onState?.(status);
+      },
+    });
+    consumers.set(definition.name, consumer);
+  }
+  for (const [name, model] of models) {
+    model.ready.then(
+      () => logger.info({ model: name, position: model.position, loadedFrom: model.status().loadedFrom }, 'model ready'),
+      (error: Error) => logger.error({ model: name, err: error }, 'model failed'),
+    );
+  }
+  registerMetrics(log, models, consumers, registry);
+  return {
+    models,
+    consumers,
+    close: async () => {
+      await Promise.all([...consumers.values()].map((consumer) => consumer.stop()));
+      await Promise.all([...models.values()].map((model) => model.close()));
+    },
+  };
+}
+
+function registerMetrics(log: EmbeddedEventLog, models: ReadonlyMap<string, Model<unknown>>, consumers: ReadonlyMap<string, Consumer>, registry: Registry): void {
+  if (models.size > 0) {
+    const perModel = (name: string, help: string, value: (model: Model<unknown>) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['model'],
+        registers: [registry],
+        collect() {
+          for (const [model, hosted] of models) this.set({ model }, value(hosted));
+        },
+      });
+    perModel('ordo_model_position', 'Position a hosted model is as of', (model) => model.position);
+    perModel('ordo_model_lag_positions', 'Committed positions a hosted model has not looked at yet', (model) => Math.max(0, log.committedPosition - model.position));
+    perModel('ordo_model_events', 'Events a hosted model has applied since the start of the log', (model) => model.status().events);
+    perModel('ordo_model_snapshots_written', 'Snapshots a hosted model appended', (model) => model.status().snapshotsWritten);
+    new Gauge({
+      name: 'ordo_model_state',
+      help: 'A hosted model\'s state (1 for the one it is in)',
+      labelNames: ['model', 'state'],
+      registers: [registry],
+      collect() {
+        for (const [model, hosted] of models) for (const state of MODEL_STATES) this.set({ model, state }, hosted.status().state === state ? 1 : 0);
+      },
+    });
+  }
+  if (consumers.size > 0) {
+    const perConsumer = (name: string, help: string, value: (consumer: Consumer) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['consumer'],
+        registers: [registry],
+        collect() {
+          for (const [consumer, hosted] of consumers) this.set({ consumer }, value(hosted));
+        },
+      });
+    perConsumer('ordo_consumer_position', 'Position of the last event a hosted consumer handled', (consumer) => consumer.status().position);
+    perConsumer('ordo_consumer_checkpoint', 'Position a hosted consumer\'s last checkpoint records', (consumer) => consumer.status().checkpoint);
+    perConsumer('ordo_consumer_lag_positions', 'Committed positions a hosted consumer has not handled yet', (consumer) => Math.max(0, log.committedPosition - consumer.status().position));
+    perConsumer('ordo_consumer_failures', 'Consecutive failures of the event a hosted consumer is on', (consumer) => consumer.status().failures);
+    perConsumer('ordo_consumer_handled', 'Events a hosted consumer handled since the server started', (consumer) => consumer.status().handled);
+    new Gauge({
+      name: 'ordo_consumer_state',
+      help: 'A hosted consumer\'s state (1 for the one it is in)',
+      labelNames: ['consumer', 'state'],
+      registers: [registry],
+      collect() {
+        for (const [consumer, hosted] of consumers) for (const state of CONSUMER_STATES) this.set({ consumer, state }, hosted.status().state === state ? 1 : 0);
+      },
+    });
+  }
+}
