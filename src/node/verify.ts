@@ -63,7 +63,10 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
       });
       tornTailBytes += scan.fileBytes - scan.validBytes;
       expectedBase = scan.lastPosition + 1;
-      problems.push(...(await verifyIndexFile(file, batchStarts)));
+      // Only sealed segments are read through their index file. The last one's is a leftover of
+      // a roll a crash interrupted (index file renamed, next segment not yet): open ignores it
+      // and removes it, and appends after it make it stale; the next roll writes it anew.
+      if (i < bases.length - 1) problems.push(...(await verifyIndexFile(file, batchStarts)));
     } catch (error) {
       problems.push((error as Error).message);
       break;

@@ -741,6 +741,10 @@ async function loadSealedSegment(dir: string, base: number): Promise<ScannedSegm
 async function recoverActiveSegment(dir: string, base: number): Promise<ScannedSegment> {
   const file = join(dir, segmentName(base));
   const scanned = await scanSegment(file, base, { tornTailAllowed: true });
+  // An index file here is a leftover of a roll a crash interrupted (after the index file, before
+  // the next segment): the active segment is scanned instead, and its index file is written
+  // when it is sealed. Removed so that it does not go stale as appends continue.
+  await unlinkIfExists(indexFile(file));
   let truncatedBytes = 0;
   if (scanned.validBytes < scanned.fileBytes) {
     truncatedBytes = scanned.fileBytes - scanned.validBytes;
