@@ -248,6 +248,14 @@ class LiveModel<S> implements Model<S> {
       } catch (error) {
         if (this.closed) break;
         if (error instanceof ApplyFailed) return this.fail(error);
+        if ((error as { code?: string }).code === 'LOG_CLOSED') {
+          // The log handle was closed under the model: nothing to resume.
+          this.phase = 'closed';
+          this.lastError = (error as Error).message;
+          this.failReady(error as Error);
+          this.published.close();
+          return;
+        }
         this.lastError = (error as Error).message;
         if (this.phase !== 'loading') this.phase = 'resuming';
         await sleep(delay, this.closing.signal);
@@ -308,6 +316,8 @@ class LiveModel<S> implements Model<S> {
     this.at = position;
     this.applied = applied;
     this.published.publish({ state, position, event: undefined });
+    // Far past the newest snapshot (or without one): write one now rather than after N more events.
+    if (this.snapshotEvery !== undefined && applied - (snapshot?.events ?? 0) >= this.snapshotEvery) this.snapshot();
   }
 
   private async findSnapshot(head: number): Promise<{ state: Json; position: number; events: number } | undefined> {

@@ -97,6 +97,35 @@ for (const { name, make } of TARGETS) {
       await target.close();
     });
 
+    it('on a closed log handle, ready rejects with LOG_CLOSED instead of retrying forever', async () => {
+      const target = await make();
+      const handle = await target.alongside();
+      if (handle === target.log) {
+        await target.close();
+      } else {
+        await handle.close();
+      }
+      const model = openModel(handle, balances);
+      await assert.rejects(model.ready, (error: unknown) => (error as { code?: string }).code === 'LOG_CLOSED');
+      assert.equal(model.status().state, 'closed');
+      await model.close();
+      if (handle !== target.log) await target.close();
+    });
+
+    it('a snapshotting model that loads far past the newest snapshot writes one at once', async () => {
+      const target = await make();
+      for (let i = 0; i < 30; i++) await deposit(target.log, i % 2, 1);
+      const model = openModel(target.log, balances, { snapshotEvery: 10 });
+      await model.ready;
+      await until('the load-time snapshot', () => model.status().snapshotsWritten === 1 || undefined);
+      const reader = openModel(target.log, balances);
+      await reader.ready;
+      assert.equal(reader.status().loadedFrom, 29);
+      assert.equal(reader.status().events, 30);
+      for (const m of [model, reader]) await m.close();
+      await target.close();
+    });
+
     it('an apply that changes the frozen state fails the model with a message saying so', async () => {
       const target = await make();
       await deposit(target.log, 1, 1);
