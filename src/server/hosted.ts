@@ -64,54 +64,49 @@ export async function startHosted(
 
 function registerMetrics(log: EmbeddedEventLog, models: ReadonlyMap<string, Model<unknown>>, consumers: ReadonlyMap<string, Consumer>, registry: Registry): void {
   if (models.size > 0) {
-    const perModel = (name: string, help: string, value: (model: Model<unknown>) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['model'],
-        registers: [registry],
-        collect() {
-          for (const [model, hosted] of models) this.set({ model }, value(hosted));
-        },
-      });
+    const perModel = (name: string, help: string, value: (model: Model<unknown>) => number) => gaugePer(registry, 'model', models, name, help, value);
     perModel('ordo_model_position', 'Position a hosted model is as of', (model) => model.position);
     perModel('ordo_model_lag_positions', 'Committed positions a hosted model has not looked at yet', (model) => Math.max(0, log.committedPosition - model.position));
     perModel('ordo_model_events', 'Events a hosted model has applied since the start of the log', (model) => model.status().events);
     perModel('ordo_model_snapshots_written', 'Snapshots a hosted model appended', (model) => model.status().snapshotsWritten);
-    new Gauge({
-      name: 'ordo_model_state',
-      help: 'A hosted model\'s state (1 for the one it is in)',
-      labelNames: ['model', 'state'],
-      registers: [registry],
-      collect() {
-        for (const [model, hosted] of models) for (const state of MODEL_STATES) this.set({ model, state }, hosted.status().state === state ? 1 : 0);
-      },
-    });
+    stateGauge(registry, 'model', models, MODEL_STATES, (model) => model.status().state);
   }
   if (consumers.size > 0) {
-    const perConsumer = (name: string, help: string, value: (consumer: Consumer) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['consumer'],
-        registers: [registry],
-        collect() {
-          for (const [consumer, hosted] of consumers) this.set({ consumer }, value(hosted));
-        },
-      });
+    const perConsumer = (name: string, help: string, value: (consumer: Consumer) => number) => gaugePer(registry, 'consumer', consumers, name, help, value);
     perConsumer('ordo_consumer_position', 'Position of the last event a hosted consumer handled', (consumer) => consumer.status().position);
     perConsumer('ordo_consumer_checkpoint', 'Position a hosted consumer\'s last checkpoint records', (consumer) => consumer.status().checkpoint);
     perConsumer('ordo_consumer_lag_positions', 'Committed positions a hosted consumer has not handled yet', (consumer) => Math.max(0, log.committedPosition - consumer.status().position));
     perConsumer('ordo_consumer_failures', 'Consecutive failures of the event a hosted consumer is on', (consumer) => consumer.status().failures);
     perConsumer('ordo_consumer_handled', 'Events a hosted consumer handled since the server started', (consumer) => consumer.status().handled);
-    new Gauge({
-      name: 'ordo_consumer_state',
-      help: 'A hosted consumer\'s state (1 for the one it is in)',
-      labelNames: ['consumer', 'state'],
-      registers: [registry],
-      collect() {
-        for (const [consumer, hosted] of consumers) for (const state of CONSUMER_STATES) this.set({ consumer, state }, hosted.status().state === state ? 1 : 0);
-      },
-    });
+    stateGauge(registry, 'consumer', consumers, CONSUMER_STATES, (consumer) => consumer.status().state);
   }
+}
+
+/** A gauge with one series per hosted model or consumer, read at scrape time. */
+function gaugePer<T>(registry: Registry, label: 'model' | 'consumer', hosted: ReadonlyMap<string, T>, name: string, help: string, value: (item: T) => number): Gauge {
+  return new Gauge({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      for (const [key, item] of hosted) this.set({ [label]: key }, value(item));
+    },
+  });
+}
+
+/** `ordo_<label>_state{<label>, state}`: 1 for the state each hosted model or consumer is in, 0 for the others. */
+function stateGauge<T, S extends string>(registry: Registry, label: 'model' | 'consumer', hosted: ReadonlyMap<string, T>, states: readonly S[], stateOf: (item: T) => S): Gauge {
+  return new Gauge({
+    name: `ordo_${label}_state`,
+    help: `A hosted ${label}'s state (1 for the one it is in)`,
+    labelNames: [label, 'state'],
+    registers: [registry],
+    collect() {
+      for (const [key, item] of hosted) {
+        const current = stateOf(item);
+        for (const state of states) this.set({ [label]: key, state }, current === state ? 1 : 0);
+      }
+    },
+  });
 }

@@ -20,15 +20,21 @@ it('kill -9 in the middle of pipelined appends, segment rolls and checkpoints lo
   }
 });
 
-it('a crash between a sealed segment\'s index file and the next segment leaves a directory that verify and open accept', async () => {
+/** A log of 100 events in 4 KiB segments: its directory, segments folder and segment bases in order. */
+async function smallSegments(): Promise<{ dir: string; segments: string; bases: number[] }> {
   const dir = await tempDir('ordo-crash-roll');
   const segments = join(dir, 'segments');
   const log = await open(dir, { segmentBytes: 4096 });
   for (let i = 0; i < 100; i++) await log.append('s', { type: 'T', data: 'x'.repeat(50) });
   await log.close();
+  const bases = (await readdir(segments)).map(parseSegmentName).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
+  return { dir, segments, bases };
+}
+
+it('a crash between a sealed segment\'s index file and the next segment leaves a directory that verify and open accept', async () => {
+  const { dir, segments, bases } = await smallSegments();
   // The state a kill leaves in roll() after the index file's rename, before the next segment's:
   // the newest sealed segment is the last one, with its (then current) index file.
-  const bases = (await readdir(segments)).map(parseSegmentName).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
   const last = bases[bases.length - 2]!;
   for (const base of bases.filter((b) => b > last)) {
     await rm(join(segments, segmentName(base)));
@@ -56,12 +62,7 @@ it('a crash between a sealed segment\'s index file and the next segment leaves a
 });
 
 it('verify ignores an index file beside the last segment, which open does not read', async () => {
-  const dir = await tempDir('ordo-crash-roll');
-  const segments = join(dir, 'segments');
-  const log = await open(dir, { segmentBytes: 4096 });
-  for (let i = 0; i < 100; i++) await log.append('s', { type: 'T', data: 'x'.repeat(50) });
-  await log.close();
-  const bases = (await readdir(segments)).map(parseSegmentName).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
+  const { dir, segments, bases } = await smallSegments();
   assert.ok(bases.length > 1);
   await writeFile(join(segments, segmentName(bases[bases.length - 1]!).replace(SEGMENT_SUFFIX, INDEX_SUFFIX)), 'stale');
   assert.deepEqual((await verifyLog(dir)).problems, []);
