@@ -54,8 +54,19 @@ export function createServerMetrics(log: EmbeddedEventLog): ServerMetrics {
   log.onFsync = (seconds) => fsync.observe(seconds);
   const connections = new Gauge({ name: 'ordo_connections', help: 'Open client connections (HTTP: requests in progress)', labelNames: ['transport'], registers: [registry] });
   const subscriptions = new Gauge({ name: 'ordo_subscriptions', help: 'Open subscriptions by transport', labelNames: ['transport'], registers: [registry] });
-  const requests = new Counter({ name: 'ordo_requests_total', help: 'Requests answered, by operation, transport and outcome (ok or the error code)', labelNames: ['operation', 'transport', 'outcome'], registers: [registry] });
-  const requestCounters = new Map<string, ReturnType<typeof requests.labels>>();
+  // Counted in a plain map and handed to prom-client at scrape time: a counter's inc() per
+  // request was ~6% of the server's CPU at 200k appends/s (profile of `ordo serve`).
+  const requestCounts = new Map<string, { labels: { operation: string; transport: string; outcome: string }; count: number }>();
+  new Counter({
+    name: 'ordo_requests_total',
+    help: 'Requests answered, by operation, transport and outcome (ok or the error code)',
+    labelNames: ['operation', 'transport', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, count } of requestCounts.values()) this.inc(labels, count);
+    },
+  });
   return {
     registry,
     connectionOpened: (transport) => connections.inc({ transport }),
@@ -63,14 +74,10 @@ export function createServerMetrics(log: EmbeddedEventLog): ServerMetrics {
     subscriptionOpened: (transport) => subscriptions.inc({ transport }),
     subscriptionClosed: (transport) => subscriptions.dec({ transport }),
     request: (operation, transport, outcome) => {
-      // One bound child per label set: counting a request costs no label hashing.
       const key = `${operation}\u0000${transport}\u0000${outcome}`;
-      let child = requestCounters.get(key);
-      if (!child) {
-        child = requests.labels({ operation, transport, outcome });
-        requestCounters.set(key, child);
-      }
-      child.inc();
+      const entry = requestCounts.get(key);
+      if (entry) entry.count++;
+      else requestCounts.set(key, { labels: { operation, transport, outcome }, count: 1 });
     },
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
   };
