@@ -103,3 +103,10 @@ export function percentile(sorted: number[], p: number): number {
 export function findRow(rows: BenchRow[], group: string, name: string): BenchRow | undefined {
   return rows.find((row) => row.group === group && row.name === name);
 }
+
+/** `rows` as a Markdown table (docs/performance.md quotes the comparison's). */
+export function markdownTable(rows: BenchRow[]): string {
+  const lines = ['| benchmark | value | unit | ratio | note |', '| --- | ---: | --- | --- | --- |'];
+  for (const row of rows) lines.push(`| ${row.name} | ${fmt(row.value)} | ${row.unit} | ${row.ratio ? `${fmtRatio(row.ratio.value)}× ${row.ratio.of}` : ''} | ${row.note ?? ''} |`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,14 +1,17 @@
 /**
- * `npm run bench` (node dist/bench/run.js): Ordo's figures beside the raw limits of this machine,
- * measured on the same disk in the same run. Never part of `npm test`. See bench/README.md.
+ * `npm run bench` (node dist/bench/run.js): Ordo beside NATS JetStream, measured in the same run
+ * on the same machine (quick: about three minutes). `npm run bench:full` (--full): every group,
+ * Ordo's figures beside the raw limits of this machine too. Never part of `npm test`. See
+ * bench/README.md.
  *
+ *   --full            every group, full length
  *   --quick           shorter runs
- *   --only <groups>   comma list of: raw, stream, embedded, remote, cluster, transform (embedded also measures raw, its reference;
+ *   --only <groups>   comma list of: compare, raw, stream, embedded, remote, cluster, transform (embedded also measures raw, its reference;
  *                     remote measures its own raw TCP req/ack reference; cluster its own single node)
  *   --dir <path>      parent of the temporary data directory (decides which disk is measured)
  *   --out <file>      where to save the JSON
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,17 +23,20 @@ import { benchCluster } from './cluster.js';
 import { benchTransform } from './transform.js';
 import { benchEventStream } from './event-stream.js';
 import { benchRawDisk } from './raw-disk.js';
-import { printTable, saveJson, type BenchRow } from './report.js';
+import { markdownTable, printTable, saveJson, type BenchRow } from './report.js';
+import { COMPARE_GROUP, benchCompare, type LatencyCurve } from './compare.js';
+import { writeCompareChart } from './chart.js';
 
-const GROUPS = ['raw', 'stream', 'embedded', 'remote', 'cluster', 'transform'] as const;
+const GROUPS = ['compare', 'raw', 'stream', 'embedded', 'remote', 'cluster', 'transform'] as const;
 type Group = (typeof GROUPS)[number];
-const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${GROUPS.join(',')}] [--dir <path>] [--out <file>]`;
+const USAGE = `usage: node dist/bench/run.js [--full | --quick] [--only ${GROUPS.join(',')}] [--dir <path>] [--out <file>]`;
 
-let values: { quick?: boolean; only?: string; dir?: string; out?: string; help?: boolean };
+let values: { quick?: boolean; full?: boolean; only?: string; dir?: string; out?: string; help?: boolean };
 try {
   ({ values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      full: { type: 'boolean', default: false },
       only: { type: 'string' },
       dir: { type: 'string' },
       out: { type: 'string' },
@@ -45,26 +51,31 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const requested = (values.only ?? GROUPS.join(',')).split(',').map((g) => g.trim()).filter((g) => g !== '');
+// Without --only: the quick comparison (npm run bench), or everything with --full (npm run bench:full).
+const byDefault = values.full ? GROUPS.join(',') : 'compare';
+const requested = (values.only ?? byDefault).split(',').map((g) => g.trim()).filter((g) => g !== '');
 const unknown = requested.filter((g) => !(GROUPS as readonly string[]).includes(g));
 if (unknown.length > 0 || requested.length === 0) {
   console.error(`unknown group(s) ${unknown.join(', ') || '(none given)'}\n${USAGE}`);
   process.exit(2);
 }
 const groups = new Set(requested as Group[]);
-const quick = values.quick === true;
+const quick = values.quick === true || (values.only === undefined && !values.full);
 const partial = values.only !== undefined;
 const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 // A partial run must not replace the full figures: it goes to results/tmp/ (not versioned).
 const out = values.out
   ? resolve(values.out)
-  : partial
+  : values.only === undefined && !values.full
+    ? join(resultsDir, 'compare.json') // npm run bench: the comparison docs/performance.md shows
+    : partial
     ? join(resultsDir, 'tmp', `latest-${[...groups].join('-')}.json`)
     : join(resultsDir, 'latest.json');
 
 /** Wall-time limits per bench (each bench also bounds every loop it runs). */
 const rawSeconds = quick ? 0.75 : 1.5;
 const DEADLINE_S: Record<Group, number> = {
+  compare: quick ? 300 : 900,
   raw: 60 + 12 * rawSeconds,
   stream: quick ? 120 : 300,
   embedded: quick ? 600 : 1800,
@@ -105,8 +116,18 @@ function finish(): void {
   printTable(rows);
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   console.log(`\n${rows.length} figures in ${seconds} s; Node ${process.version}; data under ${parent}${quick ? '; --quick' : ''}`);
-  saveJson(rows, out, { groups: [...groups], quick, dataDir: parent, ...(problems.length > 0 ? { problems } : {}) });
+  saveJson(rows, out, { groups: [...groups], quick, dataDir: parent, ...(Object.keys(conditions).length > 0 ? { conditions, curves } : {}), ...(problems.length > 0 ? { problems } : {}) });
   console.log(`saved ${out}`);
+  if (curves.length > 0) {
+    for (const [key, value] of Object.entries(conditions)) console.log(`  ${key}: ${String(value)}`);
+    const chart = out.replace(/\.json$/, '.svg');
+    const compared = rows.filter((row) => row.group === COMPARE_GROUP);
+    writeCompareChart(chart, compared, curves, `Ordo vs NATS JetStream, 100-byte messages${quick ? ' (quick run)' : ''}`);
+    console.log(`chart ${chart}`);
+    const table = out.replace(/\.json$/, '.md');
+    writeFileSync(table, markdownTable(compared));
+    console.log(`table ${table}`);
+  }
   for (const p of problems) console.error(`problem: ${p}`);
 }
 
@@ -130,7 +151,17 @@ async function step(group: Group, label: string, work: () => Promise<BenchRow[]>
   }
 }
 
+let curves: LatencyCurve[] = [];
+let conditions: Record<string, unknown> = {};
 try {
+  if (groups.has('compare')) {
+    await step('compare', 'Ordo and NATS JetStream, the same workloads in this run', async () => {
+      const result = await benchCompare({ dir, quick });
+      curves = result.curves;
+      conditions = result.conditions;
+      return result.rows;
+    });
+  }
   let raw: BenchRow[] = [];
   if (groups.has('raw') || groups.has('embedded')) {
     raw = await step('raw', `the raw disk limit under ${parent} (${rawSeconds} s per variant)`, () =>
