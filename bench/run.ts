@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (node dist/bench/run.js): Ordo beside NATS JetStream, measured in the same run
- * on the same machine (quick: about three minutes). `npm run bench:full` (--full): every group,
+ * on the same machine (about two minutes; --quick about one). `npm run bench:full` (--full): every group,
  * Ordo's figures beside the raw limits of this machine too. Never part of `npm test`. See
  * bench/README.md.
  *
@@ -51,7 +51,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-// Without --only: the quick comparison (npm run bench), or everything with --full (npm run bench:full).
+// Without --only: the comparison (npm run bench), or everything with --full (npm run bench:full).
 const byDefault = values.full ? GROUPS.join(',') : 'compare';
 const requested = (values.only ?? byDefault).split(',').map((g) => g.trim()).filter((g) => g !== '');
 const unknown = requested.filter((g) => !(GROUPS as readonly string[]).includes(g));
@@ -60,7 +60,7 @@ if (unknown.length > 0 || requested.length === 0) {
   process.exit(2);
 }
 const groups = new Set(requested as Group[]);
-const quick = values.quick === true || (values.only === undefined && !values.full);
+const quick = values.quick === true;
 const partial = values.only !== undefined;
 const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 // A partial run must not replace the full figures: it goes to results/tmp/ (not versioned).
