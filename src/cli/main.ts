@@ -263,6 +263,7 @@ program
       `Ordo is serving ${server.log.dir}${cluster ? ` as node ${cluster.id} of ${Object.keys(cluster.peers).join(', ')}` : ''}\n` +
         `  binary protocol (TCP)  ${server.urls.tcp}\n` +
         `  binary over WebSocket  ${server.urls.ws}\n` +
+        `  web console            ${server.urls.http}/\n` +
         `  HTTP API               ${server.urls.http}   (try: curl ${server.urls.http}/health)\n` +
         `  metrics                ${server.urls.http}/metrics\n` +
         (server.hosted.models.size > 0 ? `  models                 ${[...server.hosted.models.keys()].map((name) => `${server.urls.http}/models/${name}`).join(', ')}\n` : '') +

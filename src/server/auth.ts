@@ -26,6 +26,10 @@ export type Operation =
   | 'streams'
   /** A hosted model's state (GET /models). */
   | 'models'
+  /** The console's live overview feed (GET /console/stats). */
+  | 'stats'
+  /** Who the token is and what it may do (GET /whoami): any valid token. */
+  | 'whoami'
   | 'status'
   | 'metrics'
   /** A peer node's Raft traffic: only a cluster token (admin) may speak for a node. */
@@ -46,6 +50,8 @@ export const OPERATION_SCOPES: Readonly<Record<Operation, Scope>> = {
   headPosition: 'read',
   streams: 'read',
   models: 'read',
+  stats: 'read',
+  whoami: 'read',
   status: 'admin',
   metrics: 'admin',
   raft: 'admin',

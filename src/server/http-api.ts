@@ -8,6 +8,8 @@ import { authorize, type Authenticator, type Operation } from './auth.js';
 import { HttpError, errorToJson, eventFromJson, eventToJson, eventsFromJson, readJsonBody, statusOf } from './http-json.js';
 import type { ServerMetrics } from './metrics.js';
 import { streamEvents } from './sse.js';
+import type { ConsoleAsset } from './console-assets.js';
+import type { createConsoleStats } from './console-stats.js';
 
 export interface HttpApiOptions {
   log: EmbeddedEventLog;
@@ -22,6 +24,8 @@ export interface HttpApiOptions {
   peerUrls?: Readonly<Record<string, string>>;
   /** Models the server hosts (`ordo serve --models`), served at GET /models/:name. */
   models?: ReadonlyMap<string, Model<unknown>>;
+  /** The web console: its files (GET / and /console/*) and its live feed (GET /console/stats). */
+  console?: { assets: ReadonlyMap<string, ConsoleAsset> | undefined; stats: ReturnType<typeof createConsoleStats> };
 }
 
 export interface HttpApi {
@@ -197,6 +201,27 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     },
     {
       method: 'GET',
+      pattern: ['whoami'],
+      operation: 'whoami',
+      run: async ({ req, query }) => {
+        const principal = auth.authenticate(tokenOf(req, query));
+        return { status: 200, body: { name: principal.name, scopes: [...principal.scopes], authRequired: auth.required } };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: ['console', 'stats'],
+      operation: 'stats',
+      run: async ({ req, res }) => {
+        if (!options.console) throw new HttpError(404, new InvalidArgumentError('this server has no console'));
+        streams.add(res);
+        await options.console.stats.stream(req, res, () => undefined);
+        streams.delete(res);
+        return 'streamed';
+      },
+    },
+    {
+      method: 'GET',
       pattern: ['models'],
       operation: 'models',
       run: async () => ({ status: 200, body: { models: [...(options.models?.values() ?? [])].map((model) => model.status()) } }),
@@ -274,6 +299,15 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       res.writeHead(204, { ...CORS_HEADERS, 'access-control-max-age': '600' }).end();
       return;
     }
+    // The console's files: no data in them, so no token (the page asks for one when the API does).
+    if (req.method === 'GET' && options.console?.assets) {
+      const name = url.pathname === '/' ? 'index.html' : url.pathname.startsWith('/console/') ? url.pathname.slice('/console/'.length) : undefined;
+      const asset = name !== undefined ? options.console.assets.get(name) : undefined;
+      if (asset) {
+        res.writeHead(200, { 'content-type': asset.contentType, 'content-length': asset.body.length, 'cache-control': 'no-cache' }).end(asset.body);
+        return;
+      }
+    }
     const match = findRoute(routes, req.method ?? 'GET', url.pathname);
     let operation = 'unknown';
     const transport = match && 'route' in match && match.route.operation === 'subscribe' ? 'sse' : 'http';
@@ -283,7 +317,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       if ('allow' in match) throw new HttpError(405, new InvalidArgumentError(`${req.method} is not allowed on ${url.pathname}: use ${match.allow.join(' or ')}`), { allow: match.allow.join(', ') });
       const { route, params } = match;
       operation = route.operation;
-      if (route.operation !== 'health') {
+      if (route.operation !== 'health' && route.operation !== 'whoami') {
         if (closing) throw new LogClosedError(route.operation);
         authorize(auth.authenticate(tokenOf(req, url.searchParams)), route.operation);
       }

@@ -13,7 +13,12 @@ export interface ServerMetrics {
   /** One answered request; `outcome` is 'ok' or the error code. */
   request(operation: string, transport: Transport, outcome: string): void;
   render(): Promise<{ contentType: string; body: string }>;
+  /** The fdatasync durations (seconds) since the last call, for the console's live charts (at most the newest 10,000). */
+  takeFsyncs(): number[];
 }
+
+/** Fsync durations kept between two takes (the console samples once a second). */
+const RECENT_FSYNCS_MAX = 10_000;
 
 /** fdatasync durations worth telling apart on SSDs and on slow network disks, in seconds. */
 const FSYNC_BUCKETS_SECONDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -51,7 +56,11 @@ export function createServerMetrics(log: EmbeddedEventLog): ServerMetrics {
   new Gauge({ name: 'ordo_live_subscribers', help: 'Subscriptions on the live tail (not catching up from disk)', registers: [registry], collect: fromLog('liveSubscribers') });
   new Gauge({ name: 'ordo_subscriber_lag_events', help: 'How far the slowest live subscriber is behind the head, in events', registers: [registry], collect: fromLog('maxSubscriberLag') });
   const fsync = new Histogram({ name: 'ordo_fsync_duration_seconds', help: 'Duration of each group-commit fdatasync', buckets: FSYNC_BUCKETS_SECONDS, registers: [registry] });
-  log.onFsync = (seconds) => fsync.observe(seconds);
+  let recentFsyncs: number[] = [];
+  log.onFsync = (seconds) => {
+    fsync.observe(seconds);
+    if (recentFsyncs.length < RECENT_FSYNCS_MAX) recentFsyncs.push(seconds);
+  };
   const connections = new Gauge({ name: 'ordo_connections', help: 'Open client connections (HTTP: requests in progress)', labelNames: ['transport'], registers: [registry] });
   const subscriptions = new Gauge({ name: 'ordo_subscriptions', help: 'Open subscriptions by transport', labelNames: ['transport'], registers: [registry] });
   // Counted in a plain map and handed to prom-client at scrape time: a counter's inc() per
@@ -80,5 +89,10 @@ export function createServerMetrics(log: EmbeddedEventLog): ServerMetrics {
       else requestCounts.set(key, { labels: { operation, transport, outcome }, count: 1 });
     },
     render: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+    takeFsyncs: () => {
+      const taken = recentFsyncs;
+      recentFsyncs = [];
+      return taken;
+    },
   };
 }

@@ -10,6 +10,8 @@ import { BinarySession, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from 
 import { createHttpApi, type HttpApi } from './http-api.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { startHosted, type HostedPatterns } from './hosted.js';
+import { loadConsoleAssets } from './console-assets.js';
+import { createConsoleStats } from './console-stats.js';
 import type { AnyModelDefinition, ConsumerOptions } from '../patterns/index.js';
 import { TcpPeerTransport } from './peer-transport.js';
 import { InvalidArgumentError } from '../types/errors.js';
@@ -150,7 +152,10 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   };
   const tcp: TcpServer = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onTcpConnection) : createTcpServer(onTcpConnection);
 
-  const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined, peerUrls, models: hosted.models });
+  const consoleAssets = await loadConsoleAssets();
+  if (!consoleAssets) logger.warn('the web console is not built (npm run build): / answers 404');
+  const consoleStats = createConsoleStats(log, metrics, hosted, peerUrls ?? {});
+  const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined, peerUrls, models: hosted.models, console: { assets: consoleAssets, stats: consoleStats } });
   const handler = (req: Parameters<HttpApi['handle']>[0], res: Parameters<HttpApi['handle']>[1]) => api.handle(req, res);
   // Slowloris: headers must arrive within the handshake timeout, a whole request body within
   // REQUEST_TIMEOUT_MS (a response, such as an SSE stream, may last as long as it likes).

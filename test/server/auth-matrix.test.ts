@@ -59,6 +59,7 @@ const HTTP_ROUTES: Array<{ method: string; path: string; body?: unknown; scope: 
   { method: 'GET', path: '/subscribe?from=end', scope: 'read' },
   { method: 'GET', path: '/metrics', scope: 'admin' },
   { method: 'GET', path: '/models', scope: 'read' },
+  { method: 'GET', path: '/console/stats', scope: 'read' },
   { method: 'GET', path: '/models/none', scope: 'read' },
   { method: 'GET', path: '/cluster', scope: 'admin' },
   { method: 'POST', path: '/cluster/members', body: { id: 'n9' }, scope: 'admin' },
@@ -68,7 +69,7 @@ const HTTP_ROUTES: Array<{ method: string; path: string; body?: unknown; scope: 
 
 describe('security: every operation on every transport', () => {
   it('the matrix covers every operation the server knows', () => {
-    const covered = new Set([...Object.keys(CLIENT_OPERATIONS), 'metrics', 'cluster', 'status', 'raft', 'models']);
+    const covered = new Set([...Object.keys(CLIENT_OPERATIONS), 'metrics', 'cluster', 'status', 'raft', 'models', 'stats', 'whoami']);
     for (const operation of Object.keys(OPERATION_SCOPES)) assert.ok(covered.has(operation), `${operation} is not in the matrix`);
   });
 

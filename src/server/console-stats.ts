@@ -1,0 +1,83 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EmbeddedEventLog } from '../node/index.js';
+import type { HostedPatterns } from './hosted.js';
+import type { ConsumerStatus, ModelStatus } from '../patterns/index.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** One sample a second: what the console's overview charts plot. */
+export const STATS_INTERVAL_MS = 1_000;
+
+export interface ConsoleStats {
+  /** Milliseconds since the epoch. */
+  time: number;
+  node: ReturnType<EmbeddedEventLog['raftStatus']>;
+  /** Each node's binary protocol URL (a cluster), so the console can name them. */
+  peers: Readonly<Record<string, string>>;
+  log: ReturnType<EmbeddedEventLog['metrics']>;
+  /** The fdatasyncs of the last interval. */
+  fsync: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
+  models: ModelStatus[];
+  consumers: ConsumerStatus[];
+}
+
+/**
+ * The console's live feed (`GET /console/stats`, Server-Sent Events): one sampler for every
+ * open console, running only while one is open, so the samples (fsync durations are taken, not
+ * copied) are the same for all and cost nothing when nobody looks.
+ */
+export function createConsoleStats(log: EmbeddedEventLog, metrics: ServerMetrics, hosted: HostedPatterns, peers: Readonly<Record<string, string>>) {
+  const listeners = new Set<(stats: ConsoleStats) => void>();
+  let timer: NodeJS.Timeout | undefined;
+
+  const sample = (): ConsoleStats => {
+    const fsyncs = metrics.takeFsyncs().sort((a, b) => a - b);
+    const at = (p: number) => (fsyncs.length === 0 ? 0 : fsyncs[Math.min(fsyncs.length - 1, Math.floor(p * fsyncs.length))]! * 1000);
+    return {
+      time: Date.now(),
+      node: log.raftStatus(),
+      peers,
+      log: log.metrics(),
+      fsync: { count: fsyncs.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: fsyncs.length === 0 ? 0 : fsyncs[fsyncs.length - 1]! * 1000 },
+      models: [...hosted.models.values()].map((model) => model.status()),
+      consumers: [...hosted.consumers.values()].map((consumer) => consumer.status()),
+    };
+  };
+
+  const subscribe = (listener: (stats: ConsoleStats) => void): (() => void) => {
+    listeners.add(listener);
+    if (!timer) {
+      timer = setInterval(() => {
+        if (log.closed) return;
+        const stats = sample();
+        for (const each of listeners) each(stats);
+      }, STATS_INTERVAL_MS);
+      timer.unref();
+    }
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && timer) {
+        clearInterval(timer);
+        timer = undefined;
+      }
+    };
+  };
+
+  return {
+    /** Streams samples to one console until it goes away (or the server closes it). */
+    stream(req: IncomingMessage, res: ServerResponse, onEnd: (end: () => void) => void): Promise<void> {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', 'access-control-allow-origin': '*' });
+      res.write(`retry: ${STATS_INTERVAL_MS}\n\n`);
+      if (!log.closed) res.write(`event: stats\ndata: ${JSON.stringify(sample())}\n\n`);
+      return new Promise<void>((resolve) => {
+        const stop = subscribe((stats) => res.write(`event: stats\ndata: ${JSON.stringify(stats)}\n\n`));
+        const end = () => {
+          stop();
+          res.end();
+          resolve();
+        };
+        req.once('close', end);
+        onEnd(end);
+      });
+    },
+  };
+}
