@@ -1,0 +1,105 @@
+import { useEffect, useState } from 'preact/hooks';
+import { eventSource, type Stats } from './api';
+import { Chart } from './chart';
+
+/** Samples kept for the charts: five minutes at one a second. */
+const HISTORY = 300;
+
+interface Series {
+  times: number[];
+  appends: number[];
+  bytes: number[];
+  fsyncP99: number[];
+  lag: number[];
+}
+
+const empty = (): Series => ({ times: [], appends: [], bytes: [], fsyncP99: [], lag: [] });
+
+export function Overview() {
+  const [stats, setStats] = useState<Stats | undefined>(undefined);
+  const [series, setSeries] = useState<Series>(empty);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    let previous: Stats | undefined;
+    const source = eventSource('/console/stats');
+    source.addEventListener('stats', (message) => {
+      const next = JSON.parse((message as MessageEvent<string>).data) as Stats;
+      setError('');
+      setStats(next);
+      if (previous) {
+        const seconds = Math.max(0.001, (next.time - previous.time) / 1000);
+        const prev = previous;
+        setSeries((s) => {
+          const keep = <T,>(list: T[], value: T) => [...list, value].slice(-HISTORY);
+          return {
+            times: keep(s.times, next.time / 1000),
+            appends: keep(s.appends, (next.log.appendedEvents - prev.log.appendedEvents) / seconds),
+            bytes: keep(s.bytes, (next.log.bytesWritten - prev.log.bytesWritten) / seconds),
+            fsyncP99: keep(s.fsyncP99, next.fsync.p99Ms),
+            lag: keep(s.lag, next.log.maxSubscriberLag),
+          };
+        });
+      }
+      previous = next;
+    });
+    source.onerror = () => setError('the live feed is interrupted: reconnecting…');
+    return () => source.close();
+  }, []);
+  if (!stats) return <p class="muted">{error || 'connecting to the live feed…'}</p>;
+  const { node } = stats;
+  const members = [...node.config.voters, ...node.config.learners];
+  return (
+    <section>
+      <h2>Overview</h2>
+      {error && <p class="warning">{error}</p>}
+      <div class="cards">
+        <Card label="head position" value={stats.log.headPosition} />
+        <Card label="streams" value={stats.log.streams} />
+        <Card label="appended events" value={stats.log.appendedEvents} />
+        <Card label="live subscribers" value={stats.log.liveSubscribers} />
+        <Card label="fsync p99 (last s)" value={`${stats.fsync.p99Ms.toFixed(2)} ms`} />
+      </div>
+      <h3>Nodes</h3>
+      <table class="nodes">
+        <thead>
+          <tr><th>node</th><th>role</th><th>term</th><th>match / commit</th><th>lag (entries)</th><th>health</th></tr>
+        </thead>
+        <tbody>
+          {members.map((id) => {
+            const self = id === node.id;
+            const progress = node.progress[id];
+            const match = self ? node.lastIndex : progress?.match;
+            const lag = match === undefined ? undefined : Math.max(0, node.lastIndex - match);
+            const healthy = self || (progress ? progress.recentActive : undefined);
+            return (
+              <tr key={id} data-node={id}>
+                <td>{id}{self ? ' (this node)' : ''}{node.config.learners.includes(id) ? ' · learner' : ''}</td>
+                <td>{self ? node.role : id === node.leader ? 'leader' : node.role === 'leader' ? 'follower' : '—'}</td>
+                <td>{self ? node.term : ''}</td>
+                <td>{match ?? '?'} / {node.commit}</td>
+                <td>{lag ?? (node.role === 'leader' ? '?' : 'ask the leader')}</td>
+                <td class={healthy === false ? 'bad' : healthy ? 'good' : 'muted'}>{healthy === undefined ? 'unknown here' : healthy ? 'active' : 'not heard from'}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <p class="muted">leader: {node.leader || 'none known'} · commit index {node.commit} · applied {node.applied}</p>
+      <div class="charts">
+        <Chart title="events appended / s" unit="events/s" times={series.times} values={series.appends} color="#2563eb" />
+        <Chart title="bytes written / s" unit="B/s" times={series.times} values={series.bytes} color="#7c3aed" />
+        <Chart title="fsync p99" unit="ms" times={series.times} values={series.fsyncP99} color="#f59e0b" />
+        <Chart title="slowest subscriber lag" unit="events" times={series.times} values={series.lag} color="#dc2626" />
+      </div>
+    </section>
+  );
+}
+
+function Card({ label, value }: { label: string; value: string | number }) {
+  return (
+    <div class="card">
+      <div class="card-value">{typeof value === 'number' ? value.toLocaleString('en-US') : value}</div>
+      <div class="card-label">{label}</div>
+    </div>
+  );
+}
