@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { connect } from '../../src/client/index.js';
+import type { OrdoServer } from '../../src/server/server.js';
+import { tokenAuthenticator } from '../../src/server/auth.js';
+import { startTestServer } from '../support/server.js';
+
+/** Screenshots of each page, for people to look at (not compared). */
+const OUTPUT = fileURLToPath(new URL('../../../test-output/console/', import.meta.url));
+/** Debian's chromium, installed by scripts/install-browser.sh (run by npm test). */
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** Every wait for the page, in ms. */
+const UI_TIMEOUT_MS = 10_000;
+
+describe('web console in a browser', () => {
+  let browser: Browser;
+  before(async () => {
+    await mkdir(OUTPUT, { recursive: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 30_000 });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  async function openPage(server: OrdoServer): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.setDefaultTimeout(UI_TIMEOUT_MS);
+    await page.goto(`${server.urls.http}/`);
+    return page;
+  }
+
+  it('overview, append through the form, the event in the stream view and the live tail, a 409 on a wrong expected count', async () => {
+    const server = await startTestServer();
+    const page = await openPage(server);
+    try {
+      // Overview: this node, live cards and charts fed by /console/stats.
+      await page.getByText('head position').waitFor();
+      await page.locator('tr[data-node]').first().waitFor();
+      assert.match(await page.locator('tr[data-node]').first().innerText(), /\(this node\)/);
+      assert.equal(await page.locator('.chart').count(), 4);
+
+      // The live tail is opened in a second tab before the append, so it sees it arrive.
+      const tail = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      tail.setDefaultTimeout(UI_TIMEOUT_MS);
+      await tail.goto(`${server.urls.http}/#/tail`);
+      await tail.getByText('events/s').waitFor();
+
+      // Append through the form.
+      await page.click('a[href="#/append"]');
+      await page.fill('input[name=stream]', 'user-42');
+      await page.fill('input[name=type]', 'Registered');
+      await page.fill('textarea[name=data]', '{"name": "Ada"}');
+      await page.fill('input[name=expected]', '0');
+      await page.click('button[type=submit]');
+      await page.locator('[data-result]').waitFor();
+      assert.match(await page.locator('[data-result]').innerText(), /appended at position 0, index 0; the stream's count is now 1/);
+      await page.screenshot({ path: join(OUTPUT, 'append.png'), fullPage: true });
+
+      // The same expected count again: the conflict is shown as such.
+      await page.click('button[type=submit]');
+      await page.locator('.result.conflict').waitFor();
+      assert.match(await page.locator('.result.conflict').innerText(), /409 WRONG_EXPECTED_COUNT: stream "user-42": expected count 0 but its count is 1/);
+      await page.screenshot({ path: join(OUTPUT, 'append-409.png'), fullPage: true });
+
+      // The live tail saw the append.
+      await tail.locator('tr.event[data-position="0"]').waitFor();
+      assert.match(await tail.locator('tr.event[data-position="0"]').innerText(), /user-42[\s\S]*Registered[\s\S]*"name": "Ada"/);
+      await tail.screenshot({ path: join(OUTPUT, 'tail.png'), fullPage: true });
+      await tail.close();
+
+      // Streams list, then the stream's events.
+      await page.click('a[href="#/streams"]');
+      await page.locator('a[href="#/streams/user-42"]').waitFor();
+      await page.screenshot({ path: join(OUTPUT, 'streams.png'), fullPage: true });
+      await page.click('a[href="#/streams/user-42"]');
+      await page.locator('tr.event[data-position="0"]').waitFor();
+      const row = await page.locator('tr.event[data-position="0"]').innerText();
+      assert.match(row, /^0\s+user-42\s+0\s+Registered/);
+      assert.match(row, /"name": "Ada"/);
+      await page.screenshot({ path: join(OUTPUT, 'stream.png'), fullPage: true });
+
+      // Back on the overview, the charts have samples and the head moved.
+      await page.click('a[href="#/"]');
+      await page.locator('.card-value').first().filter({ hasText: /^0$/ }).waitFor();
+      await page.waitForTimeout(2_500);
+      await page.screenshot({ path: join(OUTPUT, 'overview.png'), fullPage: true });
+      await page.click('a[href="#/patterns"]');
+      await page.getByText('this server hosts no models').waitFor();
+      await page.screenshot({ path: join(OUTPUT, 'patterns.png'), fullPage: true });
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  it('with tokens: asks for one, keeps it for the session; a read-only token sees no append form', async () => {
+    const auth = tokenAuthenticator([
+      { name: 'ops', token: 'reader-token-123', scopes: ['read'] },
+      { name: 'app', token: 'writer-token-123', scopes: ['read', 'write'] },
+    ]);
+    const server = await startTestServer({ auth });
+    const writer = await connect(server.urls.tcp, { token: 'writer-token-123' });
+    await writer.append('orders', { type: 'Placed', data: { total: 5 } });
+    await writer.close();
+    const page = await openPage(server);
+    try {
+      await page.locator('form.login').waitFor();
+      await page.fill('input[name=token]', 'wrong-token-000');
+      await page.click('form.login button');
+      await page.getByText('that token was refused').waitFor();
+      await page.fill('input[name=token]', 'reader-token-123');
+      await page.click('form.login button');
+      await page.getByText('ops (read)').waitFor();
+      assert.equal(await page.locator('a[href="#/append"]').count(), 0, 'no append link for a read-only token');
+      await page.goto(`${server.urls.http}/#/append`);
+      await page.getByText('this token may not write').waitFor();
+      // The token is kept for the session: a reload does not ask again, and reads work.
+      await page.goto(`${server.urls.http}/#/streams`);
+      await page.locator('a[href="#/streams/orders"]').waitFor();
+      await page.screenshot({ path: join(OUTPUT, 'read-only.png'), fullPage: true });
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+});
