@@ -83,3 +83,26 @@ export async function runWorkers(total: number, workers: number, unit: number, w
   );
   return (taken * 1000) / (performance.now() - start);
 }
+
+/**
+ * The hot-stream loop both systems run: each writer appends with the count (or sequence) it
+ * last saw and, on a conflict, retries with the one it was told. `attempt` returns the next
+ * value to expect and whether this try was a conflict. Returns successes and conflicts per second.
+ */
+export async function contend(writers: number, seconds: number, attempt: (writer: number, expected: number) => Promise<{ next: number; conflict: boolean }>): Promise<{ appends: number; conflicts: number }> {
+  let appends = 0;
+  let conflicts = 0;
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: writers }, async (_, writer) => {
+      let expected = 0;
+      while (performance.now() < end) {
+        const outcome = await attempt(writer, expected);
+        expected = outcome.next;
+        if (outcome.conflict) conflicts++;
+        else appends++;
+      }
+    }),
+  );
+  return { appends: appends / seconds, conflicts: conflicts / seconds };
+}

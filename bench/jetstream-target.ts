@@ -1,5 +1,5 @@
 import { DeliverPolicy, RetentionPolicy, StorageType, connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { LATENCY_DRAIN_MS, PAYLOAD_BYTES, numberedPayload, payloadNumber, runWorkers, sendAtRate, MAX_WORKLOAD_MS, type CompareTarget } from './compare-target.js';
+import { LATENCY_DRAIN_MS, PAYLOAD_BYTES, numberedPayload, payloadNumber, runWorkers, sendAtRate, MAX_WORKLOAD_MS, contend, type CompareTarget } from './compare-target.js';
 
 const payload = new Uint8Array(PAYLOAD_BYTES).fill(42);
 /** JetStream's answer to a publish whose expected last subject sequence does not hold. */
@@ -102,27 +102,16 @@ export async function jetStreamTarget(url: string, name: string): Promise<Compar
       const subject = `${stream}.one`;
       const writers = await Promise.all(Array.from({ length: clients }, () => connect({ servers: url, noAsyncTraces: true })));
       extra.push(...writers);
-      let appends = 0;
-      let conflicts = 0;
-      const end = performance.now() + seconds * 1000;
-      await Promise.all(
-        writers.map(async (writer) => {
-          const client: JetStreamClient = writer.jetstream();
-          let last = 0;
-          while (performance.now() < end) {
-            try {
-              last = (await client.publish(subject, payload, { expect: { lastSubjectSequence: last } })).seq;
-              appends++;
-            } catch (error) {
-              const match = WRONG_LAST_SEQUENCE.exec((error as Error).message);
-              if (!match) throw error;
-              last = Number(match[1]);
-              conflicts++;
-            }
-          }
-        }),
-      );
-      return { appends: appends / seconds, conflicts: conflicts / seconds };
+      const publishers: JetStreamClient[] = writers.map((writer) => writer.jetstream());
+      return contend(publishers.length, seconds, async (writer, last) => {
+        try {
+          return { next: (await publishers[writer]!.publish(subject, payload, { expect: { lastSubjectSequence: last } })).seq, conflict: false };
+        } catch (error) {
+          const match = WRONG_LAST_SEQUENCE.exec((error as Error).message);
+          if (!match) throw error;
+          return { next: Number(match[1]), conflict: true };
+        }
+      });
     },
     async close() {
       for (const writer of extra) await writer.close();

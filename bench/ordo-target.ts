@@ -1,6 +1,6 @@
 import { connect, type RemoteEventLog } from '../src/client/index.js';
 import { WrongExpectedCountError } from '../src/types/index.js';
-import { LATENCY_DRAIN_MS, PAYLOAD_BYTES, numberedPayload, payloadNumber, runWorkers, sendAtRate, MAX_WORKLOAD_MS, type CompareTarget } from './compare-target.js';
+import { LATENCY_DRAIN_MS, PAYLOAD_BYTES, numberedPayload, payloadNumber, runWorkers, sendAtRate, MAX_WORKLOAD_MS, contend, type CompareTarget } from './compare-target.js';
 
 const payload = new Uint8Array(PAYLOAD_BYTES).fill(42);
 const event = { type: 'Bench', data: payload };
@@ -91,25 +91,14 @@ export async function ordoTarget(url: string | string[], name = 'Ordo'): Promise
       const stream = fresh('hot');
       const writers = await Promise.all(Array.from({ length: clients }, () => connect(url, { clientName: 'bench-hot', timeoutMs: 60_000 })));
       extra.push(...writers);
-      let appends = 0;
-      let conflicts = 0;
-      const end = performance.now() + seconds * 1000;
-      await Promise.all(
-        writers.map(async (writer) => {
-          let count = 0;
-          while (performance.now() < end) {
-            try {
-              count = (await writer.append(stream, event, { expected: count })).count;
-              appends++;
-            } catch (error) {
-              if (!(error instanceof WrongExpectedCountError)) throw error;
-              count = error.actual;
-              conflicts++;
-            }
-          }
-        }),
-      );
-      return { appends: appends / seconds, conflicts: conflicts / seconds };
+      return contend(clients, seconds, async (writer, count) => {
+        try {
+          return { next: (await writers[writer]!.append(stream, event, { expected: count })).count, conflict: false };
+        } catch (error) {
+          if (!(error instanceof WrongExpectedCountError)) throw error;
+          return { next: error.actual, conflict: true };
+        }
+      });
     },
     async close() {
       for (const writer of extra) await writer.close();

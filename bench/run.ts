@@ -67,7 +67,10 @@ const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url
 const out = values.out
   ? resolve(values.out)
   : values.only === undefined && !values.full
-    ? join(resultsDir, 'compare.json') // npm run bench: the comparison docs/performance.md shows
+    ? // npm run bench: the comparison docs/performance.md shows (a --quick one is not it)
+      quick
+      ? join(resultsDir, 'tmp', 'compare-quick.json')
+      : join(resultsDir, 'compare.json')
     : partial
     ? join(resultsDir, 'tmp', `latest-${[...groups].join('-')}.json`)
     : join(resultsDir, 'latest.json');
