@@ -442,7 +442,13 @@ export class Replicator {
       this.again = true;
       return;
     }
-    this.running = this.loop().finally(() => (this.running = undefined));
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      // Work asked for after the loop's last look but before this callback (a proposal made by
+      // code that ran on a commit it published) found `running` still set: run for it now, or
+      // it would wait for the next unrelated wake-up (found by the matching-engine example).
+      if (this.again || this.raw.hasReady()) this.schedule();
+    });
   }
 
   /** Resolves once every Ready handed out so far is handled and its writes are done. */

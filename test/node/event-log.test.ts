@@ -155,4 +155,31 @@ describe('EventLog (embedded): appendBatch (the server path for pipelined append
   });
 });
 
+describe('EventLog (embedded): writes made by code a commit woke up', () => {
+  it('an append made by a subscriber as it receives a committed event is written without waiting for another write', async () => {
+    const { log } = await openTemp();
+    const subscription = log.subscribe({ from: 0, filter: { streams: ['in'] } });
+    const answered: number[] = [];
+    const reacting = (async () => {
+      for await (const item of subscription) {
+        if (!('position' in item)) continue;
+        // Runs as the commit that delivered `item` is published: the Ready loop may still look busy.
+        answered.push((await log.existsOrWrite('out', item.index, { type: 'Reply' })).index);
+        if (answered.length === 3) break;
+      }
+    })();
+    for (let i = 0; i < 3; i++) {
+      await log.append('in', { type: 'Ping' });
+      // Nothing else is written until the reply to this one is: a reply left behind would wait forever.
+      const deadline = Date.now() + 5_000;
+      while (answered.length <= i && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal(answered.length, i + 1, `the reply to ping ${i} was written`);
+    }
+    await reacting;
+    subscription.close();
+    assert.deepEqual((await collect(log.read('out'))).map((e) => e.type), ['Reply', 'Reply', 'Reply']);
+    await log.close();
+  });
+});
+
 eventLogConformance('EventLog (embedded)', async (options) => (await openTemp(options)).log);
