@@ -1,20 +1,11 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError as CommanderArgumentError } from 'commander';
 import { errorFromWire, UnavailableError, type OrdoError } from '../types/errors.js';
+import type { RaftStatus } from '../raft/index.js';
 
 /** A node's cluster view, as GET /cluster returns it. */
 interface ClusterView {
-  node: {
-    id: string;
-    role: string;
-    term: number;
-    leader: string;
-    commit: number;
-    applied: number;
-    lastIndex: number;
-    config: { voters: string[]; learners: string[] };
-    progress: Record<string, { match: number; next: number; state: string; recentActive: boolean }>;
-  };
+  node: RaftStatus;
   peers: Record<string, string>;
 }
 

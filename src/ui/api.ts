@@ -1,3 +1,5 @@
+import type { RaftStatus } from '../raft/index.js';
+
 /** The console's access to the server: the HTTP API of the page's own origin, with the session's token. */
 
 const TOKEN_KEY = 'ordo.token';
@@ -65,17 +67,7 @@ export interface EventJson {
 
 export interface Stats {
   time: number;
-  node: {
-    id: string;
-    role: string;
-    term: number;
-    leader: string;
-    commit: number;
-    applied: number;
-    lastIndex: number;
-    config: { voters: string[]; learners: string[] };
-    progress: Record<string, { match: number; next: number; state: string; recentActive: boolean }>;
-  };
+  node: RaftStatus;
   peers: Record<string, string>;
   log: { headPosition: number; appends: number; appendedEvents: number; bytesWritten: number; fsyncs: number; streams: number; liveSubscribers: number; maxSubscriberLag: number };
   fsync: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
