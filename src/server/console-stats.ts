@@ -29,8 +29,9 @@ export function createConsoleStats(log: EmbeddedEventLog, metrics: ServerMetrics
   const listeners = new Set<(stats: ConsoleStats) => void>();
   let timer: NodeJS.Timeout | undefined;
 
-  const sample = (): ConsoleStats => {
-    const fsyncs = metrics.takeFsyncs().sort((a, b) => a - b);
+  /** A sample; `take` hands the fsync durations to it (the shared tick) instead of leaving them. */
+  const sample = (take = true): ConsoleStats => {
+    const fsyncs = take ? metrics.takeFsyncs().sort((a, b) => a - b) : [];
     const at = (p: number) => (fsyncs.length === 0 ? 0 : fsyncs[Math.min(fsyncs.length - 1, Math.floor(p * fsyncs.length))]! * 1000);
     return {
       time: Date.now(),
@@ -46,6 +47,8 @@ export function createConsoleStats(log: EmbeddedEventLog, metrics: ServerMetrics
   const subscribe = (listener: (stats: ConsoleStats) => void): (() => void) => {
     listeners.add(listener);
     if (!timer) {
+      // Durations gathered while nobody watched are old news: the first chart point starts now.
+      metrics.takeFsyncs();
       timer = setInterval(() => {
         if (log.closed) return;
         const stats = sample();
@@ -67,9 +70,11 @@ export function createConsoleStats(log: EmbeddedEventLog, metrics: ServerMetrics
     stream(req: IncomingMessage, res: ServerResponse, onEnd: (end: () => void) => void): Promise<void> {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', 'access-control-allow-origin': '*' });
       res.write(`retry: ${STATS_INTERVAL_MS}\n\n`);
-      if (!log.closed) res.write(`event: stats\ndata: ${JSON.stringify(sample())}\n\n`);
       return new Promise<void>((resolve) => {
         const stop = subscribe((stats) => res.write(`event: stats\ndata: ${JSON.stringify(stats)}\n\n`));
+        // A first sample at once, so the page has something to show; its fsync figures are
+        // those since the sampler's last tick (left for the shared sampler to take).
+        if (!log.closed) res.write(`event: stats\ndata: ${JSON.stringify(sample(false))}\n\n`);
         const end = () => {
           stop();
           res.end();
