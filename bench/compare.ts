@@ -95,79 +95,83 @@ export async function benchCompare(options: { dir: string; quick?: boolean; log?
       },
     },
   ];
-  {
-    const measured = new Map<string, Map<string, { value: number; unit: string; note?: string }>>();
-    const record = (workload: string, target: CompareTarget, value: number, unit: string, note?: string) => {
-      let byTarget = measured.get(workload);
-      if (!byTarget) measured.set(workload, (byTarget = new Map()));
-      byTarget.set(target.name, { value, unit, ...(note ? { note } : {}) });
-    };
-    const curves: LatencyCurve[] = [];
-    for (const system of systems) {
-      const started = await system.start();
-      if (!started) continue;
-      const { target } = started;
-      try {
-      // Warm-up, not recorded: JIT and buffers on both ends.
-      say(`  ${target.name}: warming up…`);
-      await target.inFlight(20_000, 1000);
-      await target.batched(100_000, 100, 16);
-      say(`  ${target.name}: awaited, in flight, batched…`);
-      record('publish 1, awaited (sequential)', target, await target.awaited(size.awaitedSeconds), 'msg/s');
-      record('publish 1, 1000 in flight', target, await target.inFlight(size.inFlight, 1000), 'msg/s');
-      record('publish 100 per batch, 16 batches in flight', target, await target.batched(size.batched, 100, 16), 'msg/s');
-      say(`  ${target.name}: catch-up read of ${fmt(size.catchUp)}…`);
-      record(`catch-up read of ${fmt(size.catchUp)}`, target, await target.catchUp(size.catchUp), 'msg/s');
-      for (const rate of LATENCY_RATES) {
-        say(`  ${target.name}: end-to-end latency at ${fmt(rate)}/s…`);
-        const { micros, sent, received } = await target.latency(rate, size.latencySeconds);
-        const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
-        for (const value of micros) histogram.recordValue(Math.max(1, Math.round(value)));
-        const lost = sent - received;
-        const note = lost > 0 ? `${fmt(lost)} of ${fmt(sent)} not delivered within ${size.latencySeconds} s + 5 s` : undefined;
-        for (const p of PERCENTILES) record(`latency p${p} at ${fmt(rate)}/s`, target, histogram.getValueAtPercentile(p) / 1000, 'ms', p === 99 ? note : undefined);
-        record(`latency max at ${fmt(rate)}/s`, target, histogram.maxValue / 1000, 'ms');
-        curves.push({ system: target.name, rate, points: [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100].map((p) => [p, histogram.getValueAtPercentile(p) / 1000] as [number, number]) });
-        histogram.destroy();
-      }
-      say(`  ${target.name}: fan-out…`);
-      record('fan-out to 10 subscribers', target, await target.fanOut(10, size.fanOut10), 'deliveries/s');
-      record('fan-out to 100 subscribers', target, await target.fanOut(100, size.fanOut100), 'deliveries/s');
-      say(`  ${target.name}: expected-count appends on one hot stream from 4 clients…`);
-      const hot = await target.hotStream(4, size.hotSeconds);
-      record('hot stream, 4 clients: successful appends', target, hot.appends, 'appends/s');
-      record('hot stream, 4 clients: conflicts', target, hot.conflicts, 'conflicts/s');
-      } finally {
-        await target.close().catch(() => undefined);
-        await started.stop();
-      }
+  const measured = new Map<string, Map<string, { value: number; unit: string; note?: string }>>();
+  const record: RecordFigure = (workload, target, value, unit, note) => {
+    let byTarget = measured.get(workload);
+    if (!byTarget) measured.set(workload, (byTarget = new Map()));
+    byTarget.set(target.name, { value, unit, ...(note ? { note } : {}) });
+  };
+  const curves: LatencyCurve[] = [];
+  for (const system of systems) {
+    const started = await system.start();
+    if (!started) continue;
+    try {
+      await runWorkloads(started.target, size, record, curves, say);
+    } finally {
+      await started.target.close().catch(() => undefined);
+      await started.stop();
     }
-
-    const rows: BenchRow[] = [];
-    const jetStream = 'JetStream';
-    for (const [workload, byTarget] of measured) {
-      const base = byTarget.get(jetStream);
-      for (const [system, figure] of byTarget) {
-        const row: BenchRow = { group: COMPARE_GROUP, name: `${workload}: ${system}`, value: figure.value, unit: figure.unit };
-        if (system.startsWith('Ordo') && base && base.value > 0) {
-          // For latencies lower is better: the ratio still reads Ordo / JetStream.
-          row.ratio = { of: jetStream, value: figure.value / base.value };
-        }
-        if (figure.note) row.note = figure.note;
-        rows.push(row);
-      }
-    }
-    return {
-      rows,
-      curves,
-      conditions: {
-        payloadBytes: 100,
-        cpus: availableParallelism(),
-        ordo: 'ordo serve in its own process (a cluster: three), fsync always: an ack means fdatasync done (a cluster: at quorum); client connect() over loopback TCP',
-        jetstream: `nats-server ${natsVersion} (Debian), file storage, loopback; nats npm client with noAsyncTraces`,
-        jetstreamSyncAlways: syncAlways ? 'measured (sync_interval: always)' : `not measured: nats-server ${natsVersion} does not know sync_interval (added in 2.10), so JetStream acks before it fsyncs`,
-        quick,
-      },
-    };
   }
+
+  const rows: BenchRow[] = [];
+  const jetStream = 'JetStream';
+  for (const [workload, byTarget] of measured) {
+    const base = byTarget.get(jetStream);
+    for (const [system, figure] of byTarget) {
+      const row: BenchRow = { group: COMPARE_GROUP, name: `${workload}: ${system}`, value: figure.value, unit: figure.unit };
+      if (system.startsWith('Ordo') && base && base.value > 0) {
+        // For latencies lower is better: the ratio still reads Ordo / JetStream.
+        row.ratio = { of: jetStream, value: figure.value / base.value };
+      }
+      if (figure.note) row.note = figure.note;
+      rows.push(row);
+    }
+  }
+  return {
+    rows,
+    curves,
+    conditions: {
+      payloadBytes: 100,
+      cpus: availableParallelism(),
+      ordo: 'ordo serve in its own process (a cluster: three), fsync always: an ack means fdatasync done (a cluster: at quorum); client connect() over loopback TCP',
+      jetstream: `nats-server ${natsVersion} (Debian), file storage, loopback; nats npm client with noAsyncTraces`,
+      jetstreamSyncAlways: syncAlways ? 'measured (sync_interval: always)' : `not measured: nats-server ${natsVersion} does not know sync_interval (added in 2.10), so JetStream acks before it fsyncs`,
+      quick,
+    },
+  };
+}
+
+type RecordFigure = (workload: string, target: CompareTarget, value: number, unit: string, note?: string) => void;
+
+/** Every workload on one system, in the same order for each, after a warm-up that is not recorded. */
+async function runWorkloads(target: CompareTarget, size: ReturnType<typeof sizes>, record: RecordFigure, curves: LatencyCurve[], say: (line: string) => void): Promise<void> {
+  // Warm-up, not recorded: JIT and buffers on both ends.
+  say(`  ${target.name}: warming up…`);
+  await target.inFlight(20_000, 1000);
+  await target.batched(100_000, 100, 16);
+  say(`  ${target.name}: awaited, in flight, batched…`);
+  record('publish 1, awaited (sequential)', target, await target.awaited(size.awaitedSeconds), 'msg/s');
+  record('publish 1, 1000 in flight', target, await target.inFlight(size.inFlight, 1000), 'msg/s');
+  record('publish 100 per batch, 16 batches in flight', target, await target.batched(size.batched, 100, 16), 'msg/s');
+  say(`  ${target.name}: catch-up read of ${fmt(size.catchUp)}…`);
+  record(`catch-up read of ${fmt(size.catchUp)}`, target, await target.catchUp(size.catchUp), 'msg/s');
+  for (const rate of LATENCY_RATES) {
+    say(`  ${target.name}: end-to-end latency at ${fmt(rate)}/s…`);
+    const { micros, sent, received } = await target.latency(rate, size.latencySeconds);
+    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+    for (const value of micros) histogram.recordValue(Math.max(1, Math.round(value)));
+    const lost = sent - received;
+    const note = lost > 0 ? `${fmt(lost)} of ${fmt(sent)} not delivered within ${size.latencySeconds} s + 5 s` : undefined;
+    for (const p of PERCENTILES) record(`latency p${p} at ${fmt(rate)}/s`, target, histogram.getValueAtPercentile(p) / 1000, 'ms', p === 99 ? note : undefined);
+    record(`latency max at ${fmt(rate)}/s`, target, histogram.maxValue / 1000, 'ms');
+    curves.push({ system: target.name, rate, points: [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100].map((p) => [p, histogram.getValueAtPercentile(p) / 1000] as [number, number]) });
+    histogram.destroy();
+  }
+  say(`  ${target.name}: fan-out…`);
+  record('fan-out to 10 subscribers', target, await target.fanOut(10, size.fanOut10), 'deliveries/s');
+  record('fan-out to 100 subscribers', target, await target.fanOut(100, size.fanOut100), 'deliveries/s');
+  say(`  ${target.name}: expected-count appends on one hot stream from 4 clients…`);
+  const hot = await target.hotStream(4, size.hotSeconds);
+  record('hot stream, 4 clients: successful appends', target, hot.appends, 'appends/s');
+  record('hot stream, 4 clients: conflicts', target, hot.conflicts, 'conflicts/s');
 }
