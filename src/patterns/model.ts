@@ -247,7 +247,7 @@ class LiveModel<S> implements Model<S> {
         }
       } catch (error) {
         if (this.closed) break;
-        if (error instanceof ApplyFailed) return this.fail(error);
+        if (error instanceof ModelApplyError) return this.fail(error);
         if ((error as { code?: string }).code === 'LOG_CLOSED') {
           // The log handle was closed under the model: nothing to resume.
           this.phase = 'closed';
@@ -281,7 +281,7 @@ class LiveModel<S> implements Model<S> {
     this.subscription?.close();
   }
 
-  private fail(error: ApplyFailed): void {
+  private fail(error: ModelApplyError): void {
     this.phase = 'failed';
     this.lastError = error.message;
     this.failReady(error);
@@ -364,7 +364,7 @@ class LiveModel<S> implements Model<S> {
       next = this.def.apply(state, event);
     } catch (error) {
       const hint = error instanceof TypeError && /read.only|frozen|not extensible/i.test(error.message) ? ' (the state is frozen: return a new state instead of changing it)' : '';
-      throw new ApplyFailed(`model ${JSON.stringify(this.def.name)}: apply failed on the event at position ${event.position}${hint}: ${(error as Error).message}`, error);
+      throw new ModelApplyError(`model ${JSON.stringify(this.def.name)}: apply failed on the event at position ${event.position}${hint}: ${(error as Error).message}`, error);
     }
     return deepFreeze(next);
   }
@@ -388,7 +388,7 @@ class LiveModel<S> implements Model<S> {
   }
 }
 
-class ApplyFailed extends Error {
+class ModelApplyError extends Error {
   constructor(message: string, cause: unknown) {
     super(message, { cause });
     this.name = 'ModelApplyError';
