@@ -205,7 +205,7 @@ class SimCluster {
   private restart(node: SimNode): void {
     this.log(`restart ${node.id}`);
     node.start();
-    this.lastCommit.set(node.id, node.raw!.raft.log.committed);
+    this.lastCommit.set(node.id, node.raw!.committed);
   }
 
   private partition(): void {
@@ -274,7 +274,7 @@ class SimCluster {
     if (upTo - storage.firstIndex() < 8) return;
     const chain = node.disk.chainAt(upTo);
     if (chain === undefined) throw new Error(`${node.id}: no chain hash at ${upTo}`);
-    node.disk.compact(upTo, node.raw!.raft.tracker.config(), node.snapshotData(upTo, chain));
+    node.disk.compact(upTo, node.raw!.config(), node.snapshotData(upTo, chain));
     this.log(`compact ${node.id} to ${upTo}`);
   }
 
@@ -396,18 +396,18 @@ class SimCluster {
       // 4. check what changed
       if (ready.softState?.role === 'leader') {
         this.stats.elections++;
-        this.log(`${node.id} leads term ${raw.raft.term}`);
-        this.checker.onLeader(node.id, raw.raft.term);
-        this.checker.checkLeaderCompleteness(node.id, raw.raft.term, (i) => raw.raft.log.term(i), raw.raft.log.firstIndex() - 1);
+        this.log(`${node.id} leads term ${raw.term}`);
+        this.checker.onLeader(node.id, raw.term);
+        this.checker.checkLeaderCompleteness(node.id, raw.term, (i) => raw.termAt(i), raw.firstIndex() - 1);
       }
-      const commit = raw.raft.log.committed;
+      const commit = raw.committed;
       if (commit > (this.lastCommit.get(node.id) ?? 0)) {
         this.lastCommit.set(node.id, commit);
         // With asynchronous writes the committed entry may still be on its way to disk (the disk
         // may even hold an older entry there, about to be replaced): compare prefixes only once
         // the disk has the entry Raft has.
-        const onDisk = node.disk.storage.term(commit) === raw.raft.log.term(commit);
-        this.checker.onCommitted(node.id, commit, onDisk ? node.disk.chainAt(commit) : undefined, raw.raft.log.term(commit));
+        const onDisk = node.disk.storage.term(commit) === raw.termAt(commit);
+        this.checker.onCommitted(node.id, commit, onDisk ? node.disk.chainAt(commit) : undefined, raw.termAt(commit));
       }
     }
   }
@@ -424,7 +424,7 @@ class SimCluster {
       if (entry.index > node.engineIndex) node.applyToEngine(entry);
     }
     const leaderTypes = ready.messages.every((m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response');
-    const now = node.raw!.raft.role === 'leader' && leaderTypes ? ready.messages : [];
+    const now = node.raw!.role === 'leader' && leaderTypes ? ready.messages : [];
     for (const m of now) this.send(m);
     const previous = node.pendingWrites[node.pendingWrites.length - 1]?.at ?? this.now;
     node.pendingWrites.push({
@@ -480,7 +480,7 @@ class SimCluster {
   private leader(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const node of this.nodes.values()) {
-      if (node.raw?.raft.role === 'leader' && (!best || node.raw.raft.term > best.raw!.raft.term)) best = node;
+      if (node.raw?.role === 'leader' && (!best || node.raw.term > best.raw!.term)) best = node;
     }
     return best;
   }
@@ -506,7 +506,7 @@ class SimCluster {
 
   private submit(op: ClientOp): void {
     // A client finds some node that believes it leads (possibly a stale one behind a partition).
-    const candidates = [...this.nodes.values()].filter((n) => n.raw?.raft.role === 'leader');
+    const candidates = [...this.nodes.values()].filter((n) => n.raw?.role === 'leader');
     const node = this.pick(candidates);
     if (!node) {
       op.status = op.status === 'new' ? 'unknown' : op.status;
@@ -514,7 +514,7 @@ class SimCluster {
     }
     const raw = node.raw!;
     op.sentAt = this.now;
-    if (node.engineIndex !== raw.raft.log.lastIndex()) throw new Error(`${node.id}: engine at ${node.engineIndex} behind log ${raw.raft.log.lastIndex()}`);
+    if (node.engineIndex !== raw.lastIndex()) throw new Error(`${node.id}: engine at ${node.engineIndex} behind log ${raw.lastIndex()}`);
     const intent: AppendIntent = { stream: op.stream, expected: op.expected, ids: op.ids.map((id) => ({ id, idGenerated: false })) };
     const decision = decideAppend(node.engine, [intent]);
     op.node = node.id;
@@ -618,13 +618,13 @@ class SimCluster {
     const leader = this.leader();
     if (!leader) return false;
     const raw = leader.raw!;
-    const last = raw.raft.log.lastIndex();
-    if (raw.raft.log.committed !== last || raw.raft.log.term(last) !== raw.raft.term) return false;
+    const last = raw.lastIndex();
+    if (raw.committed !== last || raw.termAt(last) !== raw.term) return false;
     const config = raw.status().config;
     const chain = leader.disk.chainAt(last);
     for (const id of [...config.voters, ...config.learners]) {
       const node = this.nodes.get(id)!;
-      const log = node.raw!.raft.log;
+      const log = node.raw!;
       if (log.lastIndex() !== last || node.disk.chainAt(last) !== chain || log.committed !== last || node.applied !== last) return false;
     }
     return true;

@@ -1,4 +1,18 @@
-export { open, EmbeddedEventLog, type OpenReport, type LogMetrics } from './embedded-log.js';
+export { open } from './open-log.js';
+export { EmbeddedEventLog } from './embedded-log.js';
+export type {
+  OrdoNode,
+  OpenReport,
+  LogMetrics,
+  NodeStatus,
+  NodeSubscription,
+  MembershipChange,
+  WriteRequest,
+  WriteOutcome,
+  WrittenPart,
+  CheckedAppend,
+} from './node-api.js';
+export type { NodeEnvironment, Timers, TimerHandle } from './environment.js';
 export type { OpenOptions, ClusterOptions } from './options.js';
 export type { PeerTransport, SnapshotEvent } from './replicator.js';
 export type { SnapshotFrame } from './snapshot-transfer.js';

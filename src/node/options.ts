@@ -1,4 +1,3 @@
-import { randomFillSync, randomUUID } from 'node:crypto';
 import { InvalidArgumentError, describe } from '../types/errors.js';
 import { DEFAULT_MAX_EVENT_BYTES } from '../types/validate.js';
 import { DEFAULT_ID_WINDOW, type IdWindowLimits } from '../engine/id-window.js';
@@ -11,6 +10,7 @@ import {
 import { parseFsyncPolicy, type FsyncPolicy, type FsyncPolicyText } from '../storage/fsync-policy.js';
 import type { NodeId, RaftStatus } from '../raft/index.js';
 import type { PeerTransport, SnapshotEvent } from './replicator.js';
+import { systemEnvironment, type NodeEnvironment } from './environment.js';
 
 /** This log as one member of a Raft cluster. Without it, the log is a cluster of one. */
 export interface ClusterOptions {
@@ -65,6 +65,11 @@ export interface OpenOptions {
   clock?: () => number;
   /** Fills bytes with randomness, for the ids of events appended without one. Injected for tests. */
   randomFill?: (target: Uint8Array) => void;
+  /**
+   * Time, timers and randomness (a simulation runs the real node on virtual ones). `clock`
+   * and `randomFill` above are shorthands for the same fields here.
+   */
+  environment?: Partial<NodeEnvironment>;
   /** Replication: this log as a member of a Raft cluster (default: a cluster of one). */
   cluster?: ClusterOptions;
   /**
@@ -83,10 +88,7 @@ export interface ResolvedOptions {
   checkpointEvery: number;
   subscriberMaxLag: number;
   maxOpenFiles: number;
-  clock: () => number;
-  randomFill: (target: Uint8Array) => void;
-  /** Ids of transient events published without one. */
-  newId: () => string;
+  env: NodeEnvironment;
   wrapSegmentWriter: WrapWriter | undefined;
   cluster: Required<Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'windowEntries'>> & Pick<ClusterOptions, 'transport' | 'onRoleChange' | 'onSnapshot'>;
 }
@@ -104,9 +106,11 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     checkpointEvery: positiveInteger('checkpointEvery', options.checkpointEvery, 1_000_000, 1),
     subscriberMaxLag: positiveInteger('subscriberMaxLag', options.subscriberMaxLag, 100_000, 1),
     maxOpenFiles: positiveInteger('maxOpenFiles', options.maxOpenFiles, DEFAULT_MAX_OPEN_FILES, 1),
-    clock: options.clock ?? Date.now,
-    randomFill: options.randomFill ?? randomFillSync,
-    newId: randomUUID,
+    env: systemEnvironment({
+      ...options.environment,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.randomFill ? { randomFill: options.randomFill } : {}),
+    }),
     wrapSegmentWriter: options.wrapSegmentWriter,
     cluster: resolveCluster(options.cluster),
   };

@@ -1,5 +1,5 @@
 export * from './types.js';
-export { RawNode, type Ready, type RaftStatus } from './raw-node.js';
+export { RawNode, type Ready, type RaftStatus, type PeerProgress } from './raw-node.js';
 export { DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, type RaftOptions } from './raft.js';
 export { MemoryStorage, EMPTY_HARD_STATE, emptySnapshot, type RaftStorage } from './storage.js';
 export { ProposalDroppedError, type DropReason } from './errors.js';

@@ -39,9 +39,20 @@ export interface RaftStatus {
   leadTransferee: NodeId;
 }
 
-/** The state machine behind the small API a node drives: tick, step, ready, advance. */
+/** A member's replication progress, as the leader tracks it. */
+export interface PeerProgress {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressState;
+  readonly recentActive: boolean;
+}
+
+/**
+ * The state machine behind the small API a node drives: tick, step, ready, advance. The Raft
+ * state stays private: a node reads it through the accessors below, which copy nothing.
+ */
 export class RawNode {
-  readonly raft: Raft;
+  private readonly raft: Raft;
   private prevSoft: SoftState;
   private prevHard: HardState;
   private readyOut = false;
@@ -164,6 +175,83 @@ export class RawNode {
   persisted(index: number, term: number): void {
     if (!this.raft.log.asyncWrites) raftInvariantFailed('persisted() is for asyncStorageWrites; advance() reports writes otherwise');
     this.raft.onStable(index, term);
+  }
+
+  get role(): Role {
+    return this.raft.role;
+  }
+
+  /** The known leader, or NONE. */
+  get leader(): NodeId {
+    return this.raft.leader;
+  }
+
+  get term(): number {
+    return this.raft.term;
+  }
+
+  /** The highest entry known committed. */
+  get committed(): number {
+    return this.raft.log.committed;
+  }
+
+  /** The highest entry the node has applied (reported through `advance`). */
+  get applied(): number {
+    return this.raft.log.applied;
+  }
+
+  /** The first entry still in the Raft log: a follower behind it needs a snapshot. */
+  firstIndex(): number {
+    return this.raft.log.firstIndex();
+  }
+
+  lastIndex(): number {
+    return this.raft.log.lastIndex();
+  }
+
+  /** The term of entry `index`, or undefined when it is not in the log (compacted or beyond its end). */
+  termAt(index: number): number | undefined {
+    return this.raft.log.term(index);
+  }
+
+  /** Entries `from..to` (inclusive) of the log, unstable ones included. */
+  entries(from: number, to: number): Entry[] {
+    return this.raft.log.slice(from, to + 1, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** The membership in force. */
+  config(): ConfigState {
+    return this.raft.tracker.config();
+  }
+
+  /** Term, vote and commit index as they are now (what a node persists). */
+  hardState(): HardState {
+    return this.raft.hardState();
+  }
+
+  /** Voters in the membership in force. */
+  get voterCount(): number {
+    return this.raft.tracker.voters.size;
+  }
+
+  /** Learners in the membership in force (replicated to, never counted). */
+  get learnerCount(): number {
+    return this.raft.tracker.learners.size;
+  }
+
+  isVoter(id: NodeId): boolean {
+    return this.raft.tracker.isVoter(id);
+  }
+
+  /** Visits each member's progress (the leader's view; nothing on a follower). */
+  withProgress(visit: (id: NodeId, progress: PeerProgress) => void): void {
+    if (this.raft.role !== 'leader') return;
+    for (const [id, pr] of this.raft.tracker.progress) visit(id, pr);
+  }
+
+  /** One member's progress (the leader's view), undefined on a follower or for a stranger. */
+  progressOf(id: NodeId): PeerProgress | undefined {
+    return this.raft.role === 'leader' ? this.raft.tracker.progress.get(id) : undefined;
   }
 
   status(): RaftStatus {

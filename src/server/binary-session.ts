@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EmbeddedEventLog, LogSubscription } from '../node/index.js';
+import type { NodeSubscription, OrdoNode, WriteOutcome, WriteRequest } from '../node/index.js';
 import { ByteWriter } from '../protocol/bytes.js';
 import { DEFAULT_MAX_FRAME_BYTES, EVENTS_DONE, EVENTS_HISTORY, FrameType, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { FrameDecoder, type Frame } from '../protocol/frame.js';
@@ -65,7 +65,7 @@ export interface SessionMetrics {
 }
 
 export interface SessionOptions {
-  log: EmbeddedEventLog;
+  log: OrdoNode;
   auth: Authenticator;
   metrics: SessionMetrics;
   logger: Logger;
@@ -264,10 +264,10 @@ export class BinarySession {
   private runAppends(): void {
     const queue = this.appendQueue;
     this.appendQueue = [];
-    const appends = queue.map(({ request }) => ({ stream: request.stream, expected: request.expected, events: request.events, ack: request.ack, resent: request.resent, claims: request.claims }));
+    const requests = queue.map(({ request }) => ({ parts: [{ stream: request.stream, expected: request.expected, events: request.events, claims: request.claims }], ack: request.ack, resent: request.resent }));
     const { metrics } = this.options;
     const transport = this.wire.transport;
-    this.options.log.appendBatch(appends).then(
+    this.options.log.write(requests).then(
       (outcomes) => {
         for (let i = 0; i < queue.length; i++) {
           const id = queue[i]!.id;
@@ -275,7 +275,8 @@ export class BinarySession {
           if (outcome instanceof Error) {
             this.answerError(id, 'append', outcome);
           } else {
-            this.send((w) => writeAppendOk(w, id, outcome.position, outcome.index, outcome.count, true));
+            const part = outcome.parts[0]!;
+            this.send((w) => writeAppendOk(w, id, part.position, part.index, part.count, true));
             metrics.request('append', transport, 'ok');
           }
           this.settled();
@@ -309,15 +310,17 @@ export class BinarySession {
     const log = this.options.log;
     switch (request.op) {
       case 'appendMany': {
-        const result = await log.appendPrepared(request.parts, request.ack, request.resent);
-        return (w) => writeAppendManyOk(w, id, result);
+        const outcome = await writeOne(log, { parts: request.parts, ack: request.ack, resent: request.resent });
+        return (w) => writeAppendManyOk(w, id, { position: outcome.parts[0]!.position, streams: outcome.parts });
       }
       case 'existsOrWrite': {
-        const result = await log.existsOrWritePrepared(request.stream, request.index, request.event, request.resent);
-        return (w) => writeAppendOk(w, id, result.position, result.index, result.count, result.written);
+        const part = { stream: request.stream, expected: request.index, events: [request.event] };
+        const outcome = await writeOne(log, { parts: [part], ack: 'quorum', resent: request.resent, existsOrWrite: true });
+        const result = outcome.parts[0]!;
+        return (w) => writeAppendOk(w, id, result.position, result.index, result.count, outcome.written);
       }
       case 'publishTransient':
-        log.publishTransientPrepared(request.stream, request.event);
+        log.publish(request.stream, request.event);
         return (w) => writeOk(w, id);
       case 'read': {
         const limit = pageLimit(request.limit);
@@ -378,7 +381,7 @@ export class BinarySession {
       return;
     }
     const transport = this.wire.transport;
-    const open = (subscription: LogSubscription | undefined, raw?: RawCatchUp): SubscriptionPump => {
+    const open = (subscription: NodeSubscription | undefined, raw?: RawCatchUp): SubscriptionPump => {
       const pump = new SubscriptionPump(id, subscription, request.credit, this.output, (ended) => {
         if (this.pumps.get(ended.id) === ended) this.pumps.delete(ended.id);
         metrics.subscriptionClosed(transport);
@@ -390,7 +393,7 @@ export class BinarySession {
     };
     if (request.op === 'subscribe') {
       const { from, filter, transient, minPosition } = request;
-      let subscription: LogSubscription | undefined;
+      let subscription: NodeSubscription | undefined;
       let raw: RawCatchUp | undefined;
       try {
         if (filter === undefined && from !== 'end') {
@@ -417,7 +420,7 @@ export class BinarySession {
           live.close();
           return;
         }
-        const pump = open(live as LogSubscription);
+        const pump = open(live);
         for (let start = 0; start < history.length; ) {
           let end = start;
           let bytes = 0;
@@ -546,4 +549,11 @@ const OPERATIONS: Record<number, Operation | 'ping'> = {
 
 function operationOf(type: number): string {
   return OPERATIONS[type] ?? 'unknown';
+}
+
+/** One write through the node's write entry point: its outcome, or its error thrown. */
+async function writeOne(log: OrdoNode, request: WriteRequest): Promise<WriteOutcome> {
+  const [outcome] = await log.write([request]);
+  if (outcome instanceof Error) throw outcome;
+  return outcome!;
 }

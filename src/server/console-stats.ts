@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EmbeddedEventLog } from '../node/index.js';
+import type { OrdoNode } from '../node/index.js';
 import type { HostedPatterns } from './hosted.js';
 import type { ConsumerStatus, ModelStatus } from '../patterns/index.js';
 import type { ServerMetrics } from './metrics.js';
@@ -10,10 +10,10 @@ export const STATS_INTERVAL_MS = 1_000;
 export interface ConsoleStats {
   /** Milliseconds since the epoch. */
   time: number;
-  node: ReturnType<EmbeddedEventLog['raftStatus']>;
+  node: ReturnType<OrdoNode['raftStatus']>;
   /** Each node's binary protocol URL (a cluster), so the console can name them. */
   peers: Readonly<Record<string, string>>;
-  log: ReturnType<EmbeddedEventLog['metrics']>;
+  log: ReturnType<OrdoNode['metrics']>;
   /** The fdatasyncs of the last interval. */
   fsync: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
   models: ModelStatus[];
@@ -25,7 +25,7 @@ export interface ConsoleStats {
  * open console, running only while one is open, so the samples (fsync durations are taken, not
  * copied) are the same for all and cost nothing when nobody looks.
  */
-export function createConsoleStats(log: EmbeddedEventLog, metrics: ServerMetrics, hosted: HostedPatterns, peers: Readonly<Record<string, string>>) {
+export function createConsoleStats(log: OrdoNode, metrics: ServerMetrics, hosted: HostedPatterns, peers: Readonly<Record<string, string>>) {
   const listeners = new Set<(stats: ConsoleStats) => void>();
   let timer: NodeJS.Timeout | undefined;
 

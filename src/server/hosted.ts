@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { EmbeddedEventLog } from '../node/index.js';
+import type { OrdoNode } from '../node/index.js';
 import { consume, openModel, type Consumer, type ConsumerOptions, type ConsumerState, type AnyModelDefinition, type Model, type ModelState } from '../patterns/index.js';
 import { InvalidArgumentError } from '../types/errors.js';
 
@@ -23,7 +23,7 @@ export interface HostedPatterns {
  * of each replaying the log; both report state, position and lag in `/metrics`.
  */
 export async function startHosted(
-  log: EmbeddedEventLog,
+  log: OrdoNode,
   options: { models?: readonly AnyModelDefinition[]; consumers?: readonly ConsumerOptions[] },
   registry: Registry,
   logger: Logger,
@@ -62,7 +62,7 @@ export async function startHosted(
   };
 }
 
-function registerMetrics(log: EmbeddedEventLog, models: ReadonlyMap<string, Model<unknown>>, consumers: ReadonlyMap<string, Consumer>, registry: Registry): void {
+function registerMetrics(log: OrdoNode, models: ReadonlyMap<string, Model<unknown>>, consumers: ReadonlyMap<string, Consumer>, registry: Registry): void {
   if (models.size > 0) {
     const perModel = (name: string, help: string, value: (model: Model<unknown>) => number) => gaugePer(registry, 'model', models, name, help, value);
     perModel('ordo_model_position', 'Position a hosted model is as of', (model) => model.position);

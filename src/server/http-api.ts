@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { EmbeddedEventLog, LogSubscription } from '../node/index.js';
+import type { OrdoNode } from '../node/index.js';
 import { InvalidArgumentError, LimitExceededError, LogClosedError, NotLeaderError, OrdoError, UnavailableError, describe, type Expected } from '../types/errors.js';
 import type { Model } from '../patterns/index.js';
 import type { AckMode, AppendOptions, Filter, StreamAppend } from '../types/event.js';
@@ -12,7 +12,7 @@ import type { ConsoleAsset } from './console-assets.js';
 import type { createConsoleStats } from './console-stats.js';
 
 export interface HttpApiOptions {
-  log: EmbeddedEventLog;
+  log: OrdoNode;
   auth: Authenticator;
   metrics: ServerMetrics;
   logger: Logger;
@@ -279,7 +279,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       operation: 'subscribe',
       run: async ({ req, res, query }) => {
         if (streams.size >= maxSseStreams) throw new LimitExceededError(`the server already has ${streams.size} event streams open, the limit is ${maxSseStreams}`);
-        const subscription = log.subscribe({ from: fromOf(req, query), filter: filterOf(query), transient: booleanParam(query, 'transient') }) as LogSubscription;
+        const subscription = log.subscribe({ from: fromOf(req, query), filter: filterOf(query), transient: booleanParam(query, 'transient') });
         streams.add(res);
         metrics.subscriptionOpened('sse');
         try {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EmbeddedEventLog } from '../node/index.js';
+import type { OrdoNode } from '../node/index.js';
 
 export type Transport = 'tcp' | 'ws' | 'http' | 'sse';
 
@@ -28,15 +28,15 @@ const FSYNC_BUCKETS_SECONDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 
  * one process do not mix). Log totals are read from the log at scrape time, so the write path
  * pays nothing for them.
  */
-export function createServerMetrics(log: EmbeddedEventLog): ServerMetrics {
+export function createServerMetrics(log: OrdoNode): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const fromLog = <K extends keyof ReturnType<EmbeddedEventLog['metrics']>>(key: K) =>
+  const fromLog = <K extends keyof ReturnType<OrdoNode['metrics']>>(key: K) =>
     function (this: Counter | Gauge) {
       if (!log.closed) (this as Gauge).set(log.metrics()[key]);
     };
   // Totals kept by the log are exposed as counters whose value is set at scrape time.
-  const total = (name: string, help: string, key: keyof ReturnType<EmbeddedEventLog['metrics']>) =>
+  const total = (name: string, help: string, key: keyof ReturnType<OrdoNode['metrics']>) =>
     new Counter({
       name,
       help,

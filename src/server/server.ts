@@ -4,7 +4,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import { createServer as createTlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { open, type EmbeddedEventLog, type OpenOptions } from '../node/index.js';
+import { open, type OrdoNode, type OpenOptions } from '../node/index.js';
 import { openAccess, type Authenticator } from './auth.js';
 import { BinarySession, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './binary-session.js';
 import { createHttpApi, type HttpApi } from './http-api.js';
@@ -69,7 +69,7 @@ export interface ServerOptions {
 }
 
 export interface OrdoServer {
-  readonly log: EmbeddedEventLog;
+  readonly log: OrdoNode;
   readonly metrics: ServerMetrics;
   readonly hosted: HostedPatterns;
   /** Where clients connect: `ordo://` (or `ordos://`), `ws://` (or `wss://`), `http://` (or `https://`). */
@@ -116,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
     throw new InvalidArgumentError('hosted consumers run on a single node only: run them as clients of the cluster (consume(await connect(urls), …))');
   }
   const log = await open(options.dir, logOptions);
-  if (transport) transport.onUnreachable = (peer) => log.replicator.reportUnreachable(peer);
+  if (transport) transport.onUnreachable = (peer) => log.reportUnreachable(peer);
   const metrics = createServerMetrics(log);
   let hosted: HostedPatterns;
   try {

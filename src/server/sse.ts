@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LogSubscription } from '../node/index.js';
+import type { NodeSubscription } from '../node/index.js';
 import type { Event, TransientEvent } from '../types/event.js';
 import { eventToJson } from './http-json.js';
 
@@ -17,7 +17,7 @@ const RETRY_MS = 1_000;
  * when the socket's buffer is full it waits for 'drain', so a slow client costs the server no
  * memory beyond one batch (the log's subscription falls back to disk if it lags).
  */
-export async function streamEvents(req: IncomingMessage, res: ServerResponse, subscription: LogSubscription): Promise<void> {
+export async function streamEvents(req: IncomingMessage, res: ServerResponse, subscription: NodeSubscription): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',

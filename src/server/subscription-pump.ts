@@ -1,4 +1,4 @@
-import type { LogSubscription, RawRecords } from '../node/index.js';
+import type { NodeSubscription, RawRecords } from '../node/index.js';
 import type { ByteWriter } from '../protocol/bytes.js';
 import { writeEvents, writeStoredEvents, writeSubscriptionEnd, writeTransientFrame } from '../protocol/responses.js';
 import type { Event, TransientEvent } from '../types/event.js';
@@ -22,7 +22,7 @@ export interface RawCatchUp {
   next: number;
   read(from: number, maxBytes: number, maxEvents: number): Promise<RawRecords>;
   committed(): number;
-  subscribeFrom(from: number): LogSubscription;
+  subscribeFrom(from: number): NodeSubscription;
 }
 
 /** What a pump needs from its connection. */
@@ -47,7 +47,7 @@ export class SubscriptionPump {
 
   constructor(
     readonly id: number,
-    private subscription: LogSubscription | undefined,
+    private subscription: NodeSubscription | undefined,
     initialCredit: number,
     private readonly output: PumpOutput,
     private readonly onEnd: (pump: SubscriptionPump) => void,

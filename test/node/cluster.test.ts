@@ -266,7 +266,8 @@ describe('EventLog as a Raft cluster of three (in one process, real segment file
     const id = '00000000-0000-4000-8000-00000000abcd';
     const first = old.append('s', { id, type: 'Mine' }).then((r) => r.position, (e: Error) => e.constructor.name);
     // The client lost its connection and re-sent the request: the leader finds the id in its engine.
-    const resent = old.appendPrepared([{ stream: 's', expected: 'any', events: prepareEvents([{ id, type: 'Mine' }], 1024 * 1024) }], 'quorum', true).then((r) => r.position, (e: Error) => e.constructor.name);
+    const request = { parts: [{ stream: 's', expected: 'any' as const, events: prepareEvents([{ id, type: 'Mine' }], 1024 * 1024) }], ack: 'quorum' as const, resent: true };
+    const resent = old.write([request]).then(([o]) => (o instanceof Error ? o.constructor.name : o!.parts[0]!.position), (e: Error) => e.constructor.name);
     const rest = new Map([...logs].filter(([nodeId]) => nodeId !== old.nodeId));
     const next = await until('a new leader', () => leaderOf(rest));
     const theirs = await next.append('s', { type: 'Theirs' });

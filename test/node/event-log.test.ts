@@ -10,7 +10,9 @@ import {
   type Event,
 } from '../../src/types/index.js';
 import { tempDir } from '../support/temp-dir.js';
-import { prepareEvent } from '../../src/types/validate.js';
+import { prepareEvent, type PreparedEvent } from '../../src/types/validate.js';
+import type { Expected } from '../../src/types/errors.js';
+import type { AckMode } from '../../src/types/event.js';
 import { collect, eventLogConformance, take } from '../conformance/event-log-suite.js';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -134,17 +136,19 @@ describe('EventLog (embedded): durability across reopen', () => {
   });
 });
 
-describe('EventLog (embedded): appendBatch (the server path for pipelined appends)', () => {
+describe('EventLog (embedded): write (the server path for pipelined appends)', () => {
   it('decides each append on its own and in order; each gets its own result or error; one failure writes nothing of its own', async () => {
     const { log } = await openTemp();
     const event = (type: string) => prepareEvent({ type }, 1024);
-    const outcomes = await log.appendBatch([
-      { stream: 's', expected: 'empty', events: [event('A')], ack: 'quorum', resent: false },
-      { stream: 's', expected: 'empty', events: [event('B')], ack: 'quorum', resent: false },
-      { stream: 's', expected: 1, events: [event('C'), event('D')], ack: 'quorum', resent: false },
-      { stream: '$bad', expected: 'any', events: [event('E')], ack: 'quorum', resent: false },
-      { stream: 't', expected: 'any', events: [event('F')], ack: 'none', resent: false },
+    const append = (stream: string, expected: Expected, events: PreparedEvent[], ack: AckMode = 'quorum') => ({ parts: [{ stream, expected, events }], ack, resent: false });
+    const written = await log.write([
+      append('s', 'empty', [event('A')]),
+      append('s', 'empty', [event('B')]),
+      append('s', 1, [event('C'), event('D')]),
+      append('$bad', 'any', [event('E')]),
+      append('t', 'any', [event('F')], 'none'),
     ]);
+    const outcomes = written.map((o) => (o instanceof Error ? o : { position: o.parts[0]!.position, index: o.parts[0]!.index, count: o.parts[0]!.count }));
     assert.deepEqual(outcomes[0], { position: 0, index: 0, count: 1 });
     assert.ok(outcomes[1] instanceof WrongExpectedCountError && outcomes[1].actual === 1, 'decided after the first');
     assert.deepEqual(outcomes[2], { position: 1, index: 1, count: 3 });

@@ -1,0 +1,138 @@
+import type { Message, NodeId, RaftStatus } from '../raft/index.js';
+import type { ClaimChanges } from '../types/claims.js';
+import type { Expected } from '../types/errors.js';
+import type {
+  AckMode,
+  Event,
+  EventLog,
+  ReadAllOptions,
+  ReadAndSubscribeResult,
+  SubscribeOptions,
+  Subscription,
+  TransientEvent,
+} from '../types/event.js';
+import type { PreparedEvent } from '../types/validate.js';
+import type { SegmentedLog } from '../storage/segmented-log.js';
+import type { RawRecords } from './raw-records.js';
+import type { SnapshotFrame } from './snapshot-transfer.js';
+
+/** One stream's part of a write whose events were already checked (by `prepareEvents` or the wire decoder). */
+export interface CheckedAppend {
+  readonly stream: string;
+  readonly expected: Expected;
+  readonly events: PreparedEvent[];
+  readonly claims?: ClaimChanges | undefined;
+}
+
+/**
+ * A write as the node takes it: one atomic append of one or more streams' parts.
+ * `resent` marks a client's re-send of a request it never heard back from (its ids are retry
+ * keys). `existsOrWrite` turns an expected-count conflict into an answer: when another event
+ * already holds the single part's expected index, the outcome is that event, not an error.
+ */
+export interface WriteRequest {
+  readonly parts: readonly CheckedAppend[];
+  readonly ack: AckMode;
+  readonly resent: boolean;
+  readonly existsOrWrite?: boolean;
+}
+
+/** Where one part of a write landed: its first event's position and stream index, and the stream's count after it. */
+export interface WrittenPart {
+  readonly stream: string;
+  readonly position: number;
+  readonly index: number;
+  readonly count: number;
+}
+
+/** A write's result: its parts, and whether it wrote them (false: an earlier copy or an existing event answered). */
+export interface WriteOutcome {
+  readonly parts: readonly WrittenPart[];
+  readonly written: boolean;
+}
+
+/** What `open` reports about the reopen, for `ordo status` and the reopen benchmark. */
+export interface OpenReport {
+  segments: number;
+  truncatedBytes: number;
+  checkpointPosition: number;
+  replayedEvents: number;
+}
+
+/** Running totals and gauges for /metrics. */
+export interface LogMetrics {
+  /** The high-water mark. */
+  headPosition: number;
+  /** Appends accepted since open (an appendMany is one). */
+  appends: number;
+  appendedEvents: number;
+  /** Bytes written to segments since open. */
+  bytesWritten: number;
+  fsyncs: number;
+  streams: number;
+  /** Subscriptions on the live tail (those catching up from disk are not counted). */
+  liveSubscribers: number;
+  /** How far the slowest live subscriber is behind the high-water mark, in events. */
+  maxSubscriberLag: number;
+}
+
+/** A subscription as a server pumps it: besides the iterator, it hands over what is ready without waiting. */
+export interface NodeSubscription extends Subscription<Event | TransientEvent> {
+  /** True while on the live tail (false while catching up from disk). */
+  readonly isLive: boolean;
+  /** Moves up to `max` items that are ready now into `into`; returns how many. */
+  takeReady(into: Array<Event | TransientEvent>, max: number): number;
+}
+
+/** A membership change, one node at a time. */
+export interface MembershipChange {
+  type: 'add-learner' | 'add-voter' | 'remove';
+  node: NodeId;
+}
+
+/** Storage and Raft facts for `ordo status`. */
+export interface NodeStatus {
+  headPosition: number;
+  raft: Omit<RaftStatus, 'progress'>;
+  segments: ReturnType<SegmentedLog['describeSegments']>;
+  streams: number;
+  subscribers: number;
+}
+
+/**
+ * The node as a server (or a command) talks to it: the `EventLog` every user has, plus the
+ * writes of already checked input, raw reads for catch-up, and the cluster's operations. The
+ * server depends on this interface only, never on the classes behind it.
+ */
+export interface OrdoNode extends EventLog {
+  readonly dir: string;
+  readonly nodeId: NodeId;
+  readonly closed: boolean;
+  readonly openReport: OpenReport;
+  /** The high-water mark, synchronously (what `headPosition()` resolves to). */
+  readonly committedPosition: number;
+  /**
+   * The one write entry point for checked input. Each request is decided on its own and in
+   * order, exactly as if written one after the other; the ones written in one turn share one
+   * Raft entry. Resolves with one outcome per request: its result, or the error it alone
+   * failed with. Rejects as a whole only when the node cannot write at all (closed, not leader).
+   */
+  write(requests: readonly WriteRequest[]): Promise<Array<WriteOutcome | Error>>;
+  /** Publishes a checked transient event to live subscribers (never stored). */
+  publish(stream: string, event: PreparedEvent): void;
+  subscribe(options?: SubscribeOptions): NodeSubscription;
+  readAndSubscribe(stream: string, options?: { signal?: AbortSignal }): Promise<ReadAndSubscribeResult & { live: NodeSubscription }>;
+  /** Committed records from `from` on, as stored bytes (at most about `maxBytes` and `maxEvents`). */
+  readRaw(from: number, maxBytes: number, maxEvents: number, consistency?: ReadAllOptions['consistency']): Promise<RawRecords>;
+  metrics(): LogMetrics;
+  status(): NodeStatus;
+  /** Called after each group-commit fdatasync with its duration in seconds. */
+  onFsync: ((seconds: number) => void) | undefined;
+  raftStatus(): RaftStatus;
+  /** A Raft message or a snapshot chunk from a peer. */
+  deliver(message: Message | SnapshotFrame): void;
+  /** The transport could not reach `peer`: Raft probes it again instead of streaming to it. */
+  reportUnreachable(peer: NodeId): void;
+  changeMembership(change: MembershipChange): Promise<{ index: number }>;
+  transferLeadership(to: NodeId): void;
+}

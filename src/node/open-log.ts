@@ -1,0 +1,154 @@
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { InvalidArgumentError, describe } from '../types/errors.js';
+import { applyEvent, newEngineState, type EngineState } from '../engine/state.js';
+import { SegmentedLog } from '../storage/segmented-log.js';
+import { lockDirectory } from '../storage/dir-lock.js';
+import { loadRaftState, type RaftState } from './raft-state-file.js';
+import { RaftWindow } from './raft-window.js';
+import { entryOfBatch } from './batch-entry.js';
+import { removeStaging } from './snapshot-transfer.js';
+import { loadCheckpoint } from './checkpoints.js';
+import { decodeForReplay } from './event-codec.js';
+import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options.js';
+import { EmbeddedEventLog, type RecoveredRaft } from './embedded-log.js';
+import type { OpenReport } from './node-api.js';
+import type { PendingBatch } from './publisher.js';
+
+/** Entries (at most) loaded into Raft's in-memory window at open, before the commit index. */
+const WINDOW_LOAD_ENTRIES = 4096;
+/** Bytes one read of the segments takes at open (replay and the window). */
+const OPEN_READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Opens (creating if needed) the log in `dir`, in this process. The returned `EventLog` is the
+ * same interface `connect()` returns for a server.
+ */
+export async function open(dir: string, options?: OpenOptions): Promise<EmbeddedEventLog> {
+  const resolved = resolveOptions(options);
+  const root = resolve(dir);
+  await mkdir(root, { recursive: true });
+  const unlock = await lockDirectory(root);
+  let storage: SegmentedLog | undefined;
+  try {
+    storage = await openSegments(root, resolved);
+    const { engine, openReport } = await recoverEngine(root, storage, resolved);
+    const state = await recoverRaftState(root, storage, resolved, options);
+    await removeStaging(root); // a snapshot transfer the last run did not finish starts over
+    const loadEntries = Math.min(WINDOW_LOAD_ENTRIES, resolved.cluster.windowEntries);
+    const raft = await loadWindow(storage, state, loadEntries);
+    const log = new EmbeddedEventLog({ dir: root, options: resolved, storage, engine, unlock, openReport, raft });
+    await log.start();
+    return log;
+  } catch (error) {
+    await storage?.close().catch(() => undefined);
+    await unlock();
+    throw error;
+  }
+}
+
+function openSegments(root: string, resolved: ResolvedOptions): Promise<SegmentedLog> {
+  return SegmentedLog.open(join(root, 'segments'), {
+    segmentBytes: resolved.segmentBytes,
+    indexIntervalBytes: resolved.indexIntervalBytes,
+    fsync: resolved.fsync,
+    maxOpenFiles: resolved.maxOpenFiles,
+    ...(resolved.wrapSegmentWriter ? { wrapWriter: resolved.wrapSegmentWriter } : {}),
+  });
+}
+
+/** The engine from the newest usable checkpoint, then every record after it replayed. */
+async function recoverEngine(root: string, storage: SegmentedLog, resolved: ResolvedOptions): Promise<{ engine: EngineState; openReport: OpenReport }> {
+  const loaded = await loadCheckpoint(join(root, 'checkpoints'), storage.lastPosition, resolved.idWindow);
+  const engine = loaded ?? newEngineState(resolved.idWindow);
+  const checkpointPosition = engine.nextPosition - 1;
+  const replayedEvents = await replay(storage, engine);
+  const openReport = { segments: storage.segmentCount, truncatedBytes: storage.recovery.truncatedBytes, checkpointPosition, replayedEvents };
+  return { engine, openReport };
+}
+
+/** Rebuilds the engine from the records after its checkpoint. */
+async function replay(storage: SegmentedLog, engine: EngineState): Promise<number> {
+  const last = storage.lastPosition;
+  let replayed = 0;
+  while (engine.nextPosition <= last) {
+    const records = await storage.read(engine.nextPosition, last, OPEN_READ_BYTES, decodeForReplay);
+    for (const record of records) applyEvent(engine, record);
+    replayed += records.length;
+  }
+  return replayed;
+}
+
+/** The node's term, vote and membership: from its state file, or those of a new node. */
+async function recoverRaftState(root: string, storage: SegmentedLog, resolved: ResolvedOptions, options: OpenOptions | undefined): Promise<RaftState> {
+  const stored = await loadRaftState(root);
+  if (stored?.nodeId !== undefined) {
+    if (options?.cluster === undefined) {
+      // A cluster node's directory opened on its own (ordo status, verify…): it is still that node.
+      resolved.cluster = { ...resolved.cluster, id: stored.nodeId, peers: [...stored.config.voters] };
+    } else if (options.cluster.id !== stored.nodeId) {
+      throw new InvalidArgumentError(`${root} holds the data of node ${stored.nodeId}, not of ${describe(options.cluster.id)}: a node's term and vote are its own`);
+    }
+  }
+  const cluster = resolved.cluster;
+  return { ...(stored ?? initialRaftState(cluster, storage)), nodeId: cluster.id };
+}
+
+/** A new node: a single node is a cluster of one; a cluster member starts with the configured voters. */
+function initialRaftState(cluster: ResolvedOptions['cluster'], storage: SegmentedLog): RaftState {
+  // A log written before it had a Raft state (or whose state file was lost with nothing else)
+  // was a single node's: everything in it was committed.
+  const single = cluster.peers.length === 1 && cluster.peers[0] === cluster.id;
+  const commit = single ? storage.lastIndex : 0;
+  return { hardState: { term: storage.lastTerm, vote: '', commit }, config: { voters: cluster.peers, learners: [] }, configIndex: 0 };
+}
+
+/**
+ * Raft's window: the entries after the commit index (not yet known committed) and up to
+ * `loadEntries` before it, read from the segments.
+ */
+async function loadWindow(storage: SegmentedLog, state: RaftState, loadEntries: number): Promise<RecoveredRaft> {
+  const first = storage.firstIndex;
+  const last = storage.lastIndex;
+  // A cluster of one commits what is on its own disk: everything there is committed (the
+  // persisted commit index is only a hint, and after a crash it lags). It sends entries to
+  // nobody, so its window starts empty. A cluster member keeps a tail for followers that are a
+  // little behind (reading more would make every open read that much of the log: at 10M
+  // events it took 5 s).
+  const single = state.config.voters.length === 1 && state.config.learners.length === 0;
+  const committedIndex = single ? last : Math.max(Math.min(state.hardState.commit, last), first - 1);
+  const start = Math.max(first - 1, committedIndex - (single ? 0 : loadEntries));
+  let batches = last >= Math.max(start, first) ? await readAllBatches(storage, Math.max(start, first), last) : [];
+  let snapshot = { index: start, term: 0, config: state.config, nextPosition: storage.lastPosition + 1 };
+  if (start >= first) {
+    const at = batches[0]!;
+    snapshot = { index: start, term: at.term, config: state.config, nextPosition: at.firstPosition + at.count };
+    batches = batches.slice(1);
+  } else if (batches.length > 0) {
+    snapshot.nextPosition = batches[0]!.firstPosition;
+  }
+  const window = new RaftWindow(state.hardState, snapshot);
+  window.append(
+    batches.map((b) => entryOfBatch(b)),
+    batches.map((b) => b.firstPosition + b.count),
+  );
+  const uncommitted: PendingBatch[] = [];
+  for (const b of batches) if (b.entryIndex > committedIndex && b.count > 0) uncommitted.push({ last: b.firstPosition + b.count - 1, bytes: b.bytes });
+  return { window, state, committedIndex, uncommitted };
+}
+
+type StoredBatches = Awaited<ReturnType<SegmentedLog['readBatches']>>;
+
+async function readAllBatches(storage: SegmentedLog, from: number, to: number): Promise<StoredBatches> {
+  const all: StoredBatches = [];
+  let hint = 0;
+  for (let next = from; next <= to; ) {
+    const batches = await storage.readBatches(next, to, hint, OPEN_READ_BYTES);
+    if (batches.length === 0) break;
+    for (const b of batches) all.push(b);
+    const lastBatch = batches[batches.length - 1]!;
+    next = lastBatch.entryIndex + 1;
+    hint = lastBatch.firstPosition + lastBatch.count;
+  }
+  return all;
+}

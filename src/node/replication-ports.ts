@@ -1,0 +1,29 @@
+import type { Entry, Message, NodeId, RaftStatus } from '../raft/index.js';
+import type { SnapshotFrame } from './snapshot-transfer.js';
+
+/** Sends Raft messages and snapshot chunks to peers; `deliver` is how theirs come in. */
+export interface PeerTransport {
+  send(messages: readonly Message[]): void;
+  sendSnapshotFrame(frame: SnapshotFrame): void;
+  close(): Promise<void>;
+}
+
+/** What happened to a snapshot, for logs: offered to a follower, installed here, or given up. */
+export type SnapshotEvent =
+  | { kind: 'offered'; peer: NodeId; index: number }
+  | { kind: 'installed'; peer: NodeId; index: number; entries: number; bytes: number; ms: number }
+  | { kind: 'failed'; peer: NodeId; index: number; reason: string };
+
+/** What the log does as entries move through Raft (the replicator knows batches, not events). */
+export interface ReplicatorHooks {
+  /** An entry entered this node's log (written or about to be): its events, if any, are at `first..last`. */
+  appended(entry: Entry, bytes: Buffer, first: number, last: number): void;
+  /** Entries from `index` on were replaced by a new leader's; the log now ends after `lastPosition`. */
+  truncated(index: number, lastPosition: number): void;
+  /** Entry `index` of `term` is committed; the log is committed up to `lastPosition`. */
+  committed(index: number, term: number, lastPosition: number): void;
+  /** This node's role or known leader changed. */
+  roleChanged(status: RaftStatus): void;
+  /** A snapshot was offered, installed or given up (see SnapshotEvent). */
+  snapshot?(event: SnapshotEvent): void;
+}
