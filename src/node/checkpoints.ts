@@ -1,7 +1,7 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../storage/crc.js';
 import { unlinkIfExists, writeFileAtomic } from '../storage/file-io.js';
+import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../engine/checkpoint.js';
 import type { IdWindowLimits } from '../engine/id-window.js';
 import type { EngineState } from '../engine/state.js';
@@ -14,15 +14,20 @@ import type { EngineState } from '../engine/state.js';
 const KEEP = 2;
 const SUFFIX = '.ckpt';
 
-export async function writeCheckpoint(dir: string, state: EngineState, upTo: number): Promise<void> {
-  await mkdir(dir, { recursive: true });
+export async function writeCheckpoint(
+  dir: string,
+  state: EngineState,
+  upTo: number,
+  fs: FileSystem = nodeFileSystem,
+): Promise<void> {
+  await fs.mkdir(dir, { recursive: true });
   const payload = encodeCheckpoint(state, upTo);
   const header = Buffer.alloc(8);
   header.write('ORDK', 0, 'latin1');
   header.writeUInt32LE(crc32c(payload), 4);
-  await writeFileAtomic(join(dir, name(upTo)), Buffer.concat([header, payload]));
-  const existing = await list(dir);
-  for (const old of existing.slice(0, Math.max(0, existing.length - KEEP))) await unlinkIfExists(join(dir, name(old)));
+  await writeFileAtomic(join(dir, name(upTo)), Buffer.concat([header, payload]), fs);
+  const existing = await list(dir, fs);
+  for (const old of existing.slice(0, Math.max(0, existing.length - KEEP))) await unlinkIfExists(join(dir, name(old)), fs);
 }
 
 /**
@@ -31,14 +36,19 @@ export async function writeCheckpoint(dir: string, state: EngineState, upTo: num
  * they are deleted, or once the log grows past them again they would be loaded as if they
  * described the new events.
  */
-export async function loadCheckpoint(dir: string, maxPosition: number, limits: IdWindowLimits): Promise<EngineState | undefined> {
-  const positions = (await list(dir).catch(() => [])).reverse();
+export async function loadCheckpoint(
+  dir: string,
+  maxPosition: number,
+  limits: IdWindowLimits,
+  fs: FileSystem = nodeFileSystem,
+): Promise<EngineState | undefined> {
+  const positions = (await list(dir, fs).catch(() => [])).reverse();
   for (const position of positions) {
     if (position > maxPosition) {
-      await unlinkIfExists(join(dir, name(position)));
+      await unlinkIfExists(join(dir, name(position)), fs);
       continue;
     }
-    const bytes = await readFile(join(dir, name(position))).catch(() => undefined);
+    const bytes = await fs.readFile(join(dir, name(position))).catch(() => undefined);
     if (!bytes || bytes.length < 8 || bytes.toString('latin1', 0, 4) !== 'ORDK') continue;
     const payload = bytes.subarray(8);
     if (crc32c(payload) !== bytes.readUInt32LE(4)) continue;
@@ -52,8 +62,8 @@ export async function loadCheckpoint(dir: string, maxPosition: number, limits: I
   return undefined;
 }
 
-async function list(dir: string): Promise<number[]> {
-  const names = await readdir(dir);
+async function list(dir: string, fs: FileSystem): Promise<number[]> {
+  const names = await fs.readdir(dir);
   return names
     .filter((file) => file.endsWith(SUFFIX) && /^-?\d+$/.test(file.slice(0, -SUFFIX.length)))
     .map((file) => Number(file.slice(0, -SUFFIX.length)))

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../storage/crc.js';
 import { writeFileAtomic } from '../storage/file-io.js';
+import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
 import { CorruptLogError } from '../types/errors.js';
 import type { ConfigState, HardState } from '../raft/index.js';
 
@@ -25,11 +25,11 @@ export interface RaftState {
 const FILE = 'raft-state';
 const VERSION = 1;
 
-export async function loadRaftState(dir: string): Promise<RaftState | undefined> {
+export async function loadRaftState(dir: string, fs: FileSystem = nodeFileSystem): Promise<RaftState | undefined> {
   const file = join(dir, FILE);
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await fs.readFile(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
@@ -43,7 +43,7 @@ export async function loadRaftState(dir: string): Promise<RaftState | undefined>
   return { hardState: { term: value.term, vote: value.vote, commit: value.commit }, config: value.config, configIndex: value.configIndex, ...(value.nodeId ? { nodeId: value.nodeId } : {}) };
 }
 
-export async function saveRaftState(dir: string, state: RaftState): Promise<void> {
+export async function saveRaftState(dir: string, state: RaftState, fs: FileSystem = nodeFileSystem): Promise<void> {
   const json = Buffer.from(
     JSON.stringify({ version: VERSION, nodeId: state.nodeId, term: state.hardState.term, vote: state.hardState.vote, commit: state.hardState.commit, config: state.config, configIndex: state.configIndex }),
     'utf8',
@@ -51,5 +51,5 @@ export async function saveRaftState(dir: string, state: RaftState): Promise<void
   const bytes = Buffer.alloc(4 + json.length);
   json.copy(bytes, 4);
   bytes.writeUInt32LE(crc32c(bytes.subarray(4)), 0);
-  await writeFileAtomic(join(dir, FILE), bytes);
+  await writeFileAtomic(join(dir, FILE), bytes, fs);
 }

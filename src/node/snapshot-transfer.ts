@@ -1,6 +1,6 @@
-import { open as openFile, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Message, NodeId } from '../raft/index.js';
+import { nodeFileSystem, type FileHandle, type FileSystem } from '../storage/file-system.js';
 import { checkBatch, readBatchHeader, type BatchHeader } from '../storage/record.js';
 import { StorageFailedError } from '../types/errors.js';
 
@@ -74,6 +74,7 @@ export class SnapshotFetch {
     dir: string,
     readonly fromIndex: number,
     positionHint: number,
+    private readonly fs: FileSystem = nodeFileSystem,
   ) {
     this.next = fromIndex;
     this.nextPosition = positionHint;
@@ -111,7 +112,7 @@ export class SnapshotFetch {
       this.next++;
       this.nextPosition += header.count;
     }
-    this.handle ??= openFile(this.file, 'w');
+    this.handle ??= this.fs.open(this.file, 'w');
     const handle = await this.handle;
     await handle.write(bytes);
     this.bytes += bytes.length;
@@ -122,13 +123,17 @@ export class SnapshotFetch {
 
   async abandon(): Promise<void> {
     if (this.handle) await (await this.handle.catch(() => undefined))?.close().catch(() => undefined);
-    await rm(this.file, { force: true });
+    await this.fs.rm(this.file, { force: true });
   }
 }
 
 /** The batches of a staged snapshot, in order, read back in chunks of about `chunkBytes`. */
-export async function* readStaged(staged: StagedSnapshot, chunkBytes = 4 * SNAPSHOT_CHUNK_BYTES): AsyncGenerator<{ header: BatchHeader; bytes: Buffer }> {
-  const handle = await openFile(staged.file, 'r');
+export async function* readStaged(
+  staged: StagedSnapshot,
+  chunkBytes = 4 * SNAPSHOT_CHUNK_BYTES,
+  fs: FileSystem = nodeFileSystem,
+): AsyncGenerator<{ header: BatchHeader; bytes: Buffer }> {
+  const handle = await fs.open(staged.file, 'r');
   try {
     let carry = Buffer.alloc(0);
     for (;;) {
@@ -165,10 +170,12 @@ function* splitBatches(bytes: Buffer, what: string, partialTail = false): Genera
 }
 
 /** Removes the staging files of transfers a stopped node did not finish, or of `staged` once installed. */
-export async function removeStaging(dir: string, staged?: StagedSnapshot): Promise<void> {
+export async function removeStaging(dir: string, staged?: StagedSnapshot, fs: FileSystem = nodeFileSystem): Promise<void> {
   if (staged) {
-    await rm(staged.file, { force: true });
+    await fs.rm(staged.file, { force: true });
     return;
   }
-  for (const name of await readdir(dir)) if (name.startsWith('snapshot-') && name.endsWith(STAGING_SUFFIX)) await rm(join(dir, name), { force: true });
+  for (const name of await fs.readdir(dir)) {
+    if (name.startsWith('snapshot-') && name.endsWith(STAGING_SUFFIX)) await fs.rm(join(dir, name), { force: true });
+  }
 }

@@ -1,30 +1,31 @@
-import { open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LogLockedError } from '../types/errors.js';
+import { nodeFileSystem, type FileSystem } from './file-system.js';
 
 /**
  * One process owns a data directory. The lock file holds the owner's pid; a lock left by a
  * process that no longer exists (kill -9) is taken over, which is what makes restart-after-crash
  * work without an operator.
  */
-export async function lockDirectory(dir: string): Promise<() => Promise<void>> {
+export async function lockDirectory(dir: string, fs: FileSystem = nodeFileSystem): Promise<() => Promise<void>> {
   const file = join(dir, 'LOCK');
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const handle = await open(file, 'wx');
+      const handle = await fs.open(file, 'wx');
       await handle.writeFile(String(process.pid));
       await handle.close();
       return async () => {
-        await unlink(file).catch(() => undefined);
+        await fs.unlink(file).catch(() => undefined);
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      const owner = await fs.readFile(file).then((bytes) => bytes.toString('utf8'), () => '');
+      const holder = Number(owner.trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
         throw new LogLockedError(dir, `process ${holder}`);
       }
       if (holder === process.pid) throw new LogLockedError(dir, `this process (${holder}): open it once and share the EventLog`);
-      await unlink(file).catch(() => undefined);
+      await fs.unlink(file).catch(() => undefined);
     }
   }
   throw new LogLockedError(dir, 'another process racing for the lock');

@@ -1,9 +1,9 @@
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { nodeFileSystem, type FileHandle, type FileSystem } from './file-system.js';
 
 /** Makes a directory entry (a new, renamed or removed file) durable. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+export async function syncDirectory(dir: string, fs: FileSystem = nodeFileSystem): Promise<void> {
+  const handle = await fs.open(dir, 'r');
   try {
     await handle.sync();
   } finally {
@@ -12,17 +12,17 @@ export async function syncDirectory(dir: string): Promise<void> {
 }
 
 /** Writes a file so that a crash leaves either the old or the new content, never a mix. */
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, bytes: Uint8Array, fs: FileSystem = nodeFileSystem): Promise<void> {
   const temporary = `${file}.tmp`;
-  const handle = await open(temporary, 'w');
+  const handle = await fs.open(temporary, 'w');
   try {
     await handle.write(bytes, 0, bytes.byteLength, 0);
     await handle.datasync();
   } finally {
     await handle.close();
   }
-  await rename(temporary, file);
-  await syncDirectory(dirname(file));
+  await fs.rename(temporary, file);
+  await syncDirectory(dirname(file), fs);
 }
 
 /** Reads `length` bytes at `position`, fewer only at the end of the file. */
@@ -36,9 +36,9 @@ export async function readAt(handle: FileHandle, target: Buffer, length: number,
   return total;
 }
 
-export async function unlinkIfExists(file: string): Promise<void> {
+export async function unlinkIfExists(file: string, fs: FileSystem = nodeFileSystem): Promise<void> {
   try {
-    await unlink(file);
+    await fs.unlink(file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
