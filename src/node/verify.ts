@@ -1,11 +1,11 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { CorruptLogError } from '../types/errors.js';
 import { firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
 import { INDEX_SUFFIX, SEGMENT_SUFFIX, parseSegmentName, segmentName } from '../storage/segment-file.js';
 import { SparseIndex } from '../storage/sparse-index.js';
 import { batchFirstPosition } from '../storage/record.js';
-import { scanSegment } from '../storage/segmented-log.js';
+import { scanSegment } from '../storage/segment-scan.js';
+import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
 import { applyEvent, newEngineState } from '../engine/state.js';
 import { DEFAULT_ID_WINDOW } from '../engine/id-window.js';
 import { loadCheckpoint } from './checkpoints.js';
@@ -26,11 +26,11 @@ export interface VerifyReport {
  * checks the newest index checkpoint against a full replay. Read-only: safe on a directory a
  * crashed process left behind, and it does not need the lock.
  */
-export async function verifyLog(dir: string): Promise<VerifyReport> {
+export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): Promise<VerifyReport> {
   const root = resolve(dir);
   const segmentsDir = join(root, 'segments');
   const problems: string[] = [];
-  const bases = (await readdir(segmentsDir).catch(() => [] as string[]))
+  const bases = (await fs.readdir(segmentsDir).catch(() => [] as string[]))
     .map(parseSegmentName)
     .filter((base): base is number => base !== undefined)
     .sort((a, b) => a - b);
@@ -60,20 +60,20 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
             at = nextRecordOffset(bytes, at);
           }
         },
-      });
+      }, fs);
       tornTailBytes += scan.fileBytes - scan.validBytes;
       expectedBase = scan.lastPosition + 1;
       // Only sealed segments are read through their index file. The last one's is a leftover of
       // a roll a crash interrupted (index file renamed, next segment not yet): open ignores it
       // and removes it, and appends after it make it stale; the next roll writes it anew.
-      if (i < bases.length - 1) problems.push(...(await verifyIndexFile(file, batchStarts)));
+      if (i < bases.length - 1) problems.push(...(await verifyIndexFile(file, batchStarts, fs)));
     } catch (error) {
       problems.push((error as Error).message);
       break;
     }
   }
   if (problems.length === 0) {
-    const checkpoint = await loadCheckpoint(join(root, 'checkpoints'), state.nextPosition - 1, DEFAULT_ID_WINDOW);
+    const checkpoint = await loadCheckpoint(join(root, 'checkpoints'), state.nextPosition - 1, DEFAULT_ID_WINDOW, fs);
     if (checkpoint) {
       for (const [stream, entry] of checkpoint.streams) {
         const replayed = state.streams.get(stream);
@@ -98,11 +98,15 @@ export async function verifyLog(dir: string): Promise<VerifyReport> {
  * A sealed segment's index file, when present and current (open rebuilds a stale or damaged
  * one), must point only at batch starts, with their first positions.
  */
-async function verifyIndexFile(segmentFile: string, batchStarts: Map<number, number>): Promise<string[]> {
+async function verifyIndexFile(
+  segmentFile: string,
+  batchStarts: Map<number, number>,
+  fs: FileSystem,
+): Promise<string[]> {
   const file = segmentFile.slice(0, -SEGMENT_SUFFIX.length) + INDEX_SUFFIX;
-  const bytes = await readFile(file).catch(() => undefined);
+  const bytes = await fs.readFile(file).catch(() => undefined);
   if (!bytes) return [];
-  const loaded = SparseIndex.deserialize(bytes, (await stat(segmentFile)).size);
+  const loaded = SparseIndex.deserialize(bytes, (await fs.stat(segmentFile)).size);
   if (!loaded) return [`${file}: damaged or stale index file (a reopen rebuilds it)`];
   const problems: string[] = [];
   for (const { position, offset } of loaded.index.entries()) {

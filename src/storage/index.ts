@@ -5,3 +5,4 @@ export * from './segment-file.js';
 export { crc32c } from './crc.js';
 export { writeFileAtomic, syncDirectory } from './file-io.js';
 export { lockDirectory } from './dir-lock.js';
+export { nodeFileSystem, type FileHandle, type FileStats, type FileSystem } from './file-system.js';

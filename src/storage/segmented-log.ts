@@ -1,32 +1,19 @@
-import { mkdir, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CorruptLogError, StorageFailedError } from '../types/errors.js';
+import { StorageFailedError } from '../types/errors.js';
+import { cutAfterEntry, cutAfterPosition, type CutPoint } from './cut-points.js';
+import { syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
+import { nodeFileSystem, type FileHandle, type FileSystem } from './file-system.js';
 import type { FsyncPolicy } from './fsync-policy.js';
-import { readAt, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
-import {
-  batchCount,
-  batchEntryIndex,
-  batchFirstPosition,
-  batchTerm,
-  checkBatch,
-  decodeRecord,
-  firstRecordOffset,
-  nextRecordOffset,
-  readBatchHeader,
-  type BatchHeader,
-  type LogRecord,
-  type RecordDecoder,
-} from './record.js';
-import {
-  INDEX_SUFFIX,
-  SEGMENT_HEADER_BYTES,
-  checkSegmentHeader,
-  encodeSegmentHeader,
-  parseSegmentName,
-  segmentBaseIndex,
-  segmentName,
-} from './segment-file.js';
-import { SparseIndex } from './sparse-index.js';
+import { decodeRecord, type LogRecord, type RecordDecoder } from './record.js';
+import { createSegment, indexFile, type Segment } from './segment.js';
+import { SEGMENT_HEADER_BYTES } from './segment-file.js';
+import { READ_CHUNK_BYTES, SegmentReader, type StoredBatch } from './segment-reader.js';
+import { recoverSegments, type RecoveryReport } from './segment-recovery.js';
+import { lastTermOf } from './segment-scan.js';
+
+export { DEFAULT_INDEX_INTERVAL_BYTES } from './sparse-index.js';
+export { scanSegment, type ScanOptions, type SegmentScan } from './segment-scan.js';
+export type { RecoveryReport } from './segment-recovery.js';
+export type { StoredBatch } from './segment-reader.js';
 
 export interface SegmentedLogOptions {
   /** A segment is sealed and a new one started once it reaches this size. */
@@ -41,30 +28,19 @@ export interface SegmentedLogOptions {
    * each fdatasync made durable, so a power loss can drop the writes after it).
    */
   wrapWriter?: WrapWriter;
+  /** The disk the segments live on; node's by default. */
+  fs?: FileSystem;
 }
 
-/** See SegmentedLogOptions.wrapWriter. */
-export type WrapWriter = (file: string, handle: FileHandle) => FileHandle;
+/**
+ * See SegmentedLogOptions.wrapWriter. Declared as a method so that its parameter is compared
+ * both ways: a wrapper written for node's own `FileHandle` fits, and with `nodeFileSystem` (the
+ * only file system such a wrapper is used with) node's handles are what it is given.
+ */
+export type WrapWriter = { wrap(file: string, handle: FileHandle): FileHandle }['wrap'];
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_INDEX_INTERVAL_BYTES = 4 * 1024;
 export const DEFAULT_MAX_OPEN_FILES = 32;
-/** Bytes a sequential read asks the OS for at once. */
-const READ_CHUNK_BYTES = 256 * 1024;
-
-interface Segment {
-  base: number;
-  /** Entry index of its first batch. */
-  baseIndex: number;
-  /** Entry index of its last batch; baseIndex - 1 while empty. */
-  lastIndex: number;
-  file: string;
-  /** Bytes in the file, header included. */
-  size: number;
-  /** Position of its last record; base - 1 while empty. */
-  lastPosition: number;
-  index: SparseIndex;
-}
 
 interface PendingBatch {
   bytes: Buffer;
@@ -75,26 +51,6 @@ interface PendingBatch {
   entryIndex: number;
   resolve: () => void;
   reject: (error: Error) => void;
-}
-
-/** One stored batch: its header and its bytes (length prefix and checksum included). */
-export interface StoredBatch {
-  entryIndex: number;
-  term: number;
-  kind: number;
-  firstPosition: number;
-  count: number;
-  timestamp: number;
-  bytes: Buffer;
-}
-
-/** What recovery found and did at open. */
-export interface RecoveryReport {
-  segments: number;
-  /** Bytes cut from the end of the last segment (a torn write or a partial batch). */
-  truncatedBytes: number;
-  lastPosition: number;
-  lastIndex: number;
 }
 
 /**
@@ -129,7 +85,8 @@ export class SegmentedLog {
   private failure: Error | undefined;
   private closed = false;
   private intervalTimer: NodeJS.Timeout | undefined;
-  private readonly readers = new Map<string, ReaderEntry>();
+  private readonly reader: SegmentReader;
+  private readonly fs: FileSystem;
   /** Bytes written to the active segment since its last index entry. */
   private bytesSinceIndexEntry = 0;
   /** When the last fdatasync started (for the `interval` policy). */
@@ -154,6 +111,8 @@ export class SegmentedLog {
     this.lastAppendedIndex = last.lastIndex;
     this.durableIndex = last.lastIndex;
     this.recovery = recovery;
+    this.fs = options.fs ?? nodeFileSystem;
+    this.reader = new SegmentReader(segments, this.fs, options.maxOpenFiles);
     this.bytesSinceIndexEntry = last.size - Math.max(last.index.lastOffset(), SEGMENT_HEADER_BYTES);
     if (options.fsync.kind === 'interval') {
       this.intervalTimer = setInterval(() => void this.syncNow(), options.fsync.ms);
@@ -163,51 +122,11 @@ export class SegmentedLog {
 
   /** Opens (creating if needed) the segments under `dir`, recovering from a crash. */
   static async open(dir: string, options: SegmentedLogOptions): Promise<SegmentedLog> {
-    await mkdir(dir, { recursive: true });
-    const all = await readdir(dir);
-    // Leftovers of atomic writes a crash interrupted (a segment or index never renamed).
-    for (const name of all.filter((n) => n.endsWith('.tmp'))) await unlinkIfExists(join(dir, name));
-    const names = all.filter((name) => !name.endsWith('.tmp'));
-    const bases = names
-      .map(parseSegmentName)
-      .filter((base): base is number => base !== undefined)
-      .sort((a, b) => a - b);
-    const segments: Segment[] = [];
-    let truncatedBytes = 0;
-    let lastTerm = 0;
-    if (bases.length === 0) {
-      segments.push(await createSegment(dir, 0, 1));
-    } else {
-      for (let i = 0; i < bases.length; i++) {
-        const base = bases[i]!;
-        const isLast = i === bases.length - 1;
-        const scanned = isLast ? await recoverActiveSegment(dir, base) : await loadSealedSegment(dir, base);
-        truncatedBytes += scanned.truncatedBytes;
-        if (isLast) lastTerm = scanned.lastTerm;
-        const previous = segments[segments.length - 1];
-        if (previous && previous.lastPosition + 1 !== base) {
-          throw new CorruptLogError(
-            scanned.segment.file,
-            0,
-            `segment starts at position ${base} but the previous one ends at ${previous.lastPosition}`,
-          );
-        }
-        if (previous) {
-          // A sealed segment's last entry is the one before the next segment's first.
-          if (scanned.segment.baseIndex <= previous.baseIndex) {
-            throw new CorruptLogError(scanned.segment.file, 0, `segment starts at entry ${scanned.segment.baseIndex}, not after the previous one's first entry ${previous.baseIndex}`);
-          }
-          previous.lastIndex = scanned.segment.baseIndex - 1;
-        }
-        segments.push(scanned.segment);
-      }
-      if (lastTerm === 0 && segments.length > 1) {
-        // The active segment is empty: the last term is that of the previous segment's last record.
-        lastTerm = await lastTermOf(segments[segments.length - 2]!);
-      }
-    }
+    const fs = options.fs ?? nodeFileSystem;
+    await fs.mkdir(dir, { recursive: true });
+    const { segments, truncatedBytes, lastTerm } = await recoverSegments(dir, fs);
     const active = segments[segments.length - 1]!;
-    const writer = await openWriter(active.file, options.wrapWriter);
+    const writer = await openWriter(active.file, options.wrapWriter, fs);
     return new SegmentedLog(dir, options, segments, writer, lastTerm, {
       segments: segments.length,
       truncatedBytes,
@@ -401,9 +320,9 @@ export class SegmentedLog {
   private async roll(active: Segment): Promise<Segment> {
     const old = this.writer;
     await old.datasync();
-    await writeFileAtomic(indexFile(active.file), active.index.serialize(active.size, active.lastPosition));
-    const next = await createSegment(this.dir, active.lastPosition + 1, active.lastIndex + 1);
-    const handle = await openWriter(next.file, this.options.wrapWriter);
+    await writeFileAtomic(indexFile(active.file), active.index.serialize(active.size, active.lastPosition), this.fs);
+    const next = await createSegment(this.dir, active.lastPosition + 1, active.lastIndex + 1, this.fs);
+    const handle = await openWriter(next.file, this.options.wrapWriter, this.fs);
     this.segments.push(next);
     this.writer = handle;
     this.bytesSinceIndexEntry = 0;
@@ -445,33 +364,8 @@ export class SegmentedLog {
     maxBytes = READ_CHUNK_BYTES,
     decode: RecordDecoder<T> = decodeRecord as unknown as RecordDecoder<T>,
   ): Promise<T[]> {
-    const records: T[] = [];
-    if (from > to || from > this.lastWritten || from < this.firstPosition) return records;
-    let segmentIndex = this.segmentIndexOf(from);
-    let collected = 0;
-    while (segmentIndex < this.segments.length && collected < maxBytes) {
-      const segment = this.segments[segmentIndex]!;
-      const done = await this.walkBatches(segment, segment.index.floorOffset(from, SEGMENT_HEADER_BYTES), Math.max(maxBytes, 64 * 1024), (chunk, at, end, header) => {
-        const first = header.firstPosition;
-        if (first > to) return true;
-        const last = first + header.count - 1;
-        if (last >= from) {
-          let record = firstRecordOffset(at);
-          for (let i = 0; i < header.count; i++) {
-            const position = first + i;
-            if (position > to) break;
-            if (position >= from) records.push(decode(chunk, record, position, header));
-            record = nextRecordOffset(chunk, record);
-          }
-          collected += end - at;
-        }
-        return collected >= maxBytes || last >= to;
-      });
-      if (done || to <= segment.lastPosition) break;
-      from = segment.lastPosition + 1;
-      segmentIndex++;
-    }
-    return records;
+    if (from > to || from > this.lastWritten || from < this.firstPosition) return [];
+    return this.reader.readRecords(from, to, maxBytes, decode);
   }
 
   /**
@@ -481,58 +375,8 @@ export class SegmentedLog {
    * which lets the sparse index skip most of the segment. Each batch is a copy of its bytes.
    */
   async readBatches(fromIndex: number, toIndex: number, positionHint: number, maxBytes = READ_CHUNK_BYTES): Promise<StoredBatch[]> {
-    const batches: StoredBatch[] = [];
-    if (fromIndex > toIndex || fromIndex < this.firstIndex || fromIndex > this.lastAppendedIndex) return batches;
-    let segmentIndex = this.segmentIndexOfEntry(fromIndex);
-    let collected = 0;
-    let next = fromIndex;
-    while (segmentIndex < this.segments.length && collected < maxBytes && next <= toIndex) {
-      const segment = this.segments[segmentIndex]!;
-      // A batch with first position <= hint - 1 lies before every batch of entry >= fromIndex.
-      const offset = next === fromIndex ? segment.index.floorOffset(positionHint - 1, SEGMENT_HEADER_BYTES) : SEGMENT_HEADER_BYTES;
-      await this.walkBatches(segment, offset, Math.max(maxBytes, 64 * 1024), (chunk, at, end, header, fileOffset) => {
-        if (header.entryIndex >= next && header.entryIndex <= toIndex) {
-          if (header.entryIndex !== next) throw new CorruptLogError(segment.file, fileOffset, `entry ${header.entryIndex} where entry ${next} was expected`);
-          batches.push({ ...header, kind: header.kind ?? 0, bytes: Buffer.from(chunk.subarray(at, end)) });
-          collected += end - at;
-          next++;
-        }
-        return collected >= maxBytes || next > toIndex;
-      });
-      segmentIndex++;
-    }
-    return batches;
-  }
-
-  /**
-   * Walks the whole batches of `segment` from byte `offset` on, reading chunks of about
-   * `chunkBytes`, and calls `visit(chunk, at, end, header, fileOffset)` for each until it returns true.
-   * Every chunk is a fresh buffer, so views into one stay valid after the walk moves on (reads
-   * hand out records that keep them). Returns whether `visit` finished (false: the segment ended).
-   */
-  private walkBatches(segment: Segment, offset: number, chunkBytes: number, visit: (chunk: Buffer, at: number, end: number, header: BatchHeader, fileOffset: number) => boolean): Promise<boolean> {
-    return this.withReader(segment, async (handle) => {
-      const end = segment.size;
-      let chunk = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(end - offset, 8)));
-      while (offset < end) {
-        const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
-        let at = 0;
-        for (;;) {
-          const check = checkBatch(chunk, at, length);
-          if (check.kind === 'incomplete') break;
-          if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
-          if (visit(chunk, at, check.end, readBatchHeader(chunk, at), offset + at)) return true;
-          at = check.end;
-        }
-        if (at === 0) {
-          chunk = chunkForBatch(chunk, length, offset, end, segment.file);
-          continue;
-        }
-        offset += at;
-        chunk = Buffer.allocUnsafe(chunk.length);
-      }
-      return false;
-    });
+    if (fromIndex > toIndex || fromIndex < this.firstIndex || fromIndex > this.lastAppendedIndex) return [];
+    return this.reader.readBatches(fromIndex, toIndex, positionHint, maxBytes);
   }
 
   /**
@@ -547,7 +391,7 @@ export class SegmentedLog {
       throw new StorageFailedError(`cannot truncate after ${position}: the log starts at ${this.firstPosition}`);
     }
     const active = await this.dropSegmentsAfter((segment) => segment.base > position);
-    await this.cutActive(active, await offsetAfter(active, position, position < active.base));
+    await this.cutActive(active, await cutAfterPosition(active, position, position < active.base, this.fs));
   }
 
   /**
@@ -562,7 +406,7 @@ export class SegmentedLog {
       throw new StorageFailedError(`cannot truncate after entry ${entryIndex}: the log starts at entry ${this.firstIndex}`);
     }
     const active = await this.dropSegmentsAfter((segment) => segment.baseIndex > entryIndex);
-    await this.cutActive(active, await offsetAfterEntry(active, entryIndex));
+    await this.cutActive(active, await cutAfterEntry(active, entryIndex, this.fs));
     return this.lastAppended;
   }
 
@@ -571,22 +415,22 @@ export class SegmentedLog {
     await this.writer.close();
     while (this.segments.length > 1 && after(this.active())) {
       const dropped = this.segments.pop()!;
-      await this.closeReader(dropped.file);
-      await unlinkIfExists(dropped.file);
-      await unlinkIfExists(indexFile(dropped.file));
+      await this.reader.close(dropped.file);
+      await unlinkIfExists(dropped.file, this.fs);
+      await unlinkIfExists(indexFile(dropped.file), this.fs);
     }
     const active = this.active();
-    await this.closeReader(active.file);
-    await unlinkIfExists(indexFile(active.file)); // it is the active segment again
+    await this.reader.close(active.file);
+    await unlinkIfExists(indexFile(active.file), this.fs); // it is the active segment again
     return active;
   }
 
-  private async cutActive(active: Segment, found: { cut: number; lastPosition: number; lastIndex: number; lastTerm: number | undefined }): Promise<void> {
+  private async cutActive(active: Segment, found: CutPoint): Promise<void> {
     const { cut, lastPosition, lastIndex } = found;
-    this.writer = await openWriter(active.file, this.options.wrapWriter);
+    this.writer = await openWriter(active.file, this.options.wrapWriter, this.fs);
     await this.writer.truncate(cut);
     await this.writer.datasync();
-    await syncDirectory(this.dir);
+    await syncDirectory(this.dir, this.fs);
     active.size = cut;
     active.lastPosition = lastPosition;
     active.lastIndex = lastIndex;
@@ -598,7 +442,7 @@ export class SegmentedLog {
     this.durable = Math.min(this.durable, lastPosition);
     this.durableIndex = Math.min(this.durableIndex, lastIndex);
     const previous = this.segments[this.segments.length - 2];
-    this.lastAppendedTerm = found.lastTerm ?? (previous ? await lastTermOf(previous) : 0);
+    this.lastAppendedTerm = found.lastTerm ?? (previous ? await lastTermOf(previous, this.fs) : 0);
   }
 
   /** Every segment's file, base and last position, for `verify` and status. */
@@ -613,288 +457,16 @@ export class SegmentedLog {
     if (this.intervalTimer) clearInterval(this.intervalTimer);
     if (!this.failure) await this.writer.datasync().catch(() => undefined);
     await this.writer.close().catch(() => undefined);
-    for (const file of [...this.readers.keys()]) await this.closeReader(file);
+    await this.reader.closeAll();
   }
 
   private active(): Segment {
     return this.segments[this.segments.length - 1]!;
   }
-
-  /** The segment holding entry `entryIndex`. */
-  private segmentIndexOfEntry(entryIndex: number): number {
-    return this.lastSegmentWhere((segment) => segment.baseIndex <= entryIndex);
-  }
-
-  /** The segment holding `position`. */
-  private segmentIndexOf(position: number): number {
-    return this.lastSegmentWhere((segment) => segment.base <= position);
-  }
-
-  /** Binary search: the last segment for which `starts` holds (segments are in order), or 0. */
-  private lastSegmentWhere(starts: (segment: Segment) => boolean): number {
-    let low = 0;
-    let high = this.segments.length - 1;
-    while (low < high) {
-      const mid = (low + high + 1) >>> 1;
-      if (starts(this.segments[mid]!)) low = mid;
-      else high = mid - 1;
-    }
-    return low;
-  }
-
-  /**
-   * Read handles, least recently used closed first, so open files stay bounded. A handle is
-   * shared by concurrent reads of its segment and closed only once no read uses it.
-   */
-  private async withReader<T>(segment: Segment, use: (handle: FileHandle) => Promise<T>): Promise<T> {
-    let entry = this.readers.get(segment.file);
-    if (entry) {
-      this.readers.delete(segment.file); // re-insert: most recently used last
-    } else {
-      entry = { handle: open(segment.file, 'r'), users: 0, evicted: false };
-    }
-    this.readers.set(segment.file, entry);
-    entry.users++;
-    for (const [file, other] of this.readers) {
-      if (this.readers.size <= this.options.maxOpenFiles) break;
-      this.readers.delete(file);
-      other.evicted = true;
-      if (other.users === 0) void closeQuietly(other.handle);
-    }
-    try {
-      return await use(await entry.handle);
-    } finally {
-      entry.users--;
-      if (entry.evicted && entry.users === 0) void closeQuietly(entry.handle);
-    }
-  }
-
-  private async closeReader(file: string): Promise<void> {
-    const entry = this.readers.get(file);
-    if (!entry) return;
-    this.readers.delete(file);
-    entry.evicted = true;
-    if (entry.users === 0) await closeQuietly(entry.handle);
-  }
-}
-
-interface ReaderEntry {
-  handle: Promise<FileHandle>;
-  users: number;
-  evicted: boolean;
-}
-
-async function closeQuietly(handle: Promise<FileHandle>): Promise<void> {
-  await handle.then((h) => h.close()).catch(() => undefined);
-}
-
-function indexFile(segmentFile: string): string {
-  return segmentFile.slice(0, -'.seg'.length) + INDEX_SUFFIX;
-}
-
-/**
- * A new segment appears whole or not at all (written aside, fsynced, renamed): a crash while
- * rolling never leaves a headerless last segment that open would take for corruption.
- */
-async function createSegment(dir: string, base: number, baseIndex: number): Promise<Segment> {
-  const file = join(dir, segmentName(base));
-  await writeFileAtomic(file, encodeSegmentHeader(base, baseIndex));
-  return { base, baseIndex, lastIndex: baseIndex - 1, file, size: SEGMENT_HEADER_BYTES, lastPosition: base - 1, index: new SparseIndex() };
-}
-
-interface ScannedSegment {
-  segment: Segment;
-  truncatedBytes: number;
-  lastTerm: number;
-}
-
-/** A sealed segment: its index file if it is valid for the file's size, else a full scan. */
-async function loadSealedSegment(dir: string, base: number): Promise<ScannedSegment> {
-  const file = join(dir, segmentName(base));
-  const size = (await stat(file)).size;
-  const indexBytes = await readFile(indexFile(file)).catch(() => undefined);
-  const loaded = indexBytes ? SparseIndex.deserialize(indexBytes, size) : undefined;
-  if (loaded) {
-    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
-    const handle = await open(file, 'r');
-    try {
-      await handle.read(header, 0, SEGMENT_HEADER_BYTES, 0);
-    } finally {
-      await handle.close();
-    }
-    const problem = checkSegmentHeader(header, base);
-    if (problem) throw new CorruptLogError(file, 0, problem);
-    const baseIndex = segmentBaseIndex(header);
-    // lastIndex is set by open from the next segment's base entry index.
-    return { segment: { base, baseIndex, lastIndex: baseIndex - 1, file, size, lastPosition: loaded.lastPosition, index: loaded.index }, truncatedBytes: 0, lastTerm: 0 };
-  }
-  const scanned = await scanSegment(file, base, { tornTailAllowed: false });
-  await writeFileAtomic(indexFile(file), scanned.index.serialize(scanned.validBytes, scanned.lastPosition));
-  return {
-    segment: { base, baseIndex: scanned.baseIndex, lastIndex: scanned.lastIndex, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
-    truncatedBytes: 0,
-    lastTerm: scanned.lastTerm,
-  };
-}
-
-/** The last segment: scanned record by record; a torn tail or partial batch is cut off. */
-async function recoverActiveSegment(dir: string, base: number): Promise<ScannedSegment> {
-  const file = join(dir, segmentName(base));
-  const scanned = await scanSegment(file, base, { tornTailAllowed: true });
-  // An index file here is a leftover of a roll a crash interrupted (after the index file, before
-  // the next segment): the active segment is scanned instead, and its index file is written
-  // when it is sealed. Removed so that it does not go stale as appends continue.
-  await unlinkIfExists(indexFile(file));
-  let truncatedBytes = 0;
-  if (scanned.validBytes < scanned.fileBytes) {
-    truncatedBytes = scanned.fileBytes - scanned.validBytes;
-    const handle = await open(file, 'r+');
-    try {
-      await handle.truncate(scanned.validBytes);
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-  }
-  return {
-    segment: { base, baseIndex: scanned.baseIndex, lastIndex: scanned.lastIndex, file, size: scanned.validBytes, lastPosition: scanned.lastPosition, index: scanned.index },
-    truncatedBytes,
-    lastTerm: scanned.lastTerm,
-  };
-}
-
-interface SegmentScan {
-  index: SparseIndex;
-  lastPosition: number;
-  lastTerm: number;
-  baseIndex: number;
-  lastIndex: number;
-  /** Bytes up to the end of the last complete batch. */
-  validBytes: number;
-  fileBytes: number;
-}
-
-/**
- * Walks every batch of a segment, checking CRC, lengths and position continuity.
- *
- * Telling a torn write from corruption: an incomplete batch at the end of the file, or a bad
- * batch followed only by zeros or nothing, is what a crash during a write leaves (never
- * acknowledged: acks wait for the fdatasync). A bad batch with intact data after it is damage
- * to acknowledged data: `CorruptLogError`.
- */
-export async function scanSegment(
-  file: string,
-  base: number,
-  options: { tornTailAllowed: boolean; onBatch?: (bytes: Buffer, offset: number) => void },
-): Promise<SegmentScan> {
-  const bytes = await readFile(file);
-  const headerProblem = checkSegmentHeader(bytes, base);
-  if (headerProblem) throw new CorruptLogError(file, 0, headerProblem);
-  const index = new SparseIndex();
-  let offset = SEGMENT_HEADER_BYTES;
-  let expected = base;
-  const baseIndex = segmentBaseIndex(bytes);
-  let expectedIndex = baseIndex;
-  let lastTerm = 0;
-  let lastIndexed = -Infinity;
-  while (offset < bytes.length) {
-    const check = checkBatch(bytes, offset, bytes.length);
-    if (check.kind !== 'batch') {
-      const atTail = check.kind === 'incomplete' || check.end >= bytes.length || onlyZeros(bytes, check.end);
-      if (options.tornTailAllowed && atTail) break;
-      const reason = check.kind === 'incomplete' ? 'batch runs past the end of the file' : check.reason;
-      throw new CorruptLogError(file, offset, reason);
-    }
-    const first = batchFirstPosition(bytes, offset);
-    if (first !== expected) throw new CorruptLogError(file, offset, `batch starts at position ${first}, expected ${expected}`);
-    const entryIndex = batchEntryIndex(bytes, offset);
-    if (entryIndex !== expectedIndex) throw new CorruptLogError(file, offset, `batch is entry ${entryIndex}, expected entry ${expectedIndex}`);
-    expectedIndex++;
-    options.onBatch?.(bytes, offset);
-    // Index entries point at batch starts, one per interval, like the writer makes them.
-    if (index.size === 0 || offset - lastIndexed >= DEFAULT_INDEX_INTERVAL_BYTES) {
-      index.add(first, offset);
-      lastIndexed = offset;
-    }
-    expected = first + batchCount(bytes, offset);
-    lastTerm = batchTerm(bytes, offset);
-    offset = check.end;
-  }
-  if (!options.tornTailAllowed && offset !== bytes.length) {
-    throw new CorruptLogError(file, offset, 'sealed segment ends inside a batch');
-  }
-  return { index, lastPosition: expected - 1, lastTerm, baseIndex, lastIndex: expectedIndex - 1, validBytes: offset, fileBytes: bytes.length };
-}
-
-interface CutPoint {
-  cut: number;
-  lastPosition: number;
-  lastIndex: number;
-  /** Term of the last batch kept in this segment; undefined if it keeps none. */
-  lastTerm: number | undefined;
-}
-
-/**
- * Where to cut the segment so that it ends with the batch whose last event is at `position`
- * (entries without events right after it are kept with it). `before`: cut before every batch.
- */
-async function offsetAfter(segment: Segment, position: number, before: boolean): Promise<CutPoint> {
-  if (before) return { cut: SEGMENT_HEADER_BYTES, lastPosition: segment.base - 1, lastIndex: segment.baseIndex - 1, lastTerm: undefined };
-  let found: CutPoint | undefined;
-  let inside = false;
-  await scanSegment(segment.file, segment.base, {
-    tornTailAllowed: true,
-    onBatch: (bytes, offset) => {
-      const first = batchFirstPosition(bytes, offset);
-      const last = first + batchCount(bytes, offset) - 1;
-      if (last === position) found = { cut: offset + 8 + bytes.readUInt32LE(offset), lastPosition: last, lastIndex: batchEntryIndex(bytes, offset), lastTerm: batchTerm(bytes, offset) };
-      else if (first <= position && position < last) inside = true;
-    },
-  });
-  if (inside) throw new StorageFailedError(`cannot truncate after position ${position}: it is inside a batch (an append is all or nothing)`);
-  if (!found) throw new StorageFailedError(`position ${position} not found in ${segment.file}`);
-  return found;
-}
-
-/** Where to cut so that the segment ends with entry `entryIndex`. */
-async function offsetAfterEntry(segment: Segment, entryIndex: number): Promise<CutPoint> {
-  let found: CutPoint = { cut: SEGMENT_HEADER_BYTES, lastPosition: segment.base - 1, lastIndex: segment.baseIndex - 1, lastTerm: undefined };
-  if (entryIndex < segment.baseIndex) return found;
-  await scanSegment(segment.file, segment.base, {
-    tornTailAllowed: true,
-    onBatch: (bytes, offset) => {
-      const index = batchEntryIndex(bytes, offset);
-      if (index > entryIndex) return;
-      const first = batchFirstPosition(bytes, offset);
-      found = { cut: offset + 8 + bytes.readUInt32LE(offset), lastPosition: first + batchCount(bytes, offset) - 1, lastIndex: index, lastTerm: batchTerm(bytes, offset) };
-    },
-  });
-  if (found.lastIndex !== entryIndex) throw new StorageFailedError(`entry ${entryIndex} not found in ${segment.file}`);
-  return found;
-}
-
-async function lastTermOf(segment: Segment): Promise<number> {
-  if (segment.lastPosition < segment.base) return 0;
-  return (await scanSegment(segment.file, segment.base, { tornTailAllowed: true })).lastTerm;
-}
-
-/**
- * No whole batch fit in `chunk` (read at `offset`): a chunk large enough for the batch there,
- * to read it again; CorruptLogError if the batch claims to run past the segment's end.
- */
-function chunkForBatch(chunk: Buffer, length: number, offset: number, end: number, file: string): ReturnType<typeof Buffer.allocUnsafe> {
-  const needed = length < 8 ? 8 : chunk.readUInt32LE(0) + 8;
-  if (needed <= chunk.length || offset + needed > end) throw new CorruptLogError(file, offset, `batch of ${needed} bytes runs past the end of the segment`);
-  return Buffer.allocUnsafe(needed);
-}
-
-function onlyZeros(bytes: Buffer, from: number): boolean {
-  for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
 }
 
 /** The handle writes of segment `file` go through. */
-async function openWriter(file: string, wrap: WrapWriter | undefined): Promise<FileHandle> {
-  const handle = await open(file, 'r+');
+async function openWriter(file: string, wrap: WrapWriter | undefined, fs: FileSystem): Promise<FileHandle> {
+  const handle = await fs.open(file, 'r+');
   return wrap ? wrap(file, handle) : handle;
 }

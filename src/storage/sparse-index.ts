@@ -1,6 +1,9 @@
 import { crc32c } from './crc.js';
 import { readU64, writeU64 } from './record.js';
 
+/** Distance between sparse index entries unless the log is opened with another. */
+export const DEFAULT_INDEX_INTERVAL_BYTES = 4 * 1024;
+
 /**
  * One entry per ~indexIntervalBytes of a segment: (position of a batch's first record, its byte
  * offset). A read seeks to the floor entry and scans forward at most one interval.

@@ -1,0 +1,154 @@
+import { join } from 'node:path';
+import { CorruptLogError } from '../types/errors.js';
+import { unlinkIfExists, writeFileAtomic } from './file-io.js';
+import type { FileSystem } from './file-system.js';
+import { createSegment, indexFile, type Segment } from './segment.js';
+import { SEGMENT_HEADER_BYTES, checkSegmentHeader, parseSegmentName, segmentBaseIndex, segmentName } from './segment-file.js';
+import { lastTermOf, scanSegment, type SegmentScan } from './segment-scan.js';
+import { SparseIndex } from './sparse-index.js';
+
+/** What recovery found and did at open. */
+export interface RecoveryReport {
+  segments: number;
+  /** Bytes cut from the end of the last segment (a torn write or a partial batch). */
+  truncatedBytes: number;
+  lastPosition: number;
+  lastIndex: number;
+}
+
+export interface RecoveredSegments {
+  /** In order, never empty; the last one is the active segment. */
+  segments: Segment[];
+  truncatedBytes: number;
+  /** Term of the log's last record; 0 for an empty log. */
+  lastTerm: number;
+}
+
+interface ScannedSegment {
+  segment: Segment;
+  truncatedBytes: number;
+  lastTerm: number;
+}
+
+/**
+ * The segments under `dir` (an existing directory) as a crash left them: leftovers of
+ * interrupted atomic writes removed, sealed segments loaded, the active one's torn tail cut off,
+ * and a first segment created for a new log.
+ */
+export async function recoverSegments(dir: string, fs: FileSystem): Promise<RecoveredSegments> {
+  const bases = await segmentBases(dir, fs);
+  if (bases.length === 0) {
+    return { segments: [await createSegment(dir, 0, 1, fs)], truncatedBytes: 0, lastTerm: 0 };
+  }
+  const segments: Segment[] = [];
+  let truncatedBytes = 0;
+  let lastTerm = 0;
+  for (let i = 0; i < bases.length; i++) {
+    const base = bases[i]!;
+    const isLast = i === bases.length - 1;
+    const scanned = isLast ? await recoverActiveSegment(dir, base, fs) : await loadSealedSegment(dir, base, fs);
+    truncatedBytes += scanned.truncatedBytes;
+    if (isLast) lastTerm = scanned.lastTerm;
+    const previous = segments[segments.length - 1];
+    if (previous) linkToPrevious(previous, scanned.segment);
+    segments.push(scanned.segment);
+  }
+  if (lastTerm === 0 && segments.length > 1) {
+    // The active segment is empty: the last term is that of the previous segment's last record.
+    lastTerm = await lastTermOf(segments[segments.length - 2]!, fs);
+  }
+  return { segments, truncatedBytes, lastTerm };
+}
+
+/** Bases of the segment files under `dir`, in order, after removing what crashed atomic writes left. */
+async function segmentBases(dir: string, fs: FileSystem): Promise<number[]> {
+  const all = await fs.readdir(dir);
+  // Leftovers of atomic writes a crash interrupted (a segment or index never renamed).
+  for (const name of all.filter((n) => n.endsWith('.tmp'))) await unlinkIfExists(join(dir, name), fs);
+  return all
+    .filter((name) => !name.endsWith('.tmp'))
+    .map(parseSegmentName)
+    .filter((base): base is number => base !== undefined)
+    .sort((a, b) => a - b);
+}
+
+/** Checks that `next` continues `previous`, and ends `previous` where `next` begins. */
+function linkToPrevious(previous: Segment, next: Segment): void {
+  if (previous.lastPosition + 1 !== next.base) {
+    throw new CorruptLogError(
+      next.file,
+      0,
+      `segment starts at position ${next.base} but the previous one ends at ${previous.lastPosition}`,
+    );
+  }
+  // A sealed segment's last entry is the one before the next segment's first.
+  if (next.baseIndex <= previous.baseIndex) {
+    throw new CorruptLogError(
+      next.file,
+      0,
+      `segment starts at entry ${next.baseIndex}, not after the previous one's first entry ${previous.baseIndex}`,
+    );
+  }
+  previous.lastIndex = next.baseIndex - 1;
+}
+
+/** A sealed segment: its index file if it is valid for the file's size, else a full scan. */
+async function loadSealedSegment(dir: string, base: number, fs: FileSystem): Promise<ScannedSegment> {
+  const file = join(dir, segmentName(base));
+  const size = (await fs.stat(file)).size;
+  const indexBytes = await fs.readFile(indexFile(file)).catch(() => undefined);
+  const loaded = indexBytes ? SparseIndex.deserialize(indexBytes, size) : undefined;
+  if (loaded) {
+    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    const handle = await fs.open(file, 'r');
+    try {
+      await handle.read(header, 0, SEGMENT_HEADER_BYTES, 0);
+    } finally {
+      await handle.close();
+    }
+    const problem = checkSegmentHeader(header, base);
+    if (problem) throw new CorruptLogError(file, 0, problem);
+    const baseIndex = segmentBaseIndex(header);
+    // lastIndex is set by recovery from the next segment's base entry index.
+    const lastIndex = baseIndex - 1;
+    const segment = { base, baseIndex, lastIndex, file, size, lastPosition: loaded.lastPosition, index: loaded.index };
+    return { segment, truncatedBytes: 0, lastTerm: 0 };
+  }
+  const scanned = await scanSegment(file, base, { tornTailAllowed: false }, fs);
+  await writeFileAtomic(indexFile(file), scanned.index.serialize(scanned.validBytes, scanned.lastPosition), fs);
+  return { segment: scannedSegment(file, base, scanned), truncatedBytes: 0, lastTerm: scanned.lastTerm };
+}
+
+/** The last segment: scanned record by record; a torn tail or partial batch is cut off. */
+async function recoverActiveSegment(dir: string, base: number, fs: FileSystem): Promise<ScannedSegment> {
+  const file = join(dir, segmentName(base));
+  const scanned = await scanSegment(file, base, { tornTailAllowed: true }, fs);
+  // An index file here is a leftover of a roll a crash interrupted (after the index file, before
+  // the next segment): the active segment is scanned instead, and its index file is written
+  // when it is sealed. Removed so that it does not go stale as appends continue.
+  await unlinkIfExists(indexFile(file), fs);
+  let truncatedBytes = 0;
+  if (scanned.validBytes < scanned.fileBytes) {
+    truncatedBytes = scanned.fileBytes - scanned.validBytes;
+    const handle = await fs.open(file, 'r+');
+    try {
+      await handle.truncate(scanned.validBytes);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+  return { segment: scannedSegment(file, base, scanned), truncatedBytes, lastTerm: scanned.lastTerm };
+}
+
+function scannedSegment(file: string, base: number, scanned: SegmentScan): Segment {
+  return {
+    base,
+    baseIndex: scanned.baseIndex,
+    lastIndex: scanned.lastIndex,
+    file,
+    size: scanned.validBytes,
+    lastPosition: scanned.lastPosition,
+    index: scanned.index,
+  };
+}
