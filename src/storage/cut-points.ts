@@ -21,7 +21,12 @@ export interface CutPoint {
  * Where to cut the segment so that it ends with the batch whose last event is at `position`
  * (entries without events right after it are kept with it). `before`: cut before every batch.
  */
-export async function cutAfterPosition(segment: Segment, position: number, before: boolean, fs: FileSystem): Promise<CutPoint> {
+export async function cutAfterPosition(
+  segment: Segment,
+  position: number,
+  before: boolean,
+  fs: FileSystem,
+): Promise<CutPoint> {
   if (before) return cutBeforeEveryBatch(segment);
   let found: CutPoint | undefined;
   let inside = false;
@@ -33,7 +38,9 @@ export async function cutAfterPosition(segment: Segment, position: number, befor
   };
   await scanSegment(segment.file, segment.base, { tornTailAllowed: true, onBatch }, fs);
   if (inside) {
-    throw new StorageFailedError(`cannot truncate after position ${position}: it is inside a batch (an append is all or nothing)`);
+    throw new StorageFailedError(
+      `cannot truncate after position ${position}: it is inside a batch (an append is all or nothing)`,
+    );
   }
   if (!found) throw new StorageFailedError(`position ${position} not found in ${segment.file}`);
   return found;
@@ -52,7 +59,8 @@ export async function cutAfterEntry(segment: Segment, entryIndex: number, fs: Fi
 }
 
 function cutBeforeEveryBatch(segment: Segment): CutPoint {
-  return { cut: SEGMENT_HEADER_BYTES, lastPosition: segment.base - 1, lastIndex: segment.baseIndex - 1, lastTerm: undefined };
+  const cut = SEGMENT_HEADER_BYTES;
+  return { cut, lastPosition: segment.base - 1, lastIndex: segment.baseIndex - 1, lastTerm: undefined };
 }
 
 /** Keeps the batch at `offset` of the segment's `bytes` as its last. */

@@ -83,7 +83,12 @@ export class SegmentReader {
   }
 
   /** Whole batches `fromIndex..toIndex` as stored, in order, up to about `maxBytes` (see SegmentedLog). */
-  async readBatches(fromIndex: number, toIndex: number, positionHint: number, maxBytes: number): Promise<StoredBatch[]> {
+  async readBatches(
+    fromIndex: number,
+    toIndex: number,
+    positionHint: number,
+    maxBytes: number,
+  ): Promise<StoredBatch[]> {
     const batches: StoredBatch[] = [];
     let segmentIndex = lastSegmentWhere(this.segments, (segment) => segment.baseIndex <= fromIndex);
     let collected = 0;
@@ -96,7 +101,8 @@ export class SegmentReader {
       await this.walkBatches(segment, offset, chunkBytesFor(maxBytes), (chunk, at, end, header, fileOffset) => {
         if (header.entryIndex >= next && header.entryIndex <= toIndex) {
           if (header.entryIndex !== next) {
-            throw new CorruptLogError(segment.file, fileOffset, `entry ${header.entryIndex} where entry ${next} was expected`);
+            const problem = `entry ${header.entryIndex} where entry ${next} was expected`;
+            throw new CorruptLogError(segment.file, fileOffset, problem);
           }
           batches.push({ ...header, kind: header.kind ?? 0, bytes: Buffer.from(chunk.subarray(at, end)) });
           collected += end - at;

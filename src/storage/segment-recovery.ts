@@ -3,7 +3,13 @@ import { CorruptLogError } from '../types/errors.js';
 import { unlinkIfExists, writeFileAtomic } from './file-io.js';
 import type { FileSystem } from './file-system.js';
 import { createSegment, indexFile, type Segment } from './segment.js';
-import { SEGMENT_HEADER_BYTES, checkSegmentHeader, parseSegmentName, segmentBaseIndex, segmentName } from './segment-file.js';
+import {
+  SEGMENT_HEADER_BYTES,
+  checkSegmentHeader,
+  parseSegmentName,
+  segmentBaseIndex,
+  segmentName,
+} from './segment-file.js';
 import { lastTermOf, scanSegment, type SegmentScan } from './segment-scan.js';
 import { SparseIndex } from './sparse-index.js';
 

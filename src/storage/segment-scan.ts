@@ -76,7 +76,8 @@ export async function scanSegment(
     throw new CorruptLogError(file, offset, 'sealed segment ends inside a batch');
   }
   const lastIndex = expectedIndex - 1;
-  return { index, lastPosition: expected - 1, lastTerm, baseIndex, lastIndex, validBytes: offset, fileBytes: bytes.length };
+  const lastPosition = expected - 1;
+  return { index, lastPosition, lastTerm, baseIndex, lastIndex, validBytes: offset, fileBytes: bytes.length };
 }
 
 /** Term of the last record of `segment`; 0 when it holds none. */

@@ -1,7 +1,13 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from './file-io.js';
 import type { FileSystem } from './file-system.js';
-import { INDEX_SUFFIX, SEGMENT_HEADER_BYTES, SEGMENT_SUFFIX, encodeSegmentHeader, segmentName } from './segment-file.js';
+import {
+  INDEX_SUFFIX,
+  SEGMENT_HEADER_BYTES,
+  SEGMENT_SUFFIX,
+  encodeSegmentHeader,
+  segmentName,
+} from './segment-file.js';
 import { SparseIndex } from './sparse-index.js';
 
 /** What the log knows of one segment file while it is open. */

@@ -9,6 +9,7 @@ import { SEGMENT_HEADER_BYTES } from './segment-file.js';
 import { READ_CHUNK_BYTES, SegmentReader, type StoredBatch } from './segment-reader.js';
 import { recoverSegments, type RecoveryReport } from './segment-recovery.js';
 import { lastTermOf } from './segment-scan.js';
+import { monotonicClock, realTimers, systemClock, type Clock, type Timers } from './time.js';
 
 export { DEFAULT_INDEX_INTERVAL_BYTES } from './sparse-index.js';
 export { scanSegment, type ScanOptions, type SegmentScan } from './segment-scan.js';
@@ -30,6 +31,12 @@ export interface SegmentedLogOptions {
   wrapWriter?: WrapWriter;
   /** The disk the segments live on; node's by default. */
   fs?: FileSystem;
+  /** Wall-clock milliseconds (`Date.now` by default): when the `interval` policy last synced. */
+  clock?: Clock;
+  /** Monotonic milliseconds (`performance.now` by default): how long an fdatasync took. */
+  monotonicNow?: Clock;
+  /** What runs the `interval` policy's idle syncs (node's timers by default). */
+  timers?: Timers;
 }
 
 /**
@@ -41,6 +48,7 @@ export type WrapWriter = { wrap(file: string, handle: FileHandle): FileHandle }[
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_OPEN_FILES = 32;
+const MS_PER_SECOND = 1000;
 
 interface PendingBatch {
   bytes: Buffer;
@@ -84,13 +92,16 @@ export class SegmentedLog {
   private syncing: Promise<void> | undefined;
   private failure: Error | undefined;
   private closed = false;
-  private intervalTimer: NodeJS.Timeout | undefined;
+  private intervalTimer: unknown;
   private readonly reader: SegmentReader;
   private readonly fs: FileSystem;
+  private readonly clock: Clock;
+  private readonly monotonicNow: Clock;
+  private readonly timers: Timers;
   /** Bytes written to the active segment since its last index entry. */
   private bytesSinceIndexEntry = 0;
   /** When the last fdatasync started (for the `interval` policy). */
-  private lastSync = Date.now();
+  private lastSync: number;
   readonly recovery: RecoveryReport;
 
   private constructor(
@@ -112,11 +123,14 @@ export class SegmentedLog {
     this.durableIndex = last.lastIndex;
     this.recovery = recovery;
     this.fs = options.fs ?? nodeFileSystem;
+    this.clock = options.clock ?? systemClock;
+    this.monotonicNow = options.monotonicNow ?? monotonicClock;
+    this.timers = options.timers ?? realTimers;
+    this.lastSync = this.clock();
     this.reader = new SegmentReader(segments, this.fs, options.maxOpenFiles);
     this.bytesSinceIndexEntry = last.size - Math.max(last.index.lastOffset(), SEGMENT_HEADER_BYTES);
     if (options.fsync.kind === 'interval') {
-      this.intervalTimer = setInterval(() => void this.syncNow(), options.fsync.ms);
-      this.intervalTimer.unref();
+      this.intervalTimer = this.timers.setInterval(() => void this.syncNow(), options.fsync.ms);
     }
   }
 
@@ -180,10 +194,12 @@ export class SegmentedLog {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new StorageFailedError('the segmented log is closed'));
     if (first !== this.lastAppended + 1 || last < first - 1) {
-      return Promise.reject(new StorageFailedError(`batch ${first}..${last} does not follow position ${this.lastAppended}`));
+      const problem = `batch ${first}..${last} does not follow position ${this.lastAppended}`;
+      return Promise.reject(new StorageFailedError(problem));
     }
     if (entryIndex !== this.lastAppendedIndex + 1) {
-      return Promise.reject(new StorageFailedError(`entry ${entryIndex} does not follow entry ${this.lastAppendedIndex}`));
+      const problem = `entry ${entryIndex} does not follow entry ${this.lastAppendedIndex}`;
+      return Promise.reject(new StorageFailedError(problem));
     }
     this.lastAppended = last;
     this.lastAppendedTerm = term;
@@ -239,7 +255,7 @@ export class SegmentedLog {
       while (this.unsynced.length > 0 && !this.failure) {
         const written = this.unsynced;
         this.unsynced = [];
-        const started = performance.now();
+        const started = this.monotonicNow();
         try {
           await this.writer.datasync();
         } catch (error) {
@@ -247,7 +263,7 @@ export class SegmentedLog {
           return;
         }
         this.stats.syncs++;
-        this.onSync?.((performance.now() - started) / 1000);
+        this.onSync?.((this.monotonicNow() - started) / MS_PER_SECOND);
         this.acknowledge(written);
       }
     } finally {
@@ -272,7 +288,9 @@ export class SegmentedLog {
       // Roll a full, non-empty segment before this batch: a batch never spans two segments.
       // Only before a batch with events, so every segment starts at a new position (and name).
       const hasEvents = batch.last >= batch.first;
-      if (hasEvents && active.size + bytes >= this.options.segmentBytes && active.size + bytes > SEGMENT_HEADER_BYTES && active.lastPosition >= active.base) {
+      const sizeSoFar = active.size + bytes;
+      const full = sizeSoFar >= this.options.segmentBytes && sizeSoFar > SEGMENT_HEADER_BYTES;
+      if (hasEvents && full && active.lastPosition >= active.base) {
         await this.writeBuffers(active, buffers, bytes);
         buffers = [];
         bytes = 0;
@@ -285,7 +303,8 @@ export class SegmentedLog {
       // Batches adjacent in memory (carved from one arena) go to writev as one range.
       const previous = buffers[buffers.length - 1];
       const next = batch.bytes;
-      if (previous !== undefined && previous.buffer === next.buffer && previous.byteOffset + previous.length === next.byteOffset) {
+      const adjacent = previous !== undefined && previous.buffer === next.buffer;
+      if (adjacent && previous.byteOffset + previous.length === next.byteOffset) {
         buffers[buffers.length - 1] = Buffer.from(next.buffer, previous.byteOffset, previous.length + next.length);
       } else {
         buffers.push(next);
@@ -305,8 +324,8 @@ export class SegmentedLog {
     active.size += bytes;
     this.stats.bytesWritten += bytes;
     const policy = this.options.fsync;
-    if (policy.kind === 'interval' && Date.now() - this.lastSync >= policy.ms) {
-      this.lastSync = Date.now();
+    if (policy.kind === 'interval' && this.clock() - this.lastSync >= policy.ms) {
+      this.lastSync = this.clock();
       await this.writer.datasync();
     }
   }
@@ -333,7 +352,7 @@ export class SegmentedLog {
   /** The interval timer covers idle periods; under load `writeBuffers` syncs on schedule. */
   private async syncNow(): Promise<void> {
     if (this.closed || this.failure || this.writing || this.syncing) return;
-    this.lastSync = Date.now();
+    this.lastSync = this.clock();
     try {
       await this.writer.datasync();
     } catch (error) {
@@ -345,7 +364,10 @@ export class SegmentedLog {
     const failure =
       error instanceof StorageFailedError
         ? error
-        : new StorageFailedError(`log write failed; the log accepts no more writes: ${(error as Error).message}`, error);
+        : new StorageFailedError(
+            `log write failed; the log accepts no more writes: ${(error as Error).message}`,
+            error,
+          );
     this.failure = failure;
     const waiting = [...round, ...this.unsynced, ...this.queue];
     this.queue = [];
@@ -374,7 +396,12 @@ export class SegmentedLog {
    * the first event of entry `fromIndex` (or, for an entry without events, of the next event),
    * which lets the sparse index skip most of the segment. Each batch is a copy of its bytes.
    */
-  async readBatches(fromIndex: number, toIndex: number, positionHint: number, maxBytes = READ_CHUNK_BYTES): Promise<StoredBatch[]> {
+  async readBatches(
+    fromIndex: number,
+    toIndex: number,
+    positionHint: number,
+    maxBytes = READ_CHUNK_BYTES,
+  ): Promise<StoredBatch[]> {
     if (fromIndex > toIndex || fromIndex < this.firstIndex || fromIndex > this.lastAppendedIndex) return [];
     return this.reader.readBatches(fromIndex, toIndex, positionHint, maxBytes);
   }
@@ -403,7 +430,8 @@ export class SegmentedLog {
     if (this.failure) throw this.failure;
     if (entryIndex >= this.lastAppendedIndex) return this.lastAppended;
     if (entryIndex < this.firstIndex - 1) {
-      throw new StorageFailedError(`cannot truncate after entry ${entryIndex}: the log starts at entry ${this.firstIndex}`);
+      const problem = `cannot truncate after entry ${entryIndex}: the log starts at entry ${this.firstIndex}`;
+      throw new StorageFailedError(problem);
     }
     const active = await this.dropSegmentsAfter((segment) => segment.baseIndex > entryIndex);
     await this.cutActive(active, await cutAfterEntry(active, entryIndex, this.fs));
@@ -454,7 +482,7 @@ export class SegmentedLog {
     if (this.closed) return;
     await this.drain();
     this.closed = true;
-    if (this.intervalTimer) clearInterval(this.intervalTimer);
+    if (this.intervalTimer !== undefined) this.timers.clearInterval(this.intervalTimer);
     if (!this.failure) await this.writer.datasync().catch(() => undefined);
     await this.writer.close().catch(() => undefined);
     await this.reader.closeAll();
