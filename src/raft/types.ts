@@ -128,7 +128,3 @@ export interface ReadState {
 export function isLocalMessage(type: MessageType): boolean {
   return type === 'hup' || type === 'beat' || type === 'check-quorum' || type === 'propose' || type === 'unreachable' || type === 'snapshot-status';
 }
-
-export function isResponse(type: MessageType): boolean {
-  return type === 'append-response' || type === 'vote-response' || type === 'pre-vote-response' || type === 'heartbeat-response' || type === 'read-index-response';
-}

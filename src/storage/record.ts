@@ -250,10 +250,6 @@ export function batchEntryIndex(bytes: Buffer, offset: number): number {
   return readU64(bytes, offset + BATCH_PREFIX_BYTES + AT_BATCH_ENTRY_INDEX);
 }
 
-export function batchKind(bytes: Buffer, offset: number): BatchKind {
-  return bytes[offset + BATCH_PREFIX_BYTES + AT_BATCH_KIND] as BatchKind;
-}
-
 /**
  * A whole entry without events (a no-op or a config change with its payload), sealed:
  * length, checksum, header.
