@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { Message, NodeId } from '../raft/index.js';
+import type { Message, NodeId, SnapshotFrame } from '../raft/index.js';
+export type { SnapshotFrame } from '../raft/index.js';
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../storage/file-system.js';
 import { checkBatch, readBatchHeader, type BatchHeader } from '../storage/record.js';
 import { StorageFailedError } from '../types/errors.js';
@@ -18,29 +19,6 @@ import { StorageFailedError } from '../types/errors.js';
  * Raft, so the Ready loop installs a snapshot whose data is already local. A node that dies
  * mid-transfer starts over (the staging file is only a buffer).
  */
-export type SnapshotFrame =
-  | {
-      type: 'snapshot-read';
-      from: NodeId;
-      to: NodeId;
-      /** The snapshot's entry, and the first entry wanted. */
-      snapshotIndex: number;
-      fromIndex: number;
-      /** Position of the first event of entry `fromIndex` (lets the sender's sparse index skip ahead). */
-      positionHint: number;
-    }
-  | {
-      type: 'snapshot-data';
-      from: NodeId;
-      to: NodeId;
-      snapshotIndex: number;
-      fromIndex: number;
-      /** Whole stored batches `fromIndex..`, as on the sender's disk; empty with an error. */
-      bytes: Uint8Array;
-      /** Empty when the sender served the read; otherwise why not. */
-      error: string;
-    };
-
 /** Bytes of batches per `snapshot-data` frame (at least one batch), well under the 16 MiB frame limit. */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** Staging files (`snapshot-<index>-<n>.staging`, one per transfer) live beside the segments directory. */

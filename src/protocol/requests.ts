@@ -1,5 +1,4 @@
-import type { Message } from '../raft/index.js';
-import type { SnapshotFrame } from '../node/snapshot-transfer.js';
+import type { Message, SnapshotFrame } from '../raft/index.js';
 import { decodeRaftMessages, encodeRaftMessages } from './raft-messages.js';
 import { InvalidArgumentError, ProtocolError, type Expected } from '../types/errors.js';
 import type { AckMode, Filter, ReadConsistency } from '../types/event.js';

@@ -99,6 +99,33 @@ export interface Message {
   transfer: boolean;
 }
 
+/**
+ * A frame of a snapshot transfer between two nodes (node/snapshot-transfer.ts): the follower's
+ * read of the next chunk and the leader's answer. Beside `Message` because peers carry both.
+ */
+export type SnapshotFrame =
+  | {
+      type: 'snapshot-read';
+      from: NodeId;
+      to: NodeId;
+      /** The snapshot's entry, and the first entry wanted. */
+      snapshotIndex: number;
+      fromIndex: number;
+      /** Position of the first event of entry `fromIndex` (lets the sender's sparse index skip ahead). */
+      positionHint: number;
+    }
+  | {
+      type: 'snapshot-data';
+      from: NodeId;
+      to: NodeId;
+      snapshotIndex: number;
+      fromIndex: number;
+      /** Whole stored batches `fromIndex..`, as on the sender's disk; empty with an error. */
+      bytes: Uint8Array;
+      /** Empty when the sender served the read; otherwise why not. */
+      error: string;
+    };
+
 export function message(fields: Partial<Message> & Pick<Message, 'type'>): Message {
   return {
     from: NONE,
