@@ -1,8 +1,1 @@
-/**
- * Invariant checks (TigerBeetle style): a broken invariant means a bug, and going on would
- * write or serve wrong data, so it throws at once with what was found. Call sites test the
- * condition themselves (`if (bad) invariantFailed(...)`), so the hot path builds no message.
- */
-export function invariantFailed(message: string): never {
-  throw new Error(`ordo invariant violated: ${message}`);
-}
+export { invariantFailed } from '../types/invariant.js';
