@@ -1,5 +1,6 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { ByteReader, ByteWriter, RandomIdPool, readAppendRecords, writeAppendRecords } from '../src/protocol/index.js';
+import { ByteReader, ByteWriter, readAppendRecords, writeAppendRecords } from '../src/protocol/index.js';
+import { RandomIds } from '../src/types/random-ids.js';
 import { prepareEvents } from '../src/types/validate.js';
 import type { BenchRow } from './report.js';
 import { RECORD_BYTES } from './raw-disk.js';
@@ -19,7 +20,7 @@ export function benchEnvelope(options: { quick?: boolean }): BenchRow[] {
   // Without ids, as most appends are: the client makes them up (see docs/protocol.md).
   const inputs = Array.from({ length: EVENTS_PER_FRAME }, () => ({ type: 'Bench', data }));
   const prepared = prepareEvents(inputs, 1024 * 1024);
-  const ids = new RandomIdPool();
+  const ids = new RandomIds();
   const writer = new ByteWriter();
 
   const handEncode = time(rounds, () => {

@@ -1,7 +1,7 @@
 import { ByteWriter } from '../protocol/bytes.js';
 import { DEFAULT_MAX_FRAME_BYTES, EVENTS_DONE, FrameType, PROTOCOL_VERSION, REQUEST_RESENT } from '../protocol/constants.js';
 import { validateClaimChanges } from '../types/claims.js';
-import { RandomIdPool } from '../protocol/events.js';
+import { RandomIds } from '../types/random-ids.js';
 import { FrameDecoder, type Frame } from '../protocol/frame.js';
 import {
   writeAppend,
@@ -121,7 +121,7 @@ const MAX_REQUEST_ID = 0xffff_ffff;
  */
 export class RemoteEventLog implements EventLog {
   private readonly writer = new ByteWriter();
-  private readonly ids = new RandomIdPool();
+  private readonly ids = new RandomIds();
   private readonly pending = new Map<number, Pending>();
   private readonly subscriptions = new Map<number, RemoteSubscription>();
   private readonly allSubscriptions = new Set<RemoteSubscription>();

@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import type { Event, Json } from '../types/event.js';
 import { readUuid } from '../types/uuid.js';
 import type { PreparedEvent } from '../types/validate.js';
@@ -22,36 +21,8 @@ import type { PlannedAppend } from '../engine/decide.js';
 import type { AppliedEvent } from '../engine/state.js';
 import { decodeClaimChanges, type ClaimChanges } from '../types/claims.js';
 import { StorageFailedError } from '../types/errors.js';
-
-/**
- * Random bytes for generated event ids, drawn from a pool refilled in bulk: one
- * `randomFillSync` serves 4096 ids, and no UUID string is made unless someone reads the id.
- */
-export class RandomIds {
-  private pool: Uint8Array;
-  private used: number;
-
-  constructor(private readonly fill: (target: Uint8Array) => void = randomFillSync, private readonly poolIds = 4096) {
-    this.pool = new Uint8Array(16 * poolIds);
-    this.used = this.poolIds;
-  }
-
-  /** Room for `count` ids: returns the pool and the offset of the first id. */
-  reserve(count: number): { bytes: Uint8Array; offset: number } {
-    if (count > this.poolIds) {
-      const bytes = new Uint8Array(16 * count);
-      this.fill(bytes);
-      return { bytes, offset: 0 };
-    }
-    if (this.used + count > this.poolIds) {
-      this.fill(this.pool);
-      this.used = 0;
-    }
-    const offset = this.used * 16;
-    this.used += count;
-    return { bytes: this.pool, offset };
-  }
-}
+import type { RandomIds } from '../types/random-ids.js';
+export { RandomIds } from '../types/random-ids.js';
 
 /**
  * Batches are carved out of 1 MiB buffers instead of each getting its own allocation: a

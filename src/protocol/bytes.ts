@@ -1,12 +1,10 @@
 import { ProtocolError } from '../types/errors.js';
+import { MAX_SAFE_HIGH, setU64, u64FromHalves } from '../types/u64.js';
 
 /**
  * Byte writing and reading for frames, on plain Uint8Array and DataView so the same code runs
  * in Node and in browsers (no Buffer).
  */
-const TWO_POW_32 = 2 ** 32;
-/** Largest high half of a u64 that keeps the value a safe integer (2^53 - 1). */
-const MAX_SAFE_HIGH = 2 ** 21 - 1;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const INITIAL_WRITER_BYTES = 64 * 1024;
@@ -66,8 +64,7 @@ export class ByteWriter {
 
   u64(value: number): void {
     this.ensure(8);
-    this.view.setUint32(this.offset, value % TWO_POW_32, true);
-    this.view.setUint32(this.offset + 4, Math.floor(value / TWO_POW_32), true);
+    setU64(this.view, this.offset, value);
     this.offset += 8;
   }
 
@@ -166,7 +163,7 @@ export class ByteReader {
     const high = this.view.getUint32(this.offset + 4, true);
     if (high > MAX_SAFE_HIGH) throw new ProtocolError(`${what} at offset ${this.offset} exceeds 2^53 - 1`);
     this.offset += 8;
-    return high * TWO_POW_32 + low;
+    return u64FromHalves(low, high);
   }
 
   /** A view of the next `length` bytes (no copy). */

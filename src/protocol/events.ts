@@ -1,6 +1,8 @@
 import { EventTooLargeError, InvalidEventError, ProtocolError } from '../types/errors.js';
 import { RECORD_AT } from '../types/record-layout.js';
 import type { Event, Json, TransientEvent } from '../types/event.js';
+import type { RandomIds } from '../types/random-ids.js';
+import { getU64, setU64 } from '../types/u64.js';
 import { readUuid, writeUuid } from '../types/uuid.js';
 import { MAX_TYPE_BYTES, encodeUtf8Cached, type PreparedEvent } from '../types/validate.js';
 import { decodeUtf8, type ByteReader, type ByteWriter } from './bytes.js';
@@ -22,33 +24,13 @@ export const RECORD_HEADER_BYTES = 44;
 export const RUN_HEADER_BYTES = 32;
 
 const { CLAIMS_LENGTH: AT_CLAIMS_LENGTH, FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
-const TWO_POW_32 = 2 ** 32;
 const textEncoder = new TextEncoder();
-
-/** Fills 16-byte UUID v4 slots from a pool of random bytes (crypto.getRandomValues, in bulk). */
-export class RandomIdPool {
-  private pool = new Uint8Array(16 * 1024);
-  private used = this.pool.byteLength;
-
-  write(target: Uint8Array, offset: number): void {
-    if (this.used === this.pool.byteLength) {
-      globalThis.crypto.getRandomValues(this.pool);
-      this.used = 0;
-    }
-    const pool = this.pool;
-    const from = this.used;
-    for (let i = 0; i < 16; i++) target[offset + i] = pool[from + i]!;
-    this.used += 16;
-    target[offset + 6] = (target[offset + 6]! & 0x0f) | 0x40; // version 4
-    target[offset + 8] = (target[offset + 8]! & 0x3f) | 0x80; // RFC 4122 variant
-  }
-}
 
 /**
  * Writes the records of an append (client side). An event without an id gets a random one
  * here, in the request bytes: a retry re-sends the same bytes, so it is recognized as a retry.
  */
-export function writeAppendRecords(writer: ByteWriter, events: readonly PreparedEvent[], ids: RandomIdPool): void {
+export function writeAppendRecords(writer: ByteWriter, events: readonly PreparedEvent[], ids: RandomIds): void {
   writer.u32(events.length);
   for (const event of events) {
     const metadataLength = event.metadataBytes?.byteLength ?? 0;
@@ -308,7 +290,7 @@ function readRecord(reader: ByteReader, position: number, timestamp: number, end
     contentType: (view.getUint8(at + AT_FLAGS) & RECORD_DATA_JSON) !== 0 ? 'json' : 'binary',
     metadata,
     position,
-    index: view.getUint32(at + AT_INDEX, true) + view.getUint32(at + AT_INDEX + 4, true) * TWO_POW_32,
+    index: getU64(view, at + AT_INDEX),
     timestamp,
   };
 }
@@ -356,9 +338,4 @@ export function readTransient(reader: ByteReader): TransientEvent {
   const timestamp = reader.u64('timestamp');
   const event = readRecord(reader, 0, timestamp, reader.end);
   return { transient: true, id: event.id, stream: event.stream, type: event.type, data: event.data, contentType: event.contentType, timestamp };
-}
-
-function setU64(view: DataView, offset: number, value: number): void {
-  view.setUint32(offset, value % TWO_POW_32, true);
-  view.setUint32(offset + 4, Math.floor(value / TWO_POW_32), true);
 }

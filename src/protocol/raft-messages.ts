@@ -1,6 +1,7 @@
 import type { ConfigState, Entry, EntryKind, Message, MessageType, NodeId, Snapshot } from '../raft/types.js';
 import { EMPTY_ENTRIES, isLocalMessage } from '../raft/types.js';
 import { ProtocolError, describe } from '../types/errors.js';
+import { MAX_SAFE_HIGH, TWO_POW_32 } from '../types/u64.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 
 /**
@@ -45,9 +46,6 @@ const KIND_CONFIG = 1;
 
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
-const TWO_POW_32 = 2 ** 32;
-/** Largest high half of a u64 that keeps the value a safe integer (2^53 - 1). */
-const MAX_SAFE_HIGH = 2 ** 21 - 1;
 
 /** version, type, flags, two empty str16, six u64, u32 entry count. */
 const MIN_MESSAGE_BYTES = 3 + 2 + 2 + 6 * 8 + 4;

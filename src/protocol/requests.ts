@@ -29,7 +29,8 @@ import {
   APPEND_HAS_CLAIMS,
   frameTypeName,
 } from './constants.js';
-import { readAppendRecords, writeAppendRecords, type RandomIdPool } from './events.js';
+import { readAppendRecords, writeAppendRecords } from './events.js';
+import type { RandomIds } from '../types/random-ids.js';
 import { beginFrame, emptyFrame, endFrame, type Frame } from './frame.js';
 
 /** A request as the server reads it. Stream names are checked by the log, like embedded input. */
@@ -97,7 +98,7 @@ export function writeHello(w: ByteWriter, requestId: number, version: number, cl
   endFrame(w, start);
 }
 
-export function writeAppend(w: ByteWriter, requestId: number, stream: string, expected: Expected, ack: AckMode, events: readonly PreparedEvent[], ids: RandomIdPool, claims?: ClaimChanges): void {
+export function writeAppend(w: ByteWriter, requestId: number, stream: string, expected: Expected, ack: AckMode, events: readonly PreparedEvent[], ids: RandomIds, claims?: ClaimChanges): void {
   const start = beginFrame(w, FrameType.APPEND, claims ? APPEND_HAS_CLAIMS : 0, requestId);
   w.u8(ackCode(ack));
   writeExpected(w, expected);
@@ -131,7 +132,7 @@ export function writeAppendMany(
   requestId: number,
   ack: AckMode,
   parts: ReadonlyArray<{ stream: string; expected: Expected; events: readonly PreparedEvent[]; claims?: ClaimChanges | undefined }>,
-  ids: RandomIdPool,
+  ids: RandomIds,
 ): void {
   const withClaims = parts.some((part) => part.claims !== undefined);
   const start = beginFrame(w, FrameType.APPEND_MANY, withClaims ? APPEND_HAS_CLAIMS : 0, requestId);
@@ -146,7 +147,7 @@ export function writeAppendMany(
   endFrame(w, start);
 }
 
-export function writeExistsOrWrite(w: ByteWriter, requestId: number, stream: string, index: number, event: PreparedEvent, ids: RandomIdPool): void {
+export function writeExistsOrWrite(w: ByteWriter, requestId: number, stream: string, index: number, event: PreparedEvent, ids: RandomIds): void {
   const start = beginFrame(w, FrameType.EXISTS_OR_WRITE, 0, requestId);
   w.u64(index);
   w.str16(stream);
@@ -154,7 +155,7 @@ export function writeExistsOrWrite(w: ByteWriter, requestId: number, stream: str
   endFrame(w, start);
 }
 
-export function writePublishTransient(w: ByteWriter, requestId: number, stream: string, event: PreparedEvent, ids: RandomIdPool): void {
+export function writePublishTransient(w: ByteWriter, requestId: number, stream: string, event: PreparedEvent, ids: RandomIds): void {
   const start = beginFrame(w, FrameType.PUBLISH_TRANSIENT, 0, requestId);
   w.str16(stream);
   writeAppendRecords(w, [event], ids);

@@ -1,5 +1,6 @@
 import { crc32c } from './crc.js';
 import { RECORD_AT } from '../types/record-layout.js';
+import { setU64, u64FromHalves, u64High, u64Low } from '../types/u64.js';
 import { readUuid, writeUuid } from '../types/uuid.js';
 
 /**
@@ -40,8 +41,6 @@ export type BatchKind = typeof BATCH_KIND_EVENTS | typeof BATCH_KIND_NOOP | type
 export const FLAG_DATA_JSON = 1;
 /** The log generated the id (the writer gave none): it cannot be retried, so it is not remembered for idempotency. */
 export const FLAG_GENERATED_ID = 2;
-
-const TWO_POW_32 = 2 ** 32;
 
 // Batch body offsets.
 const AT_BATCH_KIND = 0;
@@ -327,19 +326,14 @@ export const recordLayout = {
   fieldsOffset: (offset: number) => offset + RECORD_OVERHEAD_BYTES,
 };
 
-export function setU64(view: DataView, offset: number, value: number): void {
-  view.setUint32(offset, value >>> 0, true);
-  view.setUint32(offset + 4, Math.floor(value / TWO_POW_32), true);
-}
-
 export function readU64(source: Buffer, offset: number): number {
-  return source.readUInt32LE(offset) + source.readUInt32LE(offset + 4) * TWO_POW_32;
+  return u64FromHalves(source.readUInt32LE(offset), source.readUInt32LE(offset + 4));
 }
 
 /** For the few writers that hold a Buffer but no DataView (index and segment headers). */
 export function writeU64(target: Buffer, offset: number, value: number): void {
-  target.writeUInt32LE(value >>> 0, offset);
-  target.writeUInt32LE(Math.floor(value / TWO_POW_32), offset + 4);
+  target.writeUInt32LE(u64Low(value), offset);
+  target.writeUInt32LE(u64High(value), offset + 4);
 }
 
 function hex(value: number): string {
