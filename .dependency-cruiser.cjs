@@ -1,6 +1,6 @@
 /**
  * The brief's layers (ARCHITECTURE.md §4): arrows point down only.
- *   5 cli/ ui/ examples/      4 client/ server/      3 protocol/ patterns/ check/
+ *   5 cli/ ui/ examples/      4 client/ server/      3 protocol/ patterns/
  *   2 node/                   1 raft/ engine/ storage/      0 stream/ types/
  * `stream/` depends on nothing in Ordo; `raft/` and `engine/` are pure state machines: no I/O,
  * no timers (imports are checked here, clock and Math.random by scripts/check-pure.mjs).
@@ -9,7 +9,7 @@ const rank = {
   types: 0, stream: 0,
   storage: 1, engine: 1, raft: 1,
   node: 2,
-  protocol: 3, patterns: 3, check: 3,
+  protocol: 3, patterns: 3,
   client: 4, server: 4,
   cli: 5, ui: 5,
 };
@@ -49,6 +49,13 @@ module.exports = {
       comment: 'raft/ and engine/ are deterministic: time, randomness, disk and network are injected',
       from: { path: '^src/(raft|engine)/' },
       to: { dependencyTypes: ['core'], path: ioModules },
+    },
+    {
+      name: 'src-does-not-import-test-tools',
+      severity: 'error',
+      comment: 'the history checker (check/) and the tests are not shipped: the package must not need them',
+      from: { path: '^src/' },
+      to: { path: '^(check|test)/' },
     },
     {
       name: 'no-circular',

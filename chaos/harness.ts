@@ -1,6 +1,6 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkHistory, type AppendOperation, type CheckReport, type History, type ReadOperation } from '../src/check/index.js';
+import { checkHistory, type AppendOperation, type CheckReport, type History, type ReadOperation } from '../check/index.js';
 import { connect } from '../src/client/index.js';
 import { seededRandom } from '../src/raft/index.js';
 import { createServer } from 'node:net';

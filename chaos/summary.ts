@@ -1,4 +1,4 @@
-import { VIOLATION_CLASSES } from '../src/check/index.js';
+import { VIOLATION_CLASSES } from '../check/index.js';
 import type { ChaosResult } from './harness.js';
 
 /** The run's summary table (Markdown), then each violation kept. */

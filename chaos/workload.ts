@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AppendOperation, ObservedEvent, ReadOperation } from '../src/check/index.js';
+import type { AppendOperation, ObservedEvent, ReadOperation } from '../check/index.js';
 import type { EventLog } from '../src/types/index.js';
 import type { RandomSource } from '../src/raft/index.js';
 

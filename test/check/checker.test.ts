@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkHistory, type AppendOperation, type History, type ObservedEvent, type ViolationClass } from '../../src/check/index.js';
+import { checkHistory, type AppendOperation, type History, type ObservedEvent, type ViolationClass } from '../../check/index.js';
 
 /** A clean history: appends to two streams (some with expected counts), a subscriber and a final read. */
 function cleanHistory(): History {
