@@ -1,5 +1,5 @@
 import { ByteWriter } from '../protocol/bytes.js';
-import { DEFAULT_MAX_FRAME_BYTES, EVENTS_DONE, FrameType, PROTOCOL_VERSION, REQUEST_RESENT } from '../protocol/constants.js';
+import { DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { validateClaimChanges } from '../types/claims.js';
 import { RandomIds } from '../types/random-ids.js';
 import { FrameDecoder, type Frame } from '../protocol/frame.js';
@@ -40,7 +40,6 @@ import type {
   ExistsOrWriteResult,
   ReadAllOptions,
   ReadAndSubscribeResult,
-  ReadConsistency,
   ReadOptions,
   StreamAppend,
   StreamInfo,
@@ -49,7 +48,6 @@ import type {
   TransientEvent,
 } from '../types/event.js';
 import {
-  DEFAULT_MAX_EVENT_BYTES,
   prepareEvent,
   prepareEvents,
   prepareStreamAppends,
@@ -59,49 +57,17 @@ import {
   validateLimit,
   validateStream,
 } from '../types/validate.js';
+import { appendResult, eventsPage, unexpected, validateAck, validateConsistency } from './answers.js';
+import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions } from './connect-options.js';
+import { scheduleTurnEnd } from './outgoing.js';
+import { pagedEvents, streamPages, type PageRequest } from './paging.js';
+import { PendingRequests, type Pending } from './pending-requests.js';
 import { RemoteSubscription, type SubscriptionHost } from './remote-subscription.js';
 import type { ClientTransport, TransportFactory } from './transport.js';
+import { parseLeaderUrl } from './urls.js';
 
-export interface ConnectOptions {
-  /** Token from the server's auth file (scopes read / write / admin). */
-  token?: string;
-  /** Shown in the server's logs. */
-  clientName?: string;
-  /** Deadline of every request, in ms, reconnects included. Default 30 000. */
-  timeoutMs?: number;
-  /** How long `connect` waits for a first connection, in ms. Default 10 000. */
-  connectTimeoutMs?: number;
-  /** Reconnect backoff, in ms: the first delay, doubled per failed attempt up to the max. */
-  reconnectDelayMs?: number;
-  maxReconnectDelayMs?: number;
-  /** Events a subscription lets the server send ahead of the application (its credit). Default 16 384. */
-  subscriptionWindow?: number;
-  /** Events per read request. Default 4096. */
-  readPageEvents?: number;
-  /** Largest event accepted client-side (the server checks its own limit too). Default 1 MiB. */
-  maxEventBytes?: number;
-}
+export type { ConnectOptions } from './connect-options.js';
 
-interface Pending {
-  frame: Uint8Array;
-  /** It went out on a connection that was lost: a re-send is marked as one. */
-  sent: boolean;
-  operation: string;
-  deadline: number;
-  accept(response: Response): void;
-  fail(error: Error): void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
-
-const DEFAULTS = {
-  timeoutMs: 30_000,
-  connectTimeoutMs: 10_000,
-  reconnectDelayMs: 50,
-  maxReconnectDelayMs: 2_000,
-  subscriptionWindow: 16_384,
-  readPageEvents: 4_096,
-};
 /** How often deadlines are checked and an idle connection is pinged. */
 const SWEEP_INTERVAL_MS = 200;
 const PING_INTERVAL_MS = 5_000;
@@ -122,10 +88,10 @@ const MAX_REQUEST_ID = 0xffff_ffff;
 export class RemoteEventLog implements EventLog {
   private readonly writer = new ByteWriter();
   private readonly ids = new RandomIds();
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingRequests((busy) => this.holdProcess(busy));
   private readonly subscriptions = new Map<number, RemoteSubscription>();
   private readonly allSubscriptions = new Set<RemoteSubscription>();
-  private readonly options: Required<Omit<ConnectOptions, 'token' | 'clientName'>> & { token: string; clientName: string };
+  private readonly options: ResolvedConnectOptions;
   private nextId = 1;
   private transport: ClientTransport | undefined;
   private generation = 0;
@@ -154,7 +120,7 @@ export class RemoteEventLog implements EventLog {
     options: ConnectOptions = {},
   ) {
     this.urls = [...urls];
-    this.options = { ...DEFAULTS, maxEventBytes: DEFAULT_MAX_EVENT_BYTES, token: '', clientName: 'ordo-client', ...stripUndefined(options) };
+    this.options = resolveConnectOptions(options);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     (this.sweeper as { unref?: () => void }).unref?.();
     this.subscriptionHost = {
@@ -215,7 +181,7 @@ export class RemoteEventLog implements EventLog {
   // ---- the EventLog interface ----
 
   append(stream: string, events: EventInput | EventInput[], options: AppendOptions = {}): Promise<AppendResult> {
-    try {
+    return rejectThrown(() => {
       this.ensureOpen('append');
       const name = validateStream(stream);
       const expected = validateExpected(options.expected);
@@ -223,13 +189,11 @@ export class RemoteEventLog implements EventLog {
       const prepared = prepareEvents(events, this.options.maxEventBytes);
       const claims = validateClaimChanges(options.claims, options.releases);
       return this.request('append', (w, id) => writeAppend(w, id, name, expected, ack, prepared, this.ids, claims), appendResult, options.signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
   }
 
   appendMany(appends: StreamAppend[], options: { ack?: AckMode; signal?: AbortSignal } = {}): Promise<AppendManyResult> {
-    try {
+    return rejectThrown(() => {
       this.ensureOpen('appendMany');
       const parts = prepareStreamAppends(appends, this.options.maxEventBytes);
       const ack = validateAck(options.ack);
@@ -237,13 +201,11 @@ export class RemoteEventLog implements EventLog {
         if (response.kind !== 'appendManyOk') throw unexpected('appendMany', response);
         return response.result;
       }, options.signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
   }
 
   existsOrWrite(stream: string, index: number, event: EventInput): Promise<ExistsOrWriteResult> {
-    try {
+    return rejectThrown(() => {
       this.ensureOpen('existsOrWrite');
       const name = validateStream(stream);
       const at = validateIndex(index);
@@ -252,66 +214,41 @@ export class RemoteEventLog implements EventLog {
         if (response.kind !== 'appendOk') throw unexpected('existsOrWrite', response);
         return response.result;
       });
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
   }
 
   publishTransient(stream: string, event: Omit<EventInput, 'metadata'>): Promise<void> {
-    try {
+    return rejectThrown(() => {
       this.ensureOpen('publishTransient');
       const name = validateStream(stream);
       const prepared = prepareEvent(event, this.options.maxEventBytes);
       return this.request('publishTransient', (w, id) => writePublishTransient(w, id, name, prepared, this.ids), () => undefined);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
   }
 
   read(stream: string, options: ReadOptions = {}): AsyncIterable<Event> {
     this.ensureOpen('read');
     const name = validateStream(stream);
-    let next: number | undefined = options.from === undefined ? undefined : validateIndex(options.from, 'from');
+    const from = options.from === undefined ? undefined : validateIndex(options.from, 'from');
     const limit = validateLimit(options.limit);
     const backwards = options.backwards === true;
-    // The first page is read at the asked consistency; the pages after it continue from there.
-    let consistency = validateConsistency(options.consistency);
+    const consistency = validateConsistency(options.consistency);
     if (options.minPosition !== undefined) validateIndex(options.minPosition, 'minPosition');
-    let first = true;
-    return this.pages(limit, (pageLimit) => {
-      const from = next;
-      const asked = consistency;
-      consistency = 'local';
-      const minPosition = first ? options.minPosition : undefined;
-      first = false;
-      return this.request('read', (w, id) => writeRead(w, id, name, from, pageLimit, backwards, asked, minPosition), (response) => {
-        const page = eventsPage('read', response);
-        next = page.next;
-        return page;
-      });
-    });
+    return this.readPages('read', { from, consistency, minPosition: options.minPosition }, limit, (w, id, page) =>
+      writeRead(w, id, name, page.from, page.limit, backwards, page.consistency, page.minPosition),
+    );
   }
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<Event> {
     this.ensureOpen('readAll');
-    let next = options.from === undefined ? 0 : validateIndex(options.from, 'from');
+    const from = options.from === undefined ? 0 : validateIndex(options.from, 'from');
     const limit = validateLimit(options.limit);
     const filter = validateFilter(options.filter);
-    let consistency = validateConsistency(options.consistency);
+    const consistency = validateConsistency(options.consistency);
     if (options.minPosition !== undefined) validateIndex(options.minPosition, 'minPosition');
-    let first = true;
-    return this.pages(limit, (pageLimit) => {
-      const from = next;
-      const asked = consistency;
-      consistency = 'local';
-      const minPosition = first ? options.minPosition : undefined;
-      first = false;
-      return this.request('readAll', (w, id) => writeReadAll(w, id, from, pageLimit, filter, asked, minPosition), (response) => {
-        const page = eventsPage('readAll', response);
-        next = page.next;
-        return page;
-      });
-    });
+    return this.readPages('readAll', { from, consistency, minPosition: options.minPosition }, limit, (w, id, page) =>
+      writeReadAll(w, id, page.from ?? 0, page.limit, filter, page.consistency, page.minPosition),
+    );
   }
 
   subscribe(options: SubscribeOptions = {}): Subscription<Event | TransientEvent> {
@@ -337,28 +274,24 @@ export class RemoteEventLog implements EventLog {
   }
 
   count(stream: string): Promise<number> {
-    try {
+    return rejectThrown(() => {
       this.ensureOpen('count');
       const name = validateStream(stream);
       return this.request('count', (w, id) => writeCount(w, id, name), (response) => {
         if (response.kind !== 'count') throw unexpected('count', response);
         return response.count;
       });
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
   }
 
   headPosition(): Promise<number> {
-    try {
+    return rejectThrown(() => {
       this.ensureOpen('headPosition');
       return this.request('headPosition', (w, id) => writeHead(w, id), (response) => {
         if (response.kind !== 'head') throw unexpected('headPosition', response);
         return response.position;
       });
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    });
   }
 
   streams(options: { prefix?: string; limit?: number } = {}): AsyncIterable<StreamInfo> {
@@ -366,25 +299,12 @@ export class RemoteEventLog implements EventLog {
     const limit = validateLimit(options.limit);
     const prefix = options.prefix ?? '';
     if (typeof prefix !== 'string') throw new InvalidArgumentError(`invalid prefix ${describe(prefix)}: expected a string`);
-    const log = this;
-    const pageSize = this.options.readPageEvents;
-    return {
-      async *[Symbol.asyncIterator]() {
-        let after = '';
-        let remaining = limit;
-        while (remaining > 0) {
-          const asked = Math.min(remaining, pageSize);
-          const page = await log.request('streams', (w, id) => writeStreams(w, id, prefix, after, asked), (response) => {
-            if (response.kind !== 'streams') throw unexpected('streams', response);
-            return response.streams;
-          });
-          for (const info of page) yield info;
-          remaining -= page.length;
-          if (page.length < asked) return;
-          after = page[page.length - 1]!.stream;
-        }
-      },
-    };
+    return streamPages(limit, this.options.readPageEvents, (after, asked) =>
+      this.request('streams', (w, id) => writeStreams(w, id, prefix, after, asked), (response) => {
+        if (response.kind !== 'streams') throw unexpected('streams', response);
+        return response.streams;
+      }),
+    );
   }
 
   /** Fails what is in flight with LOG_CLOSED, ends subscriptions, closes the connection. */
@@ -400,7 +320,7 @@ export class RemoteEventLog implements EventLog {
     this.transport = undefined;
     this.ready = false;
     const error = new LogClosedError('finish the request');
-    for (const [id, pending] of this.pending) this.settle(id, pending).fail(error);
+    this.pending.failAll(error);
   }
 
   // ---- requests ----
@@ -426,63 +346,27 @@ export class RemoteEventLog implements EventLog {
     } else {
       this.scheduleFlush();
     }
-    return new Promise<T>((resolve, reject) => {
-      const pending: Pending = {
-        frame,
-        sent: this.ready,
-        operation,
-        deadline: Date.now() + this.options.timeoutMs,
-        accept: (response) => {
-          if (response.kind === 'error') reject(response.error);
-          else {
-            try {
-              resolve(accept(response));
-            } catch (error) {
-              reject(error);
-            }
-          }
-        },
-        fail: reject,
-        signal,
-        onAbort: undefined,
-      };
-      if (signal) {
-        pending.onAbort = () => {
-          const current = this.pending.get(id);
-          if (current) this.settle(id, current).fail(new AbortedError(operation));
-        };
-        signal.addEventListener('abort', pending.onAbort, { once: true });
-      }
-      this.pending.set(id, pending);
-      if (this.pending.size === 1) this.holdProcess(true);
+    const deadline = Date.now() + this.options.timeoutMs;
+    return this.pending.add(id, { frame, sent: this.ready, operation, deadline, signal, accept });
+  }
+
+  /** A paged read (see PageRequest): `write` encodes one page's request. */
+  private readPages(
+    operation: 'read' | 'readAll',
+    first: Omit<PageRequest, 'limit'>,
+    limit: number,
+    write: (writer: ByteWriter, id: number, page: PageRequest) => void,
+  ): AsyncIterable<Event> {
+    let next = first;
+    return pagedEvents(limit, this.options.readPageEvents, (pageLimit) => {
+      const page = { ...next, limit: pageLimit };
+      next = { from: next.from, consistency: 'local', minPosition: undefined };
+      return this.request(operation, (w, id) => write(w, id, page), (response) => {
+        const events = eventsPage(operation, response);
+        next.from = events.next;
+        return events;
+      });
     });
-  }
-
-  private settle(id: number, pending: Pending): Pending {
-    this.pending.delete(id);
-    if (this.pending.size === 0) this.holdProcess(false);
-    if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
-    return pending;
-  }
-
-  /** Paged reads: the next page is requested as soon as one arrives, so the network overlaps the consumer. */
-  private pages(limit: number, fetchPage: (pageLimit: number) => Promise<{ events: Event[]; done: boolean }>): AsyncIterable<Event> {
-    const pageSize = this.options.readPageEvents;
-    return {
-      async *[Symbol.asyncIterator]() {
-        let remaining = limit;
-        let page = fetchPage(Math.min(remaining, pageSize));
-        while (remaining > 0) {
-          const { events, done } = await page;
-          const take = Math.min(events.length, remaining);
-          remaining -= take;
-          const more = !done && remaining > 0;
-          if (more) page = fetchPage(Math.min(remaining, pageSize));
-          for (let i = 0; i < take; i++) yield events[i]!;
-          if (!more) return;
-        }
-      },
-    };
   }
 
   private newId(): number {
@@ -587,7 +471,7 @@ export class RemoteEventLog implements EventLog {
       this.followLeader(id, pending, response.error);
       return;
     }
-    this.settle(id, pending).accept(response);
+    this.pending.settle(id, pending).accept(response);
   }
 
   /**
@@ -622,11 +506,7 @@ export class RemoteEventLog implements EventLog {
       this.attempt = 0;
       this.maxFrameBytes = response.maxFrameBytes;
       this.writer.take(); // anything encoded before the handshake is re-sent below from its own bytes
-      for (const pending of this.pending.values()) {
-        if (pending.sent) markResent(pending.frame);
-        pending.sent = true;
-        this.transport!.send(pending.frame);
-      }
+      this.pending.resend((frame) => this.transport!.send(frame));
       for (const subscription of this.allSubscriptions) subscription.subscribe();
       this.flush();
       const first = this.firstConnect;
@@ -677,7 +557,7 @@ export class RemoteEventLog implements EventLog {
     const first = this.firstConnect;
     this.firstConnect = undefined;
     first?.reject(error);
-    for (const [id, pending] of this.pending) this.settle(id, pending).fail(error);
+    this.pending.failAll(error);
     for (const subscription of this.allSubscriptions) subscription.fail(error);
     void this.close();
   }
@@ -685,13 +565,11 @@ export class RemoteEventLog implements EventLog {
   /** Deadlines, and a ping on a quiet connection so a dead peer is noticed. */
   private sweep(): void {
     const now = Date.now();
-    for (const [id, pending] of this.pending) {
-      if (pending.deadline > now) continue;
-      const error = this.ready
+    this.pending.expire(now, (pending) =>
+      this.ready
         ? new TimeoutError(pending.operation, this.options.timeoutMs)
-        : new UnavailableError(`${pending.operation}: no connection to an Ordo server within ${this.options.timeoutMs} ms${this.lastError ? ` (${this.lastError.message})` : ''}`, this.lastError);
-      this.settle(id, pending).fail(error);
-    }
+        : new UnavailableError(`${pending.operation}: no connection to an Ordo server within ${this.options.timeoutMs} ms${this.lastError ? ` (${this.lastError.message})` : ''}`, this.lastError),
+    );
     if (!this.ready) return;
     if (now - this.lastReceived > DEAD_CONNECTION_MS) {
       this.connectionFailed(this.generation, new UnavailableError(`no answer from the server for ${DEAD_CONNECTION_MS} ms`));
@@ -709,57 +587,11 @@ export class RemoteEventLog implements EventLog {
   }
 }
 
-/** Runs `callback` after the current turn's microtasks: every request made in this turn goes out in one write. */
-const nodeProcess = (globalThis as { process?: { nextTick?: (callback: () => void) => void } }).process;
-const scheduleTurnEnd: (callback: () => void) => void =
-  typeof nodeProcess?.nextTick === 'function' ? (callback) => nodeProcess.nextTick!(callback) : (callback) => queueMicrotask(callback);
-
-/** Flags a write request as re-sent, so the server looks up its retry keys (docs/protocol.md). */
-function markResent(frame: Uint8Array): void {
-  const type = frame[FRAME_TYPE_OFFSET];
-  if (type === FrameType.APPEND || type === FrameType.APPEND_MANY || type === FrameType.EXISTS_OR_WRITE) frame[FRAME_FLAGS_OFFSET]! |= REQUEST_RESENT;
-}
-
-const FRAME_TYPE_OFFSET = 4;
-const FRAME_FLAGS_OFFSET = 5;
-
-function appendResult(response: Response): AppendResult {
-  if (response.kind !== 'appendOk') throw unexpected('append', response);
-  const { position, index, count } = response.result;
-  return { position, index, count };
-}
-
-function eventsPage(operation: string, response: Response): { events: Event[]; next: number; done: boolean } {
-  if (response.kind !== 'events') throw unexpected(operation, response);
-  return { events: response.events, next: response.next, done: (response.flags & EVENTS_DONE) !== 0 };
-}
-
-function unexpected(operation: string, response: Response): ProtocolError {
-  return new ProtocolError(`${operation}: unexpected answer ${response.kind}`);
-}
-
-function validateAck(ack: unknown): AckMode {
-  if (ack === undefined) return 'quorum';
-  if (ack === 'none' || ack === 'leader' || ack === 'quorum') return ack;
-  throw new InvalidArgumentError(`invalid ack ${describe(ack)}: expected 'none', 'leader' or 'quorum'`);
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** A leader's URL as a server reported it; undefined if it is not one this client can use. */
-function parseLeaderUrl(text: string): URL | undefined {
+/** Runs `start`; a synchronous throw (a bad argument, a closed log) becomes a rejected promise. */
+function rejectThrown<T>(start: () => Promise<T>): Promise<T> {
   try {
-    const url = new URL(text);
-    return url.protocol === 'ordo:' || url.protocol === 'ordos:' || url.protocol === 'ws:' || url.protocol === 'wss:' ? url : undefined;
-  } catch {
-    return undefined;
+    return start();
+  } catch (error) {
+    return Promise.reject(error);
   }
-}
-
-function validateConsistency(value: unknown): ReadConsistency {
-  if (value === undefined || value === 'linearizable') return 'linearizable';
-  if (value === 'local') return 'local';
-  throw new InvalidArgumentError(`invalid consistency ${describe(value)}: expected 'linearizable' or 'local'`);
 }

@@ -35,3 +35,13 @@ export function parseUrls(input: unknown): URL[] {
     return url;
   });
 }
+
+/** A leader's URL as a server reported it; undefined if it is not one this client can use. */
+export function parseLeaderUrl(text: string): URL | undefined {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'ordo:' || url.protocol === 'ordos:' || url.protocol === 'ws:' || url.protocol === 'wss:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
