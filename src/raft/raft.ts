@@ -1,52 +1,24 @@
 import { raftInvariantFailed } from './assert.js';
 import { applyChange, decodeConfigEntry, encodeConfigEntry, type ConfigChange } from './config-change.js';
-import { ProposalDroppedError } from './errors.js';
+import {
+  DEFAULT_ELECTION_TICKS,
+  DEFAULT_HEARTBEAT_TICKS,
+  DEFAULT_MAX_APPLY_BYTES,
+  DEFAULT_MAX_INFLIGHT_MESSAGES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type RaftOptions,
+} from './options.js';
 import type { RandomSource } from './random.js';
+import { answerAppend, answerHeartbeat, answerSnapshot } from './follower.js';
+import { checkProposal } from './proposal.js';
 import { RaftLog } from './raft-log.js';
-import { ReadOnly } from './read-only.js';
-import type { RaftStorage } from './storage.js';
+import { LeaderReads } from './read-index.js';
+import { LeaderReplication } from './replication.js';
+import type { Progress } from './progress.js';
 import { ProgressTracker } from './tracker.js';
 import { EMPTY_DATA, NONE, isLocalMessage, message, type ConfigState, type Entry, type EntryKind, type HardState, type Message, type NodeId, type ReadState, type Role, type SoftState } from './types.js';
 
-export interface RaftOptions {
-  id: NodeId;
-  storage: RaftStorage;
-  random: RandomSource;
-  /** Ticks without hearing from a leader before an election; randomized in [n, 2n). */
-  electionTicks?: number;
-  /** Ticks between a leader's heartbeats. Must be less than `electionTicks`. */
-  heartbeatTicks?: number;
-  /** Data bytes in one append message at most (one entry always fits). */
-  maxMessageBytes?: number;
-  /** Append messages in flight to one follower at most (flow control). */
-  maxInflightMessages?: number;
-  /** Data bytes of committed entries handed out by one ready() at most. */
-  maxApplyBytes?: number;
-  /** Ask for pre-votes before raising the term, so a partitioned node cannot disrupt the cluster. */
-  preVote?: boolean;
-  /** A leader steps down if it has not heard from a quorum within an election timeout. */
-  checkQuorum?: boolean;
-  /** Index the application has applied (restart); the snapshot's index by default. */
-  applied?: number;
-  /**
-   * Test-only: break one safety rule, to show the simulator finds it. Never set in production.
-   * `voteWithoutLogCheck`: grant votes without Raft's up-to-date log check (§5.4.1).
-   */
-  unsafe?: { voteWithoutLogCheck?: boolean };
-  /**
-   * Asynchronous storage writes (etcd's AsyncStorageWrites): `ready()` hands out entries to
-   * write without waiting for the previous ones; the node reports each write with
-   * `persisted(index, term)` once it is durable, and only then do they count (the leader's own
-   * vote toward commit, and entries handed out as committed).
-   */
-  asyncStorageWrites?: boolean;
-}
-
-export const DEFAULT_ELECTION_TICKS = 10;
-export const DEFAULT_HEARTBEAT_TICKS = 1;
-export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
-export const DEFAULT_MAX_INFLIGHT_MESSAGES = 256;
-export const DEFAULT_MAX_APPLY_BYTES = 64 * 1024 * 1024;
+export type { RaftOptions } from './options.js';
 
 type Campaign = 'pre-election' | 'election' | 'transfer';
 
@@ -81,9 +53,8 @@ export class Raft {
   /** Leader: the index of the last config change proposed; no new one until it is applied. */
   private pendingConfigIndex = 0;
   leadTransferee: NodeId = NONE;
-  private readonly readOnly = new ReadOnly();
-  /** ReadIndex requests that arrived before this leader committed an entry of its term. */
-  private pendingReadIndex: Message[] = [];
+  private readonly replication: LeaderReplication;
+  private readonly reads: LeaderReads;
 
   constructor(options: RaftOptions) {
     this.id = options.id;
@@ -101,6 +72,8 @@ export class Raft {
     this.tracker = new ProgressTracker(options.maxInflightMessages ?? DEFAULT_MAX_INFLIGHT_MESSAGES);
     this.log = new RaftLog(options.storage);
     this.log.asyncWrites = options.asyncStorageWrites === true;
+    this.replication = new LeaderReplication(this.id, this.log, this.tracker, this.maxMessageBytes, (m) => this.send(m));
+    this.reads = new LeaderReads(this.log, this.tracker, this.replication, (from, index, context) => this.answerRead(from, index, context));
 
     const { hardState, config } = options.storage.initialState();
     this.tracker.setConfig(config, this.log.lastIndex() + 1);
@@ -175,8 +148,7 @@ export class Raft {
       pr.reset(next, id === this.id ? this.log.stableIndex() : 0, id === this.id);
     }
     this.pendingConfigIndex = 0;
-    this.readOnly.reset();
-    this.pendingReadIndex = [];
+    this.reads.reset();
   }
 
   becomeFollower(term: number, leader: NodeId): void {
@@ -341,7 +313,7 @@ export class Raft {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case 'beat':
-        this.broadcastHeartbeat(this.readOnly.lastContext());
+        this.replication.broadcastHeartbeat(this.reads.lastContext());
         return;
       case 'check-quorum':
         if (!this.tracker.quorumActive(this.id)) {
@@ -354,7 +326,7 @@ export class Raft {
         // Handled by propose(): a proposal is never a message in this implementation.
         return;
       case 'read-index':
-        this.leaderReadIndex(m);
+        this.reads.request(m, this.term);
         return;
       case 'transfer-leader':
         this.leaderTransfer(m.from);
@@ -365,52 +337,12 @@ export class Raft {
     const pr = this.tracker.progress.get(m.from);
     if (!pr) return; // not a member (any more)
     switch (m.type) {
-      case 'append-response': {
-        pr.recentActive = true;
-        if (m.reject) {
-          let hint = m.rejectHint;
-          if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
-          if (pr.maybeDecrTo(m.index, hint)) {
-            if (pr.state === 'replicate') pr.becomeProbe();
-            this.sendAppend(m.from);
-          }
-          return;
-        }
-        const wasPaused = pr.isPaused();
-        // Also when the follower had this already but we fell back to probing it (e.g. it was unreachable).
-        if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === 'probe')) return;
-        if (pr.state === 'probe') pr.becomeReplicate();
-        else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
-          pr.becomeProbe();
-          pr.becomeReplicate();
-        } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
-        if (this.maybeCommit()) {
-          this.releasePendingReadIndex();
-          this.broadcastAppend();
-        } else if (wasPaused) {
-          this.sendAppend(m.from);
-        }
-        // Stream on while the window allows.
-        while (this.maybeSendAppend(m.from, false)) {
-          /* keep sending */
-        }
-        if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-          this.send(message({ type: 'timeout-now', to: m.from }));
-        }
+      case 'append-response':
+        this.onAppendResponse(m, pr);
         return;
-      }
-      case 'heartbeat-response': {
-        pr.recentActive = true;
-        pr.probeSent = false;
-        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-        if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
-        if (m.context === 0) return;
-        const acks = this.readOnly.ack(m.context, m.from);
-        // The leader's own ack is implicit.
-        if (acks + 1 < this.tracker.quorum() || !this.tracker.isVoter(m.from)) return;
-        for (const read of this.readOnly.release(m.context)) this.answerRead(read.from, read.index, read.context);
+      case 'heartbeat-response':
+        this.onHeartbeatResponse(m, pr);
         return;
-      }
       case 'snapshot-status':
         if (pr.state !== 'snapshot') return;
         if (m.reject) pr.pendingSnapshot = 0;
@@ -426,6 +358,49 @@ export class Raft {
     }
   }
 
+  /** A follower's answer to an append: move its progress, then commit and send what is due. */
+  private onAppendResponse(m: Message, pr: Progress): void {
+    pr.recentActive = true;
+    if (m.reject) {
+      let hint = m.rejectHint;
+      if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
+      if (pr.maybeDecrTo(m.index, hint)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.replication.sendAppend(m.from);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    // Also when the follower had this already but we fell back to probing it (e.g. it was unreachable).
+    if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === 'probe')) return;
+    if (pr.state === 'probe') pr.becomeReplicate();
+    else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
+    if (this.maybeCommit()) {
+      this.reads.release(this.term);
+      this.replication.broadcastAppend();
+    } else if (wasPaused) {
+      this.replication.sendAppend(m.from);
+    }
+    // Stream on while the window allows.
+    while (this.replication.maybeSendAppend(m.from, false)) {
+      /* keep sending */
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.send(message({ type: 'timeout-now', to: m.from }));
+    }
+  }
+
+  private onHeartbeatResponse(m: Message, pr: Progress): void {
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
+    if (pr.match < this.log.lastIndex()) this.replication.sendAppend(m.from);
+    this.reads.onHeartbeatAck(m);
+  }
+
   private leaderTransfer(transferee: NodeId): void {
     if (!this.tracker.isVoter(transferee) || transferee === this.id) return;
     if (this.leadTransferee === transferee) return;
@@ -433,32 +408,11 @@ export class Raft {
     this.electionElapsed = 0;
     const pr = this.tracker.progress.get(transferee)!;
     if (pr.match === this.log.lastIndex()) this.send(message({ type: 'timeout-now', to: transferee }));
-    else this.sendAppend(transferee);
+    else this.replication.sendAppend(transferee);
   }
 
   private committedEntryInCurrentTerm(): boolean {
     return this.log.term(this.log.committed) === this.term;
-  }
-
-  private leaderReadIndex(m: Message): void {
-    if (this.tracker.voters.size === 1) {
-      this.answerRead(m.from, this.log.committed, m.context);
-      return;
-    }
-    if (!this.committedEntryInCurrentTerm()) {
-      // Our commit index may lag the previous leader's until our own entry commits.
-      this.pendingReadIndex.push(m);
-      return;
-    }
-    this.readOnly.add(m.context, this.log.committed, m.from);
-    this.broadcastHeartbeat(m.context);
-  }
-
-  private releasePendingReadIndex(): void {
-    if (this.pendingReadIndex.length === 0 || !this.committedEntryInCurrentTerm()) return;
-    const pending = this.pendingReadIndex;
-    this.pendingReadIndex = [];
-    for (const m of pending) this.leaderReadIndex(m);
   }
 
   private answerRead(from: NodeId, index: number, context: number): void {
@@ -486,8 +440,8 @@ export class Raft {
     const self = this.tracker.progress.get(this.id);
     if (!self || !self.maybeUpdate(this.log.stableIndex())) return;
     if (this.maybeCommit()) {
-      this.releasePendingReadIndex();
-      this.broadcastAppend();
+      this.reads.release(this.term);
+      this.replication.broadcastAppend();
     }
   }
 
@@ -496,24 +450,21 @@ export class Raft {
    * back as committed entries with the same term at the same index.
    */
   propose(entries: ReadonlyArray<{ kind: EntryKind; data: Uint8Array }>): { index: number; term: number } {
-    if (entries.length === 0) throw new ProposalDroppedError('empty', this.leader, 'no entries');
-    if (this.role !== 'leader') throw new ProposalDroppedError('not-leader', this.leader, `${this.id} is ${this.role} in term ${this.term}`);
-    if (!this.tracker.progress.has(this.id)) throw new ProposalDroppedError('removed', NONE, `${this.id} is no longer a member`);
-    if (this.leadTransferee !== NONE) throw new ProposalDroppedError('transferring', this.leadTransferee, `leadership is moving to ${this.leadTransferee}`);
-    for (const entry of entries) {
-      if (entry.kind !== 'config') continue;
-      if (this.pendingConfigIndex > this.log.applied) {
-        throw new ProposalDroppedError('config-pending', this.leader, `config change at ${this.pendingConfigIndex} not applied yet (applied ${this.log.applied})`);
-      }
-      if (!this.committedEntryInCurrentTerm()) {
-        throw new ProposalDroppedError('config-pending', this.leader, `leader has not committed an entry of term ${this.term} yet`);
-      }
-      if (entries.filter((e) => e.kind === 'config').length > 1) throw new ProposalDroppedError('config-pending', this.leader, 'one config change at a time');
-    }
+    checkProposal(entries, {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      leader: this.leader,
+      member: this.tracker.progress.has(this.id),
+      leadTransferee: this.leadTransferee,
+      pendingConfigIndex: this.pendingConfigIndex,
+      applied: this.log.applied,
+      committedInTerm: () => this.committedEntryInCurrentTerm(),
+    });
     const stamped = this.appendEntries(entries);
     const last = stamped[stamped.length - 1]!;
     if (stamped.some((entry) => entry.kind === 'config')) this.pendingConfigIndex = last.index;
-    this.broadcastAppend();
+    this.replication.broadcastAppend();
     return { index: stamped[0]!.index, term: this.term };
   }
 
@@ -543,7 +494,7 @@ export class Raft {
           if (this.role === 'pre-candidate') this.campaign('election');
           else {
             this.becomeLeader();
-            this.broadcastAppend();
+            this.replication.broadcastAppend();
           }
         } else if (result === 'lost') {
           this.becomeFollower(this.term, NONE);
@@ -590,47 +541,15 @@ export class Raft {
   }
 
   private handleAppend(m: Message): void {
-    if (m.index < this.log.committed) {
-      this.send(message({ type: 'append-response', to: m.from, index: this.log.committed }));
-      return;
-    }
-    const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNew !== undefined) {
-      this.send(message({ type: 'append-response', to: m.from, index: lastNew }));
-      return;
-    }
-    // Our log does not hold (m.index, m.logTerm): tell the leader where to look instead, so it
-    // skips a whole term per round trip rather than one entry.
-    const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
-    this.send(message({ type: 'append-response', to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term }));
+    this.send(answerAppend(this.log, m));
   }
 
   private handleHeartbeat(m: Message): void {
-    // The leader sends min(our match, its commit), so this never commits what we lack.
-    if (m.commit <= this.log.lastIndex()) this.log.commitTo(m.commit);
-    this.send(message({ type: 'heartbeat-response', to: m.from, context: m.context }));
+    this.send(answerHeartbeat(this.log, m));
   }
 
   private handleSnapshot(m: Message): void {
-    const snapshot = m.snapshot!;
-    if (this.restore(snapshot)) {
-      this.send(message({ type: 'append-response', to: m.from, index: this.log.lastIndex() }));
-    } else {
-      this.send(message({ type: 'append-response', to: m.from, index: this.log.committed }));
-    }
-  }
-
-  /** Takes a leader's snapshot unless we already have its entries; true if taken. */
-  private restore(snapshot: { index: number; term: number; config: ConfigState; data: Uint8Array }): boolean {
-    if (snapshot.index <= this.log.committed) return false;
-    if (this.log.matchTerm(snapshot.index, snapshot.term)) {
-      // We have the entry: just fast-forward the commit.
-      this.log.commitTo(snapshot.index);
-      return false;
-    }
-    this.log.restore({ ...snapshot });
-    this.tracker.setConfig(snapshot.config, this.log.lastIndex() + 1);
-    return true;
+    this.send(answerSnapshot(this.log, this.tracker, m));
   }
 
   // ---- config changes (applied on every node when the entry is applied) ----
@@ -653,8 +572,8 @@ export class Raft {
       }
       if (this.leadTransferee !== NONE && !this.tracker.isVoter(this.leadTransferee)) this.leadTransferee = NONE;
       // The quorum changed: something may be committed now.
-      if (this.maybeCommit()) this.releasePendingReadIndex();
-      this.broadcastAppend();
+      if (this.maybeCommit()) this.reads.release(this.term);
+      this.replication.broadcastAppend();
     }
     return config;
   }
@@ -665,51 +584,5 @@ export class Raft {
     if (m.from === NONE) m.from = this.id;
     if (stampTerm && m.term === 0 && m.type !== 'transfer-leader' && m.type !== 'read-index') m.term = this.term;
     this.msgs.push(m);
-  }
-
-  private broadcastAppend(): void {
-    for (const id of this.tracker.members()) if (id !== this.id) this.sendAppend(id);
-  }
-
-  private broadcastHeartbeat(context: number): void {
-    for (const id of this.tracker.members()) {
-      if (id === this.id) continue;
-      const pr = this.tracker.progress.get(id)!;
-      // Never tell a follower to commit beyond what it is known to have.
-      this.send(message({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), context }));
-    }
-  }
-
-  private sendAppend(to: NodeId): void {
-    this.maybeSendAppend(to, true);
-  }
-
-  /**
-   * Sends the next append (or a snapshot if the entries it needs are compacted). With
-   * `sendIfEmpty` false, only sends when there are entries: used to stream on.
-   */
-  private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
-    const pr = this.tracker.progress.get(to);
-    if (!pr || pr.isPaused()) return false;
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.log.term(prevIndex);
-    if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
-      return this.sendSnapshot(to);
-    }
-    const sent = this.log.entriesFrom(pr.next, this.maxMessageBytes);
-    if (sent.length === 0 && !sendIfEmpty) return false;
-    this.send(message({ type: 'append', to, index: prevIndex, logTerm: prevTerm, entries: sent, commit: this.log.committed }));
-    pr.sentEntries(sent.length > 0 ? sent[sent.length - 1]!.index : prevIndex, sent.length);
-    return true;
-  }
-
-  private sendSnapshot(to: NodeId): boolean {
-    const pr = this.tracker.progress.get(to)!;
-    if (!pr.recentActive) return false; // don't ship a snapshot to a node that may be down
-    const snapshot = this.log.snapshot();
-    if (snapshot.index === 0) raftInvariantFailed(`need a snapshot for ${to} but none exists`);
-    this.send(message({ type: 'snapshot', to, snapshot }));
-    pr.becomeSnapshot(snapshot.index);
-    return true;
   }
 }

@@ -1,0 +1,67 @@
+import type { RaftLog } from './raft-log.js';
+import { ReadOnly } from './read-only.js';
+import type { LeaderReplication } from './replication.js';
+import type { ProgressTracker } from './tracker.js';
+import type { Message, NodeId } from './types.js';
+
+/**
+ * The leader's ReadIndex requests: held until it has committed an entry of its term, then
+ * confirmed by a heartbeat round (ReadOnly) before `answer` serves them at the noted index.
+ */
+export class LeaderReads {
+  private readonly readOnly = new ReadOnly();
+  /** ReadIndex requests that arrived before this leader committed an entry of its term. */
+  private waiting: Message[] = [];
+
+  constructor(
+    private readonly log: RaftLog,
+    private readonly tracker: ProgressTracker,
+    private readonly replication: LeaderReplication,
+    private readonly answer: (from: NodeId, index: number, context: number) => void,
+  ) {}
+
+  reset(): void {
+    this.readOnly.reset();
+    this.waiting = [];
+  }
+
+  /** The context the next heartbeat carries. */
+  lastContext(): number {
+    return this.readOnly.lastContext();
+  }
+
+  request(m: Message, term: number): void {
+    if (this.tracker.voters.size === 1) {
+      this.answer(m.from, this.log.committed, m.context);
+      return;
+    }
+    if (!this.committedEntryInTerm(term)) {
+      // Our commit index may lag the previous leader's until our own entry commits.
+      this.waiting.push(m);
+      return;
+    }
+    this.readOnly.add(m.context, this.log.committed, m.from);
+    this.replication.broadcastHeartbeat(m.context);
+  }
+
+  /** Takes up the requests that waited for an entry of `term` to commit, once one has. */
+  release(term: number): void {
+    if (this.waiting.length === 0 || !this.committedEntryInTerm(term)) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const m of waiting) this.request(m, term);
+  }
+
+  /** A follower acked a heartbeat: the reads it confirms for a quorum are answered. */
+  onHeartbeatAck(m: Message): void {
+    if (m.context === 0) return;
+    const acks = this.readOnly.ack(m.context, m.from);
+    // The leader's own ack is implicit.
+    if (acks + 1 < this.tracker.quorum() || !this.tracker.isVoter(m.from)) return;
+    for (const read of this.readOnly.release(m.context)) this.answer(read.from, read.index, read.context);
+  }
+
+  private committedEntryInTerm(term: number): boolean {
+    return this.log.term(this.log.committed) === term;
+  }
+}
