@@ -1,5 +1,6 @@
 import type { NodeSubscription, RawRecords } from '../node/index.js';
 import type { ByteWriter } from '../protocol/bytes.js';
+import { RECORD_HEADER_BYTES } from '../protocol/events.js';
 import { writeEvents, writeStoredEvents, writeSubscriptionEnd, writeTransientFrame } from '../protocol/responses.js';
 import type { Event, TransientEvent } from '../types/event.js';
 
@@ -7,9 +8,6 @@ import type { Event, TransientEvent } from '../types/event.js';
 const MAX_EVENTS_PER_WAKE_UP = 4096;
 /** An EVENTS frame is closed once its events' bytes pass this (the frame limit is far above). */
 export const EVENTS_FRAME_TARGET_BYTES = 1024 * 1024;
-/** Framing bytes per record on the wire, for the size estimate. */
-const RECORD_OVERHEAD_BYTES = 44;
-
 /** A raw catch-up hands over to the log's own subscription this close to the head (in events). */
 const RAW_HANDOVER_EVENTS = MAX_EVENTS_PER_WAKE_UP;
 
@@ -160,7 +158,7 @@ export class SubscriptionPump {
         continue;
       }
       run.push(item);
-      bytes += item.data.byteLength + RECORD_OVERHEAD_BYTES + 64;
+      bytes += item.data.byteLength + RECORD_HEADER_BYTES + 64;
       if (bytes >= EVENTS_FRAME_TARGET_BYTES) flush(i === items.length - 1);
     }
     flush(true);
