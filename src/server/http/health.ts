@@ -1,0 +1,20 @@
+import type { EmbeddedEventLog } from '../../node/index.js';
+import type { Route } from './route.js';
+
+/** GET /health: no token needed, so load balancers and probes can ask; 503 once shutting down. */
+export function healthRoutes(log: EmbeddedEventLog, isClosing: () => boolean): Route[] {
+  return [
+    {
+      method: 'GET',
+      pattern: ['health'],
+      operation: 'health',
+      run: async () => {
+        if (isClosing() || log.closed) return { status: 503, body: { status: 'closing' } };
+        const raft = log.raftStatus();
+        const { id, role, term, commit } = raft;
+        const node = { id, role, term, leader: raft.leader || null, commit };
+        return { status: 200, body: { status: 'ok', headPosition: log.committedPosition, node } };
+      },
+    },
+  ];
+}
