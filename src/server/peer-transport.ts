@@ -5,7 +5,7 @@ import { ByteWriter } from '../protocol/bytes.js';
 import { PROTOCOL_VERSION } from '../protocol/constants.js';
 import { writeHello, writeRaft, writeSnapshotFrame } from '../protocol/requests.js';
 import type { Message, NodeId } from '../raft/index.js';
-import { PEER_CLIENT_PREFIX } from './binary-session.js';
+import { PEER_CLIENT_PREFIX } from './peer-session.js';
 
 /** Where a peer's binary protocol listens. */
 export interface PeerAddress {

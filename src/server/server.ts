@@ -6,7 +6,8 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { open, type OrdoNode, type OpenOptions } from '../node/index.js';
 import { openAccess, type Authenticator } from './auth.js';
-import { BinarySession, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './binary-session.js';
+import { BinaryConnection } from './binary-connection.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './session-options.js';
 import { createHttpApi, type HttpApi } from './http-api.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { startHosted, type HostedPatterns } from './hosted.js';
@@ -126,10 +127,10 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
     throw error;
   }
   const sessionOptions = { log, auth, metrics, logger, limits, serverName: options.name ?? 'ordo', peerUrls };
-  const sessions = new Set<BinarySession>();
+  const sessions = new Set<BinaryConnection>();
   const sockets = new Set<Socket>();
 
-  const serve = (session: BinarySession, transport: 'tcp' | 'ws'): (() => void) => {
+  const serve = (session: BinaryConnection, transport: 'tcp' | 'ws'): (() => void) => {
     sessions.add(session);
     metrics.connectionOpened(transport);
     return () => {
@@ -141,7 +142,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
 
   const onTcpConnection = (socket: Socket): void => {
     sockets.add(socket);
-    const session = new BinarySession(tcpWire(socket), sessionOptions);
+    const session = new BinaryConnection(tcpWire(socket), sessionOptions);
     const end = serve(session, 'tcp');
     socket.on('data', (chunk: Buffer) => session.receive(chunk));
     socket.on('error', (error) => logger.debug({ err: error }, 'tcp connection error'));
@@ -173,7 +174,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new BinarySession(wsWire(ws, socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`), sessionOptions);
+      const session = new BinaryConnection(wsWire(ws, socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`), sessionOptions);
       const end = serve(session, 'ws');
       ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
         if (Array.isArray(data)) for (const chunk of data) session.receive(chunk);
