@@ -1,33 +1,30 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo, Server as TcpServer } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { WebSocketServer } from 'ws';
-import { open, type OrdoNode, type OpenOptions } from '../node/index.js';
+import type { WebSocketServer } from 'ws';
+import { open, type EmbeddedEventLog, type OpenOptions } from '../node/index.js';
+import type { AnyModelDefinition, ConsumerOptions } from '../patterns/index.js';
+import { InvalidArgumentError } from '../types/errors.js';
 import { openAccess, type Authenticator } from './auth.js';
-import { BinaryConnection } from './binary-connection.js';
-import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './session-options.js';
-import { createHttpApi, type HttpApi } from './http-api.js';
-import { createServerMetrics, type ServerMetrics } from './metrics.js';
-import { startHosted, type HostedPatterns } from './hosted.js';
+import { setUpCluster, type ServerClusterOptions } from './cluster-setup.js';
 import { loadConsoleAssets } from './console-assets.js';
 import { createConsoleStats } from './console-stats.js';
-import type { AnyModelDefinition, ConsumerOptions } from '../patterns/index.js';
-import { TcpPeerTransport } from './peer-transport.js';
-import { InvalidArgumentError } from '../types/errors.js';
-import { tcpWire } from './tcp-wire.js';
-import { wsWire } from './ws-wire.js';
+import { startHosted, type HostedPatterns } from './hosted.js';
+import { createHttpApi, type HttpApi } from './http-api.js';
+import { createHttpListener } from './http-listener.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { OpenConnections } from './open-connections.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits, type SessionOptions } from './session-options.js';
+import { createTcpListener } from './tcp-listener.js';
+import { serverUrls, type ServerUrls } from './urls.js';
+
+export { WEBSOCKET_PATH } from './urls.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_TCP_PORT = 4680;
 export const DEFAULT_HTTP_PORT = 4681;
-/** The path on the HTTP server where WebSocket clients connect. */
-export const WEBSOCKET_PATH = '/ws';
 /** How long a graceful shutdown waits for in-flight requests before closing anyway. */
 const SHUTDOWN_GRACE_MS = 5_000;
-/** A whole HTTP request (headers and body) must arrive within this. */
-const REQUEST_TIMEOUT_MS = 60_000;
 /** How long closed connections may take to send their last bytes before they are cut. */
 const SOCKET_LINGER_MS = 1_000;
 
@@ -52,29 +49,16 @@ export interface ServerOptions {
   models?: readonly AnyModelDefinition[];
   /** Consumers to run next to the log (`ordo serve --consumers`; single node only). */
   consumers?: readonly ConsumerOptions[];
-  /**
-   * Run as one node of a Raft cluster: `peers` maps every node id (this one included) to the
-   * host:port of its binary protocol, where the nodes also talk to each other. `token` is sent
-   * to the peers (an admin token when they use an auth file).
-   */
-  cluster?: {
-    id: string;
-    peers: Record<string, { host: string; port: number }>;
-    token?: string;
-    tickMs?: number;
-    voters?: string[];
-    windowEntries?: number;
-    /** The URL a NOT_LEADER answer sends clients to, per node (default: ordo://<its peer address>). */
-    advertise?: Record<string, string>;
-  };
+  /** Run as one node of a Raft cluster (see ServerClusterOptions). */
+  cluster?: ServerClusterOptions;
 }
 
 export interface OrdoServer {
-  readonly log: OrdoNode;
+  readonly log: EmbeddedEventLog;
   readonly metrics: ServerMetrics;
   readonly hosted: HostedPatterns;
   /** Where clients connect: `ordo://` (or `ordos://`), `ws://` (or `wss://`), `http://` (or `https://`). */
-  readonly urls: { tcp: string; ws: string; http: string };
+  readonly urls: ServerUrls;
   /** Graceful shutdown: stop accepting, answer or fail in-flight requests, fsync, close. */
   close(): Promise<void>;
 }
@@ -87,145 +71,121 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   const host = options.host ?? DEFAULT_HOST;
   const logger = options.logger ?? pino({ name: 'ordo' });
   const auth = options.auth ?? openAccess;
-  // The wire decoder checks event sizes against the log's own limit, so both paths refuse alike.
-  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, maxEventBytes: options.log?.maxEventBytes ?? DEFAULT_CONNECTION_LIMITS.maxEventBytes, ...options.limits };
-  let transport: TcpPeerTransport | undefined;
-  let logOptions = options.log;
-  let peerUrls: Record<string, string> | undefined;
-  if (options.cluster) {
-    const { id, peers, token } = options.cluster;
-    transport = new TcpPeerTransport(id, peers, token ?? '', logger);
-    peerUrls = Object.fromEntries(Object.entries(peers).map(([peer, a]) => [peer, options.cluster!.advertise?.[peer] ?? `${options.tls ? 'ordos' : 'ordo'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`]));
-    logOptions = {
-      ...options.log,
-      cluster: {
-        id,
-        peers: options.cluster.voters ?? Object.keys(peers),
-        transport,
-        tickMs: options.cluster.tickMs,
-        windowEntries: options.cluster.windowEntries,
-        onRoleChange: (status) => logger.info({ node: id, role: status.role, term: status.term, leader: status.leader || undefined }, 'raft role'),
-        onSnapshot: (event) => {
-          if (event.kind === 'failed') logger.warn({ node: id, ...event }, 'snapshot transfer given up (it is offered again)');
-          else logger.info({ node: id, ...event }, event.kind === 'offered' ? 'snapshot offered to %s' : 'snapshot from %s installed', event.peer);
-        },
-      },
-    };
-  }
+  const limits = connectionLimits(options);
+  const secure = options.tls !== undefined;
+  const cluster = options.cluster ? setUpCluster(options.cluster, options.log, secure, logger) : undefined;
   if (options.cluster && (options.consumers?.length ?? 0) > 0) {
     // A consumer's checkpoints are appends: on a follower they fail, and two nodes would fence each other.
-    throw new InvalidArgumentError('hosted consumers run on a single node only: run them as clients of the cluster (consume(await connect(urls), …))');
+    const instead = 'run them as clients of the cluster (consume(await connect(urls), …))';
+    throw new InvalidArgumentError(`hosted consumers run on a single node only: ${instead}`);
   }
-  const log = await open(options.dir, logOptions);
-  if (transport) transport.onUnreachable = (peer) => log.reportUnreachable(peer);
+  const log = await open(options.dir, cluster ? cluster.logOptions : options.log);
+  if (cluster) cluster.transport.onUnreachable = (peer) => log.replicator.reportUnreachable(peer);
   const metrics = createServerMetrics(log);
-  let hosted: HostedPatterns;
+  const hosted = await startHostedOrClose(log, options, metrics, logger);
+  const peerUrls = cluster?.peerUrls;
+  const serverName = options.name ?? 'ordo';
+  const sessionOptions: SessionOptions = { log, auth, metrics, logger, limits, serverName, peerUrls };
+  const connections = new OpenConnections(metrics);
+  const tcp = createTcpListener({ tls: options.tls, sessionOptions, connections, logger });
+  const api = await createServerHttpApi({ log, auth, metrics, logger, peerUrls, hosted });
+  const { http, wss } = createHttpListener({ tls: options.tls, api, sessionOptions, connections, logger });
+  await listenOrClose(tcp, http, options, host, async () => {
+    await hosted.close();
+    await log.close();
+  });
+  const urls = serverUrls(host, (tcp.address() as AddressInfo).port, (http.address() as AddressInfo).port, secure);
+  logger.info({ dir: log.dir, urls, auth: auth.required, tls: secure }, 'ordo server listening');
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= shutdown({ logger, tcp, http, wss, api, connections, hosted, log }));
+  return { log, metrics, hosted, urls, close };
+}
+
+/** The limits of every connection; the event size limit is the log's own unless set. */
+function connectionLimits(options: ServerOptions): ConnectionLimits {
+  // The wire decoder checks event sizes against the log's own limit, so both paths refuse alike.
+  const maxEventBytes = options.log?.maxEventBytes ?? DEFAULT_CONNECTION_LIMITS.maxEventBytes;
+  return { ...DEFAULT_CONNECTION_LIMITS, maxEventBytes, ...options.limits };
+}
+
+/** The hosted models and consumers; the log is closed again if one fails to start. */
+async function startHostedOrClose(
+  log: EmbeddedEventLog,
+  options: ServerOptions,
+  metrics: ServerMetrics,
+  logger: Logger,
+): Promise<HostedPatterns> {
+  const patterns = { models: options.models ?? [], consumers: options.consumers ?? [] };
   try {
-    hosted = await startHosted(log, { models: options.models ?? [], consumers: options.consumers ?? [] }, metrics.registry, logger);
+    return await startHosted(log, patterns, metrics.registry, logger);
   } catch (error) {
     await log.close();
     throw error;
   }
-  const sessionOptions = { log, auth, metrics, logger, limits, serverName: options.name ?? 'ordo', peerUrls };
-  const sessions = new Set<BinaryConnection>();
-  const sockets = new Set<Socket>();
+}
 
-  const serve = (session: BinaryConnection, transport: 'tcp' | 'ws'): (() => void) => {
-    sessions.add(session);
-    metrics.connectionOpened(transport);
-    return () => {
-      if (!sessions.delete(session)) return;
-      session.closed();
-      metrics.connectionClosed(transport);
-    };
-  };
+/** The HTTP API with the web console (its files when built, and its live feed). */
+async function createServerHttpApi(parts: {
+  log: EmbeddedEventLog;
+  auth: Authenticator;
+  metrics: ServerMetrics;
+  logger: Logger;
+  peerUrls: Record<string, string> | undefined;
+  hosted: HostedPatterns;
+}): Promise<HttpApi> {
+  const { log, auth, metrics, logger, peerUrls, hosted } = parts;
+  const assets = await loadConsoleAssets();
+  if (!assets) logger.warn('the web console is not built (npm run build): / answers 404');
+  const stats = createConsoleStats(log, metrics, hosted, peerUrls ?? {});
+  return createHttpApi({ log, auth, metrics, logger, peerUrls, models: hosted.models, console: { assets, stats } });
+}
 
-  const onTcpConnection = (socket: Socket): void => {
-    sockets.add(socket);
-    const session = new BinaryConnection(tcpWire(socket), sessionOptions);
-    const end = serve(session, 'tcp');
-    socket.on('data', (chunk: Buffer) => session.receive(chunk));
-    socket.on('error', (error) => logger.debug({ err: error }, 'tcp connection error'));
-    socket.on('close', () => {
-      sockets.delete(socket);
-      end();
-    });
-  };
-  const tcp: TcpServer = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onTcpConnection) : createTcpServer(onTcpConnection);
-
-  const consoleAssets = await loadConsoleAssets();
-  if (!consoleAssets) logger.warn('the web console is not built (npm run build): / answers 404');
-  const consoleStats = createConsoleStats(log, metrics, hosted, peerUrls ?? {});
-  const api: HttpApi = createHttpApi({ log, auth, metrics, logger, maxBodyBytes: undefined, peerUrls, models: hosted.models, console: { assets: consoleAssets, stats: consoleStats } });
-  const handler = (req: Parameters<HttpApi['handle']>[0], res: Parameters<HttpApi['handle']>[1]) => api.handle(req, res);
-  // Slowloris: headers must arrive within the handshake timeout, a whole request body within
-  // REQUEST_TIMEOUT_MS (a response, such as an SSE stream, may last as long as it likes).
-  const httpOptions = { headersTimeout: limits.handshakeTimeoutMs, requestTimeout: Math.max(REQUEST_TIMEOUT_MS, limits.handshakeTimeoutMs), connectionsCheckingInterval: Math.min(1_000, limits.handshakeTimeoutMs) };
-  const http: HttpServer = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key, ...httpOptions }, handler) : createHttpServer(httpOptions, handler);
-  http.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxFrameBytes, perMessageDeflate: false });
-  http.on('upgrade', (req, socket, head) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path !== WEBSOCKET_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new BinaryConnection(wsWire(ws, socket, `${req.socket.remoteAddress}:${req.socket.remotePort}`), sessionOptions);
-      const end = serve(session, 'ws');
-      ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
-        if (Array.isArray(data)) for (const chunk of data) session.receive(chunk);
-        else session.receive(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
-      });
-      ws.on('error', (error) => logger.debug({ err: error }, 'websocket error'));
-      ws.on('close', end);
-    });
-  });
-
+/** Starts both listeners; if either cannot listen, closes both and calls `release` before rethrowing. */
+async function listenOrClose(
+  tcp: TcpServer,
+  http: HttpServer,
+  options: ServerOptions,
+  host: string,
+  release: () => Promise<void>,
+): Promise<void> {
   try {
     await listen(tcp, options.port ?? DEFAULT_TCP_PORT, host);
     await listen(http, options.httpPort ?? DEFAULT_HTTP_PORT, host);
   } catch (error) {
     tcp.close();
     http.close();
-    await hosted.close();
-    await log.close();
+    await release();
     throw error;
   }
-  const tcpPort = (tcp.address() as AddressInfo).port;
-  const httpPort = (http.address() as AddressInfo).port;
-  const hostInUrl = host.includes(':') ? `[${host}]` : host;
-  const secure = options.tls !== undefined;
-  const urls = {
-    tcp: `${secure ? 'ordos' : 'ordo'}://${hostInUrl}:${tcpPort}`,
-    ws: `${secure ? 'wss' : 'ws'}://${hostInUrl}:${httpPort}${WEBSOCKET_PATH}`,
-    http: `${secure ? 'https' : 'http'}://${hostInUrl}:${httpPort}`,
-  };
-  logger.info({ dir: log.dir, urls, auth: auth.required, tls: secure }, 'ordo server listening');
+}
 
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
-      logger.info('shutting down');
-      tcp.close();
-      http.close();
-      await api.close();
-      http.closeIdleConnections(); // keep-alive HTTP sockets with no request in progress
-      await Promise.all([...sessions].map((session) => session.shutdown(SHUTDOWN_GRACE_MS)));
-      wss.close();
-      // Sessions ended their sockets after flushing; give the last bytes a moment to leave.
-      const deadline = Date.now() + SOCKET_LINGER_MS;
-      while (sockets.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-      for (const socket of sockets) socket.destroy();
-      await hosted.close();
-      await log.close();
-      logger.info('closed');
-    })());
-
-  return { log, metrics, hosted, urls, close };
+/**
+ * Graceful shutdown: stop accepting, end event streams and sessions (in-flight requests get
+ * SHUTDOWN_GRACE_MS to be answered), cut the sockets that linger, then close the log.
+ */
+async function shutdown(parts: {
+  logger: Logger;
+  tcp: TcpServer;
+  http: HttpServer;
+  wss: WebSocketServer;
+  api: HttpApi;
+  connections: OpenConnections;
+  hosted: HostedPatterns;
+  log: EmbeddedEventLog;
+}): Promise<void> {
+  const { logger, tcp, http, wss, api, connections, hosted, log } = parts;
+  logger.info('shutting down');
+  tcp.close();
+  http.close();
+  await api.close();
+  http.closeIdleConnections(); // keep-alive HTTP sockets with no request in progress
+  await connections.shutdown(SHUTDOWN_GRACE_MS);
+  wss.close();
+  // Sessions ended their sockets after flushing; give the last bytes a moment to leave.
+  await connections.cutLingering(SOCKET_LINGER_MS);
+  await hosted.close();
+  await log.close();
+  logger.info('closed');
 }
 
 function listen(server: TcpServer | HttpServer, port: number, host: string): Promise<void> {
