@@ -1,5 +1,5 @@
 /**
- * The brief's layers (ARCHITECTURE.md §4): arrows point down only.
+ * Ordo's layers (docs/architecture.md): arrows point down only.
  *   5 cli/ ui/ examples/      4 client/ server/      3 protocol/ patterns/
  *   2 node/                   1 raft/ engine/ storage/      0 stream/ types/
  * `stream/` depends on nothing in Ordo; `raft/` and `engine/` are pure state machines: no I/O,
@@ -36,6 +36,13 @@ module.exports = {
       comment: 'raft/, engine/ and storage/ do not import each other; node/ wires them',
       from: { path: '^src/(raft|engine|storage)/' },
       to: { path: '^src/(raft|engine|storage)/', pathNot: '^src/$1/' },
+    },
+    {
+      name: 'the-node-through-its-interface',
+      severity: 'error',
+      comment: 'above node/, code talks to a node through node/index.ts (OrdoNode, open), never to its classes',
+      from: { path: '^src/', pathNot: '^src/node/' },
+      to: { path: '^src/node/', pathNot: '^src/node/index\\.ts$' },
     },
     {
       name: 'stream-depends-on-nothing',

@@ -18,3 +18,4 @@ export type { PeerTransport, SnapshotEvent } from './replicator.js';
 export type { SnapshotFrame } from './snapshot-transfer.js';
 export { LogSubscription } from './subscription.js';
 export type { RawRecords, RawRun } from './raw-records.js';
+export { verifyLog, type VerifyReport } from './verify.js';

@@ -1,4 +1,4 @@
-import type { LogSubscription } from '../node/index.js';
+import type { NodeSubscription } from '../node/index.js';
 import type { Frame } from '../protocol/frame.js';
 import { readRequest, type Request } from '../protocol/requests.js';
 import { writeAppendOk, writeCut, writeError, writePong } from '../protocol/responses.js';
@@ -173,13 +173,13 @@ export class BinarySession implements ConnectionSession {
   private runAppends(): void {
     const queue = this.appendQueue;
     this.appendQueue = [];
-    const appends = queue.map(({ request }) => {
+    const requests = queue.map(({ request }) => {
       const { stream, expected, events, ack, resent, claims } = request;
-      return { stream, expected, events, ack, resent, claims };
+      return { parts: [{ stream, expected, events, claims }], ack, resent };
     });
     const { metrics } = this.options;
     const transport = this.wire.transport;
-    this.options.log.appendBatch(appends).then(
+    this.options.log.write(requests).then(
       (outcomes) => {
         for (let i = 0; i < queue.length; i++) {
           const id = queue[i]!.id;
@@ -187,7 +187,8 @@ export class BinarySession implements ConnectionSession {
           if (outcome instanceof Error) {
             this.answerError(id, 'append', outcome);
           } else {
-            this.send((w) => writeAppendOk(w, id, outcome.position, outcome.index, outcome.count, true));
+            const { position, index, count } = outcome.parts[0]!;
+            this.send((w) => writeAppendOk(w, id, position, index, count, true));
             metrics.request('append', transport, 'ok');
           }
           this.settled();
@@ -219,7 +220,7 @@ export class BinarySession implements ConnectionSession {
   private subscribeToLog(id: number, request: SubscribeRequest): void {
     const { log } = this.options;
     const { from, filter, transient, minPosition } = request;
-    let subscription: LogSubscription | undefined;
+    let subscription: NodeSubscription | undefined;
     let raw: RawCatchUp | undefined;
     try {
       if (filter === undefined && from !== 'end') {
@@ -246,7 +247,7 @@ export class BinarySession implements ConnectionSession {
           live.close();
           return;
         }
-        const pump = this.openPump(id, request, live as LogSubscription);
+        const pump = this.openPump(id, request, live as NodeSubscription);
         sendHistory((answer) => this.send(answer), id, history);
         this.send((w) => writeCut(w, id, count));
         pump.start();
@@ -258,7 +259,7 @@ export class BinarySession implements ConnectionSession {
   private openPump(
     id: number,
     request: SubscribeRequest | ReadAndSubscribeRequest,
-    subscription: LogSubscription | undefined,
+    subscription: NodeSubscription | undefined,
     raw?: RawCatchUp,
   ): SubscriptionPump {
     const { metrics } = this.options;

@@ -1,4 +1,4 @@
-import type { EmbeddedEventLog } from '../node/index.js';
+import type { OrdoNode, WriteOutcome, WriteRequest } from '../node/index.js';
 import type { ByteWriter } from '../protocol/bytes.js';
 import { EVENTS_DONE, EVENTS_HISTORY } from '../protocol/constants.js';
 import type { Request } from '../protocol/requests.js';
@@ -27,18 +27,20 @@ export type OneShotRequest = Extract<Request, { op: OneShotOp }>;
 type RequestOf<Op extends Request['op']> = Extract<Request, { op: Op }>;
 
 /** Does what the request asks of the log and returns the answer to write. */
-export async function answerRequest(log: EmbeddedEventLog, id: number, request: OneShotRequest): Promise<Answer> {
+export async function answerRequest(log: OrdoNode, id: number, request: OneShotRequest): Promise<Answer> {
   switch (request.op) {
     case 'appendMany': {
-      const result = await log.appendPrepared(request.parts, request.ack, request.resent);
-      return (w) => writeAppendManyOk(w, id, result);
+      const outcome = await writeOne(log, { parts: request.parts, ack: request.ack, resent: request.resent });
+      return (w) => writeAppendManyOk(w, id, { position: outcome.parts[0]!.position, streams: outcome.parts });
     }
     case 'existsOrWrite': {
-      const result = await log.existsOrWritePrepared(request.stream, request.index, request.event, request.resent);
-      return (w) => writeAppendOk(w, id, result.position, result.index, result.count, result.written);
+      const part = { stream: request.stream, expected: request.index, events: [request.event] };
+      const outcome = await writeOne(log, { parts: [part], ack: 'quorum', resent: request.resent, existsOrWrite: true });
+      const { position, index, count } = outcome.parts[0]!;
+      return (w) => writeAppendOk(w, id, position, index, count, outcome.written);
     }
     case 'publishTransient':
-      log.publishTransientPrepared(request.stream, request.event);
+      log.publish(request.stream, request.event);
       return (w) => writeOk(w, id);
     case 'read':
       return answerRead(log, id, request);
@@ -57,7 +59,7 @@ export async function answerRequest(log: EmbeddedEventLog, id: number, request: 
   }
 }
 
-async function answerRead(log: EmbeddedEventLog, id: number, request: RequestOf<'read'>): Promise<Answer> {
+async function answerRead(log: OrdoNode, id: number, request: RequestOf<'read'>): Promise<Answer> {
   const limit = pageLimit(request.limit);
   const { from, backwards, consistency, minPosition } = request;
   const options: ReadOptions = { limit, backwards, consistency };
@@ -70,7 +72,7 @@ async function answerRead(log: EmbeddedEventLog, id: number, request: RequestOf<
   return (w) => writePage(w, id, done, Math.max(next, 0), page.events);
 }
 
-async function answerReadAll(log: EmbeddedEventLog, id: number, request: RequestOf<'readAll'>): Promise<Answer> {
+async function answerReadAll(log: OrdoNode, id: number, request: RequestOf<'readAll'>): Promise<Answer> {
   const limit = pageLimit(request.limit);
   const { from, filter, consistency, minPosition } = request;
   if (filter === undefined && minPosition === undefined) {
@@ -90,7 +92,7 @@ async function answerReadAll(log: EmbeddedEventLog, id: number, request: Request
 }
 
 /** A page of the streams after `request.after` (the previous page's last). */
-async function answerStreams(log: EmbeddedEventLog, id: number, request: RequestOf<'streams'>): Promise<Answer> {
+async function answerStreams(log: OrdoNode, id: number, request: RequestOf<'streams'>): Promise<Answer> {
   const streams: StreamInfo[] = [];
   let skipping = request.after !== '';
   const limit = pageLimit(request.limit);
@@ -106,7 +108,7 @@ async function answerStreams(log: EmbeddedEventLog, id: number, request: Request
 }
 
 /** An unfiltered subscription's catch-up from a position: stored bytes first, then the log's own subscription. */
-export function rawCatchUp(log: EmbeddedEventLog, from: 'start' | number, transient: boolean): RawCatchUp {
+export function rawCatchUp(log: OrdoNode, from: 'start' | number, transient: boolean): RawCatchUp {
   return {
     next: from === 'start' ? 0 : from,
     read: (position, maxBytes, maxEvents) => log.readRaw(position, maxBytes, maxEvents),
@@ -147,4 +149,11 @@ async function collectPage(source: AsyncIterable<Event>, limit: number): Promise
     if (events.length >= limit || bytes >= EVENTS_FRAME_TARGET_BYTES) return { events, done: false };
   }
   return { events, done: true };
+}
+
+/** One write through the node's write entry point: its outcome, or its error thrown. */
+async function writeOne(log: OrdoNode, request: WriteRequest): Promise<WriteOutcome> {
+  const [outcome] = await log.write([request]);
+  if (outcome instanceof Error) throw outcome;
+  return outcome!;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { EmbeddedEventLog } from '../node/index.js';
+import type { OrdoNode } from '../node/index.js';
 import type { Model } from '../patterns/index.js';
 import type { Authenticator } from './auth.js';
 import { appendRoutes } from './http/appends.js';
@@ -17,7 +17,7 @@ import { whoamiRoutes } from './http/whoami.js';
 import type { ServerMetrics } from './metrics.js';
 
 export interface HttpApiOptions {
-  log: EmbeddedEventLog;
+  log: OrdoNode;
   auth: Authenticator;
   metrics: ServerMetrics;
   logger: Logger;

@@ -1,4 +1,4 @@
-import type { EmbeddedEventLog, SnapshotFrame } from '../node/index.js';
+import type { OrdoNode, SnapshotFrame } from '../node/index.js';
 import type { Frame } from '../protocol/frame.js';
 import { readRequest } from '../protocol/requests.js';
 import type { Message } from '../raft/index.js';
@@ -22,7 +22,7 @@ export class PeerSession implements ConnectionSession {
     /** The node id the peer introduced itself as. */
     private readonly peer: string,
     private readonly principal: Principal,
-    private readonly log: EmbeddedEventLog,
+    private readonly log: OrdoNode,
     private readonly limits: ConnectionLimits,
   ) {}
 
@@ -57,7 +57,7 @@ export function deliverRaft(
   principal: Principal,
   peer: string | undefined,
   messages: Array<Message | SnapshotFrame>,
-  log: EmbeddedEventLog,
+  log: OrdoNode,
 ): void {
   authorize(principal, 'raft');
   for (const m of messages) {

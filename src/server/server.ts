@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server as TcpServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { WebSocketServer } from 'ws';
-import { open, type EmbeddedEventLog, type OpenOptions } from '../node/index.js';
+import { open, type OrdoNode, type OpenOptions } from '../node/index.js';
 import type { AnyModelDefinition, ConsumerOptions } from '../patterns/index.js';
 import { InvalidArgumentError } from '../types/errors.js';
 import { openAccess, type Authenticator } from './auth.js';
@@ -54,7 +54,7 @@ export interface ServerOptions {
 }
 
 export interface OrdoServer {
-  readonly log: EmbeddedEventLog;
+  readonly log: OrdoNode;
   readonly metrics: ServerMetrics;
   readonly hosted: HostedPatterns;
   /** Where clients connect: `ordo://` (or `ordos://`), `ws://` (or `wss://`), `http://` (or `https://`). */
@@ -80,7 +80,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
     throw new InvalidArgumentError(`hosted consumers run on a single node only: ${instead}`);
   }
   const log = await open(options.dir, cluster ? cluster.logOptions : options.log);
-  if (cluster) cluster.transport.onUnreachable = (peer) => log.replicator.reportUnreachable(peer);
+  if (cluster) cluster.transport.onUnreachable = (peer) => log.reportUnreachable(peer);
   const metrics = createServerMetrics(log);
   const hosted = await startHostedOrClose(log, options, metrics, logger);
   const peerUrls = cluster?.peerUrls;
@@ -110,7 +110,7 @@ function connectionLimits(options: ServerOptions): ConnectionLimits {
 
 /** The hosted models and consumers; the log is closed again if one fails to start. */
 async function startHostedOrClose(
-  log: EmbeddedEventLog,
+  log: OrdoNode,
   options: ServerOptions,
   metrics: ServerMetrics,
   logger: Logger,
@@ -126,7 +126,7 @@ async function startHostedOrClose(
 
 /** The HTTP API with the web console (its files when built, and its live feed). */
 async function createServerHttpApi(parts: {
-  log: EmbeddedEventLog;
+  log: OrdoNode;
   auth: Authenticator;
   metrics: ServerMetrics;
   logger: Logger;
@@ -171,7 +171,7 @@ async function shutdown(parts: {
   api: HttpApi;
   connections: OpenConnections;
   hosted: HostedPatterns;
-  log: EmbeddedEventLog;
+  log: OrdoNode;
 }): Promise<void> {
   const { logger, tcp, http, wss, api, connections, hosted, log } = parts;
   logger.info('shutting down');

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EmbeddedEventLog } from '../node/index.js';
+import type { OrdoNode } from '../node/index.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { DEFAULT_MAX_EVENT_BYTES } from '../types/validate.js';
 import type { Authenticator } from './auth.js';
@@ -39,7 +39,7 @@ export interface SessionMetrics {
 }
 
 export interface SessionOptions {
-  log: EmbeddedEventLog;
+  log: OrdoNode;
   auth: Authenticator;
   metrics: SessionMetrics;
   logger: Logger;

@@ -1,4 +1,4 @@
-import type { EmbeddedEventLog } from '../../node/index.js';
+import type { OrdoNode } from '../../node/index.js';
 import { InvalidArgumentError, describe, type Expected } from '../../types/errors.js';
 import type { AckMode, AppendOptions, StreamAppend } from '../../types/event.js';
 import { eventFromJson, eventsFromJson, readJsonBody } from '../http-json.js';
@@ -6,7 +6,7 @@ import { ackOf, expectedOf, integerParam } from './params.js';
 import type { Route } from './route.js';
 
 /** The writes: appends to one stream or many, idempotent writes at an index, transient events. */
-export function appendRoutes(log: EmbeddedEventLog, maxBodyBytes: number): Route[] {
+export function appendRoutes(log: OrdoNode, maxBodyBytes: number): Route[] {
   return [
     {
       method: 'POST',

@@ -1,11 +1,11 @@
-import type { EmbeddedEventLog } from '../../node/index.js';
+import type { OrdoNode } from '../../node/index.js';
 import { InvalidArgumentError, describe } from '../../types/errors.js';
 import { readJsonBody } from '../http-json.js';
 import type { Route } from './route.js';
 
 /** GET /cluster, membership changes (POST/DELETE /cluster/members), leadership transfer (POST /cluster/leader). */
 export function clusterRoutes(
-  log: EmbeddedEventLog,
+  log: OrdoNode,
   peerUrls: Readonly<Record<string, string>> | undefined,
   maxBodyBytes: number,
 ): Route[] {

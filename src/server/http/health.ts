@@ -1,8 +1,8 @@
-import type { EmbeddedEventLog } from '../../node/index.js';
+import type { OrdoNode } from '../../node/index.js';
 import type { Route } from './route.js';
 
 /** GET /health: no token needed, so load balancers and probes can ask; 503 once shutting down. */
-export function healthRoutes(log: EmbeddedEventLog, isClosing: () => boolean): Route[] {
+export function healthRoutes(log: OrdoNode, isClosing: () => boolean): Route[] {
   return [
     {
       method: 'GET',

@@ -1,10 +1,10 @@
-import type { EmbeddedEventLog } from '../../node/index.js';
+import type { OrdoNode } from '../../node/index.js';
 import { eventToJson } from '../http-json.js';
 import { booleanParam, filterOption, integerParam, limitOf } from './params.js';
 import type { Route } from './route.js';
 
 /** The reads: the list of streams, one stream (and its count), the whole log, the head position. */
-export function readRoutes(log: EmbeddedEventLog): Route[] {
+export function readRoutes(log: OrdoNode): Route[] {
   return [
     {
       method: 'GET',

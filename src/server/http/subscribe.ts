@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { EmbeddedEventLog, LogSubscription } from '../../node/index.js';
+import type { OrdoNode } from '../../node/index.js';
 import { LimitExceededError } from '../../types/errors.js';
 import type { ServerMetrics } from '../metrics.js';
 import { streamEvents } from '../sse.js';
@@ -7,7 +7,7 @@ import { booleanParam, filterOption, fromOf } from './params.js';
 import type { Route } from './route.js';
 
 export interface SubscribeRouteOptions {
-  log: EmbeddedEventLog;
+  log: OrdoNode;
   metrics: ServerMetrics;
   /** Every open event stream of the server (SSE and console feed), to end them at shutdown. */
   streams: Set<ServerResponse>;
@@ -30,7 +30,7 @@ export function subscribeRoutes({ log, metrics, streams, maxSseStreams }: Subscr
         const from = fromOf(req, query);
         const filter = filterOption(query);
         const transient = booleanParam(query, 'transient');
-        const subscription = log.subscribe({ from, ...filter, transient }) as LogSubscription;
+        const subscription = log.subscribe({ from, ...filter, transient });
         streams.add(res);
         metrics.subscriptionOpened('sse');
         try {
