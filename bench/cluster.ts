@@ -33,12 +33,30 @@ export async function benchCluster(options: { dir: string; quick?: boolean }): P
   // n4 is in every --peers but not a voter: it joins after the workloads (a snapshot install).
   const ids = ['n1', 'n2', 'n3', 'n4'];
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[i]}`).join(',');
-  const args = (id: string, i: number) => ['--node-id', id, '--peers', peers, '--initial-voters', 'n1,n2,n3', '--window-entries', String(WINDOW_ENTRIES), '--port', String(ports[i]), '--http-port', String(ports[4 + i])];
-  const nodes = await Promise.all(ids.slice(0, 3).map((id, i) => startServerProcess(join(options.dir, `cluster-${id}`), args(id, i))));
+  const args = (id: string, i: number) => [
+    '--node-id',
+    id,
+    '--peers',
+    peers,
+    '--initial-voters',
+    'n1,n2,n3',
+    '--window-entries',
+    String(WINDOW_ENTRIES),
+    '--port',
+    String(ports[i]),
+    '--http-port',
+    String(ports[4 + i]),
+  ];
+  const nodes = await Promise.all(
+    ids.slice(0, 3).map((id, i) => startServerProcess(join(options.dir, `cluster-${id}`), args(id, i))),
+  );
   let cluster: Figures;
   let snapshot: { bytes: number; ms: number; copyMs: number };
   try {
-    const log = await connect(nodes.map((n) => n.url), { clientName: 'bench', timeoutMs: 60_000 });
+    const log = await connect(
+      nodes.map((n) => n.url),
+      { clientName: 'bench', timeoutMs: 60_000 },
+    );
     // Wait for an elected leader: the first append goes through once there is one.
     await log.append('warm-up', { type: 'Bench' });
     cluster = await measure(log, quick);
@@ -50,14 +68,32 @@ export async function benchCluster(options: { dir: string; quick?: boolean }): P
 
   const add = (name: string, value: number, unit: string, of: number, note?: string) => {
     rows.push({ group: GROUP, name: `single node: ${name}`, value: of, unit });
-    rows.push({ group: GROUP, name: `3 nodes: ${name}`, value, unit, ratio: { of: 'single node', value: value / of }, ...(note ? { note } : {}) });
+    rows.push({
+      group: GROUP,
+      name: `3 nodes: ${name}`,
+      value,
+      unit,
+      ratio: { of: 'single node', value: value / of },
+      ...(note ? { note } : {}),
+    });
   };
   add('append 1 event, 1000 in flight', cluster.pipelined, 'events/s', reference.pipelined, 'target ≥ 100k');
   add('append 100 events/append, 16 in flight', cluster.batched, 'events/s', reference.batched);
   for (const [i, [p, value]] of cluster.latency.entries()) {
-    add(`append→subscriber latency p${p} at ${formatNumber(LATENCY_EVENTS_PER_SECOND)} ev/s`, value, 'ms', reference.latency[i]![1], p === 99 ? 'target ≤ 5 ms' : undefined);
+    add(
+      `append→subscriber latency p${p} at ${formatNumber(LATENCY_EVENTS_PER_SECOND)} ev/s`,
+      value,
+      'ms',
+      reference.latency[i]![1],
+      p === 99 ? 'target ≤ 5 ms' : undefined,
+    );
   }
-  rows.push({ group: GROUP, name: 'copy of the leader\'s segment files (fs.cp, no fsync)', value: rate(snapshot.bytes, snapshot.copyMs), unit: 'MB/s' });
+  rows.push({
+    group: GROUP,
+    name: "copy of the leader's segment files (fs.cp, no fsync)",
+    value: rate(snapshot.bytes, snapshot.copyMs),
+    unit: 'MB/s',
+  });
   rows.push({
     group: GROUP,
     name: `new node caught up by snapshot install (${formatNumber(Math.round(snapshot.bytes / 1e6))} MB)`,
@@ -78,7 +114,10 @@ const rate = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
  * Adds n4 as a learner and times it until it has applied the leader's commit index, with a
  * file copy of the leader's segments beside it as the reference.
  */
-async function snapshotInstall(dir: string, httpPorts: number[]): Promise<{ bytes: number; ms: number; copyMs: number }> {
+async function snapshotInstall(
+  dir: string,
+  httpPorts: number[],
+): Promise<{ bytes: number; ms: number; copyMs: number }> {
   const http = (i: number) => `http://127.0.0.1:${httpPorts[i]}`;
   let leader = -1;
   for (let i = 0; i < 3 && leader < 0; i++) {
@@ -91,7 +130,11 @@ async function snapshotInstall(dir: string, httpPorts: number[]): Promise<{ byte
   await cp(source, join(dir, 'segments-copy'), { recursive: true });
   const copyMs = performance.now() - copyStart;
   const start = performance.now();
-  const added = await fetch(`${http(leader)}/cluster/members`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'n4' }) });
+  const added = await fetch(`${http(leader)}/cluster/members`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'n4' }),
+  });
   if (added.status !== 200) throw new Error(`adding n4: ${added.status} ${await added.text()}`);
   const target = ((await (await fetch(`${http(leader)}/cluster`)).json()) as { node: { commit: number } }).node.commit;
   const deadline = Date.now() + 600_000;
@@ -103,7 +146,8 @@ async function snapshotInstall(dir: string, httpPorts: number[]): Promise<{ byte
   }
   const ms = performance.now() - start;
   let bytes = 0;
-  for (const name of await readdir(join(dir, 'cluster-n4', 'segments'))) bytes += (await stat(join(dir, 'cluster-n4', 'segments', name))).size;
+  for (const name of await readdir(join(dir, 'cluster-n4', 'segments')))
+    bytes += (await stat(join(dir, 'cluster-n4', 'segments', name))).size;
   return { bytes, ms, copyMs };
 }
 

@@ -46,7 +46,12 @@ export function payloadNumber(data: Uint8Array): number {
  * schedule says is due by now (a late tick catches up instead of lowering the rate), recording
  * each send time. Resolves when all `total` are sent.
  */
-export function sendAtRate(rate: number, total: number, send: (seq: number) => void, sentAt: Float64Array): Promise<void> {
+export function sendAtRate(
+  rate: number,
+  total: number,
+  send: (seq: number) => void,
+  sentAt: Float64Array,
+): Promise<void> {
   let seq = 0;
   const start = performance.now();
   return new Promise((resolve) => {
@@ -69,7 +74,13 @@ export function sendAtRate(rate: number, total: number, send: (seq: number) => v
 export const MAX_WORKLOAD_MS = 6_000;
 
 /** Runs `workers` loops until `total` units are taken (or `maxMs` passed); returns units/s. */
-export async function runWorkers(total: number, workers: number, unit: number, work: (worker: number) => Promise<void>, maxMs = Number.POSITIVE_INFINITY): Promise<number> {
+export async function runWorkers(
+  total: number,
+  workers: number,
+  unit: number,
+  work: (worker: number) => Promise<void>,
+  maxMs = Number.POSITIVE_INFINITY,
+): Promise<number> {
   let taken = 0;
   const start = performance.now();
   const deadline = start + maxMs;
@@ -89,7 +100,11 @@ export async function runWorkers(total: number, workers: number, unit: number, w
  * last saw and, on a conflict, retries with the one it was told. `attempt` returns the next
  * value to expect and whether this try was a conflict. Returns successes and conflicts per second.
  */
-export async function contend(writers: number, seconds: number, attempt: (writer: number, expected: number) => Promise<{ next: number; conflict: boolean }>): Promise<{ appends: number; conflicts: number }> {
+export async function contend(
+  writers: number,
+  seconds: number,
+  attempt: (writer: number, expected: number) => Promise<{ next: number; conflict: boolean }>,
+): Promise<{ appends: number; conflicts: number }> {
   let appends = 0;
   let conflicts = 0;
   const end = performance.now() + seconds * 1000;

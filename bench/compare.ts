@@ -48,14 +48,21 @@ export interface CompareResult {
  * JetStream with `sync_interval: always` (fsync before its acks, as Ordo does) is measured too
  * when the nats-server version knows the setting; the conditions say which.
  */
-export async function benchCompare(options: { dir: string; quick?: boolean; log?: (line: string) => void }): Promise<CompareResult> {
+export async function benchCompare(options: {
+  dir: string;
+  quick?: boolean;
+  log?: (line: string) => void;
+}): Promise<CompareResult> {
   const quick = options.quick === true;
   const size = sizes(quick);
   const say = options.log ?? ((line: string) => console.error(line));
   let natsVersion = 'unknown';
   let syncAlways: boolean | undefined;
   /** Each system in turn: started, measured, stopped (only one runs at a time). */
-  const systems: Array<{ name: string; start(): Promise<{ target: CompareTarget; stop(): Promise<void> } | undefined> }> = [
+  const systems: Array<{
+    name: string;
+    start(): Promise<{ target: CompareTarget; stop(): Promise<void> } | undefined>;
+  }> = [
     {
       name: 'Ordo',
       start: async () => {
@@ -69,8 +76,24 @@ export async function benchCompare(options: { dir: string; quick?: boolean; log?
         const ports = await freePorts(6);
         const ids = ['n1', 'n2', 'n3'];
         const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[i]}`).join(',');
-        const nodes = await Promise.all(ids.map((id, i) => startServerProcess(join(options.dir, `compare-cluster-${id}`), ['--node-id', id, '--peers', peers, '--port', String(ports[i]), '--http-port', String(ports[3 + i])])));
-        const target = await ordoTarget(nodes.map((node) => node.url), 'Ordo 3-node cluster');
+        const nodes = await Promise.all(
+          ids.map((id, i) =>
+            startServerProcess(join(options.dir, `compare-cluster-${id}`), [
+              '--node-id',
+              id,
+              '--peers',
+              peers,
+              '--port',
+              String(ports[i]),
+              '--http-port',
+              String(ports[3 + i]),
+            ]),
+          ),
+        );
+        const target = await ordoTarget(
+          nodes.map((node) => node.url),
+          'Ordo 3-node cluster',
+        );
         return { target, stop: async () => void (await Promise.all(nodes.map((node) => node.stop()))) };
       },
     },
@@ -118,7 +141,12 @@ export async function benchCompare(options: { dir: string; quick?: boolean; log?
   for (const [workload, byTarget] of measured) {
     const base = byTarget.get(jetStream);
     for (const [system, figure] of byTarget) {
-      const row: BenchRow = { group: COMPARE_GROUP, name: `${workload}: ${system}`, value: figure.value, unit: figure.unit };
+      const row: BenchRow = {
+        group: COMPARE_GROUP,
+        name: `${workload}: ${system}`,
+        value: figure.value,
+        unit: figure.unit,
+      };
       if (system.startsWith('Ordo') && base && base.value > 0) {
         // For latencies lower is better: the ratio still reads Ordo / JetStream.
         row.ratio = { of: jetStream, value: figure.value / base.value };
@@ -135,7 +163,9 @@ export async function benchCompare(options: { dir: string; quick?: boolean; log?
       cpus: availableParallelism(),
       ordo: 'ordo serve in its own process (a cluster: three), fsync always: an ack means fdatasync done (a cluster: at quorum); client connect() over loopback TCP',
       jetstream: `nats-server ${natsVersion} (Debian), file storage, loopback; nats npm client with noAsyncTraces`,
-      jetstreamSyncAlways: syncAlways ? 'measured (sync_interval: always)' : `not measured: nats-server ${natsVersion} does not know sync_interval (added in 2.10), so JetStream acks before it fsyncs`,
+      jetstreamSyncAlways: syncAlways
+        ? 'measured (sync_interval: always)'
+        : `not measured: nats-server ${natsVersion} does not know sync_interval (added in 2.10), so JetStream acks before it fsyncs`,
       quick,
     },
   };
@@ -144,7 +174,13 @@ export async function benchCompare(options: { dir: string; quick?: boolean; log?
 type RecordFigure = (workload: string, target: CompareTarget, value: number, unit: string, note?: string) => void;
 
 /** Every workload on one system, in the same order for each, after a warm-up that is not recorded. */
-async function runWorkloads(target: CompareTarget, size: ReturnType<typeof sizes>, record: RecordFigure, curves: LatencyCurve[], say: (line: string) => void): Promise<void> {
+async function runWorkloads(
+  target: CompareTarget,
+  size: ReturnType<typeof sizes>,
+  record: RecordFigure,
+  curves: LatencyCurve[],
+  say: (line: string) => void,
+): Promise<void> {
   // Warm-up, not recorded: JIT and buffers on both ends.
   say(`  ${target.name}: warming up…`);
   await target.inFlight(20_000, 1000);
@@ -158,13 +194,31 @@ async function runWorkloads(target: CompareTarget, size: ReturnType<typeof sizes
   for (const rate of LATENCY_RATES) {
     say(`  ${target.name}: end-to-end latency at ${fmt(rate)}/s…`);
     const { micros, sent, received } = await target.latency(rate, size.latencySeconds);
-    const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+    const histogram = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 600_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
     for (const value of micros) histogram.recordValue(Math.max(1, Math.round(value)));
     const lost = sent - received;
-    const note = lost > 0 ? `${fmt(lost)} of ${fmt(sent)} not delivered within ${size.latencySeconds} s + 5 s` : undefined;
-    for (const p of PERCENTILES) record(`latency p${p} at ${fmt(rate)}/s`, target, histogram.getValueAtPercentile(p) / 1000, 'ms', p === 99 ? note : undefined);
+    const note =
+      lost > 0 ? `${fmt(lost)} of ${fmt(sent)} not delivered within ${size.latencySeconds} s + 5 s` : undefined;
+    for (const p of PERCENTILES)
+      record(
+        `latency p${p} at ${fmt(rate)}/s`,
+        target,
+        histogram.getValueAtPercentile(p) / 1000,
+        'ms',
+        p === 99 ? note : undefined,
+      );
     record(`latency max at ${fmt(rate)}/s`, target, histogram.maxValue / 1000, 'ms');
-    curves.push({ system: target.name, rate, points: [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100].map((p) => [p, histogram.getValueAtPercentile(p) / 1000] as [number, number]) });
+    curves.push({
+      system: target.name,
+      rate,
+      points: [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99, 100].map(
+        (p) => [p, histogram.getValueAtPercentile(p) / 1000] as [number, number],
+      ),
+    });
     histogram.destroy();
   }
   say(`  ${target.name}: fan-out…`);

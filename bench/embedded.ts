@@ -59,7 +59,12 @@ export async function benchEmbedded(options: { dir: string; raw: BenchRow[]; qui
       add(`append ${size} events/append, sequential`, rate(count, elapsedMs(start)), 'events/s', rawName.batch(size));
     }
     // Batched and pipelined: several batches in flight share fdatasyncs.
-    add('append 1000 events/append, 8 in flight', await pipelined(log, quick ? 2_000_000 : 4_000_000, 8, 1000), 'events/s', rawName.batch(1000));
+    add(
+      'append 1000 events/append, 8 in flight',
+      await pipelined(log, quick ? 2_000_000 : 4_000_000, 8, 1000),
+      'events/s',
+      rawName.batch(1000),
+    );
   } finally {
     await log.close();
   }
@@ -79,7 +84,13 @@ export async function benchEmbedded(options: { dir: string; raw: BenchRow[]; qui
       const start = process.hrtime.bigint();
       let count = 0;
       for await (const e of reader.read('batched-1000')) count += e.index >= 0 ? 1 : 0;
-      add('read one stream (1000-event batches)', rate(count, elapsedMs(start)), 'events/s', undefined, `${formatNumber(count)} events`);
+      add(
+        'read one stream (1000-event batches)',
+        rate(count, elapsedMs(start)),
+        'events/s',
+        undefined,
+        `${formatNumber(count)} events`,
+      );
     }
     {
       const start = process.hrtime.bigint();
@@ -90,7 +101,13 @@ export async function benchEmbedded(options: { dir: string; raw: BenchRow[]; qui
         count++;
       }
       subscription.close();
-      add('subscribe catch-up from 0', rate(count + 1, elapsedMs(start)), 'events/s', undefined, `${formatNumber(count + 1)} events`);
+      add(
+        'subscribe catch-up from 0',
+        rate(count + 1, elapsedMs(start)),
+        'events/s',
+        undefined,
+        `${formatNumber(count + 1)} events`,
+      );
     }
   } finally {
     await reader.close();
@@ -145,7 +162,15 @@ async function reopen(root: string, events: number): Promise<BenchRow[]> {
   // checkpoint (a log written by a process that never reached one) the whole log is replayed.
   const checkpointsDir = join(dir, 'checkpoints');
   const checkpoints = (await readdir(checkpointsDir)).sort((a, b) => Number.parseInt(a) - Number.parseInt(b));
-  const rows: BenchRow[] = [{ group: GROUP, name: `reopen ${label}, after close`, value: cleanMs, unit: 'ms', note: `${formatNumber(bytes / 1e6)} MB of segments` }];
+  const rows: BenchRow[] = [
+    {
+      group: GROUP,
+      name: `reopen ${label}, after close`,
+      value: cleanMs,
+      unit: 'ms',
+      note: `${formatNumber(bytes / 1e6)} MB of segments`,
+    },
+  ];
   if (checkpoints.length > 1) {
     await rm(join(checkpointsDir, checkpoints[checkpoints.length - 1]!));
     start = process.hrtime.bigint();
@@ -153,7 +178,13 @@ async function reopen(root: string, events: number): Promise<BenchRow[]> {
     const crashMs = elapsedMs(start);
     const replayed = crashed.openReport.replayedEvents;
     await abandon(crashed, dir);
-    rows.push({ group: GROUP, name: `reopen ${label}, after crash`, value: crashMs, unit: 'ms', note: `checkpoint + replay of ${formatNumber(replayed)} events` });
+    rows.push({
+      group: GROUP,
+      name: `reopen ${label}, after crash`,
+      value: crashMs,
+      unit: 'ms',
+      note: `checkpoint + replay of ${formatNumber(replayed)} events`,
+    });
   }
   await rm(checkpointsDir, { recursive: true, force: true });
   start = process.hrtime.bigint();
@@ -161,7 +192,13 @@ async function reopen(root: string, events: number): Promise<BenchRow[]> {
   const fullMs = elapsedMs(start);
   const replayed = replayedAll.openReport.replayedEvents;
   await abandon(replayedAll, dir);
-  rows.push({ group: GROUP, name: `reopen ${label}, no checkpoint`, value: fullMs, unit: 'ms', note: `full replay of ${formatNumber(replayed)} events (${formatNumber(rate(replayed, fullMs))}/s)` });
+  rows.push({
+    group: GROUP,
+    name: `reopen ${label}, no checkpoint`,
+    value: fullMs,
+    unit: 'ms',
+    note: `full replay of ${formatNumber(replayed)} events (${formatNumber(rate(replayed, fullMs))}/s)`,
+  });
   await rm(dir, { recursive: true, force: true });
   return rows;
 }

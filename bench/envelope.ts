@@ -50,7 +50,13 @@ export function benchEnvelope(options: { quick?: boolean }): BenchRow[] {
     row('hand-packed records: encode (client)', handEncode, msgEncode),
     row('hand-packed records: decode + checks (server)', handDecode, msgDecode),
     { group: GROUP, name: 'msgpack (@msgpack/msgpack): encode', value: perEvent(msgEncode), unit: 'ns/event' },
-    { group: GROUP, name: 'msgpack (@msgpack/msgpack): decode', value: perEvent(msgDecode), unit: 'ns/event', note: 'no checks, ids still strings' },
+    {
+      group: GROUP,
+      name: 'msgpack (@msgpack/msgpack): decode',
+      value: perEvent(msgDecode),
+      unit: 'ns/event',
+      note: 'no checks, ids still strings',
+    },
   ];
 }
 

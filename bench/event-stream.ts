@@ -1,5 +1,10 @@
 import { pathToFileURL } from 'node:url';
-import { DONE as DONE_EXPORT, EMPTY as EMPTY_EXPORT, EventStream, type StreamSubscription } from '../src/stream/index.js';
+import {
+  DONE as DONE_EXPORT,
+  EMPTY as EMPTY_EXPORT,
+  EventStream,
+  type StreamSubscription,
+} from '../src/stream/index.js';
 import { printTable, type BenchRow } from './report.js';
 
 // Module-local copies: comparing against an imported binding in the consumer's inner loop costs
@@ -33,13 +38,31 @@ export async function benchEventStream(options: { events: number }): Promise<Ben
     const published = `${millions(rates.median / subscribers)} events/s published`;
     rows.push(
       subscribers === 1
-        ? { group: 'EventStream', name: 'fan-out N=1, pull/wait', value: rates.median, unit: 'events/s', note: `median of 3 (${spread(rates)}); = deliveries/s at N=1` }
-        : { group: 'EventStream', name: `fan-out N=${subscribers}, pull/wait`, value: rates.median, unit: 'deliveries/s', note: `median of 3 (${spread(rates)}); ${published}` },
+        ? {
+            group: 'EventStream',
+            name: 'fan-out N=1, pull/wait',
+            value: rates.median,
+            unit: 'events/s',
+            note: `median of 3 (${spread(rates)}); = deliveries/s at N=1`,
+          }
+        : {
+            group: 'EventStream',
+            name: `fan-out N=${subscribers}, pull/wait`,
+            value: rates.median,
+            unit: 'deliveries/s',
+            note: `median of 3 (${spread(rates)}); ${published}`,
+          },
     );
   }
   const events = Math.max(100_000, Math.floor(options.events / 4));
   const rates = await medianOf3(() => fanOut(events, 1, 'for-await'));
-  rows.push({ group: 'EventStream', name: 'fan-out N=1, for await', value: rates.median, unit: 'events/s', note: `median of 3 (${spread(rates)})` });
+  rows.push({
+    group: 'EventStream',
+    name: 'fan-out N=1, for await',
+    value: rates.median,
+    unit: 'events/s',
+    note: `median of 3 (${spread(rates)})`,
+  });
   return rows;
 }
 

@@ -1,5 +1,23 @@
-import { DeliverPolicy, RetentionPolicy, StorageType, connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { LATENCY_DRAIN_MS, PAYLOAD_BYTES, numberedPayload, payloadNumber, runWorkers, sendAtRate, MAX_WORKLOAD_MS, contend, type CompareTarget } from './compare-target.js';
+import {
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  connect,
+  type JetStreamClient,
+  type JetStreamManager,
+  type NatsConnection,
+} from 'nats';
+import {
+  LATENCY_DRAIN_MS,
+  PAYLOAD_BYTES,
+  numberedPayload,
+  payloadNumber,
+  runWorkers,
+  sendAtRate,
+  MAX_WORKLOAD_MS,
+  contend,
+  type CompareTarget,
+} from './compare-target.js';
 
 const payload = new Uint8Array(PAYLOAD_BYTES).fill(42);
 /** JetStream's answer to a publish whose expected last subject sequence does not hold. */
@@ -17,7 +35,12 @@ export async function jetStreamTarget(url: string, name: string): Promise<Compar
   let run = 0;
   const fresh = async (what: string): Promise<string> => {
     const stream = `${what}-${++run}`;
-    await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], storage: StorageType.File, retention: RetentionPolicy.Limits });
+    await jsm.streams.add({
+      name: stream,
+      subjects: [`${stream}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+    });
     return stream;
   };
   return {
@@ -34,14 +57,26 @@ export async function jetStreamTarget(url: string, name: string): Promise<Compar
     },
     async inFlight(total, inFlight) {
       const stream = await fresh('in-flight');
-      return runWorkers(total, inFlight, 1, (worker) => js.publish(`${stream}.${worker % 16}`, payload).then(() => undefined), MAX_WORKLOAD_MS);
+      return runWorkers(
+        total,
+        inFlight,
+        1,
+        (worker) => js.publish(`${stream}.${worker % 16}`, payload).then(() => undefined),
+        MAX_WORKLOAD_MS,
+      );
     },
     async batched(total, batch, inFlight) {
       // No batch publish in JetStream: a burst of `batch` publishes, awaited together.
       const stream = await fresh('batched');
-      return runWorkers(total, inFlight, batch, async (worker) => {
-        await Promise.all(Array.from({ length: batch }, () => js.publish(`${stream}.${worker % 16}`, payload)));
-      }, MAX_WORKLOAD_MS);
+      return runWorkers(
+        total,
+        inFlight,
+        batch,
+        async (worker) => {
+          await Promise.all(Array.from({ length: batch }, () => js.publish(`${stream}.${worker % 16}`, payload)));
+        },
+        MAX_WORKLOAD_MS,
+      );
     },
     async catchUp(total) {
       const stream = await fresh('catch-up');
@@ -76,7 +111,12 @@ export async function jetStreamTarget(url: string, name: string): Promise<Compar
       })();
       await nc.flush();
       // An unanswered publish is given up on after 30 s (the client's timeout): counted as not received.
-      await sendAtRate(rate, total, (seq) => void js.publish(`${stream}.l`, numberedPayload(seq)).catch(() => undefined), sentAt);
+      await sendAtRate(
+        rate,
+        total,
+        (seq) => void js.publish(`${stream}.l`, numberedPayload(seq)).catch(() => undefined),
+        sentAt,
+      );
       await Promise.race([receiving, new Promise((resolve) => setTimeout(resolve, LATENCY_DRAIN_MS))]);
       await messages.close();
       return { micros, sent: total - warmUp, received: Math.max(0, received - warmUp) };
@@ -84,7 +124,9 @@ export async function jetStreamTarget(url: string, name: string): Promise<Compar
     async fanOut(subscribers, events) {
       const stream = await fresh('fan-out');
       const iterators = await Promise.all(
-        Array.from({ length: subscribers }, async () => (await js.consumers.get(stream, { deliver_policy: DeliverPolicy.New })).consume({ max_messages: 10_000 })),
+        Array.from({ length: subscribers }, async () =>
+          (await js.consumers.get(stream, { deliver_policy: DeliverPolicy.New })).consume({ max_messages: 10_000 }),
+        ),
       );
       await nc.flush();
       const start = performance.now();
@@ -100,12 +142,17 @@ export async function jetStreamTarget(url: string, name: string): Promise<Compar
     async hotStream(clients, seconds) {
       const stream = await fresh('hot');
       const subject = `${stream}.one`;
-      const writers = await Promise.all(Array.from({ length: clients }, () => connect({ servers: url, noAsyncTraces: true })));
+      const writers = await Promise.all(
+        Array.from({ length: clients }, () => connect({ servers: url, noAsyncTraces: true })),
+      );
       extra.push(...writers);
       const publishers: JetStreamClient[] = writers.map((writer) => writer.jetstream());
       return contend(publishers.length, seconds, async (writer, last) => {
         try {
-          return { next: (await publishers[writer]!.publish(subject, payload, { expect: { lastSubjectSequence: last } })).seq, conflict: false };
+          return {
+            next: (await publishers[writer]!.publish(subject, payload, { expect: { lastSubjectSequence: last } })).seq,
+            conflict: false,
+          };
         } catch (error) {
           const match = WRONG_LAST_SEQUENCE.exec((error as Error).message);
           if (!match) throw error;
@@ -130,8 +177,8 @@ async function fill(nc: NatsConnection, jsm: JetStreamManager, stream: string, t
   await nc.flush();
   const deadline = performance.now() + 120_000;
   while ((await jsm.streams.info(stream)).state.messages < total) {
-    if (performance.now() > deadline) throw new Error(`JetStream stream ${stream} did not reach ${total} messages within 120 s`);
+    if (performance.now() > deadline)
+      throw new Error(`JetStream stream ${stream} did not reach ${total} messages within 120 s`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
-

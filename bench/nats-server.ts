@@ -34,7 +34,10 @@ function versionOf(text: string): string {
 export function supportsSyncAlways(dir: string): boolean {
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'probe.conf');
-  writeFileSync(config, `jetstream { store_dir: ${JSON.stringify(join(dir, 'probe-store'))}, sync_interval: always }\n`);
+  writeFileSync(
+    config,
+    `jetstream { store_dir: ${JSON.stringify(join(dir, 'probe-store'))}, sync_interval: always }\n`,
+  );
   const result = spawnSync('nats-server', ['-c', config, '-t'], { encoding: 'utf8', timeout: 5_000 });
   return result.status === 0;
 }
@@ -53,7 +56,10 @@ export async function startNatsServer(dir: string, options: { syncAlways?: boole
   const child: ChildProcess = spawn('nats-server', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => reject(new Error(`nats-server did not start within ${START_TIMEOUT_MS} ms: ${text}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`nats-server did not start within ${START_TIMEOUT_MS} ms: ${text}`)),
+      START_TIMEOUT_MS,
+    );
     child.stderr!.on('data', (chunk: Buffer) => {
       text = (text + chunk.toString()).slice(-8000);
       if (/Server is ready/.test(text)) {

@@ -1,6 +1,16 @@
 import { connect, type RemoteEventLog } from '../src/client/index.js';
 import { WrongExpectedCountError } from '../src/types/index.js';
-import { LATENCY_DRAIN_MS, PAYLOAD_BYTES, numberedPayload, payloadNumber, runWorkers, sendAtRate, MAX_WORKLOAD_MS, contend, type CompareTarget } from './compare-target.js';
+import {
+  LATENCY_DRAIN_MS,
+  PAYLOAD_BYTES,
+  numberedPayload,
+  payloadNumber,
+  runWorkers,
+  sendAtRate,
+  MAX_WORKLOAD_MS,
+  contend,
+  type CompareTarget,
+} from './compare-target.js';
 
 const payload = new Uint8Array(PAYLOAD_BYTES).fill(42);
 const event = { type: 'Bench', data: payload };
@@ -27,12 +37,24 @@ export async function ordoTarget(url: string | string[], name = 'Ordo'): Promise
     },
     inFlight(total, inFlight) {
       const prefix = fresh('in-flight');
-      return runWorkers(total, inFlight, 1, (worker) => log.append(`${prefix}-${worker % 16}`, event).then(() => undefined), MAX_WORKLOAD_MS);
+      return runWorkers(
+        total,
+        inFlight,
+        1,
+        (worker) => log.append(`${prefix}-${worker % 16}`, event).then(() => undefined),
+        MAX_WORKLOAD_MS,
+      );
     },
     batched(total, batch, inFlight) {
       const prefix = fresh('batched');
       const events = Array.from({ length: batch }, () => event);
-      return runWorkers(total, inFlight, batch, (worker) => log.append(`${prefix}-${worker % 16}`, events).then(() => undefined), MAX_WORKLOAD_MS);
+      return runWorkers(
+        total,
+        inFlight,
+        batch,
+        (worker) => log.append(`${prefix}-${worker % 16}`, events).then(() => undefined),
+        MAX_WORKLOAD_MS,
+      );
     },
     async catchUp(total) {
       const stream = fresh('catch-up');
@@ -68,14 +90,21 @@ export async function ordoTarget(url: string | string[], name = 'Ordo'): Promise
       })();
       // The subscription is in place once the server answered something on this connection.
       await log.headPosition();
-      await sendAtRate(rate, total, (seq) => void log.append(stream, { type: 'Ping', data: numberedPayload(seq) }), sentAt);
+      await sendAtRate(
+        rate,
+        total,
+        (seq) => void log.append(stream, { type: 'Ping', data: numberedPayload(seq) }),
+        sentAt,
+      );
       await Promise.race([receiving, new Promise((resolve) => setTimeout(resolve, LATENCY_DRAIN_MS))]);
       subscription.close();
       return { micros, sent: total - warmUp, received: Math.max(0, received - warmUp) };
     },
     async fanOut(subscribers, events) {
       const stream = fresh('fan-out');
-      const subscriptions = Array.from({ length: subscribers }, () => log.subscribe({ from: 'end', filter: { streams: [stream] } }));
+      const subscriptions = Array.from({ length: subscribers }, () =>
+        log.subscribe({ from: 'end', filter: { streams: [stream] } }),
+      );
       await log.headPosition();
       const start = performance.now();
       const receiving = subscriptions.map(async (subscription) => {
@@ -89,7 +118,9 @@ export async function ordoTarget(url: string | string[], name = 'Ordo'): Promise
     },
     async hotStream(clients, seconds) {
       const stream = fresh('hot');
-      const writers = await Promise.all(Array.from({ length: clients }, () => connect(url, { clientName: 'bench-hot', timeoutMs: 60_000 })));
+      const writers = await Promise.all(
+        Array.from({ length: clients }, () => connect(url, { clientName: 'bench-hot', timeoutMs: 60_000 })),
+      );
       extra.push(...writers);
       return contend(clients, seconds, async (writer, count) => {
         try {

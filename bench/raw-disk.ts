@@ -73,8 +73,15 @@ export async function benchRawDisk(options: RawDiskOptions): Promise<BenchRow[]>
       }
       const p = rate(viaPromises.records, viaPromises.ms);
       const s = rate(viaSync.records, viaSync.ms);
-      add({ group: RAW_GROUP, name: rawName.batch(batch), value: p, unit: 'records/s', note: `fs.promises FileHandle; ${syncNote(viaPromises)}` });
-      const faster = s >= p ? `sync API ${fmt((s / p - 1) * 100)}% faster` : `sync API ${fmt((1 - s / p) * 100)}% slower`;
+      add({
+        group: RAW_GROUP,
+        name: rawName.batch(batch),
+        value: p,
+        unit: 'records/s',
+        note: `fs.promises FileHandle; ${syncNote(viaPromises)}`,
+      });
+      const faster =
+        s >= p ? `sync API ${fmt((s / p - 1) * 100)}% faster` : `sync API ${fmt((1 - s / p) * 100)}% slower`;
       add({
         group: RAW_GROUP,
         name: rawName.syncBatch(batch),
@@ -92,7 +99,12 @@ export async function benchRawDisk(options: RawDiskOptions): Promise<BenchRow[]>
       { name: rawName.groupCommit1000, pipelined: true, window: 1000 },
     ];
     for (const v of variants) {
-      const g = await groupCommitLoop(join(dir, 'raw-group.dat'), { seconds, maxRecords, pipelined: v.pipelined, window: v.window });
+      const g = await groupCommitLoop(join(dir, 'raw-group.dat'), {
+        seconds,
+        maxRecords,
+        pipelined: v.pipelined,
+        window: v.window,
+      });
       add({
         group: RAW_GROUP,
         name: v.name,
@@ -119,7 +131,13 @@ function syncNote(stats: LoopStats): string {
 }
 
 /** fh.write + fh.datasync of `batch` records at a time, appending to a new file. */
-async function promiseLoop(file: string, batch: number, seconds: number, maxRecords: number, into: LoopStats): Promise<void> {
+async function promiseLoop(
+  file: string,
+  batch: number,
+  seconds: number,
+  maxRecords: number,
+  into: LoopStats,
+): Promise<void> {
   const handle = await open(file, 'w');
   const buffer = Buffer.alloc(batch * RECORD_BYTES, 7);
   let records = 0;

@@ -28,7 +28,13 @@ export async function benchRemote(options: { dir: string; quick?: boolean }): Pr
   const quick = options.quick === true;
   const rows: BenchRow[] = benchEnvelope({ quick });
   const rawLimit = await rawRequestAck(quick ? 300_000 : 1_000_000);
-  rows.push({ group: GROUP, name: 'raw TCP req/ack, 1 frame/request, 1000 in flight', value: rawLimit, unit: 'req/s', note: 'peer process only acks: the transport limit' });
+  rows.push({
+    group: GROUP,
+    name: 'raw TCP req/ack, 1 frame/request, 1000 in flight',
+    value: rawLimit,
+    unit: 'req/s',
+    note: 'peer process only acks: the transport limit',
+  });
   const add = (name: string, value: number, unit: string, note?: string, ratio = true) => {
     const row: BenchRow = { group: GROUP, name, value, unit };
     if (ratio) row.ratio = { of: 'raw TCP req/ack', value: value / rawLimit };
@@ -50,8 +56,19 @@ export async function benchRemote(options: { dir: string; quick?: boolean }): Pr
       }
       add('append 1 event, sequential', rate(count, elapsedMs(start)), 'events/s', 'each awaits its fdatasync', false);
     }
-    add('append 1 event, 1000 in flight', await pipelined(log, quick ? 200_000 : 500_000, 1000, 1), 'events/s', 'target ≥ 300k');
-    add('append 100 events/append, 16 in flight', await pipelined(log, quick ? 1_000_000 : 3_000_000, 16, 100), 'events/s', 'target ≥ 1M', false);
+    add(
+      'append 1 event, 1000 in flight',
+      await pipelined(log, quick ? 200_000 : 500_000, 1000, 1),
+      'events/s',
+      'target ≥ 300k',
+    );
+    add(
+      'append 100 events/append, 16 in flight',
+      await pipelined(log, quick ? 1_000_000 : 3_000_000, 16, 100),
+      'events/s',
+      'target ≥ 1M',
+      false,
+    );
     {
       const head = await log.headPosition();
       const total = Math.min(head + 1, 1_000_000);
@@ -59,11 +76,23 @@ export async function benchRemote(options: { dir: string; quick?: boolean }): Pr
       const start = process.hrtime.bigint();
       let count = 0;
       for await (const _ of subscription) if (++count >= total) break;
-      add(`subscriber catch-up, ${formatNumber(total)} events`, rate(count, elapsedMs(start)), 'events/s', 'target ≥ 1M', false);
+      add(
+        `subscriber catch-up, ${formatNumber(total)} events`,
+        rate(count, elapsedMs(start)),
+        'events/s',
+        'target ≥ 1M',
+        false,
+      );
     }
     const latency = await endToEndLatency(log, quick ? 2 : 5);
     for (const [p, value] of latency.percentiles) {
-      add(`append→subscriber latency p${p} at ${formatNumber(LATENCY_EVENTS_PER_SECOND)} ev/s`, value, 'ms', p === 50 ? 'target ≤ 0.5 ms' : p === 99 ? 'target ≤ 2 ms' : undefined, false);
+      add(
+        `append→subscriber latency p${p} at ${formatNumber(LATENCY_EVENTS_PER_SECOND)} ev/s`,
+        value,
+        'ms',
+        p === 50 ? 'target ≤ 0.5 ms' : p === 99 ? 'target ≤ 2 ms' : undefined,
+        false,
+      );
     }
   } finally {
     await log?.close();
@@ -72,7 +101,12 @@ export async function benchRemote(options: { dir: string; quick?: boolean }): Pr
   return rows;
 }
 
-export async function pipelined(log: RemoteEventLog, total: number, inFlight: number, perAppend: number): Promise<number> {
+export async function pipelined(
+  log: RemoteEventLog,
+  total: number,
+  inFlight: number,
+  perAppend: number,
+): Promise<number> {
   const events = perAppend === 1 ? event : Array.from({ length: perAppend }, () => event);
   let sent = 0;
   const start = process.hrtime.bigint();
@@ -88,8 +122,15 @@ export async function pipelined(log: RemoteEventLog, total: number, inFlight: nu
 }
 
 /** Appends at a fixed rate; a subscriber in the same process timestamps each arrival (one clock). */
-export async function endToEndLatency(log: RemoteEventLog, seconds: number): Promise<{ percentiles: Array<[number, number]> }> {
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+export async function endToEndLatency(
+  log: RemoteEventLog,
+  seconds: number,
+): Promise<{ percentiles: Array<[number, number]> }> {
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   const subscription = log.subscribe({ from: 'end', filter: { streams: ['latency'] } });
   const sentAt = new Map<number, bigint>();
   // The first second warms up (JIT, buffers) and is not recorded.
@@ -100,7 +141,10 @@ export async function endToEndLatency(log: RemoteEventLog, seconds: number): Pro
     let received = 0;
     for await (const item of subscription) {
       const at = process.hrtime.bigint();
-      const seq = new DataView((item as { data: Uint8Array }).data.buffer, (item as { data: Uint8Array }).data.byteOffset).getUint32(0, true);
+      const seq = new DataView(
+        (item as { data: Uint8Array }).data.buffer,
+        (item as { data: Uint8Array }).data.byteOffset,
+      ).getUint32(0, true);
       const sent = sentAt.get(seq);
       if (sent !== undefined && seq >= warmUp) histogram.recordValue(Number(at - sent) / 1000); // µs
       sentAt.delete(seq);
@@ -135,7 +179,9 @@ export async function endToEndLatency(log: RemoteEventLog, seconds: number): Pro
 async function rawRequestAck(total: number): Promise<number> {
   const peer = spawn(process.execPath, [PEER], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
-    const port = await new Promise<number>((resolve) => peer.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+    const port = await new Promise<number>((resolve) =>
+      peer.stdout!.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
     const socket = netConnect(port, '127.0.0.1');
     socket.setNoDelay(true);
     await new Promise((resolve) => socket.once('connect', resolve));
@@ -172,8 +218,13 @@ async function rawRequestAck(total: number): Promise<number> {
   }
 }
 
-export async function startServerProcess(dir: string, args: string[] = ['--port', '0', '--http-port', '0']): Promise<{ url: string; stop(): Promise<void>; kill(): void }> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--dir', dir, ...args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+export async function startServerProcess(
+  dir: string,
+  args: string[] = ['--port', '0', '--http-port', '0'],
+): Promise<{ url: string; stop(): Promise<void>; kill(): void }> {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--dir', dir, ...args, '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stderr!.on('data', (chunk: Buffer) => {

@@ -53,7 +53,10 @@ export function printTable(rows: BenchRow[]): void {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) =>
-    c.map((cell, i) => (i === 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+    c
+      .map((cell, i) => (i === 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   let group: string | undefined;
@@ -107,6 +110,9 @@ export function findRow(rows: BenchRow[], group: string, name: string): BenchRow
 /** `rows` as a Markdown table (docs/performance.md quotes the comparison's). */
 export function markdownTable(rows: BenchRow[]): string {
   const lines = ['| benchmark | value | unit | ratio | note |', '| --- | ---: | --- | --- | --- |'];
-  for (const row of rows) lines.push(`| ${row.name} | ${fmt(row.value)} | ${row.unit} | ${row.ratio ? `${fmtRatio(row.ratio.value)}× ${row.ratio.of}` : ''} | ${row.note ?? ''} |`);
+  for (const row of rows)
+    lines.push(
+      `| ${row.name} | ${fmt(row.value)} | ${row.unit} | ${row.ratio ? `${fmtRatio(row.ratio.value)}× ${row.ratio.of}` : ''} | ${row.note ?? ''} |`,
+    );
   return `${lines.join('\n')}\n`;
 }

@@ -53,7 +53,10 @@ if (values.help) {
 }
 // Without --only: the comparison (npm run bench), or everything with --full (npm run bench:full).
 const byDefault = values.full ? GROUPS.join(',') : 'compare';
-const requested = (values.only ?? byDefault).split(',').map((g) => g.trim()).filter((g) => g !== '');
+const requested = (values.only ?? byDefault)
+  .split(',')
+  .map((g) => g.trim())
+  .filter((g) => g !== '');
 const unknown = requested.filter((g) => !(GROUPS as readonly string[]).includes(g));
 if (unknown.length > 0 || requested.length === 0) {
   console.error(`unknown group(s) ${unknown.join(', ') || '(none given)'}\n${USAGE}`);
@@ -72,8 +75,8 @@ const out = values.out
       ? join(resultsDir, 'tmp', 'compare-quick.json')
       : join(resultsDir, 'compare.json')
     : partial
-    ? join(resultsDir, 'tmp', `latest-${[...groups].join('-')}.json`)
-    : join(resultsDir, 'latest.json');
+      ? join(resultsDir, 'tmp', `latest-${[...groups].join('-')}.json`)
+      : join(resultsDir, 'latest.json');
 
 /** Wall-time limits per bench (each bench also bounds every loop it runs). */
 const rawSeconds = quick ? 0.75 : 1.5;
@@ -92,7 +95,10 @@ class DeadlineError extends Error {}
 async function withDeadline<T>(group: Group, work: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(`${group} did not finish within ${DEADLINE_S[group]} s`)), DEADLINE_S[group] * 1000);
+    timer = setTimeout(
+      () => reject(new DeadlineError(`${group} did not finish within ${DEADLINE_S[group]} s`)),
+      DEADLINE_S[group] * 1000,
+    );
   });
   try {
     return await Promise.race([work(), deadline]);
@@ -118,14 +124,27 @@ function finish(): void {
   console.log('');
   printTable(rows);
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
-  console.log(`\n${rows.length} figures in ${seconds} s; Node ${process.version}; data under ${parent}${quick ? '; --quick' : ''}`);
-  saveJson(rows, out, { groups: [...groups], quick, dataDir: parent, ...(Object.keys(conditions).length > 0 ? { conditions, curves } : {}), ...(problems.length > 0 ? { problems } : {}) });
+  console.log(
+    `\n${rows.length} figures in ${seconds} s; Node ${process.version}; data under ${parent}${quick ? '; --quick' : ''}`,
+  );
+  saveJson(rows, out, {
+    groups: [...groups],
+    quick,
+    dataDir: parent,
+    ...(Object.keys(conditions).length > 0 ? { conditions, curves } : {}),
+    ...(problems.length > 0 ? { problems } : {}),
+  });
   console.log(`saved ${out}`);
   if (curves.length > 0) {
     for (const [key, value] of Object.entries(conditions)) console.log(`  ${key}: ${String(value)}`);
     const chart = out.replace(/\.json$/, '.svg');
     const compared = rows.filter((row) => row.group === COMPARE_GROUP);
-    writeCompareChart(chart, compared, curves, `Ordo vs NATS JetStream, 100-byte messages${quick ? ' (quick run)' : ''}`);
+    writeCompareChart(
+      chart,
+      compared,
+      curves,
+      `Ordo vs NATS JetStream, 100-byte messages${quick ? ' (quick run)' : ''}`,
+    );
     console.log(`chart ${chart}`);
     const table = out.replace(/\.json$/, '.md');
     writeFileSync(table, markdownTable(compared));
@@ -183,14 +202,20 @@ try {
   }
 
   if (groups.has('remote')) {
-    await step('remote', 'connect() to ordo serve in another process (fsync always)', () => benchRemote({ dir, quick }));
+    await step('remote', 'connect() to ordo serve in another process (fsync always)', () =>
+      benchRemote({ dir, quick }),
+    );
   }
 
   if (groups.has('cluster')) {
-    await step('cluster', 'a 3-node cluster at quorum beside a single node (fsync always)', () => benchCluster({ dir, quick }));
+    await step('cluster', 'a 3-node cluster at quorum beside a single node (fsync always)', () =>
+      benchCluster({ dir, quick }),
+    );
   }
   if (groups.has('transform')) {
-    await step('transform', 'deterministic transforms: 1, 2 and 3 competing instances, and one paused', () => benchTransform({ dir, quick }));
+    await step('transform', 'deterministic transforms: 1, 2 and 3 competing instances, and one paused', () =>
+      benchTransform({ dir, quick }),
+    );
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

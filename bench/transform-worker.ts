@@ -11,6 +11,9 @@ const log = await connect(process.argv[2]!, { clientName: 'bench-transform' });
 await transform(log, {
   name: 'out',
   filter: { streams: ['in'] },
-  fn: (event, state: undefined) => ({ state, events: [{ type: 'Out', data: { seq: eventJson<{ seq: number }>(event).seq } }] }),
+  fn: (event, state: undefined) => ({
+    state,
+    events: [{ type: 'Out', data: { seq: eventJson<{ seq: number }>(event).seq } }],
+  }),
 });
 process.stdout.write('ready\n');

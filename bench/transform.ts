@@ -38,7 +38,13 @@ export async function benchTransform(options: { dir: string; quick?: boolean }):
       const { p50, p99 } = await measure(server.url, run.instances, run.pauses, seconds);
       const label = `${run.instances} instance${run.instances > 1 ? 's' : ''}${run.pauses ? `, one paused ${PAUSE_MS} ms every ${PAUSE_EVERY_MS / 1000} s` : ''}`;
       reference ??= p50;
-      rows.push({ group: GROUP, name: `output latency p50, ${label}`, value: p50, unit: 'ms', ...(i > 0 ? { ratio: { of: '1 instance', value: p50 / reference } } : {}) });
+      rows.push({
+        group: GROUP,
+        name: `output latency p50, ${label}`,
+        value: p50,
+        unit: 'ms',
+        ...(i > 0 ? { ratio: { of: '1 instance', value: p50 / reference } } : {}),
+      });
       rows.push({ group: GROUP, name: `output latency p99, ${label}`, value: p99, unit: 'ms' });
     } finally {
       await server.stop();
@@ -47,7 +53,12 @@ export async function benchTransform(options: { dir: string; quick?: boolean }):
   return rows;
 }
 
-async function measure(url: string, instances: number, pauses: boolean, seconds: number): Promise<{ p50: number; p99: number }> {
+async function measure(
+  url: string,
+  instances: number,
+  pauses: boolean,
+  seconds: number,
+): Promise<{ p50: number; p99: number }> {
   const workers: ChildProcess[] = [];
   for (let k = 0; k < instances; k++) {
     const child = spawn(process.execPath, [WORKER, url], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -58,7 +69,11 @@ async function measure(url: string, instances: number, pauses: boolean, seconds:
     });
   }
   const log = await connect(url, { clientName: 'bench' });
-  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const histogram = hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
   let pauser: NodeJS.Timeout | undefined;
   try {
     const total = (seconds + 1) * INPUTS_PER_SECOND;
@@ -70,7 +85,8 @@ async function measure(url: string, instances: number, pauses: boolean, seconds:
         if (!('position' in item)) continue;
         const seq = eventJson<{ seq: number }>(item).seq;
         const sent = sentAt.get(seq);
-        if (sent !== undefined && seq >= INPUTS_PER_SECOND) histogram.recordValue(Number(process.hrtime.bigint() - sent) / 1000);
+        if (sent !== undefined && seq >= INPUTS_PER_SECOND)
+          histogram.recordValue(Number(process.hrtime.bigint() - sent) / 1000);
         if (++received >= total) return;
       }
     })();
@@ -89,7 +105,9 @@ async function measure(url: string, instances: number, pauses: boolean, seconds:
       sentAt.set(seq, process.hrtime.bigint());
       void log.append('in', { type: 'In', data: { seq } });
     }
-    const timeout = new Promise<void>((_, reject) => setTimeout(() => reject(new Error('outputs did not all arrive within 60 s')), 60_000).unref());
+    const timeout = new Promise<void>((_, reject) =>
+      setTimeout(() => reject(new Error('outputs did not all arrive within 60 s')), 60_000).unref(),
+    );
     await Promise.race([receiving, timeout]);
     outputs.close();
     return { p50: histogram.getValueAtPercentile(50) / 1000, p99: histogram.getValueAtPercentile(99) / 1000 };

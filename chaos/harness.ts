@@ -1,6 +1,12 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkHistory, type AppendOperation, type CheckReport, type History, type ReadOperation } from '../check/index.js';
+import {
+  checkHistory,
+  type AppendOperation,
+  type CheckReport,
+  type History,
+  type ReadOperation,
+} from '../check/index.js';
 import { connect } from '../src/client/index.js';
 import { seededRandom } from '../src/raft/index.js';
 import { createServer } from 'node:net';
@@ -76,7 +82,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const peers = ids.map((other, j) => `${other}=127.0.0.1:${i === j ? tcp(j) : proxyPort(i, j)}`).join(',');
     // Clients are sent to the nodes themselves, not to the proxies their peers reach them through.
     const advertise = ids.map((other, j) => `${other}=ordo://127.0.0.1:${tcp(j)}`).join(',');
-    return new NodeProcess(id, ['--dir', join(options.dir, id), '--node-id', id, '--peers', peers, '--advertise', advertise, '--port', String(tcp(i)), '--http-port', String(http(i))]);
+    return new NodeProcess(id, [
+      '--dir',
+      join(options.dir, id),
+      '--node-id',
+      id,
+      '--peers',
+      peers,
+      '--advertise',
+      advertise,
+      '--port',
+      String(tcp(i)),
+      '--http-port',
+      String(http(i)),
+    ]);
   });
   await Promise.all(nodes.map((node) => node.start()));
   // Whatever goes wrong, no process or proxy outlives the run (a test must not hang on them).
@@ -91,7 +110,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const clientCount = options.clients ?? 4;
     const subscriberCount = options.subscribers ?? 2;
 
-    const status = async (i: number): Promise<{ role: string; leader: string; applied: number; commit: number; lastIndex: number; config: { voters: string[]; learners: string[] } } | undefined> => {
+    const status = async (
+      i: number,
+    ): Promise<
+      | {
+          role: string;
+          leader: string;
+          applied: number;
+          commit: number;
+          lastIndex: number;
+          config: { voters: string[]; learners: string[] };
+        }
+      | undefined
+    > => {
       if (!nodes[i]!.running || nodes[i]!.paused) return undefined;
       try {
         const response = await fetch(`http://127.0.0.1:${http(i)}/cluster`, { signal: AbortSignal.timeout(1000) });
@@ -106,7 +137,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     };
     const admin = async (i: number, path: string, method: string, body?: unknown): Promise<number> => {
       try {
-        const response = await fetch(`http://127.0.0.1:${http(i)}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+        const response = await fetch(`http://127.0.0.1:${http(i)}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(10_000),
+        });
         await response.text();
         return response.status;
       } catch {
@@ -114,12 +150,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
     };
 
-    const clients = await Promise.all(Array.from({ length: clientCount }, (_, c) => connect(urls, { clientName: `chaos-c${c}`, timeoutMs: 10_000 })));
-    const subscriberLogs = await Promise.all(Array.from({ length: subscriberCount }, (_, s) => connect(urls, { clientName: `chaos-s${s}`, timeoutMs: 10_000 })));
+    const clients = await Promise.all(
+      Array.from({ length: clientCount }, (_, c) => connect(urls, { clientName: `chaos-c${c}`, timeoutMs: 10_000 })),
+    );
+    const subscriberLogs = await Promise.all(
+      Array.from({ length: subscriberCount }, (_, s) =>
+        connect(urls, { clientName: `chaos-s${s}`, timeoutMs: 10_000 }),
+      ),
+    );
     openClients.push(...clients, ...subscriberLogs);
     const subscribers = subscriberLogs.map((log, s) => subscribeAll(`s${s}`, log));
-    const workload = { streams: 8, hotStreams: 3, expectedShare: 0.3, deadline, maxOperations: MAX_OPERATIONS_PER_CLIENT };
-    const loops = clients.map((log, c) => appendLoop(`c${c}`, log, seededRandom(options.seed * 31 + c), workload, started, (op) => appends.push(op)));
+    const workload = {
+      streams: 8,
+      hotStreams: 3,
+      expectedShare: 0.3,
+      deadline,
+      maxOperations: MAX_OPERATIONS_PER_CLIENT,
+    };
+    const loops = clients.map((log, c) =>
+      appendLoop(`c${c}`, log, seededRandom(options.seed * 31 + c), workload, started, (op) => appends.push(op)),
+    );
 
     // The nemesis: one fault at a time, then heal and a quiet moment.
     const removed = new Set<number>();
@@ -154,7 +204,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
             const minority = new Set<number>([random.int(2) === 0 && leader !== undefined ? leader : target]);
             while (minority.size < Math.floor((n - 1) / 2) && random.int(2) === 0) minority.add(random.int(n));
             say(`partition {${[...minority].map((i) => ids[i]).join(',')}} | rest for ${hold} ms`);
-            for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j && minority.has(i) !== minority.has(j)) proxies[i]![j]!.set({ kind: 'blackhole' });
+            for (let i = 0; i < n; i++)
+              for (let j = 0; j < n; j++)
+                if (i !== j && minority.has(i) !== minority.has(j)) proxies[i]![j]!.set({ kind: 'blackhole' });
             await pause(hold);
             break;
           }
@@ -214,7 +266,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       for (const role of ['learner', 'voter']) {
         for (;;) {
           const leader = await leaderIndex();
-          if (leader !== undefined && (await admin(leader, '/cluster/members', 'POST', { id: ids[victim], role })) === 200) break;
+          if (
+            leader !== undefined &&
+            (await admin(leader, '/cluster/members', 'POST', { id: ids[victim], role })) === 200
+          )
+            break;
           checkNoCrash();
           if (Date.now() > until) throw new Error(`could not add ${ids[victim]} back as a ${role}`);
           await pause(200);
@@ -252,7 +308,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // Every node converges on the same log.
     for (const stop = Date.now() + HEAL_TIMEOUT_MS; Date.now() < stop; ) {
       const all = await Promise.all(ids.map((_, i) => status(i)));
-      if (all.every((s) => s && s.applied === all[0]!.applied && s.lastIndex === all[0]!.lastIndex && s.commit === s.lastIndex)) break;
+      if (
+        all.every(
+          (s) => s && s.applied === all[0]!.applied && s.lastIndex === all[0]!.lastIndex && s.commit === s.lastIndex,
+        )
+      )
+        break;
       await pause(200);
     }
     for (const node of nodes) await node.stop();
@@ -263,10 +324,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const history: History = { appends, reads: [...subscribers.map((s) => s.read), final] };
     const report = checkHistory(history);
     const historyFile = options.historyFile ?? join(options.dir, 'history.json');
-    await writeFile(historyFile, JSON.stringify({ seed: options.seed, nodes: n, seconds: options.seconds, faults, history }));
+    await writeFile(
+      historyFile,
+      JSON.stringify({ seed: options.seed, nodes: n, seconds: options.seconds, faults, history }),
+    );
     const outage = longestOutage(appends, options.seconds * 1000);
     finished = true;
-    return { report, faults, operations: report.summary.appends, converged, longestOutageMs: outage.ms, longestOutageAt: outage.at, seconds: (Date.now() - started) / 1000, historyFile };
+    return {
+      report,
+      faults,
+      operations: report.summary.appends,
+      converged,
+      longestOutageMs: outage.ms,
+      longestOutageAt: outage.at,
+      seconds: (Date.now() - started) / 1000,
+      historyFile,
+    };
   } finally {
     if (!finished) {
       for (const client of openClients) await client.close().catch(() => undefined);
@@ -283,7 +356,10 @@ async function segmentBytes(dir: string): Promise<Buffer> {
 
 /** The longest time between acknowledgements during the run (from its start to its end). */
 function longestOutage(appends: AppendOperation[], runMs: number): { ms: number; at: number } {
-  const acks = appends.filter((a) => a.outcome === 'ok').map((a) => a.completedAt).sort((a, b) => a - b);
+  const acks = appends
+    .filter((a) => a.outcome === 'ok')
+    .map((a) => a.completedAt)
+    .sort((a, b) => a - b);
   let best = { ms: 0, at: 0 };
   let previous = 0;
   for (const at of [...acks, runMs]) {

@@ -48,7 +48,9 @@ export class NodeProcess {
 
   private async startOnce(): Promise<void> {
     if (this.child) return;
-    const child = spawn(process.execPath, [CLI, 'serve', ...this.args, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', ...this.args, '--log-level', 'warn'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.child = child;
     this.stopping = false;
     this.paused = false;
@@ -66,7 +68,8 @@ export class NodeProcess {
       child.once('exit', (code, signal) => {
         if (this.child === child) this.child = undefined;
         // One that never served failed to start (start() reports that, or retries a taken port).
-        if (serving && !this.stopping) this.crashed ??= `${this.id} exited on its own (${code ?? signal}): ${this.stderr.slice(-1500)}`;
+        if (serving && !this.stopping)
+          this.crashed ??= `${this.id} exited on its own (${code ?? signal}): ${this.stderr.slice(-1500)}`;
         reject(new Error(`${this.id} exited (${code ?? signal}) before serving: ${this.stderr}`));
       });
     });

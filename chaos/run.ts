@@ -23,7 +23,8 @@ const { values } = parseArgs({
 const nodes = Number(values.nodes);
 const seconds = Number(values.seconds);
 if (nodes !== 3 && nodes !== 5) throw new Error(`--nodes must be 3 or 5, got ${values.nodes}`);
-if (!Number.isInteger(seconds) || seconds < 5 || seconds > 86_400) throw new Error(`--seconds must be an integer in [5, 86400], got ${values.seconds}`);
+if (!Number.isInteger(seconds) || seconds < 5 || seconds > 86_400)
+  throw new Error(`--seconds must be an integer in [5, 86400], got ${values.seconds}`);
 const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 1_000_000;
 const dir = values.dir ?? (await mkdtemp(join(tmpdir(), 'ordo-chaos-')));
 console.log(`chaos: ${nodes} nodes, ${seconds} s, seed ${seed}, data under ${dir}`);

@@ -4,7 +4,13 @@ import type { EventLog } from '../src/types/index.js';
 import type { RandomSource } from '../src/raft/index.js';
 
 /** Errors after which the append was certainly not written; anything else leaves it unknown. */
-const DEFINITE_FAILURES = new Set(['WRONG_EXPECTED_COUNT', 'INVALID_ARGUMENT', 'INVALID_EVENT', 'INVALID_STREAM', 'EVENT_TOO_LARGE']);
+const DEFINITE_FAILURES = new Set([
+  'WRONG_EXPECTED_COUNT',
+  'INVALID_ARGUMENT',
+  'INVALID_EVENT',
+  'INVALID_STREAM',
+  'EVENT_TOO_LARGE',
+]);
 
 export interface WorkloadOptions {
   /** Streams appended to with `expected: 'any'`. */
@@ -23,7 +29,14 @@ export interface WorkloadOptions {
  * stream's count first (linearizable), so under contention many end in WRONG_EXPECTED_COUNT,
  * which is a definite failure; a timeout or an unreachable cluster leaves the outcome unknown.
  */
-export async function appendLoop(process: string, log: EventLog, random: RandomSource & { float(): number }, options: WorkloadOptions, started: number, record: (op: AppendOperation) => void): Promise<void> {
+export async function appendLoop(
+  process: string,
+  log: EventLog,
+  random: RandomSource & { float(): number },
+  options: WorkloadOptions,
+  started: number,
+  record: (op: AppendOperation) => void,
+): Promise<void> {
   for (let n = 0; n < options.maxOperations && Date.now() < options.deadline; n++) {
     const hot = random.float() < options.expectedShare;
     const stream = hot ? `hot-${random.int(options.hotStreams)}` : `s-${random.int(options.streams)}`;
@@ -40,10 +53,29 @@ export async function appendLoop(process: string, log: EventLog, random: RandomS
     const invokedAt = Date.now() - started;
     try {
       const result = await log.append(stream, { id: eventId, type: 'Chaos', data: { process, n } }, { expected });
-      record({ process, stream, eventId, expected, outcome: 'ok', position: result.position, index: result.index, invokedAt, completedAt: Date.now() - started });
+      record({
+        process,
+        stream,
+        eventId,
+        expected,
+        outcome: 'ok',
+        position: result.position,
+        index: result.index,
+        invokedAt,
+        completedAt: Date.now() - started,
+      });
     } catch (error) {
       const code = (error as { code?: string }).code ?? 'UNKNOWN';
-      record({ process, stream, eventId, expected, outcome: DEFINITE_FAILURES.has(code) ? 'failed' : 'unknown', error: code, invokedAt, completedAt: Date.now() - started });
+      record({
+        process,
+        stream,
+        eventId,
+        expected,
+        outcome: DEFINITE_FAILURES.has(code) ? 'failed' : 'unknown',
+        error: code,
+        invokedAt,
+        completedAt: Date.now() - started,
+      });
       if (!DEFINITE_FAILURES.has(code)) await pause(20);
     }
   }
@@ -76,9 +108,14 @@ export function subscribeAll(process: string, log: EventLog): { read: ReadOperat
 }
 
 /** Reads the whole log (linearizable), as the final read after healing. */
-export async function readWholeLog(process: string, log: EventLog, kind: ReadOperation['kind']): Promise<ReadOperation> {
+export async function readWholeLog(
+  process: string,
+  log: EventLog,
+  kind: ReadOperation['kind'],
+): Promise<ReadOperation> {
   const events: ObservedEvent[] = [];
-  for await (const event of log.readAll({ from: 0 })) events.push({ position: event.position, stream: event.stream, index: event.index, eventId: event.id });
+  for await (const event of log.readAll({ from: 0 }))
+    events.push({ position: event.position, stream: event.stream, index: event.index, eventId: event.id });
   return { process, kind, from: 0, events };
 }
 

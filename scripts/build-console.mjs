@@ -19,6 +19,8 @@ await build({
   outfile: `${out}/app.js`,
   logLevel: 'warning',
 });
-const css = (await readFile(`${root}node_modules/uplot/dist/uPlot.min.css`, 'utf8')) + (await readFile(`${root}src/ui/app.css`, 'utf8'));
+const css =
+  (await readFile(`${root}node_modules/uplot/dist/uPlot.min.css`, 'utf8')) +
+  (await readFile(`${root}src/ui/app.css`, 'utf8'));
 await writeFile(`${out}/app.css`, css);
 await copyFile(`${root}src/ui/index.html`, `${out}/index.html`);

@@ -36,7 +36,8 @@ for (const dir of ['src/raft', 'src/engine'].map((d) => join(root, d))) {
     const lines = readFileSync(file, 'utf8').split('\n');
     lines.forEach((line, i) => {
       const code = line.replace(/\/\/.*$/, '');
-      for (const [pattern, what] of forbidden) if (pattern.test(code)) problems.push(`${file}:${i + 1}: ${what}: ${line.trim()}`);
+      for (const [pattern, what] of forbidden)
+        if (pattern.test(code)) problems.push(`${file}:${i + 1}: ${what}: ${line.trim()}`);
     });
   }
 }

@@ -17,10 +17,31 @@ const peers = nodes.map((n) => `${n.id}=127.0.0.1:${n.port}`).join(',');
 const children = nodes.map((node) => {
   const dir = join(root, node.id);
   mkdirSync(dir, { recursive: true });
-  const child = spawn(process.execPath, [cli, 'serve', '--dir', dir, '--node-id', node.id, '--peers', peers, '--port', String(node.port), '--http-port', String(node.httpPort), '--log-level', 'warn'], {
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
-  child.stderr.setEncoding('utf8').on('data', (text) => process.stderr.write(text.replace(/^(?=.)/gm, `[${node.id}] `)));
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'serve',
+      '--dir',
+      dir,
+      '--node-id',
+      node.id,
+      '--peers',
+      peers,
+      '--port',
+      String(node.port),
+      '--http-port',
+      String(node.httpPort),
+      '--log-level',
+      'warn',
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'pipe'],
+    },
+  );
+  child.stderr
+    .setEncoding('utf8')
+    .on('data', (text) => process.stderr.write(text.replace(/^(?=.)/gm, `[${node.id}] `)));
   child.on('exit', (code, signal) => console.error(`[${node.id}] exited (${signal ?? code})`));
   return child;
 });
@@ -38,4 +59,6 @@ const stop = () => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
-await Promise.all(children.map((child) => new Promise((done) => (child.exitCode !== null ? done() : child.once('exit', done)))));
+await Promise.all(
+  children.map((child) => new Promise((done) => (child.exitCode !== null ? done() : child.once('exit', done)))),
+);

@@ -3,7 +3,10 @@ import { decodeBatch } from './entry-codec.js';
 
 /** A broken safety or liveness property, with what was seen. */
 export class Violation extends Error {
-  constructor(readonly property: string, detail: string) {
+  constructor(
+    readonly property: string,
+    detail: string,
+  ) {
     super(`${property}: ${detail}`);
     this.name = 'Violation';
   }
@@ -32,7 +35,8 @@ export class Checker {
 
   onLeader(node: NodeId, term: number): void {
     const other = this.leaders.get(term);
-    if (other !== undefined && other !== node) throw new Violation('election safety', `${other} and ${node} both led term ${term}`);
+    if (other !== undefined && other !== node)
+      throw new Violation('election safety', `${other} and ${node} both led term ${term}`);
     this.leaders.set(term, node);
   }
 
@@ -40,7 +44,11 @@ export class Checker {
     const key = `${entry.index}:${entry.term}`;
     const seen = this.chainByIndexTerm.get(key);
     if (seen === undefined) this.chainByIndexTerm.set(key, chain);
-    else if (seen !== chain) throw new Violation('log matching', `${node} holds entry ${entry.index} of term ${entry.term} after a different prefix than another node`);
+    else if (seen !== chain)
+      throw new Violation(
+        'log matching',
+        `${node} holds entry ${entry.index} of term ${entry.term} after a different prefix than another node`,
+      );
   }
 
   /** A node's commit index moved to `commit`; `chain` is its hash over entries 1..commit. */
@@ -49,7 +57,11 @@ export class Checker {
     if (chain === undefined) return;
     const recorded = this.committedChain.get(commit);
     if (recorded === undefined) this.committedChain.set(commit, chain);
-    else if (recorded !== chain) throw new Violation('state machine safety', `${node} committed ${commit} with a different prefix than another node`);
+    else if (recorded !== chain)
+      throw new Violation(
+        'state machine safety',
+        `${node} committed ${commit} with a different prefix than another node`,
+      );
     if (commit > this.maxCommitted) this.maxCommitted = commit;
   }
 
@@ -58,34 +70,62 @@ export class Checker {
    * log (in memory: with asynchronous writes some of it may still be on the way to disk) must
    * have that entry's term at that index, which by log matching means the same prefix.
    */
-  checkLeaderCompleteness(node: NodeId, term: number, termAt: (index: number) => number | undefined, snapshotIndex: number): void {
+  checkLeaderCompleteness(
+    node: NodeId,
+    term: number,
+    termAt: (index: number) => number | undefined,
+    snapshotIndex: number,
+  ): void {
     const index = this.maxCommitted;
     if (index === 0 || index <= snapshotIndex) return;
     const expected = this.committedTerm.get(index);
     if (expected !== undefined && termAt(index) !== expected) {
-      throw new Violation('leader completeness', `${node} leads term ${term} without committed entry ${index} (term ${expected}; its log has ${termAt(index) ?? 'nothing'} there)`);
+      throw new Violation(
+        'leader completeness',
+        `${node} leads term ${term} without committed entry ${index} (term ${expected}; its log has ${termAt(index) ?? 'nothing'} there)`,
+      );
     }
   }
 
   private readonly committedTerm = new Map<number, number>();
 
-  onApplied(node: NodeId, entry: Entry, previousApplied: number, chain: number | undefined, positionBefore: number): void {
-    if (entry.index !== previousApplied + 1) throw new Violation('state machine safety', `${node} applied ${entry.index} after ${previousApplied}`);
+  onApplied(
+    node: NodeId,
+    entry: Entry,
+    previousApplied: number,
+    chain: number | undefined,
+    positionBefore: number,
+  ): void {
+    if (entry.index !== previousApplied + 1)
+      throw new Violation('state machine safety', `${node} applied ${entry.index} after ${previousApplied}`);
     if (chain !== undefined) {
       const seen = this.appliedAt.get(entry.index);
       if (seen === undefined) this.appliedAt.set(entry.index, chain);
-      else if (seen !== chain) throw new Violation('state machine safety', `${node} applied a different entry ${entry.index} than another node`);
+      else if (seen !== chain)
+        throw new Violation(
+          'state machine safety',
+          `${node} applied a different entry ${entry.index} than another node`,
+        );
     }
     const batch = entry.kind === 'normal' ? decodeBatch(entry.data) : undefined;
     if (!batch) return;
-    if (batch.position !== positionBefore) throw new Violation('positions', `${node} applied entry ${entry.index} at position ${batch.position}, its log was at ${positionBefore}`);
+    if (batch.position !== positionBefore)
+      throw new Violation(
+        'positions',
+        `${node} applied entry ${entry.index} at position ${batch.position}, its log was at ${positionBefore}`,
+      );
     batch.events.forEach((event, k) => {
       const position = batch.position + k;
       const at = this.eventAt.get(position);
-      if (at !== undefined && at !== event.id) throw new Violation('no position holds two events', `position ${position} holds ${at} on one node and ${event.id} on ${node}`);
+      if (at !== undefined && at !== event.id)
+        throw new Violation(
+          'no position holds two events',
+          `position ${position} holds ${at} on one node and ${event.id} on ${node}`,
+        );
       this.eventAt.set(position, event.id);
       const where = this.positionOfId.get(event.id);
-      if (where !== undefined && where !== position) throw new Violation('no duplicates', `event ${event.id} is at positions ${where} and ${position}`);
+      if (where !== undefined && where !== position)
+        throw new Violation('no duplicates', `event ${event.id} is at positions ${where} and ${position}`);
       this.positionOfId.set(event.id, position);
     });
   }
@@ -94,7 +134,11 @@ export class Checker {
   onAcked(ids: readonly string[], position: number): void {
     ids.forEach((id, k) => {
       const committed = this.eventAt.get(position + k);
-      if (committed !== id) throw new Violation('acknowledged write', `acked ${id} at ${position + k}, but that position holds ${committed ?? 'nothing applied'}`);
+      if (committed !== id)
+        throw new Violation(
+          'acknowledged write',
+          `acked ${id} at ${position + k}, but that position holds ${committed ?? 'nothing applied'}`,
+        );
       this.acked.set(id, position + k);
     });
   }

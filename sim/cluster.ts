@@ -1,6 +1,13 @@
 import { decideAppend, streamCount, positionOf, type AppendIntent } from '../src/engine/index.js';
 import type { Expected } from '../src/types/errors.js';
-import { ProposalDroppedError, seededRandom, type HardState, type Message, type NodeId, type Ready } from '../src/raft/index.js';
+import {
+  ProposalDroppedError,
+  seededRandom,
+  type HardState,
+  type Message,
+  type NodeId,
+  type Ready,
+} from '../src/raft/index.js';
 import { Checker, Violation } from './checker.js';
 import { decodeBatch, encodeBatch } from './entry-codec.js';
 import { BASE_DELAY_MS, DEFAULT_FAULTS, HEAL_BOUND_MS, TICK_MS, type FaultRates } from './faults.js';
@@ -24,7 +31,17 @@ export interface SimResult {
   violation: Error | undefined;
   /** Every fault and notable event, with its virtual time: printed on failure. */
   schedule: string[];
-  stats: { acked: number; failed: number; elections: number; crashes: number; partitions: number; configChanges: number; snapshots: number; reads: number; healedInMs: number };
+  stats: {
+    acked: number;
+    failed: number;
+    elections: number;
+    crashes: number;
+    partitions: number;
+    configChanges: number;
+    snapshots: number;
+    reads: number;
+    healedInMs: number;
+  };
 }
 
 interface ClientOp {
@@ -77,7 +94,17 @@ class SimCluster {
   readonly nodes = new Map<NodeId, SimNode>();
   readonly checker = new Checker();
   readonly schedule: string[] = [];
-  readonly stats: SimResult['stats'] = { acked: 0, failed: 0, elections: 0, crashes: 0, partitions: 0, configChanges: 0, snapshots: 0, reads: 0, healedInMs: 0 };
+  readonly stats: SimResult['stats'] = {
+    acked: 0,
+    failed: 0,
+    elections: 0,
+    crashes: 0,
+    partitions: 0,
+    configChanges: 0,
+    snapshots: 0,
+    reads: 0,
+    healedInMs: 0,
+  };
   violation: Error | undefined;
   private now = 0;
   private seq = 0;
@@ -100,7 +127,14 @@ class SimCluster {
     const asyncWrites = options.asyncWrites ?? this.random.int(2) === 0;
     NODE_IDS.forEach((id, i) => {
       const nodeRandom = seededRandom(options.seed * 31 + i + 1);
-      const node = new SimNode(id, i < voters ? config : { voters: [], learners: [] }, nodeRandom, options.unsafe, this.random.int(TICK_MS), asyncWrites);
+      const node = new SimNode(
+        id,
+        i < voters ? config : { voters: [], learners: [] },
+        nodeRandom,
+        options.unsafe,
+        this.random.int(TICK_MS),
+        asyncWrites,
+      );
       this.nodes.set(id, node);
       node.start();
     });
@@ -142,7 +176,8 @@ class SimCluster {
       if (op) this.submit(op);
     }
     for (const op of this.ops) {
-      if ((op.status === 'inflight' || op.status === 'dup-wait') && this.now - op.sentAt! > CLIENT_DEADLINE_MS) op.status = 'unknown';
+      if ((op.status === 'inflight' || op.status === 'dup-wait') && this.now - op.sentAt! > CLIENT_DEADLINE_MS)
+        op.status = 'unknown';
     }
     this.checkDuplicateWaits();
     if (this.chance(this.faults.read)) this.read();
@@ -197,7 +232,8 @@ class SimCluster {
   private crash(node: SimNode, why: string): void {
     this.log(why);
     this.stats.crashes++;
-    for (const op of this.ops) if (op.node === node.id && (op.status === 'inflight' || op.status === 'dup-wait')) op.status = 'unknown';
+    for (const op of this.ops)
+      if (op.node === node.id && (op.status === 'inflight' || op.status === 'dup-wait')) op.status = 'unknown';
     node.crash();
     this.crashOnWrite.delete(node.id);
   }
@@ -360,7 +396,8 @@ class SimCluster {
         // The hard state may reach the disk first; its commit index then covers only entries
         // already durable before this write (as the real node persists it): never the tail
         // this write was replacing.
-        if (ready.hardState && this.chance(0.5)) node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
+        if (ready.hardState && this.chance(0.5))
+          node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
         this.crash(node, `${node.id} crashed mid-write: ${kept} of ${ready.entries.length} entries reached the disk`);
         return;
       } else {
@@ -370,7 +407,8 @@ class SimCluster {
           if (entry.index > node.engineIndex) node.applyToEngine(entry);
           this.checker.onPersisted(node.id, entry, node.disk.chainAt(entry.index)!);
         }
-        if (ready.hardState) node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
+        if (ready.hardState)
+          node.disk.setHardState(durableHardState(ready.hardState, ready.entries, node.disk.storage.lastIndex()));
         // 2. send
         for (const m of ready.messages) this.send(m);
       }
@@ -380,7 +418,13 @@ class SimCluster {
         node.appliedPosition = decodeSnapshotData(ready.snapshot.data).nextPosition;
       }
       for (const entry of ready.committedEntries) {
-        this.checker.onApplied(node.id, entry, node.applied, node.disk.chainAt(entry.index), node.positionAt.get(entry.index)!);
+        this.checker.onApplied(
+          node.id,
+          entry,
+          node.applied,
+          node.disk.chainAt(entry.index),
+          node.positionAt.get(entry.index)!,
+        );
         node.applied = entry.index;
         node.appliedPosition = node.positionAt.get(entry.index + 1)!;
         this.answer(node, entry);
@@ -388,7 +432,10 @@ class SimCluster {
       for (const read of ready.readStates) {
         const required = this.reads.get(read.context);
         if (required !== undefined && read.index < required) {
-          throw new Violation('linearizable reads', `${node.id} answered read ${read.context} at ${read.index}, but ${required} was committed before it was asked`);
+          throw new Violation(
+            'linearizable reads',
+            `${node.id} answered read ${read.context} at ${read.index}, but ${required} was committed before it was asked`,
+          );
         }
         this.reads.delete(read.context);
       }
@@ -423,7 +470,10 @@ class SimCluster {
       if (entry.index <= node.engineIndex && known !== entry.term) node.truncateEngine(entry.index);
       if (entry.index > node.engineIndex) node.applyToEngine(entry);
     }
-    const leaderTypes = ready.messages.every((m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response');
+    const leaderTypes = ready.messages.every(
+      (m) =>
+        m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response',
+    );
     const now = node.raw!.role === 'leader' && leaderTypes ? ready.messages : [];
     for (const m of now) this.send(m);
     const previous = node.pendingWrites[node.pendingWrites.length - 1]?.at ?? this.now;
@@ -442,13 +492,18 @@ class SimCluster {
       if (this.crashOnWrite.has(node.id) && write.entries.length > 0) {
         const kept = this.random.int(write.entries.length);
         node.disk.append(write.entries.slice(0, kept));
-        if (write.hardState && this.chance(0.5)) node.disk.setHardState(durableHardState(write.hardState, write.entries, node.disk.storage.lastIndex()));
-        this.crash(node, `${node.id} crashed mid-write: ${kept} of ${write.entries.length} entries reached the disk (${node.pendingWrites.length} later writes lost)`);
+        if (write.hardState && this.chance(0.5))
+          node.disk.setHardState(durableHardState(write.hardState, write.entries, node.disk.storage.lastIndex()));
+        this.crash(
+          node,
+          `${node.id} crashed mid-write: ${kept} of ${write.entries.length} entries reached the disk (${node.pendingWrites.length} later writes lost)`,
+        );
         return;
       }
       node.disk.append(write.entries);
       for (const entry of write.entries) this.checker.onPersisted(node.id, entry, node.disk.chainAt(entry.index)!);
-      if (write.hardState) node.disk.setHardState(durableHardState(write.hardState, write.entries, node.disk.storage.lastIndex()));
+      if (write.hardState)
+        node.disk.setHardState(durableHardState(write.hardState, write.entries, node.disk.storage.lastIndex()));
       for (const m of write.messages) this.send(m);
       if (write.entries.length > 0) {
         const last = write.entries[write.entries.length - 1]!;
@@ -514,14 +569,23 @@ class SimCluster {
     }
     const raw = node.raw!;
     op.sentAt = this.now;
-    if (node.engineIndex !== raw.lastIndex()) throw new Error(`${node.id}: engine at ${node.engineIndex} behind log ${raw.lastIndex()}`);
-    const intent: AppendIntent = { stream: op.stream, expected: op.expected, ids: op.ids.map((id) => ({ id, idGenerated: false })) };
+    if (node.engineIndex !== raw.lastIndex())
+      throw new Error(`${node.id}: engine at ${node.engineIndex} behind log ${raw.lastIndex()}`);
+    const intent: AppendIntent = {
+      stream: op.stream,
+      expected: op.expected,
+      ids: op.ids.map((id) => ({ id, idGenerated: false })),
+    };
     const decision = decideAppend(node.engine, [intent]);
     op.node = node.id;
     switch (decision.kind) {
       case 'write': {
         const planned = decision.appends[0]!;
-        const data = encodeBatch({ position: planned.position, timestamp: this.now, events: op.ids.map((id, k) => ({ stream: op.stream, index: planned.index + k, id })) });
+        const data = encodeBatch({
+          position: planned.position,
+          timestamp: this.now,
+          events: op.ids.map((id, k) => ({ stream: op.stream, index: planned.index + k, id })),
+        });
         try {
           const { index, term } = raw.propose(data);
           node.applyToEngine({ index, term, kind: 'normal', data });
@@ -611,7 +675,10 @@ class SimCluster {
         return;
       }
     }
-    throw new Violation('liveness', `no convergence within ${HEAL_BOUND_MS} ms after healing (final append ${final.status}); ${this.describe()}`);
+    throw new Violation(
+      'liveness',
+      `no convergence within ${HEAL_BOUND_MS} ms after healing (final append ${final.status}); ${this.describe()}`,
+    );
   }
 
   private converged(): boolean {
@@ -625,7 +692,13 @@ class SimCluster {
     for (const id of [...config.voters, ...config.learners]) {
       const node = this.nodes.get(id)!;
       const log = node.raw!;
-      if (log.lastIndex() !== last || node.disk.chainAt(last) !== chain || log.committed !== last || node.applied !== last) return false;
+      if (
+        log.lastIndex() !== last ||
+        node.disk.chainAt(last) !== chain ||
+        log.committed !== last ||
+        node.applied !== last
+      )
+        return false;
     }
     return true;
   }

@@ -20,13 +20,19 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function encodeBatch(batch: SimBatch): Uint8Array {
-  return encoder.encode(JSON.stringify([batch.position, batch.timestamp, batch.events.map((e) => [e.stream, e.index, e.id])]));
+  return encoder.encode(
+    JSON.stringify([batch.position, batch.timestamp, batch.events.map((e) => [e.stream, e.index, e.id])]),
+  );
 }
 
 /** An empty entry (a new leader's no-op) holds no events. */
 export function decodeBatch(data: Uint8Array): SimBatch | undefined {
   if (data.byteLength === 0) return undefined;
-  const [position, timestamp, events] = JSON.parse(decoder.decode(data)) as [number, number, Array<[string, number, string]>];
+  const [position, timestamp, events] = JSON.parse(decoder.decode(data)) as [
+    number,
+    number,
+    Array<[string, number, string]>,
+  ];
   return { position, timestamp, events: events.map(([stream, index, id]) => ({ stream, index, id })) };
 }
 

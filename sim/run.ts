@@ -41,7 +41,8 @@ if (values.unsafe !== undefined && values.unsafe !== 'vote') {
   process.exit(2);
 }
 const unsafe = values.unsafe === 'vote' ? { voteWithoutLogCheck: true } : undefined;
-const replay = (seed: number): string => `npm run sim -- --seed ${seed} --steps ${steps}${voters ? ` --voters ${voters}` : ''}${unsafe ? ' --unsafe vote' : ''}`;
+const replay = (seed: number): string =>
+  `npm run sim -- --seed ${seed} --steps ${steps}${voters ? ` --voters ${voters}` : ''}${unsafe ? ' --unsafe vote' : ''}`;
 
 const single = integer('seed', values.seed, 0);
 if (single !== undefined) {

@@ -21,14 +21,41 @@ export interface Failure {
 export interface SeedsSummary {
   ran: number;
   failures: Failure[];
-  totals: { acked: number; elections: number; crashes: number; partitions: number; configChanges: number; snapshots: number; reads: number; maxHealMs: number };
+  totals: {
+    acked: number;
+    elections: number;
+    crashes: number;
+    partitions: number;
+    configChanges: number;
+    snapshots: number;
+    reads: number;
+    maxHealMs: number;
+  };
 }
 
 /** Runs consecutive seeds in this thread. */
 export function runSeeds(options: SeedsOptions): SeedsSummary {
-  const summary: SeedsSummary = { ran: 0, failures: [], totals: { acked: 0, elections: 0, crashes: 0, partitions: 0, configChanges: 0, snapshots: 0, reads: 0, maxHealMs: 0 } };
+  const summary: SeedsSummary = {
+    ran: 0,
+    failures: [],
+    totals: {
+      acked: 0,
+      elections: 0,
+      crashes: 0,
+      partitions: 0,
+      configChanges: 0,
+      snapshots: 0,
+      reads: 0,
+      maxHealMs: 0,
+    },
+  };
   for (let seed = options.from; seed < options.from + options.count; seed++) {
-    const result: SimResult = runSimulation({ seed, steps: options.steps, voters: options.voters, unsafe: options.unsafe });
+    const result: SimResult = runSimulation({
+      seed,
+      steps: options.steps,
+      voters: options.voters,
+      unsafe: options.unsafe,
+    });
     summary.ran++;
     const t = summary.totals;
     t.acked += result.stats.acked;
@@ -58,7 +85,9 @@ export async function runSeedsParallel(options: SeedsOptions, workers = availabl
     if (count <= 0) break;
     parts.push(
       new Promise<SeedsSummary>((resolve, reject) => {
-        const worker = new Worker(new URL('./seeds-worker.js', import.meta.url), { workerData: { ...options, from, count } });
+        const worker = new Worker(new URL('./seeds-worker.js', import.meta.url), {
+          workerData: { ...options, from, count },
+        });
         worker.once('message', resolve);
         worker.once('error', reject);
         worker.once('exit', (code) => {
@@ -68,12 +97,26 @@ export async function runSeedsParallel(options: SeedsOptions, workers = availabl
     );
   }
   const summaries = await Promise.all(parts);
-  const merged: SeedsSummary = { ran: 0, failures: [], totals: { acked: 0, elections: 0, crashes: 0, partitions: 0, configChanges: 0, snapshots: 0, reads: 0, maxHealMs: 0 } };
+  const merged: SeedsSummary = {
+    ran: 0,
+    failures: [],
+    totals: {
+      acked: 0,
+      elections: 0,
+      crashes: 0,
+      partitions: 0,
+      configChanges: 0,
+      snapshots: 0,
+      reads: 0,
+      maxHealMs: 0,
+    },
+  };
   for (const s of summaries) {
     merged.ran += s.ran;
     merged.failures.push(...s.failures);
     for (const key of Object.keys(merged.totals) as Array<keyof SeedsSummary['totals']>) {
-      merged.totals[key] = key === 'maxHealMs' ? Math.max(merged.totals[key], s.totals[key]) : merged.totals[key] + s.totals[key];
+      merged.totals[key] =
+        key === 'maxHealMs' ? Math.max(merged.totals[key], s.totals[key]) : merged.totals[key] + s.totals[key];
     }
   }
   merged.failures.sort((a, b) => a.seed - b.seed);

@@ -1,5 +1,22 @@
-import { decodeCheckpoint, encodeCheckpoint, applyEvent, truncateState, newEngineState, DEFAULT_ID_WINDOW, type EngineState } from '../src/engine/index.js';
-import { RawNode, type ConfigState, type Entry, type HardState, type Message, type NodeId, type RandomSource, type Snapshot } from '../src/raft/index.js';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  applyEvent,
+  truncateState,
+  newEngineState,
+  DEFAULT_ID_WINDOW,
+  type EngineState,
+} from '../src/engine/index.js';
+import {
+  RawNode,
+  type ConfigState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type RandomSource,
+  type Snapshot,
+} from '../src/raft/index.js';
 import { decodeBatch } from './entry-codec.js';
 import { SimDisk } from './sim-disk.js';
 
@@ -30,7 +47,12 @@ export class SimNode {
   appliedPosition = 0;
   pending = new Map<number, PendingProposal>();
   /** Asynchronous storage writes in flight, completed in order. */
-  pendingWrites: Array<{ at: number; entries: readonly Entry[]; hardState: HardState | undefined; messages: readonly Message[] }> = [];
+  pendingWrites: Array<{
+    at: number;
+    entries: readonly Entry[];
+    hardState: HardState | undefined;
+    messages: readonly Message[];
+  }> = [];
   /** Term of each entry whose events are in the engine (to tell a replaced entry from the same one). */
   engineTerm = new Map<number, number>();
   /** The node is crashed until this virtual time. */
@@ -100,16 +122,26 @@ export class SimNode {
 
   /** Applies an entry's events to the engine, which follows this node's whole log (committed or not). */
   applyToEngine(entry: Entry): void {
-    if (entry.index !== this.engineIndex + 1) throw new Error(`${this.id}: engine at ${this.engineIndex}, entry ${entry.index}`);
+    if (entry.index !== this.engineIndex + 1)
+      throw new Error(`${this.id}: engine at ${this.engineIndex}, entry ${entry.index}`);
     const batch = entry.kind === 'normal' ? decodeBatch(entry.data) : undefined;
     this.positionAt.set(entry.index, this.engine.nextPosition);
     if (batch) {
       if (batch.position !== this.engine.nextPosition) {
-        throw new Error(`${this.id}: entry ${entry.index} starts at position ${batch.position}, the log is at ${this.engine.nextPosition}`);
+        throw new Error(
+          `${this.id}: entry ${entry.index} starts at position ${batch.position}, the log is at ${this.engine.nextPosition}`,
+        );
       }
       for (const event of batch.events) {
         this.idAt.set(this.engine.nextPosition, event.id);
-        applyEvent(this.engine, { stream: event.stream, index: event.index, position: this.engine.nextPosition, id: event.id, idGenerated: false, timestamp: batch.timestamp });
+        applyEvent(this.engine, {
+          stream: event.stream,
+          index: event.index,
+          position: this.engine.nextPosition,
+          id: event.id,
+          idGenerated: false,
+          timestamp: batch.timestamp,
+        });
       }
     }
     this.engineIndex = entry.index;
@@ -134,7 +166,12 @@ export class SimNode {
     if (nextPosition === undefined) throw new Error(`${this.id}: no position after entry ${index}`);
     const ids: Array<[number, string]> = [];
     for (const [position, id] of this.idAt) if (position < nextPosition) ids.push([position, id]);
-    return encodeSnapshotData({ checkpoint: encodeCheckpoint(this.engine, nextPosition - 1), chain, nextPosition, ids });
+    return encodeSnapshotData({
+      checkpoint: encodeCheckpoint(this.engine, nextPosition - 1),
+      chain,
+      nextPosition,
+      ids,
+    });
   }
 }
 
@@ -159,6 +196,10 @@ export function encodeSnapshotData(data: SnapshotData): Uint8Array {
 
 export function decodeSnapshotData(bytes: Uint8Array): SnapshotData {
   const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-  const meta = JSON.parse(decoder.decode(bytes.subarray(4, 4 + length))) as { chain: number; nextPosition: number; ids: Array<[number, string]> };
+  const meta = JSON.parse(decoder.decode(bytes.subarray(4, 4 + length))) as {
+    chain: number;
+    nextPosition: number;
+    ids: Array<[number, string]>;
+  };
   return { ...meta, checkpoint: bytes.subarray(4 + length) };
 }

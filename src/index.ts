@@ -4,7 +4,14 @@
  * `startServer` serves a directory; `ordo/client` is the browser client; `ordo/stream` is the
  * in-process EventStream.
  */
-export { open, EmbeddedEventLog, type OpenOptions, type OpenReport, type OrdoNode, type NodeEnvironment } from './node/index.js';
+export {
+  open,
+  EmbeddedEventLog,
+  type OpenOptions,
+  type OpenReport,
+  type OrdoNode,
+  type NodeEnvironment,
+} from './node/index.js';
 export { connect, RemoteEventLog, type ConnectOptions, type NodeConnectOptions } from './client/index.js';
 export { startServer, type OrdoServer, type ServerOptions } from './server/server.js';
 export { loadAuthFile, tokenAuthenticator, type Scope } from './server/auth.js';

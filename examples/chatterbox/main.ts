@@ -12,7 +12,12 @@ import { startChatServer } from './server.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { dir: { type: 'string', default: './chatterbox-data' }, name: { type: 'string' }, room: { type: 'string', default: 'lobby' }, url: { type: 'string', default: 'ordo://127.0.0.1:4690' } },
+  options: {
+    dir: { type: 'string', default: './chatterbox-data' },
+    name: { type: 'string' },
+    room: { type: 'string', default: 'lobby' },
+    url: { type: 'string', default: 'ordo://127.0.0.1:4690' },
+  },
 });
 
 if (positionals[0] === 'server') {
@@ -31,7 +36,8 @@ if (positionals[0] === 'server') {
   session.room.onChange(({ state }) => {
     for (const message of state.messages.slice(shown)) console.log(`${message.from}: ${message.text}`);
     shown = state.messages.length;
-    if (state.members.join(', ') !== members) console.log(`* now here: ${(members = state.members.join(', ')) || 'nobody'}`);
+    if (state.members.join(', ') !== members)
+      console.log(`* now here: ${(members = state.members.join(', ')) || 'nobody'}`);
   });
   let quiet: NodeJS.Timeout | undefined;
   session.onTyping((user) => {
@@ -42,7 +48,11 @@ if (positionals[0] === 'server') {
   const input = createInterface({ input: process.stdin });
   process.stdin.on('keypress', () => void session.typing());
   input.on('line', (line) => {
-    if (line.trim() === '/quit') void session.leave().then(() => log.close()).then(() => process.exit(0));
+    if (line.trim() === '/quit')
+      void session
+        .leave()
+        .then(() => log.close())
+        .then(() => process.exit(0));
     else if (line.trim() !== '') void session.say(line);
   });
 } else {

@@ -29,7 +29,10 @@ export function roomModel(room: string): ModelDefinition<RoomState> {
         case 'Left':
           return { ...state, members: state.members.filter((member) => member !== user) };
         case 'Said':
-          return { ...state, messages: [...state.messages, { from: user, text: text ?? '', position: event.position }] };
+          return {
+            ...state,
+            messages: [...state.messages, { from: user, text: text ?? '', position: event.position }],
+          };
         default:
           return state;
       }
@@ -49,7 +52,8 @@ export interface ChatSession {
 
 /** Joins `room` as `user` on any EventLog (a client of the chat server, or an embedded log). */
 export async function joinRoom(log: EventLog, room: string, user: string): Promise<ChatSession> {
-  if (!/^[A-Za-z0-9_-]{1,32}$/.test(user)) throw new Error(`invalid user name ${JSON.stringify(user)}: expected 1–32 letters, digits, '_' or '-'`);
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(user))
+    throw new Error(`invalid user name ${JSON.stringify(user)}: expected 1–32 letters, digits, '_' or '-'`);
   const stream = roomStream(room);
   const model = openModel(log, roomModel(room));
   await model.ready;

@@ -3,7 +3,12 @@ import { startServer, type OrdoServer } from '../../src/index.js';
 import { roomModel } from './room.js';
 
 /** The chat server is an Ordo server that hosts the rooms' models (their snapshots stay fresh). */
-export function startChatServer(options: { dir: string; port?: number; httpPort?: number; rooms?: string[] }): Promise<OrdoServer> {
+export function startChatServer(options: {
+  dir: string;
+  port?: number;
+  httpPort?: number;
+  rooms?: string[];
+}): Promise<OrdoServer> {
   return startServer({
     dir: options.dir,
     port: options.port ?? 4690,

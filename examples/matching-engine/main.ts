@@ -22,15 +22,22 @@ try {
   const start = performance.now();
   await placeOrders(log, generateOrders(count));
   const placed = performance.now();
-  while (engines.some((engine) => engine.stats().inputs < count)) await new Promise((resolve) => setTimeout(resolve, 20));
-  while ((await log.count(TRADES)) < before + engines[0]!.stats().outputs) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (engines.some((engine) => engine.stats().inputs < count))
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  while ((await log.count(TRADES)) < before + engines[0]!.stats().outputs)
+    await new Promise((resolve) => setTimeout(resolve, 20));
   const done = performance.now();
-  console.log(`${count} orders placed in ${(placed - start).toFixed(0)} ms; ${(await log.count(TRADES)) - before} trades written; all matched ${(done - start).toFixed(0)} ms after the first order`);
+  console.log(
+    `${count} orders placed in ${(placed - start).toFixed(0)} ms; ${(await log.count(TRADES)) - before} trades written; all matched ${(done - start).toFixed(0)} ms after the first order`,
+  );
   engines.forEach((engine, i) => {
     const { inputs, outputs, written, alreadyThere } = engine.stats();
-    console.log(`  instance ${i + 1}: ${inputs} orders, ${outputs} trades computed, ${written} written by it, ${alreadyThere} already written by another`);
+    console.log(
+      `  instance ${i + 1}: ${inputs} orders, ${outputs} trades computed, ${written} written by it, ${alreadyThere} already written by another`,
+    );
   });
-  for await (const trade of log.read(TRADES, { backwards: true, limit: 3 })) console.log(`  last trades: #${trade.index} ${new TextDecoder().decode(trade.data)}`);
+  for await (const trade of log.read(TRADES, { backwards: true, limit: 3 }))
+    console.log(`  last trades: #${trade.index} ${new TextDecoder().decode(trade.data)}`);
   await Promise.all(engines.map((engine) => engine.stop()));
 } finally {
   await log.close();

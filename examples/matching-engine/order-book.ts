@@ -46,8 +46,10 @@ export function invalidOrder(order: unknown): string | undefined {
   const o = order as Partial<Order>;
   if (typeof o.id !== 'string' || o.id === '') return `id ${JSON.stringify(o.id)}: expected a non-empty string`;
   if (o.side !== 'buy' && o.side !== 'sell') return `side ${JSON.stringify(o.side)}: expected "buy" or "sell"`;
-  if (!Number.isSafeInteger(o.price) || o.price! <= 0) return `price ${JSON.stringify(o.price)}: expected an integer number of ticks > 0`;
-  if (!Number.isSafeInteger(o.quantity) || o.quantity! <= 0) return `quantity ${JSON.stringify(o.quantity)}: expected an integer > 0`;
+  if (!Number.isSafeInteger(o.price) || o.price! <= 0)
+    return `price ${JSON.stringify(o.price)}: expected an integer number of ticks > 0`;
+  if (!Number.isSafeInteger(o.quantity) || o.quantity! <= 0)
+    return `quantity ${JSON.stringify(o.quantity)}: expected an integer > 0`;
   return undefined;
 }
 
@@ -55,17 +57,27 @@ export function invalidOrder(order: unknown): string | undefined {
 export function submit(book: Book, order: Order): Trade[] {
   const trades: Trade[] = [];
   const opposite = order.side === 'buy' ? book.asks : book.bids;
-  const crosses = (resting: Resting) => (order.side === 'buy' ? resting.price <= order.price : resting.price >= order.price);
+  const crosses = (resting: Resting) =>
+    order.side === 'buy' ? resting.price <= order.price : resting.price >= order.price;
   let remaining = order.quantity;
   while (remaining > 0 && opposite.length > 0 && crosses(opposite[0]!)) {
     const best = opposite[0]!;
     const quantity = Math.min(remaining, best.remaining);
-    trades.push(order.side === 'buy' ? { buyOrder: order.id, sellOrder: best.id, price: best.price, quantity } : { buyOrder: best.id, sellOrder: order.id, price: best.price, quantity });
+    trades.push(
+      order.side === 'buy'
+        ? { buyOrder: order.id, sellOrder: best.id, price: best.price, quantity }
+        : { buyOrder: best.id, sellOrder: order.id, price: best.price, quantity },
+    );
     remaining -= quantity;
     best.remaining -= quantity;
     if (best.remaining === 0) opposite.shift();
   }
-  if (remaining > 0) rest(order.side === 'buy' ? book.bids : book.asks, { id: order.id, price: order.price, remaining, seq: book.seq++ }, order.side);
+  if (remaining > 0)
+    rest(
+      order.side === 'buy' ? book.bids : book.asks,
+      { id: order.id, price: order.price, remaining, seq: book.seq++ },
+      order.side,
+    );
   return trades;
 }
 

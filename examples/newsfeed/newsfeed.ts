@@ -21,7 +21,14 @@ export interface Newsfeed {
  */
 export async function startNewsfeed(options: { dir: string; port?: number }): Promise<Newsfeed> {
   const ordo = await startServer({ dir: options.dir, port: 0, httpPort: 0, logger: pino({ level: 'warn' }) });
-  const bundle = await build({ entryPoints: [PAGE_SOURCE], bundle: true, format: 'esm', target: 'es2022', write: false, logLevel: 'warning' });
+  const bundle = await build({
+    entryPoints: [PAGE_SOURCE],
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    write: false,
+    logLevel: 'warning',
+  });
   const script = bundle.outputFiles[0]!.contents;
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Newsfeed</title>
@@ -36,7 +43,8 @@ export async function startNewsfeed(options: { dir: string; port?: number }): Pr
 </body></html>`;
   const web: Server = createServer((req, res) => {
     if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    else if (req.url === '/page.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(script);
+    else if (req.url === '/page.js')
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(script);
     else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => web.listen(options.port ?? 0, '127.0.0.1', resolve));

@@ -22,9 +22,14 @@ export function buildApp(log: EventLog, users: { get(id: string): UserRow | unde
     if (Object.keys(errors).length > 0) return reply.code(400).send({ errors });
     const id = crypto.randomUUID();
     try {
-      await log.append(`user-${id}`, { type: 'UserRegistered', data: { id, name, email } }, { expected: 'empty', claims: [{ set: 'email', value: email }] });
+      await log.append(
+        `user-${id}`,
+        { type: 'UserRegistered', data: { id, name, email } },
+        { expected: 'empty', claims: [{ set: 'email', value: email }] },
+      );
     } catch (error) {
-      if (error instanceof ClaimConflictError) return reply.code(409).send({ errors: { email: `${email} is already registered` } });
+      if (error instanceof ClaimConflictError)
+        return reply.code(409).send({ errors: { email: `${email} is already registered` } });
       throw error;
     }
     return reply.code(201).send({ id, name, email });

@@ -14,7 +14,10 @@ export function startMailer(log: EventLog, providerUrl: string): Promise<Consume
     retry: { initialDelayMs: 10, maxDelayMs: 100, breakerFailures: 5, probeEveryMs: 200 },
     handler: async (event) => {
       const { email, name } = eventJson<{ email: string; name: string }>(event);
-      const response = await fetch(providerUrl, { method: 'POST', body: JSON.stringify({ key: event.id, to: email, subject: `Welcome, ${name}` }) });
+      const response = await fetch(providerUrl, {
+        method: 'POST',
+        body: JSON.stringify({ key: event.id, to: email, subject: `Welcome, ${name}` }),
+      });
       if (!response.ok) throw new Error(`provider answered ${response.status} for ${email}`);
     },
   });

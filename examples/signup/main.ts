@@ -11,7 +11,9 @@ import { startMailer } from './mailer.js';
 import { startFakeProvider } from './provider.js';
 import { startUserQuery } from './read-model.js';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, dir: { type: 'string', default: './signup-data' } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '8080' }, dir: { type: 'string', default: './signup-data' } },
+});
 await mkdir(values.dir!, { recursive: true });
 const log = await open(join(values.dir!, 'log'));
 const provider = await startFakeProvider({ failRate: 0.2 });

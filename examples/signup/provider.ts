@@ -17,7 +17,7 @@ export interface FakeProvider {
 
 export async function startFakeProvider(options: { failRate?: number; seed?: number } = {}): Promise<FakeProvider> {
   let seed = options.seed ?? 1;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const delivered = new Map<string, number>();
   const provider = { enabled: true, failRate: options.failRate ?? 0.1, delivered } as FakeProvider;
   const server: Server = createServer((req, res) => {

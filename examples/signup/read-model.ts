@@ -13,11 +13,18 @@ export interface UserRow {
  * The User Query read model (seed 003): a SQLite table kept by a checkpointed consumer. Delivery
  * is at least once, so each write is an idempotent upsert keyed by the user id.
  */
-export async function startUserQuery(log: EventLog, file: string): Promise<{ consumer: Consumer; get(id: string): UserRow | undefined; all(): UserRow[]; close(): Promise<void> }> {
+export async function startUserQuery(
+  log: EventLog,
+  file: string,
+): Promise<{ consumer: Consumer; get(id: string): UserRow | undefined; all(): UserRow[]; close(): Promise<void> }> {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.exec('CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, position INTEGER NOT NULL)');
-  const upsert = db.prepare('INSERT INTO users (id, name, email, position) VALUES (@id, @name, @email, @position) ON CONFLICT(id) DO UPDATE SET name = excluded.name, email = excluded.email, position = excluded.position');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, position INTEGER NOT NULL)',
+  );
+  const upsert = db.prepare(
+    'INSERT INTO users (id, name, email, position) VALUES (@id, @name, @email, @position) ON CONFLICT(id) DO UPDATE SET name = excluded.name, email = excluded.email, position = excluded.position',
+  );
   const consumer = await consume(log, {
     name: 'user-query',
     filter: { prefixes: ['user-'], types: ['UserRegistered'] },

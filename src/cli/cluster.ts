@@ -15,18 +15,29 @@ const CATCH_UP_TIMEOUT_MS = 60_000;
 /** A learner this many entries behind the leader's log counts as caught up. */
 const CAUGHT_UP_ENTRIES = 64;
 
-async function call(base: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<unknown> {
+async function call(
+  base: string,
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
   let response: Response;
   try {
     response = await fetch(new URL(path, base), {
       method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch (error) {
     throw new UnavailableError(`no Ordo HTTP API at ${base}: ${(error as Error).message}`, error);
   }
-  const json = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } & Record<string, unknown> };
+  const json = (await response.json().catch(() => ({}))) as {
+    error?: { code: string; message: string } & Record<string, unknown>;
+  };
   if (!response.ok) {
     const { code, message, ...details } = json.error ?? { code: 'UNAVAILABLE', message: `HTTP ${response.status}` };
     throw errorFromWire(code, message, details) as OrdoError;
@@ -36,26 +47,54 @@ async function call(base: string, token: string | undefined, method: string, pat
 
 /** `ordo cluster status | add | remove | transfer-leader`, through a node's HTTP API (admin scope). */
 export function addClusterCommands(program: Command, defaultHttp: string): void {
-  const cluster = program.command('cluster').description("a node's view of the Raft cluster, membership changes, leadership transfer (HTTP API, admin token)");
+  const cluster = program
+    .command('cluster')
+    .description("a node's view of the Raft cluster, membership changes, leadership transfer (HTTP API, admin token)");
   const withHttp = (command: Command): Command =>
     command
       .option('--http <url>', "a node's HTTP API", defaultHttp)
       .option('--token <token>', 'an admin token')
-      .addHelpText('after', '\nMembership changes and transfers go to the leader: run them against it (an error names it).');
+      .addHelpText(
+        'after',
+        '\nMembership changes and transfers go to the leader: run them against it (an error names it).',
+      );
 
   withHttp(cluster.command('status'))
-    .description('role, term, leader, commit and applied entries; on the leader, each member\'s match and lag')
+    .description("role, term, leader, commit and applied entries; on the leader, each member's match and lag")
     .action(async (options: { http: string; token?: string }) => {
       const view = (await call(options.http, options.token, 'GET', '/cluster')) as ClusterView;
       const { node } = view;
       const members = Object.fromEntries(
-        Object.entries(node.progress).map(([id, p]) => [id, { match: p.match, lag: node.lastIndex - p.match, state: p.state, active: p.recentActive }]),
+        Object.entries(node.progress).map(([id, p]) => [
+          id,
+          { match: p.match, lag: node.lastIndex - p.match, state: p.state, active: p.recentActive },
+        ]),
       );
-      console.log(JSON.stringify({ id: node.id, role: node.role, term: node.term, leader: node.leader || null, commit: node.commit, applied: node.applied, lastIndex: node.lastIndex, voters: node.config.voters, learners: node.config.learners, ...(node.role === 'leader' ? { members } : {}), peers: view.peers }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            id: node.id,
+            role: node.role,
+            term: node.term,
+            leader: node.leader || null,
+            commit: node.commit,
+            applied: node.applied,
+            lastIndex: node.lastIndex,
+            voters: node.config.voters,
+            learners: node.config.learners,
+            ...(node.role === 'leader' ? { members } : {}),
+            peers: view.peers,
+          },
+          null,
+          2,
+        ),
+      );
     });
 
   withHttp(cluster.command('add <id>'))
-    .description('add a node (listed in every node\'s --peers) as a learner, wait until it has caught up, then make it a voter')
+    .description(
+      "add a node (listed in every node's --peers) as a learner, wait until it has caught up, then make it a voter",
+    )
     .option('--learner', 'leave it a learner')
     .action(async (id: string, options: { http: string; token?: string; learner?: boolean }) => {
       await call(options.http, options.token, 'POST', '/cluster/members', { id, role: 'learner' });
@@ -66,7 +105,10 @@ export function addClusterCommands(program: Command, defaultHttp: string): void 
         const { node } = (await call(options.http, options.token, 'GET', '/cluster')) as ClusterView;
         const match = node.progress[id]?.match ?? 0;
         if (node.lastIndex - match <= CAUGHT_UP_ENTRIES) break;
-        if (Date.now() > deadline) throw new UnavailableError(`${id} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms (it has entry ${match} of ${node.lastIndex}); it stays a learner`);
+        if (Date.now() > deadline)
+          throw new UnavailableError(
+            `${id} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms (it has entry ${match} of ${node.lastIndex}); it stays a learner`,
+          );
         await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
       }
       const result = await call(options.http, options.token, 'POST', '/cluster/members', { id, role: 'voter' });
@@ -76,7 +118,13 @@ export function addClusterCommands(program: Command, defaultHttp: string): void 
   withHttp(cluster.command('remove <id>'))
     .description('remove a node from the membership (the leader too: it steps down once the change is applied)')
     .action(async (id: string, options: { http: string; token?: string }) => {
-      console.log(JSON.stringify(await call(options.http, options.token, 'DELETE', `/cluster/members/${encodeURIComponent(id)}`), null, 2));
+      console.log(
+        JSON.stringify(
+          await call(options.http, options.token, 'DELETE', `/cluster/members/${encodeURIComponent(id)}`),
+          null,
+          2,
+        ),
+      );
     });
 
   withHttp(cluster.command('transfer-leader <id>'))

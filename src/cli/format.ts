@@ -4,9 +4,17 @@ const decoder = new TextDecoder();
 
 /** One JSON line per event: JSON data inline, bytes as base64. */
 export function formatEvent(event: Event | TransientEvent): string {
-  const data = event.contentType === 'json' ? JSON.parse(decoder.decode(event.data)) : Buffer.from(event.data).toString('base64');
+  const data =
+    event.contentType === 'json' ? JSON.parse(decoder.decode(event.data)) : Buffer.from(event.data).toString('base64');
   if ('transient' in event) {
-    return JSON.stringify({ transient: true, stream: event.stream, type: event.type, id: event.id, timestamp: new Date(event.timestamp).toISOString(), data });
+    return JSON.stringify({
+      transient: true,
+      stream: event.stream,
+      type: event.type,
+      id: event.id,
+      timestamp: new Date(event.timestamp).toISOString(),
+      data,
+    });
   }
   return JSON.stringify({
     position: event.position,

@@ -13,12 +13,21 @@ async function exportsOf(path: string): Promise<unknown[]> {
 export async function loadModels(path: string): Promise<Array<ModelDefinition<unknown>>> {
   const found = new Map<string, ModelDefinition<unknown>>();
   for (const value of await exportsOf(path)) {
-    const shaped = typeof value === 'object' && value !== null && 'name' in value && 'init' in value && 'apply' in value && 'version' in value;
+    const shaped =
+      typeof value === 'object' &&
+      value !== null &&
+      'name' in value &&
+      'init' in value &&
+      'apply' in value &&
+      'version' in value;
     if (!isModelDefinition(value) && !shaped) continue;
     const definition = defineModel(value as ModelDefinition<unknown>);
     found.set(definition.name, definition); // `export default [m]` and `export const m` are the same model
   }
-  if (found.size === 0) throw new CommanderArgumentError(`--models ${path} exports no model definitions: export defineModel({ name, filter, init, apply, version }) values`);
+  if (found.size === 0)
+    throw new CommanderArgumentError(
+      `--models ${path} exports no model definitions: export defineModel({ name, filter, init, apply, version }) values`,
+    );
   return [...found.values()];
 }
 
@@ -30,6 +39,9 @@ export async function loadConsumers(path: string): Promise<ConsumerOptions[]> {
     const { name, handler } = value as Partial<ConsumerOptions>;
     if (typeof name === 'string' && typeof handler === 'function') found.set(name, value as ConsumerOptions);
   }
-  if (found.size === 0) throw new CommanderArgumentError(`--consumers ${path} exports no consumers: export { name, filter, handler } objects`);
+  if (found.size === 0)
+    throw new CommanderArgumentError(
+      `--consumers ${path} exports no consumers: export { name, filter, handler } objects`,
+    );
   return [...found.values()];
 }

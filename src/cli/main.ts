@@ -23,7 +23,8 @@ const CLI_CONNECT_TIMEOUT_MS = 3_000;
 function integer(name: string) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!Number.isSafeInteger(parsed) || parsed < 0) throw new CommanderArgumentError(`${name} must be an integer >= 0, got ${JSON.stringify(value)}`);
+    if (!Number.isSafeInteger(parsed) || parsed < 0)
+      throw new CommanderArgumentError(`${name} must be an integer >= 0, got ${JSON.stringify(value)}`);
     return parsed;
   };
 }
@@ -63,7 +64,11 @@ function consistencyFor(options: { url?: string }): 'linearizable' | 'local' {
 }
 
 const dirOption = () => new Option('-d, --dir <dir>', 'data directory').default(DEFAULT_DIR);
-const urlOption = () => new Option('-u, --url <url>', 'use the server at this URL (ordo://host:4680, ws://host:4681/ws) instead of --dir').env('ORDO_URL');
+const urlOption = () =>
+  new Option(
+    '-u, --url <url>',
+    'use the server at this URL (ordo://host:4680, ws://host:4681/ws) instead of --dir',
+  ).env('ORDO_URL');
 const tokenOption = () => new Option('--token <token>', "the server's access token").env('ORDO_TOKEN');
 
 /** The options every data command takes: a directory, or a server and its token. */
@@ -73,7 +78,12 @@ function withLogOptions(command: Command): Command {
 
 /** Every data command works on a directory (embedded) or, with --url, on a server: the same EventLog. */
 async function openLog(options: { dir: string; url?: string; token?: string }): Promise<EventLog> {
-  if (options.url) return connect(options.url, { token: options.token, clientName: 'ordo-cli', connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS });
+  if (options.url)
+    return connect(options.url, {
+      token: options.token,
+      clientName: 'ordo-cli',
+      connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS,
+    });
   return open(options.dir);
 }
 
@@ -95,7 +105,12 @@ withLogOptions(program.command('append'))
     try {
       const result = await log.append(
         stream,
-        { type: options.type, data: options.data ?? null, ...(options.id ? { id: options.id } : {}), ...(options.metadata ? { metadata: options.metadata } : {}) },
+        {
+          type: options.type,
+          data: options.data ?? null,
+          ...(options.id ? { id: options.id } : {}),
+          ...(options.metadata ? { metadata: options.metadata } : {}),
+        },
         { expected: options.expected ?? 'any' },
       );
       console.log(JSON.stringify(result));
@@ -113,7 +128,12 @@ withLogOptions(program.command('read'))
   .action(async (stream: string, options) => {
     const log = await openLog(options);
     try {
-      for await (const event of log.read(stream, { from: options.from, limit: options.limit, backwards: options.backwards === true, consistency: consistencyFor(options) })) {
+      for await (const event of log.read(stream, {
+        from: options.from,
+        limit: options.limit,
+        backwards: options.backwards === true,
+        consistency: consistencyFor(options),
+      })) {
         console.log(formatEvent(event));
       }
     } finally {
@@ -131,16 +151,27 @@ withLogOptions(program.command('read-all'))
   .action(async (options) => {
     const log = await openLog(options);
     try {
-      for await (const event of log.readAll({ from: options.from, limit: options.limit, filter: filterOf(options), consistency: consistencyFor(options) })) console.log(formatEvent(event));
+      for await (const event of log.readAll({
+        from: options.from,
+        limit: options.limit,
+        filter: filterOf(options),
+        consistency: consistencyFor(options),
+      }))
+        console.log(formatEvent(event));
     } finally {
       await log.close();
     }
   });
 
 withLogOptions(program.command('replay'))
-  .description('time travel: the state as of a past position. With --reducer, fold the events with its init() and apply(state, event) and print the state as JSON; without, print the events up to that position')
+  .description(
+    'time travel: the state as of a past position. With --reducer, fold the events with its init() and apply(state, event) and print the state as JSON; without, print the events up to that position',
+  )
   .requiredOption('--until <position>', 'last position to include', integer('--until'))
-  .option('--reducer <module>', 'an ES module exporting init() and apply(state, event) (event data decoded with eventJson)')
+  .option(
+    '--reducer <module>',
+    'an ES module exporting init() and apply(state, event) (event data decoded with eventJson)',
+  )
   .option('--stream <name>', 'only this stream (repeatable)', collectList)
   .option('--prefix <prefix>', 'only streams with this prefix (repeatable)', collectList)
   .option('--type <type>', 'only this event type (repeatable)', collectList)
@@ -150,10 +181,20 @@ withLogOptions(program.command('replay'))
     try {
       const filter = filterOf(options);
       if (reducer) {
-        const folded = await fold(log, { ...(filter ? { filter } : {}), init: reducer.init, apply: reducer.apply, until: options.until });
+        const folded = await fold(log, {
+          ...(filter ? { filter } : {}),
+          init: reducer.init,
+          apply: reducer.apply,
+          until: options.until,
+        });
         console.log(JSON.stringify({ position: folded.position, events: folded.events, state: folded.state }));
       } else {
-        await fold(log, { ...(filter ? { filter } : {}), init: () => undefined, apply: (_state: undefined, event) => void console.log(formatEvent(event)), until: options.until });
+        await fold(log, {
+          ...(filter ? { filter } : {}),
+          init: () => undefined,
+          apply: (_state: undefined, event) => void console.log(formatEvent(event)),
+          until: options.until,
+        });
       }
     } finally {
       await log.close();
@@ -162,7 +203,7 @@ withLogOptions(program.command('replay'))
 
 withLogOptions(program.command('tail'))
   .description('print the log from a position, then follow it live until Ctrl-C (a rate line goes to stderr)')
-  .option('--from <position>', "first position (default: only new events)", integer('--from'))
+  .option('--from <position>', 'first position (default: only new events)', integer('--from'))
   .option('-f, --follow', 'keep following new events (the default)', true)
   .option('--no-follow', 'stop at the head of the log')
   .option('--rate', 'print the rate line even when stderr is not a terminal')
@@ -182,7 +223,11 @@ withLogOptions(program.command('tail'))
     try {
       const head = options.follow ? Infinity : await log.headPosition();
       if (head < 0 || (options.from !== undefined && options.from > head)) return;
-      const subscription = log.subscribe({ from: options.from ?? (options.follow ? 'end' : 'start'), filter: filterOf(options), signal: stop.signal });
+      const subscription = log.subscribe({
+        from: options.from ?? (options.follow ? 'end' : 'start'),
+        filter: filterOf(options),
+        signal: stop.signal,
+      });
       for await (const event of subscription) {
         console.log(formatEvent(event));
         if ('position' in event) {
@@ -204,7 +249,8 @@ withLogOptions(program.command('streams'))
   .action(async (options) => {
     const log = await openLog(options);
     try {
-      for await (const info of log.streams({ prefix: options.prefix, limit: options.limit })) console.log(JSON.stringify(info));
+      for await (const info of log.streams({ prefix: options.prefix, limit: options.limit }))
+        console.log(JSON.stringify(info));
     } finally {
       await log.close();
     }
@@ -212,34 +258,79 @@ withLogOptions(program.command('streams'))
 
 program
   .command('serve')
-  .description('serve a data directory: the binary protocol on TCP, WebSocket and the HTTP API (SIGTERM shuts down gracefully)')
+  .description(
+    'serve a data directory: the binary protocol on TCP, WebSocket and the HTTP API (SIGTERM shuts down gracefully)',
+  )
   .addOption(dirOption())
   .option('--host <host>', 'address to listen on (default loopback only)', DEFAULT_HOST)
   .option('-p, --port <port>', 'binary protocol TCP port (0: any free port)', integer('--port'), DEFAULT_TCP_PORT)
-  .option('--http-port <port>', 'HTTP API and WebSocket port (0: any free port)', integer('--http-port'), DEFAULT_HTTP_PORT)
-  .option('--auth-file <file>', 'JSON file of tokens and scopes: { "tokens": [{ "name", "token", "scopes": ["read","write","admin"] }] }')
+  .option(
+    '--http-port <port>',
+    'HTTP API and WebSocket port (0: any free port)',
+    integer('--http-port'),
+    DEFAULT_HTTP_PORT,
+  )
+  .option(
+    '--auth-file <file>',
+    'JSON file of tokens and scopes: { "tokens": [{ "name", "token", "scopes": ["read","write","admin"] }] }',
+  )
   .option('--tls-cert <file>', 'PEM certificate: serve TLS (ordos://, wss://, https://)')
   .option('--tls-key <file>', 'PEM private key for --tls-cert')
   .option('--fsync <policy>', "'always' (default), 'interval:<ms>' or 'never'")
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-  .option('--node-id <id>', 'this node\'s id in a cluster (with --peers)')
-  .option('--peers <list>', 'every node of the cluster as id=host:port,… (this one included): their binary protocol addresses, where the nodes also talk to each other')
-  .option('--initial-voters <ids>', 'the voters a new cluster starts with (default: every node in --peers); a node not among them joins later through `ordo cluster add`')
-  .option('--cluster-token <token>', 'token sent to the peers (an admin token of their auth files); also ORDO_CLUSTER_TOKEN')
-  .option('--advertise <list>', 'the URL clients are sent to for each node, as id=url,… (default: ordo://<its --peers address>; for nodes whose peer address is not the one clients reach)')
-  .option('--window-entries <n>', 'applied entries kept in memory for followers that fall behind (default 200000); one further behind gets a snapshot', integer('--window-entries'))
-  .option('--models <module>', 'an ES module exporting model definitions (defineModel): kept hot, snapshotted to $snapshots-<name>, served at GET /models/:name')
-  .option('--consumers <module>', 'an ES module exporting consumers ({ name, filter, handler }): run next to the log, with their lag in /metrics (single node only)')
+  .option('--node-id <id>', "this node's id in a cluster (with --peers)")
+  .option(
+    '--peers <list>',
+    'every node of the cluster as id=host:port,… (this one included): their binary protocol addresses, where the nodes also talk to each other',
+  )
+  .option(
+    '--initial-voters <ids>',
+    'the voters a new cluster starts with (default: every node in --peers); a node not among them joins later through `ordo cluster add`',
+  )
+  .option(
+    '--cluster-token <token>',
+    'token sent to the peers (an admin token of their auth files); also ORDO_CLUSTER_TOKEN',
+  )
+  .option(
+    '--advertise <list>',
+    'the URL clients are sent to for each node, as id=url,… (default: ordo://<its --peers address>; for nodes whose peer address is not the one clients reach)',
+  )
+  .option(
+    '--window-entries <n>',
+    'applied entries kept in memory for followers that fall behind (default 200000); one further behind gets a snapshot',
+    integer('--window-entries'),
+  )
+  .option(
+    '--models <module>',
+    'an ES module exporting model definitions (defineModel): kept hot, snapshotted to $snapshots-<name>, served at GET /models/:name',
+  )
+  .option(
+    '--consumers <module>',
+    'an ES module exporting consumers ({ name, filter, handler }): run next to the log, with their lag in /metrics (single node only)',
+  )
   .action(async (options) => {
-    if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new CommanderArgumentError('--tls-cert and --tls-key go together');
-    if (Boolean(options.nodeId) !== Boolean(options.peers)) throw new CommanderArgumentError('--node-id and --peers go together');
-    if (options.windowEntries !== undefined && !options.peers) throw new CommanderArgumentError('--window-entries goes with --peers (a single node sends entries to nobody)');
-    const parsed = options.peers ? parsePeers(options.nodeId, options.peers, options.clusterToken ?? process.env.ORDO_CLUSTER_TOKEN, options.initialVoters) : undefined;
-    if (options.advertise !== undefined && !options.peers) throw new CommanderArgumentError('--advertise goes with --peers');
+    if (Boolean(options.tlsCert) !== Boolean(options.tlsKey))
+      throw new CommanderArgumentError('--tls-cert and --tls-key go together');
+    if (Boolean(options.nodeId) !== Boolean(options.peers))
+      throw new CommanderArgumentError('--node-id and --peers go together');
+    if (options.windowEntries !== undefined && !options.peers)
+      throw new CommanderArgumentError('--window-entries goes with --peers (a single node sends entries to nobody)');
+    const parsed = options.peers
+      ? parsePeers(
+          options.nodeId,
+          options.peers,
+          options.clusterToken ?? process.env.ORDO_CLUSTER_TOKEN,
+          options.initialVoters,
+        )
+      : undefined;
+    if (options.advertise !== undefined && !options.peers)
+      throw new CommanderArgumentError('--advertise goes with --peers');
     const cluster = parsed && {
       ...parsed,
       ...(options.windowEntries !== undefined ? { windowEntries: options.windowEntries as number } : {}),
-      ...(options.advertise !== undefined ? { advertise: parseAdvertise(options.advertise as string, parsed.peers) } : {}),
+      ...(options.advertise !== undefined
+        ? { advertise: parseAdvertise(options.advertise as string, parsed.peers) }
+        : {}),
     };
     const logger = pino({ name: 'ordo', level: options.logLevel });
     // A node listens where its peers expect it, unless told otherwise.
@@ -253,7 +344,9 @@ program
       httpPort: options.httpPort,
       logger,
       ...(options.authFile ? { auth: await loadAuthFile(options.authFile) } : {}),
-      ...(options.tlsCert ? { tls: { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) } } : {}),
+      ...(options.tlsCert
+        ? { tls: { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) } }
+        : {}),
       ...(options.fsync ? { log: { fsync: options.fsync } } : {}),
       ...(options.models ? { models: await loadModels(options.models as string) } : {}),
       ...(options.consumers ? { consumers: await loadConsumers(options.consumers as string) } : {}),
@@ -265,8 +358,12 @@ program
         `  web console            ${server.urls.http}/\n` +
         `  HTTP API               ${server.urls.http}   (try: curl ${server.urls.http}/health)\n` +
         `  metrics                ${server.urls.http}/metrics\n` +
-        (server.hosted.models.size > 0 ? `  models                 ${[...server.hosted.models.keys()].map((name) => `${server.urls.http}/models/${name}`).join(', ')}\n` : '') +
-        (server.hosted.consumers.size > 0 ? `  consumers              ${[...server.hosted.consumers.keys()].join(', ')}\n` : ''),
+        (server.hosted.models.size > 0
+          ? `  models                 ${[...server.hosted.models.keys()].map((name) => `${server.urls.http}/models/${name}`).join(', ')}\n`
+          : '') +
+        (server.hosted.consumers.size > 0
+          ? `  consumers              ${[...server.hosted.consumers.keys()].join(', ')}\n`
+          : ''),
     );
     const shutdown = () => {
       server.close().then(
@@ -283,7 +380,9 @@ program
 
 program
   .command('verify')
-  .description('check every record (CRC, lengths, positions, stream indexes) and the index checkpoint; exit 1 on corruption')
+  .description(
+    'check every record (CRC, lengths, positions, stream indexes) and the index checkpoint; exit 1 on corruption',
+  )
   .addOption(dirOption())
   .action(async (options) => {
     const report = await verifyLog(options.dir);
@@ -325,42 +424,77 @@ program.parseAsync(process.argv).catch((error: unknown) => {
 });
 
 /** `--peers n1=127.0.0.1:4680,n2=127.0.0.1:4690,…` → { id, peers }, with typed errors for each mistake. */
-function parsePeers(id: string, text: string, token: string | undefined, votersText: string | undefined): { id: string; peers: Record<string, { host: string; port: number }>; token?: string; voters?: string[] } {
+function parsePeers(
+  id: string,
+  text: string,
+  token: string | undefined,
+  votersText: string | undefined,
+): { id: string; peers: Record<string, { host: string; port: number }>; token?: string; voters?: string[] } {
   const peers: Record<string, { host: string; port: number }> = {};
-  for (const item of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+  for (const item of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')) {
     const match = /^([A-Za-z0-9_.-]{1,64})=(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(item);
-    if (!match) throw new CommanderArgumentError(`invalid peer ${JSON.stringify(item)}: expected id=host:port (e.g. n1=127.0.0.1:4680)`);
+    if (!match)
+      throw new CommanderArgumentError(
+        `invalid peer ${JSON.stringify(item)}: expected id=host:port (e.g. n1=127.0.0.1:4680)`,
+      );
     const [, peer, host, port] = match;
     if (peers[peer!]) throw new CommanderArgumentError(`peer ${peer} is listed twice in --peers`);
     const number = Number(port);
-    if (number < 1 || number > 65535) throw new CommanderArgumentError(`invalid port ${port} for peer ${peer}: expected 1–65535`);
+    if (number < 1 || number > 65535)
+      throw new CommanderArgumentError(`invalid port ${port} for peer ${peer}: expected 1–65535`);
     peers[peer!] = { host: host!.replace(/^\[|\]$/g, ''), port: number };
   }
-  if (!peers[id]) throw new CommanderArgumentError(`--node-id ${id} is not among --peers (${Object.keys(peers).join(', ') || 'none'})`);
-  const voters = votersText?.split(',').map((v) => v.trim()).filter((v) => v !== '');
-  for (const voter of voters ?? []) if (!peers[voter]) throw new CommanderArgumentError(`--initial-voters names ${voter}, which is not in --peers`);
+  if (!peers[id])
+    throw new CommanderArgumentError(
+      `--node-id ${id} is not among --peers (${Object.keys(peers).join(', ') || 'none'})`,
+    );
+  const voters = votersText
+    ?.split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  for (const voter of voters ?? [])
+    if (!peers[voter]) throw new CommanderArgumentError(`--initial-voters names ${voter}, which is not in --peers`);
   return { id, peers, ...(token ? { token } : {}), ...(voters ? { voters } : {}) };
 }
 
 /** A reducer module for `ordo replay`: init() and apply(state, event), the event's JSON data decoded. */
-async function loadReducer(path: string): Promise<{ init: () => unknown; apply: (state: unknown, event: Event) => unknown }> {
-  const module = (await import(pathToFileURL(resolvePath(path)).href)) as { init?: unknown; apply?: unknown; default?: { init?: unknown; apply?: unknown } };
+async function loadReducer(
+  path: string,
+): Promise<{ init: () => unknown; apply: (state: unknown, event: Event) => unknown }> {
+  const module = (await import(pathToFileURL(resolvePath(path)).href)) as {
+    init?: unknown;
+    apply?: unknown;
+    default?: { init?: unknown; apply?: unknown };
+  };
   const source = typeof module.init === 'function' ? module : module.default;
   if (typeof source?.init !== 'function' || typeof source.apply !== 'function') {
     throw new CommanderArgumentError(`--reducer ${path} must export init() and apply(state, event)`);
   }
   const { init, apply } = source as { init: () => unknown; apply: (state: unknown, event: unknown) => unknown };
-  return { init, apply: (state, event) => apply(state, { ...event, data: event.contentType === 'json' ? eventJson(event) : event.data }) };
+  return {
+    init,
+    apply: (state, event) =>
+      apply(state, { ...event, data: event.contentType === 'json' ? eventJson(event) : event.data }),
+  };
 }
 
 /** `--advertise n1=ordo://a:4680,n2=…`: every id must be a peer, every URL ordo:// or ordos://. */
 function parseAdvertise(text: string, peers: Record<string, unknown>): Record<string, string> {
   const advertise: Record<string, string> = {};
-  for (const item of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+  for (const item of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')) {
     const at = item.indexOf('=');
     const id = item.slice(0, at);
     const url = item.slice(at + 1);
-    if (at <= 0 || !/^ordos?:\/\/[^/]+$/.test(url)) throw new CommanderArgumentError(`invalid --advertise entry ${JSON.stringify(item)}: expected id=ordo://host:port`);
+    if (at <= 0 || !/^ordos?:\/\/[^/]+$/.test(url))
+      throw new CommanderArgumentError(
+        `invalid --advertise entry ${JSON.stringify(item)}: expected id=ordo://host:port`,
+      );
     if (!(id in peers)) throw new CommanderArgumentError(`--advertise names ${id}, which is not in --peers`);
     advertise[id] = url;
   }

@@ -19,7 +19,9 @@ export async function connect(urls: string | string[], options: BrowserConnectOp
   const parsed = parseUrls(urls);
   for (const url of parsed) {
     if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-      throw new InvalidArgumentError(`invalid server address ${JSON.stringify(url.href)}: in a browser only ws:// and wss:// work (the server's WebSocket is at http-port/ws)`);
+      throw new InvalidArgumentError(
+        `invalid server address ${JSON.stringify(url.href)}: in a browser only ws:// and wss:// work (the server's WebSocket is at http-port/ws)`,
+      );
     }
   }
   const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;

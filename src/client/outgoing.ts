@@ -5,12 +5,15 @@ import { FrameType, REQUEST_RESENT } from '../protocol/constants.js';
 /** Runs `callback` after the current turn's microtasks: every request made in this turn goes out in one write. */
 const nodeProcess = (globalThis as { process?: { nextTick?: (callback: () => void) => void } }).process;
 export const scheduleTurnEnd: (callback: () => void) => void =
-  typeof nodeProcess?.nextTick === 'function' ? (callback) => nodeProcess.nextTick!(callback) : (callback) => queueMicrotask(callback);
+  typeof nodeProcess?.nextTick === 'function'
+    ? (callback) => nodeProcess.nextTick!(callback)
+    : (callback) => queueMicrotask(callback);
 
 /** Flags a write request as re-sent, so the server looks up its retry keys (docs/protocol.md). */
 export function markResent(frame: Uint8Array): void {
   const type = frame[FRAME_TYPE_OFFSET];
-  if (type === FrameType.APPEND || type === FrameType.APPEND_MANY || type === FrameType.EXISTS_OR_WRITE) frame[FRAME_FLAGS_OFFSET]! |= REQUEST_RESENT;
+  if (type === FrameType.APPEND || type === FrameType.APPEND_MANY || type === FrameType.EXISTS_OR_WRITE)
+    frame[FRAME_FLAGS_OFFSET]! |= REQUEST_RESENT;
 }
 
 const FRAME_TYPE_OFFSET = 4;

@@ -150,7 +150,12 @@ export class RemoteEventLog implements EventLog {
       if (!first) return;
       this.firstConnect = undefined;
       const servers = this.urls.map((url) => url.href).join(', ');
-      first.reject(new UnavailableError(`no Ordo server reachable at ${servers} within ${this.options.connectTimeoutMs} ms${this.lastError ? `: ${this.lastError.message}` : ''}`, this.lastError));
+      first.reject(
+        new UnavailableError(
+          `no Ordo server reachable at ${servers} within ${this.options.connectTimeoutMs} ms${this.lastError ? `: ${this.lastError.message}` : ''}`,
+          this.lastError,
+        ),
+      );
       void this.close();
     }, this.options.connectTimeoutMs);
     this.connectNow();
@@ -188,19 +193,32 @@ export class RemoteEventLog implements EventLog {
       const ack = validateAck(options.ack);
       const prepared = prepareEvents(events, this.options.maxEventBytes);
       const claims = validateClaimChanges(options.claims, options.releases);
-      return this.request('append', (w, id) => writeAppend(w, id, name, expected, ack, prepared, this.ids, claims), appendResult, options.signal);
+      return this.request(
+        'append',
+        (w, id) => writeAppend(w, id, name, expected, ack, prepared, this.ids, claims),
+        appendResult,
+        options.signal,
+      );
     });
   }
 
-  appendMany(appends: StreamAppend[], options: { ack?: AckMode; signal?: AbortSignal } = {}): Promise<AppendManyResult> {
+  appendMany(
+    appends: StreamAppend[],
+    options: { ack?: AckMode; signal?: AbortSignal } = {},
+  ): Promise<AppendManyResult> {
     return rejectThrown(() => {
       this.ensureOpen('appendMany');
       const parts = prepareStreamAppends(appends, this.options.maxEventBytes);
       const ack = validateAck(options.ack);
-      return this.request('appendMany', (w, id) => writeAppendMany(w, id, ack, parts, this.ids), (response) => {
-        if (response.kind !== 'appendManyOk') throw unexpected('appendMany', response);
-        return response.result;
-      }, options.signal);
+      return this.request(
+        'appendMany',
+        (w, id) => writeAppendMany(w, id, ack, parts, this.ids),
+        (response) => {
+          if (response.kind !== 'appendManyOk') throw unexpected('appendMany', response);
+          return response.result;
+        },
+        options.signal,
+      );
     });
   }
 
@@ -210,10 +228,14 @@ export class RemoteEventLog implements EventLog {
       const name = validateStream(stream);
       const at = validateIndex(index);
       const prepared = prepareEvent(event, this.options.maxEventBytes);
-      return this.request('existsOrWrite', (w, id) => writeExistsOrWrite(w, id, name, at, prepared, this.ids), (response) => {
-        if (response.kind !== 'appendOk') throw unexpected('existsOrWrite', response);
-        return response.result;
-      });
+      return this.request(
+        'existsOrWrite',
+        (w, id) => writeExistsOrWrite(w, id, name, at, prepared, this.ids),
+        (response) => {
+          if (response.kind !== 'appendOk') throw unexpected('existsOrWrite', response);
+          return response.result;
+        },
+      );
     });
   }
 
@@ -222,7 +244,11 @@ export class RemoteEventLog implements EventLog {
       this.ensureOpen('publishTransient');
       const name = validateStream(stream);
       const prepared = prepareEvent(event, this.options.maxEventBytes);
-      return this.request('publishTransient', (w, id) => writePublishTransient(w, id, name, prepared, this.ids), () => undefined);
+      return this.request(
+        'publishTransient',
+        (w, id) => writePublishTransient(w, id, name, prepared, this.ids),
+        () => undefined,
+      );
     });
   }
 
@@ -257,7 +283,16 @@ export class RemoteEventLog implements EventLog {
     if (from !== 'start' && from !== 'end') validateIndex(from, 'from');
     if (options.minPosition !== undefined) validateIndex(options.minPosition, 'minPosition');
     const filter = validateFilter(options.filter);
-    const subscription = new RemoteSubscription(this.subscriptionHost, from, filter, options.transient === true, this.options.subscriptionWindow, options.signal, undefined, options.minPosition);
+    const subscription = new RemoteSubscription(
+      this.subscriptionHost,
+      from,
+      filter,
+      options.transient === true,
+      this.options.subscriptionWindow,
+      options.signal,
+      undefined,
+      options.minPosition,
+    );
     this.track(subscription);
     subscription.subscribe();
     return subscription;
@@ -266,7 +301,15 @@ export class RemoteEventLog implements EventLog {
   async readAndSubscribe(stream: string, options: { signal?: AbortSignal } = {}): Promise<ReadAndSubscribeResult> {
     this.ensureOpen('readAndSubscribe');
     const name = validateStream(stream);
-    const subscription = new RemoteSubscription(this.subscriptionHost, 'end', undefined, true, this.options.subscriptionWindow, options.signal, name);
+    const subscription = new RemoteSubscription(
+      this.subscriptionHost,
+      'end',
+      undefined,
+      true,
+      this.options.subscriptionWindow,
+      options.signal,
+      name,
+    );
     const cut = subscription.whenCut();
     this.track(subscription);
     subscription.subscribe();
@@ -277,20 +320,28 @@ export class RemoteEventLog implements EventLog {
     return rejectThrown(() => {
       this.ensureOpen('count');
       const name = validateStream(stream);
-      return this.request('count', (w, id) => writeCount(w, id, name), (response) => {
-        if (response.kind !== 'count') throw unexpected('count', response);
-        return response.count;
-      });
+      return this.request(
+        'count',
+        (w, id) => writeCount(w, id, name),
+        (response) => {
+          if (response.kind !== 'count') throw unexpected('count', response);
+          return response.count;
+        },
+      );
     });
   }
 
   headPosition(): Promise<number> {
     return rejectThrown(() => {
       this.ensureOpen('headPosition');
-      return this.request('headPosition', (w, id) => writeHead(w, id), (response) => {
-        if (response.kind !== 'head') throw unexpected('headPosition', response);
-        return response.position;
-      });
+      return this.request(
+        'headPosition',
+        (w, id) => writeHead(w, id),
+        (response) => {
+          if (response.kind !== 'head') throw unexpected('headPosition', response);
+          return response.position;
+        },
+      );
     });
   }
 
@@ -298,12 +349,17 @@ export class RemoteEventLog implements EventLog {
     this.ensureOpen('streams');
     const limit = validateLimit(options.limit);
     const prefix = options.prefix ?? '';
-    if (typeof prefix !== 'string') throw new InvalidArgumentError(`invalid prefix ${describe(prefix)}: expected a string`);
+    if (typeof prefix !== 'string')
+      throw new InvalidArgumentError(`invalid prefix ${describe(prefix)}: expected a string`);
     return streamPages(limit, this.options.readPageEvents, (after, asked) =>
-      this.request('streams', (w, id) => writeStreams(w, id, prefix, after, asked), (response) => {
-        if (response.kind !== 'streams') throw unexpected('streams', response);
-        return response.streams;
-      }),
+      this.request(
+        'streams',
+        (w, id) => writeStreams(w, id, prefix, after, asked),
+        (response) => {
+          if (response.kind !== 'streams') throw unexpected('streams', response);
+          return response.streams;
+        },
+      ),
     );
   }
 
@@ -325,7 +381,12 @@ export class RemoteEventLog implements EventLog {
 
   // ---- requests ----
 
-  private request<T>(operation: string, write: (writer: ByteWriter, id: number) => void, accept: (response: Response) => T, signal?: AbortSignal): Promise<T> {
+  private request<T>(
+    operation: string,
+    write: (writer: ByteWriter, id: number) => void,
+    accept: (response: Response) => T,
+    signal?: AbortSignal,
+  ): Promise<T> {
     if (signal?.aborted) return Promise.reject(new AbortedError(operation));
     const id = this.newId();
     const writer = this.writer;
@@ -334,7 +395,11 @@ export class RemoteEventLog implements EventLog {
     const size = writer.offset - start;
     if (size > this.maxFrameBytes) {
       writer.offset = start;
-      return Promise.reject(new LimitExceededError(`${operation} of ${size} bytes exceeds the server's maximum frame of ${this.maxFrameBytes} bytes; split it`));
+      return Promise.reject(
+        new LimitExceededError(
+          `${operation} of ${size} bytes exceeds the server's maximum frame of ${this.maxFrameBytes} bytes; split it`,
+        ),
+      );
     }
     // The request's own bytes, kept to re-send after a reconnect (the writer never reuses
     // bytes it handed out). While disconnected they are copied out and the writer rewound:
@@ -361,11 +426,15 @@ export class RemoteEventLog implements EventLog {
     return pagedEvents(limit, this.options.readPageEvents, (pageLimit) => {
       const page = { ...next, limit: pageLimit };
       next = { from: next.from, consistency: 'local', minPosition: undefined };
-      return this.request(operation, (w, id) => write(w, id, page), (response) => {
-        const events = eventsPage(operation, response);
-        next.from = events.next;
-        return events;
-      });
+      return this.request(
+        operation,
+        (w, id) => write(w, id, page),
+        (response) => {
+          const events = eventsPage(operation, response);
+          next.from = events.next;
+          return events;
+        },
+      );
     });
   }
 
@@ -433,7 +502,8 @@ export class RemoteEventLog implements EventLog {
           this.connectionFailed(generation, error instanceof Error ? error : new ProtocolError(String(error)));
         }
       },
-      onClose: (error) => this.connectionLost(generation, error ?? new UnavailableError(`${url.href} closed the connection`)),
+      onClose: (error) =>
+        this.connectionLost(generation, error ?? new UnavailableError(`${url.href} closed the connection`)),
     }).then(
       (transport) => {
         if (generation !== this.generation) {
@@ -486,7 +556,10 @@ export class RemoteEventLog implements EventLog {
       if (at < 0) at = this.urls.push(leader) - 1;
       this.urlIndex = at;
       this.attempt = 0;
-      this.connectionFailed(this.generation, new UnavailableError(`${pending.operation}: redirected to the leader ${error.leader} at ${error.leaderUrl}`));
+      this.connectionFailed(
+        this.generation,
+        new UnavailableError(`${pending.operation}: redirected to the leader ${error.leader} at ${error.leaderUrl}`),
+      );
       return;
     }
     // No leader known there (an election runs, or the node left the membership): try the
@@ -568,11 +641,17 @@ export class RemoteEventLog implements EventLog {
     this.pending.expire(now, (pending) =>
       this.ready
         ? new TimeoutError(pending.operation, this.options.timeoutMs)
-        : new UnavailableError(`${pending.operation}: no connection to an Ordo server within ${this.options.timeoutMs} ms${this.lastError ? ` (${this.lastError.message})` : ''}`, this.lastError),
+        : new UnavailableError(
+            `${pending.operation}: no connection to an Ordo server within ${this.options.timeoutMs} ms${this.lastError ? ` (${this.lastError.message})` : ''}`,
+            this.lastError,
+          ),
     );
     if (!this.ready) return;
     if (now - this.lastReceived > DEAD_CONNECTION_MS) {
-      this.connectionFailed(this.generation, new UnavailableError(`no answer from the server for ${DEAD_CONNECTION_MS} ms`));
+      this.connectionFailed(
+        this.generation,
+        new UnavailableError(`no answer from the server for ${DEAD_CONNECTION_MS} ms`),
+      );
       return;
     }
     if (now - this.lastReceived > PING_INTERVAL_MS && now - this.lastPing > PING_INTERVAL_MS) {

@@ -73,7 +73,8 @@ export class RemoteSubscription implements Subscription<Item> {
    * position the server covered (events a filter skipped count as passed), as with `open()`.
    */
   get position(): number {
-    if (this.head === this.buffer.length && typeof this.resumeAt === 'number') return Math.max(this.lastPosition, this.resumeAt - 1);
+    if (this.head === this.buffer.length && typeof this.resumeAt === 'number')
+      return Math.max(this.lastPosition, this.resumeAt - 1);
     return this.lastPosition;
   }
 
@@ -126,7 +127,9 @@ export class RemoteSubscription implements Subscription<Item> {
       const filter = this.filter;
       const transient = this.transient;
       const minPosition = from === 'end' ? this.minPosition : undefined;
-      id = this.host.encode((w, requestId) => writeSubscribe(w, requestId, from, filter, transient, credit, minPosition));
+      id = this.host.encode((w, requestId) =>
+        writeSubscribe(w, requestId, from, filter, transient, credit, minPosition),
+      );
     }
     this.id = id;
     if (id !== undefined) this.host.register(id, this);
@@ -156,8 +159,14 @@ export class RemoteSubscription implements Subscription<Item> {
           this.history?.push(...response.events);
           return;
         }
-        if (response.next > 0 && (typeof this.resumeAt !== 'number' || response.next > this.resumeAt)) this.resumeAt = response.next;
-        if (this.lastPosition < 0 && typeof this.resumeAt === 'number' && this.buffer.length === this.head && response.events.length === 0) {
+        if (response.next > 0 && (typeof this.resumeAt !== 'number' || response.next > this.resumeAt))
+          this.resumeAt = response.next;
+        if (
+          this.lastPosition < 0 &&
+          typeof this.resumeAt === 'number' &&
+          this.buffer.length === this.head &&
+          response.events.length === 0
+        ) {
           // The server told where a subscription 'from: end' starts: position reads `from - 1` until the first event.
           this.lastPosition = Math.max(this.lastPosition, this.resumeAt - 1);
         }

@@ -11,7 +11,9 @@ export function tcpTransport(tls: ConnectionOptions = {}): TransportFactory {
       const port = Number(url.port);
       const secure = url.protocol === 'ordos:';
       let opened = false;
-      const socket: Socket = secure ? tlsConnect({ ...tls, host, port, servername: tls.servername ?? host }) : netConnect({ host, port });
+      const socket: Socket = secure
+        ? tlsConnect({ ...tls, host, port, servername: tls.servername ?? host })
+        : netConnect({ host, port });
       socket.setNoDelay(true);
       socket.once(secure ? 'secureConnect' : 'connect', () => {
         opened = true;

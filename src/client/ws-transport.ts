@@ -16,7 +16,6 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
-
 /** Binary frames over WebSocket; each message carries whatever the session coalesced in one turn. */
 export function webSocketTransport(WebSocketClass: WebSocketConstructor): TransportFactory {
   return (url, handlers) =>
@@ -38,14 +37,20 @@ export function webSocketTransport(WebSocketClass: WebSocketConstructor): Transp
         else if (data instanceof Uint8Array) handlers.onData(data);
       };
       socket.onerror = (event) => {
-        failure = new UnavailableError(`WebSocket ${url.href} failed: ${(event as { message?: string })?.message ?? 'connection error'}`);
+        failure = new UnavailableError(
+          `WebSocket ${url.href} failed: ${(event as { message?: string })?.message ?? 'connection error'}`,
+        );
       };
       socket.onclose = (event) => {
         if (!opened) {
           reject(failure ?? new UnavailableError(`WebSocket ${url.href} closed before opening (code ${event.code})`));
           return;
         }
-        handlers.onClose(event.code === 1000 ? undefined : (failure ?? new UnavailableError(`WebSocket closed with code ${event.code} ${event.reason}`)));
+        handlers.onClose(
+          event.code === 1000
+            ? undefined
+            : (failure ?? new UnavailableError(`WebSocket closed with code ${event.code} ${event.reason}`)),
+        );
       };
     });
 }

@@ -93,7 +93,9 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
 export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineState {
   const version = bytes[0];
   if (version !== CHECKPOINT_VERSION && version !== CHECKPOINT_VERSION_WITHOUT_CLAIMS) {
-    throw new Error(`checkpoint version ${version}, expected ${CHECKPOINT_VERSION_WITHOUT_CLAIMS} or ${CHECKPOINT_VERSION}`);
+    throw new Error(
+      `checkpoint version ${version}, expected ${CHECKPOINT_VERSION_WITHOUT_CLAIMS} or ${CHECKPOINT_VERSION}`,
+    );
   }
   let at = 8;
   const nextPosition = bytes.readDoubleLE(at);
@@ -124,7 +126,13 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
     at += 2;
     const stream = bytes.toString('utf8', at, at + streamLength);
     at += streamLength;
-    ids.add({ id, stream, index: bytes.readDoubleLE(at), position: bytes.readDoubleLE(at + 8), timestamp: bytes.readDoubleLE(at + 16) });
+    ids.add({
+      id,
+      stream,
+      index: bytes.readDoubleLE(at),
+      position: bytes.readDoubleLE(at + 8),
+      timestamp: bytes.readDoubleLE(at + 16),
+    });
     at += 24;
   }
   const claims = new ClaimTable();

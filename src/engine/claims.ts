@@ -77,7 +77,8 @@ export class ClaimTable {
     };
     for (const [set, values] of this.sets) {
       const undoneInSet = undone.get(set);
-      for (const [value, holder] of values) visit(set, value, undoneInSet?.has(value) ? undoneInSet.get(value) : holder);
+      for (const [value, holder] of values)
+        visit(set, value, undoneInSet?.has(value) ? undoneInSet.get(value) : holder);
     }
     // Values released after `position` were held at it.
     for (const [set, values] of undone) {
@@ -97,7 +98,8 @@ export class ClaimTable {
     if (previous === undefined && holder === undefined) return;
     // Re-claiming a value the same stream holds keeps its original claim.
     if (previous !== undefined && holder !== undefined && previous.stream === holder.stream) return;
-    if (previous !== undefined && holder !== undefined) invariantFailed(`claim of ${claim.set}/${claim.value} by ${holder.stream}, held by ${previous.stream}`);
+    if (previous !== undefined && holder !== undefined)
+      invariantFailed(`claim of ${claim.set}/${claim.value} by ${holder.stream}, held by ${previous.stream}`);
     this.journal.push({ position, set: claim.set, value: claim.value, previous });
     this.put(claim.set, claim.value, holder);
   }
@@ -133,7 +135,9 @@ export function refusedClaim(
     if (pending.has(key)) {
       const holding = pending.get(key);
       // Claimed by an earlier part of this append: it has no position yet; the table's own holder is the best named.
-      return holding === null || holding === undefined ? undefined : { stream: holding, position: table.holder(claim.set, claim.value)?.position ?? -1 };
+      return holding === null || holding === undefined
+        ? undefined
+        : { stream: holding, position: table.holder(claim.set, claim.value)?.position ?? -1 };
     }
     return table.holder(claim.set, claim.value);
   };

@@ -42,9 +42,23 @@ export type Decision =
    * The expected-count check failed. `retryOf` is set when the events may already be at the
    * place asked for but the id window cannot tell (too old): the caller compares ids on disk.
    */
-  | { kind: 'conflict'; intent: number; stream: string; expected: Expected; actual: number; retryOf?: { index: number } }
+  | {
+      kind: 'conflict';
+      intent: number;
+      stream: string;
+      expected: Expected;
+      actual: number;
+      retryOf?: { index: number };
+    }
   /** Intent `intent` claims (or releases) a value another stream holds. */
-  | { kind: 'claim-conflict'; intent: number; stream: string; claim: Claim; operation: 'claim' | 'release'; holder: ClaimHolder }
+  | {
+      kind: 'claim-conflict';
+      intent: number;
+      stream: string;
+      claim: Claim;
+      operation: 'claim' | 'release';
+      holder: ClaimHolder;
+    }
   /** An id is in the log already, but not as part of this same append. */
   | { kind: 'id-reused'; id: string; existing: IdEntry };
 
@@ -65,7 +79,13 @@ export function decideAppend(state: EngineState, intents: readonly AppendIntent[
     const intent = intents[i]!;
     const actual = counts.get(intent.stream) ?? state.streams.get(intent.stream)?.count ?? 0;
     if (!expectedHolds(intent.expected, actual)) {
-      const conflict: Decision = { kind: 'conflict', intent: i, stream: intent.stream, expected: intent.expected, actual };
+      const conflict: Decision = {
+        kind: 'conflict',
+        intent: i,
+        stream: intent.stream,
+        expected: intent.expected,
+        actual,
+      };
       const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
       // A retry can be recognized on disk if its first event has a known id (a writer's, or a
       // client's retry key): the caller compares the ids stored at the asked indexes.
@@ -141,11 +161,21 @@ function matchOriginal(state: EngineState, intents: readonly AppendIntent[]): Pl
       // A client-made id is not remembered: the retry key (first id, 122 random bits) stands for its append.
       if (intent.ids[k]!.idGenerated) continue;
       const entry = lookup(state, intent.ids[k]!);
-      if (!entry || entry.stream !== intent.stream || entry.index !== first.index + k || entry.position !== first.position + k) {
+      if (
+        !entry ||
+        entry.stream !== intent.stream ||
+        entry.index !== first.index + k ||
+        entry.position !== first.position + k
+      ) {
         return undefined;
       }
     }
-    appends.push({ stream: intent.stream, position: first.position, index: first.index, count: first.index + intent.ids.length });
+    appends.push({
+      stream: intent.stream,
+      position: first.position,
+      index: first.index,
+      count: first.index + intent.ids.length,
+    });
     expectedPosition = first.position + intent.ids.length;
   }
   return appends;

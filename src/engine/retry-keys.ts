@@ -38,7 +38,8 @@ export class RetryKeys {
 
   add(id: string, stream: string, index: number, position: number, timestamp: number): void {
     const oldestAllowed = timestamp - this.limits.maxAgeMs;
-    while (this.count > 0 && (this.count >= this.limits.maxCount || this.timestamps[this.head]! < oldestAllowed)) this.dropOldest();
+    while (this.count > 0 && (this.count >= this.limits.maxCount || this.timestamps[this.head]! < oldestAllowed))
+      this.dropOldest();
     if (this.count === this.ids.length) this.grow();
     const slot = (this.head + this.count) % this.ids.length;
     this.ids[slot] = id;
@@ -55,7 +56,13 @@ export class RetryKeys {
     for (let k = this.count - 1; k >= 0; k--) {
       const slot = (this.head + k) % capacity;
       if (this.ids[slot] === id) {
-        return { id, stream: this.streams[slot]!, index: this.indexes[slot]!, position: this.positions[slot]!, timestamp: this.timestamps[slot]! };
+        return {
+          id,
+          stream: this.streams[slot]!,
+          index: this.indexes[slot]!,
+          position: this.positions[slot]!,
+          timestamp: this.timestamps[slot]!,
+        };
       }
     }
     return undefined;

@@ -22,7 +22,13 @@ export interface EngineState {
 }
 
 export function newEngineState(limits: IdWindowLimits): EngineState {
-  return { streams: new Map(), nextPosition: 0, ids: new IdWindow(limits), keys: new RetryKeys(), claims: new ClaimTable() };
+  return {
+    streams: new Map(),
+    nextPosition: 0,
+    ids: new IdWindow(limits),
+    keys: new RetryKeys(),
+    claims: new ClaimTable(),
+  };
 }
 
 /** What the engine keeps of one event. */
@@ -42,20 +48,28 @@ export interface AppliedEvent {
 
 /** Applies one event. Reads `event` only during the call, so callers may reuse the object. */
 export function applyEvent(state: EngineState, event: AppliedEvent): void {
-  if (event.position !== state.nextPosition) invariantFailed(`event at position ${event.position}, expected ${state.nextPosition}`);
+  if (event.position !== state.nextPosition)
+    invariantFailed(`event at position ${event.position}, expected ${state.nextPosition}`);
   let stream = state.streams.get(event.stream);
   if (!stream) {
     stream = newStreamState();
     state.streams.set(event.stream, stream);
   }
-  if (event.index !== stream.count) invariantFailed(`stream ${event.stream}: event at index ${event.index}, count is ${stream.count}`);
+  if (event.index !== stream.count)
+    invariantFailed(`stream ${event.stream}: event at index ${event.index}, count is ${stream.count}`);
   pushPosition(stream, event.position);
   state.nextPosition++;
   if (event.claims !== undefined) state.claims.apply(event.stream, event.position, event.claims);
   if (event.retryKey === true) {
     state.keys.add(event.id!, event.stream, event.index, event.position, event.timestamp);
   } else if (!event.idGenerated && event.id !== undefined) {
-    state.ids.add({ id: event.id, stream: event.stream, index: event.index, position: event.position, timestamp: event.timestamp });
+    state.ids.add({
+      id: event.id,
+      stream: event.stream,
+      index: event.index,
+      position: event.position,
+      timestamp: event.timestamp,
+    });
   }
 }
 

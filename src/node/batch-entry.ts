@@ -1,5 +1,11 @@
 import type { Entry } from '../raft/index.js';
-import { BATCH_KIND_CONFIG, BATCH_KIND_NOOP, BATCH_OVERHEAD_BYTES, encodeControlBatch, readBatchHeader } from '../storage/record.js';
+import {
+  BATCH_KIND_CONFIG,
+  BATCH_KIND_NOOP,
+  BATCH_OVERHEAD_BYTES,
+  encodeControlBatch,
+  readBatchHeader,
+} from '../storage/record.js';
 import { StorageFailedError } from '../types/errors.js';
 
 /**
@@ -9,14 +15,24 @@ import { StorageFailedError } from '../types/errors.js';
  */
 export function batchOfEntry(entry: Entry, nextPosition: number): { bytes: Buffer; first: number; last: number } {
   if (entry.kind === 'config') {
-    const bytes = encodeControlBatch(BATCH_KIND_CONFIG, { term: entry.term, entryIndex: entry.index, nextPosition, timestamp: 0 }, entry.data);
+    const bytes = encodeControlBatch(
+      BATCH_KIND_CONFIG,
+      { term: entry.term, entryIndex: entry.index, nextPosition, timestamp: 0 },
+      entry.data,
+    );
     return { bytes, first: nextPosition, last: nextPosition - 1 };
   }
   if (entry.data.byteLength === 0) {
-    const bytes = encodeControlBatch(BATCH_KIND_NOOP, { term: entry.term, entryIndex: entry.index, nextPosition, timestamp: 0 }, entry.data);
+    const bytes = encodeControlBatch(
+      BATCH_KIND_NOOP,
+      { term: entry.term, entryIndex: entry.index, nextPosition, timestamp: 0 },
+      entry.data,
+    );
     return { bytes, first: nextPosition, last: nextPosition - 1 };
   }
-  const bytes = Buffer.isBuffer(entry.data) ? entry.data : Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
+  const bytes = Buffer.isBuffer(entry.data)
+    ? entry.data
+    : Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength);
   const header = readBatchHeader(bytes, 0);
   if (header.entryIndex !== entry.index || header.term !== entry.term || header.firstPosition !== nextPosition) {
     throw new StorageFailedError(
@@ -28,7 +44,14 @@ export function batchOfEntry(entry: Entry, nextPosition: number): { bytes: Buffe
 
 /** A stored batch as the Raft entry it is. */
 export function entryOfBatch(batch: { entryIndex: number; term: number; kind: number; bytes: Buffer }): Entry {
-  if (batch.kind === BATCH_KIND_CONFIG) return { term: batch.term, index: batch.entryIndex, kind: 'config', data: batch.bytes.subarray(BATCH_OVERHEAD_BYTES) };
-  if (batch.kind === BATCH_KIND_NOOP) return { term: batch.term, index: batch.entryIndex, kind: 'normal', data: new Uint8Array(0) };
+  if (batch.kind === BATCH_KIND_CONFIG)
+    return {
+      term: batch.term,
+      index: batch.entryIndex,
+      kind: 'config',
+      data: batch.bytes.subarray(BATCH_OVERHEAD_BYTES),
+    };
+  if (batch.kind === BATCH_KIND_NOOP)
+    return { term: batch.term, index: batch.entryIndex, kind: 'normal', data: new Uint8Array(0) };
   return { term: batch.term, index: batch.entryIndex, kind: 'normal', data: batch.bytes };
 }

@@ -27,7 +27,8 @@ export async function writeCheckpoint(
   header.writeUInt32LE(crc32c(payload), 4);
   await writeFileAtomic(join(dir, name(upTo)), Buffer.concat([header, payload]), fs);
   const existing = await list(dir, fs);
-  for (const old of existing.slice(0, Math.max(0, existing.length - KEEP))) await unlinkIfExists(join(dir, name(old)), fs);
+  for (const old of existing.slice(0, Math.max(0, existing.length - KEEP)))
+    await unlinkIfExists(join(dir, name(old)), fs);
 }
 
 /**

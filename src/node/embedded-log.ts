@@ -117,7 +117,14 @@ export class EmbeddedEventLog implements OrdoNode {
       roleChanged: (status) => options.cluster.onRoleChange?.(status),
       snapshot: (event) => options.cluster.onSnapshot?.(event),
     });
-    this.replicator = new Replicator(recovered.dir, storage, raft.window, raft.state, replicatorOptions(options), this.follower);
+    this.replicator = new Replicator(
+      recovered.dir,
+      storage,
+      raft.window,
+      raft.state,
+      replicatorOptions(options),
+      this.follower,
+    );
     this.reads = new LogReads(storage, engine, this.publisher, this.replicator, options.env.timers);
     this.writes = new WritePath(this.follower, this.publisher, this.replicator, {
       clock: options.env.clock,
@@ -156,12 +163,18 @@ export class EmbeddedEventLog implements OrdoNode {
     return pick(outcome.parts[0]!);
   }
 
-  async appendMany(appends: StreamAppend[], options: { ack?: AckMode; signal?: AbortSignal } = {}): Promise<AppendManyResult> {
+  async appendMany(
+    appends: StreamAppend[],
+    options: { ack?: AckMode; signal?: AbortSignal } = {},
+  ): Promise<AppendManyResult> {
     this.ensureOpen('appendMany');
     if (options.signal?.aborted) throw new AbortedError('appendMany');
     const parts = prepareStreamAppends(appends, this.options.maxEventBytes);
     const outcome = await this.writeOne({ parts, ack: validateAck(options.ack), resent: false });
-    return { position: outcome.parts[0]!.position, streams: outcome.parts.map((part) => ({ stream: part.stream, ...pick(part) })) };
+    return {
+      position: outcome.parts[0]!.position,
+      streams: outcome.parts.map((part) => ({ stream: part.stream, ...pick(part) })),
+    };
   }
 
   async existsOrWrite(stream: string, index: number, event: EventInput): Promise<ExistsOrWriteResult> {
@@ -233,17 +246,29 @@ export class EmbeddedEventLog implements OrdoNode {
       if (from === 'end') position = Math.max(position, after);
     }
     const filter = validateFilter(options.filter);
-    return new LogSubscription(this.source, position, compileFilter(filter), options.transient === true, options.signal, filter?.streams);
+    return new LogSubscription(
+      this.source,
+      position,
+      compileFilter(filter),
+      options.transient === true,
+      options.signal,
+      filter?.streams,
+    );
   }
 
-  async readAndSubscribe(stream: string, options: { signal?: AbortSignal } = {}): Promise<{ count: number; history: Event[]; live: NodeSubscription }> {
+  async readAndSubscribe(
+    stream: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ count: number; history: Event[]; live: NodeSubscription }> {
     this.ensureOpen('readAndSubscribe');
     const name = validateStream(stream, { internal: true });
     await this.reads.linearize('readAndSubscribe');
     // The cut: history is everything of the stream up to the mark, live is everything after.
     const cut = this.publisher.committedPosition;
     const count = this.reads.countOf(name, cut);
-    const live = new LogSubscription(this.source, cut + 1, compileFilter({ streams: [name] }), true, options.signal, [name]);
+    const live = new LogSubscription(this.source, cut + 1, compileFilter({ streams: [name] }), true, options.signal, [
+      name,
+    ]);
     const history: Event[] = [];
     for await (const event of this.read(name, { limit: count })) history.push(event);
     return { count, history, live };
@@ -305,7 +330,9 @@ export class EmbeddedEventLog implements OrdoNode {
     if (!this.replicator.isLeader) throw new NotLeaderError('cluster transfer-leader', this.replicator.leader);
     const status = this.replicator.status();
     if (!status.config.voters.includes(to)) {
-      throw new InvalidArgumentError(`cannot transfer leadership to ${describe(to)}: the voters are ${status.config.voters.join(', ')}`);
+      throw new InvalidArgumentError(
+        `cannot transfer leadership to ${describe(to)}: the voters are ${status.config.voters.join(', ')}`,
+      );
     }
     this.replicator.transferLeadership(to);
   }

@@ -55,7 +55,9 @@ export class EngineFollower implements ReplicatorHooks {
     }
     if (entry.index > this.engineIndex) {
       if (first !== this.engine.nextPosition) {
-        invariantFailed(`entry ${entry.index} starts at position ${first}, the engine is at ${this.engine.nextPosition}`);
+        invariantFailed(
+          `entry ${entry.index} starts at position ${first}, the engine is at ${this.engine.nextPosition}`,
+        );
       }
       if (last >= first) this.applyBatch(bytes, first);
       this.proposed(entry.index, entry.term, first);
@@ -105,7 +107,9 @@ export class EngineFollower implements ReplicatorHooks {
     for (const entry of entries) {
       if (entry.index <= this.engineIndex) continue;
       const hasEvents = entry.kind === 'normal' && entry.data.byteLength > 0;
-      const bytes = hasEvents ? Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength) : Buffer.alloc(0);
+      const bytes = hasEvents
+        ? Buffer.from(entry.data.buffer, entry.data.byteOffset, entry.data.byteLength)
+        : Buffer.alloc(0);
       const count = hasEvents ? readBatchHeader(bytes, 0).count : 0;
       this.appended(entry, bytes, next, next + count - 1);
       next += count;

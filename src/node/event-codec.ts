@@ -81,7 +81,12 @@ export function encodeBatch(
   for (const part of parts) {
     const streamLength = part.streamBytes.byteLength;
     for (const event of part.events) {
-      recordBytes += recordSize(streamLength, event.typeBytes.byteLength, event.metadataBytes?.byteLength ?? 0, event.data.byteLength);
+      recordBytes += recordSize(
+        streamLength,
+        event.typeBytes.byteLength,
+        event.metadataBytes?.byteLength ?? 0,
+        event.data.byteLength,
+      );
       if (event.id === undefined && event.idBytes === undefined) generated++;
     }
     count += part.events.length;
@@ -141,7 +146,10 @@ export const decodeEvent: RecordDecoder<Event> = (bytes, offset, position, batch
   at += streamLength;
   const type = bytes.toString('utf8', at, at + typeLength);
   at += typeLength;
-  const metadata = metadataLength > 0 ? (JSON.parse(bytes.toString('utf8', at, at + metadataLength)) as Record<string, Json>) : undefined;
+  const metadata =
+    metadataLength > 0
+      ? (JSON.parse(bytes.toString('utf8', at, at + metadataLength)) as Record<string, Json>)
+      : undefined;
   at += metadataLength;
   return {
     id: readUuid(bytes, recordLayout.idOffset(offset)),
@@ -190,6 +198,9 @@ function claimsOf(bytes: Buffer, offset: number, claimsLength: number, position:
     return decodeClaimChanges(bytes.subarray(end - claimsLength, end));
   } catch (error) {
     // The batch passed its checksum: bytes that do not decode were written so, by a bug.
-    throw new StorageFailedError(`the claim changes of the event at position ${position} do not decode: ${(error as Error).message}`, error);
+    throw new StorageFailedError(
+      `the claim changes of the event at position ${position} do not decode: ${(error as Error).message}`,
+      error,
+    );
   }
 }

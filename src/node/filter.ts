@@ -1,7 +1,9 @@
 import type { Filter } from '../types/event.js';
 
 /** Compiles a filter into a predicate; every given criterion must match. */
-export function compileFilter(filter: Filter | undefined): ((event: { stream: string; type: string }) => boolean) | undefined {
+export function compileFilter(
+  filter: Filter | undefined,
+): ((event: { stream: string; type: string }) => boolean) | undefined {
   if (!filter) return undefined;
   const streams = filter.streams ? new Set(filter.streams) : undefined;
   const prefixes = filter.prefixes;

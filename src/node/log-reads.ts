@@ -44,7 +44,12 @@ export class LogReads {
   }
 
   /** Committed records from `from` on, as stored bytes (what a server sends to a reader of the whole log). */
-  async readRaw(from: number, maxBytes: number, maxEvents: number, consistency: ReadAllOptions['consistency'] = 'linearizable'): Promise<RawRecords> {
+  async readRaw(
+    from: number,
+    maxBytes: number,
+    maxEvents: number,
+    consistency: ReadAllOptions['consistency'] = 'linearizable',
+  ): Promise<RawRecords> {
     await this.linearize('readAll', consistency);
     const collector = rawCollector(from, maxEvents);
     if (from <= this.mark) await this.storage.read(from, this.mark, maxBytes, collector.decode);
@@ -152,7 +157,11 @@ export class LogReads {
    * only their events are read, not the whole log. Returns the next events after `after` and
    * the position up to which the log is covered by them.
    */
-  async readStreamsCommitted(streams: readonly string[], after: number, to: number): Promise<{ events: Event[]; coveredTo: number }> {
+  async readStreamsCommitted(
+    streams: readonly string[],
+    after: number,
+    to: number,
+  ): Promise<{ events: Event[]; coveredTo: number }> {
     const mark = Math.min(to, this.mark);
     // Each stream gives at most STREAM_CATCH_UP_EVENTS of its next events. A stream cut short
     // by that cap is complete only up to the last one it gave, so the round covers the log up
@@ -180,7 +189,10 @@ export class LogReads {
     let timer: unknown;
     const timeout = new Promise<never>((_, reject) => {
       const message = `${operation} waiting for position ${position} (committed here: ${this.mark})`;
-      timer = this.timers.setTimeout(() => reject(new TimeoutError(message, MIN_POSITION_TIMEOUT_MS)), MIN_POSITION_TIMEOUT_MS);
+      timer = this.timers.setTimeout(
+        () => reject(new TimeoutError(message, MIN_POSITION_TIMEOUT_MS)),
+        MIN_POSITION_TIMEOUT_MS,
+      );
     });
     try {
       await Promise.race([this.publisher.waitCommitted(position), timeout]);
@@ -196,7 +208,9 @@ export class LogReads {
   linearize(operation: string, consistency: ReadAllOptions['consistency'] = 'linearizable'): Promise<void> | undefined {
     if (consistency === 'local') return undefined;
     if (consistency !== 'linearizable') {
-      throw new InvalidArgumentError(`invalid consistency ${describe(consistency)}: expected 'linearizable' or 'local'`);
+      throw new InvalidArgumentError(
+        `invalid consistency ${describe(consistency)}: expected 'linearizable' or 'local'`,
+      );
     }
     if (this.replicator.isSoleVoterLeader) return undefined;
     return this.replicator.readIndex(operation).then(() => undefined);

@@ -121,9 +121,17 @@ export interface OrdoNode extends EventLog {
   /** Publishes a checked transient event to live subscribers (never stored). */
   publish(stream: string, event: PreparedEvent): void;
   subscribe(options?: SubscribeOptions): NodeSubscription;
-  readAndSubscribe(stream: string, options?: { signal?: AbortSignal }): Promise<ReadAndSubscribeResult & { live: NodeSubscription }>;
+  readAndSubscribe(
+    stream: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<ReadAndSubscribeResult & { live: NodeSubscription }>;
   /** Committed records from `from` on, as stored bytes (at most about `maxBytes` and `maxEvents`). */
-  readRaw(from: number, maxBytes: number, maxEvents: number, consistency?: ReadAllOptions['consistency']): Promise<RawRecords>;
+  readRaw(
+    from: number,
+    maxBytes: number,
+    maxEvents: number,
+    consistency?: ReadAllOptions['consistency'],
+  ): Promise<RawRecords>;
   metrics(): LogMetrics;
   status(): NodeStatus;
   /** Called after each group-commit fdatasync with its duration in seconds. */

@@ -58,12 +58,21 @@ function openSegments(root: string, resolved: ResolvedOptions): Promise<Segmente
 }
 
 /** The engine from the newest usable checkpoint, then every record after it replayed. */
-async function recoverEngine(root: string, storage: SegmentedLog, resolved: ResolvedOptions): Promise<{ engine: EngineState; openReport: OpenReport }> {
+async function recoverEngine(
+  root: string,
+  storage: SegmentedLog,
+  resolved: ResolvedOptions,
+): Promise<{ engine: EngineState; openReport: OpenReport }> {
   const loaded = await loadCheckpoint(join(root, 'checkpoints'), storage.lastPosition, resolved.idWindow);
   const engine = loaded ?? newEngineState(resolved.idWindow);
   const checkpointPosition = engine.nextPosition - 1;
   const replayedEvents = await replay(storage, engine);
-  const openReport = { segments: storage.segmentCount, truncatedBytes: storage.recovery.truncatedBytes, checkpointPosition, replayedEvents };
+  const openReport = {
+    segments: storage.segmentCount,
+    truncatedBytes: storage.recovery.truncatedBytes,
+    checkpointPosition,
+    replayedEvents,
+  };
   return { engine, openReport };
 }
 
@@ -80,14 +89,21 @@ async function replay(storage: SegmentedLog, engine: EngineState): Promise<numbe
 }
 
 /** The node's term, vote and membership: from its state file, or those of a new node. */
-async function recoverRaftState(root: string, storage: SegmentedLog, resolved: ResolvedOptions, options: OpenOptions | undefined): Promise<RaftState> {
+async function recoverRaftState(
+  root: string,
+  storage: SegmentedLog,
+  resolved: ResolvedOptions,
+  options: OpenOptions | undefined,
+): Promise<RaftState> {
   const stored = await loadRaftState(root);
   if (stored?.nodeId !== undefined) {
     if (options?.cluster === undefined) {
       // A cluster node's directory opened on its own (ordo status, verify…): it is still that node.
       resolved.cluster = { ...resolved.cluster, id: stored.nodeId, peers: [...stored.config.voters] };
     } else if (options.cluster.id !== stored.nodeId) {
-      throw new InvalidArgumentError(`${root} holds the data of node ${stored.nodeId}, not of ${describe(options.cluster.id)}: a node's term and vote are its own`);
+      throw new InvalidArgumentError(
+        `${root} holds the data of node ${stored.nodeId}, not of ${describe(options.cluster.id)}: a node's term and vote are its own`,
+      );
     }
   }
   const cluster = resolved.cluster;
@@ -100,7 +116,11 @@ function initialRaftState(cluster: ResolvedOptions['cluster'], storage: Segmente
   // was a single node's: everything in it was committed.
   const single = cluster.peers.length === 1 && cluster.peers[0] === cluster.id;
   const commit = single ? storage.lastIndex : 0;
-  return { hardState: { term: storage.lastTerm, vote: '', commit }, config: { voters: cluster.peers, learners: [] }, configIndex: 0 };
+  return {
+    hardState: { term: storage.lastTerm, vote: '', commit },
+    config: { voters: cluster.peers, learners: [] },
+    configIndex: 0,
+  };
 }
 
 /**
@@ -133,7 +153,9 @@ async function loadWindow(storage: SegmentedLog, state: RaftState, loadEntries: 
     batches.map((b) => b.firstPosition + b.count),
   );
   const uncommitted: PendingBatch[] = [];
-  for (const b of batches) if (b.entryIndex > committedIndex && b.count > 0) uncommitted.push({ last: b.firstPosition + b.count - 1, bytes: b.bytes });
+  for (const b of batches)
+    if (b.entryIndex > committedIndex && b.count > 0)
+      uncommitted.push({ last: b.firstPosition + b.count - 1, bytes: b.bytes });
   return { window, state, committedIndex, uncommitted };
 }
 

@@ -90,7 +90,10 @@ export interface ResolvedOptions {
   maxOpenFiles: number;
   env: NodeEnvironment;
   wrapSegmentWriter: WrapWriter | undefined;
-  cluster: Required<Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'windowEntries'>> & Pick<ClusterOptions, 'transport' | 'onRoleChange' | 'onSnapshot'>;
+  cluster: Required<
+    Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'windowEntries'>
+  > &
+    Pick<ClusterOptions, 'transport' | 'onRoleChange' | 'onSnapshot'>;
 }
 
 export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
@@ -118,14 +121,25 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
 
 function resolveCluster(cluster: ClusterOptions | undefined): ResolvedOptions['cluster'] {
   const id = cluster?.id ?? DEFAULT_NODE_ID;
-  if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new InvalidArgumentError(`invalid cluster.id ${describe(id)}: expected 1–64 letters, digits, '_', '.' or '-'`);
+  if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id))
+    throw new InvalidArgumentError(
+      `invalid cluster.id ${describe(id)}: expected 1–64 letters, digits, '_', '.' or '-'`,
+    );
   const peers = cluster?.peers ?? [id];
-  if (!Array.isArray(peers) || peers.length === 0 || new Set(peers).size !== peers.length || !peers.every((p) => typeof p === 'string' && p !== '')) {
+  if (
+    !Array.isArray(peers) ||
+    peers.length === 0 ||
+    new Set(peers).size !== peers.length ||
+    !peers.every((p) => typeof p === 'string' && p !== '')
+  ) {
     throw new InvalidArgumentError(`invalid cluster.peers ${describe(peers)}: expected distinct node ids`);
   }
   const electionTicks = positiveInteger('cluster.electionTicks', cluster?.electionTicks, 10, 2);
   const heartbeatTicks = positiveInteger('cluster.heartbeatTicks', cluster?.heartbeatTicks, 1, 1);
-  if (heartbeatTicks >= electionTicks) throw new InvalidArgumentError(`invalid cluster.heartbeatTicks ${heartbeatTicks}: expected fewer than electionTicks (${electionTicks})`);
+  if (heartbeatTicks >= electionTicks)
+    throw new InvalidArgumentError(
+      `invalid cluster.heartbeatTicks ${heartbeatTicks}: expected fewer than electionTicks (${electionTicks})`,
+    );
   return {
     id,
     peers: [...peers].sort(),

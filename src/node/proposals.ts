@@ -18,7 +18,10 @@ export class Proposals {
   /** Proposals acknowledged at 'leader': resolved once this node's write of them is durable, in index order. */
   private written: Array<Settle & { index: number }> = [];
   /** Entry index → who asks whether it commits as the entry of their term. */
-  private readonly watchers = new Map<number, Array<{ term: number; resolve: (same: boolean) => void; reject: (error: Error) => void }>>();
+  private readonly watchers = new Map<
+    number,
+    Array<{ term: number; resolve: (same: boolean) => void; reject: (error: Error) => void }>
+  >();
 
   /** True while a commit is awaited: the node keeps the process alive for it (the commit may take an election or two). */
   get awaited(): boolean {

@@ -91,7 +91,8 @@ export class Publisher {
 
   /** Entries from `entryIndex` on were replaced: their batches (past `lastPosition`) will never be published. */
   dropFrom(entryIndex: number, lastPosition: number): void {
-    while (this.pending.length > this.pendingHead && this.pending[this.pending.length - 1]!.last > lastPosition) this.pending.pop();
+    while (this.pending.length > this.pendingHead && this.pending[this.pending.length - 1]!.last > lastPosition)
+      this.pending.pop();
     this.lastQueuedIndex = Math.min(this.lastQueuedIndex, entryIndex - 1);
   }
 

@@ -36,16 +36,42 @@ export async function loadRaftState(dir: string, fs: FileSystem = nodeFileSystem
   }
   if (bytes.length < 4 || bytes.readUInt32LE(0) !== crc32c(bytes.subarray(4))) {
     // Never guess a term or a vote: a node that forgot its vote could vote twice in one term.
-    throw new CorruptLogError(file, 0, 'raft state checksum mismatch (the term and vote cannot be trusted; restore this node from a peer)');
+    throw new CorruptLogError(
+      file,
+      0,
+      'raft state checksum mismatch (the term and vote cannot be trusted; restore this node from a peer)',
+    );
   }
-  const value = JSON.parse(bytes.toString('utf8', 4)) as { version: number; term: number; vote: string; commit: number; config: ConfigState; configIndex: number; nodeId?: string };
-  if (value.version !== VERSION) throw new CorruptLogError(file, 4, `raft state version ${value.version}, expected ${VERSION}`);
-  return { hardState: { term: value.term, vote: value.vote, commit: value.commit }, config: value.config, configIndex: value.configIndex, ...(value.nodeId ? { nodeId: value.nodeId } : {}) };
+  const value = JSON.parse(bytes.toString('utf8', 4)) as {
+    version: number;
+    term: number;
+    vote: string;
+    commit: number;
+    config: ConfigState;
+    configIndex: number;
+    nodeId?: string;
+  };
+  if (value.version !== VERSION)
+    throw new CorruptLogError(file, 4, `raft state version ${value.version}, expected ${VERSION}`);
+  return {
+    hardState: { term: value.term, vote: value.vote, commit: value.commit },
+    config: value.config,
+    configIndex: value.configIndex,
+    ...(value.nodeId ? { nodeId: value.nodeId } : {}),
+  };
 }
 
 export async function saveRaftState(dir: string, state: RaftState, fs: FileSystem = nodeFileSystem): Promise<void> {
   const json = Buffer.from(
-    JSON.stringify({ version: VERSION, nodeId: state.nodeId, term: state.hardState.term, vote: state.hardState.vote, commit: state.hardState.commit, config: state.config, configIndex: state.configIndex }),
+    JSON.stringify({
+      version: VERSION,
+      nodeId: state.nodeId,
+      term: state.hardState.term,
+      vote: state.hardState.vote,
+      commit: state.hardState.commit,
+      config: state.config,
+      configIndex: state.configIndex,
+    }),
     'utf8',
   );
   const bytes = Buffer.alloc(4 + json.length);

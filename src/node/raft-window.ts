@@ -1,4 +1,12 @@
-import { decodeConfigEntry, EMPTY_DATA, type ConfigState, type Entry, type HardState, type RaftStorage, type Snapshot } from '../raft/index.js';
+import {
+  decodeConfigEntry,
+  EMPTY_DATA,
+  type ConfigState,
+  type Entry,
+  type HardState,
+  type RaftStorage,
+  type Snapshot,
+} from '../raft/index.js';
 import { limitBytes } from '../raft/storage.js';
 import { invariantFailed } from '../engine/index.js';
 
@@ -23,18 +31,25 @@ export class RaftWindow implements RaftStorage {
   private configs: Array<{ index: number; config: ConfigState }> = [];
   private bytes = 0;
 
-  constructor(hardState: HardState, snapshot: { index: number; term: number; config: ConfigState; nextPosition: number }) {
+  constructor(
+    hardState: HardState,
+    snapshot: { index: number; term: number; config: ConfigState; nextPosition: number },
+  ) {
     this.hardState = hardState;
     this.snap = { index: snapshot.index, term: snapshot.term, config: snapshot.config, data: EMPTY_DATA };
     this.snapshotNextPosition = snapshot.nextPosition;
   }
 
   initialState(): { hardState: HardState; config: ConfigState } {
-    return { hardState: this.hardState, config: this.configs.length > 0 ? this.configs[this.configs.length - 1]!.config : this.snap.config };
+    return {
+      hardState: this.hardState,
+      config: this.configs.length > 0 ? this.configs[this.configs.length - 1]!.config : this.snap.config,
+    };
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    if (lo <= this.snap.index || hi > this.lastIndex() + 1) invariantFailed(`raft window: entries [${lo}, ${hi}) outside (${this.snap.index}, ${this.lastIndex()}]`);
+    if (lo <= this.snap.index || hi > this.lastIndex() + 1)
+      invariantFailed(`raft window: entries [${lo}, ${hi}) outside (${this.snap.index}, ${this.lastIndex()}]`);
     return limitBytes(this.window.slice(lo - this.snap.index - 1, hi - this.snap.index - 1), maxBytes);
   }
 
@@ -64,7 +79,8 @@ export class RaftWindow implements RaftStorage {
   /** Position the first event of entry `index` gets (for an entry without events: the next event's). */
   positionBeforeEntry(index: number): number {
     if (index === this.lastIndex() + 1) return this.nextPosition();
-    if (index <= this.snap.index || index > this.lastIndex()) invariantFailed(`raft window: no position for entry ${index} outside (${this.snap.index}, ${this.lastIndex()}]`);
+    if (index <= this.snap.index || index > this.lastIndex())
+      invariantFailed(`raft window: no position for entry ${index} outside (${this.snap.index}, ${this.lastIndex()}]`);
     return this.positionBefore[index - this.snap.index - 1]!;
   }
 
@@ -86,13 +102,15 @@ export class RaftWindow implements RaftStorage {
   append(entries: readonly Entry[], positionsAfter: readonly number[]): void {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
-    if (first !== this.lastIndex() + 1) invariantFailed(`raft window: appending entry ${first} after ${this.lastIndex()}`);
+    if (first !== this.lastIndex() + 1)
+      invariantFailed(`raft window: appending entry ${first} after ${this.lastIndex()}`);
     let before = this.nextPosition();
     entries.forEach((entry, i) => {
       this.window.push(entry);
       this.positionBefore.push(before);
       this.bytes += entry.data.byteLength;
-      if (entry.kind === 'config') this.configs.push({ index: entry.index, config: decodeConfigEntry(entry.data).config });
+      if (entry.kind === 'config')
+        this.configs.push({ index: entry.index, config: decodeConfigEntry(entry.data).config });
       before = positionsAfter[i]!;
     });
     this.tailNextPosition = before;
@@ -101,7 +119,8 @@ export class RaftWindow implements RaftStorage {
   /** Drops entries from `index` on (a new leader's entries replace them). */
   truncateFrom(index: number): void {
     if (index > this.lastIndex()) return;
-    if (index <= this.snap.index) invariantFailed(`raft window: truncating from ${index}, at or below the snapshot ${this.snap.index}`);
+    if (index <= this.snap.index)
+      invariantFailed(`raft window: truncating from ${index}, at or below the snapshot ${this.snap.index}`);
     const keep = index - this.snap.index - 1;
     this.tailNextPosition = this.positionBefore[keep]!;
     for (const entry of this.window.slice(keep)) this.bytes -= entry.data.byteLength;

@@ -22,7 +22,12 @@ export class ReadPoints {
    * reaches it. Not unref'd: a read waiting for its read point keeps the process alive, as a
    * socket would.
    */
-  request(operation: string, leader: () => NodeId | undefined, applied: () => number, ask: (context: number) => void): Promise<number> {
+  request(
+    operation: string,
+    leader: () => NodeId | undefined,
+    applied: () => number,
+    ask: (context: number) => void,
+  ): Promise<number> {
     const context = ++this.lastContext;
     return new Promise<number>((resolve, reject) => {
       const timer = this.timers.setTimeout(() => {

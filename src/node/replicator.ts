@@ -122,7 +122,10 @@ export class Replicator {
     this.appliedIndex = applied;
     this.appliedPosition = window.positionAfter(applied) - 1;
     this.snapshots = new SnapshotReplication(this.snapshotHost(), options.electionTicks);
-    this.readPoints = new ReadPoints(options.timers, options.tickMs * options.electionTicks * READ_INDEX_TIMEOUT_ELECTIONS);
+    this.readPoints = new ReadPoints(
+      options.timers,
+      options.tickMs * options.electionTicks * READ_INDEX_TIMEOUT_ELECTIONS,
+    );
   }
 
   /** Starts ticking (a cluster) or campaigns at once (a single voter needs no timeout). */
@@ -199,7 +202,10 @@ export class Replicator {
    * once committed; rejects with NotLeaderError if this node does not lead, or loses the entry
    * to another leader's before it commits.
    */
-  propose(operation: string, encode: (term: number, index: number) => Buffer): { index: number; term: number; committed: Promise<void>; written: Promise<void> } {
+  propose(
+    operation: string,
+    encode: (term: number, index: number) => Buffer,
+  ): { index: number; term: number; committed: Promise<void>; written: Promise<void> } {
     if (this.failure) throw this.failure;
     if (!this.isLeader) throw new NotLeaderError(operation, this.leader);
     const term = this.term;
@@ -209,10 +215,12 @@ export class Replicator {
     try {
       placed = this.raw.propose(bytes);
     } catch (error) {
-      if (error instanceof ProposalDroppedError) throw new NotLeaderError(operation, error.leader === NONE ? undefined : error.leader);
+      if (error instanceof ProposalDroppedError)
+        throw new NotLeaderError(operation, error.leader === NONE ? undefined : error.leader);
       throw error;
     }
-    if (placed.index !== index || placed.term !== term) invariantFailed(`proposal placed at ${placed.index}/${placed.term}, encoded for ${index}/${term}`);
+    if (placed.index !== index || placed.term !== term)
+      invariantFailed(`proposal placed at ${placed.index}/${placed.term}, encoded for ${index}/${term}`);
     const committed = this.proposals.commitOf(index, term);
     this.holdProcess();
     const written = this.proposals.writeOf(index);
@@ -226,14 +234,19 @@ export class Replicator {
   }
 
   /** Proposes a membership change; resolves once it is committed (it takes effect as it is applied). */
-  proposeConfigChange(change: Parameters<RawNode['proposeConfigChange']>[0]): { index: number; term: number; committed: Promise<void> } {
+  proposeConfigChange(change: Parameters<RawNode['proposeConfigChange']>[0]): {
+    index: number;
+    term: number;
+    committed: Promise<void>;
+  } {
     try {
       const placed = this.raw.proposeConfigChange(change);
       const committed = this.proposals.commitOf(placed.index, placed.term);
       this.schedule();
       return { ...placed, committed };
     } catch (error) {
-      if (error instanceof ProposalDroppedError) throw new NotLeaderError(`cluster ${change.type}`, error.leader === NONE ? undefined : error.leader);
+      if (error instanceof ProposalDroppedError)
+        throw new NotLeaderError(`cluster ${change.type}`, error.leader === NONE ? undefined : error.leader);
       throw error;
     }
   }
@@ -256,13 +269,19 @@ export class Replicator {
    */
   readIndex(operation: string): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.raw.voterCount === 1 && this.raw.isVoter(this.options.id) && this.isLeader) return Promise.resolve(this.raw.committed);
+    if (this.raw.voterCount === 1 && this.raw.isVoter(this.options.id) && this.isLeader)
+      return Promise.resolve(this.raw.committed);
     if (this.raw.leader === NONE) return Promise.reject(new NotLeaderError(operation, undefined));
     const ask = (context: number) => {
       this.raw.readIndex(context);
       this.schedule();
     };
-    return this.readPoints.request(operation, () => this.leader, () => this.raw.applied, ask);
+    return this.readPoints.request(
+      operation,
+      () => this.leader,
+      () => this.raw.applied,
+      ask,
+    );
   }
 
   /**
@@ -344,14 +363,20 @@ export class Replicator {
     this.snapshots.noteOffers(ready.messages);
     // The leader's appends go out before its own write (they promise nothing about its disk);
     // everything else (acks, votes) only once this round's writes are durable.
-    const sendNow = leaderNow && ready.messages.every((m) => m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response');
+    const sendNow =
+      leaderNow &&
+      ready.messages.every(
+        (m) =>
+          m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'read-index-response',
+      );
     if (sendNow) this.transport?.send(ready.messages);
     // Committed entries already on this disk (written in earlier rounds) are answered now; with
     // asynchronous writes Raft hands out only those. Synchronously, the rest (entries of this
     // round) wait for its fdatasync.
     const firstNew = ready.entries.length > 0 ? ready.entries[0]!.index : Number.POSITIVE_INFINITY;
     let applied = 0;
-    while (applied < ready.committedEntries.length && ready.committedEntries[applied]!.index < firstNew) this.applyCommitted(ready.committedEntries[applied++]!);
+    while (applied < ready.committedEntries.length && ready.committedEntries[applied]!.index < firstNew)
+      this.applyCommitted(ready.committedEntries[applied++]!);
     const written = () => {
       this.window.append(ready.entries, round.positionsAfter);
       if (ready.entries.length > 0) this.proposals.writtenUpTo(ready.entries[ready.entries.length - 1]!.index);
@@ -472,7 +497,9 @@ export class Replicator {
     const staged = this.snapshots.takeStaged();
     const offer = staged?.offer.snapshot;
     if (!staged || offer?.index !== snapshot.index || offer.term !== snapshot.term) {
-      throw new StorageFailedError(`node ${this.options.id} was handed snapshot ${snapshot.index} (term ${snapshot.term}) without its data staged`);
+      throw new StorageFailedError(
+        `node ${this.options.id} was handed snapshot ${snapshot.index} (term ${snapshot.term}) without its data staged`,
+      );
     }
     const started = this.options.monotonicNow();
     await this.writesDone;
@@ -483,7 +510,14 @@ export class Replicator {
     this.configIndex = snapshot.index;
     await removeStaging(this.stateDir, staged);
     const ms = Math.round(this.options.monotonicNow() - started);
-    this.hooks.snapshot?.({ kind: 'installed', peer: staged.offer.from, index: snapshot.index, entries: staged.entries, bytes: staged.bytes, ms });
+    this.hooks.snapshot?.({
+      kind: 'installed',
+      peer: staged.offer.from,
+      index: snapshot.index,
+      entries: staged.entries,
+      bytes: staged.bytes,
+      ms,
+    });
   }
 
   private installTarget(): InstallTarget {
@@ -552,7 +586,10 @@ export class Replicator {
   }
 
   private fail(error: unknown): void {
-    const failure = error instanceof StorageFailedError ? error : new StorageFailedError(`replication failed: ${(error as Error).message}`, error);
+    const failure =
+      error instanceof StorageFailedError
+        ? error
+        : new StorageFailedError(`replication failed: ${(error as Error).message}`, error);
     this.failure = failure;
     this.proposals.rejectAll(failure);
   }

@@ -30,9 +30,16 @@ export interface InstallTarget {
  * leader), through the same hooks as any entry, so the engine derives its state from them.
  * Returns the last position written. The writes in flight must be done before.
  */
-export async function installSnapshot(target: InstallTarget, snapshot: Snapshot, staged: StagedSnapshot): Promise<number> {
+export async function installSnapshot(
+  target: InstallTarget,
+  snapshot: Snapshot,
+  staged: StagedSnapshot,
+): Promise<number> {
   const keep = target.applied().index;
-  if (staged.fromIndex > keep + 1) invariantFailed(`snapshot ${snapshot.index} staged from entry ${staged.fromIndex}, after entry ${keep} applied here`);
+  if (staged.fromIndex > keep + 1)
+    invariantFailed(
+      `snapshot ${snapshot.index} staged from entry ${staged.fromIndex}, after entry ${keep} applied here`,
+    );
   if (target.storage.lastIndex > keep) await cutAfterApplied(target, keep);
   return writeStaged(target, snapshot, staged, keep);
 }
@@ -41,7 +48,8 @@ export async function installSnapshot(target: InstallTarget, snapshot: Snapshot,
 async function cutAfterApplied(target: InstallTarget, keep: number): Promise<void> {
   const lastPosition = target.applied().position;
   const kept = await target.storage.truncateAfterIndex(keep);
-  if (kept !== lastPosition) invariantFailed(`cutting after applied entry ${keep} kept position ${kept}, not ${lastPosition}`);
+  if (kept !== lastPosition)
+    invariantFailed(`cutting after applied entry ${keep} kept position ${kept}, not ${lastPosition}`);
   target.window.truncateFrom(Math.max(keep + 1, target.window.firstIndex()));
   target.hooks.truncated(keep + 1, lastPosition);
   target.dropProposalsFrom(keep + 1);
@@ -52,7 +60,12 @@ async function cutAfterApplied(target: InstallTarget, keep: number): Promise<voi
  * SNAPSHOT_COMMIT_BYTES. Proposals this node made as an old leader at the indices the
  * snapshot fills are settled by it. Returns the last position written.
  */
-async function writeStaged(target: InstallTarget, snapshot: Snapshot, staged: StagedSnapshot, keep: number): Promise<number> {
+async function writeStaged(
+  target: InstallTarget,
+  snapshot: Snapshot,
+  staged: StagedSnapshot,
+  keep: number,
+): Promise<number> {
   let lastPosition = target.applied().position;
   let last = { index: keep, term: 0 };
   let writes: Array<Promise<void>> = [];
@@ -70,7 +83,9 @@ async function writeStaged(target: InstallTarget, snapshot: Snapshot, staged: St
   for await (const { header, bytes } of readStaged(staged)) {
     if (header.entryIndex <= keep) continue; // applied here already
     if (header.entryIndex !== last.index + 1 || header.firstPosition !== lastPosition + 1) {
-      throw new StorageFailedError(`snapshot ${snapshot.index}: staged entry ${header.entryIndex} at position ${header.firstPosition} does not follow entry ${last.index} at position ${lastPosition}`);
+      throw new StorageFailedError(
+        `snapshot ${snapshot.index}: staged entry ${header.entryIndex} at position ${header.firstPosition} does not follow entry ${last.index} at position ${lastPosition}`,
+      );
     }
     const first = lastPosition + 1;
     lastPosition += header.count;
@@ -82,7 +97,9 @@ async function writeStaged(target: InstallTarget, snapshot: Snapshot, staged: St
     if (pendingBytes >= SNAPSHOT_COMMIT_BYTES) await commitWritten();
   }
   if (last.index !== snapshot.index || last.term !== snapshot.term) {
-    throw new StorageFailedError(`snapshot ${snapshot.index} (term ${snapshot.term}): the staged batches end at entry ${last.index} of term ${last.term}`);
+    throw new StorageFailedError(
+      `snapshot ${snapshot.index} (term ${snapshot.term}): the staged batches end at entry ${last.index} of term ${last.term}`,
+    );
   }
   await commitWritten();
   return lastPosition;

@@ -93,16 +93,34 @@ export class SnapshotReplication {
    */
   async serveRead(frame: SnapshotFrame & { type: 'snapshot-read' }): Promise<void> {
     const answer = (bytes: Buffer, error: string) =>
-      this.host.transport()?.sendSnapshotFrame({ type: 'snapshot-data', from: this.host.id, to: frame.from, snapshotIndex: frame.snapshotIndex, fromIndex: frame.fromIndex, bytes, error });
+      this.host
+        .transport()
+        ?.sendSnapshotFrame({
+          type: 'snapshot-data',
+          from: this.host.id,
+          to: frame.from,
+          snapshotIndex: frame.snapshotIndex,
+          fromIndex: frame.fromIndex,
+          bytes,
+          error,
+        });
     const applied = this.host.applied().index;
     if (frame.snapshotIndex > applied || frame.fromIndex < 1 || frame.fromIndex > frame.snapshotIndex) {
-      answer(Buffer.alloc(0), `cannot serve entries ${frame.fromIndex}..${frame.snapshotIndex}: ${this.host.id} has applied up to entry ${applied}`);
+      answer(
+        Buffer.alloc(0),
+        `cannot serve entries ${frame.fromIndex}..${frame.snapshotIndex}: ${this.host.id} has applied up to entry ${applied}`,
+      );
       return;
     }
     const offered = this.offered.get(frame.from);
     if (offered) offered.idleTicks = 0;
     try {
-      const batches = await this.host.storage.readBatches(frame.fromIndex, frame.snapshotIndex, frame.positionHint, SNAPSHOT_CHUNK_BYTES);
+      const batches = await this.host.storage.readBatches(
+        frame.fromIndex,
+        frame.snapshotIndex,
+        frame.positionHint,
+        SNAPSHOT_CHUNK_BYTES,
+      );
       if (batches.length === 0) throw new Error(`entry ${frame.fromIndex} is not in the log`);
       answer(batches.length === 1 ? batches[0]!.bytes : Buffer.concat(batches.map((b) => b.bytes)), '');
     } catch (error) {
@@ -121,7 +139,8 @@ export class SnapshotReplication {
 
   /** Gives up transfers that stopped moving: the follower's pull, the leader's offer (Raft offers again). */
   tick(): void {
-    if (this.fetch && ++this.fetch.idleTicks > this.idleTicks) this.abandonFetch(`no chunk for ${this.idleTicks} ticks`);
+    if (this.fetch && ++this.fetch.idleTicks > this.idleTicks)
+      this.abandonFetch(`no chunk for ${this.idleTicks} ticks`);
     for (const [peer, offer] of this.offered) {
       const pr = this.host.raw.progressOf(peer);
       if (!pr || pr.state !== 'snapshot') {
@@ -129,7 +148,12 @@ export class SnapshotReplication {
       } else if (++offer.idleTicks > this.idleTicks) {
         this.offered.delete(peer);
         this.host.raw.reportSnapshot(peer, false);
-        this.host.report({ kind: 'failed', peer, index: offer.index, reason: `${peer} pulled nothing for ${this.idleTicks} ticks` });
+        this.host.report({
+          kind: 'failed',
+          peer,
+          index: offer.index,
+          reason: `${peer} pulled nothing for ${this.idleTicks} ticks`,
+        });
       }
     }
   }
@@ -145,6 +169,8 @@ export class SnapshotReplication {
     const fetch = this.fetch;
     if (!fetch) return;
     this.fetch = undefined;
-    void fetch.abandon().then(() => this.host.report({ kind: 'failed', peer: fetch.offer.from, index: fetch.snapshotIndex, reason }));
+    void fetch
+      .abandon()
+      .then(() => this.host.report({ kind: 'failed', peer: fetch.offer.from, index: fetch.snapshotIndex, reason }));
   }
 }

@@ -66,12 +66,21 @@ export class SnapshotFetch {
 
   /** The read for the next chunk. */
   request(): SnapshotFrame {
-    return { type: 'snapshot-read', from: this.self, to: this.offer.from, snapshotIndex: this.snapshotIndex, fromIndex: this.next, positionHint: this.nextPosition };
+    return {
+      type: 'snapshot-read',
+      from: this.self,
+      to: this.offer.from,
+      snapshotIndex: this.snapshotIndex,
+      fromIndex: this.next,
+      positionHint: this.nextPosition,
+    };
   }
 
   /** Whether `frame` answers the read in flight. */
   answers(frame: SnapshotFrame & { type: 'snapshot-data' }): boolean {
-    return frame.from === this.offer.from && frame.snapshotIndex === this.snapshotIndex && frame.fromIndex === this.next;
+    return (
+      frame.from === this.offer.from && frame.snapshotIndex === this.snapshotIndex && frame.fromIndex === this.next
+    );
   }
 
   /**
@@ -80,13 +89,23 @@ export class SnapshotFetch {
    */
   async take(frame: SnapshotFrame & { type: 'snapshot-data' }): Promise<StagedSnapshot | undefined> {
     this.idleTicks = 0;
-    const bytes = Buffer.isBuffer(frame.bytes) ? frame.bytes : Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength);
-    if (frame.error !== '') throw new StorageFailedError(`${frame.from} could not send snapshot ${this.snapshotIndex} from entry ${this.next}: ${frame.error}`);
+    const bytes = Buffer.isBuffer(frame.bytes)
+      ? frame.bytes
+      : Buffer.from(frame.bytes.buffer, frame.bytes.byteOffset, frame.bytes.byteLength);
+    if (frame.error !== '')
+      throw new StorageFailedError(
+        `${frame.from} could not send snapshot ${this.snapshotIndex} from entry ${this.next}: ${frame.error}`,
+      );
     for (const { header } of splitBatches(bytes, `snapshot ${this.snapshotIndex} from ${frame.from}`)) {
       if (header.entryIndex !== this.next || header.firstPosition !== this.nextPosition) {
-        throw new StorageFailedError(`snapshot ${this.snapshotIndex} from ${frame.from}: entry ${header.entryIndex} at position ${header.firstPosition} where entry ${this.next} at position ${this.nextPosition} was expected`);
+        throw new StorageFailedError(
+          `snapshot ${this.snapshotIndex} from ${frame.from}: entry ${header.entryIndex} at position ${header.firstPosition} where entry ${this.next} at position ${this.nextPosition} was expected`,
+        );
       }
-      if (header.entryIndex > this.snapshotIndex) throw new StorageFailedError(`snapshot ${this.snapshotIndex} from ${frame.from}: entry ${header.entryIndex} is past the snapshot`);
+      if (header.entryIndex > this.snapshotIndex)
+        throw new StorageFailedError(
+          `snapshot ${this.snapshotIndex} from ${frame.from}: entry ${header.entryIndex} is past the snapshot`,
+        );
       this.next++;
       this.nextPosition += header.count;
     }
@@ -96,7 +115,13 @@ export class SnapshotFetch {
     this.bytes += bytes.length;
     if (this.next <= this.snapshotIndex) return undefined;
     await handle.close();
-    return { offer: this.offer, fromIndex: this.fromIndex, file: this.file, bytes: this.bytes, entries: this.next - this.fromIndex };
+    return {
+      offer: this.offer,
+      fromIndex: this.fromIndex,
+      file: this.file,
+      bytes: this.bytes,
+      entries: this.next - this.fromIndex,
+    };
   }
 
   async abandon(): Promise<void> {
@@ -118,7 +143,8 @@ export async function* readStaged(
       const chunk = Buffer.allocUnsafe(chunkBytes);
       const { bytesRead } = await handle.read(chunk, 0, chunkBytes, null);
       if (bytesRead === 0) break;
-      const bytes = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      const bytes =
+        carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
       let at = 0;
       for (const batch of splitBatches(bytes, staged.file, true)) {
         yield batch;
@@ -126,14 +152,19 @@ export async function* readStaged(
       }
       carry = Buffer.from(bytes.subarray(at));
     }
-    if (carry.length > 0) throw new StorageFailedError(`${staged.file}: ${carry.length} bytes after the last whole batch`);
+    if (carry.length > 0)
+      throw new StorageFailedError(`${staged.file}: ${carry.length} bytes after the last whole batch`);
   } finally {
     await handle.close();
   }
 }
 
 /** Whole batches of `bytes`, checked; with `partialTail`, an incomplete last one is left for the next chunk. */
-function* splitBatches(bytes: Buffer, what: string, partialTail = false): Generator<{ header: BatchHeader; bytes: Buffer; end: number }> {
+function* splitBatches(
+  bytes: Buffer,
+  what: string,
+  partialTail = false,
+): Generator<{ header: BatchHeader; bytes: Buffer; end: number }> {
   let at = 0;
   while (at < bytes.length) {
     const check = checkBatch(bytes, at, bytes.length);
@@ -141,14 +172,19 @@ function* splitBatches(bytes: Buffer, what: string, partialTail = false): Genera
       if (partialTail) return;
       throw new StorageFailedError(`${what}: a batch cut short at byte ${at} of ${bytes.length}`);
     }
-    if (check.kind === 'corrupt') throw new StorageFailedError(`${what}: a corrupt batch at byte ${at}: ${check.reason}`);
+    if (check.kind === 'corrupt')
+      throw new StorageFailedError(`${what}: a corrupt batch at byte ${at}: ${check.reason}`);
     yield { header: readBatchHeader(bytes, at), bytes: bytes.subarray(at, check.end), end: check.end };
     at = check.end;
   }
 }
 
 /** Removes the staging files of transfers a stopped node did not finish, or of `staged` once installed. */
-export async function removeStaging(dir: string, staged?: StagedSnapshot, fs: FileSystem = nodeFileSystem): Promise<void> {
+export async function removeStaging(
+  dir: string,
+  staged?: StagedSnapshot,
+  fs: FileSystem = nodeFileSystem,
+): Promise<void> {
   if (staged) {
     await fs.rm(staged.file, { force: true });
     return;

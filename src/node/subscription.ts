@@ -14,7 +14,11 @@ export interface SubscriptionSource {
    * Catch-up through the stream index: the next committed events of `streams` after `after`
    * (up to `to`), and the position up to which the log is covered by them.
    */
-  readStreamsCommitted(streams: readonly string[], after: number, to: number): Promise<{ events: Event[]; coveredTo: number }>;
+  readStreamsCommitted(
+    streams: readonly string[],
+    after: number,
+    to: number,
+  ): Promise<{ events: Event[]; coveredTo: number }>;
   readonly live: EventStream<LiveItem>;
   readonly closed: boolean;
   /** Registers a subscription on the live tail, so the log can detach it when it lags. */
@@ -113,7 +117,11 @@ export class LogSubscription implements Subscription<Item>, AsyncIterableIterato
         continue;
       }
       if (this.streams) {
-        const { events, coveredTo } = await this.source.readStreamsCommitted(this.streams, this.lastPosition, highWaterMark);
+        const { events, coveredTo } = await this.source.readStreamsCommitted(
+          this.streams,
+          this.lastPosition,
+          highWaterMark,
+        );
         if (this.finished) return this.finish();
         this.fill(events);
         this.lastPosition = Math.max(this.lastPosition, coveredTo);

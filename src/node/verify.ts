@@ -44,23 +44,28 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
     if (base !== expectedBase) problems.push(`${file}: starts at position ${base}, expected ${expectedBase}`);
     const batchStarts = new Map<number, number>(); // byte offset -> first position
     try {
-      const scan = await scanSegment(file, base, {
-        tornTailAllowed: i === bases.length - 1,
-        onBatch: (bytes, offset) => {
-          batchStarts.set(offset, batchFirstPosition(bytes, offset));
-          const header = readBatchHeader(bytes, offset);
-          let at = firstRecordOffset(offset);
-          for (let i = 0; i < header.count; i++) {
-            events++;
-            try {
-              applyEvent(state, decodeForReplay(bytes, at, header.firstPosition + i, header));
-            } catch (error) {
-              throw new CorruptLogError(file, offset, `record ${i} of the batch: ${(error as Error).message}`);
+      const scan = await scanSegment(
+        file,
+        base,
+        {
+          tornTailAllowed: i === bases.length - 1,
+          onBatch: (bytes, offset) => {
+            batchStarts.set(offset, batchFirstPosition(bytes, offset));
+            const header = readBatchHeader(bytes, offset);
+            let at = firstRecordOffset(offset);
+            for (let i = 0; i < header.count; i++) {
+              events++;
+              try {
+                applyEvent(state, decodeForReplay(bytes, at, header.firstPosition + i, header));
+              } catch (error) {
+                throw new CorruptLogError(file, offset, `record ${i} of the batch: ${(error as Error).message}`);
+              }
+              at = nextRecordOffset(bytes, at);
             }
-            at = nextRecordOffset(bytes, at);
-          }
+          },
         },
-      }, fs);
+        fs,
+      );
       tornTailBytes += scan.fileBytes - scan.validBytes;
       expectedBase = scan.lastPosition + 1;
       // Only sealed segments are read through their index file. The last one's is a leftover of
@@ -77,21 +82,37 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
     if (checkpoint) {
       for (const [stream, entry] of checkpoint.streams) {
         const replayed = state.streams.get(stream);
-        const prefixOk = replayed && replayed.count >= entry.count && entry.positions.subarray(0, entry.count).every((p, k) => p === replayed.positions[k]);
-        if (!prefixOk) problems.push(`checkpoint at ${checkpoint.nextPosition - 1} disagrees with the log for stream ${JSON.stringify(stream)}`);
+        const prefixOk =
+          replayed &&
+          replayed.count >= entry.count &&
+          entry.positions.subarray(0, entry.count).every((p, k) => p === replayed.positions[k]);
+        if (!prefixOk)
+          problems.push(
+            `checkpoint at ${checkpoint.nextPosition - 1} disagrees with the log for stream ${JSON.stringify(stream)}`,
+          );
       }
       // Claims held: comparable when the checkpoint is at the log's end (both are then the same state).
       if (checkpoint.nextPosition === state.nextPosition) {
-        const key = (c: { set: string; value: string; stream: string; position: number }): string => JSON.stringify([c.set, c.value, c.stream, c.position]);
+        const key = (c: { set: string; value: string; stream: string; position: number }): string =>
+          JSON.stringify([c.set, c.value, c.stream, c.position]);
         const replayed = new Set(state.claims.heldAt(state.nextPosition - 1).map(key));
         const stored = checkpoint.claims.heldAt(checkpoint.nextPosition - 1).map(key);
         if (stored.length !== replayed.size || stored.some((claim) => !replayed.has(claim))) {
-          problems.push(`checkpoint at ${checkpoint.nextPosition - 1} holds ${stored.length} claims, the log ${replayed.size}, or different ones`);
+          problems.push(
+            `checkpoint at ${checkpoint.nextPosition - 1} holds ${stored.length} claims, the log ${replayed.size}, or different ones`,
+          );
         }
       }
     }
   }
-  return { ok: problems.length === 0, segments: bases.length, events, streams: state.streams.size, tornTailBytes, problems };
+  return {
+    ok: problems.length === 0,
+    segments: bases.length,
+    events,
+    streams: state.streams.size,
+    tornTailBytes,
+    problems,
+  };
 }
 
 /**
@@ -112,7 +133,9 @@ async function verifyIndexFile(
   for (const { position, offset } of loaded.index.entries()) {
     const actual = batchStarts.get(offset);
     if (actual !== position) {
-      problems.push(`${file}: entry for position ${position} points at byte ${offset}, where ${actual === undefined ? 'no batch starts' : `the batch starts at position ${actual}`}`);
+      problems.push(
+        `${file}: entry for position ${position} points at byte ${offset}, where ${actual === undefined ? 'no batch starts' : `the batch starts at position ${actual}`}`,
+      );
     }
   }
   return problems;

@@ -70,7 +70,14 @@ export class WritePath {
   /** The timestamp of the batch being staged: read once per batch, shared by its events. */
   private stageTimestamp: number | undefined;
   /** Reused for every event applied (applyEvent does not keep it). */
-  private readonly applied: AppliedEvent = { stream: '', index: 0, position: 0, id: undefined, idGenerated: true, timestamp: 0 };
+  private readonly applied: AppliedEvent = {
+    stream: '',
+    index: 0,
+    position: 0,
+    id: undefined,
+    idGenerated: true,
+    timestamp: 0,
+  };
   private readonly randomIds: RandomIds;
   private readonly arena = new WriteArena();
   /** Appends accepted since open (an appendMany is one), and their events. */
@@ -116,7 +123,12 @@ export class WritePath {
         continue;
       }
       const settled = this.settle(parts, request, decision);
-      others.push(this.answer(parts, request, settled).then((outcome) => void (outcomes[i] = outcome), (error: Error) => void (outcomes[i] = error)));
+      others.push(
+        this.answer(parts, request, settled).then(
+          (outcome) => void (outcomes[i] = outcome),
+          (error: Error) => void (outcomes[i] = error),
+        ),
+      );
     }
     if (group.at.length > 0) others.push(this.stageGroup(group, outcomes));
     await (others.length === 1 ? others[0] : Promise.all(others));
@@ -157,7 +169,11 @@ export class WritePath {
   }
 
   /** A decision other than 'write': the original's result once it is committed as that entry, or the error. */
-  private async settle(parts: StreamPart[], request: WriteRequest, decision: Exclude<Decision, { kind: 'write' }>): Promise<WriteOutcome> {
+  private async settle(
+    parts: StreamPart[],
+    request: WriteRequest,
+    decision: Exclude<Decision, { kind: 'write' }>,
+  ): Promise<WriteOutcome> {
     switch (decision.kind) {
       case 'duplicate':
         return this.duplicate(parts, request, decision.appends);
@@ -201,7 +217,11 @@ export class WritePath {
    * it, nothing is there: try again. (The other write may be staged in this tick: give it its
    * entry first, as for a duplicate.)
    */
-  private async answer(parts: StreamPart[], request: WriteRequest, attempt: Promise<WriteOutcome>): Promise<WriteOutcome> {
+  private async answer(
+    parts: StreamPart[],
+    request: WriteRequest,
+    attempt: Promise<WriteOutcome>,
+  ): Promise<WriteOutcome> {
     if (!request.existsOrWrite) return attempt;
     const part = parts[0]!;
     const expected = part.expected as number;
@@ -212,7 +232,8 @@ export class WritePath {
       this.flush();
       const engine = this.follower.engine;
       const position = positionOf(engine, part.stream, expected);
-      if (position === undefined || !(await this.committedAsDecided(position))) return this.decideAndSettle(parts, request);
+      if (position === undefined || !(await this.committedAsDecided(position)))
+        return this.decideAndSettle(parts, request);
       await this.publisher.waitCommitted(position);
       const count = countAt(engine.streams.get(part.stream), this.publisher.committedPosition);
       return { parts: [{ stream: part.stream, position, index: expected, count }], written: false };
@@ -223,7 +244,10 @@ export class WritePath {
    * A failed expected-count check may still be a retry whose ids left the id window: compare
    * the ids stored at the asked indexes with the append's.
    */
-  private async conflict(parts: StreamPart[], decision: Extract<Decision, { kind: 'conflict' }>): Promise<PlannedAppend[]> {
+  private async conflict(
+    parts: StreamPart[],
+    decision: Extract<Decision, { kind: 'conflict' }>,
+  ): Promise<PlannedAppend[]> {
     const part = parts[decision.intent]!;
     if (decision.retryOf && parts.length === 1) {
       const engine = this.follower.engine;
@@ -312,7 +336,9 @@ export class WritePath {
     const first = plan[0]!.position;
     let proposed: ReturnType<Replicator['propose']>;
     try {
-      proposed = this.replicator.propose('append', (term, entryIndex) => encodeBatch(parts, plan, term, entryIndex, timestamp, this.randomIds, this.arena));
+      proposed = this.replicator.propose('append', (term, entryIndex) =>
+        encodeBatch(parts, plan, term, entryIndex, timestamp, this.randomIds, this.arena),
+      );
     } catch (error) {
       // Leadership moved between the decision and now: nothing was written; the engine forgets them.
       this.follower.unpropose(first);
@@ -331,7 +357,13 @@ function preparePart(append: CheckedAppend): StreamPart {
 }
 
 function intentsOf(parts: readonly StreamPart[], resent: boolean): AppendIntent[] {
-  return parts.map((part) => ({ stream: part.stream, expected: part.expected, ids: part.events, resent, claims: part.claims?.changes }));
+  return parts.map((part) => ({
+    stream: part.stream,
+    expected: part.expected,
+    ids: part.events,
+    resent,
+    claims: part.claims?.changes,
+  }));
 }
 
 function addToGroup(group: WrittenGroup, parts: StreamPart[], plan: PlannedAppend[], at: number, ack: AckMode): void {
@@ -356,7 +388,10 @@ function concatStaged(staged: readonly StagedAppend[]): { parts: StreamPart[]; p
 }
 
 /** Resolves 'leader' acks once this node's write is durable, the rest once the entry is committed. */
-function acknowledge(staged: readonly StagedAppend[], proposed: { written: Promise<void>; committed: Promise<void> }): void {
+function acknowledge(
+  staged: readonly StagedAppend[],
+  proposed: { written: Promise<void>; committed: Promise<void> },
+): void {
   const fail = (error: Error): void => {
     for (const append of staged) append.reject?.(error);
   };

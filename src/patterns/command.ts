@@ -30,7 +30,8 @@ export async function handleCommand<C, S, E extends DomainEvent>(
   options: { maxRetries?: number } = {},
 ): Promise<CommandResult<S, E>> {
   const maxRetries = options.maxRetries ?? DEFAULT_COMMAND_RETRIES;
-  if (!Number.isSafeInteger(maxRetries) || maxRetries < 0) throw new InvalidArgumentError(`invalid maxRetries ${describe(options.maxRetries)}: expected an integer >= 0`);
+  if (!Number.isSafeInteger(maxRetries) || maxRetries < 0)
+    throw new InvalidArgumentError(`invalid maxRetries ${describe(options.maxRetries)}: expected an integer >= 0`);
   for (let retries = 0; ; retries++) {
     let state = decider.initial();
     let count = 0;
@@ -41,7 +42,11 @@ export async function handleCommand<C, S, E extends DomainEvent>(
     const events = decider.decide(command, state);
     if (events.length === 0) return { events, state, appended: undefined, retries };
     try {
-      const appended = await log.append(stream, events.map((e) => ({ type: e.type, data: e.data })), { expected: count });
+      const appended = await log.append(
+        stream,
+        events.map((e) => ({ type: e.type, data: e.data })),
+        { expected: count },
+      );
       for (const event of events) state = decider.evolve(state, event);
       return { events, state, appended, retries };
     } catch (error) {

@@ -54,20 +54,31 @@ export interface CheckedConsumerOptions {
 
 const CONSUMER_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 const DEFAULT_CHECKPOINT_EVERY = 100;
-const DEFAULT_RETRY: Required<RetryPolicy> = { initialDelayMs: 100, maxDelayMs: 30_000, breakerFailures: 5, probeEveryMs: 5_000 };
+const DEFAULT_RETRY: Required<RetryPolicy> = {
+  initialDelayMs: 100,
+  maxDelayMs: 30_000,
+  breakerFailures: 5,
+  probeEveryMs: 5_000,
+};
 
 /** Checks `consume`'s options up front: a bad one throws InvalidArgumentError naming it. */
 export function checkConsumerOptions(options: ConsumerOptions): CheckedConsumerOptions {
   const name = options.name;
   if (typeof name !== 'string' || !CONSUMER_NAME.test(name)) {
-    throw new InvalidArgumentError(`invalid consumer name ${describe(name)}: expected 1–128 letters, digits, '_', '.', ':' or '-'`);
+    throw new InvalidArgumentError(
+      `invalid consumer name ${describe(name)}: expected 1–128 letters, digits, '_', '.', ':' or '-'`,
+    );
   }
   if (typeof options.handler !== 'function') {
-    throw new InvalidArgumentError(`invalid handler ${describe(options.handler)}: expected a function (event) => Promise<void>`);
+    throw new InvalidArgumentError(
+      `invalid handler ${describe(options.handler)}: expected a function (event) => Promise<void>`,
+    );
   }
   const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
   if (!Number.isSafeInteger(every) || every < 1) {
-    throw new InvalidArgumentError(`invalid checkpointEvery ${describe(options.checkpointEvery)}: expected an integer >= 1`);
+    throw new InvalidArgumentError(
+      `invalid checkpointEvery ${describe(options.checkpointEvery)}: expected an integer >= 1`,
+    );
   }
   const retry = {
     initialDelayMs: positive('retry.initialDelayMs', options.retry?.initialDelayMs, DEFAULT_RETRY.initialDelayMs),

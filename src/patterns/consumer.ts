@@ -2,7 +2,12 @@ import { WrongExpectedCountError } from '../types/errors.js';
 import type { Event, EventLog } from '../types/event.js';
 import { eventJson } from '../types/json.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { checkConsumerOptions, type ConsumerOptions, type ConsumerState, type ConsumerStatus } from './consumer-options.js';
+import {
+  checkConsumerOptions,
+  type ConsumerOptions,
+  type ConsumerState,
+  type ConsumerStatus,
+} from './consumer-options.js';
 
 export type { ConsumerOptions, ConsumerState, ConsumerStatus, RetryPolicy } from './consumer-options.js';
 
@@ -38,7 +43,15 @@ export async function consume(log: EventLog, options: ConsumerOptions): Promise<
   const stream = checkpointStream(name);
 
   let { checkpoint, checkpointCount } = await lastCheckpoint(log, stream);
-  const status: ConsumerStatus = { name, state: 'running', position: checkpoint, checkpoint, failures: 0, handled: 0, lastError: undefined };
+  const status: ConsumerStatus = {
+    name,
+    state: 'running',
+    position: checkpoint,
+    checkpoint,
+    failures: 0,
+    handled: 0,
+    lastError: undefined,
+  };
   const changed = (state: ConsumerState) => {
     if (status.state === state) return;
     status.state = state;

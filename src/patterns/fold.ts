@@ -33,8 +33,10 @@ export async function fold<S>(log: EventLog, options: FoldOptions<S>): Promise<F
   }
   const head = await log.headPosition();
   const until = options.until ?? head;
-  if (!Number.isSafeInteger(until) || until < -1) throw new InvalidArgumentError(`invalid until ${describe(options.until)}: expected a position >= -1`);
-  if (until > head) throw new InvalidArgumentError(`invalid until ${until}: the log's head is ${head}, a fold can only look back`);
+  if (!Number.isSafeInteger(until) || until < -1)
+    throw new InvalidArgumentError(`invalid until ${describe(options.until)}: expected a position >= -1`);
+  if (until > head)
+    throw new InvalidArgumentError(`invalid until ${until}: the log's head is ${head}, a fold can only look back`);
   let state = options.init();
   let events = 0;
   if (until >= 0) {

@@ -3,7 +3,15 @@ export { fold, type FoldOptions, type Folded } from './fold.js';
 export { toDomainEvent, type Decider, type DomainEvent } from './decider.js';
 export { handleCommand, DEFAULT_COMMAND_RETRIES, type CommandResult } from './command.js';
 export { deciderSpec } from './spec.js';
-export { consume, checkpointStream, type Consumer, type ConsumerOptions, type ConsumerState, type ConsumerStatus, type RetryPolicy } from './consumer.js';
+export {
+  consume,
+  checkpointStream,
+  type Consumer,
+  type ConsumerOptions,
+  type ConsumerState,
+  type ConsumerStatus,
+  type RetryPolicy,
+} from './consumer.js';
 export { transform, outputId, type Transform, type TransformOptions } from './transform.js';
 export {
   defineModel,

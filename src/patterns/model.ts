@@ -1,5 +1,13 @@
 import { InvalidArgumentError, describe } from '../types/errors.js';
-import { hasReconnects, type Event, type EventLog, type Filter, type Json, type Subscription, type TransientEvent } from '../types/event.js';
+import {
+  hasReconnects,
+  type Event,
+  type EventLog,
+  type Filter,
+  type Json,
+  type Subscription,
+  type TransientEvent,
+} from '../types/event.js';
 import { eventJson } from '../types/json.js';
 import { EventStream, type StreamSubscription } from '../stream/index.js';
 import { derivedId } from './derived-id.js';
@@ -102,10 +110,18 @@ export function snapshotStream(name: string): string {
 /** Checks a model definition (and marks it, so `ordo serve --models` finds it among a module's exports). */
 export function defineModel<S>(definition: ModelDefinition<S>): ModelDefinition<S> {
   const { name, init, apply, version, snapshotEvery } = definition ?? ({} as ModelDefinition<S>);
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(name)) throw new InvalidArgumentError(`invalid model name ${describe(name)}: expected 1–128 letters, digits, '_', '.', ':' or '-'`);
-  if (typeof init !== 'function' || typeof apply !== 'function') throw new InvalidArgumentError(`invalid model ${JSON.stringify(name)}: expected init() and apply(state, event) functions`);
-  if (typeof version !== 'number' && typeof version !== 'string') throw new InvalidArgumentError(`invalid model version ${describe(version)}: expected a number or a string`);
-  if (snapshotEvery !== undefined && (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1)) throw new InvalidArgumentError(`invalid snapshotEvery ${describe(snapshotEvery)}: expected an integer >= 1`);
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(name))
+    throw new InvalidArgumentError(
+      `invalid model name ${describe(name)}: expected 1–128 letters, digits, '_', '.', ':' or '-'`,
+    );
+  if (typeof init !== 'function' || typeof apply !== 'function')
+    throw new InvalidArgumentError(
+      `invalid model ${JSON.stringify(name)}: expected init() and apply(state, event) functions`,
+    );
+  if (typeof version !== 'number' && typeof version !== 'string')
+    throw new InvalidArgumentError(`invalid model version ${describe(version)}: expected a number or a string`);
+  if (snapshotEvery !== undefined && (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1))
+    throw new InvalidArgumentError(`invalid snapshotEvery ${describe(snapshotEvery)}: expected an integer >= 1`);
   return Object.freeze({ ...definition, [MARK]: true });
 }
 
@@ -124,10 +140,15 @@ export function snapshotId(name: string, version: number | string, events: numbe
  * subscription fails it resumes from its position; if the log no longer reaches that position
  * (the server's data was replaced), it rebuilds from scratch. Readers get frozen states.
  */
-export function openModel<S>(log: EventLog, definition: ModelDefinition<S>, options: { snapshotEvery?: number } = {}): Model<S> {
+export function openModel<S>(
+  log: EventLog,
+  definition: ModelDefinition<S>,
+  options: { snapshotEvery?: number } = {},
+): Model<S> {
   const def = defineModel(definition);
   const snapshotEvery = options.snapshotEvery ?? def.snapshotEvery;
-  if (snapshotEvery !== undefined && (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1)) throw new InvalidArgumentError(`invalid snapshotEvery ${describe(snapshotEvery)}: expected an integer >= 1`);
+  if (snapshotEvery !== undefined && (!Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1))
+    throw new InvalidArgumentError(`invalid snapshotEvery ${describe(snapshotEvery)}: expected an integer >= 1`);
   return new LiveModel(log, def, snapshotEvery);
 }
 
@@ -303,7 +324,10 @@ class LiveModel<S> implements Model<S> {
     this.loadedFrom = position;
     state = deepFreeze(state);
     if (head > position) {
-      for await (const event of this.log.readAll({ from: position + 1, ...(this.def.filter ? { filter: this.def.filter } : {}) })) {
+      for await (const event of this.log.readAll({
+        from: position + 1,
+        ...(this.def.filter ? { filter: this.def.filter } : {}),
+      })) {
         if (event.position > head) break;
         if (this.skips(event)) continue;
         state = this.applyOne(state, event);
@@ -324,14 +348,23 @@ class LiveModel<S> implements Model<S> {
     for await (const event of this.log.read(snapshotStream(this.def.name), { backwards: true, limit: SNAPSHOT_SCAN })) {
       if (event.type !== SNAPSHOT_TYPE) continue;
       const data = eventJson<{ version?: unknown; position?: unknown; events?: unknown; state?: Json }>(event);
-      if (data.version !== this.def.version || typeof data.position !== 'number' || typeof data.events !== 'number' || data.position > head) continue;
+      if (
+        data.version !== this.def.version ||
+        typeof data.position !== 'number' ||
+        typeof data.events !== 'number' ||
+        data.position > head
+      )
+        continue;
       return { state: data.state ?? null, position: data.position, events: data.events };
     }
     return undefined;
   }
 
   private async follow(): Promise<void> {
-    const subscription = this.log.subscribe({ from: this.at + 1, ...(this.def.filter ? { filter: this.def.filter } : {}) });
+    const subscription = this.log.subscribe({
+      from: this.at + 1,
+      ...(this.def.filter ? { filter: this.def.filter } : {}),
+    });
     this.subscription = subscription;
     // A rebuild asked for while no subscription was open: this one would wait at a position that never comes.
     if (this.rebuildRequested) subscription.close();
@@ -354,7 +387,9 @@ class LiveModel<S> implements Model<S> {
 
   private skips(event: Event): boolean {
     if (!event.stream.startsWith('$')) return false;
-    const named = this.def.filter?.streams?.includes(event.stream) || this.def.filter?.prefixes?.some((prefix) => prefix.startsWith('$') && event.stream.startsWith(prefix));
+    const named =
+      this.def.filter?.streams?.includes(event.stream) ||
+      this.def.filter?.prefixes?.some((prefix) => prefix.startsWith('$') && event.stream.startsWith(prefix));
     return !named && BOOKKEEPING_PREFIXES.some((prefix) => event.stream.startsWith(prefix));
   }
 
@@ -363,8 +398,14 @@ class LiveModel<S> implements Model<S> {
     try {
       next = this.def.apply(state, event);
     } catch (error) {
-      const hint = error instanceof TypeError && /read.only|frozen|not extensible/i.test(error.message) ? ' (the state is frozen: return a new state instead of changing it)' : '';
-      throw new ModelApplyError(`model ${JSON.stringify(this.def.name)}: apply failed on the event at position ${event.position}${hint}: ${(error as Error).message}`, error);
+      const hint =
+        error instanceof TypeError && /read.only|frozen|not extensible/i.test(error.message)
+          ? ' (the state is frozen: return a new state instead of changing it)'
+          : '';
+      throw new ModelApplyError(
+        `model ${JSON.stringify(this.def.name)}: apply failed on the event at position ${event.position}${hint}: ${(error as Error).message}`,
+        error,
+      );
     }
     return deepFreeze(next);
   }
@@ -379,7 +420,11 @@ class LiveModel<S> implements Model<S> {
     const write = async (): Promise<void> => {
       const json = this.def.toJson ? this.def.toJson(state) : (state as unknown as Json);
       // Another instance that wrote the same snapshot first makes this append its duplicate (same id).
-      await this.log.append(snapshotStream(name), { id: snapshotId(name, version, events), type: SNAPSHOT_TYPE, data: { version, position, events, state: json } });
+      await this.log.append(snapshotStream(name), {
+        id: snapshotId(name, version, events),
+        type: SNAPSHOT_TYPE,
+        data: { version, position, events, state: json },
+      });
       this.snapshotsWritten++;
     };
     this.snapshotting = write()

@@ -29,8 +29,12 @@ export function deciderSpec<C, S, E extends DomainEvent>(decider: Decider<C, S, 
               try {
                 produced = run();
               } catch (error) {
-                const matches = expected instanceof RegExp ? expected.test((error as Error).message) : error instanceof expected;
-                if (!matches) throw new Error(`expected ${String(expected)}, got ${(error as Error).constructor.name}: ${(error as Error).message}`);
+                const matches =
+                  expected instanceof RegExp ? expected.test((error as Error).message) : error instanceof expected;
+                if (!matches)
+                  throw new Error(
+                    `expected ${String(expected)}, got ${(error as Error).constructor.name}: ${(error as Error).message}`,
+                  );
                 return;
               }
               throw new Error(`expected ${String(expected)} to be thrown, got the events ${JSON.stringify(produced)}`);

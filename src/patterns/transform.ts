@@ -46,13 +46,18 @@ export function outputId(name: string, index: number): string {
  */
 export async function transform<S>(log: EventLog, options: TransformOptions<S>): Promise<Transform> {
   const name = validateStream(options.name);
-  if (typeof options.fn !== 'function') throw new InvalidArgumentError(`invalid fn ${describe(options.fn)}: expected (event, state) => { state, events }`);
+  if (typeof options.fn !== 'function')
+    throw new InvalidArgumentError(`invalid fn ${describe(options.fn)}: expected (event, state) => { state, events }`);
   const filter = options.filter;
   if (!filter || (filter.streams === undefined && filter.prefixes === undefined)) {
-    throw new InvalidArgumentError(`transform ${name} needs a filter with streams or prefixes: its inputs must not include its own output stream`);
+    throw new InvalidArgumentError(
+      `transform ${name} needs a filter with streams or prefixes: its inputs must not include its own output stream`,
+    );
   }
   if (filter.streams?.includes(name) || filter.prefixes?.some((p) => name.startsWith(p))) {
-    throw new InvalidArgumentError(`transform ${name} reads its own output stream (filter ${describe(filter)}): it would feed on itself`);
+    throw new InvalidArgumentError(
+      `transform ${name} reads its own output stream (filter ${describe(filter)}): it would feed on itself`,
+    );
   }
   let state = options.init ? options.init() : (undefined as S);
   let next = 0;

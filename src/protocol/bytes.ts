@@ -134,7 +134,9 @@ export class ByteReader {
 
   need(bytes: number, what: string): void {
     if (this.offset + bytes > this.end) {
-      throw new ProtocolError(`truncated frame: ${what} needs ${bytes} bytes at offset ${this.offset}, only ${this.end - this.offset} left`);
+      throw new ProtocolError(
+        `truncated frame: ${what} needs ${bytes} bytes at offset ${this.offset}, only ${this.end - this.offset} left`,
+      );
     }
   }
 
@@ -193,7 +195,8 @@ export class ByteReader {
 
   /** Every byte of the payload must be used: trailing bytes mean a confused sender. */
   expectEnd(what: string): void {
-    if (this.offset !== this.end) throw new ProtocolError(`${what}: ${this.end - this.offset} unexpected bytes after the payload`);
+    if (this.offset !== this.end)
+      throw new ProtocolError(`${what}: ${this.end - this.offset} unexpected bytes after the payload`);
   }
 }
 

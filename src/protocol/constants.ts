@@ -56,7 +56,9 @@ export const FrameType = {
 
 export type FrameTypeName = keyof typeof FrameType;
 
-const NAMES = new Map<number, FrameTypeName>(Object.entries(FrameType).map(([name, type]) => [type, name as FrameTypeName]));
+const NAMES = new Map<number, FrameTypeName>(
+  Object.entries(FrameType).map(([name, type]) => [type, name as FrameTypeName]),
+);
 
 export function frameTypeName(type: number): string {
   return NAMES.get(type) ?? `0x${type.toString(16).padStart(2, '0')}`;

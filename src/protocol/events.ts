@@ -23,7 +23,16 @@ import { RECORD_DATA_JSON, RECORD_ID_GENERATED } from './constants.js';
 export const RECORD_HEADER_BYTES = 44;
 export const RUN_HEADER_BYTES = 32;
 
-const { CLAIMS_LENGTH: AT_CLAIMS_LENGTH, FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
+const {
+  CLAIMS_LENGTH: AT_CLAIMS_LENGTH,
+  FLAGS: AT_FLAGS,
+  STREAM_LENGTH: AT_STREAM_LENGTH,
+  TYPE_LENGTH: AT_TYPE_LENGTH,
+  INDEX: AT_INDEX,
+  ID: AT_ID,
+  METADATA_LENGTH: AT_METADATA_LENGTH,
+  DATA_LENGTH: AT_DATA_LENGTH,
+} = RECORD_AT;
 const textEncoder = new TextEncoder();
 
 /**
@@ -40,7 +49,10 @@ export function writeAppendRecords(writer: ByteWriter, events: readonly Prepared
     const view = writer.view;
     const bytes = writer.bytes;
     view.setUint32(at, size - 4, true);
-    view.setUint8(at + AT_FLAGS, (event.contentType === 'json' ? RECORD_DATA_JSON : 0) | (event.id === undefined ? RECORD_ID_GENERATED : 0));
+    view.setUint8(
+      at + AT_FLAGS,
+      (event.contentType === 'json' ? RECORD_DATA_JSON : 0) | (event.id === undefined ? RECORD_ID_GENERATED : 0),
+    );
     view.setUint8(at + 5, 0);
     view.setUint16(at + AT_STREAM_LENGTH, 0, true);
     view.setUint16(at + AT_TYPE_LENGTH, event.typeBytes.byteLength, true);
@@ -70,7 +82,8 @@ export function writeAppendRecords(writer: ByteWriter, events: readonly Prepared
 export function readAppendRecords(reader: ByteReader, maxEventBytes: number, maxEvents: number): PreparedEvent[] {
   const count = reader.u32('event count');
   if (count === 0) throw new InvalidEventError('', [], 'at least one event per append');
-  if (count > maxEvents) throw new ProtocolError(`append of ${count} events exceeds the ${maxEvents} events a frame can hold`);
+  if (count > maxEvents)
+    throw new ProtocolError(`append of ${count} events exceeds the ${maxEvents} events a frame can hold`);
   const events = new Array<PreparedEvent>(count);
   let seen: Set<string> | undefined;
   for (let i = 0; i < count; i++) {
@@ -83,10 +96,16 @@ export function readAppendRecords(reader: ByteReader, maxEventBytes: number, max
     const typeLength = view.getUint16(at + AT_TYPE_LENGTH, true);
     const metadataLength = view.getUint32(at + AT_METADATA_LENGTH, true);
     const dataLength = view.getUint32(at + AT_DATA_LENGTH, true);
-    if ((flags & ~(RECORD_DATA_JSON | RECORD_ID_GENERATED)) !== 0) throw new ProtocolError(`record ${i}: unknown flags ${flags}`);
-    if (streamLength !== 0) throw new ProtocolError(`record ${i}: an append's records carry no stream name (S must be 0, got ${streamLength})`);
+    if ((flags & ~(RECORD_DATA_JSON | RECORD_ID_GENERATED)) !== 0)
+      throw new ProtocolError(`record ${i}: unknown flags ${flags}`);
+    if (streamLength !== 0)
+      throw new ProtocolError(
+        `record ${i}: an append's records carry no stream name (S must be 0, got ${streamLength})`,
+      );
     if (length !== RECORD_HEADER_BYTES - 4 + typeLength + metadataLength + dataLength) {
-      throw new ProtocolError(`record ${i}: length ${length} does not match its fields (${RECORD_HEADER_BYTES - 4 + typeLength + metadataLength + dataLength})`);
+      throw new ProtocolError(
+        `record ${i}: length ${length} does not match its fields (${RECORD_HEADER_BYTES - 4 + typeLength + metadataLength + dataLength})`,
+      );
     }
     reader.need(4 + length, `record ${i}`);
     const size = typeLength + metadataLength + dataLength;
@@ -163,7 +182,12 @@ export function writeEventRuns(writer: ByteWriter, events: readonly Event[]): vo
   while (i < events.length) {
     const first = events[i]!;
     let end = i + 1;
-    while (end < events.length && events[end]!.position === first.position + (end - i) && events[end]!.timestamp === first.timestamp) end++;
+    while (
+      end < events.length &&
+      events[end]!.position === first.position + (end - i) &&
+      events[end]!.timestamp === first.timestamp
+    )
+      end++;
     writer.ensure(4 + RUN_HEADER_BYTES);
     const start = writer.offset;
     const view = writer.view;
@@ -207,9 +231,13 @@ export function writeStoredRuns(writer: ByteWriter, stored: StoredRuns): void {
 function writeRecord(writer: ByteWriter, event: Event | TransientEvent): void {
   const streamBytes = encodeUtf8Cached(event.stream);
   const typeBytes = encodeUtf8Cached(event.type);
-  const metadataBytes = 'metadata' in event && event.metadata !== undefined ? textEncoder.encode(JSON.stringify(event.metadata)) : undefined;
+  const metadataBytes =
+    'metadata' in event && event.metadata !== undefined
+      ? textEncoder.encode(JSON.stringify(event.metadata))
+      : undefined;
   const metadataLength = metadataBytes?.byteLength ?? 0;
-  const size = RECORD_HEADER_BYTES + streamBytes.byteLength + typeBytes.byteLength + metadataLength + event.data.byteLength;
+  const size =
+    RECORD_HEADER_BYTES + streamBytes.byteLength + typeBytes.byteLength + metadataLength + event.data.byteLength;
   writer.ensure(size);
   const at = writer.offset;
   const view = writer.view;
@@ -244,7 +272,8 @@ export function readEventRuns(reader: ByteReader, into: Event[]): void {
     reader.need(bodyLength, 'run');
     const end = reader.offset + bodyLength;
     const view = reader.view;
-    if (view.getUint8(reader.offset) !== 0) throw new ProtocolError(`run of unknown kind ${view.getUint8(reader.offset)}`);
+    if (view.getUint8(reader.offset) !== 0)
+      throw new ProtocolError(`run of unknown kind ${view.getUint8(reader.offset)}`);
     const count = view.getUint32(reader.offset + 4, true);
     reader.offset += 16; // kind and reserved, count, term
     const firstPosition = reader.u64('run first position');
@@ -252,7 +281,8 @@ export function readEventRuns(reader: ByteReader, into: Event[]): void {
     for (let i = 0; i < count; i++) {
       into.push(readRecord(reader, firstPosition + i, timestamp, end) as Event);
     }
-    if (reader.offset !== end) throw new ProtocolError(`run at position ${firstPosition}: records do not fill its ${bodyLength} bytes`);
+    if (reader.offset !== end)
+      throw new ProtocolError(`run at position ${firstPosition}: records do not fill its ${bodyLength} bytes`);
   }
 }
 
@@ -268,7 +298,10 @@ function readRecord(reader: ByteReader, position: number, timestamp: number, end
   const dataLength = view.getUint32(at + AT_DATA_LENGTH, true);
   // Claim changes, stored after the data of an append's first record, are the log's business: skipped.
   const claimsLength = view.getUint16(at + AT_CLAIMS_LENGTH, true);
-  if (at + 4 + length > end || length !== RECORD_HEADER_BYTES - 4 + streamLength + typeLength + metadataLength + dataLength + claimsLength) {
+  if (
+    at + 4 + length > end ||
+    length !== RECORD_HEADER_BYTES - 4 + streamLength + typeLength + metadataLength + dataLength + claimsLength
+  ) {
     throw new ProtocolError(`record at position ${position}: length ${length} does not match its fields`);
   }
   let field = at + RECORD_HEADER_BYTES;
@@ -337,5 +370,13 @@ export function writeTransient(writer: ByteWriter, event: TransientEvent): void 
 export function readTransient(reader: ByteReader): TransientEvent {
   const timestamp = reader.u64('timestamp');
   const event = readRecord(reader, 0, timestamp, reader.end);
-  return { transient: true, id: event.id, stream: event.stream, type: event.type, data: event.data, contentType: event.contentType, timestamp };
+  return {
+    transient: true,
+    id: event.id,
+    stream: event.stream,
+    type: event.type,
+    data: event.data,
+    contentType: event.contentType,
+    timestamp,
+  };
 }

@@ -77,7 +77,8 @@ export class FrameDecoder {
         this.wanted = size;
         break;
       }
-      if (view.getUint16(at + 6, true) !== 0) throw new ProtocolError(`frame ${frameTypeName(view.getUint8(at + 4))}: reserved header bytes are not 0`);
+      if (view.getUint16(at + 6, true) !== 0)
+        throw new ProtocolError(`frame ${frameTypeName(view.getUint8(at + 4))}: reserved header bytes are not 0`);
       this.onFrame({
         type: view.getUint8(at + 4),
         flags: view.getUint8(at + 5),
@@ -96,10 +97,14 @@ export class FrameDecoder {
   private frameSize(bytes: Uint8Array, at: number): number {
     const length = new DataView(bytes.buffer, bytes.byteOffset + at, FRAME_LENGTH_BYTES).getUint32(0, true);
     if (length < FRAME_HEADER_BYTES - FRAME_LENGTH_BYTES) {
-      throw new ProtocolError(`frame length ${length} is below the ${FRAME_HEADER_BYTES - FRAME_LENGTH_BYTES}-byte header`);
+      throw new ProtocolError(
+        `frame length ${length} is below the ${FRAME_HEADER_BYTES - FRAME_LENGTH_BYTES}-byte header`,
+      );
     }
     if (length + FRAME_LENGTH_BYTES > this.maxFrameBytes) {
-      throw new ProtocolError(`frame of ${length + FRAME_LENGTH_BYTES} bytes exceeds the maximum of ${this.maxFrameBytes} bytes`);
+      throw new ProtocolError(
+        `frame of ${length + FRAME_LENGTH_BYTES} bytes exceeds the maximum of ${this.maxFrameBytes} bytes`,
+      );
     }
     return length + FRAME_LENGTH_BYTES;
   }

@@ -34,7 +34,9 @@ const TYPE_CODES: Readonly<Record<NetworkMessageType, number>> = {
   'read-index': 12,
   'read-index-response': 13,
 };
-const TYPE_BY_CODE = new Map<number, NetworkMessageType>(Object.entries(TYPE_CODES).map(([type, code]) => [code, type as NetworkMessageType]));
+const TYPE_BY_CODE = new Map<number, NetworkMessageType>(
+  Object.entries(TYPE_CODES).map(([type, code]) => [code, type as NetworkMessageType]),
+);
 
 const FLAG_REJECT = 1 << 0;
 const FLAG_TRANSFER = 1 << 1;
@@ -76,7 +78,8 @@ export function encodeRaftMessages(ms: readonly Message[]): Uint8Array {
     writer.u32(0);
     writeMessage(writer, m);
     const length = writer.offset - start - LENGTH_BYTES;
-    if (length > U32_MAX) throw new ProtocolError(`cannot encode raft message ${m.type}: ${length} bytes do not fit a u32 length`);
+    if (length > U32_MAX)
+      throw new ProtocolError(`cannot encode raft message ${m.type}: ${length} bytes do not fit a u32 length`);
     writer.setU32(start, length);
   }
   return written(writer);
@@ -104,7 +107,9 @@ function writeMessage(w: ByteWriter, m: Message): void {
   const hasSnapshot = m.snapshot !== undefined;
   // raft reads `m.snapshot!` on a snapshot message: never let one through without it, nor a stray one elsewhere.
   if (hasSnapshot !== (m.type === 'snapshot')) {
-    throw new ProtocolError(`cannot encode raft message ${m.type}: ${hasSnapshot ? 'only a snapshot message carries a snapshot' : 'it has no snapshot'}`);
+    throw new ProtocolError(
+      `cannot encode raft message ${m.type}: ${hasSnapshot ? 'only a snapshot message carries a snapshot' : 'it has no snapshot'}`,
+    );
   }
   w.u8(RAFT_CODEC_VERSION);
   w.u8(code);
@@ -123,7 +128,8 @@ function writeMessage(w: ByteWriter, m: Message): void {
 }
 
 function typeCode(type: MessageType): number {
-  if (isLocalMessage(type)) throw new ProtocolError(`cannot encode raft message ${type}: it is a local message, never sent between nodes`);
+  if (isLocalMessage(type))
+    throw new ProtocolError(`cannot encode raft message ${type}: it is a local message, never sent between nodes`);
   const code = (TYPE_CODES as Partial<Record<MessageType, number>>)[type];
   if (code === undefined) throw new ProtocolError(`cannot encode raft message ${describe(type)}: unknown message type`);
   return code;
@@ -139,7 +145,9 @@ function writeEntry(w: ByteWriter, entry: Entry, type: MessageType, i: number): 
 function kindCode(kind: EntryKind, type: MessageType, i: number): number {
   if (kind === 'normal') return KIND_NORMAL;
   if (kind === 'config') return KIND_CONFIG;
-  throw new ProtocolError(`cannot encode raft message ${type}: entry ${i} kind ${describe(kind)} is neither 'normal' nor 'config'`);
+  throw new ProtocolError(
+    `cannot encode raft message ${type}: entry ${i} kind ${describe(kind)} is neither 'normal' nor 'config'`,
+  );
 }
 
 function writeSnapshot(w: ByteWriter, snapshot: Snapshot, type: MessageType): void {
@@ -156,7 +164,8 @@ function writeIds(w: ByteWriter, ids: readonly NodeId[], type: MessageType, what
 }
 
 function writeId(w: ByteWriter, id: NodeId, type: MessageType, what: string): void {
-  if (typeof id !== 'string' || LONE_SURROGATE.test(id)) throw new ProtocolError(`cannot encode raft message ${type}: ${what} ${describe(id)} is not well-formed text`);
+  if (typeof id !== 'string' || LONE_SURROGATE.test(id))
+    throw new ProtocolError(`cannot encode raft message ${type}: ${what} ${describe(id)} is not well-formed text`);
   w.str16(id); // throws a ProtocolError past 65535 bytes
 }
 
@@ -168,7 +177,9 @@ function writeData(w: ByteWriter, data: Uint8Array, type: MessageType, what: str
 /** DataView would silently wrap a negative, fractional or too large value: refuse it instead. */
 function writeU64(w: ByteWriter, value: number, type: MessageType, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new ProtocolError(`cannot encode raft message ${type}: ${what} ${describe(value)} is not an integer in [0, 2^53)`);
+    throw new ProtocolError(
+      `cannot encode raft message ${type}: ${what} ${describe(value)} is not an integer in [0, 2^53)`,
+    );
   }
   w.u64(value);
 }
@@ -214,20 +225,28 @@ export function decodeRaftMessages(bytes: Uint8Array): Message[] {
  * which compare and print differently from the Uint8Array the Message type promises.
  */
 function plainView(bytes: Uint8Array): Uint8Array {
-  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function readMessage(r: ByteReader): Message {
   const version = r.u8('raft codec version');
-  if (version !== RAFT_CODEC_VERSION) throw new ProtocolError(`raft message: unknown codec version ${version} (expected ${RAFT_CODEC_VERSION})`);
+  if (version !== RAFT_CODEC_VERSION)
+    throw new ProtocolError(`raft message: unknown codec version ${version} (expected ${RAFT_CODEC_VERSION})`);
   const code = r.u8('raft message type');
   const type = TYPE_BY_CODE.get(code);
   if (type === undefined) throw new ProtocolError(`raft message: unknown type code ${code}`);
   const flags = r.u8(`raft message ${type} flags`);
-  if ((flags & ~KNOWN_FLAGS) !== 0) throw new ProtocolError(`raft message ${type}: flags 0x${hex(flags)} have unknown bits 0x${hex(flags & ~KNOWN_FLAGS)}`);
+  if ((flags & ~KNOWN_FLAGS) !== 0)
+    throw new ProtocolError(
+      `raft message ${type}: flags 0x${hex(flags)} have unknown bits 0x${hex(flags & ~KNOWN_FLAGS)}`,
+    );
   const hasSnapshot = (flags & FLAG_SNAPSHOT) !== 0;
   if (hasSnapshot !== (type === 'snapshot')) {
-    throw new ProtocolError(`raft message ${type}: snapshot flag is ${hasSnapshot ? 'set' : 'clear'}, it must be set exactly on snapshot messages`);
+    throw new ProtocolError(
+      `raft message ${type}: snapshot flag is ${hasSnapshot ? 'set' : 'clear'}, it must be set exactly on snapshot messages`,
+    );
   }
   const from = r.str16(`raft message ${type} from`);
   const to = r.str16(`raft message ${type} to`);
@@ -308,7 +327,9 @@ function readU64(r: ByteReader, what: string): number {
   const high = r.view.getUint32(r.offset + 4, true);
   if (high > MAX_SAFE_HIGH) {
     const low = r.view.getUint32(r.offset, true);
-    throw new ProtocolError(`${what} ${BigInt(high) * BigInt(TWO_POW_32) + BigInt(low)} at offset ${r.offset} is not below 2^53`);
+    throw new ProtocolError(
+      `${what} ${BigInt(high) * BigInt(TWO_POW_32) + BigInt(low)} at offset ${r.offset} is not below 2^53`,
+    );
   }
   return r.u64(what);
 }
@@ -316,7 +337,9 @@ function readU64(r: ByteReader, what: string): number {
 /** Refuses a count whose smallest possible encoding is already longer than what is left. */
 function checkRoom(r: ByteReader, count: number, minBytesEach: number, what: string): void {
   if (count * minBytesEach > r.remaining) {
-    throw new ProtocolError(`${what} ${count} needs at least ${count * minBytesEach} bytes at offset ${r.offset}, only ${r.remaining} left`);
+    throw new ProtocolError(
+      `${what} ${count} needs at least ${count * minBytesEach} bytes at offset ${r.offset}, only ${r.remaining} left`,
+    );
   }
 }
 

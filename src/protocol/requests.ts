@@ -40,13 +40,48 @@ export type Request =
   | { op: 'raft'; messages: Message[] }
   /** A chunk of a snapshot transfer between peer nodes (docs/protocol.md). */
   | { op: 'snapshot'; frame: SnapshotFrame }
-  | { op: 'append'; ack: AckMode; expected: Expected; stream: string; events: PreparedEvent[]; resent: boolean; claims: ClaimChanges | undefined }
-  | { op: 'appendMany'; ack: AckMode; parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[]; claims: ClaimChanges | undefined }>; resent: boolean }
+  | {
+      op: 'append';
+      ack: AckMode;
+      expected: Expected;
+      stream: string;
+      events: PreparedEvent[];
+      resent: boolean;
+      claims: ClaimChanges | undefined;
+    }
+  | {
+      op: 'appendMany';
+      ack: AckMode;
+      parts: Array<{ stream: string; expected: Expected; events: PreparedEvent[]; claims: ClaimChanges | undefined }>;
+      resent: boolean;
+    }
   | { op: 'existsOrWrite'; stream: string; index: number; event: PreparedEvent; resent: boolean }
   | { op: 'publishTransient'; stream: string; event: PreparedEvent }
-  | { op: 'read'; stream: string; from: number | undefined; limit: number; backwards: boolean; consistency: ReadConsistency; minPosition: number | undefined }
-  | { op: 'readAll'; from: number; limit: number; filter: Filter | undefined; consistency: ReadConsistency; minPosition: number | undefined }
-  | { op: 'subscribe'; from: 'start' | 'end' | number; filter: Filter | undefined; transient: boolean; credit: number; minPosition: number | undefined }
+  | {
+      op: 'read';
+      stream: string;
+      from: number | undefined;
+      limit: number;
+      backwards: boolean;
+      consistency: ReadConsistency;
+      minPosition: number | undefined;
+    }
+  | {
+      op: 'readAll';
+      from: number;
+      limit: number;
+      filter: Filter | undefined;
+      consistency: ReadConsistency;
+      minPosition: number | undefined;
+    }
+  | {
+      op: 'subscribe';
+      from: 'start' | 'end' | number;
+      filter: Filter | undefined;
+      transient: boolean;
+      credit: number;
+      minPosition: number | undefined;
+    }
   | { op: 'readAndSubscribe'; stream: string; credit: number }
   | { op: 'credit'; events: number }
   | { op: 'unsubscribe' }
@@ -98,7 +133,16 @@ export function writeHello(w: ByteWriter, requestId: number, version: number, cl
   endFrame(w, start);
 }
 
-export function writeAppend(w: ByteWriter, requestId: number, stream: string, expected: Expected, ack: AckMode, events: readonly PreparedEvent[], ids: RandomIds, claims?: ClaimChanges): void {
+export function writeAppend(
+  w: ByteWriter,
+  requestId: number,
+  stream: string,
+  expected: Expected,
+  ack: AckMode,
+  events: readonly PreparedEvent[],
+  ids: RandomIds,
+  claims?: ClaimChanges,
+): void {
   const start = beginFrame(w, FrameType.APPEND, claims ? APPEND_HAS_CLAIMS : 0, requestId);
   w.u8(ackCode(ack));
   writeExpected(w, expected);
@@ -131,7 +175,12 @@ export function writeAppendMany(
   w: ByteWriter,
   requestId: number,
   ack: AckMode,
-  parts: ReadonlyArray<{ stream: string; expected: Expected; events: readonly PreparedEvent[]; claims?: ClaimChanges | undefined }>,
+  parts: ReadonlyArray<{
+    stream: string;
+    expected: Expected;
+    events: readonly PreparedEvent[];
+    claims?: ClaimChanges | undefined;
+  }>,
   ids: RandomIds,
 ): void {
   const withClaims = parts.some((part) => part.claims !== undefined);
@@ -147,7 +196,14 @@ export function writeAppendMany(
   endFrame(w, start);
 }
 
-export function writeExistsOrWrite(w: ByteWriter, requestId: number, stream: string, index: number, event: PreparedEvent, ids: RandomIds): void {
+export function writeExistsOrWrite(
+  w: ByteWriter,
+  requestId: number,
+  stream: string,
+  index: number,
+  event: PreparedEvent,
+  ids: RandomIds,
+): void {
   const start = beginFrame(w, FrameType.EXISTS_OR_WRITE, 0, requestId);
   w.u64(index);
   w.str16(stream);
@@ -155,15 +211,31 @@ export function writeExistsOrWrite(w: ByteWriter, requestId: number, stream: str
   endFrame(w, start);
 }
 
-export function writePublishTransient(w: ByteWriter, requestId: number, stream: string, event: PreparedEvent, ids: RandomIds): void {
+export function writePublishTransient(
+  w: ByteWriter,
+  requestId: number,
+  stream: string,
+  event: PreparedEvent,
+  ids: RandomIds,
+): void {
   const start = beginFrame(w, FrameType.PUBLISH_TRANSIENT, 0, requestId);
   w.str16(stream);
   writeAppendRecords(w, [event], ids);
   endFrame(w, start);
 }
 
-export function writeRead(w: ByteWriter, requestId: number, stream: string, from: number | undefined, limit: number, backwards: boolean, consistency: ReadConsistency = 'linearizable', minPosition?: number): void {
-  const flags = (backwards ? READ_BACKWARDS : 0) | (from !== undefined ? READ_HAS_FROM : 0) | readFlags(consistency, minPosition);
+export function writeRead(
+  w: ByteWriter,
+  requestId: number,
+  stream: string,
+  from: number | undefined,
+  limit: number,
+  backwards: boolean,
+  consistency: ReadConsistency = 'linearizable',
+  minPosition?: number,
+): void {
+  const flags =
+    (backwards ? READ_BACKWARDS : 0) | (from !== undefined ? READ_HAS_FROM : 0) | readFlags(consistency, minPosition);
   const start = beginFrame(w, FrameType.READ, flags, requestId);
   w.str16(stream);
   w.u64(from ?? 0);
@@ -176,7 +248,15 @@ function readFlags(consistency: ReadConsistency, minPosition: number | undefined
   return (consistency === 'local' ? READ_LOCAL : 0) | (minPosition !== undefined ? READ_HAS_MIN_POSITION : 0);
 }
 
-export function writeReadAll(w: ByteWriter, requestId: number, from: number, limit: number, filter: Filter | undefined, consistency: ReadConsistency = 'linearizable', minPosition?: number): void {
+export function writeReadAll(
+  w: ByteWriter,
+  requestId: number,
+  from: number,
+  limit: number,
+  filter: Filter | undefined,
+  consistency: ReadConsistency = 'linearizable',
+  minPosition?: number,
+): void {
   const start = beginFrame(w, FrameType.READ_ALL, readFlags(consistency, minPosition), requestId);
   w.u64(from);
   w.u32(limit);
@@ -185,8 +265,21 @@ export function writeReadAll(w: ByteWriter, requestId: number, from: number, lim
   endFrame(w, start);
 }
 
-export function writeSubscribe(w: ByteWriter, requestId: number, from: 'start' | 'end' | number, filter: Filter | undefined, transient: boolean, credit: number, minPosition?: number): void {
-  const start = beginFrame(w, FrameType.SUBSCRIBE, minPosition === undefined ? 0 : SUBSCRIBE_HAS_MIN_POSITION, requestId);
+export function writeSubscribe(
+  w: ByteWriter,
+  requestId: number,
+  from: 'start' | 'end' | number,
+  filter: Filter | undefined,
+  transient: boolean,
+  credit: number,
+  minPosition?: number,
+): void {
+  const start = beginFrame(
+    w,
+    FrameType.SUBSCRIBE,
+    minPosition === undefined ? 0 : SUBSCRIBE_HAS_MIN_POSITION,
+    requestId,
+  );
   w.u8(from === 'start' ? FROM_START : from === 'end' ? FROM_END : FROM_POSITION);
   w.u64(typeof from === 'number' ? from : 0);
   w.u8(transient ? 1 : 0);
@@ -246,7 +339,10 @@ function writeExpected(w: ByteWriter, expected: Expected): void {
 }
 
 function writeFilter(w: ByteWriter, filter: Filter | undefined): void {
-  const mask = (filter?.streams ? FILTER_STREAMS : 0) | (filter?.prefixes ? FILTER_PREFIXES : 0) | (filter?.types ? FILTER_TYPES : 0);
+  const mask =
+    (filter?.streams ? FILTER_STREAMS : 0) |
+    (filter?.prefixes ? FILTER_PREFIXES : 0) |
+    (filter?.types ? FILTER_TYPES : 0);
   w.u8(mask);
   for (const list of [filter?.streams, filter?.prefixes, filter?.types]) {
     if (!list) continue;
@@ -285,13 +381,21 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
     case FrameType.APPEND_MANY: {
       const ack = readAck(r);
       const count = r.u16('part count');
-      if (count === 0) throw new InvalidArgumentError('invalid appendMany []: expected a non-empty array of { stream, events, expected? }');
+      if (count === 0)
+        throw new InvalidArgumentError(
+          'invalid appendMany []: expected a non-empty array of { stream, events, expected? }',
+        );
       const parts = [];
       for (let i = 0; i < count; i++) {
         const expected = readExpected(r);
         const stream = r.str16('stream');
         const events = readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend);
-        parts.push({ stream, expected, events, claims: (frame.flags & APPEND_HAS_CLAIMS) !== 0 ? readClaims(r) : undefined });
+        parts.push({
+          stream,
+          expected,
+          events,
+          claims: (frame.flags & APPEND_HAS_CLAIMS) !== 0 ? readClaims(r) : undefined,
+        });
       }
       request = { op: 'appendMany', ack, parts, resent: (frame.flags & REQUEST_RESENT) !== 0 };
       break;
@@ -312,18 +416,34 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
       const stream = r.str16('stream');
       const from = r.u64('from');
       const limit = r.u32('limit');
-      request = { op: 'read', stream, from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined, limit, backwards: (frame.flags & READ_BACKWARDS) !== 0, consistency: consistencyOf(frame.flags), minPosition: minPositionOf(r, frame.flags) };
+      request = {
+        op: 'read',
+        stream,
+        from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined,
+        limit,
+        backwards: (frame.flags & READ_BACKWARDS) !== 0,
+        consistency: consistencyOf(frame.flags),
+        minPosition: minPositionOf(r, frame.flags),
+      };
       break;
     }
     case FrameType.READ_ALL:
       // Field order on the wire: from, limit, filter, then minPosition.
-      request = { op: 'readAll', from: r.u64('from'), limit: r.u32('limit'), filter: readFilter(r), consistency: consistencyOf(frame.flags), minPosition: undefined };
+      request = {
+        op: 'readAll',
+        from: r.u64('from'),
+        limit: r.u32('limit'),
+        filter: readFilter(r),
+        consistency: consistencyOf(frame.flags),
+        minPosition: undefined,
+      };
       request = { ...request, minPosition: minPositionOf(r, frame.flags) };
       break;
     case FrameType.SUBSCRIBE: {
       const kind = r.u8('from kind');
       const position = r.u64('from position');
-      if (kind !== FROM_START && kind !== FROM_END && kind !== FROM_POSITION) throw new ProtocolError(`SUBSCRIBE: unknown from kind ${kind}`);
+      if (kind !== FROM_START && kind !== FROM_END && kind !== FROM_POSITION)
+        throw new ProtocolError(`SUBSCRIBE: unknown from kind ${kind}`);
       const from = kind === FROM_START ? 'start' : kind === FROM_END ? 'end' : position;
       const transient = r.u8('transient') !== 0;
       const credit = r.u32('credit');
@@ -363,12 +483,18 @@ export function readRequest(frame: Frame, limits: RequestLimits): Request {
       const snapshotIndex = r.u64('snapshot index');
       const fromIndex = r.u64('from index');
       if (frame.type === FrameType.SNAPSHOT_READ) {
-        request = { op: 'snapshot', frame: { type: 'snapshot-read', from, to, snapshotIndex, fromIndex, positionHint: r.u64('position hint') } };
+        request = {
+          op: 'snapshot',
+          frame: { type: 'snapshot-read', from, to, snapshotIndex, fromIndex, positionHint: r.u64('position hint') },
+        };
       } else {
         const error = r.str16('error');
         // A copy: the chunk is staged asynchronously, after this frame's buffer may be reused.
         const bytes = r.bytesView(r.remaining, 'snapshot batches').slice();
-        request = { op: 'snapshot', frame: { type: 'snapshot-data', from, to, snapshotIndex, fromIndex, bytes, error } };
+        request = {
+          op: 'snapshot',
+          frame: { type: 'snapshot-data', from, to, snapshotIndex, fromIndex, bytes, error },
+        };
       }
       break;
     }
@@ -414,7 +540,8 @@ function readExpected(r: ByteReader): Expected {
 
 function readFilter(r: ByteReader): Filter | undefined {
   const mask = r.u8('filter mask');
-  if ((mask & ~(FILTER_STREAMS | FILTER_PREFIXES | FILTER_TYPES)) !== 0) throw new ProtocolError(`unknown filter bits ${mask}`);
+  if ((mask & ~(FILTER_STREAMS | FILTER_PREFIXES | FILTER_TYPES)) !== 0)
+    throw new ProtocolError(`unknown filter bits ${mask}`);
   if (mask === 0) return undefined;
   const filter: Filter = {};
   if (mask & FILTER_STREAMS) filter.streams = readList(r, 'filter stream');

@@ -2,7 +2,14 @@ import { ProtocolError, errorDetails, errorFromWire, type OrdoError } from '../t
 import type { AppendManyResult, Event, ExistsOrWriteResult, StreamInfo, TransientEvent } from '../types/event.js';
 import type { ByteWriter } from './bytes.js';
 import { APPEND_WRITTEN, FrameType, frameTypeName } from './constants.js';
-import { readEventRuns, readTransient, writeEventRuns, writeStoredRuns, writeTransient, type StoredRuns } from './events.js';
+import {
+  readEventRuns,
+  readTransient,
+  writeEventRuns,
+  writeStoredRuns,
+  writeTransient,
+  type StoredRuns,
+} from './events.js';
 import { beginFrame, emptyFrame, endFrame, type Frame } from './frame.js';
 
 /** An answer as the client reads it. */
@@ -23,7 +30,14 @@ export type Response =
 
 // ---- server side: encoding ----
 
-export function writeWelcome(w: ByteWriter, requestId: number, version: number, server: string, maxFrameBytes: number, maxInFlight: number): void {
+export function writeWelcome(
+  w: ByteWriter,
+  requestId: number,
+  version: number,
+  server: string,
+  maxFrameBytes: number,
+  maxInFlight: number,
+): void {
   const start = beginFrame(w, FrameType.WELCOME, 0, requestId);
   w.u16(version);
   w.str16(server);
@@ -32,7 +46,14 @@ export function writeWelcome(w: ByteWriter, requestId: number, version: number, 
   endFrame(w, start);
 }
 
-export function writeAppendOk(w: ByteWriter, requestId: number, position: number, index: number, count: number, written: boolean): void {
+export function writeAppendOk(
+  w: ByteWriter,
+  requestId: number,
+  position: number,
+  index: number,
+  count: number,
+  written: boolean,
+): void {
   const start = beginFrame(w, FrameType.APPEND_OK, written ? APPEND_WRITTEN : 0, requestId);
   w.u64(position);
   w.u64(index);
@@ -61,7 +82,13 @@ export function writeOk(w: ByteWriter, requestId: number): void {
  * EVENTS: `u64 next` (where the reader continues: the next index of a stream read, the next
  * position of a log read or subscription) then runs of records.
  */
-export function writeEvents(w: ByteWriter, requestId: number, flags: number, next: number, events: readonly Event[]): void {
+export function writeEvents(
+  w: ByteWriter,
+  requestId: number,
+  flags: number,
+  next: number,
+  events: readonly Event[],
+): void {
   const start = beginFrame(w, FrameType.EVENTS, flags, requestId);
   w.u64(next);
   writeEventRuns(w, events);
@@ -69,7 +96,13 @@ export function writeEvents(w: ByteWriter, requestId: number, flags: number, nex
 }
 
 /** EVENTS from records as stored: the same frame, with no event decoded or re-encoded. */
-export function writeStoredEvents(w: ByteWriter, requestId: number, flags: number, next: number, stored: StoredRuns): void {
+export function writeStoredEvents(
+  w: ByteWriter,
+  requestId: number,
+  flags: number,
+  next: number,
+  stored: StoredRuns,
+): void {
   const start = beginFrame(w, FrameType.EVENTS, flags, requestId);
   w.u64(next);
   writeStoredRuns(w, stored);
@@ -136,16 +169,36 @@ export function readResponse(frame: Frame): Response {
   let response: Response;
   switch (frame.type) {
     case FrameType.WELCOME:
-      response = { kind: 'welcome', version: r.u16('version'), server: r.str16('server name'), maxFrameBytes: r.u32('max frame'), maxInFlight: r.u32('max in flight') };
+      response = {
+        kind: 'welcome',
+        version: r.u16('version'),
+        server: r.str16('server name'),
+        maxFrameBytes: r.u32('max frame'),
+        maxInFlight: r.u32('max in flight'),
+      };
       break;
     case FrameType.APPEND_OK:
-      response = { kind: 'appendOk', result: { position: r.u64('position'), index: r.u64('index'), count: r.u64('count'), written: (frame.flags & APPEND_WRITTEN) !== 0 } };
+      response = {
+        kind: 'appendOk',
+        result: {
+          position: r.u64('position'),
+          index: r.u64('index'),
+          count: r.u64('count'),
+          written: (frame.flags & APPEND_WRITTEN) !== 0,
+        },
+      };
       break;
     case FrameType.APPEND_MANY_OK: {
       const position = r.u64('position');
       const count = r.u16('part count');
       const streams = [];
-      for (let i = 0; i < count; i++) streams.push({ stream: r.str16('stream'), position: r.u64('position'), index: r.u64('index'), count: r.u64('count') });
+      for (let i = 0; i < count; i++)
+        streams.push({
+          stream: r.str16('stream'),
+          position: r.u64('position'),
+          index: r.u64('index'),
+          count: r.u64('count'),
+        });
       response = { kind: 'appendManyOk', result: { position, streams } };
       break;
     }

@@ -34,8 +34,14 @@ export function decodeConfigEntry(data: Uint8Array): ConfigEntry {
   const change = value?.change;
   const config = value?.config;
   if (
-    typeof change !== 'object' || change === null || typeof change.node !== 'string' || !['add-learner', 'add-voter', 'remove'].includes(change.type) ||
-    typeof config !== 'object' || config === null || !Array.isArray(config.voters) || !Array.isArray(config.learners)
+    typeof change !== 'object' ||
+    change === null ||
+    typeof change.node !== 'string' ||
+    !['add-learner', 'add-voter', 'remove'].includes(change.type) ||
+    typeof config !== 'object' ||
+    config === null ||
+    !Array.isArray(config.voters) ||
+    !Array.isArray(config.learners)
   ) {
     throw new Error(`not a config entry: ${text}`);
   }

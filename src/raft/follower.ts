@@ -19,7 +19,14 @@ export function answerAppend(log: RaftLog, m: Message): Message {
   // Our log does not hold (m.index, m.logTerm): tell the leader where to look instead, so it
   // skips a whole term per round trip rather than one entry.
   const hint = log.findConflictByTerm(Math.min(m.index, log.lastIndex()), m.logTerm);
-  return message({ type: 'append-response', to: m.from, index: m.index, reject: true, rejectHint: hint.index, logTerm: hint.term });
+  return message({
+    type: 'append-response',
+    to: m.from,
+    index: m.index,
+    reject: true,
+    rejectHint: hint.index,
+    logTerm: hint.term,
+  });
 }
 
 export function answerHeartbeat(log: RaftLog, m: Message): Message {
@@ -38,7 +45,11 @@ export function answerSnapshot(log: RaftLog, tracker: ProgressTracker, m: Messag
 }
 
 /** Takes a leader's snapshot unless we already have its entries; true if taken. */
-function restore(log: RaftLog, tracker: ProgressTracker, snapshot: { index: number; term: number; config: ConfigState; data: Uint8Array }): boolean {
+function restore(
+  log: RaftLog,
+  tracker: ProgressTracker,
+  snapshot: { index: number; term: number; config: ConfigState; data: Uint8Array },
+): boolean {
   if (snapshot.index <= log.committed) return false;
   if (log.matchTerm(snapshot.index, snapshot.term)) {
     // We have the entry: just fast-forward the commit.

@@ -3,6 +3,12 @@ export { RawNode, type Ready, type RaftStatus, type PeerProgress } from './raw-n
 export { DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, type RaftOptions } from './options.js';
 export { MemoryStorage, EMPTY_HARD_STATE, emptySnapshot, type RaftStorage } from './storage.js';
 export { ProposalDroppedError, type DropReason } from './errors.js';
-export { applyChange, encodeConfigEntry, decodeConfigEntry, type ConfigChange, type ConfigEntry } from './config-change.js';
+export {
+  applyChange,
+  encodeConfigEntry,
+  decodeConfigEntry,
+  type ConfigChange,
+  type ConfigEntry,
+} from './config-change.js';
 export { seededRandom, type RandomSource } from './random.js';
 export type { ProgressState } from './progress.js';

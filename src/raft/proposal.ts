@@ -20,17 +20,32 @@ export interface ProposalContext {
 /** Throws ProposalDroppedError, with the reason, when the node cannot take these entries now. */
 export function checkProposal(entries: ReadonlyArray<{ kind: EntryKind }>, node: ProposalContext): void {
   if (entries.length === 0) throw new ProposalDroppedError('empty', node.leader, 'no entries');
-  if (node.role !== 'leader') throw new ProposalDroppedError('not-leader', node.leader, `${node.id} is ${node.role} in term ${node.term}`);
+  if (node.role !== 'leader')
+    throw new ProposalDroppedError('not-leader', node.leader, `${node.id} is ${node.role} in term ${node.term}`);
   if (!node.member) throw new ProposalDroppedError('removed', NONE, `${node.id} is no longer a member`);
-  if (node.leadTransferee !== NONE) throw new ProposalDroppedError('transferring', node.leadTransferee, `leadership is moving to ${node.leadTransferee}`);
+  if (node.leadTransferee !== NONE)
+    throw new ProposalDroppedError(
+      'transferring',
+      node.leadTransferee,
+      `leadership is moving to ${node.leadTransferee}`,
+    );
   for (const entry of entries) {
     if (entry.kind !== 'config') continue;
     if (node.pendingConfigIndex > node.applied) {
-      throw new ProposalDroppedError('config-pending', node.leader, `config change at ${node.pendingConfigIndex} not applied yet (applied ${node.applied})`);
+      throw new ProposalDroppedError(
+        'config-pending',
+        node.leader,
+        `config change at ${node.pendingConfigIndex} not applied yet (applied ${node.applied})`,
+      );
     }
     if (!node.committedInTerm()) {
-      throw new ProposalDroppedError('config-pending', node.leader, `leader has not committed an entry of term ${node.term} yet`);
+      throw new ProposalDroppedError(
+        'config-pending',
+        node.leader,
+        `leader has not committed an entry of term ${node.term} yet`,
+      );
     }
-    if (entries.filter((e) => e.kind === 'config').length > 1) throw new ProposalDroppedError('config-pending', node.leader, 'one config change at a time');
+    if (entries.filter((e) => e.kind === 'config').length > 1)
+      throw new ProposalDroppedError('config-pending', node.leader, 'one config change at a time');
   }
 }

@@ -63,7 +63,8 @@ export class RaftLog {
     const lastNew = index + entries.length;
     const conflict = this.findConflict(entries);
     if (conflict !== 0) {
-      if (conflict <= this.committed) raftInvariantFailed(`entry ${conflict} conflicts with the committed prefix (committed ${this.committed})`);
+      if (conflict <= this.committed)
+        raftInvariantFailed(`entry ${conflict} conflicts with the committed prefix (committed ${this.committed})`);
       this.append(entries.slice(conflict - (index + 1)));
     }
     this.commitTo(Math.min(committed, lastNew));
@@ -73,7 +74,8 @@ export class RaftLog {
   append(entries: readonly Entry[]): number {
     if (entries.length === 0) return this.lastIndex();
     const after = entries[0]!.index - 1;
-    if (after < this.committed) raftInvariantFailed(`appending after ${after} would overwrite committed ${this.committed}`);
+    if (after < this.committed)
+      raftInvariantFailed(`appending after ${after} would overwrite committed ${this.committed}`);
     this.unstable.truncateAndAppend(entries);
     return this.lastIndex();
   }
@@ -118,7 +120,8 @@ export class RaftLog {
 
   appliedTo(index: number): void {
     if (index === 0) return;
-    if (index > this.committed || index < this.applied) raftInvariantFailed(`applied ${index} outside [${this.applied}, ${this.committed}]`);
+    if (index > this.committed || index < this.applied)
+      raftInvariantFailed(`applied ${index} outside [${this.applied}, ${this.committed}]`);
     this.applied = index;
   }
 

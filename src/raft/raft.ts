@@ -16,7 +16,21 @@ import { LeaderReads } from './read-index.js';
 import { LeaderReplication } from './replication.js';
 import type { Progress } from './progress.js';
 import { ProgressTracker } from './tracker.js';
-import { EMPTY_DATA, NONE, isLocalMessage, message, type ConfigState, type Entry, type EntryKind, type HardState, type Message, type NodeId, type ReadState, type Role, type SoftState } from './types.js';
+import {
+  EMPTY_DATA,
+  NONE,
+  isLocalMessage,
+  message,
+  type ConfigState,
+  type Entry,
+  type EntryKind,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type SoftState,
+} from './types.js';
 
 export type { RaftOptions } from './options.js';
 
@@ -62,7 +76,9 @@ export class Raft {
     this.electionTicks = options.electionTicks ?? DEFAULT_ELECTION_TICKS;
     this.heartbeatTicks = options.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS;
     if (this.heartbeatTicks <= 0 || this.heartbeatTicks >= this.electionTicks) {
-      throw new RangeError(`heartbeatTicks must be in [1, electionTicks), got ${this.heartbeatTicks} with electionTicks ${this.electionTicks}`);
+      throw new RangeError(
+        `heartbeatTicks must be in [1, electionTicks), got ${this.heartbeatTicks} with electionTicks ${this.electionTicks}`,
+      );
     }
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxApplyBytes = options.maxApplyBytes ?? DEFAULT_MAX_APPLY_BYTES;
@@ -72,8 +88,12 @@ export class Raft {
     this.tracker = new ProgressTracker(options.maxInflightMessages ?? DEFAULT_MAX_INFLIGHT_MESSAGES);
     this.log = new RaftLog(options.storage);
     this.log.asyncWrites = options.asyncStorageWrites === true;
-    this.replication = new LeaderReplication(this.id, this.log, this.tracker, this.maxMessageBytes, (m) => this.send(m));
-    this.reads = new LeaderReads(this.log, this.tracker, this.replication, (from, index, context) => this.answerRead(from, index, context));
+    this.replication = new LeaderReplication(this.id, this.log, this.tracker, this.maxMessageBytes, (m) =>
+      this.send(m),
+    );
+    this.reads = new LeaderReads(this.log, this.tracker, this.replication, (from, index, context) =>
+      this.answerRead(from, index, context),
+    );
 
     const { hardState, config } = options.storage.initialState();
     this.tracker.setConfig(config, this.log.lastIndex() + 1);
@@ -233,7 +253,13 @@ export class Raft {
   // ---- the one entry point ----
 
   step(m: Message): void {
-    if (m.term === 0 && !isLocalMessage(m.type) && m.type !== 'propose' && m.type !== 'read-index' && m.type !== 'transfer-leader') {
+    if (
+      m.term === 0 &&
+      !isLocalMessage(m.type) &&
+      m.type !== 'propose' &&
+      m.type !== 'read-index' &&
+      m.type !== 'transfer-leader'
+    ) {
       // A remote message always carries a term (≥ 1). Term-0 forms are local requests only.
       return;
     }
@@ -293,7 +319,10 @@ export class Raft {
     const responseType = m.type === 'vote' ? 'vote-response' : 'pre-vote-response';
     // We may vote for the same node again (a repeated request), for anyone if we have not
     // voted and know no leader, and pre-vote for a future term.
-    const canVote = this.vote === m.from || (this.vote === NONE && this.leader === NONE) || (m.type === 'pre-vote' && m.term > this.term);
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NONE && this.leader === NONE) ||
+      (m.type === 'pre-vote' && m.term > this.term);
     const upToDate = this.unsafeVote || this.log.isUpToDate(m.index, m.logTerm);
     if (canVote && upToDate) {
       // The response carries the request's term: a pre-vote's future term must not be
@@ -423,7 +452,12 @@ export class Raft {
   /** Appends proposals to the leader's log; the caller checked that we are leader. */
   private appendEntries(entries: ReadonlyArray<{ kind: EntryKind; data: Uint8Array }>): Entry[] {
     let index = this.log.lastIndex();
-    const stamped: Entry[] = entries.map((entry) => ({ term: this.term, index: ++index, kind: entry.kind, data: entry.data }));
+    const stamped: Entry[] = entries.map((entry) => ({
+      term: this.term,
+      index: ++index,
+      kind: entry.kind,
+      data: entry.data,
+    }));
     this.log.append(stamped);
     // The leader counts itself for commit only once the entries are on its disk (stableTo).
     return stamped;

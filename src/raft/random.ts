@@ -20,7 +20,8 @@ export function seededRandom(seed: number): RandomSource & { float(): number; st
   };
   return {
     int(bound: number): number {
-      if (!Number.isInteger(bound) || bound <= 0) throw new RangeError(`random bound must be a positive integer, got ${bound}`);
+      if (!Number.isInteger(bound) || bound <= 0)
+        throw new RangeError(`random bound must be a positive integer, got ${bound}`);
       return next() % bound;
     },
     float(): number {

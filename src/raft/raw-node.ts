@@ -2,7 +2,18 @@ import { raftInvariantFailed } from './assert.js';
 import type { ConfigChange } from './config-change.js';
 import { Raft, type RaftOptions } from './raft.js';
 import type { ProgressState } from './progress.js';
-import { message, type ConfigState, type Entry, type HardState, type Message, type NodeId, type ReadState, type Role, type Snapshot, type SoftState } from './types.js';
+import {
+  message,
+  type ConfigState,
+  type Entry,
+  type HardState,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Role,
+  type Snapshot,
+  type SoftState,
+} from './types.js';
 
 /**
  * What the node must do, in this order (etcd's Ready contract):
@@ -69,7 +80,14 @@ export class RawNode {
 
   /** A message from another node. Local message types are refused: use the methods below. */
   step(m: Message): void {
-    if (m.type === 'hup' || m.type === 'beat' || m.type === 'check-quorum' || m.type === 'propose' || m.type === 'unreachable' || m.type === 'snapshot-status') {
+    if (
+      m.type === 'hup' ||
+      m.type === 'beat' ||
+      m.type === 'check-quorum' ||
+      m.type === 'propose' ||
+      m.type === 'unreachable' ||
+      m.type === 'snapshot-status'
+    ) {
       throw new TypeError(`step() takes messages from peers, got local message type '${m.type}'`);
     }
     this.raft.step(m);
@@ -96,7 +114,8 @@ export class RawNode {
 
   /** Asks for a linearizable read point; the answer comes as a ReadState with this context. */
   readIndex(context: number): void {
-    if (!Number.isInteger(context) || context <= 0) throw new RangeError(`read context must be a positive integer, got ${context}`);
+    if (!Number.isInteger(context) || context <= 0)
+      throw new RangeError(`read context must be a positive integer, got ${context}`);
     this.raft.step(message({ type: 'read-index', from: this.raft.id, context }));
   }
 
@@ -138,7 +157,8 @@ export class RawNode {
       committedEntries: raft.log.nextCommittedEntries(raft.maxApplyBytes),
       messages: raft.msgs,
       readStates: raft.readStates,
-      mustSync: entries.length > 0 || (hardChanged && (hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote)),
+      mustSync:
+        entries.length > 0 || (hardChanged && (hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote)),
     };
     raft.msgs = [];
     raft.readStates = [];
@@ -173,7 +193,8 @@ export class RawNode {
    * durable. A write of entries that were replaced meanwhile counts for nothing.
    */
   persisted(index: number, term: number): void {
-    if (!this.raft.log.asyncWrites) raftInvariantFailed('persisted() is for asyncStorageWrites; advance() reports writes otherwise');
+    if (!this.raft.log.asyncWrites)
+      raftInvariantFailed('persisted() is for asyncStorageWrites; advance() reports writes otherwise');
     this.raft.onStable(index, term);
   }
 
@@ -258,7 +279,8 @@ export class RawNode {
     const raft = this.raft;
     const progress: RaftStatus['progress'] = {};
     if (raft.role === 'leader') {
-      for (const [id, pr] of raft.tracker.progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive };
+      for (const [id, pr] of raft.tracker.progress)
+        progress[id] = { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive };
     }
     return {
       id: raft.id,

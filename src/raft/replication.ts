@@ -47,7 +47,9 @@ export class LeaderReplication {
     }
     const sent = this.log.entriesFrom(pr.next, this.maxMessageBytes);
     if (sent.length === 0 && !sendIfEmpty) return false;
-    this.send(message({ type: 'append', to, index: prevIndex, logTerm: prevTerm, entries: sent, commit: this.log.committed }));
+    this.send(
+      message({ type: 'append', to, index: prevIndex, logTerm: prevTerm, entries: sent, commit: this.log.committed }),
+    );
     pr.sentEntries(sent.length > 0 ? sent[sent.length - 1]!.index : prevIndex, sent.length);
     return true;
   }

@@ -45,7 +45,8 @@ export class MemoryStorage implements RaftStorage {
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     const offset = this.ents[0]!.index;
     if (lo <= offset) raftInvariantFailed(`entries from ${lo} requested, compacted up to ${offset}`);
-    if (hi > this.lastIndex() + 1) raftInvariantFailed(`entries up to ${hi - 1} requested, last is ${this.lastIndex()}`);
+    if (hi > this.lastIndex() + 1)
+      raftInvariantFailed(`entries up to ${hi - 1} requested, last is ${this.lastIndex()}`);
     return limitBytes(this.ents.slice(lo - offset, hi - offset), maxBytes);
   }
 
@@ -82,7 +83,8 @@ export class MemoryStorage implements RaftStorage {
 
   /** Replaces everything with a snapshot (a follower far behind, or a new node). */
   applySnapshot(snapshot: Snapshot): void {
-    if (snapshot.index < this.snap.index) raftInvariantFailed(`snapshot at ${snapshot.index} is older than ${this.snap.index}`);
+    if (snapshot.index < this.snap.index)
+      raftInvariantFailed(`snapshot at ${snapshot.index} is older than ${this.snap.index}`);
     this.snap = snapshot;
     this.ents = [{ term: snapshot.term, index: snapshot.index, kind: 'normal', data: EMPTY_DATA }];
   }

@@ -153,5 +153,12 @@ export interface ReadState {
 }
 
 export function isLocalMessage(type: MessageType): boolean {
-  return type === 'hup' || type === 'beat' || type === 'check-quorum' || type === 'propose' || type === 'unreachable' || type === 'snapshot-status';
+  return (
+    type === 'hup' ||
+    type === 'beat' ||
+    type === 'check-quorum' ||
+    type === 'propose' ||
+    type === 'unreachable' ||
+    type === 'snapshot-status'
+  );
 }

@@ -82,7 +82,9 @@ export class Unstable {
 
   slice(lo: number, hi: number): Entry[] {
     if (lo < this.offset || hi > this.offset + this.entries.length) {
-      raftInvariantFailed(`unstable slice [${lo}, ${hi}) outside [${this.offset}, ${this.offset + this.entries.length})`);
+      raftInvariantFailed(
+        `unstable slice [${lo}, ${hi}) outside [${this.offset}, ${this.offset + this.entries.length})`,
+      );
     }
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }

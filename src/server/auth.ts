@@ -107,7 +107,9 @@ export async function loadAuthFile(path: string): Promise<Authenticator> {
   }
   const tokens = (parsed as { tokens?: unknown } | null)?.tokens;
   if (!Array.isArray(tokens)) {
-    throw new InvalidArgumentError(`invalid auth file ${path}: expected { "tokens": [ { "name", "token", "scopes" } ] }, got ${describe(parsed)}`);
+    throw new InvalidArgumentError(
+      `invalid auth file ${path}: expected { "tokens": [ { "name", "token", "scopes" } ] }, got ${describe(parsed)}`,
+    );
   }
   return tokenAuthenticator(tokens.map((entry, i) => validateEntry(entry, `${path} tokens[${i}]`)));
 }
@@ -118,13 +120,15 @@ export function tokenAuthenticator(entries: readonly TokenEntry[]): Authenticato
   const byDigest = new Map<string, { entry: TokenEntry; principal: Principal }>();
   for (const entry of entries) {
     const digest = sha256(entry.token);
-    if (byDigest.has(digest)) throw new InvalidArgumentError(`auth: token of ${JSON.stringify(entry.name)} is listed twice`);
+    if (byDigest.has(digest))
+      throw new InvalidArgumentError(`auth: token of ${JSON.stringify(entry.name)} is listed twice`);
     byDigest.set(digest, { entry, principal: { name: entry.name, scopes: new Set(entry.scopes) } });
   }
   return {
     required: true,
     authenticate(token) {
-      if (token === undefined || token === '') throw new UnauthenticatedError('this server requires a token (see --auth-file); none was given');
+      if (token === undefined || token === '')
+        throw new UnauthenticatedError('this server requires a token (see --auth-file); none was given');
       const found = byDigest.get(sha256(token));
       if (!found || !safeEqual(found.entry.token, token)) throw new UnauthenticatedError('unknown token');
       return found.principal;
@@ -134,13 +138,17 @@ export function tokenAuthenticator(entries: readonly TokenEntry[]): Authenticato
 
 function validateEntry(entry: unknown, where: string): TokenEntry {
   const e = entry as Partial<TokenEntry> | null;
-  if (typeof e !== 'object' || e === null) throw new InvalidArgumentError(`invalid ${where} ${describe(entry)}: expected { name, token, scopes }`);
-  if (typeof e.name !== 'string' || e.name === '') throw new InvalidArgumentError(`invalid ${where}.name ${describe(e.name)}: expected a non-empty string`);
+  if (typeof e !== 'object' || e === null)
+    throw new InvalidArgumentError(`invalid ${where} ${describe(entry)}: expected { name, token, scopes }`);
+  if (typeof e.name !== 'string' || e.name === '')
+    throw new InvalidArgumentError(`invalid ${where}.name ${describe(e.name)}: expected a non-empty string`);
   if (typeof e.token !== 'string' || e.token.length < 8) {
     throw new InvalidArgumentError(`invalid ${where}.token: expected a string of at least 8 characters`);
   }
   if (!Array.isArray(e.scopes) || e.scopes.length === 0 || !e.scopes.every((s) => SCOPES.includes(s as Scope))) {
-    throw new InvalidArgumentError(`invalid ${where}.scopes ${describe(e.scopes)}: expected a non-empty array of 'read', 'write', 'admin'`);
+    throw new InvalidArgumentError(
+      `invalid ${where}.scopes ${describe(e.scopes)}: expected a non-empty array of 'read', 'write', 'admin'`,
+    );
   }
   return { name: e.name, token: e.token, scopes: e.scopes as Scope[] };
 }

@@ -264,10 +264,17 @@ export class BinarySession implements ConnectionSession {
   ): SubscriptionPump {
     const { metrics } = this.options;
     const transport = this.wire.transport;
-    const pump = new SubscriptionPump(id, subscription, request.credit, this.pumpOutput, (ended) => {
-      if (this.pumps.get(ended.id) === ended) this.pumps.delete(ended.id);
-      metrics.subscriptionClosed(transport);
-    }, raw);
+    const pump = new SubscriptionPump(
+      id,
+      subscription,
+      request.credit,
+      this.pumpOutput,
+      (ended) => {
+        if (this.pumps.get(ended.id) === ended) this.pumps.delete(ended.id);
+        metrics.subscriptionClosed(transport);
+      },
+      raw,
+    );
     this.pumps.set(id, pump);
     metrics.subscriptionOpened(transport);
     metrics.request(request.op, transport, 'ok');

@@ -22,7 +22,15 @@ export const MAX_PAGE_EVENTS = 4096;
 const EVENT_FRAMING_ESTIMATE_BYTES = 128;
 
 /** The requests answered with one answer once the log has done its part. */
-type OneShotOp = 'appendMany' | 'existsOrWrite' | 'publishTransient' | 'read' | 'readAll' | 'count' | 'headPosition' | 'streams';
+type OneShotOp =
+  | 'appendMany'
+  | 'existsOrWrite'
+  | 'publishTransient'
+  | 'read'
+  | 'readAll'
+  | 'count'
+  | 'headPosition'
+  | 'streams';
 export type OneShotRequest = Extract<Request, { op: OneShotOp }>;
 type RequestOf<Op extends Request['op']> = Extract<Request, { op: Op }>;
 
@@ -35,7 +43,12 @@ export async function answerRequest(log: OrdoNode, id: number, request: OneShotR
     }
     case 'existsOrWrite': {
       const part = { stream: request.stream, expected: request.index, events: [request.event] };
-      const outcome = await writeOne(log, { parts: [part], ack: 'quorum', resent: request.resent, existsOrWrite: true });
+      const outcome = await writeOne(log, {
+        parts: [part],
+        ack: 'quorum',
+        resent: request.resent,
+        existsOrWrite: true,
+      });
       const { position, index, count } = outcome.parts[0]!;
       return (w) => writeAppendOk(w, id, position, index, count, outcome.written);
     }

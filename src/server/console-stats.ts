@@ -25,20 +25,31 @@ export interface ConsoleStats {
  * open console, running only while one is open, so the samples (fsync durations are taken, not
  * copied) are the same for all and cost nothing when nobody looks.
  */
-export function createConsoleStats(log: OrdoNode, metrics: ServerMetrics, hosted: HostedPatterns, peers: Readonly<Record<string, string>>) {
+export function createConsoleStats(
+  log: OrdoNode,
+  metrics: ServerMetrics,
+  hosted: HostedPatterns,
+  peers: Readonly<Record<string, string>>,
+) {
   const listeners = new Set<(stats: ConsoleStats) => void>();
   let timer: NodeJS.Timeout | undefined;
 
   /** A sample; `take` hands the fsync durations to it (the shared tick) instead of leaving them. */
   const sample = (take = true): ConsoleStats => {
     const fsyncs = take ? metrics.takeFsyncs().sort((a, b) => a - b) : [];
-    const at = (p: number) => (fsyncs.length === 0 ? 0 : fsyncs[Math.min(fsyncs.length - 1, Math.floor(p * fsyncs.length))]! * 1000);
+    const at = (p: number) =>
+      fsyncs.length === 0 ? 0 : fsyncs[Math.min(fsyncs.length - 1, Math.floor(p * fsyncs.length))]! * 1000;
     return {
       time: Date.now(),
       node: log.raftStatus(),
       peers,
       log: log.metrics(),
-      fsync: { count: fsyncs.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: fsyncs.length === 0 ? 0 : fsyncs[fsyncs.length - 1]! * 1000 },
+      fsync: {
+        count: fsyncs.length,
+        p50Ms: at(0.5),
+        p99Ms: at(0.99),
+        maxMs: fsyncs.length === 0 ? 0 : fsyncs[fsyncs.length - 1]! * 1000,
+      },
       models: [...hosted.models.values()].map((model) => model.status()),
       consumers: [...hosted.consumers.values()].map((consumer) => consumer.status()),
     };
@@ -68,7 +79,13 @@ export function createConsoleStats(log: OrdoNode, metrics: ServerMetrics, hosted
   return {
     /** Streams samples to one console until it goes away (or the server closes it). */
     stream(req: IncomingMessage, res: ServerResponse, onEnd: (end: () => void) => void): Promise<void> {
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', 'access-control-allow-origin': '*' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'access-control-allow-origin': '*',
+      });
       res.write(`retry: ${STATS_INTERVAL_MS}\n\n`);
       return new Promise<void>((resolve) => {
         const stop = subscribe((stats) => res.write(`event: stats\ndata: ${JSON.stringify(stats)}\n\n`));

@@ -1,7 +1,16 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { OrdoNode } from '../node/index.js';
-import { consume, openModel, type Consumer, type ConsumerOptions, type ConsumerState, type AnyModelDefinition, type Model, type ModelState } from '../patterns/index.js';
+import {
+  consume,
+  openModel,
+  type Consumer,
+  type ConsumerOptions,
+  type ConsumerState,
+  type AnyModelDefinition,
+  type Model,
+  type ModelState,
+} from '../patterns/index.js';
 import { InvalidArgumentError } from '../types/errors.js';
 
 /** A hosted model writes its snapshots this often unless its definition says otherwise (events). */
@@ -31,15 +40,27 @@ export async function startHosted(
   const models = new Map<string, Model<unknown>>();
   const consumers = new Map<string, Consumer>();
   for (const definition of options.models ?? []) {
-    if (models.has(definition.name)) throw new InvalidArgumentError(`two hosted models are named ${JSON.stringify(definition.name)}: expected unique names`);
-    models.set(definition.name, openModel(log, definition, { snapshotEvery: definition.snapshotEvery ?? HOSTED_SNAPSHOT_EVERY }));
+    if (models.has(definition.name))
+      throw new InvalidArgumentError(
+        `two hosted models are named ${JSON.stringify(definition.name)}: expected unique names`,
+      );
+    models.set(
+      definition.name,
+      openModel(log, definition, { snapshotEvery: definition.snapshotEvery ?? HOSTED_SNAPSHOT_EVERY }),
+    );
   }
   for (const definition of options.consumers ?? []) {
-    if (consumers.has(definition.name)) throw new InvalidArgumentError(`two hosted consumers are named ${JSON.stringify(definition.name)}: expected unique names`);
+    if (consumers.has(definition.name))
+      throw new InvalidArgumentError(
+        `two hosted consumers are named ${JSON.stringify(definition.name)}: expected unique names`,
+      );
     const consumer = await consume(log, {
       ...definition,
       onState: (status) => {
-        logger.info({ consumer: status.name, state: status.state, position: status.position, lastError: status.lastError }, 'consumer state');
+        logger.info(
+          { consumer: status.name, state: status.state, position: status.position, lastError: status.lastError },
+          'consumer state',
+        );
         definition.onState?.(status);
       },
     });
@@ -47,7 +68,8 @@ export async function startHosted(
   }
   for (const [name, model] of models) {
     model.ready.then(
-      () => logger.info({ model: name, position: model.position, loadedFrom: model.status().loadedFrom }, 'model ready'),
+      () =>
+        logger.info({ model: name, position: model.position, loadedFrom: model.status().loadedFrom }, 'model ready'),
       (error: Error) => logger.error({ model: name, err: error }, 'model failed'),
     );
   }
@@ -62,28 +84,72 @@ export async function startHosted(
   };
 }
 
-function registerMetrics(log: OrdoNode, models: ReadonlyMap<string, Model<unknown>>, consumers: ReadonlyMap<string, Consumer>, registry: Registry): void {
+function registerMetrics(
+  log: OrdoNode,
+  models: ReadonlyMap<string, Model<unknown>>,
+  consumers: ReadonlyMap<string, Consumer>,
+  registry: Registry,
+): void {
   if (models.size > 0) {
-    const perModel = (name: string, help: string, value: (model: Model<unknown>) => number) => gaugePer(registry, 'model', models, name, help, value);
+    const perModel = (name: string, help: string, value: (model: Model<unknown>) => number) =>
+      gaugePer(registry, 'model', models, name, help, value);
     perModel('ordo_model_position', 'Position a hosted model is as of', (model) => model.position);
-    perModel('ordo_model_lag_positions', 'Committed positions a hosted model has not looked at yet', (model) => Math.max(0, log.committedPosition - model.position));
-    perModel('ordo_model_events', 'Events a hosted model has applied since the start of the log', (model) => model.status().events);
-    perModel('ordo_model_snapshots_written', 'Snapshots a hosted model appended', (model) => model.status().snapshotsWritten);
+    perModel('ordo_model_lag_positions', 'Committed positions a hosted model has not looked at yet', (model) =>
+      Math.max(0, log.committedPosition - model.position),
+    );
+    perModel(
+      'ordo_model_events',
+      'Events a hosted model has applied since the start of the log',
+      (model) => model.status().events,
+    );
+    perModel(
+      'ordo_model_snapshots_written',
+      'Snapshots a hosted model appended',
+      (model) => model.status().snapshotsWritten,
+    );
     stateGauge(registry, 'model', models, MODEL_STATES, (model) => model.status().state);
   }
   if (consumers.size > 0) {
-    const perConsumer = (name: string, help: string, value: (consumer: Consumer) => number) => gaugePer(registry, 'consumer', consumers, name, help, value);
-    perConsumer('ordo_consumer_position', 'Position of the last event a hosted consumer handled', (consumer) => consumer.status().position);
-    perConsumer('ordo_consumer_checkpoint', 'Position a hosted consumer\'s last checkpoint records', (consumer) => consumer.status().checkpoint);
-    perConsumer('ordo_consumer_lag_positions', 'Committed positions a hosted consumer has not handled yet', (consumer) => Math.max(0, log.committedPosition - consumer.status().position));
-    perConsumer('ordo_consumer_failures', 'Consecutive failures of the event a hosted consumer is on', (consumer) => consumer.status().failures);
-    perConsumer('ordo_consumer_handled', 'Events a hosted consumer handled since the server started', (consumer) => consumer.status().handled);
+    const perConsumer = (name: string, help: string, value: (consumer: Consumer) => number) =>
+      gaugePer(registry, 'consumer', consumers, name, help, value);
+    perConsumer(
+      'ordo_consumer_position',
+      'Position of the last event a hosted consumer handled',
+      (consumer) => consumer.status().position,
+    );
+    perConsumer(
+      'ordo_consumer_checkpoint',
+      "Position a hosted consumer's last checkpoint records",
+      (consumer) => consumer.status().checkpoint,
+    );
+    perConsumer(
+      'ordo_consumer_lag_positions',
+      'Committed positions a hosted consumer has not handled yet',
+      (consumer) => Math.max(0, log.committedPosition - consumer.status().position),
+    );
+    perConsumer(
+      'ordo_consumer_failures',
+      'Consecutive failures of the event a hosted consumer is on',
+      (consumer) => consumer.status().failures,
+    );
+    perConsumer(
+      'ordo_consumer_handled',
+      'Events a hosted consumer handled since the server started',
+      (consumer) => consumer.status().handled,
+    );
     stateGauge(registry, 'consumer', consumers, CONSUMER_STATES, (consumer) => consumer.status().state);
   }
 }
 
 /** A gauge with one series per hosted model or consumer, read at scrape time. */
-function gaugePer<T>(registry: Registry, label: 'model' | 'consumer', hosted: ReadonlyMap<string, T>, name: string, help: string, value: (item: T) => number): Gauge {
+function gaugePer<T>(
+  registry: Registry,
+  label: 'model' | 'consumer',
+  hosted: ReadonlyMap<string, T>,
+  name: string,
+  help: string,
+  value: (item: T) => number,
+): Gauge {
   return new Gauge({
     name,
     help,
@@ -96,7 +162,13 @@ function gaugePer<T>(registry: Registry, label: 'model' | 'consumer', hosted: Re
 }
 
 /** `ordo_<label>_state{<label>, state}`: 1 for the state each hosted model or consumer is in, 0 for the others. */
-function stateGauge<T, S extends string>(registry: Registry, label: 'model' | 'consumer', hosted: ReadonlyMap<string, T>, states: readonly S[], stateOf: (item: T) => S): Gauge {
+function stateGauge<T, S extends string>(
+  registry: Registry,
+  label: 'model' | 'consumer',
+  hosted: ReadonlyMap<string, T>,
+  states: readonly S[],
+  stateOf: (item: T) => S,
+): Gauge {
   return new Gauge({
     name: `ordo_${label}_state`,
     help: `A hosted ${label}'s state (1 for the one it is in)`,

@@ -1,5 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import { InvalidArgumentError, InvalidEventError, LimitExceededError, OrdoError, errorDetails, describe } from '../types/errors.js';
+import {
+  InvalidArgumentError,
+  InvalidEventError,
+  LimitExceededError,
+  OrdoError,
+  errorDetails,
+  describe,
+} from '../types/errors.js';
 import type { Event, EventInput, Json, TransientEvent } from '../types/event.js';
 
 /** JSON shapes of the HTTP API (docs/http-api.md): events in and out, errors, status codes. */
@@ -11,11 +18,27 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export function eventToJson(event: Event | TransientEvent): Record<string, unknown> {
   const body: Record<string, unknown> =
     'transient' in event
-      ? { transient: true, id: event.id, stream: event.stream, type: event.type, timestamp: event.timestamp, contentType: event.contentType }
-      : { id: event.id, stream: event.stream, type: event.type, position: event.position, index: event.index, timestamp: event.timestamp, contentType: event.contentType };
+      ? {
+          transient: true,
+          id: event.id,
+          stream: event.stream,
+          type: event.type,
+          timestamp: event.timestamp,
+          contentType: event.contentType,
+        }
+      : {
+          id: event.id,
+          stream: event.stream,
+          type: event.type,
+          position: event.position,
+          index: event.index,
+          timestamp: event.timestamp,
+          contentType: event.contentType,
+        };
   const data = event.contentType === 'json' ? parseJsonBytes(event.data) : undefined;
   if (data !== undefined) body.data = data.value;
-  else body.dataBase64 = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength).toString('base64');
+  else
+    body.dataBase64 = Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength).toString('base64');
   if (!('transient' in event) && event.metadata !== undefined) body.metadata = event.metadata;
   return body;
 }
@@ -38,20 +61,33 @@ export function eventFromJson(value: unknown, where = 'event'): EventInput {
   if (typeof dataBase64 !== 'string' || !BASE64.test(dataBase64) || dataBase64.length % 4 !== 0) {
     throw new InvalidEventError('dataBase64', dataBase64, 'a base64 string');
   }
-  if (rest.data !== undefined) throw new InvalidEventError('data', rest.data, 'either data (JSON) or dataBase64 (bytes), not both');
+  if (rest.data !== undefined)
+    throw new InvalidEventError('data', rest.data, 'either data (JSON) or dataBase64 (bytes), not both');
   return { ...(rest as unknown as EventInput), data: new Uint8Array(Buffer.from(dataBase64, 'base64')) };
 }
 
 /** The events of an append body: an array, or `{ events: [...] }`. */
-export function eventsFromJson(body: unknown): { events: EventInput[]; expected?: unknown; claims?: unknown; releases?: unknown } {
+export function eventsFromJson(body: unknown): {
+  events: EventInput[];
+  expected?: unknown;
+  claims?: unknown;
+  releases?: unknown;
+} {
   if (Array.isArray(body)) return { events: body.map((event, i) => eventFromJson(event, `events[${i}]`)) };
   if (typeof body === 'object' && body !== null && Array.isArray((body as { events?: unknown }).events)) {
     // The log checks `claims` and `releases` and names a bad one in INVALID_ARGUMENT.
-    const { events, expected, claims, releases } = body as { events: unknown[]; expected?: unknown; claims?: unknown; releases?: unknown };
+    const { events, expected, claims, releases } = body as {
+      events: unknown[];
+      expected?: unknown;
+      claims?: unknown;
+      releases?: unknown;
+    };
     return { events: events.map((event, i) => eventFromJson(event, `events[${i}]`)), expected, claims, releases };
   }
   if (typeof body === 'object' && body !== null && 'type' in body) return { events: [eventFromJson(body)] };
-  throw new InvalidArgumentError(`invalid append body ${describe(body)}: expected an array of events or { "events": [...], "expected"?, "claims"?, "releases"? }`);
+  throw new InvalidArgumentError(
+    `invalid append body ${describe(body)}: expected an array of events or { "events": [...], "expected"?, "claims"?, "releases"? }`,
+  );
 }
 
 /** HTTP status of an error, by code. */
@@ -94,14 +130,20 @@ export function errorToJson(error: OrdoError): { error: Record<string, unknown> 
 /** The request body as JSON, at most `maxBytes` (413 beyond, 415 if it is not JSON). */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) throw new HttpError(415, new InvalidArgumentError(`content-type ${describe(type)}: expected application/json`));
+  if (!/^application\/json\b/i.test(type))
+    throw new HttpError(415, new InvalidArgumentError(`content-type ${describe(type)}: expected application/json`));
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) throw new HttpError(413, new LimitExceededError(`request body of ${declared} bytes exceeds the maximum of ${maxBytes} bytes`));
+  if (declared > maxBytes)
+    throw new HttpError(
+      413,
+      new LimitExceededError(`request body of ${declared} bytes exceeds the maximum of ${maxBytes} bytes`),
+    );
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw new HttpError(413, new LimitExceededError(`request body exceeds the maximum of ${maxBytes} bytes`));
+    if (size > maxBytes)
+      throw new HttpError(413, new LimitExceededError(`request body exceeds the maximum of ${maxBytes} bytes`));
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');

@@ -21,7 +21,9 @@ export interface ServerMetrics {
 const RECENT_FSYNCS_MAX = 10_000;
 
 /** fdatasync durations worth telling apart on SSDs and on slow network disks, in seconds. */
-const FSYNC_BUCKETS_SECONDS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const FSYNC_BUCKETS_SECONDS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
 
 /**
  * The server's metrics on its own registry (never prom-client's global one, so two servers in
@@ -51,21 +53,54 @@ export function createServerMetrics(log: OrdoNode): ServerMetrics {
   total('ordo_appended_events_total', 'Events appended since the server started', 'appendedEvents');
   total('ordo_written_bytes_total', 'Bytes written to segment files since the server started', 'bytesWritten');
   total('ordo_fsyncs_total', 'Group-commit fdatasyncs since the server started', 'fsyncs');
-  new Gauge({ name: 'ordo_head_position', help: 'The high-water mark: the last committed position (-1: empty)', registers: [registry], collect: fromLog('headPosition') });
+  new Gauge({
+    name: 'ordo_head_position',
+    help: 'The high-water mark: the last committed position (-1: empty)',
+    registers: [registry],
+    collect: fromLog('headPosition'),
+  });
   new Gauge({ name: 'ordo_streams', help: 'Streams in the log', registers: [registry], collect: fromLog('streams') });
-  new Gauge({ name: 'ordo_live_subscribers', help: 'Subscriptions on the live tail (not catching up from disk)', registers: [registry], collect: fromLog('liveSubscribers') });
-  new Gauge({ name: 'ordo_subscriber_lag_events', help: 'How far the slowest live subscriber is behind the head, in events', registers: [registry], collect: fromLog('maxSubscriberLag') });
-  const fsync = new Histogram({ name: 'ordo_fsync_duration_seconds', help: 'Duration of each group-commit fdatasync', buckets: FSYNC_BUCKETS_SECONDS, registers: [registry] });
+  new Gauge({
+    name: 'ordo_live_subscribers',
+    help: 'Subscriptions on the live tail (not catching up from disk)',
+    registers: [registry],
+    collect: fromLog('liveSubscribers'),
+  });
+  new Gauge({
+    name: 'ordo_subscriber_lag_events',
+    help: 'How far the slowest live subscriber is behind the head, in events',
+    registers: [registry],
+    collect: fromLog('maxSubscriberLag'),
+  });
+  const fsync = new Histogram({
+    name: 'ordo_fsync_duration_seconds',
+    help: 'Duration of each group-commit fdatasync',
+    buckets: FSYNC_BUCKETS_SECONDS,
+    registers: [registry],
+  });
   let recentFsyncs: number[] = [];
   log.onFsync = (seconds) => {
     fsync.observe(seconds);
     if (recentFsyncs.length < RECENT_FSYNCS_MAX) recentFsyncs.push(seconds);
   };
-  const connections = new Gauge({ name: 'ordo_connections', help: 'Open client connections (HTTP: requests in progress)', labelNames: ['transport'], registers: [registry] });
-  const subscriptions = new Gauge({ name: 'ordo_subscriptions', help: 'Open subscriptions by transport', labelNames: ['transport'], registers: [registry] });
+  const connections = new Gauge({
+    name: 'ordo_connections',
+    help: 'Open client connections (HTTP: requests in progress)',
+    labelNames: ['transport'],
+    registers: [registry],
+  });
+  const subscriptions = new Gauge({
+    name: 'ordo_subscriptions',
+    help: 'Open subscriptions by transport',
+    labelNames: ['transport'],
+    registers: [registry],
+  });
   // Counted in a plain map and handed to prom-client at scrape time: a counter's inc() per
   // request was ~6% of the server's CPU at 200k appends/s (profile of `ordo serve`).
-  const requestCounts = new Map<string, { labels: { operation: string; transport: string; outcome: string }; count: number }>();
+  const requestCounts = new Map<
+    string,
+    { labels: { operation: string; transport: string; outcome: string }; count: number }
+  >();
   new Counter({
     name: 'ordo_requests_total',
     help: 'Requests answered, by operation, transport and outcome (ok or the error code)',

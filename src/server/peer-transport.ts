@@ -33,7 +33,8 @@ export class TcpPeerTransport implements PeerTransport {
 
   constructor(self: NodeId, addresses: Readonly<Record<NodeId, PeerAddress>>, token: string, logger: Logger) {
     for (const [id, address] of Object.entries(addresses)) {
-      if (id !== self) this.peers.set(id, new PeerLink(self, id, address, token, logger, () => this.onUnreachable?.(id)));
+      if (id !== self)
+        this.peers.set(id, new PeerLink(self, id, address, token, logger, () => this.onUnreachable?.(id)));
     }
   }
 

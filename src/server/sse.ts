@@ -17,7 +17,11 @@ const RETRY_MS = 1_000;
  * when the socket's buffer is full it waits for 'drain', so a slow client costs the server no
  * memory beyond one batch (the log's subscription falls back to disk if it lags).
  */
-export async function streamEvents(req: IncomingMessage, res: ServerResponse, subscription: NodeSubscription): Promise<void> {
+export async function streamEvents(
+  req: IncomingMessage,
+  res: ServerResponse,
+  subscription: NodeSubscription,
+): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -54,5 +58,7 @@ export async function streamEvents(req: IncomingMessage, res: ServerResponse, su
 
 function format(item: Event | TransientEvent): string {
   const data = JSON.stringify(eventToJson(item));
-  return 'transient' in item ? `event: transient\ndata: ${data}\n\n` : `id: ${item.position}\nevent: event\ndata: ${data}\n\n`;
+  return 'transient' in item
+    ? `event: transient\ndata: ${data}\n\n`
+    : `id: ${item.position}\nevent: event\ndata: ${data}\n\n`;
 }

@@ -19,12 +19,16 @@ export async function lockDirectory(dir: string, fs: FileSystem = nodeFileSystem
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = await fs.readFile(file).then((bytes) => bytes.toString('utf8'), () => '');
+      const owner = await fs.readFile(file).then(
+        (bytes) => bytes.toString('utf8'),
+        () => '',
+      );
       const holder = Number(owner.trim());
       if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
         throw new LogLockedError(dir, `process ${holder}`);
       }
-      if (holder === process.pid) throw new LogLockedError(dir, `this process (${holder}): open it once and share the EventLog`);
+      if (holder === process.pid)
+        throw new LogLockedError(dir, `this process (${holder}): open it once and share the EventLog`);
       await fs.unlink(file).catch(() => undefined);
     }
   }

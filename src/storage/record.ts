@@ -51,7 +51,16 @@ const AT_BATCH_TIMESTAMP = 24;
 const AT_BATCH_ENTRY_INDEX = 32;
 
 // Record offsets, from the start of the record (its length field).
-const { FLAGS: AT_FLAGS, STREAM_LENGTH: AT_STREAM_LENGTH, TYPE_LENGTH: AT_TYPE_LENGTH, CLAIMS_LENGTH: AT_CLAIMS_LENGTH, INDEX: AT_INDEX, ID: AT_ID, METADATA_LENGTH: AT_METADATA_LENGTH, DATA_LENGTH: AT_DATA_LENGTH } = RECORD_AT;
+const {
+  FLAGS: AT_FLAGS,
+  STREAM_LENGTH: AT_STREAM_LENGTH,
+  TYPE_LENGTH: AT_TYPE_LENGTH,
+  CLAIMS_LENGTH: AT_CLAIMS_LENGTH,
+  INDEX: AT_INDEX,
+  ID: AT_ID,
+  METADATA_LENGTH: AT_METADATA_LENGTH,
+  DATA_LENGTH: AT_DATA_LENGTH,
+} = RECORD_AT;
 
 /** A batch header, decoded. */
 export interface BatchHeader {
@@ -83,7 +92,13 @@ export function batchSize(recordBytes: number): number {
   return BATCH_OVERHEAD_BYTES + recordBytes;
 }
 
-export function recordSize(streamBytes: number, typeBytes: number, metadataBytes: number, dataBytes: number, claimsBytes = 0): number {
+export function recordSize(
+  streamBytes: number,
+  typeBytes: number,
+  metadataBytes: number,
+  dataBytes: number,
+  claimsBytes = 0,
+): number {
   return RECORD_OVERHEAD_BYTES + streamBytes + typeBytes + metadataBytes + dataBytes + claimsBytes;
 }
 
@@ -196,27 +211,35 @@ export function checkBatch(bytes: Buffer, offset: number, length: number): Batch
   if (length - offset < BATCH_PREFIX_BYTES) return { kind: 'incomplete' };
   const bodyLength = bytes.readUInt32LE(offset);
   if (bodyLength < BATCH_HEADER_BYTES || bodyLength > MAX_BATCH_BODY_BYTES) {
-    return { kind: 'corrupt', end: length, reason: `batch length ${bodyLength} outside [${BATCH_HEADER_BYTES}, ${MAX_BATCH_BODY_BYTES}]` };
+    return {
+      kind: 'corrupt',
+      end: length,
+      reason: `batch length ${bodyLength} outside [${BATCH_HEADER_BYTES}, ${MAX_BATCH_BODY_BYTES}]`,
+    };
   }
   const body = offset + BATCH_PREFIX_BYTES;
   const end = body + bodyLength;
   if (end > length) return { kind: 'incomplete' };
   const stored = bytes.readUInt32LE(offset + 4);
   const actual = crc32c(bytes.subarray(body, end));
-  if (stored !== actual) return { kind: 'corrupt', end, reason: `crc32c mismatch (stored ${hex(stored)}, computed ${hex(actual)})` };
+  if (stored !== actual)
+    return { kind: 'corrupt', end, reason: `crc32c mismatch (stored ${hex(stored)}, computed ${hex(actual)})` };
   const kind = bytes[body + AT_BATCH_KIND];
   const count = bytes.readUInt32LE(body + AT_BATCH_COUNT);
   if (readU64(bytes, body + AT_BATCH_ENTRY_INDEX) < 1) return { kind: 'corrupt', end, reason: 'entry index 0' };
   if (kind === BATCH_KIND_NOOP || kind === BATCH_KIND_CONFIG) {
-    if (count !== 0) return { kind: 'corrupt', end, reason: `a batch of kind ${kind} holds ${count} records, expected 0` };
-    if (kind === BATCH_KIND_NOOP && bodyLength !== BATCH_HEADER_BYTES) return { kind: 'corrupt', end, reason: `a no-op batch of ${bodyLength} bytes` };
+    if (count !== 0)
+      return { kind: 'corrupt', end, reason: `a batch of kind ${kind} holds ${count} records, expected 0` };
+    if (kind === BATCH_KIND_NOOP && bodyLength !== BATCH_HEADER_BYTES)
+      return { kind: 'corrupt', end, reason: `a no-op batch of ${bodyLength} bytes` };
     return { kind: 'batch', end };
   }
   if (kind !== BATCH_KIND_EVENTS) return { kind: 'corrupt', end, reason: `unknown batch kind ${kind}` };
   if (count === 0) return { kind: 'corrupt', end, reason: 'an event batch with no records' };
   let at = body + BATCH_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
-    if (at + RECORD_OVERHEAD_BYTES > end) return { kind: 'corrupt', end, reason: `record ${i} of ${count} runs past the batch` };
+    if (at + RECORD_OVERHEAD_BYTES > end)
+      return { kind: 'corrupt', end, reason: `record ${i} of ${count} runs past the batch` };
     const recordEnd = at + RECORD_LENGTH_BYTES + bytes.readUInt32LE(at);
     const fieldsEnd =
       at +
@@ -226,10 +249,12 @@ export function checkBatch(bytes: Buffer, offset: number, length: number): Batch
       bytes.readUInt32LE(at + AT_METADATA_LENGTH) +
       bytes.readUInt32LE(at + AT_DATA_LENGTH) +
       bytes.readUInt16LE(at + AT_CLAIMS_LENGTH);
-    if (recordEnd !== fieldsEnd || recordEnd > end) return { kind: 'corrupt', end, reason: `record ${i} of ${count} has inconsistent lengths` };
+    if (recordEnd !== fieldsEnd || recordEnd > end)
+      return { kind: 'corrupt', end, reason: `record ${i} of ${count} has inconsistent lengths` };
     at = recordEnd;
   }
-  if (at !== end) return { kind: 'corrupt', end, reason: `${count} records leave ${end - at} bytes of the batch unused` };
+  if (at !== end)
+    return { kind: 'corrupt', end, reason: `${count} records leave ${end - at} bytes of the batch unused` };
   return { kind: 'batch', end };
 }
 
@@ -253,10 +278,21 @@ export function batchEntryIndex(bytes: Buffer, offset: number): number {
  * A whole entry without events (a no-op or a config change with its payload), sealed:
  * length, checksum, header.
  */
-export function encodeControlBatch(kind: typeof BATCH_KIND_NOOP | typeof BATCH_KIND_CONFIG, header: { term: number; entryIndex: number; nextPosition: number; timestamp: number }, payload: Uint8Array): Buffer {
+export function encodeControlBatch(
+  kind: typeof BATCH_KIND_NOOP | typeof BATCH_KIND_CONFIG,
+  header: { term: number; entryIndex: number; nextPosition: number; timestamp: number },
+  payload: Uint8Array,
+): Buffer {
   const bytes = Buffer.alloc(BATCH_OVERHEAD_BYTES + payload.byteLength);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const at = encodeBatchHeader(view, 0, { kind, count: 0, term: header.term, firstPosition: header.nextPosition, timestamp: header.timestamp, entryIndex: header.entryIndex });
+  const at = encodeBatchHeader(view, 0, {
+    kind,
+    count: 0,
+    term: header.term,
+    firstPosition: header.nextPosition,
+    timestamp: header.timestamp,
+    entryIndex: header.entryIndex,
+  });
   bytes.set(payload, at);
   sealBatch(bytes, view, 0, bytes.length);
   return bytes;

@@ -41,9 +41,13 @@ export function segmentBaseIndex(header: Buffer): number {
 /** A reason the header is unusable, or undefined when it is a valid header for `base`. */
 export function checkSegmentHeader(header: Buffer, base: number): string | undefined {
   if (header.length < SEGMENT_HEADER_BYTES) return `header is ${header.length} bytes, expected ${SEGMENT_HEADER_BYTES}`;
-  if (header.toString('latin1', 0, 4) !== 'ORDO') return `bad magic ${JSON.stringify(header.toString('latin1', 0, 4))}, expected "ORDO"`;
+  if (header.toString('latin1', 0, 4) !== 'ORDO')
+    return `bad magic ${JSON.stringify(header.toString('latin1', 0, 4))}, expected "ORDO"`;
   if (header[4] !== FORMAT_VERSION) {
-    const hint = header[4] === 1 ? ' (written by an Ordo from before replication; read it with that version and append its events to a new log)' : '';
+    const hint =
+      header[4] === 1
+        ? ' (written by an Ordo from before replication; read it with that version and append its events to a new log)'
+        : '';
     return `format version ${header[4]}, this Ordo reads version ${FORMAT_VERSION}${hint}`;
   }
   if (header[5] !== FILE_KIND_SEGMENT) return `file kind ${header[5]}, expected ${FILE_KIND_SEGMENT} (segment)`;

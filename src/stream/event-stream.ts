@@ -120,7 +120,8 @@ class Channel<T> {
   }
 
   publish(value: T): void {
-    if (this.closed) throw new Error(`EventStream.publish: the stream is closed (${this.count} values were published before close)`);
+    if (this.closed)
+      throw new Error(`EventStream.publish: the stream is closed (${this.count} values were published before close)`);
     const node = this.last;
     const tail = new Node<T>();
     node.value = value;
@@ -133,7 +134,8 @@ class Channel<T> {
   wait(node: StreamNode<T>, signal: AbortSignal | undefined): Promise<boolean> {
     if (node.next !== undefined) return TRUE;
     if (this.closed || (signal !== undefined && signal.aborted)) return FALSE;
-    if (node !== this.last) return Promise.reject(new Error('EventStream.wait: the node does not belong to this stream'));
+    if (node !== this.last)
+      return Promise.reject(new Error('EventStream.wait: the node does not belong to this stream'));
     if (signal !== undefined) return new Waiter(this as Channel<unknown>, signal).park();
     if (this.ready === undefined) {
       this.ready = new Promise<boolean>(this.capture);

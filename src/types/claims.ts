@@ -33,25 +33,36 @@ export function validateClaimChanges(claims: unknown, releases: unknown): ClaimC
   const released = validateClaimList('releases', releases);
   if (claimed.length + released.length === 0) return undefined;
   if (claimed.length + released.length > MAX_CLAIM_CHANGES) {
-    throw new InvalidArgumentError(`${claimed.length} claims and ${released.length} releases in one append: expected at most ${MAX_CLAIM_CHANGES} in all`);
+    throw new InvalidArgumentError(
+      `${claimed.length} claims and ${released.length} releases in one append: expected at most ${MAX_CLAIM_CHANGES} in all`,
+    );
   }
   return { claims: claimed, releases: released };
 }
 
 function validateClaimList(what: 'claims' | 'releases', list: unknown): Claim[] {
   if (list === undefined) return [];
-  if (!Array.isArray(list)) throw new InvalidArgumentError(`invalid ${what} ${describe(list)}: expected an array of { set, value }`);
+  if (!Array.isArray(list))
+    throw new InvalidArgumentError(`invalid ${what} ${describe(list)}: expected an array of { set, value }`);
   return list.map((item: unknown, i) => {
-    if (typeof item !== 'object' || item === null) throw new InvalidArgumentError(`invalid ${what}[${i}] ${describe(item)}: expected { set, value }`);
+    if (typeof item !== 'object' || item === null)
+      throw new InvalidArgumentError(`invalid ${what}[${i}] ${describe(item)}: expected { set, value }`);
     const { set, value } = item as { set?: unknown; value?: unknown };
-    return { set: checkText(`${what}[${i}].set`, set, MAX_CLAIM_SET_BYTES), value: checkText(`${what}[${i}].value`, value, MAX_CLAIM_VALUE_BYTES) };
+    return {
+      set: checkText(`${what}[${i}].set`, set, MAX_CLAIM_SET_BYTES),
+      value: checkText(`${what}[${i}].value`, value, MAX_CLAIM_VALUE_BYTES),
+    };
   });
 }
 
 function checkText(what: string, text: unknown, maxBytes: number): string {
-  if (typeof text !== 'string' || text.length === 0) throw new InvalidArgumentError(`invalid ${what} ${describe(text)}: expected a non-empty string`);
+  if (typeof text !== 'string' || text.length === 0)
+    throw new InvalidArgumentError(`invalid ${what} ${describe(text)}: expected a non-empty string`);
   const bytes = textEncoder.encode(text).byteLength;
-  if (bytes > maxBytes) throw new InvalidArgumentError(`invalid ${what} ${describe(text)}: ${bytes} bytes long, expected at most ${maxBytes}`);
+  if (bytes > maxBytes)
+    throw new InvalidArgumentError(
+      `invalid ${what} ${describe(text)}: ${bytes} bytes long, expected at most ${maxBytes}`,
+    );
   return text;
 }
 
@@ -95,12 +106,14 @@ export function decodeClaimChanges(bytes: Uint8Array): ClaimChanges {
     const op = bytes[at]!;
     const setLength = bytes[at + 1]!;
     at += 2;
-    if (at + setLength + 2 > bytes.byteLength) throw new Error(`claim set runs past the ${bytes.byteLength} bytes of claim changes`);
+    if (at + setLength + 2 > bytes.byteLength)
+      throw new Error(`claim set runs past the ${bytes.byteLength} bytes of claim changes`);
     const set = decoder.decode(bytes.subarray(at, at + setLength));
     at += setLength;
     const valueLength = view.getUint16(at, true);
     at += 2;
-    if (at + valueLength > bytes.byteLength) throw new Error(`claim value runs past the ${bytes.byteLength} bytes of claim changes`);
+    if (at + valueLength > bytes.byteLength)
+      throw new Error(`claim value runs past the ${bytes.byteLength} bytes of claim changes`);
     const value = decoder.decode(bytes.subarray(at, at + valueLength));
     at += valueLength;
     if (set.length === 0 || value.length === 0) throw new Error('an empty claim set or value');

@@ -145,7 +145,12 @@ export class ClaimConflictError extends OrdoError {
   readonly operation: 'claim' | 'release';
   /** The stream holding the value, and the position of the append that claimed it (-1: an earlier part of this same appendMany). */
   readonly holder: { stream: string; position: number };
-  constructor(set: string, value: string, operation: 'claim' | 'release', holder: { stream: string; position: number }) {
+  constructor(
+    set: string,
+    value: string,
+    operation: 'claim' | 'release',
+    holder: { stream: string; position: number },
+  ) {
     super(
       'CLAIM_CONFLICT',
       `${JSON.stringify(value)} in claim set ${JSON.stringify(set)} is held by stream ${JSON.stringify(holder.stream)} ` +
@@ -191,7 +196,10 @@ export class NotLeaderError extends OrdoError {
   readonly leader: string | undefined;
   readonly leaderUrl: string | undefined;
   constructor(operation: string, leader: string | undefined, leaderUrl?: string) {
-    super('NOT_LEADER', `${operation}: this node is not the leader (${leader === undefined ? 'no leader is known yet, an election is running' : `the leader is ${leader}${leaderUrl ? ` at ${leaderUrl}` : ''}`})`);
+    super(
+      'NOT_LEADER',
+      `${operation}: this node is not the leader (${leader === undefined ? 'no leader is known yet, an election is running' : `the leader is ${leader}${leaderUrl ? ` at ${leaderUrl}` : ''}`})`,
+    );
     this.leader = leader;
     this.leaderUrl = leaderUrl;
   }
@@ -218,7 +226,10 @@ export class PermissionDeniedError extends OrdoError {
   readonly operation: string;
   readonly scope: string;
   constructor(operation: string, scope: string, principal: string) {
-    super('PERMISSION_DENIED', `${operation} needs the '${scope}' scope, which token ${JSON.stringify(principal)} does not have`);
+    super(
+      'PERMISSION_DENIED',
+      `${operation} needs the '${scope}' scope, which token ${JSON.stringify(principal)} does not have`,
+    );
     this.operation = operation;
     this.scope = scope;
   }
@@ -263,9 +274,11 @@ export class LimitExceededError extends OrdoError {
 
 /** The fields beyond code and message that an error carries on the wire, as JSON. */
 export function errorDetails(error: OrdoError): Record<string, unknown> | undefined {
-  if (error instanceof WrongExpectedCountError) return { stream: error.stream, expected: error.expected, actual: error.actual };
+  if (error instanceof WrongExpectedCountError)
+    return { stream: error.stream, expected: error.expected, actual: error.actual };
   if (error instanceof IdConflictError) return { id: error.id, existing: error.existing };
-  if (error instanceof ClaimConflictError) return { set: error.set, value: error.value, operation: error.operation, holder: error.holder };
+  if (error instanceof ClaimConflictError)
+    return { set: error.set, value: error.value, operation: error.operation, holder: error.holder };
   if (error instanceof EventTooLargeError) return { size: error.size, maxSize: error.maxSize };
   if (error instanceof InvalidEventError) return { field: error.field };
   if (error instanceof InvalidStreamError) return { stream: error.stream };
@@ -291,7 +304,12 @@ export function errorFromWire(code: string, message: string, details: Record<str
       error = new IdConflictError(String(d.id), d.existing as { stream: string; index: number; position: number });
       break;
     case 'CLAIM_CONFLICT':
-      error = new ClaimConflictError(String(d.set), String(d.value), d.operation === 'release' ? 'release' : 'claim', d.holder as { stream: string; position: number });
+      error = new ClaimConflictError(
+        String(d.set),
+        String(d.value),
+        d.operation === 'release' ? 'release' : 'claim',
+        d.holder as { stream: string; position: number },
+      );
       break;
     case 'EVENT_TOO_LARGE':
       error = new EventTooLargeError(Number(d.size), Number(d.maxSize));
@@ -315,7 +333,11 @@ export function errorFromWire(code: string, message: string, details: Record<str
       error = new StorageFailedError(message);
       break;
     case 'NOT_LEADER':
-      error = new NotLeaderError('', d.leader === undefined ? undefined : String(d.leader), d.leaderUrl === undefined ? undefined : String(d.leaderUrl));
+      error = new NotLeaderError(
+        '',
+        d.leader === undefined ? undefined : String(d.leader),
+        d.leaderUrl === undefined ? undefined : String(d.leaderUrl),
+      );
       break;
     case 'UNAUTHENTICATED':
       error = new UnauthenticatedError(message);
@@ -339,11 +361,16 @@ export function errorFromWire(code: string, message: string, details: Record<str
       error = new LimitExceededError(message);
       break;
     default:
-      error = new OrdoError((ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : 'PROTOCOL_ERROR', message);
+      error = new OrdoError(
+        (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : 'PROTOCOL_ERROR',
+        message,
+      );
   }
   // The server's message is the one that names the actual values; keep it verbatim.
   Object.defineProperty(error, 'message', { value: message, writable: true, configurable: true });
-  if (details) for (const [key, value] of Object.entries(details)) if (!(key in error)) (error as unknown as Record<string, unknown>)[key] = value;
+  if (details)
+    for (const [key, value] of Object.entries(details))
+      if (!(key in error)) (error as unknown as Record<string, unknown>)[key] = value;
   return error;
 }
 

@@ -19,7 +19,10 @@ export class RandomIds {
   private pool: Uint8Array;
   private used: number;
 
-  constructor(private readonly fill: (target: Uint8Array) => void = cryptoFill, private readonly poolIds = DEFAULT_POOL_IDS) {
+  constructor(
+    private readonly fill: (target: Uint8Array) => void = cryptoFill,
+    private readonly poolIds = DEFAULT_POOL_IDS,
+  ) {
     this.pool = new Uint8Array(ID_BYTES * poolIds);
     this.used = this.poolIds;
   }

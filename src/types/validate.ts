@@ -47,8 +47,15 @@ export function validateStream(stream: unknown, options: { internal?: boolean } 
   if (bytes > MAX_STREAM_NAME_BYTES) {
     throw new InvalidStreamError(stream, `${bytes} bytes long, expected at most ${MAX_STREAM_NAME_BYTES}`);
   }
-  if (stream.startsWith('$') && !options.internal && !PATTERN_STREAM_PREFIXES.some((prefix) => stream.startsWith(prefix) && stream.length > prefix.length)) {
-    throw new InvalidStreamError(stream, `names starting with '$' are reserved for Ordo (its patterns write ${PATTERN_STREAM_PREFIXES.map((p) => `${p}<name>`).join(' and ')})`);
+  if (
+    stream.startsWith('$') &&
+    !options.internal &&
+    !PATTERN_STREAM_PREFIXES.some((prefix) => stream.startsWith(prefix) && stream.length > prefix.length)
+  ) {
+    throw new InvalidStreamError(
+      stream,
+      `names starting with '$' are reserved for Ordo (its patterns write ${PATTERN_STREAM_PREFIXES.map((p) => `${p}<name>`).join(' and ')})`,
+    );
   }
   return stream;
 }
@@ -141,7 +148,8 @@ export function prepareEvent(input: unknown, maxEventBytes: number): PreparedEve
   const type = event.type;
   if (typeof type !== 'string' || type.length === 0) throw new InvalidEventError('type', type, 'a non-empty string');
   const typeBytes = encodeUtf8Cached(type);
-  if (typeBytes.byteLength > MAX_TYPE_BYTES) throw new InvalidEventError('type', type, `at most ${MAX_TYPE_BYTES} bytes`);
+  if (typeBytes.byteLength > MAX_TYPE_BYTES)
+    throw new InvalidEventError('type', type, `at most ${MAX_TYPE_BYTES} bytes`);
   let id = event.id;
   let idGenerated = false;
   if (id === undefined) {
@@ -215,14 +223,29 @@ export interface PreparedStreamAppend {
  */
 export function prepareStreamAppends(appends: unknown, maxEventBytes: number): PreparedStreamAppend[] {
   if (!Array.isArray(appends) || appends.length === 0) {
-    throw new InvalidArgumentError(`invalid appendMany ${describe(appends)}: expected a non-empty array of { stream, events, expected? }`);
+    throw new InvalidArgumentError(
+      `invalid appendMany ${describe(appends)}: expected a non-empty array of { stream, events, expected? }`,
+    );
   }
   const parts = appends.map((append: unknown) => {
     if (typeof append !== 'object' || append === null) {
-      throw new InvalidArgumentError(`invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`);
+      throw new InvalidArgumentError(
+        `invalid appendMany entry ${describe(append)}: expected { stream, events, expected? }`,
+      );
     }
-    const { stream, expected, events, claims, releases } = append as { stream?: unknown; expected?: unknown; events?: unknown; claims?: unknown; releases?: unknown };
-    return { stream: validateStream(stream), expected: validateExpected(expected), events: prepareEvents(events, maxEventBytes), claims: validateClaimChanges(claims, releases) };
+    const { stream, expected, events, claims, releases } = append as {
+      stream?: unknown;
+      expected?: unknown;
+      events?: unknown;
+      claims?: unknown;
+      releases?: unknown;
+    };
+    return {
+      stream: validateStream(stream),
+      expected: validateExpected(expected),
+      events: prepareEvents(events, maxEventBytes),
+      claims: validateClaimChanges(claims, releases),
+    };
   });
   checkUniqueIds(parts);
   return parts;

@@ -25,16 +25,28 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<T> {
+export async function api<T>(
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<T> {
   const headers: Record<string, string> = { ...init.headers };
   if (token()) headers.authorization = `Bearer ${token()}`;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(path, { method: init.method ?? 'GET', headers, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+  const response = await fetch(path, {
+    method: init.method ?? 'GET',
+    headers,
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
   const text = await response.text();
   const body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   if (!response.ok) {
     const error = (body.error ?? {}) as Record<string, unknown>;
-    throw new ApiError(response.status, String(error.code ?? response.status), String(error.message ?? response.statusText), error);
+    throw new ApiError(
+      response.status,
+      String(error.code ?? response.status),
+      String(error.message ?? response.statusText),
+      error,
+    );
   }
   return body as T;
 }
@@ -69,8 +81,32 @@ export interface Stats {
   time: number;
   node: RaftStatus;
   peers: Record<string, string>;
-  log: { headPosition: number; appends: number; appendedEvents: number; bytesWritten: number; fsyncs: number; streams: number; liveSubscribers: number; maxSubscriberLag: number };
+  log: {
+    headPosition: number;
+    appends: number;
+    appendedEvents: number;
+    bytesWritten: number;
+    fsyncs: number;
+    streams: number;
+    liveSubscribers: number;
+    maxSubscriberLag: number;
+  };
   fsync: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
-  models: Array<{ name: string; state: string; position: number; events: number; snapshotsWritten: number; lastError?: string }>;
-  consumers: Array<{ name: string; state: string; position: number; checkpoint: number; failures: number; handled: number; lastError?: string }>;
+  models: Array<{
+    name: string;
+    state: string;
+    position: number;
+    events: number;
+    snapshotsWritten: number;
+    lastError?: string;
+  }>;
+  consumers: Array<{
+    name: string;
+    state: string;
+    position: number;
+    checkpoint: number;
+    failures: number;
+    handled: number;
+    lastError?: string;
+  }>;
 }

@@ -2,7 +2,19 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 
 /** A small live line chart (uPlot): x is time in seconds, one series. */
-export function Chart({ title, unit, times, values, color }: { title: string; unit: string; times: number[]; values: number[]; color: string }) {
+export function Chart({
+  title,
+  unit,
+  times,
+  values,
+  color,
+}: {
+  title: string;
+  unit: string;
+  times: number[];
+  values: number[];
+  color: string;
+}) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {

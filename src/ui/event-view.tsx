@@ -2,7 +2,8 @@ import type { EventJson } from './api';
 
 /** One event: where it is, what it is, and its data (JSON pretty-printed, bytes as base64). */
 export function EventRow({ event }: { event: EventJson }) {
-  const data = event.dataBase64 !== undefined ? `base64: ${event.dataBase64}` : JSON.stringify(event.data ?? null, null, 2);
+  const data =
+    event.dataBase64 !== undefined ? `base64: ${event.dataBase64}` : JSON.stringify(event.data ?? null, null, 2);
   return (
     <tr class="event" data-position={event.position}>
       <td class="num">{event.position}</td>
@@ -10,7 +11,10 @@ export function EventRow({ event }: { event: EventJson }) {
       <td class="num">{event.index}</td>
       <td>{event.type}</td>
       <td class="muted">{new Date(event.timestamp).toISOString().replace('T', ' ').replace('Z', '')}</td>
-      <td><pre>{data}</pre>{event.metadata !== undefined && <pre class="muted">metadata: {JSON.stringify(event.metadata)}</pre>}</td>
+      <td>
+        <pre>{data}</pre>
+        {event.metadata !== undefined && <pre class="muted">metadata: {JSON.stringify(event.metadata)}</pre>}
+      </td>
     </tr>
   );
 }
@@ -19,9 +23,20 @@ export function EventTable({ events }: { events: EventJson[] }) {
   return (
     <table class="events">
       <thead>
-        <tr><th>position</th><th>stream</th><th>index</th><th>type</th><th>timestamp (UTC)</th><th>data</th></tr>
+        <tr>
+          <th>position</th>
+          <th>stream</th>
+          <th>index</th>
+          <th>type</th>
+          <th>timestamp (UTC)</th>
+          <th>data</th>
+        </tr>
       </thead>
-      <tbody>{events.map((event) => <EventRow key={`${event.position}-${event.id}`} event={event} />)}</tbody>
+      <tbody>
+        {events.map((event) => (
+          <EventRow key={`${event.position}-${event.id}`} event={event} />
+        ))}
+      </tbody>
     </table>
   );
 }

@@ -40,13 +40,28 @@ function App() {
   if (needToken) return <Login error={tokenError} onToken={(t) => (setToken(t), void check())} />;
   if (!who) return <p class="muted">{tokenError || 'connecting…'}</p>;
   const canWrite = who.scopes.includes('write') || who.scopes.includes('admin');
-  const page = route.startsWith('/streams/') ? <StreamView name={decodeURIComponent(route.slice('/streams/'.length))} />
-    : route === '/streams' ? <Streams />
-    : route === '/tail' ? <Tail />
-    : route === '/append' ? (canWrite ? <Append /> : <p class="warning">this token may not write (scopes: {who.scopes.join(', ')})</p>)
-    : route === '/patterns' ? <Patterns />
-    : <Overview />;
-  const link = (href: string, label: string) => <a class={(route === href || (href !== '/' && route.startsWith(href))) ? 'active' : ''} href={`#${href}`}>{label}</a>;
+  const page = route.startsWith('/streams/') ? (
+    <StreamView name={decodeURIComponent(route.slice('/streams/'.length))} />
+  ) : route === '/streams' ? (
+    <Streams />
+  ) : route === '/tail' ? (
+    <Tail />
+  ) : route === '/append' ? (
+    canWrite ? (
+      <Append />
+    ) : (
+      <p class="warning">this token may not write (scopes: {who.scopes.join(', ')})</p>
+    )
+  ) : route === '/patterns' ? (
+    <Patterns />
+  ) : (
+    <Overview />
+  );
+  const link = (href: string, label: string) => (
+    <a class={route === href || (href !== '/' && route.startsWith(href)) ? 'active' : ''} href={`#${href}`}>
+      {label}
+    </a>
+  );
   return (
     <>
       <header>
@@ -58,7 +73,14 @@ function App() {
           {canWrite && link('/append', 'Append')}
           {link('/patterns', 'Models & consumers')}
         </nav>
-        <span class="who">{who.authRequired ? `${who.name} (${who.scopes.join(', ')})` : 'open server (no tokens)'}{who.authRequired && <button class="link" onClick={() => (setToken(''), location.reload())}>sign out</button>}</span>
+        <span class="who">
+          {who.authRequired ? `${who.name} (${who.scopes.join(', ')})` : 'open server (no tokens)'}
+          {who.authRequired && (
+            <button class="link" onClick={() => (setToken(''), location.reload())}>
+              sign out
+            </button>
+          )}
+        </span>
       </header>
       <main>{page}</main>
     </>
@@ -71,7 +93,13 @@ function Login({ error, onToken }: { error: string; onToken: (token: string) => 
     <form class="login" onSubmit={(e) => (e.preventDefault(), onToken(value))}>
       <h1>Ordo</h1>
       <p>This server needs a token. It is kept for this browser session only.</p>
-      <input type="password" name="token" placeholder="token" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
+      <input
+        type="password"
+        name="token"
+        placeholder="token"
+        value={value}
+        onInput={(e) => setValue((e.target as HTMLInputElement).value)}
+      />
       <button type="submit">sign in</button>
       {error && <p class="error">{error}</p>}
     </form>

@@ -62,7 +62,14 @@ export function Overview() {
       <h3>Nodes</h3>
       <table class="nodes">
         <thead>
-          <tr><th>node</th><th>role</th><th>term</th><th>match / commit</th><th>lag (entries)</th><th>health</th></tr>
+          <tr>
+            <th>node</th>
+            <th>role</th>
+            <th>term</th>
+            <th>match / commit</th>
+            <th>lag (entries)</th>
+            <th>health</th>
+          </tr>
         </thead>
         <tbody>
           {members.map((id) => {
@@ -73,20 +80,36 @@ export function Overview() {
             const healthy = self || (progress ? progress.recentActive : undefined);
             return (
               <tr key={id} data-node={id}>
-                <td>{id}{self ? ' (this node)' : ''}{node.config.learners.includes(id) ? ' · learner' : ''}</td>
+                <td>
+                  {id}
+                  {self ? ' (this node)' : ''}
+                  {node.config.learners.includes(id) ? ' · learner' : ''}
+                </td>
                 <td>{self ? node.role : id === node.leader ? 'leader' : node.role === 'leader' ? 'follower' : '—'}</td>
                 <td>{self ? node.term : ''}</td>
-                <td>{match ?? '?'} / {node.commit}</td>
+                <td>
+                  {match ?? '?'} / {node.commit}
+                </td>
                 <td>{lag ?? (node.role === 'leader' ? '?' : 'ask the leader')}</td>
-                <td class={healthy === false ? 'bad' : healthy ? 'good' : 'muted'}>{healthy === undefined ? 'unknown here' : healthy ? 'active' : 'not heard from'}</td>
+                <td class={healthy === false ? 'bad' : healthy ? 'good' : 'muted'}>
+                  {healthy === undefined ? 'unknown here' : healthy ? 'active' : 'not heard from'}
+                </td>
               </tr>
             );
           })}
         </tbody>
       </table>
-      <p class="muted">leader: {node.leader || 'none known'} · commit index {node.commit} · applied {node.applied}</p>
+      <p class="muted">
+        leader: {node.leader || 'none known'} · commit index {node.commit} · applied {node.applied}
+      </p>
       <div class="charts">
-        <Chart title="events appended / s" unit="events/s" times={series.times} values={series.appends} color="#2563eb" />
+        <Chart
+          title="events appended / s"
+          unit="events/s"
+          times={series.times}
+          values={series.appends}
+          color="#2563eb"
+        />
         <Chart title="bytes written / s" unit="B/s" times={series.times} values={series.bytes} color="#7c3aed" />
         <Chart title="fsync p99" unit="ms" times={series.times} values={series.fsyncP99} color="#f59e0b" />
         <Chart title="slowest subscriber lag" unit="events" times={series.times} values={series.lag} color="#dc2626" />

@@ -20,21 +20,35 @@ export function Streams() {
   return (
     <section>
       <h2>Streams</h2>
-      <input class="search" placeholder="search by prefix, e.g. user-" value={prefix} onInput={(e) => (setPrefix((e.target as HTMLInputElement).value), setLimit(PAGE))} />
+      <input
+        class="search"
+        placeholder="search by prefix, e.g. user-"
+        value={prefix}
+        onInput={(e) => (setPrefix((e.target as HTMLInputElement).value), setLimit(PAGE))}
+      />
       {error && <p class="error">{error}</p>}
       <table class="streams">
-        <thead><tr><th>stream</th><th>count</th></tr></thead>
+        <thead>
+          <tr>
+            <th>stream</th>
+            <th>count</th>
+          </tr>
+        </thead>
         <tbody>
           {streams.slice(0, limit).map((s) => (
             <tr key={s.stream}>
-              <td><a href={`#/streams/${encodeURIComponent(s.stream)}`}>{s.stream}</a></td>
+              <td>
+                <a href={`#/streams/${encodeURIComponent(s.stream)}`}>{s.stream}</a>
+              </td>
               <td class="num">{s.count}</td>
             </tr>
           ))}
         </tbody>
       </table>
       {streams.length > limit && <button onClick={() => setLimit(limit + PAGE)}>more streams</button>}
-      {streams.length === 0 && !error && <p class="muted">no streams{prefix ? ` starting with "${prefix}"` : ' yet: append one'}</p>}
+      {streams.length === 0 && !error && (
+        <p class="muted">no streams{prefix ? ` starting with "${prefix}"` : ' yet: append one'}</p>
+      )}
     </section>
   );
 }
@@ -46,19 +60,30 @@ export function StreamView({ name }: { name: string }) {
   const [error, setError] = useState('');
   useEffect(() => {
     const stream = encodeURIComponent(name);
-    Promise.all([api<{ events: EventJson[] }>(`/streams/${stream}?from=${from}&limit=${PAGE}`), api<{ count: number }>(`/streams/${stream}/count`)]).then(
+    Promise.all([
+      api<{ events: EventJson[] }>(`/streams/${stream}?from=${from}&limit=${PAGE}`),
+      api<{ count: number }>(`/streams/${stream}/count`),
+    ]).then(
       ([read, counted]) => (setEvents(read.events), setCount(counted.count), setError('')),
       (e: Error) => setError(e.message),
     );
   }, [name, from]);
   return (
     <section>
-      <h2>Stream <code>{name}</code></h2>
-      <p class="muted">{count === undefined ? '' : `${count} events · showing indexes ${from}–${Math.min(from + PAGE, count) - 1}`}</p>
+      <h2>
+        Stream <code>{name}</code>
+      </h2>
+      <p class="muted">
+        {count === undefined ? '' : `${count} events · showing indexes ${from}–${Math.min(from + PAGE, count) - 1}`}
+      </p>
       {error && <p class="error">{error}</p>}
       <div class="pager">
-        <button disabled={from === 0} onClick={() => setFrom(Math.max(0, from - PAGE))}>previous</button>
-        <button disabled={count === undefined || from + PAGE >= count} onClick={() => setFrom(from + PAGE)}>next</button>
+        <button disabled={from === 0} onClick={() => setFrom(Math.max(0, from - PAGE))}>
+          previous
+        </button>
+        <button disabled={count === undefined || from + PAGE >= count} onClick={() => setFrom(from + PAGE)}>
+          next
+        </button>
       </div>
       <EventTable events={events} />
     </section>

@@ -44,11 +44,19 @@ export function Tail() {
     <section>
       <h2>Live tail</h2>
       <form class="inline" onSubmit={(e) => (e.preventDefault(), setApplied(prefix), setEvents([]))}>
-        <input placeholder="stream prefix (empty: the whole log)" value={prefix} onInput={(e) => setPrefix((e.target as HTMLInputElement).value)} />
+        <input
+          placeholder="stream prefix (empty: the whole log)"
+          value={prefix}
+          onInput={(e) => setPrefix((e.target as HTMLInputElement).value)}
+        />
         <button type="submit">follow</button>
-        <button type="button" class={paused ? 'active' : ''} onClick={() => setPaused(!paused)}>{paused ? 'resume' : 'pause'}</button>
+        <button type="button" class={paused ? 'active' : ''} onClick={() => setPaused(!paused)}>
+          {paused ? 'resume' : 'pause'}
+        </button>
       </form>
-      <p class="muted" data-rate>{rate.toFixed(1)} events/s · {total} since opened{paused ? ' · paused: counting, not showing' : ''}</p>
+      <p class="muted" data-rate>
+        {rate.toFixed(1)} events/s · {total} since opened{paused ? ' · paused: counting, not showing' : ''}
+      </p>
       <EventTable events={events} />
     </section>
   );

@@ -14,11 +14,21 @@ describe('chaos: real ordo serve processes under faults, checked by the history 
     const summary = formatSummary(result);
     t.diagnostic(`seed ${seed}`);
     for (const line of summary.split('\n')) if (line.trim() !== '') t.diagnostic(line);
-    assert.ok(result.report.summary.appends.ok > 1000, `the workload made progress (${result.report.summary.appends.ok} appends acknowledged)`);
+    assert.ok(
+      result.report.summary.appends.ok > 1000,
+      `the workload made progress (${result.report.summary.appends.ok} appends acknowledged)`,
+    );
     assert.ok(Object.values(result.faults).reduce((a, b) => a + b, 0) >= 5, 'the nemesis injected faults');
-    assert.equal(result.report.valid, true, `violations (seed ${seed}: ORDO_CHAOS_SEED=${seed} replays its fault schedule):\n${summary}`);
+    assert.equal(
+      result.report.valid,
+      true,
+      `violations (seed ${seed}: ORDO_CHAOS_SEED=${seed} replays its fault schedule):\n${summary}`,
+    );
     assert.equal(result.converged, true, `the replicas differ after healing (seed ${seed})`);
     // Liveness, loosely: no fault lasts over 3 s, and a new leader takes well under that.
-    assert.ok(result.longestOutageMs < 20_000, `no append was acknowledged for ${result.longestOutageMs} ms from ${result.longestOutageAt} ms (seed ${seed})`);
+    assert.ok(
+      result.longestOutageMs < 20_000,
+      `no append was acknowledged for ${result.longestOutageMs} ms from ${result.longestOutageAt} ms (seed ${seed})`,
+    );
   });
 });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkHistory, type AppendOperation, type History, type ObservedEvent, type ViolationClass } from '../../check/index.js';
+import {
+  checkHistory,
+  type AppendOperation,
+  type History,
+  type ObservedEvent,
+  type ViolationClass,
+} from '../../check/index.js';
 
 /** A clean history: appends to two streams (some with expected counts), a subscriber and a final read. */
 function cleanHistory(): History {
@@ -12,12 +18,40 @@ function cleanHistory(): History {
     const index = counts.get(stream) ?? 0;
     counts.set(stream, index + 1);
     const eventId = `e${i}`;
-    appends.push({ process: 'c1', stream, eventId, expected: stream === 'hot' ? index : 'any', outcome: 'ok', position: i, index, invokedAt: i, completedAt: i + 1 });
+    appends.push({
+      process: 'c1',
+      stream,
+      eventId,
+      expected: stream === 'hot' ? index : 'any',
+      outcome: 'ok',
+      position: i,
+      index,
+      invokedAt: i,
+      completedAt: i + 1,
+    });
     events.push({ position: i, stream, index, eventId });
   }
   // One that failed (not written) and one whose outcome is unknown (written after all).
-  appends.push({ process: 'c2', stream: 'hot', eventId: 'failed-1', expected: 5, outcome: 'failed', error: 'CONFLICT', invokedAt: 11, completedAt: 12 });
-  appends.push({ process: 'c2', stream: 'cold', eventId: 'unknown-1', expected: 'any', outcome: 'unknown', error: 'UNAVAILABLE', invokedAt: 12, completedAt: 13 });
+  appends.push({
+    process: 'c2',
+    stream: 'hot',
+    eventId: 'failed-1',
+    expected: 5,
+    outcome: 'failed',
+    error: 'CONFLICT',
+    invokedAt: 11,
+    completedAt: 12,
+  });
+  appends.push({
+    process: 'c2',
+    stream: 'cold',
+    eventId: 'unknown-1',
+    expected: 'any',
+    outcome: 'unknown',
+    error: 'UNAVAILABLE',
+    invokedAt: 12,
+    completedAt: 13,
+  });
   events.push({ position: 10, stream: 'cold', index: 5, eventId: 'unknown-1' });
   return {
     appends,
@@ -44,7 +78,9 @@ describe('history checker (Jepsen-style error classes)', () => {
 
   it('lost: an acknowledged append missing from the log after healing', () => {
     const h = cleanHistory();
-    h.reads[1]!.events = h.reads[1]!.events.filter((e) => e.eventId !== 'e9').map((e) => (e.position > 9 ? { ...e, position: e.position - 1 } : e));
+    h.reads[1]!.events = h.reads[1]!.events.filter((e) => e.eventId !== 'e9').map((e) =>
+      e.position > 9 ? { ...e, position: e.position - 1 } : e,
+    );
     const found = classes(h);
     assert.equal(found.lost, 1);
   });
@@ -90,12 +126,22 @@ describe('history checker (Jepsen-style error classes)', () => {
   it('expected-count: two appends accepted with one expected count, or one placed at another index', () => {
     const h = cleanHistory();
     // A second acknowledged append on 'hot' with expected 0 (the log holds both).
-    h.appends.push({ process: 'c3', stream: 'hot', eventId: 'twin', expected: 0, outcome: 'ok', position: 11, index: 5, invokedAt: 20, completedAt: 21 });
+    h.appends.push({
+      process: 'c3',
+      stream: 'hot',
+      eventId: 'twin',
+      expected: 0,
+      outcome: 'ok',
+      position: 11,
+      index: 5,
+      invokedAt: 20,
+      completedAt: 21,
+    });
     h.reads[1]!.events.push({ position: 11, stream: 'hot', index: 5, eventId: 'twin' });
     assert.deepEqual(classes(h), { 'expected-count': 2 });
   });
 
-  it('stream index: the final log\'s indexes of a stream have a gap', () => {
+  it("stream index: the final log's indexes of a stream have a gap", () => {
     const h = cleanHistory();
     h.reads[1]!.events[10] = { ...h.reads[1]!.events[10]!, index: 7 };
     assert.equal(classes(h)['stream-index'], 1);
@@ -104,7 +150,10 @@ describe('history checker (Jepsen-style error classes)', () => {
   it('refuses a history it cannot judge, and caps the details but not the counts', () => {
     const h = cleanHistory();
     assert.throws(() => checkHistory({ ...h, reads: [h.reads[0]!] }), /exactly one final read/);
-    assert.throws(() => checkHistory({ ...h, appends: [...h.appends, h.appends[0]!] }), /event id e0 is used by two appends/);
+    assert.throws(
+      () => checkHistory({ ...h, appends: [...h.appends, h.appends[0]!] }),
+      /event id e0 is used by two appends/,
+    );
     const many = cleanHistory();
     many.reads[1]!.events = many.reads[1]!.events.slice(0, 1);
     const report = checkHistory(many, { maxDetails: 3 });

@@ -7,13 +7,26 @@ import { segmentName } from '../../src/storage/segment-file.js';
 import { tempDir } from '../support/temp-dir.js';
 import { cli, lines, ordo } from '../support/cli.js';
 
-
 describe('ordo CLI', () => {
   it('append, read, read-all and verify on a data directory', async () => {
     const dir = await tempDir('ordo-cli');
-    assert.deepEqual(JSON.parse((await ordo('append', 'user-1', '--type', 'Registered', '--data', '{"name":"Ada"}', '--dir', dir)).stdout), { position: 0, index: 0, count: 1 });
-    assert.deepEqual(JSON.parse((await ordo('append', 'user-2', '--type', 'Registered', '--dir', dir)).stdout), { position: 1, index: 0, count: 1 });
-    assert.deepEqual(JSON.parse((await ordo('append', 'user-1', '-t', 'Renamed', '--data', '"A"', '--expected', '1', '--dir', dir)).stdout), { position: 2, index: 1, count: 2 });
+    assert.deepEqual(
+      JSON.parse(
+        (await ordo('append', 'user-1', '--type', 'Registered', '--data', '{"name":"Ada"}', '--dir', dir)).stdout,
+      ),
+      { position: 0, index: 0, count: 1 },
+    );
+    assert.deepEqual(JSON.parse((await ordo('append', 'user-2', '--type', 'Registered', '--dir', dir)).stdout), {
+      position: 1,
+      index: 0,
+      count: 1,
+    });
+    assert.deepEqual(
+      JSON.parse(
+        (await ordo('append', 'user-1', '-t', 'Renamed', '--data', '"A"', '--expected', '1', '--dir', dir)).stdout,
+      ),
+      { position: 2, index: 1, count: 2 },
+    );
     const conflict = await ordo('append', 'user-1', '-t', 'Renamed', '--expected', '0', '--dir', dir);
     assert.equal(conflict.code, 2);
     assert.match(conflict.stderr, /WRONG_EXPECTED_COUNT: .*expected count 0 but its count is 2/);
@@ -22,20 +35,42 @@ describe('ordo CLI', () => {
     assert.match(badJson.stderr, /--data must be JSON/);
 
     const read = lines((await ordo('read', 'user-1', '--dir', dir)).stdout);
-    assert.deepEqual(read.map((e) => [e.position, e.index, e.type, e.data]), [[0, 0, 'Registered', { name: 'Ada' }], [2, 1, 'Renamed', 'A']]);
-    assert.deepEqual(lines((await ordo('read', 'user-1', '--backwards', '--limit', '1', '--dir', dir)).stdout).map((e) => e.index), [1]);
-    assert.deepEqual(lines((await ordo('read-all', '--from', '1', '--dir', dir)).stdout).map((e) => e.position), [1, 2]);
-    assert.deepEqual(lines((await ordo('read-all', '--type', 'Registered', '--dir', dir)).stdout).map((e) => e.stream), ['user-1', 'user-2']);
+    assert.deepEqual(
+      read.map((e) => [e.position, e.index, e.type, e.data]),
+      [
+        [0, 0, 'Registered', { name: 'Ada' }],
+        [2, 1, 'Renamed', 'A'],
+      ],
+    );
+    assert.deepEqual(
+      lines((await ordo('read', 'user-1', '--backwards', '--limit', '1', '--dir', dir)).stdout).map((e) => e.index),
+      [1],
+    );
+    assert.deepEqual(
+      lines((await ordo('read-all', '--from', '1', '--dir', dir)).stdout).map((e) => e.position),
+      [1, 2],
+    );
+    assert.deepEqual(
+      lines((await ordo('read-all', '--type', 'Registered', '--dir', dir)).stdout).map((e) => e.stream),
+      ['user-1', 'user-2'],
+    );
 
     const verified = await ordo('verify', '--dir', dir);
     assert.equal(verified.code, 0, verified.stderr);
     assert.equal(JSON.parse(verified.stdout).events, 3);
 
     // Time travel: the events, or a reducer's state, as of a past position.
-    assert.deepEqual(lines((await ordo('replay', '--until', '1', '--dir', dir)).stdout).map((e) => e.position), [0, 1]);
+    assert.deepEqual(
+      lines((await ordo('replay', '--until', '1', '--dir', dir)).stdout).map((e) => e.position),
+      [0, 1],
+    );
     const reducer = join(await tempDir('ordo-reducer'), 'names.mjs');
-    await writeFile(reducer, "export const init = () => ({});\nexport const apply = (names, event) => ({ ...names, [event.stream]: typeof event.data === 'string' ? event.data : event.data?.name ?? null });\n");
-    const asOf = (until: number) => ordo('replay', '--until', String(until), '--reducer', reducer, '--stream', 'user-1', '--dir', dir);
+    await writeFile(
+      reducer,
+      "export const init = () => ({});\nexport const apply = (names, event) => ({ ...names, [event.stream]: typeof event.data === 'string' ? event.data : event.data?.name ?? null });\n",
+    );
+    const asOf = (until: number) =>
+      ordo('replay', '--until', String(until), '--reducer', reducer, '--stream', 'user-1', '--dir', dir);
     assert.deepEqual(JSON.parse((await asOf(1)).stdout), { position: 1, events: 1, state: { 'user-1': 'Ada' } });
     assert.deepEqual(JSON.parse((await asOf(2)).stdout), { position: 2, events: 2, state: { 'user-1': 'A' } });
     const beyond = await asOf(3);
@@ -60,7 +95,7 @@ describe('ordo CLI', () => {
     assert.match(read.stderr, /CORRUPT_LOG/);
   });
 
-  it('verify checks the sealed segments\' index files', async () => {
+  it("verify checks the sealed segments' index files", async () => {
     const dir = await tempDir('ordo-cli');
     const { open } = await import('../../src/node/index.js');
     const log = await open(dir, { segmentBytes: 4096 });

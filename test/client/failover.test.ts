@@ -56,7 +56,10 @@ describe('connect(): the server is killed (kill -9) and restarted', () => {
     for (const event of events) {
       const { w, seq } = eventJson(event) as { w: number; seq: number };
       const key = `${w}/${seq}`;
-      assert.ok(!seen.has(key), `event ${key} was written twice (positions ${seen.get(key)?.position} and ${event.position})`);
+      assert.ok(
+        !seen.has(key),
+        `event ${key} was written twice (positions ${seen.get(key)?.position} and ${event.position})`,
+      );
       seen.set(key, event);
     }
     for (let w = 0; w < WRITERS; w++) {
@@ -68,7 +71,11 @@ describe('connect(): the server is killed (kill -9) and restarted', () => {
       }
     }
     assert.equal(events.length, WRITERS * PER_WRITER);
-    assert.deepEqual(events.map((e) => e.position), events.map((_, i) => i), 'positions have no gap');
+    assert.deepEqual(
+      events.map((e) => e.position),
+      events.map((_, i) => i),
+      'positions have no gap',
+    );
     await log.close();
     assert.equal(await stopGracefully(server), 0);
   });
@@ -77,7 +84,11 @@ describe('connect(): the server is killed (kill -9) and restarted', () => {
     const dir = await tempDir();
     let server = await start(dir);
     const writer = await connect(server.urls.tcp, { reconnectDelayMs: 20, maxReconnectDelayMs: 200 });
-    const reader = await connect(server.urls.ws, { reconnectDelayMs: 20, maxReconnectDelayMs: 200, subscriptionWindow: 64 });
+    const reader = await connect(server.urls.ws, {
+      reconnectDelayMs: 20,
+      maxReconnectDelayMs: 200,
+      subscriptionWindow: 64,
+    });
     const TOTAL = 3000;
     const positions: number[] = [];
     const subscription = reader.subscribe({ from: 'start' });
@@ -89,7 +100,11 @@ describe('connect(): the server is killed (kill -9) and restarted', () => {
       }
     })();
     const writing = (async () => {
-      for (let i = 0; i < TOTAL / 10; i++) await writer.append('feed', Array.from({ length: 10 }, (_, k) => ({ type: 'Item', data: i * 10 + k })));
+      for (let i = 0; i < TOTAL / 10; i++)
+        await writer.append(
+          'feed',
+          Array.from({ length: 10 }, (_, k) => ({ type: 'Item', data: i * 10 + k })),
+        );
     })();
     while (positions.length < 500) await sleep(10);
     await killHard(server);
@@ -97,7 +112,11 @@ describe('connect(): the server is killed (kill -9) and restarted', () => {
     server = await start(dir, server);
     await writing;
     await reading;
-    assert.deepEqual(positions, Array.from({ length: TOTAL }, (_, i) => i), 'every position once, in order');
+    assert.deepEqual(
+      positions,
+      Array.from({ length: TOTAL }, (_, i) => i),
+      'every position once, in order',
+    );
     subscription.close();
     await writer.close();
     await reader.close();
@@ -117,7 +136,10 @@ describe('connect(): the server is killed (kill -9) and restarted', () => {
     server = await start(dir, server);
     // Answered before the shutdown, or re-sent once the server is back: every append lands once.
     const results = await Promise.allSettled(appends);
-    assert.ok(results.every((r) => r.status === 'fulfilled'), 'no append failed');
+    assert.ok(
+      results.every((r) => r.status === 'fulfilled'),
+      'no append failed',
+    );
     assert.ok(answered > 0, 'the server answered the requests it had taken before exiting');
     assert.equal(await log.count('s'), 500);
     await log.close();
@@ -136,10 +158,19 @@ describe('connect(): the server is killed (kill -9) and restarted', () => {
     await sleep(100);
     server = await start(dir, server);
     const results = await Promise.all(during);
-    assert.deepEqual(results.map((r) => r.index).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      results.map((r) => r.index).sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     assert.ok((await count) >= 1);
     const events = await collect(log.read('s'));
-    assert.deepEqual(events.slice(1).map((e) => eventJson(e)).sort((a, b) => (a as number) - (b as number)), Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      events
+        .slice(1)
+        .map((e) => eventJson(e))
+        .sort((a, b) => (a as number) - (b as number)),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
     await log.close();
     assert.equal(await stopGracefully(server), 0);
   });

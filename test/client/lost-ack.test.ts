@@ -6,7 +6,10 @@ import { CuttingProxy } from '../support/cutting-proxy.js';
 import { startTestServer } from '../support/server.js';
 
 describe('connect(): an append whose acknowledgement is lost is re-sent and not duplicated', () => {
-  for (const [label, expected] of [["expected 'any' (the id window remembers the retry key)", undefined], ['an expected count, after the id window forgot the key (ids compared on disk)', 1]] as const) {
+  for (const [label, expected] of [
+    ["expected 'any' (the id window remembers the retry key)", undefined],
+    ['an expected count, after the id window forgot the key (ids compared on disk)', 1],
+  ] as const) {
     it(label, async () => {
       // A one-entry id window: the retry key is forgotten as soon as anything else is written.
       const server = await startTestServer(expected === undefined ? {} : { log: { idWindow: { maxCount: 1 } } });
@@ -23,7 +26,11 @@ describe('connect(): an append whose acknowledgement is lost is re-sent and not 
       assert.equal(proxy.cuts, 1, 'the first answer was lost');
       assert.deepEqual(result, { position: 1, index: 1, count: 3 });
       const events = await collect(log.read('orders'));
-      assert.deepEqual(events.map((e) => e.type), ['Opened', 'Paid', 'Shipped'], 'written once');
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['Opened', 'Paid', 'Shipped'],
+        'written once',
+      );
       await other.close();
       await log.close();
       await proxy.close();

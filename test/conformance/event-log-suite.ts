@@ -45,11 +45,28 @@ export function eventLogConformance(label: string, make: MakeLog): void {
   describe(`${label}: append and read`, () => {
     it('appends events with positions, indexes and counts, and reads them back', async () => {
       const log = await make();
-      assert.deepEqual(await log.append('user-1', { type: 'Registered', data: { name: 'Ada' } }), { position: 0, index: 0, count: 1 });
-      assert.deepEqual(await log.append('user-2', [{ type: 'Registered' }, { type: 'Renamed', data: { name: 'B' } }]), { position: 1, index: 0, count: 2 });
-      assert.deepEqual(await log.append('user-1', { type: 'Renamed', data: { name: 'Ada L.' }, metadata: { by: 'admin' } }), { position: 3, index: 1, count: 2 });
+      assert.deepEqual(await log.append('user-1', { type: 'Registered', data: { name: 'Ada' } }), {
+        position: 0,
+        index: 0,
+        count: 1,
+      });
+      assert.deepEqual(await log.append('user-2', [{ type: 'Registered' }, { type: 'Renamed', data: { name: 'B' } }]), {
+        position: 1,
+        index: 0,
+        count: 2,
+      });
+      assert.deepEqual(
+        await log.append('user-1', { type: 'Renamed', data: { name: 'Ada L.' }, metadata: { by: 'admin' } }),
+        { position: 3, index: 1, count: 2 },
+      );
       const events = await collect(log.read('user-1'));
-      assert.deepEqual(events.map((e) => [e.position, e.index, e.type]), [[0, 0, 'Registered'], [3, 1, 'Renamed']]);
+      assert.deepEqual(
+        events.map((e) => [e.position, e.index, e.type]),
+        [
+          [0, 0, 'Registered'],
+          [3, 1, 'Renamed'],
+        ],
+      );
       assert.deepEqual(eventJson(events[1]!), { name: 'Ada L.' });
       assert.deepEqual(events[1]!.metadata, { by: 'admin' });
       assert.equal(events[0]!.contentType, 'json');
@@ -78,7 +95,8 @@ export function eventLogConformance(label: string, make: MakeLog): void {
         await log.append('s', { type: 'T', data: i });
         await log.append('other', { type: 'T', data: -i });
       }
-      const indexes = async (options: Parameters<typeof log.read>[1]) => (await collect(log.read('s', options))).map((e) => e.index);
+      const indexes = async (options: Parameters<typeof log.read>[1]) =>
+        (await collect(log.read('s', options))).map((e) => e.index);
       assert.deepEqual(await indexes({}), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
       assert.deepEqual(await indexes({ from: 7 }), [7, 8, 9]);
       assert.deepEqual(await indexes({ from: 2, limit: 3 }), [2, 3, 4]);
@@ -86,7 +104,10 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       assert.deepEqual(await indexes({ backwards: true, from: 4 }), [4, 3, 2, 1, 0]);
       assert.deepEqual(await indexes({ from: 50 }), []);
       assert.deepEqual(await indexes({ limit: 0 }), []);
-      assert.deepEqual((await collect(log.read('s'))).map((e) => eventJson(e)), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(
+        (await collect(log.read('s'))).map((e) => eventJson(e)),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      );
       await log.close();
     });
 
@@ -96,7 +117,8 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       await log.append('user-1', { type: 'Registered' });
       await log.append('order-2', { type: 'Placed' });
       await log.append('order-1', { type: 'Shipped' });
-      const positions = async (options: Parameters<typeof log.readAll>[0]) => (await collect(log.readAll(options))).map((e) => e.position);
+      const positions = async (options: Parameters<typeof log.readAll>[0]) =>
+        (await collect(log.readAll(options))).map((e) => e.position);
       assert.deepEqual(await positions({}), [0, 1, 2, 3]);
       assert.deepEqual(await positions({ from: 2 }), [2, 3]);
       assert.deepEqual(await positions({ limit: 2 }), [0, 1]);
@@ -104,7 +126,10 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       assert.deepEqual(await positions({ filter: { prefixes: ['order-'] } }), [0, 2, 3]);
       assert.deepEqual(await positions({ filter: { types: ['Placed'] } }), [0, 2]);
       assert.deepEqual(await positions({ filter: { prefixes: ['order-'], types: ['Shipped'] } }), [3]);
-      assert.deepEqual(await collect(log.streams({ prefix: 'order-' })), [{ stream: 'order-1', count: 2 }, { stream: 'order-2', count: 1 }]);
+      assert.deepEqual(await collect(log.streams({ prefix: 'order-' })), [
+        { stream: 'order-1', count: 2 },
+        { stream: 'order-2', count: 1 },
+      ]);
       await log.close();
     });
 
@@ -158,21 +183,32 @@ export function eventLogConformance(label: string, make: MakeLog): void {
 
     it('of two concurrent appends with the same expected count exactly one wins', async () => {
       const log = await make();
-      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => log.append('hot', { type: 'Claim' }, { expected: 0 })));
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 10 }, () => log.append('hot', { type: 'Claim' }, { expected: 0 })),
+      );
       assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
-      assert.equal(outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof WrongExpectedCountError).length, 9);
+      assert.equal(
+        outcomes.filter((o) => o.status === 'rejected' && o.reason instanceof WrongExpectedCountError).length,
+        9,
+      );
       assert.equal(await log.count('hot'), 1);
       await log.close();
     });
 
     it('a retried append with the same ids returns the original result and writes nothing', async () => {
       const log = await make();
-      const events = [{ id: id(1), type: 'A' }, { id: id(2), type: 'B' }];
+      const events = [
+        { id: id(1), type: 'A' },
+        { id: id(2), type: 'B' },
+      ];
       const first = await log.append('s', events, { expected: 0 });
       await log.append('s', { type: 'C' });
       assert.deepEqual(await log.append('s', events, { expected: 0 }), first);
       assert.deepEqual(await log.append('s', events), first, "also with expected 'any'");
-      const concurrent = await Promise.all([log.append('t', { id: id(3), type: 'X' }), log.append('t', { id: id(3), type: 'X' })]);
+      const concurrent = await Promise.all([
+        log.append('t', { id: id(3), type: 'X' }),
+        log.append('t', { id: id(3), type: 'X' }),
+      ]);
       assert.deepEqual(concurrent[0], concurrent[1], 'a retry while the first is in flight gets the same result');
       assert.equal(await log.count('s'), 3);
       assert.equal(await log.count('t'), 1);
@@ -207,17 +243,37 @@ export function eventLogConformance(label: string, make: MakeLog): void {
   describe(`${label}: existsOrWrite`, () => {
     it('writes iff the count equals the index, else reports the event already there', async () => {
       const log = await make();
-      assert.deepEqual(await log.existsOrWrite('trades', 0, { id: id(1), type: 'Trade' }), { position: 0, index: 0, count: 1, written: true });
-      assert.deepEqual(await log.existsOrWrite('trades', 0, { id: id(1), type: 'Trade' }), { position: 0, index: 0, count: 1, written: false });
-      assert.deepEqual(await log.existsOrWrite('trades', 0, { type: 'Trade' }), { position: 0, index: 0, count: 1, written: false });
-      await assert.rejects(log.existsOrWrite('trades', 5, { type: 'Trade' }), (error: unknown) => error instanceof WrongExpectedCountError && error.actual === 1);
+      assert.deepEqual(await log.existsOrWrite('trades', 0, { id: id(1), type: 'Trade' }), {
+        position: 0,
+        index: 0,
+        count: 1,
+        written: true,
+      });
+      assert.deepEqual(await log.existsOrWrite('trades', 0, { id: id(1), type: 'Trade' }), {
+        position: 0,
+        index: 0,
+        count: 1,
+        written: false,
+      });
+      assert.deepEqual(await log.existsOrWrite('trades', 0, { type: 'Trade' }), {
+        position: 0,
+        index: 0,
+        count: 1,
+        written: false,
+      });
+      await assert.rejects(
+        log.existsOrWrite('trades', 5, { type: 'Trade' }),
+        (error: unknown) => error instanceof WrongExpectedCountError && error.actual === 1,
+      );
       await assert.rejects(log.existsOrWrite('trades', -1, { type: 'Trade' }), InvalidArgumentError);
       await log.close();
     });
 
     it('competing writers racing for the same index produce one event', async () => {
       const log = await make();
-      const results = await Promise.all(Array.from({ length: 5 }, () => log.existsOrWrite('out', 0, { id: id(42), type: 'Out' })));
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => log.existsOrWrite('out', 0, { id: id(42), type: 'Out' })),
+      );
       assert.equal(results.filter((r) => r.written).length, 1);
       assert.ok(results.every((r) => r.position === 0 && r.count === 1));
       assert.equal(await log.count('out'), 1);
@@ -247,13 +303,34 @@ export function eventLogConformance(label: string, make: MakeLog): void {
 
     it('rejects events without a type, with a non-UUID id, or too large', async () => {
       const log = await make({ maxEventBytes: 1000 });
-      await assert.rejects(log.append('s', { data: 1 } as never), (e: unknown) => e instanceof InvalidEventError && e.field === 'type');
-      await assert.rejects(log.append('s', { type: '' }), (e: unknown) => e instanceof InvalidEventError && e.field === 'type');
-      await assert.rejects(log.append('s', { type: 'T', id: 'not-a-uuid' }), (e: unknown) => e instanceof InvalidEventError && e.field === 'id' && /"not-a-uuid"/.test(e.message));
-      await assert.rejects(log.append('s', { type: 'T', data: new Uint8Array(2000) }), (e: unknown) => e instanceof EventTooLargeError && e.size > 1000 && e.maxSize === 1000);
-      await assert.rejects(log.append('s', [{ type: 'T', id: id(1) }, { type: 'T', id: id(1) }]), InvalidEventError);
+      await assert.rejects(
+        log.append('s', { data: 1 } as never),
+        (e: unknown) => e instanceof InvalidEventError && e.field === 'type',
+      );
+      await assert.rejects(
+        log.append('s', { type: '' }),
+        (e: unknown) => e instanceof InvalidEventError && e.field === 'type',
+      );
+      await assert.rejects(
+        log.append('s', { type: 'T', id: 'not-a-uuid' }),
+        (e: unknown) => e instanceof InvalidEventError && e.field === 'id' && /"not-a-uuid"/.test(e.message),
+      );
+      await assert.rejects(
+        log.append('s', { type: 'T', data: new Uint8Array(2000) }),
+        (e: unknown) => e instanceof EventTooLargeError && e.size > 1000 && e.maxSize === 1000,
+      );
+      await assert.rejects(
+        log.append('s', [
+          { type: 'T', id: id(1) },
+          { type: 'T', id: id(1) },
+        ]),
+        InvalidEventError,
+      );
       await assert.rejects(log.append('s', []), InvalidArgumentError);
-      await assert.rejects(log.append('s', { type: 'T', metadata: [] as never }), (e: unknown) => e instanceof InvalidEventError && e.field === 'metadata');
+      await assert.rejects(
+        log.append('s', { type: 'T', metadata: [] as never }),
+        (e: unknown) => e instanceof InvalidEventError && e.field === 'metadata',
+      );
       const circular: Record<string, unknown> = {};
       circular.self = circular;
       await assert.rejects(log.append('s', { type: 'T', data: circular as never }), InvalidEventError);
@@ -297,7 +374,10 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       await assert.rejects(log.count('s'), LogClosedError);
       assert.throws(() => log.read('s'), LogClosedError);
       assert.throws(() => log.readAll(), LogClosedError);
-      assert.throws(() => log.subscribe(), (e: unknown) => e instanceof LogClosedError && e.code === 'LOG_CLOSED');
+      assert.throws(
+        () => log.subscribe(),
+        (e: unknown) => e instanceof LogClosedError && e.code === 'LOG_CLOSED',
+      );
     });
   });
 
@@ -311,7 +391,10 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       })();
       const seen = (await take(subscription, 110)) as Event[];
       await writer;
-      assert.deepEqual(seen.map((e) => e.position), Array.from({ length: 110 }, (_, i) => i + 10));
+      assert.deepEqual(
+        seen.map((e) => e.position),
+        Array.from({ length: 110 }, (_, i) => i + 10),
+      );
       assert.equal(subscription.position, 119);
       subscription.close();
       assert.deepEqual(await subscription.next(), { done: true, value: undefined });
@@ -326,8 +409,14 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       await log.append('b', { type: 'New' });
       await log.append('a', { type: 'New' });
       await log.append('b', { type: 'Newer' });
-      assert.deepEqual(((await take(live, 3)) as Event[]).map((e) => e.position), [1, 2, 3]);
-      assert.deepEqual(((await take(filtered, 2)) as Event[]).map((e) => e.type), ['New', 'Newer']);
+      assert.deepEqual(
+        ((await take(live, 3)) as Event[]).map((e) => e.position),
+        [1, 2, 3],
+      );
+      assert.deepEqual(
+        ((await take(filtered, 2)) as Event[]).map((e) => e.type),
+        ['New', 'Newer'],
+      );
       live.close();
       filtered.close();
       await log.close();
@@ -340,8 +429,15 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       const mine = log.subscribe({ from: 'end', minPosition: 2 });
       const caughtUp = log.subscribe({ from: 'end', minPosition: 0 });
       for (let i = 0; i < 4; i++) await log.append('a', { type: 'New', data: i });
-      assert.deepEqual(((await take(mine, 2)) as Event[]).map((e) => e.position), [3, 4]);
-      assert.equal(((await take(caughtUp, 1)) as Event[])[0]!.position, 1, 'a minPosition already committed changes nothing');
+      assert.deepEqual(
+        ((await take(mine, 2)) as Event[]).map((e) => e.position),
+        [3, 4],
+      );
+      assert.equal(
+        ((await take(caughtUp, 1)) as Event[])[0]!.position,
+        1,
+        'a minPosition already committed changes nothing',
+      );
       assert.throws(() => log.subscribe({ from: 'end', minPosition: -1 }), /invalid minPosition -1/);
       assert.throws(() => log.subscribe({ from: 'end', minPosition: 'x' as never }), /invalid minPosition "x"/);
       mine.close();
@@ -391,7 +487,10 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       await log.append('other', { type: 'Noise' });
       const { count, history, live } = await log.readAndSubscribe('feed');
       assert.equal(count, 5);
-      assert.deepEqual(history.map((e) => e.index), [0, 1, 2, 3, 4]);
+      assert.deepEqual(
+        history.map((e) => e.index),
+        [0, 1, 2, 3, 4],
+      );
       await log.publishTransient('feed', { type: 'Typing' });
       await log.append('feed', { type: 'Item', data: 5 });
       const [typing, item] = await take(live, 2);
@@ -415,7 +514,10 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       assert.equal(expected.length, 2000);
       const subscription = log.subscribe({ from: 7, filter: { streams: ['c', 'a'] } });
       const seen = (await take(subscription, expected.filter((p) => p >= 7).length)) as Event[];
-      assert.deepEqual(seen.map((e) => e.position), expected.filter((p) => p >= 7));
+      assert.deepEqual(
+        seen.map((e) => e.position),
+        expected.filter((p) => p >= 7),
+      );
       const head = await log.headPosition();
       assert.equal(subscription.position, head, 'catch-up covered the log up to the mark');
       const live = subscription.next();
@@ -424,7 +526,10 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       assert.equal(((await live).value as Event).position, head + 2, 'then follows live with no gap');
       subscription.close();
       const odd = (await take(log.subscribe({ filter: { streams: ['a'], types: ['Odd'] } }), 750)) as Event[];
-      assert.deepEqual(odd.map((e) => eventJson(e)), Array.from({ length: 750 }, (_, k) => 2 * k + 1));
+      assert.deepEqual(
+        odd.map((e) => eventJson(e)),
+        Array.from({ length: 750 }, (_, k) => 2 * k + 1),
+      );
       await log.close();
     });
 
@@ -438,10 +543,19 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       );
       await Promise.all(writers);
       const all = await Promise.all(subscribers.slice(0, 2).map((s) => take(s, 200)));
-      assert.deepEqual((all[0] as Event[]).map((e) => e.position), Array.from({ length: 200 }, (_, i) => i));
-      assert.deepEqual((all[1] as Event[]).map((e) => e.id), (all[0] as Event[]).map((e) => e.id));
+      assert.deepEqual(
+        (all[0] as Event[]).map((e) => e.position),
+        Array.from({ length: 200 }, (_, i) => i),
+      );
+      assert.deepEqual(
+        (all[1] as Event[]).map((e) => e.id),
+        (all[0] as Event[]).map((e) => e.id),
+      );
       const w1 = (await take(subscribers[2]!, 50)) as Event[];
-      assert.deepEqual(w1.map((e) => eventJson(e)), Array.from({ length: 50 }, (_, i) => i));
+      assert.deepEqual(
+        w1.map((e) => eventJson(e)),
+        Array.from({ length: 50 }, (_, i) => i),
+      );
       for (const s of subscribers) s.close();
       await log.close();
     });

@@ -4,35 +4,70 @@ import { ClaimTable } from '../../src/engine/claims.js';
 import { decideAppend } from '../../src/engine/decide.js';
 import { applyEvent, newEngineState, settleState, truncateState, type EngineState } from '../../src/engine/state.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/engine/checkpoint.js';
-import { decodeClaimChanges, encodeClaimChanges, validateClaimChanges, type ClaimChanges } from '../../src/types/claims.js';
+import {
+  decodeClaimChanges,
+  encodeClaimChanges,
+  validateClaimChanges,
+  type ClaimChanges,
+} from '../../src/types/claims.js';
 import { InvalidArgumentError } from '../../src/types/errors.js';
 
 const limits = { maxCount: 1000, maxAgeMs: 60_000 };
 const email = (value: string) => ({ set: 'email', value });
-const changes = (claims: string[], releases: string[] = []): ClaimChanges => ({ claims: claims.map(email), releases: releases.map(email) });
+const changes = (claims: string[], releases: string[] = []): ClaimChanges => ({
+  claims: claims.map(email),
+  releases: releases.map(email),
+});
 
 /** Decides and applies a one-event append with claim changes, as the log does; returns the decision kind. */
 function append(state: EngineState, stream: string, claims: ClaimChanges): string {
-  const decision = decideAppend(state, [{ stream, expected: 'any', ids: [{ id: undefined, idGenerated: true }], claims }]);
+  const decision = decideAppend(state, [
+    { stream, expected: 'any', ids: [{ id: undefined, idGenerated: true }], claims },
+  ]);
   if (decision.kind === 'write') {
     const plan = decision.appends[0]!;
-    applyEvent(state, { stream, index: plan.index, position: plan.position, id: undefined, idGenerated: true, timestamp: 0, claims });
+    applyEvent(state, {
+      stream,
+      index: plan.index,
+      position: plan.position,
+      id: undefined,
+      idGenerated: true,
+      timestamp: 0,
+      claims,
+    });
   }
   return decision.kind;
 }
 
-const held = (table: ClaimTable, at: number) => table.heldAt(at).map((c) => `${c.value}@${c.stream}`).sort();
+const held = (table: ClaimTable, at: number) =>
+  table
+    .heldAt(at)
+    .map((c) => `${c.value}@${c.stream}`)
+    .sort();
 
 describe('engine: uniqueness claims', () => {
   it('a second stream cannot claim a held value, nor release it; its holder can do both', () => {
     const state = newEngineState(limits);
     assert.equal(append(state, 'user-1', changes(['ada@x'])), 'write');
-    const refused = decideAppend(state, [{ stream: 'user-2', expected: 'any', ids: [{ id: undefined, idGenerated: true }], claims: changes(['ada@x']) }]);
-    assert.deepEqual(refused, { kind: 'claim-conflict', intent: 0, stream: 'user-2', claim: email('ada@x'), operation: 'claim', holder: { stream: 'user-1', position: 0 } });
+    const refused = decideAppend(state, [
+      { stream: 'user-2', expected: 'any', ids: [{ id: undefined, idGenerated: true }], claims: changes(['ada@x']) },
+    ]);
+    assert.deepEqual(refused, {
+      kind: 'claim-conflict',
+      intent: 0,
+      stream: 'user-2',
+      claim: email('ada@x'),
+      operation: 'claim',
+      holder: { stream: 'user-1', position: 0 },
+    });
     assert.equal(append(state, 'user-2', changes([], ['ada@x'])), 'claim-conflict');
     assert.equal(append(state, 'user-1', changes(['ada@x'])), 'write', 'the holder re-claiming is no conflict');
     assert.equal(state.claims.holder('email', 'ada@x')?.position, 0, 'a re-claim keeps the original claim');
-    assert.equal(append(state, 'user-1', changes(['ada@y'], ['ada@x'])), 'write', 'release one, claim another, in one append');
+    assert.equal(
+      append(state, 'user-1', changes(['ada@y'], ['ada@x'])),
+      'write',
+      'release one, claim another, in one append',
+    );
     assert.equal(append(state, 'user-2', changes(['ada@x'])), 'write', 'a released value is free');
     assert.deepEqual(held(state.claims, state.nextPosition - 1), ['ada@x@user-2', 'ada@y@user-1']);
   });
@@ -62,9 +97,20 @@ describe('engine: uniqueness claims', () => {
     const intent = { stream: 'u', expected: 0 as const, ids: [{ id, idGenerated: false }], claims: changes(['v']) };
     const first = decideAppend(state, [intent]);
     assert.equal(first.kind, 'write');
-    applyEvent(state, { stream: 'u', index: 0, position: 0, id, idGenerated: false, timestamp: 0, claims: intent.claims });
+    applyEvent(state, {
+      stream: 'u',
+      index: 0,
+      position: 0,
+      id,
+      idGenerated: false,
+      timestamp: 0,
+      claims: intent.claims,
+    });
     assert.equal(decideAppend(state, [intent]).kind, 'duplicate');
-    assert.equal(decideAppend(state, [{ ...intent, ids: [{ id: undefined, idGenerated: true }], stream: 'w', expected: 3 }]).kind, 'conflict');
+    assert.equal(
+      decideAppend(state, [{ ...intent, ids: [{ id: undefined, idGenerated: true }], stream: 'w', expected: 3 }]).kind,
+      'conflict',
+    );
   });
 
   it('truncation gives released values back to their holders and drops claims made after the cut', () => {
@@ -81,7 +127,7 @@ describe('engine: uniqueness claims', () => {
     truncateState(state, 1);
     assert.deepEqual(held(state.claims, 1), ['x@a', 'y@b']);
     assert.equal(state.claims.holder('email', 'x')?.stream, 'a');
-    assert.equal(append(state, 'c', changes(['x'])), 'claim-conflict', 'after the cut, x is a\'s again');
+    assert.equal(append(state, 'c', changes(['x'])), 'claim-conflict', "after the cut, x is a's again");
   });
 
   it('a checkpoint holds the claims as of its position, and loads them back', () => {
@@ -113,11 +159,25 @@ describe('engine: uniqueness claims', () => {
     const input = validateClaimChanges([{ set: 'email', value: 'ünï@x' }], [{ set: 'handle', value: 'ada' }])!;
     assert.deepEqual(decodeClaimChanges(encodeClaimChanges(input)), input);
     assert.equal(validateClaimChanges(undefined, []), undefined);
-    assert.throws(() => validateClaimChanges([{ set: 'email' }], undefined), (e: unknown) => e instanceof InvalidArgumentError && /claims\[0\]\.value undefined: expected a non-empty string/.test(e.message));
-    assert.throws(() => validateClaimChanges('ada', undefined), /invalid claims "ada": expected an array of \{ set, value \}/);
-    assert.throws(() => validateClaimChanges([{ set: 'e', value: 'x'.repeat(1025) }], undefined), /1025 bytes long, expected at most 1024/);
+    assert.throws(
+      () => validateClaimChanges([{ set: 'email' }], undefined),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError &&
+        /claims\[0\]\.value undefined: expected a non-empty string/.test(e.message),
+    );
+    assert.throws(
+      () => validateClaimChanges('ada', undefined),
+      /invalid claims "ada": expected an array of \{ set, value \}/,
+    );
+    assert.throws(
+      () => validateClaimChanges([{ set: 'e', value: 'x'.repeat(1025) }], undefined),
+      /1025 bytes long, expected at most 1024/,
+    );
     const many = Array.from({ length: 33 }, (_, i) => ({ set: 'e', value: `v${i}` }));
-    assert.throws(() => validateClaimChanges(many, undefined), /33 claims and 0 releases in one append: expected at most 32/);
+    assert.throws(
+      () => validateClaimChanges(many, undefined),
+      /33 claims and 0 releases in one append: expected at most 32/,
+    );
     assert.throws(() => decodeClaimChanges(new Uint8Array([9, 1, 0x61, 1, 0, 0x62])), /unknown claim op 9/);
   });
 });

@@ -18,7 +18,14 @@ function commit(state: EngineState, intents: AppendIntent[], timestamp = 1000): 
   intents.forEach((intent, i) => {
     const plan = decision.appends[i]!;
     intent.ids.forEach((event, k) =>
-      applyEvent(state, { stream: intent.stream, index: plan.index + k, position: plan.position + k, id: event.id, idGenerated: event.idGenerated, timestamp }),
+      applyEvent(state, {
+        stream: intent.stream,
+        index: plan.index + k,
+        position: plan.position + k,
+        id: event.id,
+        idGenerated: event.idGenerated,
+        timestamp,
+      }),
     );
   });
 }
@@ -46,7 +53,14 @@ describe('engine: decideAppend', () => {
     const state = newEngineState(limits);
     assert.equal(decideAppend(state, [{ stream: 's', expected: 'exists', ids: [generated(1)] }]).kind, 'conflict');
     commit(state, [{ stream: 's', expected: 'empty', ids: [generated(1)] }]);
-    for (const [expected, ok] of [['any', true], ['exists', true], ['empty', false], [1, true], [0, false], [2, false]] as const) {
+    for (const [expected, ok] of [
+      ['any', true],
+      ['exists', true],
+      ['empty', false],
+      [1, true],
+      [0, false],
+      [2, false],
+    ] as const) {
       const decision = decideAppend(state, [{ stream: 's', expected, ids: [generated(2)] }]);
       assert.equal(decision.kind, ok ? 'write' : 'conflict', `expected ${expected}`);
       if (decision.kind === 'conflict') assert.equal(decision.actual, 1);
@@ -96,7 +110,14 @@ describe('engine: decideAppend', () => {
     commit(state, [{ stream: 'o', expected: 0, ids: [explicit(1), explicit(2)] }]);
     commit(state, [{ stream: 'p', expected: 'any', ids: [explicit(3)] }]);
     const decision = decideAppend(state, [{ stream: 'o', expected: 0, ids: [explicit(1), explicit(2)] }]);
-    assert.deepEqual(decision, { kind: 'conflict', intent: 0, stream: 'o', expected: 0, actual: 2, retryOf: { index: 0 } });
+    assert.deepEqual(decision, {
+      kind: 'conflict',
+      intent: 0,
+      stream: 'o',
+      expected: 0,
+      actual: 2,
+      retryOf: { index: 0 },
+    });
   });
 });
 
@@ -108,21 +129,28 @@ describe('engine: id window', () => {
     assert.equal(window.get(id(1)), undefined);
     assert.equal(window.get(id(4))?.position, 4);
     window.add({ id: id(9), stream: 's', index: 5, position: 5, timestamp: 1104 }); // 1003 is now older than 100 ms
-    assert.deepEqual(window.entries().map((e) => e.position), [4, 5]);
+    assert.deepEqual(
+      window.entries().map((e) => e.position),
+      [4, 5],
+    );
   });
 });
 
 describe('engine: checkpoint', () => {
   it('round-trips the state as of a position, leaving out later events', () => {
     const state = newEngineState(limits);
-    for (let i = 0; i < 50; i++) commit(state, [{ stream: `s${i % 7}`, expected: 'any', ids: [explicit(i)] }], 5000 + i);
+    for (let i = 0; i < 50; i++)
+      commit(state, [{ stream: `s${i % 7}`, expected: 'any', ids: [explicit(i)] }], 5000 + i);
     const restored = decodeCheckpoint(encodeCheckpoint(state, 29), limits);
     assert.equal(restored.nextPosition, 30);
     let total = 0;
     for (const [name, stream] of restored.streams) {
       const original = state.streams.get(name)!;
       total += stream.count;
-      assert.deepEqual([...stream.positions.subarray(0, stream.count)], [...original.positions.subarray(0, stream.count)]);
+      assert.deepEqual(
+        [...stream.positions.subarray(0, stream.count)],
+        [...original.positions.subarray(0, stream.count)],
+      );
       assert.ok(stream.positions[stream.count - 1]! <= 29);
     }
     assert.equal(total, 30);
@@ -146,7 +174,13 @@ describe('engine: checkpoint', () => {
 describe('engine: invariants', () => {
   it('refuses an event out of position or index order', () => {
     const state = newEngineState(limits);
-    assert.throws(() => applyEvent(state, { stream: 's', index: 0, position: 1, id: id(1), idGenerated: true, timestamp: 0 }), /invariant/);
-    assert.throws(() => applyEvent(state, { stream: 's', index: 3, position: 0, id: id(1), idGenerated: true, timestamp: 0 }), /invariant/);
+    assert.throws(
+      () => applyEvent(state, { stream: 's', index: 0, position: 1, id: id(1), idGenerated: true, timestamp: 0 }),
+      /invariant/,
+    );
+    assert.throws(
+      () => applyEvent(state, { stream: 's', index: 3, position: 0, id: id(1), idGenerated: true, timestamp: 0 }),
+      /invariant/,
+    );
   });
 });

@@ -9,7 +9,13 @@ describe('engine: retry keys', () => {
     const keys = new RetryKeys({ maxCount: 10_000, maxAgeMs: 60_000 });
     for (let i = 0; i < 5000; i++) keys.add(key(i), `s-${i % 3}`, i, 100 + i, 1_000);
     assert.equal(keys.size, 5000);
-    assert.deepEqual(keys.find(key(1234)), { id: key(1234), stream: 's-1', index: 1234, position: 1334, timestamp: 1_000 });
+    assert.deepEqual(keys.find(key(1234)), {
+      id: key(1234),
+      stream: 's-1',
+      index: 1234,
+      position: 1334,
+      timestamp: 1_000,
+    });
     assert.equal(keys.find(key(99_999)), undefined);
   });
 

@@ -13,7 +13,9 @@ describe('example: chatterbox (seed 000)', () => {
     const [port, httpPort] = await freePorts(2);
     let server = await startChatServer({ dir, port, httpPort });
     const url = server.urls.tcp;
-    const logs: EventLog[] = await Promise.all([0, 1, 2].map(() => connect(url, { reconnectDelayMs: 20, timeoutMs: 30_000 })));
+    const logs: EventLog[] = await Promise.all(
+      [0, 1, 2].map(() => connect(url, { reconnectDelayMs: 20, timeoutMs: 30_000 })),
+    );
     const names = ['ada', 'bob', 'cy'];
     const sessions: ChatSession[] = [];
     for (const [i, log] of logs.entries()) sessions.push(await joinRoom(log, 'lobby', names[i]!));
@@ -28,19 +30,33 @@ describe('example: chatterbox (seed 000)', () => {
     server = await startChatServer({ dir, port, httpPort });
     for (let i = 0; i < 10; i++) await sessions[i % 3]!.say(`after ${i}`);
     await sessions[2]!.leave();
-    const expected = await fold(logs[0]!, { filter: roomModel('lobby').filter!, init: roomModel('lobby').init, apply: roomModel('lobby').apply });
+    const expected = await fold(logs[0]!, {
+      filter: roomModel('lobby').filter!,
+      init: roomModel('lobby').init,
+      apply: roomModel('lobby').apply,
+    });
     assert.deepEqual(expected.state.members, ['ada', 'bob']);
     assert.equal(expected.state.messages.length, 20);
-    assert.deepEqual(expected.state.messages.map((m) => m.text), [...Array.from({ length: 10 }, (_, i) => `before ${i}`), ...Array.from({ length: 10 }, (_, i) => `after ${i}`)]);
+    assert.deepEqual(
+      expected.state.messages.map((m) => m.text),
+      [...Array.from({ length: 10 }, (_, i) => `before ${i}`), ...Array.from({ length: 10 }, (_, i) => `after ${i}`)],
+    );
     for (const [i, session] of sessions.slice(0, 2).entries()) {
-      await until(`${names[i]}'s room to hold all 20 messages and cy's leaving`, () => (session.room.state.messages.length === 20 && session.room.state.members.length === 2) || undefined, 15_000);
+      await until(
+        `${names[i]}'s room to hold all 20 messages and cy's leaving`,
+        () => (session.room.state.messages.length === 20 && session.room.state.members.length === 2) || undefined,
+        15_000,
+      );
       assert.deepEqual(session.room.state, expected.state, `${names[i]} sees the room the log says`);
     }
     let typed = 0;
     for await (const event of logs[0]!.read('room-lobby')) if (event.type === 'Typing') typed++;
     assert.equal(typed, 0, 'typing notices are transient');
     // The hosted model kept the room hot on the server too.
-    await until('the server-hosted room at the head', () => server.hosted.models.get('room-lobby')!.status().state === 'live' || undefined);
+    await until(
+      'the server-hosted room at the head',
+      () => server.hosted.models.get('room-lobby')!.status().state === 'live' || undefined,
+    );
     for (const session of sessions.slice(0, 2)) await session.leave();
     for (const log of logs) await log.close();
     await server.close();
@@ -51,7 +67,10 @@ describe('example: chatterbox (seed 000)', () => {
     const [port, httpPort] = await freePorts(2);
     const server = await startChatServer({ dir, port, httpPort });
     const log = await connect(server.urls.tcp);
-    await assert.rejects(joinRoom(log, 'lobby', 'no spaces please'), /invalid user name "no spaces please": expected 1–32 letters/);
+    await assert.rejects(
+      joinRoom(log, 'lobby', 'no spaces please'),
+      /invalid user name "no spaces please": expected 1–32 letters/,
+    );
     await log.close();
     await server.close();
   });

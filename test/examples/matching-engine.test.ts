@@ -25,7 +25,8 @@ async function whenAll(log: EventLog, stream: string, count: number): Promise<Ev
   }
 }
 
-const decoded = (events: Event[]) => events.map((e) => ({ id: e.id, index: e.index, type: e.type, data: new TextDecoder().decode(e.data) }));
+const decoded = (events: Event[]) =>
+  events.map((e) => ({ id: e.id, index: e.index, type: e.type, data: new TextDecoder().decode(e.data) }));
 
 describe('example: matching engine (seed 002)', () => {
   it('the order book matches at the resting price, oldest first, and rests the remainder', () => {
@@ -38,9 +39,15 @@ describe('example: matching engine (seed 002)', () => {
       { buyOrder: 'b1', sellOrder: 's3', price: 100, quantity: 5 },
       { buyOrder: 'b1', sellOrder: 's1', price: 101, quantity: 2 },
     ]);
-    assert.deepEqual(book.asks.map((a) => [a.id, a.remaining]), [['s1', 3]]);
+    assert.deepEqual(
+      book.asks.map((a) => [a.id, a.remaining]),
+      [['s1', 3]],
+    );
     assert.deepEqual(submit(book, { id: 'b2', trader: 'd', side: 'buy', price: 99, quantity: 1 }), []);
-    assert.deepEqual(book.bids.map((b) => b.id), ['b2']);
+    assert.deepEqual(
+      book.bids.map((b) => b.id),
+      ['b2'],
+    );
   });
 
   it('three competing instances stopped and restarted at random write the trades of a single-instance run, once each', async () => {
@@ -49,7 +56,7 @@ describe('example: matching engine (seed 002)', () => {
     const competing = await open(await tempDir('ordo-matching'));
     const engines: Array<Transform | undefined> = await Promise.all([0, 1, 2].map(() => startEngine(competing)));
     let seed = 99;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let restarts = 0;
     let placing = true;
     const chaos = (async () => {
@@ -69,7 +76,8 @@ describe('example: matching engine (seed 002)', () => {
     // The reference: the same orders, in the log's order, through one instance on another log.
     const placed = await all(competing, ORDERS);
     const reference = await open(await tempDir('ordo-matching-reference'));
-    for (const order of placed) await reference.append(ORDERS, { type: order.type, data: JSON.parse(new TextDecoder().decode(order.data)) });
+    for (const order of placed)
+      await reference.append(ORDERS, { type: order.type, data: JSON.parse(new TextDecoder().decode(order.data)) });
     const single = await startEngine(reference);
     await until('the reference run to finish', () => single.stats().inputs === placed.length || undefined, 30_000);
     const expectedCount = single.stats().outputs;
@@ -77,8 +85,16 @@ describe('example: matching engine (seed 002)', () => {
     const competingTrades = await whenAll(competing, TRADES, expectedCount);
     assert.ok(expectedCount > 300, `the load makes trades (${expectedCount})`);
     assert.ok(restarts >= 5, `instances were restarted ${restarts} times`);
-    assert.deepEqual(decoded(competingTrades), decoded(referenceTrades), 'the same trades, in the same order, with the same ids');
-    assert.deepEqual(competingTrades.map((t) => t.id), competingTrades.map((_, k) => outputId(TRADES, k)), 'one copy of each: the k-th trade has the k-th derived id');
+    assert.deepEqual(
+      decoded(competingTrades),
+      decoded(referenceTrades),
+      'the same trades, in the same order, with the same ids',
+    );
+    assert.deepEqual(
+      competingTrades.map((t) => t.id),
+      competingTrades.map((_, k) => outputId(TRADES, k)),
+      'one copy of each: the k-th trade has the k-th derived id',
+    );
     for (const engine of [...engines, single]) await engine?.stop();
     await competing.close();
     await reference.close();
@@ -87,7 +103,10 @@ describe('example: matching engine (seed 002)', () => {
   it('an invalid order becomes a Rejected output naming the field, not a crash', async () => {
     const log = await open(await tempDir('ordo-matching-bad'));
     const engine = await startEngine(log);
-    await log.append(ORDERS, { type: 'OrderPlaced', data: { id: 'x', trader: 't', side: 'buy', price: -3, quantity: 1 } });
+    await log.append(ORDERS, {
+      type: 'OrderPlaced',
+      data: { id: 'x', trader: 't', side: 'buy', price: -3, quantity: 1 },
+    });
     await until('the rejection', () => engine.stats().outputs === 1 || undefined);
     const rejected = await whenAll(log, TRADES, 1);
     assert.equal(rejected[0]?.type, 'Rejected');

@@ -9,7 +9,16 @@ import { startNewsfeed } from '../../examples/newsfeed/newsfeed.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const OUTPUT = fileURLToPath(new URL('../../../test-output/examples/', import.meta.url));
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('example: newsfeed (seed 001)', () => {
   it('the page loads history up to its version, follows live from it, and after a reload mid-stream shows every item in order without gaps', async () => {
@@ -24,7 +33,12 @@ describe('example: newsfeed (seed 001)', () => {
       await page.goto(feed.url);
       await page.locator('#status[data-version="5"]').waitFor();
       // Live, while the page follows; then a reload in the middle of a burst.
-      const burst = (from: number, to: number) => Promise.all(Array.from({ length: to - from }, (_, k) => writer.append('feed', { type: 'Posted', data: { text: `item ${from + k}` } })));
+      const burst = (from: number, to: number) =>
+        Promise.all(
+          Array.from({ length: to - from }, (_, k) =>
+            writer.append('feed', { type: 'Posted', data: { text: `item ${from + k}` } }),
+          ),
+        );
       await burst(5, 25);
       await page.locator('li[data-index="24"]').waitFor();
       const posting = burst(25, 60);
@@ -35,8 +49,16 @@ describe('example: newsfeed (seed 001)', () => {
       await page.fill('#text', 'item 60');
       await page.click('#post button');
       await page.locator('li[data-index="60"]').waitFor();
-      const shown = await page.locator('li').evaluateAll((items: Array<{ getAttribute(name: string): string | null; textContent: string | null }>) => items.map((item) => [Number(item.getAttribute('data-index')), item.textContent]));
-      assert.deepEqual(shown, Array.from({ length: 61 }, (_, i) => [i, `item ${i}`]), 'every item once, in order');
+      const shown = await page
+        .locator('li')
+        .evaluateAll((items: Array<{ getAttribute(name: string): string | null; textContent: string | null }>) =>
+          items.map((item) => [Number(item.getAttribute('data-index')), item.textContent]),
+        );
+      assert.deepEqual(
+        shown,
+        Array.from({ length: 61 }, (_, i) => [i, `item ${i}`]),
+        'every item once, in order',
+      );
       await page.screenshot({ path: join(OUTPUT, 'newsfeed.png'), fullPage: true });
     } finally {
       await browser.close();

@@ -25,7 +25,9 @@ describe('EventLog cluster under chaos (one process, real files, bounded)', () =
     const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-chaos-${id}`)] as const)));
     const logs = new Map<string, EmbeddedEventLog>();
     const start = async (id: string): Promise<void> => {
-      const log = await open(dirs.get(id)!, { cluster: { id, peers: PEERS, transport: network.transport(id), tickMs: 10 } });
+      const log = await open(dirs.get(id)!, {
+        cluster: { id, peers: PEERS, transport: network.transport(id), tickMs: 10 },
+      });
       network.attach(id, (m) => log.deliver(m));
       logs.set(id, log);
     };
@@ -50,7 +52,10 @@ describe('EventLog cluster under chaos (one process, real files, bounded)', () =
         try {
           const result = await log.append(`s-${k}`, { id, type: 'T', data: i });
           const previous = acked.get(id);
-          assert.ok(previous === undefined || previous === result.position, `${id} acknowledged at ${previous} and ${result.position}`);
+          assert.ok(
+            previous === undefined || previous === result.position,
+            `${id} acknowledged at ${previous} and ${result.position}`,
+          );
           acked.set(id, result.position);
           if (k === 0) expectedAcks.push({ index: result.index, position: result.position });
         } catch {
@@ -85,9 +90,18 @@ describe('EventLog cluster under chaos (one process, real files, bounded)', () =
     network.delayRate = 0;
     running = false;
     await Promise.all(writers);
-    const leader = await until('a leader after healing', () => [...logs.values()].find((log) => log.raftStatus().role === 'leader'), 10_000);
+    const leader = await until(
+      'a leader after healing',
+      () => [...logs.values()].find((log) => log.raftStatus().role === 'leader'),
+      10_000,
+    );
     const last = await leader.append('final', { type: 'T' });
-    for (const log of logs.values()) await until(`${log.nodeId} to converge (${schedule.join(', ')})`, () => log.committedPosition >= last.position && log.raftStatus().lastIndex === leader.raftStatus().lastIndex, 10_000);
+    for (const log of logs.values())
+      await until(
+        `${log.nodeId} to converge (${schedule.join(', ')})`,
+        () => log.committedPosition >= last.position && log.raftStatus().lastIndex === leader.raftStatus().lastIndex,
+        10_000,
+      );
     assert.ok(acked.size > 100, `only ${acked.size} appends acknowledged (${schedule.join(', ')})`);
     for (const log of logs.values()) {
       const seen = new Map<string, number>();
@@ -95,17 +109,25 @@ describe('EventLog cluster under chaos (one process, real files, bounded)', () =
         assert.ok(!seen.has(event.id), `${event.id} twice on ${log.nodeId}`);
         seen.set(event.id, event.position);
       }
-      for (const [id, position] of acked) assert.equal(seen.get(id), position, `acknowledged ${id} at ${position} on ${log.nodeId} (${schedule.join(', ')})`);
+      for (const [id, position] of acked)
+        assert.equal(
+          seen.get(id),
+          position,
+          `acknowledged ${id} at ${position} on ${log.nodeId} (${schedule.join(', ')})`,
+        );
       // Stream indexes as acknowledged: the stream's events at those indexes sit at those positions.
       const byIndex = new Map<number, number>();
       for await (const event of log.read('s-0', { consistency: 'local' })) byIndex.set(event.index, event.position);
-      for (const { index, position } of expectedAcks) assert.equal(byIndex.get(index), position, `s-0 index ${index} on ${log.nodeId}`);
+      for (const { index, position } of expectedAcks)
+        assert.equal(byIndex.get(index), position, `s-0 index ${index} on ${log.nodeId}`);
     }
     for (const log of logs.values()) await log.close();
-    const bytes = await Promise.all(PEERS.map(async (id) => {
-      const names = (await readdir(join(dirs.get(id)!, 'segments'))).filter((f) => f.endsWith('.seg')).sort();
-      return Buffer.concat(await Promise.all(names.map((f) => readFile(join(dirs.get(id)!, 'segments', f)))));
-    }));
+    const bytes = await Promise.all(
+      PEERS.map(async (id) => {
+        const names = (await readdir(join(dirs.get(id)!, 'segments'))).filter((f) => f.endsWith('.seg')).sort();
+        return Buffer.concat(await Promise.all(names.map((f) => readFile(join(dirs.get(id)!, 'segments', f)))));
+      }),
+    );
     assert.ok(bytes[0]!.equals(bytes[1]!) && bytes[1]!.equals(bytes[2]!), `logs differ (${schedule.join(', ')})`);
     console.log(`ℹ ${acked.size} acknowledged of ${n} appends; ${schedule.join(', ')}`);
   });

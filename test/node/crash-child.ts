@@ -50,7 +50,11 @@ function durabilityReporting(file: string, handle: FileHandle): FileHandle {
   });
 }
 
-const log = await open(dir!, { segmentBytes: 64 * 1024, checkpointEvery: 200, ...(flags.includes('report-syncs') ? { wrapSegmentWriter: durabilityReporting } : {}) });
+const log = await open(dir!, {
+  segmentBytes: 64 * 1024,
+  checkpointEvery: 200,
+  ...(flags.includes('report-syncs') ? { wrapSegmentWriter: durabilityReporting } : {}),
+});
 let serial = 0;
 let acked = 0;
 async function writer(w: number): Promise<void> {

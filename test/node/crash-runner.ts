@@ -18,8 +18,14 @@ export interface Ack {
  * `killAfterAcks` appends, or by itself (`die-after=`). Returns its acknowledgements and, with
  * `report-syncs`, what each segment file had made durable.
  */
-export async function runCrashChild(dir: string, run: number, options: { killAfterAcks?: number; flags?: string[] }): Promise<{ acks: Ack[]; durable: Map<string, number> }> {
-  const process = spawn('node', [child, dir, String(run), ...(options.flags ?? [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function runCrashChild(
+  dir: string,
+  run: number,
+  options: { killAfterAcks?: number; flags?: string[] },
+): Promise<{ acks: Ack[]; durable: Map<string, number> }> {
+  const process = spawn('node', [child, dir, String(run), ...(options.flags ?? [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const acks: Ack[] = [];
   const durable = new Map<string, number>();
   let buffered = '';
@@ -43,7 +49,8 @@ export async function runCrashChild(dir: string, run: number, options: { killAft
   const timer = setTimeout(() => process.kill('SIGKILL'), 20_000);
   await closed;
   clearTimeout(timer);
-  const wanted = options.killAfterAcks ?? Number(options.flags?.find((f) => f.startsWith('die-after='))?.slice(10) ?? 1);
+  const wanted =
+    options.killAfterAcks ?? Number(options.flags?.find((f) => f.startsWith('die-after='))?.slice(10) ?? 1);
   assert.ok(acks.length >= wanted, `the child acknowledged only ${acks.length} appends in 20 s`);
   return { acks, durable };
 }
@@ -62,7 +69,11 @@ export async function checkAcknowledged(dir: string, acknowledged: readonly Ack[
       assert.equal(event.index, ack.index);
     }
     const positions = [...byPosition.keys()];
-    assert.deepEqual(positions, positions.map((_, i) => i), 'positions have no gaps');
+    assert.deepEqual(
+      positions,
+      positions.map((_, i) => i),
+      'positions have no gaps',
+    );
     const ids = [...byPosition.values()].map((e) => e.id);
     assert.equal(new Set(ids).size, ids.length, 'no event is duplicated');
     const next = await log.append('after', { type: 'T' });

@@ -27,11 +27,14 @@ async function smallSegments(): Promise<{ dir: string; segments: string; bases: 
   const log = await open(dir, { segmentBytes: 4096 });
   for (let i = 0; i < 100; i++) await log.append('s', { type: 'T', data: 'x'.repeat(50) });
   await log.close();
-  const bases = (await readdir(segments)).map(parseSegmentName).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
+  const bases = (await readdir(segments))
+    .map(parseSegmentName)
+    .filter((b): b is number => b !== undefined)
+    .sort((a, b) => a - b);
   return { dir, segments, bases };
 }
 
-it('a crash between a sealed segment\'s index file and the next segment leaves a directory that verify and open accept', async () => {
+it("a crash between a sealed segment's index file and the next segment leaves a directory that verify and open accept", async () => {
   const { dir, segments, bases } = await smallSegments();
   // The state a kill leaves in roll() after the index file's rename, before the next segment's:
   // the newest sealed segment is the last one, with its (then current) index file.
@@ -47,7 +50,10 @@ it('a crash between a sealed segment\'s index file and the next segment leaves a
   for (let i = 0; i < 3; i++) await reopened.append('s', { type: 'Y' });
   await reopened.close();
   assert.deepEqual((await verifyLog(dir)).problems, [], 'verify after reopening');
-  assert.ok(!(await readdir(segments)).includes(segmentName(last).replace(SEGMENT_SUFFIX, INDEX_SUFFIX)), 'open removes the active segment\'s leftover index file');
+  assert.ok(
+    !(await readdir(segments)).includes(segmentName(last).replace(SEGMENT_SUFFIX, INDEX_SUFFIX)),
+    "open removes the active segment's leftover index file",
+  );
   // And once it is sealed, its index file is current again.
   const rolled = await open(dir, { segmentBytes: 4096 });
   await rolled.append('s', { type: 'Z' });
@@ -57,8 +63,15 @@ it('a crash between a sealed segment\'s index file and the next segment leaves a
   const events: Event[] = [];
   for await (const event of all.readAll()) events.push(event);
   await all.close();
-  assert.deepEqual(events.map((e) => e.position), events.map((_, i) => i), 'positions have no gaps');
-  assert.deepEqual(events.slice(-4).map((e) => e.type), ['Y', 'Y', 'Y', 'Z']);
+  assert.deepEqual(
+    events.map((e) => e.position),
+    events.map((_, i) => i),
+    'positions have no gaps',
+  );
+  assert.deepEqual(
+    events.slice(-4).map((e) => e.type),
+    ['Y', 'Y', 'Y', 'Z'],
+  );
 });
 
 it('verify ignores an index file beside the last segment, which open does not read', async () => {

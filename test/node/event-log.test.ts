@@ -4,11 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { segmentName } from '../../src/storage/segment-file.js';
 import { open, type EmbeddedEventLog, type OpenOptions } from '../../src/node/index.js';
-import {
-  LogLockedError,
-  WrongExpectedCountError,
-  type Event,
-} from '../../src/types/index.js';
+import { LogLockedError, WrongExpectedCountError, type Event } from '../../src/types/index.js';
 import { tempDir } from '../support/temp-dir.js';
 import { prepareEvent, type PreparedEvent } from '../../src/types/validate.js';
 import type { Expected } from '../../src/types/errors.js';
@@ -26,15 +22,32 @@ describe('EventLog (embedded): expected counts and idempotency', () => {
   it('recognizes a retry with an expected count even after the id window forgot it, and after reopen', async () => {
     const dir = await tempDir();
     let log = await open(dir, { idWindow: { maxCount: 1 } });
-    const events = [{ id: id(11), type: 'A' }, { id: id(12), type: 'B' }];
+    const events = [
+      { id: id(11), type: 'A' },
+      { id: id(12), type: 'B' },
+    ];
     const first = await log.append('s', events, { expected: 0 });
     await log.append('x', { id: id(13), type: 'Other' });
     assert.deepEqual(await log.append('s', events, { expected: 0 }), first);
     await log.close();
     log = await open(dir);
     assert.deepEqual(await log.append('s', events, { expected: 0 }), first);
-    assert.deepEqual(await log.append('x', { id: id(13), type: 'Other' }), { position: 2, index: 0, count: 1 }, 'the id window survives reopen');
-    await assert.rejects(log.append('s', [{ id: id(11), type: 'A' }, { id: id(99), type: 'B' }], { expected: 0 }), WrongExpectedCountError);
+    assert.deepEqual(
+      await log.append('x', { id: id(13), type: 'Other' }),
+      { position: 2, index: 0, count: 1 },
+      'the id window survives reopen',
+    );
+    await assert.rejects(
+      log.append(
+        's',
+        [
+          { id: id(11), type: 'A' },
+          { id: id(99), type: 'B' },
+        ],
+        { expected: 0 },
+      ),
+      WrongExpectedCountError,
+    );
     assert.equal(await log.headPosition(), 2);
     await log.close();
   });
@@ -46,7 +59,10 @@ describe('EventLog (embedded): bad input gets typed errors naming the value', ()
     const log = await open(dir);
     const appends = Array.from({ length: 5 }, (_, i) => log.append('s', { type: 'T', data: i }));
     await log.close();
-    assert.deepEqual((await Promise.all(appends)).map((r) => r.position), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      (await Promise.all(appends)).map((r) => r.position),
+      [0, 1, 2, 3, 4],
+    );
     const reopened = await open(dir);
     assert.equal(await reopened.count('s'), 5);
     await reopened.close();
@@ -72,12 +88,19 @@ describe('EventLog (embedded): subscriptions', () => {
     const { log } = await openTemp({ subscriberMaxLag: 100 });
     const slow = log.subscribe({ from: 'end' });
     const first = slow.next(); // on the live tail now
-    for (let i = 0; i < 100; i++) await log.append('s', Array.from({ length: 10 }, () => ({ type: 'T' })));
+    for (let i = 0; i < 100; i++)
+      await log.append(
+        's',
+        Array.from({ length: 10 }, () => ({ type: 'T' })),
+      );
     assert.equal(((await first).value as Event).position, 0);
     assert.equal(slow.isLive, false, 'the lagging subscriber was detached from the live tail');
     assert.equal(log.status().subscribers, 0);
     const rest = (await take(slow, 999)) as Event[];
-    assert.deepEqual(rest.map((e) => e.position), Array.from({ length: 999 }, (_, i) => i + 1));
+    assert.deepEqual(
+      rest.map((e) => e.position),
+      Array.from({ length: 999 }, (_, i) => i + 1),
+    );
     const next = slow.next();
     assert.equal(slow.isLive, true, 'caught up again, it is back on the live tail');
     await log.append('s', { type: 'Later' });
@@ -91,14 +114,21 @@ describe('EventLog (embedded): durability across reopen', () => {
   it('reopens with every event, count and position, using index checkpoints', async () => {
     const dir = await tempDir();
     let log = await open(dir, { checkpointEvery: 100, segmentBytes: 16 * 1024 });
-    for (let i = 0; i < 30; i++) await log.append(`s${i % 4}`, Array.from({ length: 10 }, (_, k) => ({ type: 'T', data: i * 10 + k })));
+    for (let i = 0; i < 30; i++)
+      await log.append(
+        `s${i % 4}`,
+        Array.from({ length: 10 }, (_, k) => ({ type: 'T', data: i * 10 + k })),
+      );
     await log.close();
     log = await open(dir, { checkpointEvery: 100, segmentBytes: 16 * 1024 });
     assert.equal(log.openReport.replayedEvents, 0, 'a clean close leaves a checkpoint at the head');
     assert.equal(await log.headPosition(), 299);
     assert.equal(await log.count('s1'), 80);
     const s1 = await collect(log.read('s1'));
-    assert.deepEqual(s1.map((e) => e.index), Array.from({ length: 80 }, (_, i) => i));
+    assert.deepEqual(
+      s1.map((e) => e.index),
+      Array.from({ length: 80 }, (_, i) => i),
+    );
     assert.deepEqual(await log.append('s1', { type: 'T' }, { expected: 80 }), { position: 300, index: 80, count: 81 });
     await log.close();
   });
@@ -116,7 +146,10 @@ describe('EventLog (embedded): durability across reopen', () => {
     assert.equal(await log.headPosition(), 9);
     assert.equal(await log.count('b'), 0);
     const checkpoints = (await readdir(join(dir, 'checkpoints'))).map((f) => Number.parseInt(f));
-    assert.ok(checkpoints.every((p) => p <= 9), `checkpoints beyond the log remain: ${checkpoints}`);
+    assert.ok(
+      checkpoints.every((p) => p <= 9),
+      `checkpoints beyond the log remain: ${checkpoints}`,
+    );
     for (let i = 0; i < 30; i++) await log.append('c', { type: 'T' });
     assert.equal(await log.count('b'), 0);
     assert.equal(await log.count('c'), 30);
@@ -140,7 +173,11 @@ describe('EventLog (embedded): write (the server path for pipelined appends)', (
   it('decides each append on its own and in order; each gets its own result or error; one failure writes nothing of its own', async () => {
     const { log } = await openTemp();
     const event = (type: string) => prepareEvent({ type }, 1024);
-    const append = (stream: string, expected: Expected, events: PreparedEvent[], ack: AckMode = 'quorum') => ({ parts: [{ stream, expected, events }], ack, resent: false });
+    const append = (stream: string, expected: Expected, events: PreparedEvent[], ack: AckMode = 'quorum') => ({
+      parts: [{ stream, expected, events }],
+      ack,
+      resent: false,
+    });
     const written = await log.write([
       append('s', 'empty', [event('A')]),
       append('s', 'empty', [event('B')]),
@@ -148,13 +185,18 @@ describe('EventLog (embedded): write (the server path for pipelined appends)', (
       append('$bad', 'any', [event('E')]),
       append('t', 'any', [event('F')], 'none'),
     ]);
-    const outcomes = written.map((o) => (o instanceof Error ? o : { position: o.parts[0]!.position, index: o.parts[0]!.index, count: o.parts[0]!.count }));
+    const outcomes = written.map((o) =>
+      o instanceof Error ? o : { position: o.parts[0]!.position, index: o.parts[0]!.index, count: o.parts[0]!.count },
+    );
     assert.deepEqual(outcomes[0], { position: 0, index: 0, count: 1 });
     assert.ok(outcomes[1] instanceof WrongExpectedCountError && outcomes[1].actual === 1, 'decided after the first');
     assert.deepEqual(outcomes[2], { position: 1, index: 1, count: 3 });
     assert.ok(outcomes[3] instanceof Error && /reserved/.test(outcomes[3].message));
     assert.deepEqual(outcomes[4], { position: 3, index: 0, count: 1 });
-    assert.deepEqual((await collect(log.readAll())).map((e) => e.type), ['A', 'C', 'D', 'F']);
+    assert.deepEqual(
+      (await collect(log.readAll())).map((e) => e.type),
+      ['A', 'C', 'D', 'F'],
+    );
     await log.close();
   });
 });
@@ -181,7 +223,10 @@ describe('EventLog (embedded): writes made by code a commit woke up', () => {
     }
     await reacting;
     subscription.close();
-    assert.deepEqual((await collect(log.read('out'))).map((e) => e.type), ['Reply', 'Reply', 'Reply']);
+    assert.deepEqual(
+      (await collect(log.read('out'))).map((e) => e.type),
+      ['Reply', 'Reply', 'Reply'],
+    );
     await log.close();
   });
 });

@@ -10,7 +10,10 @@ import { checkAcknowledged, runCrashChild, type Ack } from './crash-runner.js';
  * The power goes: of what each segment file holds beyond its last fdatasync, the disk kept a
  * random part, or kept the size but lost the data (zeros), as file systems do.
  */
-async function losePower(durable: Map<string, number>, random: ReturnType<typeof seededRandom>): Promise<{ files: number; droppedBytes: number }> {
+async function losePower(
+  durable: Map<string, number>,
+  random: ReturnType<typeof seededRandom>,
+): Promise<{ files: number; droppedBytes: number }> {
   let files = 0;
   let droppedBytes = 0;
   for (const [file, synced] of durable) {
@@ -37,13 +40,21 @@ it('power loss: writes after the last fdatasync are dropped (cut or zeroed) at r
   let lossy = 0;
   const ROUNDS = 10;
   for (let round = 0; round < ROUNDS; round++) {
-    const { acks, durable } = await runCrashChild(dir, round, { flags: ['report-syncs', `die-after=${100 + random.int(400)}`, `die-delay=${random.int(4)}`] });
+    const { acks, durable } = await runCrashChild(dir, round, {
+      flags: ['report-syncs', `die-after=${100 + random.int(400)}`, `die-delay=${random.int(4)}`],
+    });
     acknowledged.push(...acks);
     const lost = await losePower(durable, random);
     if (lost.files > 0) lossy++;
-    t.diagnostic(`round ${round + 1}: ${acks.length} acknowledged, ${lost.droppedBytes} unsynced bytes dropped in ${lost.files} file(s)`);
+    t.diagnostic(
+      `round ${round + 1}: ${acks.length} acknowledged, ${lost.droppedBytes} unsynced bytes dropped in ${lost.files} file(s)`,
+    );
     const report = await verifyLog(dir);
-    assert.deepEqual(report.problems.filter((p) => !/torn|truncat/i.test(p)), [], `verify after power loss ${round + 1}`);
+    assert.deepEqual(
+      report.problems.filter((p) => !/torn|truncat/i.test(p)),
+      [],
+      `verify after power loss ${round + 1}`,
+    );
     await checkAcknowledged(dir, acknowledged, `power loss ${round + 1}`);
     assert.deepEqual((await verifyLog(dir)).problems, [], `verify after reopening ${round + 1}`);
   }

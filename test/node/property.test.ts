@@ -19,9 +19,28 @@ type Op =
   | { kind: 'reopen' };
 
 const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('append' as const), stream: fc.nat(4), size: fc.integer({ min: 1, max: 5 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('pipelined' as const), streams: fc.array(fc.nat(4), { minLength: 1, maxLength: 8 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('appendMany' as const), streams: fc.array(fc.nat(4), { minLength: 1, maxLength: 3 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('append' as const),
+      stream: fc.nat(4),
+      size: fc.integer({ min: 1, max: 5 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('pipelined' as const),
+      streams: fc.array(fc.nat(4), { minLength: 1, maxLength: 8 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('appendMany' as const),
+      streams: fc.array(fc.nat(4), { minLength: 1, maxLength: 3 }),
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -31,7 +50,14 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
       streams: fc.option(fc.uniqueArray(fc.nat(4), { minLength: 1, maxLength: 3 }), { nil: null }),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('consume' as const), subscriber: fc.nat(5), count: fc.integer({ min: 1, max: 20 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('consume' as const),
+      subscriber: fc.nat(5),
+      count: fc.integer({ min: 1, max: 20 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
 );
 
@@ -53,7 +79,11 @@ it('every subscriber sees exactly log[from..] (filtered to its streams) in order
       const counts = new Map<string, number>();
       let subscribers: Subscriber[] = [];
       let serial = 0;
-      const newEvent = () => ({ id: `00000000-0000-4000-8000-${String(++serial).padStart(12, '0')}`, type: 'T', data: serial });
+      const newEvent = () => ({
+        id: `00000000-0000-4000-8000-${String(++serial).padStart(12, '0')}`,
+        type: 'T',
+        data: serial,
+      });
       const record = (stream: string, ids: string[], result: { position: number; index: number }) => {
         assert.equal(result.index, counts.get(stream) ?? 0);
         ids.forEach((id, k) => (model[result.position + k] = { id, stream }));
@@ -75,8 +105,14 @@ it('every subscriber sees exactly log[from..] (filtered to its streams) in order
       };
       const check = (subscriber: Subscriber) => {
         const expected = expectedFor(subscriber).slice(0, subscriber.seen.length);
-        assert.deepEqual(subscriber.seen.map((e) => e.id), expected.map((m) => m.id));
-        assert.deepEqual(subscriber.seen.map((e) => e.position), expected.map((m) => m.position));
+        assert.deepEqual(
+          subscriber.seen.map((e) => e.id),
+          expected.map((m) => m.id),
+        );
+        assert.deepEqual(
+          subscriber.seen.map((e) => e.position),
+          expected.map((m) => m.position),
+        );
       };
       try {
         for (const op of ops) {
@@ -85,7 +121,11 @@ it('every subscriber sees exactly log[from..] (filtered to its streams) in order
               const stream = `s${op.stream}`;
               const events = Array.from({ length: op.size }, newEvent);
               const expected = counts.get(stream) ?? 0;
-              record(stream, events.map((e) => e.id), await log.append(stream, events, { expected }));
+              record(
+                stream,
+                events.map((e) => e.id),
+                await log.append(stream, events, { expected }),
+              );
               break;
             }
             case 'pipelined': {
@@ -98,13 +138,24 @@ it('every subscriber sees exactly log[from..] (filtered to its streams) in order
             case 'appendMany': {
               const parts = op.streams.map((s) => ({ stream: `s${s}`, events: [newEvent()] }));
               const result = await log.appendMany(parts);
-              parts.forEach((p, i) => record(p.stream, p.events.map((e) => e.id), result.streams[i]!));
+              parts.forEach((p, i) =>
+                record(
+                  p.stream,
+                  p.events.map((e) => e.id),
+                  result.streams[i]!,
+                ),
+              );
               break;
             }
             case 'subscribe': {
               const from = Math.min(op.from, model.length);
               const streams = op.streams ? op.streams.map((n) => `s${n}`) : undefined;
-              subscribers.push({ from, streams, seen: [], iterator: log.subscribe({ from, ...(streams ? { filter: { streams } } : {}) }) });
+              subscribers.push({
+                from,
+                streams,
+                seen: [],
+                iterator: log.subscribe({ from, ...(streams ? { filter: { streams } } : {}) }),
+              });
               break;
             }
             case 'consume': {
@@ -115,13 +166,19 @@ it('every subscriber sees exactly log[from..] (filtered to its streams) in order
             case 'reopen': {
               for (const s of subscribers) check(s);
               await log.close();
-              for (const s of subscribers) assert.equal((await s.iterator.next()).done, true, 'closing the log ends subscriptions');
+              for (const s of subscribers)
+                assert.equal((await s.iterator.next()).done, true, 'closing the log ends subscriptions');
               log = await open(dir, options);
               // Resume each subscriber where it stopped, as a consumer with a checkpoint would.
               subscribers = subscribers.map((s) => {
                 const last = s.seen[s.seen.length - 1];
                 const from = last ? last.position + 1 : s.from;
-                return { from, streams: s.streams, seen: [], iterator: log.subscribe({ from, ...(s.streams ? { filter: { streams: s.streams } } : {}) }) };
+                return {
+                  from,
+                  streams: s.streams,
+                  seen: [],
+                  iterator: log.subscribe({ from, ...(s.streams ? { filter: { streams: s.streams } } : {}) }),
+                };
               });
               break;
             }
@@ -135,12 +192,18 @@ it('every subscriber sees exactly log[from..] (filtered to its streams) in order
         }
         const all: Event[] = [];
         for await (const e of log.readAll()) all.push(e);
-        assert.deepEqual(all.map((e) => e.id), model.map((m) => m.id));
+        assert.deepEqual(
+          all.map((e) => e.id),
+          model.map((m) => m.id),
+        );
         for (const [stream, count] of counts) {
           const events: Event[] = [];
           for await (const e of log.read(stream)) events.push(e);
           assert.equal(events.length, count);
-          assert.deepEqual(events.map((e) => e.id), model.filter((m) => m.stream === stream).map((m) => m.id));
+          assert.deepEqual(
+            events.map((e) => e.id),
+            model.filter((m) => m.stream === stream).map((m) => m.id),
+          );
         }
       } finally {
         await log.close();

@@ -29,7 +29,9 @@ for (const { name, make } of TARGETS) {
     it('a second claim of a held value fails with ClaimConflictError and writes nothing; release then re-claim works', async () => {
       const target = await make();
       const log = target.log;
-      const first = await log.append('user-1', registered('ada@example.com'), { claims: [{ set: 'email', value: 'ada@example.com' }] });
+      const first = await log.append('user-1', registered('ada@example.com'), {
+        claims: [{ set: 'email', value: 'ada@example.com' }],
+      });
       await assert.rejects(
         log.append('user-2', registered('ada@example.com'), { claims: [{ set: 'email', value: 'ada@example.com' }] }),
         isConflict('email', 'ada@example.com', 'user-1'),
@@ -40,14 +42,26 @@ for (const { name, make } of TARGETS) {
       await log.append('user-2', registered('x'), { claims: [{ set: 'handle', value: 'ada@example.com' }] });
       await log.append('user-1', { type: 'Touched' }, { claims: [{ set: 'email', value: 'ada@example.com' }] });
       // Only the holder may release.
-      await assert.rejects(log.append('user-2', { type: 'Stole' }, { releases: [{ set: 'email', value: 'ada@example.com' }] }), isConflict('email', 'ada@example.com', 'user-1', 'release'));
+      await assert.rejects(
+        log.append('user-2', { type: 'Stole' }, { releases: [{ set: 'email', value: 'ada@example.com' }] }),
+        isConflict('email', 'ada@example.com', 'user-1', 'release'),
+      );
       // The holder changes its address: one append releases the old one and claims the new one.
-      await log.append('user-1', { type: 'EmailChanged', data: { email: 'ada@new.example' } }, {
-        releases: [{ set: 'email', value: 'ada@example.com' }],
-        claims: [{ set: 'email', value: 'ada@new.example' }],
+      await log.append(
+        'user-1',
+        { type: 'EmailChanged', data: { email: 'ada@new.example' } },
+        {
+          releases: [{ set: 'email', value: 'ada@example.com' }],
+          claims: [{ set: 'email', value: 'ada@new.example' }],
+        },
+      );
+      await log.append('user-2', registered('ada@example.com'), {
+        claims: [{ set: 'email', value: 'ada@example.com' }],
       });
-      await log.append('user-2', registered('ada@example.com'), { claims: [{ set: 'email', value: 'ada@example.com' }] });
-      await assert.rejects(log.append('user-3', registered('ada@new.example'), { claims: [{ set: 'email', value: 'ada@new.example' }] }), isConflict('email', 'ada@new.example', 'user-1'));
+      await assert.rejects(
+        log.append('user-3', registered('ada@new.example'), { claims: [{ set: 'email', value: 'ada@new.example' }] }),
+        isConflict('email', 'ada@new.example', 'user-1'),
+      );
       // Readers see the events as usual (claim changes are the log's business, not the event's).
       const events = [];
       for await (const event of log.readAll()) events.push(event.type);
@@ -72,15 +86,26 @@ for (const { name, make } of TARGETS) {
         { stream: 'order-3', events: [{ type: 'Placed' }], claims: [{ set: 'invoice-number', value: '1003' }] },
       ]);
       assert.equal(ok.streams.length, 2);
-      await assert.rejects(log.append('order-4', { type: 'Placed' }, { claims: [{ set: 'invoice-number', value: '1003' }] }), isConflict('invoice-number', '1003', 'order-3'));
+      await assert.rejects(
+        log.append('order-4', { type: 'Placed' }, { claims: [{ set: 'invoice-number', value: '1003' }] }),
+        isConflict('invoice-number', '1003', 'order-3'),
+      );
       await target.close();
     });
 
     it('bad claims are refused with INVALID_ARGUMENT naming the value, before anything is written', async () => {
       const target = await make();
       const log = target.log;
-      await assert.rejects(log.append('u', { type: 'T' }, { claims: [{ set: '', value: 'v' }] }), (e: unknown) => (e as { code?: string }).code === 'INVALID_ARGUMENT' && /claims\[0\]\.set "": expected a non-empty string/.test((e as Error).message));
-      await assert.rejects(log.append('u', { type: 'T' }, { releases: 'v' as never }), /invalid releases "v": expected an array/);
+      await assert.rejects(
+        log.append('u', { type: 'T' }, { claims: [{ set: '', value: 'v' }] }),
+        (e: unknown) =>
+          (e as { code?: string }).code === 'INVALID_ARGUMENT' &&
+          /claims\[0\]\.set "": expected a non-empty string/.test((e as Error).message),
+      );
+      await assert.rejects(
+        log.append('u', { type: 'T' }, { releases: 'v' as never }),
+        /invalid releases "v": expected an array/,
+      );
       assert.equal(await log.headPosition(), -1);
       await target.close();
     });
@@ -90,12 +115,17 @@ for (const { name, make } of TARGETS) {
       const clients: EventLog[] = [];
       for (let i = 0; i < 50; i++) clients.push(await target.alongside());
       const outcomes = await Promise.allSettled(
-        clients.map((client, i) => client.append(`user-${i}`, registered('grace@example.com'), { claims: [{ set: 'email', value: 'grace@example.com' }] })),
+        clients.map((client, i) =>
+          client.append(`user-${i}`, registered('grace@example.com'), {
+            claims: [{ set: 'email', value: 'grace@example.com' }],
+          }),
+        ),
       );
       const winners = outcomes.map((o, i) => (o.status === 'fulfilled' ? i : -1)).filter((i) => i >= 0);
       assert.equal(winners.length, 1, `winners: ${winners.join(', ')}`);
       const winner = `user-${winners[0]}`;
-      for (const outcome of outcomes) if (outcome.status === 'rejected') isConflict('email', 'grace@example.com', winner)(outcome.reason);
+      for (const outcome of outcomes)
+        if (outcome.status === 'rejected') isConflict('email', 'grace@example.com', winner)(outcome.reason);
       let written = 0;
       for await (const _ of target.log.readAll()) written++;
       assert.equal(written, 1, 'one event in the log');
@@ -115,7 +145,10 @@ describe('uniqueness claims: durable', () => {
     for (const fromCheckpoint of [true, false]) {
       if (!fromCheckpoint) await rm(join(dir, 'checkpoints'), { recursive: true, force: true });
       log = await open(dir);
-      await assert.rejects(log.append('user-9', registered('a'), { claims: [{ set: 'email', value: 'a' }] }), isConflict('email', 'a', 'user-1'));
+      await assert.rejects(
+        log.append('user-9', registered('a'), { claims: [{ set: 'email', value: 'a' }] }),
+        isConflict('email', 'a', 'user-1'),
+      );
       await log.close();
     }
     log = await open(dir);
@@ -136,12 +169,17 @@ describe('uniqueness claims: durable', () => {
     assert.equal((await post('user-1')).status, 201);
     const refused = await post('user-2');
     assert.equal(refused.status, 409);
-    const body = (await refused.json()) as { error: { code: string; set: string; value: string; holder: { stream: string } } };
+    const body = (await refused.json()) as {
+      error: { code: string; set: string; value: string; holder: { stream: string } };
+    };
     assert.equal(body.error.code, 'CLAIM_CONFLICT');
     assert.deepEqual([body.error.set, body.error.value, body.error.holder.stream], ['email', 'ada@x', 'user-1']);
     // The same claim, seen by a binary client of the same server.
     const client = await connect(server.urls.tcp);
-    await assert.rejects(client.append('user-3', registered('ada@x'), { claims: [{ set: 'email', value: 'ada@x' }] }), isConflict('email', 'ada@x', 'user-1'));
+    await assert.rejects(
+      client.append('user-3', registered('ada@x'), { claims: [{ set: 'email', value: 'ada@x' }] }),
+      isConflict('email', 'ada@x', 'user-1'),
+    );
     await client.close();
     await server.close();
   });

@@ -26,23 +26,42 @@ for (const { name, make } of TARGETS) {
       await appendMany(target.log, 'mail', 0, 12);
       await target.log.append('other', { type: 'Noise' });
       const handled: number[] = [];
-      const first = await consume(target.log, { name: 'mailer', filter: { streams: ['mail'] }, checkpointEvery: 5, handler: (event) => record(event, handled) });
+      const first = await consume(target.log, {
+        name: 'mailer',
+        filter: { streams: ['mail'] },
+        checkpointEvery: 5,
+        handler: (event) => record(event, handled),
+      });
       await until('12 handled', () => handled.length >= 12);
-      assert.equal(first.status().checkpoint, mail.get(9), 'checkpoints after the 5th and 10th: the last covers mail 9');
+      assert.equal(
+        first.status().checkpoint,
+        mail.get(9),
+        'checkpoints after the 5th and 10th: the last covers mail 9',
+      );
       // It dies: the log goes away under it before it writes another checkpoint.
       await target.log.close();
       assert.equal((await first.done).state, 'failed');
       const log = await target.another();
       await appendMany(log, 'mail', 12, 15);
       const again: number[] = [];
-      const second = await consume(log, { name: 'mailer', filter: { streams: ['mail'] }, checkpointEvery: 5, handler: (event) => record(event, again) });
+      const second = await consume(log, {
+        name: 'mailer',
+        filter: { streams: ['mail'] },
+        checkpointEvery: 5,
+        handler: (event) => record(event, again),
+      });
       await until('the rest handled', () => again.includes(14));
-      assert.deepEqual(again, [10, 11, 12, 13, 14], 'it resumed after its checkpoint: 10 and 11 a second time (at least once), none skipped');
+      assert.deepEqual(
+        again,
+        [10, 11, 12, 13, 14],
+        'it resumed after its checkpoint: 10 and 11 a second time (at least once), none skipped',
+      );
       const stopped = await second.stop();
       assert.equal(stopped.state, 'stopped');
       assert.equal(stopped.checkpoint, mail.get(14), 'stop() writes a checkpoint at the last handled event');
       const checkpoints = [];
-      for await (const event of log.read(checkpointStream('mailer'))) checkpoints.push(eventJson<{ position: number }>(event).position);
+      for await (const event of log.read(checkpointStream('mailer')))
+        checkpoints.push(eventJson<{ position: number }>(event).position);
       assert.deepEqual(checkpoints, [mail.get(4), mail.get(9), mail.get(14)]);
       await target.close();
     });
@@ -51,7 +70,15 @@ for (const { name, make } of TARGETS) {
       const target = await make();
       const other = await target.alongside();
       const states: ConsumerState[] = [];
-      const handlers = [target.log, other].map((log) => consume(log, { name: 'dup', filter: { streams: ['work'] }, checkpointEvery: 1, handler: () => undefined, onState: (s) => states.push(s.state) }));
+      const handlers = [target.log, other].map((log) =>
+        consume(log, {
+          name: 'dup',
+          filter: { streams: ['work'] },
+          checkpointEvery: 1,
+          handler: () => undefined,
+          onState: (s) => states.push(s.state),
+        }),
+      );
       const [a, b] = await Promise.all(handlers);
       const work = await appendMany(target.log, 'work', 0, 20);
       await until('one fenced', () => [a!, b!].some((c) => c.status().state === 'fenced'));
@@ -61,8 +88,10 @@ for (const { name, make } of TARGETS) {
       await until('the winner handled all', () => winner.status().position >= work[19]!);
       await winner.stop();
       const checkpoints = [];
-      for await (const event of target.log.read(checkpointStream('dup'))) checkpoints.push(eventJson<{ position: number }>(event).position);
-      for (let i = 1; i < checkpoints.length; i++) assert.ok(checkpoints[i]! > checkpoints[i - 1]!, `the checkpoints only go forward: ${checkpoints.join(', ')}`);
+      for await (const event of target.log.read(checkpointStream('dup')))
+        checkpoints.push(eventJson<{ position: number }>(event).position);
+      for (let i = 1; i < checkpoints.length; i++)
+        assert.ok(checkpoints[i]! > checkpoints[i - 1]!, `the checkpoints only go forward: ${checkpoints.join(', ')}`);
       assert.equal(checkpoints[checkpoints.length - 1], work[19]);
       await target.close();
     });
@@ -110,10 +139,19 @@ for (const { name, make } of TARGETS) {
 
     it('bad options are refused with what was expected', async () => {
       const target = await make();
-      await assert.rejects(consume(target.log, { name: 'bad name!', handler: () => undefined }), /invalid consumer name "bad name!"/);
+      await assert.rejects(
+        consume(target.log, { name: 'bad name!', handler: () => undefined }),
+        /invalid consumer name "bad name!"/,
+      );
       await assert.rejects(consume(target.log, { name: 'ok', handler: 'no' as never }), /invalid handler "no"/);
-      await assert.rejects(consume(target.log, { name: 'ok', handler: () => undefined, checkpointEvery: 0 }), /invalid checkpointEvery 0/);
-      await assert.rejects(consume(target.log, { name: 'ok', handler: () => undefined, retry: { probeEveryMs: -5 } }), /invalid retry.probeEveryMs -5/);
+      await assert.rejects(
+        consume(target.log, { name: 'ok', handler: () => undefined, checkpointEvery: 0 }),
+        /invalid checkpointEvery 0/,
+      );
+      await assert.rejects(
+        consume(target.log, { name: 'ok', handler: () => undefined, retry: { probeEveryMs: -5 } }),
+        /invalid retry.probeEveryMs -5/,
+      );
       await assert.rejects(target.log.append('$elsewhere', { type: 'T' }), /reserved for Ordo/);
       await target.close();
     });

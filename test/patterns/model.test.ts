@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { connect } from '../../src/client/index.js';
-import { ModelNotReadyError, defineModel, fold, openModel, snapshotStream, type ModelChange } from '../../src/patterns/index.js';
+import {
+  ModelNotReadyError,
+  defineModel,
+  fold,
+  openModel,
+  snapshotStream,
+  type ModelChange,
+} from '../../src/patterns/index.js';
 import { eventJson } from '../../src/index.js';
 import type { Event, EventLog } from '../../src/types/index.js';
 import { CuttingProxy } from '../support/cutting-proxy.js';
@@ -24,10 +31,14 @@ const balances = defineModel<Balances>({
   },
 });
 
-const freshFold = (log: EventLog) => fold(log, { filter: balances.filter!, init: balances.init, apply: balances.apply });
+const freshFold = (log: EventLog) =>
+  fold(log, { filter: balances.filter!, init: balances.init, apply: balances.apply });
 
 async function deposit(log: EventLog, account: number, amount: number): Promise<void> {
-  await log.append(`account-${account}`, { type: amount >= 0 ? 'Deposited' : 'Withdrawn', data: { amount: Math.abs(amount) } });
+  await log.append(`account-${account}`, {
+    type: amount >= 0 ? 'Deposited' : 'Withdrawn',
+    data: { amount: Math.abs(amount) },
+  });
 }
 
 for (const { name, make } of TARGETS) {
@@ -53,7 +64,10 @@ for (const { name, make } of TARGETS) {
       assert.equal(second.value!.position, 22);
       assert.equal(second.value!.state['account-1'], 67);
       await until('onChange to hear both', () => changes.length >= 2 || undefined);
-      assert.deepEqual(changes.map((c) => c.position), [21, 22]);
+      assert.deepEqual(
+        changes.map((c) => c.position),
+        [21, 22],
+      );
       stop();
       // State handed out is immutable: a reader cannot change what other readers see.
       assert.throws(() => ((model.state as Record<string, number>)['account-0'] = 0), TypeError);
@@ -72,15 +86,24 @@ for (const { name, make } of TARGETS) {
       const rival = openModel(await target.alongside(), balances, { snapshotEvery: 10 });
       await Promise.all([writer.ready, rival.ready]);
       for (let i = 0; i < 35; i++) await deposit(log, i % 4, i);
-      await until('both writers at the 35th event', () => (writer.status().events === 35 && rival.status().events === 35) || undefined);
+      await until(
+        'both writers at the 35th event',
+        () => (writer.status().events === 35 && rival.status().events === 35) || undefined,
+      );
       const snapshots: Event[] = [];
-      await until('the snapshot writes to settle', () => (writer.status().snapshotsWritten === 3 && rival.status().snapshotsWritten === 3) || undefined);
+      await until(
+        'the snapshot writes to settle',
+        () => (writer.status().snapshotsWritten === 3 && rival.status().snapshotsWritten === 3) || undefined,
+      );
       // Two instances wrote each snapshot, the log kept one of each (derived ids).
       await writer.close();
       await rival.close();
       snapshots.length = 0;
       for await (const event of log.read(snapshotStream('balances'))) snapshots.push(event);
-      assert.deepEqual(snapshots.map((s) => eventJson<{ events: number }>(s).events), [10, 20, 30]);
+      assert.deepEqual(
+        snapshots.map((s) => eventJson<{ events: number }>(s).events),
+        [10, 20, 30],
+      );
       const newest = eventJson<{ position: number }>(snapshots[2]!).position;
       const reader = openModel(log, balances);
       await reader.ready;
@@ -137,7 +160,10 @@ for (const { name, make } of TARGETS) {
           return state;
         },
       });
-      await assert.rejects(broken.ready, /model "broken": apply failed on the event at position 0 \(the state is frozen: return a new state instead of changing it\)/);
+      await assert.rejects(
+        broken.ready,
+        /model "broken": apply failed on the event at position 0 \(the state is frozen: return a new state instead of changing it\)/,
+      );
       assert.equal(broken.status().state, 'failed');
       await broken.close();
       await target.close();
@@ -146,7 +172,7 @@ for (const { name, make } of TARGETS) {
 }
 
 describe('log-replicated model: many remote clients', () => {
-  it('N clients\' models equal a fresh fold after random appends and forced reconnects', async () => {
+  it("N clients' models equal a fresh fold after random appends and forced reconnects", async () => {
     const server = await startTestServer();
     const proxy = await CuttingProxy.start(server.urls.tcp);
     const writer = await connect(server.urls.tcp);
@@ -158,11 +184,12 @@ describe('log-replicated model: many remote clients', () => {
     const models = clients.map((client) => openModel(client, balances));
     await Promise.all(models.map((model) => model.ready));
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let round = 0; round < 8; round++) {
       const appends = 20 + Math.floor(random() * 30);
       const pending: Array<Promise<void>> = [];
-      for (let i = 0; i < appends; i++) pending.push(deposit(writer, Math.floor(random() * 7), Math.floor(random() * 200) - 100));
+      for (let i = 0; i < appends; i++)
+        pending.push(deposit(writer, Math.floor(random() * 7), Math.floor(random() * 200) - 100));
       if (random() < 0.8) setTimeout(() => proxy.cutAll(), Math.floor(random() * 20));
       await Promise.all(pending);
     }
@@ -175,7 +202,10 @@ describe('log-replicated model: many remote clients', () => {
       assert.deepEqual(model.state, expected.state, `model ${i}`);
     }
     assert.ok(proxy.cuts >= 4, `connections were cut ${proxy.cuts} times`);
-    assert.ok(models.every((model) => model.status().rebuilds === 0), 'a reconnect resumes, it does not rebuild');
+    assert.ok(
+      models.every((model) => model.status().rebuilds === 0),
+      'a reconnect resumes, it does not rebuild',
+    );
     for (const model of [...models, snapshotter]) await model.close();
     for (const client of [...clients, writer]) await client.close();
     await proxy.close();

@@ -21,7 +21,13 @@ const alerts = {
     const before = totals[event.stream] ?? 0;
     const after = before + amount;
     const state = { ...totals, [event.stream]: after };
-    return { state, events: before >= 0 && after < 0 ? [{ type: 'Overdrawn', data: { account: event.stream, at: event.index, balance: after } }] : [] };
+    return {
+      state,
+      events:
+        before >= 0 && after < 0
+          ? [{ type: 'Overdrawn', data: { account: event.stream, at: event.index, balance: after } }]
+          : [],
+    };
   },
 };
 
@@ -38,8 +44,12 @@ for (const { name, make } of TARGETS) {
       // The reference: one instance over the same inputs in a log of its own.
       const reference = await make();
       const competing = await make();
-      const inputs = Array.from({ length: 150 }, (_, i) => ({ stream: `account-${i % 4}`, amount: random.int(21) - 12 }));
-      for (const input of inputs) await reference.log.append(input.stream, { type: 'Moved', data: { amount: input.amount } });
+      const inputs = Array.from({ length: 150 }, (_, i) => ({
+        stream: `account-${i % 4}`,
+        amount: random.int(21) - 12,
+      }));
+      for (const input of inputs)
+        await reference.log.append(input.stream, { type: 'Moved', data: { amount: input.amount } });
       const single = await transform(reference.log, alerts);
       await until('the reference done', () => single.stats().inputs === inputs.length);
       await single.stop();
@@ -57,13 +67,20 @@ for (const { name, make } of TARGETS) {
           instances[k] = await transform(logs[k]!, alerts);
         }
       }
-      await until('every instance at the end', () => instances.every((t) => t!.stats().inputs === inputs.length), 20_000);
+      await until(
+        'every instance at the end',
+        () => instances.every((t) => t!.stats().inputs === inputs.length),
+        20_000,
+      );
       const written = instances.reduce((sum, t) => sum + t!.stats().written, 0);
       for (const t of instances) await t!.stop();
       const actual = await outputs(competing.log);
       assert.deepEqual(actual, expected, 'identical to the single-instance run: same events, same ids, same indexes');
       assert.equal(new Set(actual.map((o) => o.id)).size, actual.length, 'no duplicate');
-      assert.deepEqual(actual.map((o) => o.id), actual.map((_, k) => outputId('alerts', k)));
+      assert.deepEqual(
+        actual.map((o) => o.id),
+        actual.map((_, k) => outputId('alerts', k)),
+      );
       assert.ok(written <= actual.length, `each output written once (${written} writes for ${actual.length})`);
       await reference.close();
       await competing.close();
@@ -71,8 +88,14 @@ for (const { name, make } of TARGETS) {
 
     it('refuses a transform that would read its own output, or has no input filter', async () => {
       const target = await make();
-      await assert.rejects(transform(target.log, { ...alerts, filter: { prefixes: ['al'] } }), /reads its own output stream/);
-      await assert.rejects(transform(target.log, { ...alerts, filter: undefined }), /needs a filter with streams or prefixes/);
+      await assert.rejects(
+        transform(target.log, { ...alerts, filter: { prefixes: ['al'] } }),
+        /reads its own output stream/,
+      );
+      await assert.rejects(
+        transform(target.log, { ...alerts, filter: undefined }),
+        /needs a filter with streams or prefixes/,
+      );
       await assert.rejects(transform(target.log, { ...alerts, name: '' }), /invalid stream name/);
       await target.close();
     });

@@ -18,7 +18,14 @@ describe('protocol: frame decoding', () => {
   it('yields the same frames however the byte stream is cut into chunks', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ type: fc.integer({ min: 1, max: 255 }), id: fc.nat(), payload: fc.uint8Array({ maxLength: 3000 }) }), { minLength: 1, maxLength: 20 }),
+        fc.array(
+          fc.record({
+            type: fc.integer({ min: 1, max: 255 }),
+            id: fc.nat(),
+            payload: fc.uint8Array({ maxLength: 3000 }),
+          }),
+          { minLength: 1, maxLength: 20 },
+        ),
         fc.array(fc.nat(), { maxLength: 30 }),
         (frames, cuts) => {
           const bytes = encode(frames);
@@ -46,6 +53,10 @@ describe('protocol: frame decoding', () => {
   it('refuses a frame above the maximum as soon as its length arrives, before buffering it', () => {
     const decoder = new FrameDecoder(1024, () => assert.fail('no frame expected'));
     const header = new Uint8Array([0x00, 0x10, 0x00, 0x00]); // 4096 bytes announced
-    assert.throws(() => decoder.push(header), (error: unknown) => error instanceof ProtocolError && /4100 bytes exceeds the maximum of 1024/.test(error.message));
+    assert.throws(
+      () => decoder.push(header),
+      (error: unknown) =>
+        error instanceof ProtocolError && /4100 bytes exceeds the maximum of 1024/.test(error.message),
+    );
   });
 });

@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeRaftMessage, decodeRaftMessages, encodeRaftMessage, encodeRaftMessages } from '../../src/protocol/raft-messages.js';
-import { encodeConfigEntry, message, type Entry, type Message, type MessageType, type Snapshot } from '../../src/raft/index.js';
+import {
+  decodeRaftMessage,
+  decodeRaftMessages,
+  encodeRaftMessage,
+  encodeRaftMessages,
+} from '../../src/protocol/raft-messages.js';
+import {
+  encodeConfigEntry,
+  message,
+  type Entry,
+  type Message,
+  type MessageType,
+  type Snapshot,
+} from '../../src/raft/index.js';
 import { ProtocolError } from '../../src/types/index.js';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
@@ -10,14 +22,36 @@ const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
 const ENTRIES: Entry[] = [
   { term: 3, index: 41, kind: 'normal', data: new Uint8Array(0) }, // a new leader's no-op
   { term: 3, index: 42, kind: 'normal', data: bytes(0, 1, 2, 0xfe, 0xff, 0x80, 0) },
-  { term: 4, index: 43, kind: 'config', data: encodeConfigEntry({ change: { type: 'add-learner', node: 'n4' }, config: { voters: ['n1', 'n2', 'n3'], learners: ['n4'] } }) },
+  {
+    term: 4,
+    index: 43,
+    kind: 'config',
+    data: encodeConfigEntry({
+      change: { type: 'add-learner', node: 'n4' },
+      config: { voters: ['n1', 'n2', 'n3'], learners: ['n4'] },
+    }),
+  },
 ];
-const SNAPSHOT: Snapshot = { index: 40, term: 3, config: { voters: ['n1', 'n2', 'n3'], learners: ['n4', 'nœud-5'] }, data: bytes(9, 8, 7, 0, 0xff) };
+const SNAPSHOT: Snapshot = {
+  index: 40,
+  term: 3,
+  config: { voters: ['n1', 'n2', 'n3'], learners: ['n4', 'nœud-5'] },
+  data: bytes(9, 8, 7, 0, 0xff),
+};
 
 /** One realistic message of every type sent between nodes. */
 const NETWORK_MESSAGES: Message[] = [
   message({ type: 'append', from: 'n1', to: 'n2', term: 4, logTerm: 3, index: 40, commit: 39, entries: ENTRIES }),
-  message({ type: 'append-response', from: 'n2', to: 'n1', term: 4, index: 38, reject: true, rejectHint: 35, logTerm: 2 }),
+  message({
+    type: 'append-response',
+    from: 'n2',
+    to: 'n1',
+    term: 4,
+    index: 38,
+    reject: true,
+    rejectHint: 35,
+    logTerm: 2,
+  }),
   message({ type: 'vote', from: 'n3', to: 'n1', term: 5, logTerm: 4, index: 43, transfer: true }),
   message({ type: 'vote-response', from: 'n1', to: 'n3', term: 5, reject: true }),
   message({ type: 'pre-vote', from: 'n3', to: 'n2', term: 6, logTerm: 4, index: 43 }),
@@ -66,19 +100,29 @@ const HEARTBEAT = message({ type: 'heartbeat', from: 'n1', to: 'n2', term: 5, co
 /** Offsets in the encoded HEARTBEAT (2-byte ids): the u64 fields start after 3 + 4 + 4 bytes. */
 const AT = { version: 0, type: 1, flags: 2, from: 3, term: 11, termHigh: 15, entryCount: 59 };
 
-const nodeId = fc.oneof(fc.constantFrom('', 'n1', 'n2', 'n3'), fc.string({ maxLength: 12 }), fc.string({ unit: 'grapheme', maxLength: 6 }));
-const entry: fc.Arbitrary<Entry> = fc.record({
-  term: fc.maxSafeNat(),
-  index: fc.maxSafeNat(),
-  kind: fc.constantFrom('normal' as const, 'config' as const),
-  data: fc.uint8Array({ maxLength: 40 }),
-}).map((e) => ({ ...e })); // fc.record builds null-prototype objects; decoded ones are plain
-const snapshot: fc.Arbitrary<Snapshot> = fc.record({
-  index: fc.maxSafeNat(),
-  term: fc.maxSafeNat(),
-  config: fc.record({ voters: fc.array(nodeId, { maxLength: 5 }), learners: fc.array(nodeId, { maxLength: 3 }) }).map((c) => ({ ...c })),
-  data: fc.uint8Array({ maxLength: 100 }),
-}).map((s) => ({ ...s }));
+const nodeId = fc.oneof(
+  fc.constantFrom('', 'n1', 'n2', 'n3'),
+  fc.string({ maxLength: 12 }),
+  fc.string({ unit: 'grapheme', maxLength: 6 }),
+);
+const entry: fc.Arbitrary<Entry> = fc
+  .record({
+    term: fc.maxSafeNat(),
+    index: fc.maxSafeNat(),
+    kind: fc.constantFrom('normal' as const, 'config' as const),
+    data: fc.uint8Array({ maxLength: 40 }),
+  })
+  .map((e) => ({ ...e })); // fc.record builds null-prototype objects; decoded ones are plain
+const snapshot: fc.Arbitrary<Snapshot> = fc
+  .record({
+    index: fc.maxSafeNat(),
+    term: fc.maxSafeNat(),
+    config: fc
+      .record({ voters: fc.array(nodeId, { maxLength: 5 }), learners: fc.array(nodeId, { maxLength: 3 }) })
+      .map((c) => ({ ...c })),
+    data: fc.uint8Array({ maxLength: 100 }),
+  })
+  .map((s) => ({ ...s }));
 const networkMessage: fc.Arbitrary<Message> = fc
   .record({
     type: fc.constantFrom(...NETWORK_TYPES),
@@ -111,7 +155,16 @@ describe('protocol: raft message codec', () => {
     const hex = Buffer.from(encodeRaftMessage(HEARTBEAT)).toString('hex');
     assert.equal(
       hex,
-      '010800' + '02006e31' + '02006e32' + '0500000000000000' + '0000000000000000' + '0000000000000000' + '0700000000000000' + '0000000000000000' + '0300000000000000' + '00000000',
+      '010800' +
+        '02006e31' +
+        '02006e32' +
+        '0500000000000000' +
+        '0000000000000000' +
+        '0000000000000000' +
+        '0700000000000000' +
+        '0000000000000000' +
+        '0300000000000000' +
+        '00000000',
     );
   });
 
@@ -130,22 +183,58 @@ describe('protocol: raft message codec', () => {
 
   it('refuses to encode local message types', () => {
     for (const type of LOCAL_TYPES) {
-      throwsProtocolError(() => encodeRaftMessage(message({ type, from: 'n1', to: 'n2' })), new RegExp(`${type}: it is a local message`));
+      throwsProtocolError(
+        () => encodeRaftMessage(message({ type, from: 'n1', to: 'n2' })),
+        new RegExp(`${type}: it is a local message`),
+      );
       throwsProtocolError(() => encodeRaftMessages([NETWORK_MESSAGES[0]!, message({ type })]), /local message/);
     }
   });
 
   it('refuses to encode what it could not decode back', () => {
-    for (const [field, value] of [['term', -1], ['index', 1.5], ['commit', Number.NaN], ['context', 2 ** 53], ['rejectHint', Infinity]] as const) {
-      throwsProtocolError(() => encodeRaftMessage(message({ type: 'append', [field]: value })), new RegExp(`${field} ${String(value)} is not an integer`));
+    for (const [field, value] of [
+      ['term', -1],
+      ['index', 1.5],
+      ['commit', Number.NaN],
+      ['context', 2 ** 53],
+      ['rejectHint', Infinity],
+    ] as const) {
+      throwsProtocolError(
+        () => encodeRaftMessage(message({ type: 'append', [field]: value })),
+        new RegExp(`${field} ${String(value)} is not an integer`),
+      );
     }
-    throwsProtocolError(() => encodeRaftMessage(message({ type: 'append', entries: [{ ...ENTRIES[1]!, index: -5 }] })), /entry 0 index -5/);
-    throwsProtocolError(() => encodeRaftMessage(message({ type: 'append', entries: [{ ...ENTRIES[1]!, kind: 'bogus' as 'normal' }] })), /entry 0 kind "bogus"/);
+    throwsProtocolError(
+      () => encodeRaftMessage(message({ type: 'append', entries: [{ ...ENTRIES[1]!, index: -5 }] })),
+      /entry 0 index -5/,
+    );
+    throwsProtocolError(
+      () => encodeRaftMessage(message({ type: 'append', entries: [{ ...ENTRIES[1]!, kind: 'bogus' as 'normal' }] })),
+      /entry 0 kind "bogus"/,
+    );
     throwsProtocolError(() => encodeRaftMessage(message({ type: 'snapshot' })), /snapshot: it has no snapshot/);
-    throwsProtocolError(() => encodeRaftMessage(message({ type: 'append', snapshot: SNAPSHOT })), /only a snapshot message carries a snapshot/);
-    throwsProtocolError(() => encodeRaftMessage(message({ type: 'vote', from: 'n\ud800' })), /from .* is not well-formed/);
-    throwsProtocolError(() => encodeRaftMessage(message({ type: 'vote', to: 'x'.repeat(70_000) })), /does not fit a u16 length/);
-    throwsProtocolError(() => encodeRaftMessage(message({ type: 'snapshot', snapshot: { ...SNAPSHOT, config: { voters: Array(70_000).fill('n'), learners: [] } } })), /voter count 70000/);
+    throwsProtocolError(
+      () => encodeRaftMessage(message({ type: 'append', snapshot: SNAPSHOT })),
+      /only a snapshot message carries a snapshot/,
+    );
+    throwsProtocolError(
+      () => encodeRaftMessage(message({ type: 'vote', from: 'n\ud800' })),
+      /from .* is not well-formed/,
+    );
+    throwsProtocolError(
+      () => encodeRaftMessage(message({ type: 'vote', to: 'x'.repeat(70_000) })),
+      /does not fit a u16 length/,
+    );
+    throwsProtocolError(
+      () =>
+        encodeRaftMessage(
+          message({
+            type: 'snapshot',
+            snapshot: { ...SNAPSHOT, config: { voters: Array(70_000).fill('n'), learners: [] } },
+          }),
+        ),
+      /voter count 70000/,
+    );
   });
 
   it('round-trips random messages, alone and in batches', () => {
@@ -167,10 +256,12 @@ describe('protocol: raft message codec', () => {
     for (const m of NETWORK_MESSAGES) {
       const encoded = encodeRaftMessage(m);
       // subarray, not slice: the bytes past the cut are still in the buffer and must not be read
-      for (let length = 0; length < encoded.byteLength; length++) throwsProtocolError(() => decodeRaftMessage(encoded.subarray(0, length)), /truncated|needs at least/);
+      for (let length = 0; length < encoded.byteLength; length++)
+        throwsProtocolError(() => decodeRaftMessage(encoded.subarray(0, length)), /truncated|needs at least/);
     }
     const batch = encodeRaftMessages(NETWORK_MESSAGES.slice(0, 8));
-    for (let length = 0; length < batch.byteLength; length++) throwsProtocolError(() => decodeRaftMessages(batch.subarray(0, length)));
+    for (let length = 0; length < batch.byteLength; length++)
+      throwsProtocolError(() => decodeRaftMessages(batch.subarray(0, length)));
   });
 
   it('refuses trailing bytes after a message, inside a batch item and after a batch', () => {
@@ -192,38 +283,78 @@ describe('protocol: raft message codec', () => {
 
   it('names the field and the value it refuses', () => {
     const encoded = encodeRaftMessage(HEARTBEAT);
-    throwsProtocolError(() => decodeRaftMessage(withByte(encoded, AT.version, 2)), /unknown codec version 2 \(expected 1\)/);
-    for (const code of [0, 14, 255]) throwsProtocolError(() => decodeRaftMessage(withByte(encoded, AT.type, code)), new RegExp(`unknown type code ${code}$`));
-    throwsProtocolError(() => decodeRaftMessage(withByte(encoded, AT.flags, 0x09)), /heartbeat: flags 0x09 have unknown bits 0x08/);
+    throwsProtocolError(
+      () => decodeRaftMessage(withByte(encoded, AT.version, 2)),
+      /unknown codec version 2 \(expected 1\)/,
+    );
+    for (const code of [0, 14, 255])
+      throwsProtocolError(
+        () => decodeRaftMessage(withByte(encoded, AT.type, code)),
+        new RegExp(`unknown type code ${code}$`),
+      );
+    throwsProtocolError(
+      () => decodeRaftMessage(withByte(encoded, AT.flags, 0x09)),
+      /heartbeat: flags 0x09 have unknown bits 0x08/,
+    );
     throwsProtocolError(() => decodeRaftMessage(withByte(encoded, AT.flags, 0x04)), /heartbeat: snapshot flag is set/);
     throwsProtocolError(() => decodeRaftMessage(withByte(encoded, AT.type, 7)), /snapshot: snapshot flag is clear/);
-    throwsProtocolError(() => decodeRaftMessage(withByte(encoded, AT.from + 2, 0xff)), /heartbeat from is not valid UTF-8/);
-    throwsProtocolError(() => decodeRaftMessage(withU32(encoded, AT.termHigh, 2 ** 21)), /heartbeat term 9007199254740997 at offset 11 is not below 2\^53/);
-    throwsProtocolError(() => decodeRaftMessage(withU32(encoded, AT.termHigh, 0xffffffff)), /term 18446744069414584325 /);
-    throwsProtocolError(() => decodeRaftMessage(withU32(encoded, AT.entryCount, 0xffffffff)), /heartbeat entry count 4294967295 needs at least/);
-    throwsProtocolError(() => decodeRaftMessages(withU32(encodeRaftMessages([HEARTBEAT]), 0, 1000)), /raft message count 1000 needs at least/);
+    throwsProtocolError(
+      () => decodeRaftMessage(withByte(encoded, AT.from + 2, 0xff)),
+      /heartbeat from is not valid UTF-8/,
+    );
+    throwsProtocolError(
+      () => decodeRaftMessage(withU32(encoded, AT.termHigh, 2 ** 21)),
+      /heartbeat term 9007199254740997 at offset 11 is not below 2\^53/,
+    );
+    throwsProtocolError(
+      () => decodeRaftMessage(withU32(encoded, AT.termHigh, 0xffffffff)),
+      /term 18446744069414584325 /,
+    );
+    throwsProtocolError(
+      () => decodeRaftMessage(withU32(encoded, AT.entryCount, 0xffffffff)),
+      /heartbeat entry count 4294967295 needs at least/,
+    );
+    throwsProtocolError(
+      () => decodeRaftMessages(withU32(encodeRaftMessages([HEARTBEAT]), 0, 1000)),
+      /raft message count 1000 needs at least/,
+    );
 
     const append = encodeRaftMessage(NETWORK_MESSAGES[0]!);
     const firstEntry = 3 + 4 + 4 + 48 + 4;
-    throwsProtocolError(() => decodeRaftMessage(withByte(append, firstEntry + 16, 2)), /append entry 0: unknown kind code 2/);
-    throwsProtocolError(() => decodeRaftMessage(withU32(append, firstEntry + 17, 0x7fffffff)), /append entry 0 data needs 2147483647 bytes/);
+    throwsProtocolError(
+      () => decodeRaftMessage(withByte(append, firstEntry + 16, 2)),
+      /append entry 0: unknown kind code 2/,
+    );
+    throwsProtocolError(
+      () => decodeRaftMessage(withU32(append, firstEntry + 17, 0x7fffffff)),
+      /append entry 0 data needs 2147483647 bytes/,
+    );
   });
 
   it('never throws anything but a ProtocolError on corrupted bytes', () => {
     fc.assert(
-      fc.property(networkMessage, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (m, flips) => {
-        const corrupted = encodeRaftMessage(m).slice();
-        for (const [at, value] of flips) corrupted[at % corrupted.byteLength] = value;
-        decodesOrProtocolError(() => decodeRaftMessage(corrupted));
-      }),
+      fc.property(
+        networkMessage,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        (m, flips) => {
+          const corrupted = encodeRaftMessage(m).slice();
+          for (const [at, value] of flips) corrupted[at % corrupted.byteLength] = value;
+          decodesOrProtocolError(() => decodeRaftMessage(corrupted));
+        },
+      ),
       { numRuns: 2000, seed: 20240603 },
     );
     fc.assert(
-      fc.property(fc.array(networkMessage, { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (ms, at, value) => {
-        const corrupted = encodeRaftMessages(ms).slice();
-        corrupted[at % corrupted.byteLength] = value;
-        decodesOrProtocolError(() => decodeRaftMessages(corrupted));
-      }),
+      fc.property(
+        fc.array(networkMessage, { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        (ms, at, value) => {
+          const corrupted = encodeRaftMessages(ms).slice();
+          corrupted[at % corrupted.byteLength] = value;
+          decodesOrProtocolError(() => decodeRaftMessages(corrupted));
+        },
+      ),
       { numRuns: 1000, seed: 20240604 },
     );
     fc.assert(

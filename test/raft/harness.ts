@@ -1,4 +1,12 @@
-import { MemoryStorage, RawNode, seededRandom, type Message, type NodeId, type Ready, type RaftOptions } from '../../src/raft/index.js';
+import {
+  MemoryStorage,
+  RawNode,
+  seededRandom,
+  type Message,
+  type NodeId,
+  type Ready,
+  type RaftOptions,
+} from '../../src/raft/index.js';
 
 /**
  * A tiny synchronous cluster for unit tests: every node's Ready is persisted to its
@@ -53,7 +61,10 @@ export class TestCluster {
       this.queue.push(m);
     }
     for (const entry of ready.committedEntries) {
-      if (entry.kind === 'normal' && entry.data.byteLength > 0) this.applied.get(id)!.push({ index: entry.index, term: entry.term, data: new TextDecoder().decode(entry.data) });
+      if (entry.kind === 'normal' && entry.data.byteLength > 0)
+        this.applied
+          .get(id)!
+          .push({ index: entry.index, term: entry.term, data: new TextDecoder().decode(entry.data) });
     }
     this.readStates.get(id)!.push(...ready.readStates);
     node.advance(ready);

@@ -32,7 +32,10 @@ describe('raft: elections', () => {
 
   it('refuses to vote for a candidate whose log is behind (§5.4.1), grants one that is up to date', () => {
     const storage = new MemoryStorage({ voters: ['a', 'b', 'c'], learners: [] });
-    storage.append([{ term: 1, index: 1, kind: 'normal', data: text('x') }, { term: 2, index: 2, kind: 'normal', data: text('y') }]);
+    storage.append([
+      { term: 1, index: 1, kind: 'normal', data: text('x') },
+      { term: 2, index: 2, kind: 'normal', data: text('y') },
+    ]);
     storage.hardState = { term: 2, vote: 'a', commit: 2 };
     const node = new RawNode({ id: 'b', storage, random: seededRandom(1) });
     const answer = (from: string, index: number, logTerm: number): boolean => {
@@ -99,7 +102,11 @@ describe('raft: replication', () => {
     c.elect('a');
     for (const s of ['x', 'y', 'z']) c.node('a').propose(text(s));
     c.deliverAll();
-    for (const id of ['a', 'b', 'c']) assert.deepEqual(c.applied.get(id)!.map((e) => e.data), ['x', 'y', 'z']);
+    for (const id of ['a', 'b', 'c'])
+      assert.deepEqual(
+        c.applied.get(id)!.map((e) => e.data),
+        ['x', 'y', 'z'],
+      );
   });
 
   it('does not commit with only a minority', () => {
@@ -122,11 +129,14 @@ describe('raft: replication', () => {
     storage.append(ready.entries);
     node.advance(ready);
     ready = node.ready();
-    assert.deepEqual(ready.committedEntries.map((e) => e.index), [1]);
+    assert.deepEqual(
+      ready.committedEntries.map((e) => e.index),
+      [1],
+    );
     node.advance(ready);
   });
 
-  it('a follower with a divergent tail truncates it and takes the leader\'s entries (fast backtracking)', () => {
+  it("a follower with a divergent tail truncates it and takes the leader's entries (fast backtracking)", () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
     // a leads term 1 alone: its entries reach nobody.
@@ -169,8 +179,14 @@ describe('raft: replication', () => {
   it('proposals to a follower are refused with the leader named', () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
-    assert.throws(() => c.node('b').propose(text('x')), (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'not-leader' && e.leader === 'a');
-    assert.throws(() => c.node('a').proposeMany([]), (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'empty');
+    assert.throws(
+      () => c.node('b').propose(text('x')),
+      (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'not-leader' && e.leader === 'a',
+    );
+    assert.throws(
+      () => c.node('a').proposeMany([]),
+      (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'empty',
+    );
   });
 
   it('step() refuses local message types from outside', () => {
@@ -209,7 +225,10 @@ describe('raft: reads, transfer, membership, snapshots', () => {
     c.propose('a', 'x');
     c.cut.delete('c');
     c.node('a').transferLeadership('c');
-    assert.throws(() => c.node('a').propose(text('y')), (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'transferring');
+    assert.throws(
+      () => c.node('a').propose(text('y')),
+      (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'transferring',
+    );
     c.deliverAll();
     assert.deepEqual(c.leaders(), ['c']);
     assert.equal(c.node('c').status().term, 2);
@@ -222,8 +241,15 @@ describe('raft: reads, transfer, membership, snapshots', () => {
     c.node('a').proposeConfigChange({ type: 'add-learner', node: 'd' });
     c.deliverAll();
     assert.deepEqual(c.node('a').status().config, { voters: ['a', 'b', 'c'], learners: ['d'] });
-    assert.deepEqual(c.node('d').status().config, { voters: ['a', 'b', 'c'], learners: ['d'] }, 'a new node learns the whole membership from the config entry');
-    assert.deepEqual(c.applied.get('d')!.map((e) => e.data), ['x']);
+    assert.deepEqual(
+      c.node('d').status().config,
+      { voters: ['a', 'b', 'c'], learners: ['d'] },
+      'a new node learns the whole membership from the config entry',
+    );
+    assert.deepEqual(
+      c.applied.get('d')!.map((e) => e.data),
+      ['x'],
+    );
     // A learner never campaigns.
     for (let i = 0; i < 40; i++) c.node('d').tick();
     c.settle();
@@ -246,10 +272,13 @@ describe('raft: reads, transfer, membership, snapshots', () => {
     const c = new TestCluster(['a', 'b', 'c', 'd'], {}, ['a', 'b', 'c']);
     c.elect('a');
     c.node('a').proposeConfigChange({ type: 'add-learner', node: 'd' });
-    assert.throws(() => c.node('a').proposeConfigChange({ type: 'remove', node: 'b' }), (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'config-pending');
+    assert.throws(
+      () => c.node('a').proposeConfigChange({ type: 'remove', node: 'b' }),
+      (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'config-pending',
+    );
   });
 
-  it('a follower behind the leader\'s compacted log gets a snapshot, then the entries after it', () => {
+  it("a follower behind the leader's compacted log gets a snapshot, then the entries after it", () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
     c.cut.add('c');
@@ -266,7 +295,10 @@ describe('raft: reads, transfer, membership, snapshots', () => {
     assert.equal(c.storages.get('c')!.snapshot().index, 8);
     assert.equal(new TextDecoder().decode(c.storages.get('c')!.snapshot().data), 'state@8');
     assert.equal(c.storages.get('c')!.lastIndex(), a.lastIndex());
-    assert.deepEqual(c.applied.get('c')!.map((e) => e.data), ['e7', 'e8', 'e9', 'after'].slice(-(a.lastIndex() - 8)));
+    assert.deepEqual(
+      c.applied.get('c')!.map((e) => e.data),
+      ['e7', 'e8', 'e9', 'after'].slice(-(a.lastIndex() - 8)),
+    );
   });
 });
 

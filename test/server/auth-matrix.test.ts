@@ -4,7 +4,14 @@ import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { connect as netConnect } from 'node:net';
 import { connect } from '../../src/client/index.js';
-import { ByteWriter, FrameDecoder, PROTOCOL_VERSION, readResponse, writeHello, type Response } from '../../src/protocol/index.js';
+import {
+  ByteWriter,
+  FrameDecoder,
+  PROTOCOL_VERSION,
+  readResponse,
+  writeHello,
+  type Response,
+} from '../../src/protocol/index.js';
 import { writeRaft, writeSnapshotFrame } from '../../src/protocol/requests.js';
 import { message } from '../../src/raft/index.js';
 import type { RemoteEventLog } from '../../src/client/remote-log.js';
@@ -25,8 +32,18 @@ const CLIENT_OPERATIONS: Record<string, { scope: 'read' | 'write'; run: (log: Re
   appendMany: { scope: 'write', run: (log) => log.appendMany([{ stream: 's', events: [{ type: 'T' }] }]) },
   existsOrWrite: { scope: 'write', run: (log) => log.existsOrWrite('e', 0, { type: 'T' }) },
   publishTransient: { scope: 'write', run: (log) => log.publishTransient('s', { type: 'T' }) },
-  read: { scope: 'read', run: async (log) => { for await (const _ of log.read('s')) void _; } },
-  readAll: { scope: 'read', run: async (log) => { for await (const _ of log.readAll()) void _; } },
+  read: {
+    scope: 'read',
+    run: async (log) => {
+      for await (const _ of log.read('s')) void _;
+    },
+  },
+  readAll: {
+    scope: 'read',
+    run: async (log) => {
+      for await (const _ of log.readAll()) void _;
+    },
+  },
   // From 0: the writes above put events there, so an allowed subscription delivers one at once.
   subscribe: {
     scope: 'read',
@@ -42,7 +59,12 @@ const CLIENT_OPERATIONS: Record<string, { scope: 'read' | 'write'; run: (log: Re
   readAndSubscribe: { scope: 'read', run: (log) => log.readAndSubscribe('s') },
   count: { scope: 'read', run: (log) => log.count('s') },
   headPosition: { scope: 'read', run: (log) => log.headPosition() },
-  streams: { scope: 'read', run: async (log) => { for await (const _ of log.streams()) void _; } },
+  streams: {
+    scope: 'read',
+    run: async (log) => {
+      for await (const _ of log.streams()) void _;
+    },
+  },
 };
 
 /** Every HTTP route, with the scope it needs. */
@@ -69,8 +91,18 @@ const HTTP_ROUTES: Array<{ method: string; path: string; body?: unknown; scope: 
 
 describe('security: every operation on every transport', () => {
   it('the matrix covers every operation the server knows', () => {
-    const covered = new Set([...Object.keys(CLIENT_OPERATIONS), 'metrics', 'cluster', 'status', 'raft', 'models', 'stats', 'whoami']);
-    for (const operation of Object.keys(OPERATION_SCOPES)) assert.ok(covered.has(operation), `${operation} is not in the matrix`);
+    const covered = new Set([
+      ...Object.keys(CLIENT_OPERATIONS),
+      'metrics',
+      'cluster',
+      'status',
+      'raft',
+      'models',
+      'stats',
+      'whoami',
+    ]);
+    for (const operation of Object.keys(OPERATION_SCOPES))
+      assert.ok(covered.has(operation), `${operation} is not in the matrix`);
   });
 
   for (const transport of ['tcp', 'ws'] as const) {
@@ -84,7 +116,12 @@ describe('security: every operation on every transport', () => {
       };
       for (const [name, operation] of Object.entries(CLIENT_OPERATIONS)) {
         const other = operation.scope === 'read' ? 'write' : 'read';
-        await assert.rejects(operation.run(clients[other]), (error: unknown) => error instanceof PermissionDeniedError && error.message.includes(`'${operation.scope}' scope`), `${transport} ${name} with a ${other} token`);
+        await assert.rejects(
+          operation.run(clients[other]),
+          (error: unknown) =>
+            error instanceof PermissionDeniedError && error.message.includes(`'${operation.scope}' scope`),
+          `${transport} ${name} with a ${other} token`,
+        );
         await operation.run(clients[operation.scope]);
         await operation.run(clients.admin);
       }
@@ -99,7 +136,12 @@ describe('security: every operation on every transport', () => {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (token) headers.authorization = `Bearer ${token}`;
       const controller = new AbortController();
-      const response = await fetch(`${server.urls.http}${route.path}`, { method: route.method, headers, body: route.body === undefined ? undefined : JSON.stringify(route.body), signal: controller.signal });
+      const response = await fetch(`${server.urls.http}${route.path}`, {
+        method: route.method,
+        headers,
+        body: route.body === undefined ? undefined : JSON.stringify(route.body),
+        signal: controller.signal,
+      });
       const status = response.status;
       controller.abort(); // an SSE stream would go on
       return status;
@@ -132,11 +174,22 @@ describe('security: every operation on every transport', () => {
       const w = new ByteWriter(256);
       writeHello(w, 0, PROTOCOL_VERSION, 'peer:n2', 'reader-token-1');
       if (frame === 'raft') writeRaft(w, [message({ type: 'heartbeat', from: 'n2', to: 'n1', term: 99 })]);
-      else writeSnapshotFrame(w, { type: 'snapshot-read', from: 'n2', to: 'n1', snapshotIndex: 1, fromIndex: 1, positionHint: 0 });
+      else
+        writeSnapshotFrame(w, {
+          type: 'snapshot-read',
+          from: 'n2',
+          to: 'n1',
+          snapshotIndex: 1,
+          fromIndex: 1,
+          positionHint: 0,
+        });
       socket.write(w.take());
       await closed;
       const error = responses.find((r) => r.kind === 'error');
-      assert.ok(error && error.kind === 'error' && error.error.code === 'PERMISSION_DENIED', `${frame}: ${JSON.stringify(responses.map((r) => r.kind))}`);
+      assert.ok(
+        error && error.kind === 'error' && error.error.code === 'PERMISSION_DENIED',
+        `${frame}: ${JSON.stringify(responses.map((r) => r.kind))}`,
+      );
     }
     assert.equal(server.log.raftStatus().term, 1, 'the refused heartbeat of term 99 did not reach Raft');
     await server.close();
@@ -152,14 +205,21 @@ describe('security: every operation on every transport', () => {
       const result = await client.append(name, { type: 'T' });
       assert.equal(result.index, 0, name);
     }
-    const viaHttp = await fetch(`${server.urls.http}/streams/${encodeURIComponent('../../via-http')}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ type: 'T' }]) });
+    const viaHttp = await fetch(`${server.urls.http}/streams/${encodeURIComponent('../../via-http')}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ type: 'T' }]),
+    });
     assert.equal(viaHttp.status, 201);
     const stored = [];
     for await (const entry of client.streams()) stored.push(entry.stream);
     assert.deepEqual(stored.sort(), [...names, '../../via-http'].sort());
     assert.deepEqual(await readdir(dirname(dir)), before, 'nothing appeared beside the data directory');
     const inside = (await readdir(dir, { recursive: true })).map(String);
-    assert.ok(inside.every((path) => !path.includes('escape') && !path.includes('passwd') && !path.includes('via-http')), `files inside: ${inside.join(', ')}`);
+    assert.ok(
+      inside.every((path) => !path.includes('escape') && !path.includes('passwd') && !path.includes('via-http')),
+      `files inside: ${inside.join(', ')}`,
+    );
     await client.close();
     await server.close();
   });

@@ -7,7 +7,15 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { connect } from '../../src/client/index.js';
-import { ByteWriter, FrameDecoder, FrameType, PROTOCOL_VERSION, readResponse, writeHello, type Response } from '../../src/protocol/index.js';
+import {
+  ByteWriter,
+  FrameDecoder,
+  FrameType,
+  PROTOCOL_VERSION,
+  readResponse,
+  writeHello,
+  type Response,
+} from '../../src/protocol/index.js';
 import { writeCount, writeRead, writeReadAll, writeStreams, writeSubscribe } from '../../src/protocol/requests.js';
 import { tokenAuthenticator } from '../../src/server/auth.js';
 import { LimitExceededError, PermissionDeniedError, UnauthenticatedError, type Event } from '../../src/types/index.js';
@@ -45,15 +53,27 @@ describe('server: auth on the binary transports', () => {
     it(`${transport}: no token or an unknown token is refused; each scope allows only its operations`, async () => {
       const server = await startTestServer({ auth });
       const url = transport === 'tcp' ? server.urls.tcp : server.urls.ws;
-      await assert.rejects(connect(url), (error: unknown) => error instanceof UnauthenticatedError && /requires a token/.test(error.message));
+      await assert.rejects(
+        connect(url),
+        (error: unknown) => error instanceof UnauthenticatedError && /requires a token/.test(error.message),
+      );
       await assert.rejects(connect(url, { token: 'guess-guess' }), UnauthenticatedError);
 
       const writer = await connect(url, { token: 'writer-token-1' });
       const reader = await connect(url, { token: 'reader-token-1' });
       await writer.append('s', { type: 'T' });
-      await assert.rejects(reader.append('s', { type: 'T' }), (error: unknown) => error instanceof PermissionDeniedError && error.code === 'PERMISSION_DENIED' && /'write' scope/.test(error.message));
+      await assert.rejects(
+        reader.append('s', { type: 'T' }),
+        (error: unknown) =>
+          error instanceof PermissionDeniedError &&
+          error.code === 'PERMISSION_DENIED' &&
+          /'write' scope/.test(error.message),
+      );
       await assert.rejects(reader.publishTransient('s', { type: 'T' }), PermissionDeniedError);
-      await assert.rejects(writer.count('s'), (error: unknown) => error instanceof PermissionDeniedError && /'read' scope/.test(error.message));
+      await assert.rejects(
+        writer.count('s'),
+        (error: unknown) => error instanceof PermissionDeniedError && /'read' scope/.test(error.message),
+      );
       await assert.rejects(collect(writer.readAll()), PermissionDeniedError);
       await assert.rejects(writer.subscribe().next(), PermissionDeniedError, 'a subscription needs the read scope too');
       await assert.rejects(writer.readAndSubscribe('s'), PermissionDeniedError);
@@ -86,9 +106,16 @@ describe('server: malformed frames close only the connection that sent them', ()
       for (const chunk of chunks) raw.socket.write(chunk);
       await raw.closed;
       const error = raw.responses.find((r) => r.kind === 'error');
-      assert.ok(error && error.kind === 'error' && error.error.code === 'PROTOCOL_ERROR', `${name}: got ${JSON.stringify(raw.responses.map((r) => r.kind))}`);
+      assert.ok(
+        error && error.kind === 'error' && error.error.code === 'PROTOCOL_ERROR',
+        `${name}: got ${JSON.stringify(raw.responses.map((r) => r.kind))}`,
+      );
       // Every other client is still served.
-      assert.equal((await client.append('still-here', { type: 'T' })).count, cases.indexOf(cases.find((c) => c[0] === name)!) + 1, name);
+      assert.equal(
+        (await client.append('still-here', { type: 'T' })).count,
+        cases.indexOf(cases.find((c) => c[0] === name)!) + 1,
+        name,
+      );
     }
     await client.close();
     await server.close();
@@ -114,7 +141,8 @@ describe('server: malformed frames close only the connection that sent them', ()
       if (sent < header.length) http.write(header[sent++]!);
       else http.write('a');
     }, 50);
-    for (let i = 0; i < 5; i++) assert.equal((await client.append('busy', { type: 'T' })).index, i, 'a normal client is served meanwhile');
+    for (let i = 0; i < 5; i++)
+      assert.equal((await client.append('busy', { type: 'T' })).index, i, 'a normal client is served meanwhile');
     // A client whose HELLO is held up on the way gets TIMEOUT, which is not fatal: it reconnects and is served.
     const { port: serverPort } = new URL(server.urls.tcp);
     let connections = 0;
@@ -131,7 +159,9 @@ describe('server: malformed frames close only the connection that sent them', ()
       outbound.on('close', close).on('error', close);
     });
     await new Promise<void>((resolve) => slowPath.listen(0, '127.0.0.1', () => resolve()));
-    const late = await connect(`ordo://127.0.0.1:${(slowPath.address() as AddressInfo).port}`, { reconnectDelayMs: 10 });
+    const late = await connect(`ordo://127.0.0.1:${(slowPath.address() as AddressInfo).port}`, {
+      reconnectDelayMs: 10,
+    });
     assert.equal((await late.append('busy', { type: 'T' })).index, 5);
     assert.ok(connections >= 2, 'it reconnected after the TIMEOUT');
     await late.close();
@@ -140,7 +170,13 @@ describe('server: malformed frames close only the connection that sent them', ()
     const binaryMs = Date.now() - started;
     for (const raw of [silent, trickling]) {
       const error = raw.responses.find((r) => r.kind === 'error');
-      assert.ok(error && error.kind === 'error' && error.error.code === 'TIMEOUT' && /handshake \(HELLO\) got no answer within 300 ms/.test(error.error.message), JSON.stringify(error));
+      assert.ok(
+        error &&
+          error.kind === 'error' &&
+          error.error.code === 'TIMEOUT' &&
+          /handshake \(HELLO\) got no answer within 300 ms/.test(error.error.message),
+        JSON.stringify(error),
+      );
     }
     await httpClosed;
     clearInterval(drip);
@@ -156,7 +192,10 @@ describe('server: malformed frames close only the connection that sent them', ()
     const client = await connect(server.urls.tcp);
     const types = Object.values(FrameType);
     const frames = fc.sample(
-      fc.tuple(fc.oneof(fc.constantFrom(...types), fc.integer({ min: 0, max: 255 })), fc.uint8Array({ maxLength: 200 })),
+      fc.tuple(
+        fc.oneof(fc.constantFrom(...types), fc.integer({ min: 0, max: 255 })),
+        fc.uint8Array({ maxLength: 200 }),
+      ),
       { numRuns: 300, seed: 20261124 },
     );
     for (let i = 0; i < frames.length; i += 30) {
@@ -178,7 +217,10 @@ describe('server: malformed frames close only the connection that sent them', ()
     writeCount(w, 5, 'alive');
     writeStreams(w, 6, '', '', 10);
     const valid = w.take();
-    const mutations = fc.sample(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), { numRuns: 200, seed: 20261201 });
+    const mutations = fc.sample(
+      fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+      { numRuns: 200, seed: 20261201 },
+    );
     for (let i = 0; i < mutations.length; i += 20) {
       const raw = await rawConnection(server.urls.tcp);
       raw.socket.write(hello());
@@ -205,10 +247,17 @@ describe('server: malformed frames close only the connection that sent them', ()
     const second = client.subscribe();
     assert.equal(((await first.next()).value as Event).position, 0);
     assert.equal(((await second.next()).value as Event).position, 0);
-    await assert.rejects(client.subscribe().next(), (error: unknown) => error instanceof LimitExceededError && /limit is 2/.test(error.message));
+    await assert.rejects(
+      client.subscribe().next(),
+      (error: unknown) => error instanceof LimitExceededError && /limit is 2/.test(error.message),
+    );
     first.close();
     await new Promise((resolve) => setTimeout(resolve, 50)); // the UNSUBSCRIBE reaches the server
-    assert.equal(((await client.subscribe().next()).value as Event).position, 0, 'a closed subscription frees its slot');
+    assert.equal(
+      ((await client.subscribe().next()).value as Event).position,
+      0,
+      'a closed subscription frees its slot',
+    );
     await client.close();
     await server.close();
   });
@@ -225,7 +274,11 @@ describe('server: WebSocket', () => {
     assert.equal(new Set(results.map((r) => r.position)).size, 10_000);
     assert.equal(client.disconnects, 0, 'without a reconnect (the server did not refuse a message as too big)');
     const subscription = client.subscribe({ from: 'start' });
-    assert.equal((await take(subscription, 10_000)).length, 10_000, 'and the answers and events come back in as many messages as needed');
+    assert.equal(
+      (await take(subscription, 10_000)).length,
+      10_000,
+      'and the answers and events come back in as many messages as needed',
+    );
     subscription.close();
     await client.close();
     await server.close();
@@ -235,7 +288,23 @@ describe('server: WebSocket', () => {
 describe('server: TLS', () => {
   it('serves ordos:// and wss:// with --tls-cert/--tls-key; clients verify the certificate', async () => {
     const dir = await tempDir();
-    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
     const cert = await readFile(join(dir, 'cert.pem'));
     const server = await startTestServer({ tls: { cert, key: await readFile(join(dir, 'key.pem')) } });
     assert.match(server.urls.tcp, /^ordos:\/\//);
@@ -245,7 +314,11 @@ describe('server: TLS', () => {
       await client.append('secure', { type: 'T' });
       await client.close();
     }
-    await assert.rejects(connect(server.urls.tcp, { connectTimeoutMs: 1000 }), /self-signed|UNAVAILABLE|certificate/i, 'an unknown certificate is refused');
+    await assert.rejects(
+      connect(server.urls.tcp, { connectTimeoutMs: 1000 }),
+      /self-signed|UNAVAILABLE|certificate/i,
+      'an unknown certificate is refused',
+    );
     const response = await fetch(`${server.urls.http}/health`).catch((error: Error) => error);
     assert.ok(response instanceof Error, 'plain fetch does not trust the self-signed certificate either');
     await server.close();

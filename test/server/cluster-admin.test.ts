@@ -11,9 +11,17 @@ import { until } from '../support/until.js';
 
 const silent = pino({ level: 'silent' });
 
-
-async function post(server: OrdoServer, path: string, body: unknown, method = 'POST'): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${server.urls.http}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : JSON.stringify(body) });
+async function post(
+  server: OrdoServer,
+  path: string,
+  body: unknown,
+  method = 'POST',
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${server.urls.http}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: method === 'DELETE' ? undefined : JSON.stringify(body),
+  });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
@@ -24,9 +32,19 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     const peers = Object.fromEntries(ids.map((id, i) => [id, { host: '127.0.0.1', port: ports[i]! }]));
     const servers = new Map<string, OrdoServer>();
     for (const [i, id] of ids.entries()) {
-      servers.set(id, await startServer({ dir: await tempDir(`ordo-admin-${id}`), port: ports[i]!, httpPort: ports[4 + i]!, logger: silent, cluster: { id, peers, voters: ['n1', 'n2', 'n3'], tickMs: 10 } }));
+      servers.set(
+        id,
+        await startServer({
+          dir: await tempDir(`ordo-admin-${id}`),
+          port: ports[i]!,
+          httpPort: ports[4 + i]!,
+          logger: silent,
+          cluster: { id, peers, voters: ['n1', 'n2', 'n3'], tickMs: 10 },
+        }),
+      );
     }
-    const leaderId = (): string | undefined => [...servers].find(([, s]) => !s.log.closed && s.log.raftStatus().role === 'leader')?.[0];
+    const leaderId = (): string | undefined =>
+      [...servers].find(([, s]) => !s.log.closed && s.log.raftStatus().role === 'leader')?.[0];
     const first = await until('a leader', leaderId);
     assert.notEqual(first, 'n4', 'a node outside the membership never leads');
     const leader = servers.get(first)!;
@@ -40,11 +58,15 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     let local = 0;
     for await (const _ of client.readAll({ consistency: 'local' })) local++;
     assert.ok(local <= 10);
-    assert.throws(() => client.read('s', { consistency: 'eventual' as never }), /invalid consistency "eventual": expected 'linearizable' or 'local'/);
+    assert.throws(
+      () => client.read('s', { consistency: 'eventual' as never }),
+      /invalid consistency "eventual": expected 'linearizable' or 'local'/,
+    );
     assert.throws(() => client.readAll({ minPosition: -1 }), /minPosition/);
     const written = await client.append('s', { type: 'T', data: 10 });
     const upTo = [];
-    for await (const event of client.readAll({ consistency: 'local', minPosition: written.position })) upTo.push(event.position);
+    for await (const event of client.readAll({ consistency: 'local', minPosition: written.position }))
+      upTo.push(event.position);
     assert.equal(upTo[upTo.length - 1], written.position, 'read-your-writes with the position the append returned');
 
     const follower = [...servers].find(([id]) => id !== first && id !== 'n4')![1];
@@ -65,7 +87,9 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     assert.equal(n4.log.raftStatus().role, 'follower');
     const promoted = await post(leader, '/cluster/members', { id: 'n4', role: 'voter' });
     assert.deepEqual((promoted.json.config as { voters: string[] }).voters, ['n1', 'n2', 'n3', 'n4']);
-    await until('every node to see four voters', () => [...servers.values()].every((s) => s.log.raftStatus().config.voters.length === 4));
+    await until('every node to see four voters', () =>
+      [...servers.values()].every((s) => s.log.raftStatus().config.voters.length === 4),
+    );
 
     const moved = await post(leader, '/cluster/leader', { id: 'n4' });
     assert.equal(moved.status, 202);
@@ -92,20 +116,37 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     const dirs = new Map(await Promise.all(ids.map(async (id) => [id, await tempDir(`ordo-snap-tcp-${id}`)] as const)));
     const servers = new Map<string, OrdoServer>();
     const start = async (id: string, i: number) =>
-      servers.set(id, await startServer({ dir: dirs.get(id)!, port: ports[i]!, httpPort: ports[4 + i]!, logger: silent, cluster: { id, peers, voters: ['n1', 'n2', 'n3'], tickMs: 10, windowEntries: 8 } }));
+      servers.set(
+        id,
+        await startServer({
+          dir: dirs.get(id)!,
+          port: ports[i]!,
+          httpPort: ports[4 + i]!,
+          logger: silent,
+          cluster: { id, peers, voters: ['n1', 'n2', 'n3'], tickMs: 10, windowEntries: 8 },
+        }),
+      );
     for (const [i, id] of ids.slice(0, 3).entries()) await start(id, i);
     const client = await connect(ids.slice(0, 3).map((id) => `ordo://127.0.0.1:${peers[id]!.port}`));
     // 300 entries of 8 KiB: 2.4 MiB, three chunks, long gone from the 8-entry windows.
-    for (let i = 0; i < 300; i++) await client.append(`s-${i % 3}`, { type: 'T', data: { i, pad: 'y'.repeat(8 * 1024) } });
+    for (let i = 0; i < 300; i++)
+      await client.append(`s-${i % 3}`, { type: 'T', data: { i, pad: 'y'.repeat(8 * 1024) } });
     await start('n4', 3);
-    const leader = await until('a leader', () => [...servers.values()].find((s) => s.log.raftStatus().role === 'leader'));
+    const leader = await until('a leader', () =>
+      [...servers.values()].find((s) => s.log.raftStatus().role === 'leader'),
+    );
     assert.ok(leader.log.raftStatus().firstIndex > 100);
     const added = await post(leader, '/cluster/members', { id: 'n4' });
     assert.equal(added.status, 200, JSON.stringify(added.json));
     const n4 = servers.get('n4')!;
     await until('n4 to catch up', () => n4.log.committedPosition >= 299, 20_000);
     assert.equal(await n4.log.count('s-1'), 100);
-    await until('n4 at the leader\'s commit', () => n4.log.raftStatus().applied === leader.log.raftStatus().commit && [...servers.values()].every((s) => s.log.raftStatus().lastIndex === leader.log.raftStatus().lastIndex));
+    await until(
+      "n4 at the leader's commit",
+      () =>
+        n4.log.raftStatus().applied === leader.log.raftStatus().commit &&
+        [...servers.values()].every((s) => s.log.raftStatus().lastIndex === leader.log.raftStatus().lastIndex),
+    );
     await client.close();
     for (const server of servers.values()) await server.close();
     const segments = async (dir: string) => {
@@ -121,7 +162,17 @@ describe('cluster administration over the HTTP API (in-process nodes)', () => {
     const ids = ['n1', 'n2', 'n3'];
     const peers = Object.fromEntries(ids.map((id, i) => [id, { host: '127.0.0.1', port: ports[i]! }]));
     const advertise = Object.fromEntries(ids.map((id) => [id, `ordo://${id}.example:4680`]));
-    const servers = await Promise.all(ids.map(async (id, i) => startServer({ dir: await tempDir(`ordo-advertise-${id}`), port: ports[i]!, httpPort: ports[3 + i]!, logger: silent, cluster: { id, peers, tickMs: 10, advertise } })));
+    const servers = await Promise.all(
+      ids.map(async (id, i) =>
+        startServer({
+          dir: await tempDir(`ordo-advertise-${id}`),
+          port: ports[i]!,
+          httpPort: ports[3 + i]!,
+          logger: silent,
+          cluster: { id, peers, tickMs: 10, advertise },
+        }),
+      ),
+    );
     const leader = await until('a leader', () => servers.find((s) => s.log.raftStatus().role === 'leader'));
     const follower = servers.find((s) => s !== leader)!;
     const refused = await post(follower, '/streams/s', [{ type: 'T' }]);

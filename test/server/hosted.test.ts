@@ -18,7 +18,10 @@ const orders = defineModel<Readonly<Record<string, number>>>({
   filter: { prefixes: ['order-'] },
   snapshotEvery: 10,
   init: () => ({}),
-  apply: (state, event) => ({ ...state, [event.stream]: (state[event.stream] ?? 0) + eventJson<{ total: number }>(event).total }),
+  apply: (state, event) => ({
+    ...state,
+    [event.stream]: (state[event.stream] ?? 0) + eventJson<{ total: number }>(event).total,
+  }),
 });
 
 async function metricValue(http: string, name: string, labels: string): Promise<number | undefined> {
@@ -44,39 +47,64 @@ describe('server-hosted models and consumers', () => {
     const server = await startTestServer({ models: [orders], consumers: [mailer] });
     const client = await connect(server.urls.tcp);
     const placed: number[] = [];
-    for (let i = 0; i < 25; i++) placed.push((await client.append(`order-${i % 5}`, { type: 'Placed', data: { total: i } })).position);
+    for (let i = 0; i < 25; i++)
+      placed.push((await client.append(`order-${i % 5}`, { type: 'Placed', data: { total: i } })).position);
     const last = placed[24]!; // the model's snapshots take positions too
-    await until(`the hosted model at ${last}`, () => server.hosted.models.get('order-totals')!.position === last || undefined);
-    const served = (await (await fetch(`${server.urls.http}/models/order-totals`)).json()) as { position: number; state: unknown };
+    await until(
+      `the hosted model at ${last}`,
+      () => server.hosted.models.get('order-totals')!.position === last || undefined,
+    );
+    const served = (await (await fetch(`${server.urls.http}/models/order-totals`)).json()) as {
+      position: number;
+      state: unknown;
+    };
     assert.equal(served.position, last);
-    assert.deepEqual(served.state, (await fold(client, { filter: orders.filter!, init: orders.init, apply: orders.apply })).state);
+    assert.deepEqual(
+      served.state,
+      (await fold(client, { filter: orders.filter!, init: orders.init, apply: orders.apply })).state,
+    );
     assert.equal((await fetch(`${server.urls.http}/models/nope`)).status, 404);
-    await until('two snapshots', () => server.hosted.models.get('order-totals')!.status().snapshotsWritten === 2 || undefined);
+    await until(
+      'two snapshots',
+      () => server.hosted.models.get('order-totals')!.status().snapshotsWritten === 2 || undefined,
+    );
     assert.equal(await metricValue(server.urls.http, 'ordo_model_position', 'model="order-totals"'), last);
     assert.equal(await metricValue(server.urls.http, 'ordo_model_state', 'model="order-totals",state="live"'), 1);
     // A client's model starts from the server's newest snapshot and folds only what follows.
     const model = openModel(client, orders);
     await model.ready;
-    assert.equal(model.status().loadedFrom, (await newestSnapshotPosition(client, snapshotStream('order-totals'))) ?? -2);
+    assert.equal(
+      model.status().loadedFrom,
+      (await newestSnapshotPosition(client, snapshotStream('order-totals'))) ?? -2,
+    );
     assert.deepEqual(model.state, served.state);
     await model.close();
     // The consumer is stuck on order-*'s 4th event (index 3): its lag and failures show it.
-    await until('the consumer to retry', () => (server.hosted.consumers.get('mailer')!.status().failures >= 2) || undefined);
+    await until(
+      'the consumer to retry',
+      () => server.hosted.consumers.get('mailer')!.status().failures >= 2 || undefined,
+    );
     assert.ok((await metricValue(server.urls.http, 'ordo_consumer_failures', 'consumer="mailer"'))! >= 2);
     assert.ok((await metricValue(server.urls.http, 'ordo_consumer_lag_positions', 'consumer="mailer"'))! > 0);
     failing = false;
-    await until('the consumer to catch up', () => (mailed.length === 25 && server.hosted.consumers.get('mailer')!.status().state === 'running') || undefined);
+    await until(
+      'the consumer to catch up',
+      () => (mailed.length === 25 && server.hosted.consumers.get('mailer')!.status().state === 'running') || undefined,
+    );
     assert.deepEqual(mailed, placed, 'every order mailed once, in order, none skipped');
     assert.equal(await metricValue(server.urls.http, 'ordo_consumer_state', 'consumer="mailer",state="running"'), 1);
     await client.close();
     await server.close();
   });
 
-  it('`ordo serve --models ./module.js` loads the module\'s definitions and prints where they are served', async () => {
+  it("`ordo serve --models ./module.js` loads the module's definitions and prints where they are served", async () => {
     const dir = await tempDir('ordo-hosted');
     const module = join(dir, 'models.mjs');
     const ordo = fileURLToPath(new URL('../../src/index.js', import.meta.url));
-    await writeFile(module, `import { defineModel } from ${JSON.stringify(ordo)};\nexport const count = defineModel({ name: 'count', version: 1, init: () => 0, apply: (n) => n + 1 });\nexport default [count];\n`);
+    await writeFile(
+      module,
+      `import { defineModel } from ${JSON.stringify(ordo)};\nexport const count = defineModel({ name: 'count', version: 1, init: () => 0, apply: (n) => n + 1 });\nexport default [count];\n`,
+    );
     const server = await startServerProcess(join(dir, 'data'), { args: ['--models', module] });
     assert.match(server.stderr(), /models\s+http:\/\/127\.0\.0\.1:\d+\/models\/count/);
     const client = await connect(server.urls.tcp);
@@ -94,7 +122,10 @@ describe('server-hosted models and consumers', () => {
 });
 
 /** Position of the newest snapshot in `stream`, as the data it records. */
-async function newestSnapshotPosition(client: Awaited<ReturnType<typeof connect>>, stream: string): Promise<number | undefined> {
+async function newestSnapshotPosition(
+  client: Awaited<ReturnType<typeof connect>>,
+  stream: string,
+): Promise<number | undefined> {
   let position: number | undefined;
   for await (const event of client.read(stream)) position = eventJson<{ position: number }>(event).position;
   return position;

@@ -11,7 +11,11 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
   body: typeof body === 'string' ? body : JSON.stringify(body),
 });
 
-async function call(server: OrdoServer, path: string, init?: RequestInit): Promise<{ status: number; body: any; headers: Headers }> {
+async function call(
+  server: OrdoServer,
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: any; headers: Headers }> {
   const response = await fetch(`${server.urls.http}${path}`, init);
   const text = await response.text();
   let body: unknown = text;
@@ -55,8 +59,26 @@ async function readSse(response: Response, count: number): Promise<Array<{ id?: 
 describe('HTTP API', () => {
   it('append (201, 409 with the actual count), existsOrWrite, read, read-all, streams, count, head', async () => {
     const server = await startTestServer();
-    assert.deepEqual((await call(server, '/streams/user-1', json([{ type: 'Registered', data: { name: 'Ada' } }], { 'Ordo-Expected-Count': 'empty' }))).body, { position: 0, index: 0, count: 1 });
-    const append = await call(server, '/streams/user-1?expected=1', json({ events: [{ type: 'Renamed', data: 'A', metadata: { by: 'x' } }, { type: 'Blob', dataBase64: 'AAEC/w==' }] }));
+    assert.deepEqual(
+      (
+        await call(
+          server,
+          '/streams/user-1',
+          json([{ type: 'Registered', data: { name: 'Ada' } }], { 'Ordo-Expected-Count': 'empty' }),
+        )
+      ).body,
+      { position: 0, index: 0, count: 1 },
+    );
+    const append = await call(
+      server,
+      '/streams/user-1?expected=1',
+      json({
+        events: [
+          { type: 'Renamed', data: 'A', metadata: { by: 'x' } },
+          { type: 'Blob', dataBase64: 'AAEC/w==' },
+        ],
+      }),
+    );
     assert.equal(append.status, 201);
     assert.deepEqual(append.body, { position: 1, index: 1, count: 3 });
     const conflict = await call(server, '/streams/user-1', json([{ type: 'Late' }], { 'Ordo-Expected-Count': '1' }));
@@ -69,19 +91,56 @@ describe('HTTP API', () => {
     assert.deepEqual([first.status, first.body.written, again.status, again.body.written], [201, true, 200, false]);
 
     const read = await call(server, '/streams/user-1');
-    assert.deepEqual(read.body.events.map((e: any) => [e.position, e.index, e.type]), [[0, 0, 'Registered'], [1, 1, 'Renamed'], [2, 2, 'Blob']]);
+    assert.deepEqual(
+      read.body.events.map((e: any) => [e.position, e.index, e.type]),
+      [
+        [0, 0, 'Registered'],
+        [1, 1, 'Renamed'],
+        [2, 2, 'Blob'],
+      ],
+    );
     assert.deepEqual(read.body.events[1].metadata, { by: 'x' });
     assert.equal(read.body.events[2].dataBase64, 'AAEC/w==', 'binary data round-trips as base64');
-    assert.deepEqual((await call(server, '/streams/user-1?backwards=true&limit=2')).body.events.map((e: any) => e.index), [2, 1]);
-    assert.deepEqual((await call(server, '/streams/user-1?from=1&limit=1')).body.events.map((e: any) => e.index), [1]);
-    assert.deepEqual((await call(server, '/all?types=Registered,Out')).body.events.map((e: any) => e.position), [0, 3]);
-    assert.deepEqual((await call(server, '/all?from=2&prefixes=user-')).body.events.map((e: any) => e.position), [2]);
-    assert.deepEqual((await call(server, '/streams')).body.streams, [{ stream: 'user-1', count: 3 }, { stream: 'out', count: 1 }]);
+    assert.deepEqual(
+      (await call(server, '/streams/user-1?backwards=true&limit=2')).body.events.map((e: any) => e.index),
+      [2, 1],
+    );
+    assert.deepEqual(
+      (await call(server, '/streams/user-1?from=1&limit=1')).body.events.map((e: any) => e.index),
+      [1],
+    );
+    assert.deepEqual(
+      (await call(server, '/all?types=Registered,Out')).body.events.map((e: any) => e.position),
+      [0, 3],
+    );
+    assert.deepEqual(
+      (await call(server, '/all?from=2&prefixes=user-')).body.events.map((e: any) => e.position),
+      [2],
+    );
+    assert.deepEqual((await call(server, '/streams')).body.streams, [
+      { stream: 'user-1', count: 3 },
+      { stream: 'out', count: 1 },
+    ]);
     assert.deepEqual((await call(server, '/streams/user-1/count')).body, { stream: 'user-1', count: 3 });
     assert.deepEqual((await call(server, '/head')).body, { headPosition: 3 });
-    const many = await call(server, '/append-many', json({ appends: [{ stream: 'a', events: [{ type: 'A' }] }, { stream: 'b', expected: 'empty', events: [{ type: 'B' }] }] }));
+    const many = await call(
+      server,
+      '/append-many',
+      json({
+        appends: [
+          { stream: 'a', events: [{ type: 'A' }] },
+          { stream: 'b', expected: 'empty', events: [{ type: 'B' }] },
+        ],
+      }),
+    );
     assert.equal(many.status, 201);
-    assert.deepEqual(many.body.streams.map((s: any) => [s.stream, s.position]), [['a', 4], ['b', 5]]);
+    assert.deepEqual(
+      many.body.streams.map((s: any) => [s.stream, s.position]),
+      [
+        ['a', 4],
+        ['b', 5],
+      ],
+    );
     await server.close();
   });
 
@@ -118,10 +177,20 @@ describe('HTTP API', () => {
 
   it('fuzz: random bodies get 4xx answers and the server keeps serving', async () => {
     const server = await startTestServer();
-    const bodies = fc.sample(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify([v]))), { numRuns: 150, seed: 7 });
+    const bodies = fc.sample(
+      fc.oneof(
+        fc.string(),
+        fc.json(),
+        fc.jsonValue().map((v) => JSON.stringify([v])),
+      ),
+      { numRuns: 150, seed: 7 },
+    );
     for (const body of bodies) {
       const response = await call(server, '/streams/fuzz', json(body));
-      assert.ok(response.status === 201 || (response.status >= 400 && response.status < 500), `${response.status} for ${body}: ${JSON.stringify(response.body)}`);
+      assert.ok(
+        response.status === 201 || (response.status >= 400 && response.status < 500),
+        `${response.status} for ${body}: ${JSON.stringify(response.body)}`,
+      );
     }
     assert.equal((await call(server, '/health')).status, 200);
     await server.close();
@@ -135,17 +204,33 @@ describe('HTTP API', () => {
     const reading = readSse(live, 8);
     await call(server, '/streams/other', json([{ type: 'Noise' }]));
     await call(server, '/transient/feed', json({ type: 'Typing', data: { user: 'ada' } }));
-    await call(server, '/streams/feed', json([{ type: 'Item', data: 5 }, { type: 'Item', data: 6 }]));
+    await call(
+      server,
+      '/streams/feed',
+      json([
+        { type: 'Item', data: 5 },
+        { type: 'Item', data: 6 },
+      ]),
+    );
     const messages = await reading;
     const committed = messages.filter((m) => m.event === 'event');
-    assert.deepEqual(committed.map((m) => m.data.data), [0, 1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(committed.map((m) => Number(m.id)), committed.map((m) => m.data.position));
+    assert.deepEqual(
+      committed.map((m) => m.data.data),
+      [0, 1, 2, 3, 4, 5, 6],
+    );
+    assert.deepEqual(
+      committed.map((m) => Number(m.id)),
+      committed.map((m) => m.data.position),
+    );
     const transient = messages.find((m) => m.event === 'transient');
     assert.deepEqual(transient?.data.data, { user: 'ada' });
     assert.equal(transient?.id, undefined, 'transient events have no id to resume from');
 
     const resumed = await fetch(`${server.urls.http}/subscribe?streams=feed`, { headers: { 'Last-Event-ID': '3' } });
-    assert.deepEqual((await readSse(resumed, 3)).map((m) => m.data.position), [4, 6, 7]);
+    assert.deepEqual(
+      (await readSse(resumed, 3)).map((m) => m.data.position),
+      [4, 6, 7],
+    );
     await server.close();
   });
 
@@ -164,17 +249,28 @@ describe('HTTP API', () => {
     const denied = await call(server, '/streams/s', json([{ type: 'T' }], bearer('reader-token-1')));
     assert.equal(denied.status, 403);
     assert.match(denied.body.error.message, /'write' scope/);
-    assert.equal((await call(server, '/subscribe?from=end', { headers: bearer('nobody-knows') })).status, 401, 'SSE checks the token too');
+    assert.equal(
+      (await call(server, '/subscribe?from=end', { headers: bearer('nobody-knows') })).status,
+      401,
+      'SSE checks the token too',
+    );
     assert.equal((await call(server, '/streams/s', json([{ type: 'T' }], bearer('admin-token-1')))).status, 201);
     assert.equal((await call(server, '/streams/s', { headers: bearer('reader-token-1') })).status, 200);
-    assert.equal((await call(server, '/streams/s?token=reader-token-1')).status, 200, 'EventSource cannot send headers: ?token= works');
+    assert.equal(
+      (await call(server, '/streams/s?token=reader-token-1')).status,
+      200,
+      'EventSource cannot send headers: ?token= works',
+    );
     assert.equal((await call(server, '/metrics', { headers: bearer('reader-token-1') })).status, 403);
     assert.equal((await call(server, '/health')).status, 200);
     const metrics = await call(server, '/metrics', { headers: bearer('admin-token-1') });
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /ordo_appends_total 1/);
     assert.match(metrics.body, /ordo_fsync_duration_seconds_bucket\{le="0.001"\}/);
-    assert.match(metrics.body, /ordo_requests_total\{operation="append",transport="http",outcome="PERMISSION_DENIED"\} 1/);
+    assert.match(
+      metrics.body,
+      /ordo_requests_total\{operation="append",transport="http",outcome="PERMISSION_DENIED"\} 1/,
+    );
     await server.close();
   });
 

@@ -10,7 +10,10 @@ const STEPS = 2000;
 describe('deterministic simulator', () => {
   it(`${CI_SEEDS} seeds × ${STEPS} steps with every fault kind: no violation`, async () => {
     const summary = await runSeedsParallel({ from: 1, count: CI_SEEDS, steps: STEPS });
-    const shown = summary.failures.map((f) => `seed ${f.seed}: ${f.message}\n  ${f.schedule.slice(-30).join('\n  ')}\n  replay: npm run sim -- --seed ${f.seed}`);
+    const shown = summary.failures.map(
+      (f) =>
+        `seed ${f.seed}: ${f.message}\n  ${f.schedule.slice(-30).join('\n  ')}\n  replay: npm run sim -- --seed ${f.seed}`,
+    );
     assert.equal(summary.failures.length, 0, shown.join('\n'));
     assert.equal(summary.ran, CI_SEEDS);
     const t = summary.totals;
@@ -20,9 +23,18 @@ describe('deterministic simulator', () => {
   });
 
   it('has teeth: granting votes without the log check (a test-only flag) is caught within 200 seeds', async () => {
-    const summary = await runSeedsParallel({ from: 1, count: 200, steps: STEPS, unsafe: { voteWithoutLogCheck: true }, maxFailures: 1 });
+    const summary = await runSeedsParallel({
+      from: 1,
+      count: 200,
+      steps: STEPS,
+      unsafe: { voteWithoutLogCheck: true },
+      maxFailures: 1,
+    });
     assert.ok(summary.failures.length >= 1, 'the broken rule went unnoticed');
-    assert.match(summary.failures[0]!.message, /leader completeness|state machine safety|acknowledged write|raft invariant|no position holds two events|log matching/);
+    assert.match(
+      summary.failures[0]!.message,
+      /leader completeness|state machine safety|acknowledged write|raft invariant|no position holds two events|log matching/,
+    );
   });
 
   it('a seed replays exactly: same schedule, same outcome', () => {

@@ -38,9 +38,22 @@ type Damage =
   | { kind: 'garbage'; file: number; bytes: Uint8Array };
 
 const damage: fc.Arbitrary<Damage> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), file: fc.nat(), at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), bit: fc.nat(7) }),
-  fc.record({ kind: fc.constant('truncate' as const), file: fc.nat(), at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }) }),
-  fc.record({ kind: fc.constant('garbage' as const), file: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 300 }) }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    file: fc.nat(),
+    at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+    bit: fc.nat(7),
+  }),
+  fc.record({
+    kind: fc.constant('truncate' as const),
+    file: fc.nat(),
+    at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+  }),
+  fc.record({
+    kind: fc.constant('garbage' as const),
+    file: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 300 }),
+  }),
 );
 
 async function apply(dir: string, d: Damage): Promise<string> {
@@ -80,7 +93,10 @@ it('damaged files (bit flips, truncations, garbage appended, in any file of the 
       try {
         log = await open(dir);
       } catch (error) {
-        assert.ok(error instanceof CorruptLogError, `after ${done.join(', ')}: open failed with ${(error as Error).constructor.name}: ${(error as Error).message}, not CorruptLogError`);
+        assert.ok(
+          error instanceof CorruptLogError,
+          `after ${done.join(', ')}: open failed with ${(error as Error).constructor.name}: ${(error as Error).message}, not CorruptLogError`,
+        );
         outcomes.corrupt++;
         return;
       }
@@ -90,18 +106,28 @@ it('damaged files (bit flips, truncations, garbage appended, in any file of the 
           for await (const event of log.readAll()) events.push(event);
         } catch (error) {
           // A read may meet damage open did not scan (a sealed segment): it must say so, not return it.
-          assert.ok(error instanceof CorruptLogError, `after ${done.join(', ')}: read failed with ${(error as Error).message}`);
+          assert.ok(
+            error instanceof CorruptLogError,
+            `after ${done.join(', ')}: read failed with ${(error as Error).message}`,
+          );
           outcomes.corrupt++;
           return;
         }
-        assert.ok(events.length <= original.length, `after ${done.join(', ')}: ${events.length} events, more than the ${original.length} written`);
+        assert.ok(
+          events.length <= original.length,
+          `after ${done.join(', ')}: ${events.length} events, more than the ${original.length} written`,
+        );
         for (const [i, event] of events.entries()) {
           const expected = original[i]!;
           assert.equal(event.position, expected.position, `after ${done.join(', ')}`);
           assert.equal(event.id, expected.id, `after ${done.join(', ')}: event ${i} is not the one written`);
           assert.equal(event.stream, expected.stream);
           assert.equal(event.index, expected.index);
-          assert.deepEqual(Buffer.from(event.data), Buffer.from(expected.data), `after ${done.join(', ')}: the data of event ${i} changed`);
+          assert.deepEqual(
+            Buffer.from(event.data),
+            Buffer.from(expected.data),
+            `after ${done.join(', ')}: the data of event ${i} changed`,
+          );
         }
         if (events.length === original.length) outcomes.recovered++;
         else outcomes.prefixShorter++;

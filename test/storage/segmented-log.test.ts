@@ -4,11 +4,26 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CorruptLogError } from '../../src/types/errors.js';
 import { SegmentedLog, type SegmentedLogOptions } from '../../src/storage/segmented-log.js';
-import { BATCH_KIND_CONFIG, BATCH_KIND_NOOP, batchSize, encodeBatchHeader, encodeControlBatch, encodeRecord, recordSize, sealBatch, writeU64 } from '../../src/storage/record.js';
+import {
+  BATCH_KIND_CONFIG,
+  BATCH_KIND_NOOP,
+  batchSize,
+  encodeBatchHeader,
+  encodeControlBatch,
+  encodeRecord,
+  recordSize,
+  sealBatch,
+  writeU64,
+} from '../../src/storage/record.js';
 import { SEGMENT_HEADER_BYTES, segmentName } from '../../src/storage/segment-file.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const options: SegmentedLogOptions = { segmentBytes: 64 * 1024 * 1024, indexIntervalBytes: 256, fsync: { kind: 'always' }, maxOpenFiles: 4 };
+const options: SegmentedLogOptions = {
+  segmentBytes: 64 * 1024 * 1024,
+  indexIntervalBytes: 256,
+  fsync: { kind: 'always' },
+  maxOpenFiles: 4,
+};
 const ID = '00000000-0000-4000-8000-000000000000';
 
 /** One batch of `count` records starting at `first`, each with `payload` bytes of data. */
@@ -16,7 +31,13 @@ function batch(first: number, count: number, payload = 20, term = 1): Buffer {
   const data = Buffer.alloc(payload, first % 251);
   const bytes = Buffer.alloc(batchSize(count * recordSize(8, 8, 0, payload)));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let offset = encodeBatchHeader(view, 0, { count, term, firstPosition: first, timestamp: 1_700_000_000_000 + first, entryIndex: 1 });
+  let offset = encodeBatchHeader(view, 0, {
+    count,
+    term,
+    firstPosition: first,
+    timestamp: 1_700_000_000_000 + first,
+    entryIndex: 1,
+  });
   for (let k = 0; k < count; k++) {
     offset = encodeRecord(
       {
@@ -67,12 +88,15 @@ describe('SegmentedLog', () => {
     await Promise.all([append(log, batch(0, 3), 0, 2, 1), append(log, batch(3, 2), 3, 4, 1)]);
     assert.equal(log.durablePosition, 4);
     const records = await log.read(1, 3);
-    assert.deepEqual(records.map((r) => r.position), [1, 2, 3]);
+    assert.deepEqual(
+      records.map((r) => r.position),
+      [1, 2, 3],
+    );
     assert.equal(records[0]!.stream, 'stream-a');
     assert.equal(records[0]!.id, '00000000-0000-4000-8000-000000000001');
     assert.equal(records[0]!.index, 1);
     assert.equal(records[0]!.timestamp, 1_700_000_000_000);
-    assert.equal(records[2]!.timestamp, 1_700_000_000_003, 'the timestamp is the batch\'s');
+    assert.equal(records[2]!.timestamp, 1_700_000_000_003, "the timestamp is the batch's");
     assert.deepEqual([...records[0]!.data], [...Buffer.alloc(20, 0)]);
     await log.close();
     const reopened = await SegmentedLog.open(dir, options);
@@ -96,8 +120,14 @@ describe('SegmentedLog', () => {
     for (let i = 0; i < 200; i++) appends.push(append(log, batch(i, 1), i, i, 1));
     await Promise.all(appends);
     assert.equal(durableCalls[durableCalls.length - 1], 199);
-    assert.ok(durableCalls.length < 200 / 2, `expected far fewer fsync rounds than appends, got ${durableCalls.length}`);
-    assert.deepEqual(durableCalls, [...durableCalls].sort((a, b) => a - b));
+    assert.ok(
+      durableCalls.length < 200 / 2,
+      `expected far fewer fsync rounds than appends, got ${durableCalls.length}`,
+    );
+    assert.deepEqual(
+      durableCalls,
+      [...durableCalls].sort((a, b) => a - b),
+    );
     await log.close();
   });
 
@@ -112,12 +142,23 @@ describe('SegmentedLog', () => {
     for (let i = 0; i < 500; i++) appends.push(append(log, batch(i, 1, 60), i, i, 1).then(() => void resolved.push(i)));
     await Promise.all(appends);
     assert.ok(log.segmentCount > 10, `expected many rolls, got ${log.segmentCount} segments`);
-    assert.deepEqual(resolved, Array.from({ length: 500 }, (_, i) => i), 'appends resolve in order');
-    assert.deepEqual(durable, [...durable].sort((a, b) => a - b), 'the durable position only moves forward');
+    assert.deepEqual(
+      resolved,
+      Array.from({ length: 500 }, (_, i) => i),
+      'appends resolve in order',
+    );
+    assert.deepEqual(
+      durable,
+      [...durable].sort((a, b) => a - b),
+      'the durable position only moves forward',
+    );
     assert.equal(durable[durable.length - 1], 499);
     await log.close();
     const reopened = await SegmentedLog.open(dir, small);
-    assert.deepEqual(await positions(reopened), Array.from({ length: 500 }, (_, i) => i));
+    assert.deepEqual(
+      await positions(reopened),
+      Array.from({ length: 500 }, (_, i) => i),
+    );
     await reopened.close();
   });
 
@@ -129,12 +170,21 @@ describe('SegmentedLog', () => {
     assert.ok(log.segmentCount > 5, `expected several segments, got ${log.segmentCount}`);
     await log.close();
     const files = await readdir(dir);
-    assert.ok(files.some((f) => f.endsWith('.idx')), 'sealed segments have index files');
+    assert.ok(
+      files.some((f) => f.endsWith('.idx')),
+      'sealed segments have index files',
+    );
     const reopened = await SegmentedLog.open(dir, small);
     assert.equal(reopened.lastPosition, 199);
-    assert.deepEqual(await positions(reopened), Array.from({ length: 200 }, (_, i) => i));
+    assert.deepEqual(
+      await positions(reopened),
+      Array.from({ length: 200 }, (_, i) => i),
+    );
     const middle = await reopened.read(77, 81);
-    assert.deepEqual(middle.map((r) => r.position), [77, 78, 79, 80, 81]);
+    assert.deepEqual(
+      middle.map((r) => r.position),
+      [77, 78, 79, 80, 81],
+    );
     await reopened.close();
   });
 
@@ -165,7 +215,10 @@ describe('SegmentedLog', () => {
     const idx = (await readdir(dir)).filter((f) => f.endsWith('.idx'))[0]!;
     await writeFile(join(dir, idx), 'garbage');
     const reopened = await SegmentedLog.open(dir, small);
-    assert.deepEqual(await positions(reopened), Array.from({ length: 60 }, (_, i) => i));
+    assert.deepEqual(
+      await positions(reopened),
+      Array.from({ length: 60 }, (_, i) => i),
+    );
     await reopened.close();
   });
 
@@ -177,7 +230,10 @@ describe('SegmentedLog', () => {
     await log.truncateAfter(30);
     assert.equal(log.lastPosition, 30);
     assert.equal(log.lastTerm, 1);
-    assert.deepEqual(await positions(log), Array.from({ length: 31 }, (_, i) => i));
+    assert.deepEqual(
+      await positions(log),
+      Array.from({ length: 31 }, (_, i) => i),
+    );
     await append(log, batch(31, 2, 100, 3), 31, 32, 3);
     assert.equal(log.lastTerm, 3);
     await log.truncateAfter(-1);
@@ -308,12 +364,20 @@ describe('SegmentedLog', () => {
 describe('SegmentedLog: Raft entries', () => {
   const noop = (log: SegmentedLog, term: number): Promise<void> => {
     const entryIndex = log.lastIndex + 1;
-    const bytes = encodeControlBatch(BATCH_KIND_NOOP, { term, entryIndex, nextPosition: log.lastPosition + 1, timestamp: 1 }, new Uint8Array(0));
+    const bytes = encodeControlBatch(
+      BATCH_KIND_NOOP,
+      { term, entryIndex, nextPosition: log.lastPosition + 1, timestamp: 1 },
+      new Uint8Array(0),
+    );
     return log.append(bytes, log.lastPosition + 1, log.lastPosition, term, entryIndex);
   };
   const config = (log: SegmentedLog, term: number, payload: string): Promise<void> => {
     const entryIndex = log.lastIndex + 1;
-    const bytes = encodeControlBatch(BATCH_KIND_CONFIG, { term, entryIndex, nextPosition: log.lastPosition + 1, timestamp: 1 }, Buffer.from(payload));
+    const bytes = encodeControlBatch(
+      BATCH_KIND_CONFIG,
+      { term, entryIndex, nextPosition: log.lastPosition + 1, timestamp: 1 },
+      Buffer.from(payload),
+    );
     return log.append(bytes, log.lastPosition + 1, log.lastPosition, term, entryIndex);
   };
 
@@ -357,14 +421,20 @@ describe('SegmentedLog: Raft entries', () => {
     assert.equal(await log.truncateAfterIndex(14), 10);
     assert.equal(log.lastIndex, 14);
     assert.equal(log.lastPosition, 10);
-    assert.deepEqual(await positions(log), Array.from({ length: 11 }, (_, i) => i));
+    assert.deepEqual(
+      await positions(log),
+      Array.from({ length: 11 }, (_, i) => i),
+    );
     await append(log, batch(11, 1, 100, 2), 11, 11, 2);
     assert.equal(log.lastIndex, 15);
     await log.close();
     const reopened = await SegmentedLog.open(dir, { ...options, segmentBytes: 1024 });
     assert.equal(reopened.lastIndex, 15);
     assert.equal(reopened.lastTerm, 2);
-    assert.deepEqual(await positions(reopened), Array.from({ length: 12 }, (_, i) => i));
+    assert.deepEqual(
+      await positions(reopened),
+      Array.from({ length: 12 }, (_, i) => i),
+    );
     assert.ok(last > 15);
     await assert.rejects(reopened.truncateAfterIndex(-5), /cannot truncate after entry -5/);
     await reopened.close();
@@ -396,6 +466,9 @@ describe('SegmentedLog: Raft entries', () => {
     writeU64(bytes, second + 8 + 32, 7);
     sealBatch(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), second, bytes.length);
     await writeFile(file, bytes);
-    await assert.rejects(SegmentedLog.open(dir, options), (error: unknown) => error instanceof CorruptLogError && /batch is entry 7, expected entry 2/.test(error.message));
+    await assert.rejects(
+      SegmentedLog.open(dir, options),
+      (error: unknown) => error instanceof CorruptLogError && /batch is entry 7, expected entry 2/.test(error.message),
+    );
   });
 });

@@ -29,10 +29,13 @@ async function drainFast<T>(subscription: StreamSubscription<T>): Promise<T[]> {
 /** Settles within a few turns of the event loop, or reports that it hangs. */
 async function settles<T>(promise: Promise<T>, what: string): Promise<T> {
   const hang = Symbol('hang');
-  const result = await Promise.race([promise, (async () => {
-    for (let i = 0; i < 10; i++) await tick();
-    return hang;
-  })()]);
+  const result = await Promise.race([
+    promise,
+    (async () => {
+      for (let i = 0; i < 10; i++) await tick();
+      return hang;
+    })(),
+  ]);
   assert.notEqual(result, hang, `${what} did not settle`);
   return result as T;
 }
@@ -109,7 +112,10 @@ describe('EventStream: ordering', () => {
         assert.ok(a.length > 0, 'the subscribers saw nothing');
         assert.deepEqual(b, a, `seed ${seed}`);
         // Subscribers receive the published objects themselves, in order, with no gap.
-        assert.deepEqual(a.map((v) => v.n), range(a[0]!.n, n));
+        assert.deepEqual(
+          a.map((v) => v.n),
+          range(a[0]!.n, n),
+        );
         assert.equal(a[a.length - 1], b[b.length - 1]);
       }
     }
@@ -173,7 +179,8 @@ describe('EventStream: close()', () => {
     const pendingWait = stream.wait(stream.tail());
     const pendingNext = lagging.next(); // lagging has read nothing yet: 1 is ready
     stream.close();
-    for (const values of await settles(Promise.all(loops), 'for-await loops after close')) assert.deepEqual(values, [1, 2]);
+    for (const values of await settles(Promise.all(loops), 'for-await loops after close'))
+      assert.deepEqual(values, [1, 2]);
     assert.deepEqual(await settles(fastLoop, 'a pull()/wait() loop after close'), [1, 2]);
     assert.equal(await settles(pendingWait, 'stream.wait() after close'), false);
     // close() ends the sequence, it does not truncate it: a lagging subscriber still drains it.

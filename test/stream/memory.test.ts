@@ -82,7 +82,10 @@ it('control: a subscription that does not advance retains every value, and relea
   stuck.close();
   const released = heapAfterGc() - before;
   t.diagnostic(`retained ${mb(retained)} while stuck, ${mb(released)} after close`);
-  assert.ok(released < BOUND / 4, `after close the heap is still ${mb(released)} above the start (${mb(retained)} before)`);
+  assert.ok(
+    released < BOUND / 4,
+    `after close the heap is still ${mb(released)} above the start (${mb(retained)} before)`,
+  );
   assert.equal(stream.published, EVENTS);
 });
 

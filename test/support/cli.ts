@@ -17,4 +17,9 @@ export async function ordo(...args: string[]): Promise<{ code: number; stdout: s
 }
 
 /** One JSON value per non-empty line. */
-export const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+export const lines = (text: string) =>
+  text
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));

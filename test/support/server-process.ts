@@ -15,14 +15,36 @@ export interface ServerProcess {
 }
 
 /** Starts `ordo serve` in its own process (a real server a test can kill -9). */
-export async function startServerProcess(dir: string, options: { port?: number; httpPort?: number; args?: string[] } = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--dir', dir, '--port', String(options.port ?? 0), '--http-port', String(options.httpPort ?? 0), '--log-level', 'warn', ...(options.args ?? [])], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+export async function startServerProcess(
+  dir: string,
+  options: { port?: number; httpPort?: number; args?: string[] } = {},
+): Promise<ServerProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'serve',
+      '--dir',
+      dir,
+      '--port',
+      String(options.port ?? 0),
+      '--http-port',
+      String(options.httpPort ?? 0),
+      '--log-level',
+      'warn',
+      ...(options.args ?? []),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const urls = await new Promise<ServerProcess['urls']>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within ${START_TIMEOUT_MS} ms: ${stderr}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start within ${START_TIMEOUT_MS} ms: ${stderr}`)),
+      START_TIMEOUT_MS,
+    );
     const check = () => {
       const tcp = /binary protocol \(TCP\)\s+(\S+)/.exec(stderr)?.[1];
       const ws = /binary over WebSocket\s+(\S+)/.exec(stderr)?.[1];
@@ -39,7 +61,13 @@ export async function startServerProcess(dir: string, options: { port?: number; 
       reject(new Error(`server exited with ${code} before starting: ${stderr}`));
     });
   });
-  return { child, urls, port: Number(new URL(urls.tcp).port), httpPort: Number(new URL(urls.http).port), stderr: () => stderr };
+  return {
+    child,
+    urls,
+    port: Number(new URL(urls.tcp).port),
+    httpPort: Number(new URL(urls.http).port),
+    stderr: () => stderr,
+  };
 }
 
 export async function killHard(server: ServerProcess): Promise<void> {

@@ -6,12 +6,24 @@ import { startServer, type OrdoServer, type ServerOptions } from '../../src/serv
 import { tempDir } from './temp-dir.js';
 
 /** A real server on loopback with free ports, silent logs, in a fresh directory. */
-export async function startTestServer(options: Partial<ServerOptions> & { log?: OpenOptions } = {}): Promise<OrdoServer> {
-  return startServer({ dir: options.dir ?? (await tempDir()), port: 0, httpPort: 0, logger: pino({ level: 'silent' }), ...options });
+export async function startTestServer(
+  options: Partial<ServerOptions> & { log?: OpenOptions } = {},
+): Promise<OrdoServer> {
+  return startServer({
+    dir: options.dir ?? (await tempDir()),
+    port: 0,
+    httpPort: 0,
+    logger: pino({ level: 'silent' }),
+    ...options,
+  });
 }
 
 /** A client of `server` whose `close()` also shuts the server down. */
-export async function connectOwning(server: OrdoServer, transport: 'tcp' | 'ws', options: NodeConnectOptions = {}): Promise<RemoteEventLog> {
+export async function connectOwning(
+  server: OrdoServer,
+  transport: 'tcp' | 'ws',
+  options: NodeConnectOptions = {},
+): Promise<RemoteEventLog> {
   const client = await connect(transport === 'tcp' ? server.urls.tcp : server.urls.ws, options);
   const closeClient = client.close.bind(client);
   client.close = async () => {

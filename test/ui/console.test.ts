@@ -13,7 +13,16 @@ import { startTestServer } from '../support/server.js';
 const OUTPUT = fileURLToPath(new URL('../../../test-output/console/', import.meta.url));
 /** Debian's chromium, installed by scripts/install-browser.sh (run by npm test). */
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** Every wait for the page, in ms. */
 const UI_TIMEOUT_MS = 10_000;
 
@@ -58,18 +67,27 @@ describe('web console in a browser', () => {
       await page.fill('input[name=expected]', '0');
       await page.click('button[type=submit]');
       await page.locator('[data-result]').waitFor();
-      assert.match(await page.locator('[data-result]').innerText(), /appended at position 0, index 0; the stream's count is now 1/);
+      assert.match(
+        await page.locator('[data-result]').innerText(),
+        /appended at position 0, index 0; the stream's count is now 1/,
+      );
       await page.screenshot({ path: join(OUTPUT, 'append.png'), fullPage: true });
 
       // The same expected count again: the conflict is shown as such.
       await page.click('button[type=submit]');
       await page.locator('.result.conflict').waitFor();
-      assert.match(await page.locator('.result.conflict').innerText(), /409 WRONG_EXPECTED_COUNT: stream "user-42": expected count 0 but its count is 1/);
+      assert.match(
+        await page.locator('.result.conflict').innerText(),
+        /409 WRONG_EXPECTED_COUNT: stream "user-42": expected count 0 but its count is 1/,
+      );
       await page.screenshot({ path: join(OUTPUT, 'append-409.png'), fullPage: true });
 
       // The live tail saw the append.
       await tail.locator('tr.event[data-position="0"]').waitFor();
-      assert.match(await tail.locator('tr.event[data-position="0"]').innerText(), /user-42[\s\S]*Registered[\s\S]*"name": "Ada"/);
+      assert.match(
+        await tail.locator('tr.event[data-position="0"]').innerText(),
+        /user-42[\s\S]*Registered[\s\S]*"name": "Ada"/,
+      );
       await tail.screenshot({ path: join(OUTPUT, 'tail.png'), fullPage: true });
       await tail.close();
 

@@ -52,7 +52,12 @@ export function ackOf(query: URLSearchParams): AckMode | undefined {
 /** `?streams=`, `?prefixes=`, `?types=` (comma-separated); undefined when none is given. */
 export function filterOf(query: URLSearchParams): Filter | undefined {
   const list = (name: string) =>
-    query.has(name) ? query.get(name)!.split(',').filter((item) => item !== '') : undefined;
+    query.has(name)
+      ? query
+          .get(name)!
+          .split(',')
+          .filter((item) => item !== '')
+      : undefined;
   const filter: Filter = {};
   const streams = list('streams');
   const prefixes = list('prefixes');
