@@ -23,7 +23,7 @@ export interface ChaosOptions {
   subscribers?: number;
   /** Where the history goes (JSON), to study a failure. */
   historyFile?: string;
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 export type FaultKind = 'kill' | 'pause' | 'partition' | 'one-way' | 'delay' | 'transfer' | 'membership';
@@ -140,7 +140,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         const response = await fetch(`http://127.0.0.1:${http(i)}${path}`, {
           method,
           headers: { 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(10_000),
         });
         await response.text();

@@ -18,10 +18,10 @@ export interface SimOptions {
   /** Milliseconds of virtual time with faults on (one step each). */
   steps: number;
   /** Voters at the start: 3 or 5 (default: chosen by the seed). Five nodes always exist. */
-  voters?: number;
+  voters?: number | undefined;
   faults?: Partial<FaultRates>;
   /** Test-only broken safety rule (see RaftOptions.unsafe). */
-  unsafe?: { voteWithoutLogCheck?: boolean };
+  unsafe?: { voteWithoutLogCheck?: boolean } | undefined;
   /** Asynchronous storage writes on every node (default: chosen by the seed). */
   asyncWrites?: boolean;
 }

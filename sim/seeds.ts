@@ -6,8 +6,8 @@ export interface SeedsOptions {
   from: number;
   count: number;
   steps: number;
-  voters?: number;
-  unsafe?: SimOptions['unsafe'];
+  voters?: number | undefined;
+  unsafe?: SimOptions['unsafe'] | undefined;
   /** Stop after this many failing seeds (each is replayable on its own). */
   maxFailures?: number;
 }

@@ -5,8 +5,8 @@ import { roomModel } from './room.js';
 /** The chat server is an Ordo server that hosts the rooms' models (their snapshots stay fresh). */
 export function startChatServer(options: {
   dir: string;
-  port?: number;
-  httpPort?: number;
+  port?: number | undefined;
+  httpPort?: number | undefined;
   rooms?: string[];
 }): Promise<OrdoServer> {
   return startServer({

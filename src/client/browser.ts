@@ -12,7 +12,7 @@ import { webSocketTransport, type WebSocketConstructor } from './ws-transport.js
 
 export interface BrowserConnectOptions extends ConnectOptions {
   /** The WebSocket class to use; default `globalThis.WebSocket`. */
-  WebSocket?: WebSocketConstructor;
+  WebSocket?: WebSocketConstructor | undefined;
 }
 
 export async function connect(urls: string | string[], options: BrowserConnectOptions = {}): Promise<RemoteEventLog> {

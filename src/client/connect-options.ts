@@ -2,7 +2,7 @@ import { DEFAULT_MAX_EVENT_BYTES } from '../types/validate.js';
 
 export interface ConnectOptions {
   /** Token from the server's auth file (scopes read / write / admin). */
-  token?: string;
+  token?: string | undefined;
   /** Shown in the server's logs. */
   clientName?: string;
   /** Deadline of every request, in ms, reconnects included. Default 30 000. */
@@ -21,7 +21,9 @@ export interface ConnectOptions {
 }
 
 /** The options with every default filled in. */
-export type ResolvedConnectOptions = Required<Omit<ConnectOptions, 'token' | 'clientName'>> & {
+export type ResolvedConnectOptions = {
+  [K in keyof Omit<ConnectOptions, 'token' | 'clientName'>]-?: Exclude<ConnectOptions[K], undefined>;
+} & {
   token: string;
   clientName: string;
 };
@@ -37,7 +39,7 @@ const DEFAULTS = {
 
 export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectOptions {
   const defaults = { ...DEFAULTS, maxEventBytes: DEFAULT_MAX_EVENT_BYTES, token: '', clientName: 'ordo-client' };
-  return { ...defaults, ...stripUndefined(options) };
+  return { ...defaults, ...stripUndefined(options) } as ResolvedConnectOptions;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

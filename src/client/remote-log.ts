@@ -548,7 +548,7 @@ export class RemoteEventLog implements EventLog {
    * A cluster node that is not the leader refused a write: reconnect to the leader it named, or,
    * when it knows none, to the next node (every pending request goes along).
    */
-  private followLeader(id: number, pending: Pending, error: NotLeaderError): void {
+  private followLeader(_id: number, pending: Pending, error: NotLeaderError): void {
     this.leaderRedirects++;
     const leader = error.leaderUrl !== undefined ? parseLeaderUrl(error.leaderUrl) : undefined;
     if (leader) {

@@ -104,7 +104,7 @@ export class EmbeddedEventLog implements OrdoNode {
       {
         subscriberMaxLag: options.subscriberMaxLag,
         checkpointEvery: options.checkpointEvery,
-        saveCheckpoint: (position) => writeCheckpoint(checkpointDir, engine, position),
+        saveCheckpoint: (position) => writeCheckpoint(checkpointDir, engine, position, options.fs),
       },
       {
         committedPosition: raft.window.positionAfter(raft.committedIndex) - 1,
@@ -433,6 +433,7 @@ function replicatorOptions(options: ResolvedOptions): ConstructorParameters<type
     random: env.random,
     timers: env.timers,
     monotonicNow: env.monotonicNow,
+    fs: options.fs,
   };
 }
 

@@ -46,7 +46,9 @@ export const systemTimers: Timers = {
 export const osRandom: RandomSource = { int: (bound) => randomInt(bound) };
 
 /** The real world: the system clock, Node's timers and the OS's randomness. */
-export function systemEnvironment(overrides: Partial<NodeEnvironment> = {}): NodeEnvironment {
+export function systemEnvironment(
+  overrides: { [K in keyof NodeEnvironment]?: NodeEnvironment[K] | undefined } = {},
+): NodeEnvironment {
   return {
     clock: overrides.clock ?? Date.now,
     monotonicNow: overrides.monotonicNow ?? (() => performance.now()),

@@ -1,8 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, describe } from '../types/errors.js';
 import { applyEvent, newEngineState, type EngineState } from '../engine/state.js';
 import { SegmentedLog } from '../storage/segmented-log.js';
+import type { IntervalTimers } from '../storage/time.js';
+import type { Timers } from './environment.js';
 import { lockDirectory } from '../storage/dir-lock.js';
 import { loadRaftState, type RaftState } from './raft-state-file.js';
 import { RaftWindow } from './raft-window.js';
@@ -27,14 +28,14 @@ const OPEN_READ_BYTES = 4 * 1024 * 1024;
 export async function open(dir: string, options?: OpenOptions): Promise<EmbeddedEventLog> {
   const resolved = resolveOptions(options);
   const root = resolve(dir);
-  await mkdir(root, { recursive: true });
-  const unlock = await lockDirectory(root);
+  await resolved.fs.mkdir(root, { recursive: true });
+  const unlock = await lockDirectory(root, resolved.fs);
   let storage: SegmentedLog | undefined;
   try {
     storage = await openSegments(root, resolved);
     const { engine, openReport } = await recoverEngine(root, storage, resolved);
     const state = await recoverRaftState(root, storage, resolved, options);
-    await removeStaging(root); // a snapshot transfer the last run did not finish starts over
+    await removeStaging(root, undefined, resolved.fs); // a snapshot transfer the last run did not finish starts over
     const loadEntries = Math.min(WINDOW_LOAD_ENTRIES, resolved.cluster.windowEntries);
     const raft = await loadWindow(storage, state, loadEntries);
     const log = new EmbeddedEventLog({ dir: root, options: resolved, storage, engine, unlock, openReport, raft });
@@ -54,7 +55,23 @@ function openSegments(root: string, resolved: ResolvedOptions): Promise<Segmente
     fsync: resolved.fsync,
     maxOpenFiles: resolved.maxOpenFiles,
     ...(resolved.wrapSegmentWriter ? { wrapWriter: resolved.wrapSegmentWriter } : {}),
+    fs: resolved.fs,
+    clock: resolved.env.clock,
+    monotonicNow: resolved.env.monotonicNow,
+    timers: backgroundIntervals(resolved.env.timers),
   });
+}
+
+/** The storage's interval timers on the node's: they must not keep the process alive. */
+function backgroundIntervals(timers: Timers): IntervalTimers {
+  return {
+    setInterval: (callback, ms) => {
+      const timer = timers.setInterval(callback, ms);
+      timer.unref();
+      return timer;
+    },
+    clearInterval: (timer) => timers.clearInterval(timer),
+  };
 }
 
 /** The engine from the newest usable checkpoint, then every record after it replayed. */
@@ -63,7 +80,7 @@ async function recoverEngine(
   storage: SegmentedLog,
   resolved: ResolvedOptions,
 ): Promise<{ engine: EngineState; openReport: OpenReport }> {
-  const loaded = await loadCheckpoint(join(root, 'checkpoints'), storage.lastPosition, resolved.idWindow);
+  const loaded = await loadCheckpoint(join(root, 'checkpoints'), storage.lastPosition, resolved.idWindow, resolved.fs);
   const engine = loaded ?? newEngineState(resolved.idWindow);
   const checkpointPosition = engine.nextPosition - 1;
   const replayedEvents = await replay(storage, engine);
@@ -95,7 +112,7 @@ async function recoverRaftState(
   resolved: ResolvedOptions,
   options: OpenOptions | undefined,
 ): Promise<RaftState> {
-  const stored = await loadRaftState(root);
+  const stored = await loadRaftState(root, resolved.fs);
   if (stored?.nodeId !== undefined) {
     if (options?.cluster === undefined) {
       // A cluster node's directory opened on its own (ordo status, verify…): it is still that node.

@@ -11,6 +11,7 @@ import { parseFsyncPolicy, type FsyncPolicy, type FsyncPolicyText } from '../sto
 import type { NodeId, RaftStatus } from '../raft/index.js';
 import type { PeerTransport, SnapshotEvent } from './replicator.js';
 import { systemEnvironment, type NodeEnvironment } from './environment.js';
+import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
 
 /** This log as one member of a Raft cluster. Without it, the log is a cluster of one. */
 export interface ClusterOptions {
@@ -22,21 +23,21 @@ export interface ClusterOptions {
    */
   peers: NodeId[];
   /** Sends Raft messages to the other nodes; their messages come in through `log.deliver()`. */
-  transport?: PeerTransport;
+  transport?: PeerTransport | undefined;
   /** Milliseconds per Raft tick. Default 50: elections time out after 0.5–1 s without a leader. */
-  tickMs?: number;
-  electionTicks?: number;
-  heartbeatTicks?: number;
+  tickMs?: number | undefined;
+  electionTicks?: number | undefined;
+  heartbeatTicks?: number | undefined;
   /** Told when this node's role or known leader changes. */
-  onRoleChange?: (status: RaftStatus) => void;
+  onRoleChange?: ((status: RaftStatus) => void) | undefined;
   /**
    * Applied entries each node keeps in memory for followers that fall behind (default
    * 200,000, and at most 256 MiB of them). A follower further behind, or a new node, gets a
    * snapshot: it pulls the segments it lacks from the leader.
    */
-  windowEntries?: number;
+  windowEntries?: number | undefined;
   /** Told when a snapshot is offered to a follower, installed on this node, or given up. */
-  onSnapshot?: (event: SnapshotEvent) => void;
+  onSnapshot?: ((event: SnapshotEvent) => void) | undefined;
 }
 
 export const DEFAULT_NODE_ID = 'n1';
@@ -45,38 +46,40 @@ export const DEFAULT_WINDOW_ENTRIES = 200_000;
 
 export interface OpenOptions {
   /** Default `'always'`: an append is acknowledged only after the fdatasync that covers it. */
-  fsync?: FsyncPolicyText;
+  fsync?: FsyncPolicyText | undefined;
   /** Segment files roll at this size. Default 64 MiB. */
-  segmentBytes?: number;
+  segmentBytes?: number | undefined;
   /** Largest event (data + metadata + type). Default 1 MiB. */
-  maxEventBytes?: number;
+  maxEventBytes?: number | undefined;
   /** Idempotency window for `expected: 'any'`. Default 100,000 ids and 2 minutes. */
-  idWindow?: Partial<IdWindowLimits>;
+  idWindow?: Partial<IdWindowLimits> | undefined;
   /**
    * Write an index checkpoint every this many events (or every quarter of the log, when that
    * is more), so a reopen after a crash replays at most that many. Default 1,000,000.
    */
-  checkpointEvery?: number;
+  checkpointEvery?: number | undefined;
   /** A subscriber further than this many events behind the live tail is moved back to reading from disk. Default 100,000. */
-  subscriberMaxLag?: number;
+  subscriberMaxLag?: number | undefined;
   /** Read file handles kept open at most. Default 32. */
-  maxOpenFiles?: number;
+  maxOpenFiles?: number | undefined;
   /** Milliseconds since the epoch, for event timestamps. Injected for tests. */
-  clock?: () => number;
+  clock?: (() => number) | undefined;
   /** Fills bytes with randomness, for the ids of events appended without one. Injected for tests. */
-  randomFill?: (target: Uint8Array) => void;
+  randomFill?: ((target: Uint8Array) => void) | undefined;
   /**
    * Time, timers and randomness (a simulation runs the real node on virtual ones). `clock`
    * and `randomFill` above are shorthands for the same fields here.
    */
-  environment?: Partial<NodeEnvironment>;
+  environment?: Partial<NodeEnvironment> | undefined;
+  /** The file system the node's files live on (default: Node's). A simulation passes a virtual disk. */
+  fileSystem?: FileSystem | undefined;
   /** Replication: this log as a member of a Raft cluster (default: a cluster of one). */
-  cluster?: ClusterOptions;
+  cluster?: ClusterOptions | undefined;
   /**
    * For tests: wraps the file handle that writes of the active segment go through (the
    * power-loss test records what each fdatasync made durable, and drops the rest).
    */
-  wrapSegmentWriter?: WrapWriter;
+  wrapSegmentWriter?: WrapWriter | undefined;
 }
 
 export interface ResolvedOptions {
@@ -89,11 +92,22 @@ export interface ResolvedOptions {
   subscriberMaxLag: number;
   maxOpenFiles: number;
   env: NodeEnvironment;
+  fs: FileSystem;
   wrapSegmentWriter: WrapWriter | undefined;
-  cluster: Required<
-    Pick<ClusterOptions, 'id' | 'peers' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'windowEntries'>
-  > &
-    Pick<ClusterOptions, 'transport' | 'onRoleChange' | 'onSnapshot'>;
+  cluster: ResolvedClusterOptions;
+}
+
+/** ClusterOptions with every default filled in. */
+export interface ResolvedClusterOptions {
+  id: NodeId;
+  peers: NodeId[];
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  windowEntries: number;
+  transport: PeerTransport | undefined;
+  onRoleChange: ((status: RaftStatus) => void) | undefined;
+  onSnapshot: ((event: SnapshotEvent) => void) | undefined;
 }
 
 export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
@@ -109,6 +123,7 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     checkpointEvery: positiveInteger('checkpointEvery', options.checkpointEvery, 1_000_000, 1),
     subscriberMaxLag: positiveInteger('subscriberMaxLag', options.subscriberMaxLag, 100_000, 1),
     maxOpenFiles: positiveInteger('maxOpenFiles', options.maxOpenFiles, DEFAULT_MAX_OPEN_FILES, 1),
+    fs: options.fileSystem ?? nodeFileSystem,
     env: systemEnvironment({
       ...options.environment,
       ...(options.clock ? { clock: options.clock } : {}),
@@ -119,7 +134,7 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
   };
 }
 
-function resolveCluster(cluster: ClusterOptions | undefined): ResolvedOptions['cluster'] {
+function resolveCluster(cluster: ClusterOptions | undefined): ResolvedClusterOptions {
   const id = cluster?.id ?? DEFAULT_NODE_ID;
   if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id))
     throw new InvalidArgumentError(

@@ -14,6 +14,7 @@ import {
   type Snapshot,
 } from '../raft/index.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
+import type { FileSystem } from '../storage/file-system.js';
 import { invariantFailed } from '../engine/index.js';
 import { NotLeaderError, StorageFailedError } from '../types/errors.js';
 import type { RaftWindow } from './raft-window.js';
@@ -41,6 +42,8 @@ export interface ReplicatorOptions {
   timers: Timers;
   /** Milliseconds from an arbitrary origin, for durations. */
   monotonicNow: () => number;
+  /** Where the Raft state file and snapshot staging files are written. */
+  fs: FileSystem;
 }
 
 /**
@@ -508,7 +511,7 @@ export class Replicator {
     this.appendedNext = lastPosition + 1;
     this.config = snapshot.config;
     this.configIndex = snapshot.index;
-    await removeStaging(this.stateDir, staged);
+    await removeStaging(this.stateDir, staged, this.options.fs);
     const ms = Math.round(this.options.monotonicNow() - started);
     this.hooks.snapshot?.({
       kind: 'installed',
@@ -523,6 +526,7 @@ export class Replicator {
   private installTarget(): InstallTarget {
     const replicator = this;
     return {
+      fs: this.options.fs,
       storage: this.storage,
       window: this.window,
       hooks: this.hooks,
@@ -600,7 +604,9 @@ export class Replicator {
    */
   private persistState(hardState: HardState): Promise<void> {
     const state = { hardState, config: this.config, configIndex: this.configIndex, nodeId: this.options.id };
-    const write = this.stateWrites.catch(() => undefined).then(() => saveRaftState(this.stateDir, state));
+    const write = this.stateWrites
+      .catch(() => undefined)
+      .then(() => saveRaftState(this.stateDir, state, this.options.fs));
     this.stateWrites = write;
     return write;
   }
@@ -610,6 +616,7 @@ export class Replicator {
     return {
       id: this.options.id,
       stateDir: this.stateDir,
+      fs: this.options.fs,
       storage: this.storage,
       raw: this.raw,
       transport: () => replicator.transport,

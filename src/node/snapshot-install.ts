@@ -1,5 +1,6 @@
 import type { Snapshot } from '../raft/index.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
+import type { FileSystem } from '../storage/file-system.js';
 import { invariantFailed } from '../engine/index.js';
 import { StorageFailedError } from '../types/errors.js';
 import type { RaftWindow } from './raft-window.js';
@@ -15,6 +16,7 @@ export interface InstallTarget {
   readonly storage: SegmentedLog;
   readonly window: RaftWindow;
   readonly hooks: ReplicatorHooks;
+  readonly fs: FileSystem;
   /** The last entry applied here (committed, durable and in the engine), and its last event's position. */
   applied(): { index: number; position: number };
   setApplied(index: number, position: number): void;
@@ -80,7 +82,7 @@ async function writeStaged(
     for (const [index, term] of terms) target.settleProposal(index, term);
     terms.clear();
   };
-  for await (const { header, bytes } of readStaged(staged)) {
+  for await (const { header, bytes } of readStaged(staged, undefined, target.fs)) {
     if (header.entryIndex <= keep) continue; // applied here already
     if (header.entryIndex !== last.index + 1 || header.firstPosition !== lastPosition + 1) {
       throw new StorageFailedError(

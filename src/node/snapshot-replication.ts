@@ -1,5 +1,6 @@
 import type { Message, NodeId, RawNode } from '../raft/index.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
+import type { FileSystem } from '../storage/file-system.js';
 import { SNAPSHOT_CHUNK_BYTES, SnapshotFetch, type SnapshotFrame, type StagedSnapshot } from './snapshot-transfer.js';
 import type { PeerTransport, SnapshotEvent } from './replication-ports.js';
 
@@ -10,6 +11,7 @@ const SNAPSHOT_IDLE_ELECTIONS = 10;
 export interface SnapshotHost {
   readonly id: NodeId;
   readonly stateDir: string;
+  readonly fs: FileSystem;
   readonly storage: SegmentedLog;
   readonly raw: RawNode;
   transport(): PeerTransport | undefined;
@@ -53,7 +55,14 @@ export class SnapshotReplication {
     if (this.fetch) return false; // one transfer at a time: the leader offers again if this one fails
     this.staged = undefined;
     const applied = this.host.applied();
-    const fetch = new SnapshotFetch(m, this.host.id, this.host.stateDir, applied.index + 1, applied.position + 1);
+    const fetch = new SnapshotFetch(
+      m,
+      this.host.id,
+      this.host.stateDir,
+      applied.index + 1,
+      applied.position + 1,
+      this.host.fs,
+    );
     this.fetch = fetch;
     this.host.transport()?.sendSnapshotFrame(fetch.request());
     return false;
@@ -93,17 +102,15 @@ export class SnapshotReplication {
    */
   async serveRead(frame: SnapshotFrame & { type: 'snapshot-read' }): Promise<void> {
     const answer = (bytes: Buffer, error: string) =>
-      this.host
-        .transport()
-        ?.sendSnapshotFrame({
-          type: 'snapshot-data',
-          from: this.host.id,
-          to: frame.from,
-          snapshotIndex: frame.snapshotIndex,
-          fromIndex: frame.fromIndex,
-          bytes,
-          error,
-        });
+      this.host.transport()?.sendSnapshotFrame({
+        type: 'snapshot-data',
+        from: this.host.id,
+        to: frame.from,
+        snapshotIndex: frame.snapshotIndex,
+        fromIndex: frame.fromIndex,
+        bytes,
+        error,
+      });
     const applied = this.host.applied().index;
     if (frame.snapshotIndex > applied || frame.fromIndex < 1 || frame.fromIndex > frame.snapshotIndex) {
       answer(

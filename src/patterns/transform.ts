@@ -7,7 +7,7 @@ export interface TransformOptions<S> {
   /** The output stream: the k-th output event goes to index k of it. */
   name: string;
   /** The inputs (must not include the output stream). */
-  filter?: Filter;
+  filter?: Filter | undefined;
   init?: () => S;
   /**
    * Deterministic: the same inputs in the same order give the same outputs, on any instance.

@@ -26,7 +26,7 @@ export interface RaftOptions {
    * Test-only: break one safety rule, to show the simulator finds it. Never set in production.
    * `voteWithoutLogCheck`: grant votes without Raft's up-to-date log check (§5.4.1).
    */
-  unsafe?: { voteWithoutLogCheck?: boolean };
+  unsafe?: { voteWithoutLogCheck?: boolean } | undefined;
   /**
    * Asynchronous storage writes (etcd's AsyncStorageWrites): `ready()` hands out entries to
    * write without waiting for the previous ones; the node reports each write with

@@ -42,7 +42,7 @@ export interface ServerOptions {
   logger?: Logger;
   limits?: Partial<ConnectionLimits>;
   /** Options of the embedded log the server serves (fsync policy…). */
-  log?: OpenOptions;
+  log?: OpenOptions | undefined;
   /** Name sent to clients in the handshake. */
   name?: string;
   /** Models to keep hot and snapshot, served at GET /models/:name (`ordo serve --models`). */

@@ -9,7 +9,7 @@ import { SEGMENT_HEADER_BYTES } from './segment-file.js';
 import { READ_CHUNK_BYTES, SegmentReader, type StoredBatch } from './segment-reader.js';
 import { recoverSegments, type RecoveryReport } from './segment-recovery.js';
 import { lastTermOf } from './segment-scan.js';
-import { monotonicClock, realTimers, systemClock, type Clock, type Timers } from './time.js';
+import { monotonicClock, realTimers, systemClock, type Clock, type IntervalTimers } from './time.js';
 
 export { DEFAULT_INDEX_INTERVAL_BYTES } from './sparse-index.js';
 export { scanSegment, type ScanOptions, type SegmentScan } from './segment-scan.js';
@@ -36,7 +36,7 @@ export interface SegmentedLogOptions {
   /** Monotonic milliseconds (`performance.now` by default): how long an fdatasync took. */
   monotonicNow?: Clock;
   /** What runs the `interval` policy's idle syncs (node's timers by default). */
-  timers?: Timers;
+  timers?: IntervalTimers;
 }
 
 /**
@@ -97,7 +97,7 @@ export class SegmentedLog {
   private readonly fs: FileSystem;
   private readonly clock: Clock;
   private readonly monotonicNow: Clock;
-  private readonly timers: Timers;
+  private readonly timers: IntervalTimers;
   /** Bytes written to the active segment since its last index entry. */
   private bytesSinceIndexEntry = 0;
   /** When the last fdatasync started (for the `interval` policy). */

@@ -7,7 +7,7 @@
 export type Clock = () => number;
 
 /** Repeating timers, as the fsync `interval` policy uses them. */
-export interface Timers {
+export interface IntervalTimers {
   /** Calls `callback` every `ms` milliseconds without keeping the process alive for it. */
   setInterval(callback: () => void, ms: number): unknown;
   /** Stops a timer `setInterval` returned. */
@@ -20,7 +20,7 @@ export const systemClock: Clock = Date.now;
 /** Monotonic time, for durations (bound: node's `performance.now` checks its receiver). */
 export const monotonicClock: Clock = performance.now.bind(performance);
 
-export const realTimers: Timers = {
+export const realTimers: IntervalTimers = {
   setInterval: (callback, ms) => setInterval(callback, ms).unref(),
   clearInterval: (timer) => clearInterval(timer as NodeJS.Timeout),
 };

@@ -50,7 +50,7 @@ export type AckMode = 'none' | 'leader' | 'quorum';
 
 export interface AppendOptions {
   /** Precondition on the stream's count. Default `'any'`. */
-  expected?: Expected;
+  expected?: Expected | undefined;
   /** When the append resolves (seed 004). Default `'quorum'`. */
   ack?: AckMode;
   /**
@@ -85,7 +85,7 @@ export interface ExistsOrWriteResult extends AppendResult {
 export interface StreamAppend {
   stream: string;
   events: EventInput[];
-  expected?: Expected;
+  expected?: Expected | undefined;
   /** See AppendOptions.claims: held by this part's stream. */
   claims?: Claim[];
   releases?: Claim[];
@@ -135,7 +135,7 @@ export interface ReadAllOptions {
   /** First position to read. Default 0. */
   from?: number;
   limit?: number;
-  filter?: Filter;
+  filter?: Filter | undefined;
   /** See ReadConsistency. Default `'linearizable'`. */
   consistency?: ReadConsistency;
   /** See ReadOptions.minPosition. */
@@ -145,7 +145,7 @@ export interface ReadAllOptions {
 export interface SubscribeOptions {
   /** `'start'` (0), `'end'` (live only) or a position. Default `'start'`. */
   from?: 'start' | 'end' | number;
-  filter?: Filter;
+  filter?: Filter | undefined;
   /** Also deliver transient events that match the filter. Default false. */
   transient?: boolean;
   /**

@@ -111,7 +111,7 @@ export interface PreparedEvent {
    * The 16 bytes of an id that was made elsewhere and need not be a string here (a client's
    * generated id, copied from the request into the record as it is). Set only when `id` is undefined.
    */
-  idBytes?: Uint8Array;
+  idBytes?: Uint8Array | undefined;
   /** `id` is a client's retry key (the first client-made id of an append part): see engine/retry-keys.ts. */
   retryKey?: boolean;
   type: string;

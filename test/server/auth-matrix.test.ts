@@ -139,7 +139,7 @@ describe('security: every operation on every transport', () => {
       const response = await fetch(`${server.urls.http}${route.path}`, {
         method: route.method,
         headers,
-        body: route.body === undefined ? undefined : JSON.stringify(route.body),
+        ...(route.body === undefined ? {} : { body: JSON.stringify(route.body) }),
         signal: controller.signal,
       });
       const status = response.status;

@@ -20,7 +20,7 @@ async function post(
   const response = await fetch(`${server.urls.http}${path}`, {
     method,
     headers: { 'content-type': 'application/json' },
-    body: method === 'DELETE' ? undefined : JSON.stringify(body),
+    ...(method === 'DELETE' ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }

@@ -7,7 +7,7 @@ import { tempDir } from './temp-dir.js';
 
 /** A real server on loopback with free ports, silent logs, in a fresh directory. */
 export async function startTestServer(
-  options: Partial<ServerOptions> & { log?: OpenOptions } = {},
+  options: Partial<ServerOptions> & { log?: OpenOptions | undefined } = {},
 ): Promise<OrdoServer> {
   return startServer({
     dir: options.dir ?? (await tempDir()),
