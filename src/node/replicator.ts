@@ -524,20 +524,19 @@ export class Replicator {
   }
 
   private installTarget(): InstallTarget {
-    const replicator = this;
     return {
       fs: this.options.fs,
       storage: this.storage,
       window: this.window,
       hooks: this.hooks,
-      applied: () => ({ index: replicator.appliedIndex, position: replicator.appliedPosition }),
+      applied: () => ({ index: this.appliedIndex, position: this.appliedPosition }),
       setApplied: (index, position) => {
-        replicator.appliedIndex = index;
-        replicator.appliedPosition = position;
+        this.appliedIndex = index;
+        this.appliedPosition = position;
       },
-      dropProposalsFrom: (index) => replicator.dropProposalsFrom(index),
-      isAwaiting: (index) => replicator.proposals.isAwaiting(index),
-      settleProposal: (index, term) => replicator.settleProposal(index, term),
+      dropProposalsFrom: (index) => this.dropProposalsFrom(index),
+      isAwaiting: (index) => this.proposals.isAwaiting(index),
+      settleProposal: (index, term) => this.settleProposal(index, term),
     };
   }
 
@@ -612,20 +611,19 @@ export class Replicator {
   }
 
   private snapshotHost() {
-    const replicator = this;
     return {
       id: this.options.id,
       stateDir: this.stateDir,
       fs: this.options.fs,
       storage: this.storage,
       raw: this.raw,
-      transport: () => replicator.transport,
-      applied: () => ({ index: replicator.appliedIndex, position: replicator.appliedPosition }),
+      transport: () => this.transport,
+      applied: () => ({ index: this.appliedIndex, position: this.appliedPosition }),
       stepStaged: (offer: Message) => {
-        replicator.raw.step(offer);
-        replicator.schedule();
+        this.raw.step(offer);
+        this.schedule();
       },
-      report: (event: SnapshotEvent) => replicator.hooks.snapshot?.(event),
+      report: (event: SnapshotEvent) => this.hooks.snapshot?.(event),
     };
   }
 }

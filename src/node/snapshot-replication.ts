@@ -71,7 +71,7 @@ export class SnapshotReplication {
   /** A chunk of the batches this node pulls. */
   async takeData(frame: SnapshotFrame & { type: 'snapshot-data' }, stopped: () => boolean): Promise<void> {
     const fetch = this.fetch;
-    if (!fetch || !fetch.answers(frame)) return; // an answer to a transfer given up
+    if (!fetch?.answers(frame)) return; // an answer to a transfer given up
     let staged: StagedSnapshot | undefined;
     try {
       staged = await fetch.take(frame);
@@ -150,7 +150,7 @@ export class SnapshotReplication {
       this.abandonFetch(`no chunk for ${this.idleTicks} ticks`);
     for (const [peer, offer] of this.offered) {
       const pr = this.host.raw.progressOf(peer);
-      if (!pr || pr.state !== 'snapshot') {
+      if (pr?.state !== 'snapshot') {
         this.offered.delete(peer); // installed (the follower answered), or no longer ours to track
       } else if (++offer.idleTicks > this.idleTicks) {
         this.offered.delete(peer);
