@@ -1,4 +1,6 @@
-import type { Entry, Message, NodeId, RaftStatus } from '../raft/index.js';
+import type { Entry, Message, NodeId, RaftStatus, RandomSource } from '../raft/index.js';
+import type { FileSystem } from '../storage/file-system.js';
+import type { Timers } from './environment.js';
 import type { SnapshotFrame } from './snapshot-transfer.js';
 
 /** Sends Raft messages and snapshot chunks to peers; `deliver` is how theirs come in. */
@@ -26,4 +28,21 @@ export interface ReplicatorHooks {
   roleChanged(status: RaftStatus): void;
   /** A snapshot was offered, installed or given up (see SnapshotEvent). */
   snapshot?(event: SnapshotEvent): void;
+}
+
+/** How a replicator runs: its node id, Raft's timing, the window it keeps, and its environment. */
+export interface ReplicatorOptions {
+  id: NodeId;
+  /** Milliseconds per Raft tick: elections time out after 10–20 ticks, heartbeats every tick. */
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Applied entries kept in memory for followers that fall behind; one further behind gets a snapshot. */
+  windowEntries: number;
+  random: RandomSource;
+  timers: Timers;
+  /** Milliseconds from an arbitrary origin, for durations. */
+  monotonicNow: () => number;
+  /** Where the Raft state file and snapshot staging files are written. */
+  fs: FileSystem;
 }

@@ -10,11 +10,9 @@ import {
   type NodeId,
   type RaftStatus,
   type Ready,
-  type RandomSource,
   type Snapshot,
 } from '../raft/index.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
-import type { FileSystem } from '../storage/file-system.js';
 import { invariantFailed } from '../engine/index.js';
 import { NotLeaderError, StorageFailedError } from '../types/errors.js';
 import type { RaftWindow } from './raft-window.js';
@@ -25,32 +23,12 @@ import { installSnapshot, type InstallTarget } from './snapshot-install.js';
 import { SnapshotReplication } from './snapshot-replication.js';
 import { Proposals } from './proposals.js';
 import { ReadPoints } from './read-points.js';
-import type { TimerHandle, Timers } from './environment.js';
-import type { PeerTransport, ReplicatorHooks, SnapshotEvent } from './replication-ports.js';
+import type { TimerHandle } from './environment.js';
+import type { PeerTransport, ReplicatorHooks, ReplicatorOptions, SnapshotEvent } from './replication-ports.js';
+import { compactWindow } from './window-retention.js';
 
-export type { PeerTransport, ReplicatorHooks, SnapshotEvent } from './replication-ports.js';
+export type { PeerTransport, ReplicatorHooks, ReplicatorOptions, SnapshotEvent } from './replication-ports.js';
 
-export interface ReplicatorOptions {
-  id: NodeId;
-  /** Milliseconds per Raft tick: elections time out after 10–20 ticks, heartbeats every tick. */
-  tickMs: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  /** Applied entries kept in memory for followers that fall behind; one further behind gets a snapshot. */
-  windowEntries: number;
-  random: RandomSource;
-  timers: Timers;
-  /** Milliseconds from an arbitrary origin, for durations. */
-  monotonicNow: () => number;
-  /** Where the Raft state file and snapshot staging files are written. */
-  fs: FileSystem;
-}
-
-/**
- * Entry data kept in memory for followers that fall behind, at most; past it (or past
- * `windowEntries` entries), a quarter of `windowEntries` applied entries stays.
- */
-const WINDOW_BUDGET_BYTES = 256 * 1024 * 1024;
 /** A read waits this many election timeouts for its read point before it answers NOT_LEADER. */
 const READ_INDEX_TIMEOUT_ELECTIONS = 2;
 
@@ -476,7 +454,7 @@ export class Replicator {
       this.led = leads;
       this.hooks.roleChanged(this.raw.status());
     }
-    this.compactWindow();
+    compactWindow(this.window, this.raw, this.options.id, this.options.windowEntries);
   }
 
   private applyCommitted(entry: Entry): void {
@@ -559,33 +537,6 @@ export class Replicator {
     if (!this.timer) return;
     if (this.proposals.awaited) this.timer.ref();
     else this.timer.unref();
-  }
-
-  /**
-   * Keeps in memory what Raft may still need: entries not yet applied, and a tail of applied
-   * ones for followers that fall behind (also on followers: any node may become the leader).
-   * A follower behind the window gets a snapshot.
-   */
-  private compactWindow(): void {
-    const applied = this.raw.applied;
-    if (this.raw.voterCount === 1 && this.raw.learnerCount === 0) {
-      // A cluster of one: nobody to send entries to.
-      if (applied >= this.window.firstIndex()) this.window.compact(applied);
-      return;
-    }
-    const maxEntries = this.options.windowEntries;
-    const overEntries = this.window.lastIndex() - this.window.firstIndex() + 1 > maxEntries;
-    if (!overEntries && this.window.sizeBytes <= WINDOW_BUDGET_BYTES) return;
-    let upTo = applied - Math.floor(maxEntries / 4);
-    if (this.raw.role === 'leader' && this.window.sizeBytes <= WINDOW_BUDGET_BYTES) {
-      // Keep what a live follower still needs, as long as the budget allows.
-      let slowest = applied;
-      this.raw.withProgress((id, pr) => {
-        if (id !== this.options.id && pr.recentActive) slowest = Math.min(slowest, pr.match);
-      });
-      upTo = Math.min(upTo, slowest);
-    }
-    if (upTo >= this.window.firstIndex()) this.window.compact(upTo);
   }
 
   private fail(error: unknown): void {
