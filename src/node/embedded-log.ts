@@ -27,6 +27,7 @@ import {
 } from '../types/validate.js';
 import { validateClaimChanges } from '../types/claims.js';
 import type { Message, NodeId, RaftStatus } from '../raft/index.js';
+import type { RawRecords } from './raw-records.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { Replicator } from './replicator.js';
 import { writeCheckpoint } from './checkpoints.js';
@@ -219,7 +220,12 @@ export class EmbeddedEventLog implements OrdoNode {
 
   // ---- reads ----
 
-  async readRaw(from: number, maxBytes: number, maxEvents: number, consistency?: ReadAllOptions['consistency']) {
+  async readRaw(
+    from: number,
+    maxBytes: number,
+    maxEvents: number,
+    consistency?: ReadAllOptions['consistency'],
+  ): Promise<RawRecords> {
     this.ensureOpen('read');
     return this.reads.readRaw(from, maxBytes, maxEvents, consistency);
   }
