@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// raft/ and engine/ are pure state machines (ARCHITECTURE.md §4): besides the imports that
+// raft/ and engine/ are pure state machines (docs/architecture.md): besides the imports that
 // dependency-cruiser checks, they must not read the clock, call Math.random or start timers.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';

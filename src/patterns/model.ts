@@ -13,7 +13,7 @@ import { EventStream, type StreamSubscription } from '../stream/index.js';
 import { derivedId } from './derived-id.js';
 
 /**
- * A log-replicated model (seed 000): a state folded from the log, published to many readers as
+ * A log-replicated model: a state folded from the log, published to many readers as
  * a snapshot bound to a position plus the events after it. Every reader of the same log folds
  * the same events in the same order, so every copy of the model is the same state at the same
  * position, whoever computes it.

@@ -37,7 +37,7 @@ export function outputId(name: string, index: number): string {
 }
 
 /**
- * A deterministic transform (seed 002): folds the input events with `fn` and writes the k-th
+ * A deterministic transform: folds the input events with `fn` and writes the k-th
  * output with `existsOrWrite(name, k, …)`. Run N instances for fault tolerance: they compute
  * the same outputs, the first to write each one wins, the others find it there. An instance
  * killed at any moment loses nothing (the others, or its restart, write what it did not).

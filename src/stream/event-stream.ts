@@ -1,5 +1,5 @@
 /**
- * EventStream (seed 000): one publisher, many subscribers, every subscriber sees every value
+ * EventStream: one publisher, many subscribers, every subscriber sees every value
  * published after it subscribed, in publish order.
  *
  * A singly linked list. The publisher holds only the tail, which is unready (no `next`);

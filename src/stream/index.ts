@@ -1,2 +1,5 @@
-/** `ordo/stream`: the in-process EventStream of seed 000. Depends on nothing else in Ordo. */
+/**
+ * `ordo/stream`: the in-process EventStream, one publisher to many subscribers, on which the live
+ * tail and models are built. Depends on nothing else in Ordo.
+ */
 export { EventStream, StreamSubscription, EMPTY, DONE, type StreamNode } from './event-stream.js';

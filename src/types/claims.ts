@@ -1,7 +1,7 @@
 import { InvalidArgumentError, describe } from './errors.js';
 
 /**
- * Uniqueness claims (seed 003's Uniq service): an append may claim values in named sets
+ * Uniqueness claims ("is this e-mail address taken?"): an append may claim values in named sets
  * ("email" → "ada@example.com") and release values it holds. A value is held by one stream at a
  * time; the log checks claims atomically with the append, so a second claim of a held value
  * fails instead of writing a duplicate.

@@ -1,6 +1,6 @@
 /**
  * Every error Ordo raises is an `OrdoError` with a stable `code`. The same codes travel on the
- * wire (a later issue), so a remote client can rebuild the exact error class from a frame.
+ * wire (docs/protocol.md), so a remote client can rebuild the exact error class from a frame.
  * Messages name the offending value and what was expected.
  */
 export type ErrorCode =
@@ -374,7 +374,7 @@ export function errorFromWire(code: string, message: string, details: Record<str
   return error;
 }
 
-/** The expected literal of an append (see the brief's vocabulary). */
+/** The `expected` option of an append: a precondition on the stream's count. */
 export type Expected = 'any' | 'empty' | 'exists' | number;
 
 export function describeExpected(expected: Expected): string {

@@ -51,7 +51,10 @@ export type AckMode = 'none' | 'leader' | 'quorum';
 export interface AppendOptions {
   /** Precondition on the stream's count. Default `'any'`. */
   expected?: Expected | undefined;
-  /** When the append resolves (seed 004). Default `'quorum'`. */
+  /**
+   * When the append resolves: `'none'` once accepted, `'leader'` once durable on the leader (a
+   * failover can still lose it), `'quorum'` once committed. Default `'quorum'`.
+   */
   ack?: AckMode;
   /**
    * Uniqueness claims, checked atomically with the append: each value must be free or already
