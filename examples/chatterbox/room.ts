@@ -9,7 +9,7 @@ export interface RoomState {
 export const roomStream = (room: string) => `room-${room}`;
 
 /**
- * The room as a log-replicated model (seed 000): the stream `room-<name>` holds Joined, Left and
+ * The room as a log-replicated model: the stream `room-<name>` holds Joined, Left and
  * Said events; every client folds them the same way and so holds the same room. A server
  * that hosts this model (`startChatServer`) keeps snapshots, so a client joining a long-lived
  * room loads the newest one and folds only what came after.

@@ -1,5 +1,5 @@
 /**
- * A limit order book with price-time priority: the matching engine of seed 002. Pure and
+ * A limit order book with price-time priority: the matching engine. Pure and
  * deterministic: the same orders in the same order give the same trades, on any instance, which
  * is what lets several instances compete to write them (engine.ts).
  */

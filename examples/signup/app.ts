@@ -3,7 +3,7 @@ import { ClaimConflictError, type EventLog } from '../../src/index.js';
 import type { UserRow } from './read-model.js';
 
 /**
- * The signup API (seed 003). `POST /users` checks the fields (400 with every field's error),
+ * The signup API. `POST /users` checks the fields (400 with every field's error),
  * then appends UserRegistered to a new stream with a uniqueness claim on the e-mail address:
  * the log refuses a second claim atomically (409), so two racing sign-ups cannot both succeed.
  * `GET /users/:id` answers from the User Query read model (eventually consistent: 404 until

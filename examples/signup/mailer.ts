@@ -1,7 +1,7 @@
 import { consume, eventJson, type Consumer, type EventLog } from '../../src/index.js';
 
 /**
- * The Mail consumer (seed 003): sends the welcome mail of every registration through the
+ * The Mail consumer: sends the welcome mail of every registration through the
  * provider, at least once, in order. A failing provider pauses it on that account (backoff,
  * then a circuit breaker that probes slowly) and it resumes when the provider is back: no
  * account is ever skipped. The event id is the idempotency key a real provider would dedupe on.

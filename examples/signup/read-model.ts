@@ -10,7 +10,7 @@ export interface UserRow {
 }
 
 /**
- * The User Query read model (seed 003): a SQLite table kept by a checkpointed consumer. Delivery
+ * The User Query read model: a SQLite table kept by a checkpointed consumer. Delivery
  * is at least once, so each write is an idempotent upsert keyed by the user id.
  */
 export async function startUserQuery(

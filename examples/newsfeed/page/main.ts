@@ -1,5 +1,5 @@
 /**
- * The newsfeed page (seed 001): load the feed's history up to its current version, then follow
+ * The newsfeed page: load the feed's history up to its current version, then follow
  * live from exactly that version, over WebSocket with the browser client (`ordo/client`).
  * A reload does the same again: the page never shows a gap or a duplicate.
  */
