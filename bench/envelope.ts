@@ -9,7 +9,7 @@ const GROUP = 'wire envelope';
 const EVENTS_PER_FRAME = 100;
 
 /**
- * The issue's choice between msgpack and a hand-packed envelope, measured: encoding and
+ * The choice between msgpack and a hand-packed wire envelope, measured: encoding and
  * decoding one append of 100 events (100-byte data, a type, an id), in ns per event, in this
  * process. The hand-packed one is the log's record layout, so the server also stores the bytes
  * it received and sends stored bytes as they are; msgpack would need a re-encode on both paths.

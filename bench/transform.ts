@@ -16,9 +16,9 @@ const PAUSE_MS = 200;
 const PAUSE_EVERY_MS = 1_000;
 
 /**
- * The seed's open question: how fast do outputs appear when 1, 2 or 3 instances of a
- * deterministic transform compete (each output written once with existsOrWrite), and what does
- * a long pause of one instance cost? Each instance is its own process, a client of one
+ * How fast do outputs appear when 1, 2 or 3 instances of a deterministic transform compete
+ * (each output written once with existsOrWrite), and what does a long pause of one instance (a
+ * GC pause, say) cost when others compete? Each instance is its own process, a client of one
  * `ordo serve`; latency is from the input's append to its output reaching a subscriber.
  */
 export async function benchTransform(options: { dir: string; quick?: boolean }): Promise<BenchRow[]> {
