@@ -7,7 +7,7 @@ import { eventJson } from '../src/types/json.js';
 import { startServerProcess } from './remote.js';
 import type { BenchRow } from './report.js';
 
-const GROUP = 'transform (seed 002)';
+const GROUP = 'transform';
 const WORKER = fileURLToPath(new URL('./transform-worker.js', import.meta.url));
 /** Inputs per second, and how long each run records after a warm-up second. */
 const INPUTS_PER_SECOND = 500;

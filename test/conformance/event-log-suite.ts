@@ -481,7 +481,7 @@ export function eventLogConformance(label: string, make: MakeLog): void {
       await log.close();
     });
 
-    it('readAndSubscribe gives count, history and live at one cut (seed 001)', async () => {
+    it('readAndSubscribe gives count, history and live at one cut', async () => {
       const log = await make();
       for (let i = 0; i < 5; i++) await log.append('feed', { type: 'Item', data: i });
       await log.append('other', { type: 'Noise' });

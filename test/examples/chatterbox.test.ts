@@ -7,7 +7,7 @@ import { freePorts } from '../support/free-ports.js';
 import { tempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 
-describe('example: chatterbox (seed 000)', () => {
+describe('example: chatterbox, a room as a log-replicated model', () => {
   it('three clients chat through a server restart and end with the same membership and history', async () => {
     const dir = await tempDir('ordo-chatterbox');
     const [port, httpPort] = await freePorts(2);

@@ -28,7 +28,7 @@ async function whenAll(log: EventLog, stream: string, count: number): Promise<Ev
 const decoded = (events: Event[]) =>
   events.map((e) => ({ id: e.id, index: e.index, type: e.type, data: new TextDecoder().decode(e.data) }));
 
-describe('example: matching engine (seed 002)', () => {
+describe('example: matching engine, competing deterministic transforms', () => {
   it('the order book matches at the resting price, oldest first, and rests the remainder', () => {
     const book = emptyBook();
     assert.deepEqual(submit(book, { id: 's1', trader: 'a', side: 'sell', price: 101, quantity: 5 }), []);

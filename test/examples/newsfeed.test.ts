@@ -20,7 +20,7 @@ const FLAGS = [
   '--disable-sync',
 ];
 
-describe('example: newsfeed (seed 001)', () => {
+describe('example: newsfeed, history up to a version then live', () => {
   it('the page loads history up to its version, follows live from it, and after a reload mid-stream shows every item in order without gaps', async () => {
     await mkdir(OUTPUT, { recursive: true });
     const feed = await startNewsfeed({ dir: await tempDir('ordo-newsfeed') });

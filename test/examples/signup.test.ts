@@ -9,7 +9,7 @@ import { startUserQuery } from '../../examples/signup/read-model.js';
 import { tempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 
-describe('example: signup with Uniq and Mail (seed 003)', () => {
+describe('example: signup with uniqueness claims and a mail consumer', () => {
   it('200 concurrent sign-ups with duplicate e-mails, a provider switched off and on, consumers killed and restarted: no duplicate account, every account mailed, the read model equals the log', async () => {
     const dir = await tempDir('ordo-signup');
     const log = await open(join(dir, 'log'));
