@@ -15,7 +15,7 @@ const COLORS: Record<string, string> = {
 const FALLBACK_COLOR = '#6b7280';
 const RATE_DASH: Record<number, string> = { 10_000: '', 50_000: '6 4' };
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**
  * The comparison as one SVG: throughput bars per workload (log scale: the systems differ by
@@ -31,7 +31,7 @@ export function writeCompareChart(file: string, rows: BenchRow[], curves: Latenc
   const systems = [...new Set(throughput.map(systemOf))];
   const parts: string[] = [];
   parts.push(
-    `<text x="${WIDTH / 2}" y="28" text-anchor="middle" font-size="18" font-weight="600">${escape(title)}</text>`,
+    `<text x="${WIDTH / 2}" y="28" text-anchor="middle" font-size="18" font-weight="600">${escapeXml(title)}</text>`,
   );
 
   // Panel 1: bars.
@@ -55,7 +55,7 @@ export function writeCompareChart(file: string, rows: BenchRow[], curves: Latenc
   workloads.forEach((workload, w) => {
     const y0 = top + w * rowHeight;
     parts.push(
-      `<text x="${left - 8}" y="${y0 + rowHeight / 2 + 4}" text-anchor="end" font-size="12">${escape(workload)}</text>`,
+      `<text x="${left - 8}" y="${y0 + rowHeight / 2 + 4}" text-anchor="end" font-size="12">${escapeXml(workload)}</text>`,
     );
     const barHeight = (rowHeight - 8) / systems.length;
     systems.forEach((system, s) => {
@@ -107,14 +107,14 @@ export function writeCompareChart(file: string, rows: BenchRow[], curves: Latenc
     );
     const ly = cTop + 10 + i * 18;
     parts.push(
-      `<line x1="${cRight + 20}" y1="${ly}" x2="${cRight + 50}" y2="${ly}" stroke="${color}" stroke-width="2" stroke-dasharray="${RATE_DASH[curve.rate] ?? '2 2'}"/><text x="${cRight + 56}" y="${ly + 4}" font-size="11">${escape(`${curve.system}, ${fmt(curve.rate)}/s`)}</text>`,
+      `<line x1="${cRight + 20}" y1="${ly}" x2="${cRight + 50}" y2="${ly}" stroke="${color}" stroke-width="2" stroke-dasharray="${RATE_DASH[curve.rate] ?? '2 2'}"/><text x="${cRight + 56}" y="${ly + 4}" font-size="11">${escapeXml(`${curve.system}, ${fmt(curve.rate)}/s`)}</text>`,
     );
   });
 
   // Legend for the bars.
   systems.forEach((system, s) => {
     parts.push(
-      `<rect x="${40 + s * 200}" y="40" width="12" height="12" fill="${COLORS[system] ?? FALLBACK_COLOR}"/><text x="${58 + s * 200}" y="50" font-size="12">${escape(system)}</text>`,
+      `<rect x="${40 + s * 200}" y="40" width="12" height="12" fill="${COLORS[system] ?? FALLBACK_COLOR}"/><text x="${58 + s * 200}" y="50" font-size="12">${escapeXml(system)}</text>`,
     );
   });
 

@@ -161,7 +161,7 @@ async function reopen(root: string, events: number): Promise<BenchRow[]> {
   // worst case is replaying 1M events on top of the checkpoint before them. Without any
   // checkpoint (a log written by a process that never reached one) the whole log is replayed.
   const checkpointsDir = join(dir, 'checkpoints');
-  const checkpoints = (await readdir(checkpointsDir)).sort((a, b) => Number.parseInt(a) - Number.parseInt(b));
+  const checkpoints = (await readdir(checkpointsDir)).sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10));
   const rows: BenchRow[] = [
     {
       group: GROUP,

@@ -375,7 +375,7 @@ class SimCluster {
   // ---- one node's Ready ----
 
   private drive(node: SimNode): void {
-    for (let rounds = 0; node.raw && node.raw.hasReady(); rounds++) {
+    for (let rounds = 0; node.raw?.hasReady(); rounds++) {
       if (rounds > 1000) throw new Violation('liveness', `${node.id}: ready() does not settle`);
       const raw = node.raw;
       const ready = raw.ready();

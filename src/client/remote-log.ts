@@ -23,7 +23,7 @@ import {
   LimitExceededError,
   LogClosedError,
   NotLeaderError,
-  OrdoError,
+  type OrdoError,
   ProtocolError,
   TimeoutError,
   UnavailableError,

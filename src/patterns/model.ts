@@ -82,7 +82,7 @@ export interface Model<S> {
 }
 
 /** A model definition of any state type (for collections of them: a server's hosted models). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: models of unrelated state types share one collection
 export type AnyModelDefinition = ModelDefinition<any>;
 
 export class ModelNotReadyError extends Error {

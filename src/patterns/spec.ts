@@ -18,6 +18,7 @@ export function deciderSpec<C, S, E extends DomainEvent>(decider: Decider<C, S, 
             return decider.decide(command, state);
           };
           return {
+            // biome-ignore lint/suspicious/noThenProperty: the given/when/then API; a spec is never awaited
             then(expected: E[]): void {
               const actual = run();
               const a = JSON.stringify(actual);

@@ -472,7 +472,7 @@ export class Raft {
     this.log.stableTo(index, term);
     if (this.role !== 'leader') return;
     const self = this.tracker.progress.get(this.id);
-    if (!self || !self.maybeUpdate(this.log.stableIndex())) return;
+    if (!self?.maybeUpdate(this.log.stableIndex())) return;
     if (this.maybeCommit()) {
       this.reads.release(this.term);
       this.replication.broadcastAppend();

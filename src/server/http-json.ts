@@ -3,7 +3,7 @@ import {
   InvalidArgumentError,
   InvalidEventError,
   LimitExceededError,
-  OrdoError,
+  type OrdoError,
   errorDetails,
   describe,
 } from '../types/errors.js';

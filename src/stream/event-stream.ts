@@ -133,7 +133,7 @@ class Channel<T> {
 
   wait(node: StreamNode<T>, signal: AbortSignal | undefined): Promise<boolean> {
     if (node.next !== undefined) return TRUE;
-    if (this.closed || (signal !== undefined && signal.aborted)) return FALSE;
+    if (this.closed || signal?.aborted) return FALSE;
     if (node !== this.last)
       return Promise.reject(new Error('EventStream.wait: the node does not belong to this stream'));
     if (signal !== undefined) return new Waiter(this as Channel<unknown>, signal).park();
@@ -256,6 +256,7 @@ export class StreamSubscription<T> implements AsyncIterableIterator<T> {
   /** Same as `stream.subscribe(options)`. */
   constructor(stream: EventStream<T>, options?: { signal?: AbortSignal }) {
     // Element access reaches the private field: the channel is this module's, not public API.
+    // biome-ignore lint/complexity/useLiteralKeys: only element access may read a private field
     const channel = stream['channel'];
     const signal = options?.signal;
     this.channel = channel;

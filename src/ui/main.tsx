@@ -76,7 +76,7 @@ function App() {
         <span class="who">
           {who.authRequired ? `${who.name} (${who.scopes.join(', ')})` : 'open server (no tokens)'}
           {who.authRequired && (
-            <button class="link" onClick={() => (setToken(''), location.reload())}>
+            <button type="button" class="link" onClick={() => (setToken(''), location.reload())}>
               sign out
             </button>
           )}

@@ -45,7 +45,11 @@ export function Streams() {
           ))}
         </tbody>
       </table>
-      {streams.length > limit && <button onClick={() => setLimit(limit + PAGE)}>more streams</button>}
+      {streams.length > limit && (
+        <button type="button" onClick={() => setLimit(limit + PAGE)}>
+          more streams
+        </button>
+      )}
       {streams.length === 0 && !error && (
         <p class="muted">no streams{prefix ? ` starting with "${prefix}"` : ' yet: append one'}</p>
       )}
@@ -78,10 +82,14 @@ export function StreamView({ name }: { name: string }) {
       </p>
       {error && <p class="error">{error}</p>}
       <div class="pager">
-        <button disabled={from === 0} onClick={() => setFrom(Math.max(0, from - PAGE))}>
+        <button type="button" disabled={from === 0} onClick={() => setFrom(Math.max(0, from - PAGE))}>
           previous
         </button>
-        <button disabled={count === undefined || from + PAGE >= count} onClick={() => setFrom(from + PAGE)}>
+        <button
+          type="button"
+          disabled={count === undefined || from + PAGE >= count}
+          onClick={() => setFrom(from + PAGE)}
+        >
           next
         </button>
       </div>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClaimTable } from '../../src/engine/claims.js';
+import type { ClaimTable } from '../../src/engine/claims.js';
 import { decideAppend } from '../../src/engine/decide.js';
 import { applyEvent, newEngineState, settleState, truncateState, type EngineState } from '../../src/engine/state.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/engine/checkpoint.js';

@@ -145,7 +145,7 @@ describe('EventLog (embedded): durability across reopen', () => {
     log = await open(dir, { fsync: 'never', checkpointEvery: 1000 });
     assert.equal(await log.headPosition(), 9);
     assert.equal(await log.count('b'), 0);
-    const checkpoints = (await readdir(join(dir, 'checkpoints'))).map((f) => Number.parseInt(f));
+    const checkpoints = (await readdir(join(dir, 'checkpoints'))).map((f) => Number.parseInt(f, 10));
     assert.ok(
       checkpoints.every((p) => p <= 9),
       `checkpoints beyond the log remain: ${checkpoints}`,

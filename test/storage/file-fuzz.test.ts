@@ -89,7 +89,7 @@ it('damaged files (bit flips, truncations, garbage appended, in any file of the 
       await cp(pristine, dir, { recursive: true });
       const done: string[] = [];
       for (const d of damages) done.push(await apply(dir, d));
-      let log;
+      let log: Awaited<ReturnType<typeof open>>;
       try {
         log = await open(dir);
       } catch (error) {

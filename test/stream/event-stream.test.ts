@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
-import { DONE, EMPTY, EventStream, StreamSubscription, type StreamNode } from '../../src/stream/index.js';
+import { DONE, EMPTY, EventStream, type StreamSubscription, type StreamNode } from '../../src/stream/index.js';
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
