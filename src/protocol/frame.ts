@@ -34,6 +34,20 @@ export function emptyFrame(writer: ByteWriter, type: number, flags: number, requ
   endFrame(writer, beginFrame(writer, type, flags, requestId));
 }
 
+/** Writes a frame whose payload is one u64 (a count or a position). */
+export function u64Frame(writer: ByteWriter, type: number, requestId: number, value: number): void {
+  const start = beginFrame(writer, type, 0, requestId);
+  writer.u64(value);
+  endFrame(writer, start);
+}
+
+/** Writes a frame whose payload is one str16 (a stream name). */
+export function str16Frame(writer: ByteWriter, type: number, requestId: number, text: string): void {
+  const start = beginFrame(writer, type, 0, requestId);
+  writer.str16(text);
+  endFrame(writer, start);
+}
+
 /**
  * Cuts a byte stream (TCP chunks, or WebSocket messages holding one or more frames) into
  * frames. A frame split across chunks is assembled; a length beyond `maxFrameBytes` is a

@@ -31,7 +31,7 @@ import {
 } from './constants.js';
 import { readAppendRecords, writeAppendRecords } from './events.js';
 import type { RandomIds } from '../types/random-ids.js';
-import { beginFrame, emptyFrame, endFrame, type Frame } from './frame.js';
+import { beginFrame, emptyFrame, endFrame, str16Frame, type Frame } from './frame.js';
 
 /** A request as the server reads it. Stream names are checked by the log, like embedded input. */
 export type Request =
@@ -307,9 +307,7 @@ export function writeUnsubscribe(w: ByteWriter, subscriptionId: number): void {
 }
 
 export function writeCount(w: ByteWriter, requestId: number, stream: string): void {
-  const start = beginFrame(w, FrameType.COUNT, 0, requestId);
-  w.str16(stream);
-  endFrame(w, start);
+  str16Frame(w, FrameType.COUNT, requestId, stream);
 }
 
 export function writeHead(w: ByteWriter, requestId: number): void {
@@ -363,146 +361,157 @@ function ackCode(ack: AckMode): number {
  * log would (the request fails, the connection stays).
  */
 export function readRequest(frame: Frame, limits: RequestLimits): Request {
+  const request = decodeRequest(frame, limits);
+  frame.payload.expectEnd(frameTypeName(frame.type));
+  return request;
+}
+
+/** Dispatches on the frame type; each op's payload has its own reader. */
+function decodeRequest(frame: Frame, limits: RequestLimits): Request {
   const r = frame.payload;
-  let request: Request;
   switch (frame.type) {
     case FrameType.HELLO:
-      request = { op: 'hello', version: r.u16('version'), client: r.str16('client name'), token: r.str16('token') };
-      break;
-    case FrameType.APPEND: {
-      const ack = readAck(r);
-      const expected = readExpected(r);
-      const stream = r.str16('stream');
-      const events = readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend);
-      const claims = (frame.flags & APPEND_HAS_CLAIMS) !== 0 ? readClaims(r) : undefined;
-      request = { op: 'append', ack, expected, stream, events, resent: (frame.flags & REQUEST_RESENT) !== 0, claims };
-      break;
-    }
-    case FrameType.APPEND_MANY: {
-      const ack = readAck(r);
-      const count = r.u16('part count');
-      if (count === 0)
-        throw new InvalidArgumentError(
-          'invalid appendMany []: expected a non-empty array of { stream, events, expected? }',
-        );
-      const parts = [];
-      for (let i = 0; i < count; i++) {
-        const expected = readExpected(r);
-        const stream = r.str16('stream');
-        const events = readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend);
-        parts.push({
-          stream,
-          expected,
-          events,
-          claims: (frame.flags & APPEND_HAS_CLAIMS) !== 0 ? readClaims(r) : undefined,
-        });
-      }
-      request = { op: 'appendMany', ack, parts, resent: (frame.flags & REQUEST_RESENT) !== 0 };
-      break;
-    }
-    case FrameType.EXISTS_OR_WRITE: {
-      const index = r.u64('index');
-      const stream = r.str16('stream');
-      const events = readAppendRecords(r, limits.maxEventBytes, 1);
-      request = { op: 'existsOrWrite', stream, index, event: events[0]!, resent: (frame.flags & REQUEST_RESENT) !== 0 };
-      break;
-    }
-    case FrameType.PUBLISH_TRANSIENT: {
-      const stream = r.str16('stream');
-      request = { op: 'publishTransient', stream, event: readAppendRecords(r, limits.maxEventBytes, 1)[0]! };
-      break;
-    }
-    case FrameType.READ: {
-      const stream = r.str16('stream');
-      const from = r.u64('from');
-      const limit = r.u32('limit');
-      request = {
-        op: 'read',
-        stream,
-        from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined,
-        limit,
-        backwards: (frame.flags & READ_BACKWARDS) !== 0,
-        consistency: consistencyOf(frame.flags),
-        minPosition: minPositionOf(r, frame.flags),
-      };
-      break;
-    }
+      return { op: 'hello', version: r.u16('version'), client: r.str16('client name'), token: r.str16('token') };
+    case FrameType.APPEND:
+      return readAppend(frame, limits);
+    case FrameType.APPEND_MANY:
+      return readAppendMany(frame, limits);
+    case FrameType.EXISTS_OR_WRITE:
+      return readExistsOrWrite(frame, limits);
+    case FrameType.PUBLISH_TRANSIENT:
+      return { op: 'publishTransient', stream: r.str16('stream'), event: readOneRecord(r, limits) };
+    case FrameType.READ:
+      return readRead(frame);
     case FrameType.READ_ALL:
-      // Field order on the wire: from, limit, filter, then minPosition.
-      request = {
-        op: 'readAll',
-        from: r.u64('from'),
-        limit: r.u32('limit'),
-        filter: readFilter(r),
-        consistency: consistencyOf(frame.flags),
-        minPosition: undefined,
-      };
-      request = { ...request, minPosition: minPositionOf(r, frame.flags) };
-      break;
-    case FrameType.SUBSCRIBE: {
-      const kind = r.u8('from kind');
-      const position = r.u64('from position');
-      if (kind !== FROM_START && kind !== FROM_END && kind !== FROM_POSITION)
-        throw new ProtocolError(`SUBSCRIBE: unknown from kind ${kind}`);
-      const from = kind === FROM_START ? 'start' : kind === FROM_END ? 'end' : position;
-      const transient = r.u8('transient') !== 0;
-      const credit = r.u32('credit');
-      const filter = readFilter(r);
-      const minPosition = (frame.flags & SUBSCRIBE_HAS_MIN_POSITION) !== 0 ? r.u64('min position') : undefined;
-      request = { op: 'subscribe', from, transient, credit, filter, minPosition };
-      break;
-    }
+      return readReadAll(frame);
+    case FrameType.SUBSCRIBE:
+      return readSubscribe(frame);
     case FrameType.READ_AND_SUBSCRIBE:
-      request = { op: 'readAndSubscribe', stream: r.str16('stream'), credit: r.u32('credit') };
-      break;
+      return { op: 'readAndSubscribe', stream: r.str16('stream'), credit: r.u32('credit') };
     case FrameType.CREDIT:
-      request = { op: 'credit', events: r.u32('credit') };
-      break;
+      return { op: 'credit', events: r.u32('credit') };
     case FrameType.UNSUBSCRIBE:
-      request = { op: 'unsubscribe' };
-      break;
+      return { op: 'unsubscribe' };
     case FrameType.COUNT:
-      request = { op: 'count', stream: r.str16('stream') };
-      break;
+      return { op: 'count', stream: r.str16('stream') };
     case FrameType.HEAD:
-      request = { op: 'headPosition' };
-      break;
+      return { op: 'headPosition' };
     case FrameType.STREAMS:
-      request = { op: 'streams', prefix: r.str16('prefix'), after: r.str16('after'), limit: r.u32('limit') };
-      break;
+      return { op: 'streams', prefix: r.str16('prefix'), after: r.str16('after'), limit: r.u32('limit') };
     case FrameType.PING:
-      request = { op: 'ping' };
-      break;
+      return { op: 'ping' };
     case FrameType.RAFT:
-      request = { op: 'raft', messages: decodeRaftMessages(r.bytesView(r.remaining, 'raft messages')) };
-      break;
+      return { op: 'raft', messages: decodeRaftMessages(r.bytesView(r.remaining, 'raft messages')) };
     case FrameType.SNAPSHOT_READ:
-    case FrameType.SNAPSHOT_DATA: {
-      const from = r.str16('from');
-      const to = r.str16('to');
-      const snapshotIndex = r.u64('snapshot index');
-      const fromIndex = r.u64('from index');
-      if (frame.type === FrameType.SNAPSHOT_READ) {
-        request = {
-          op: 'snapshot',
-          frame: { type: 'snapshot-read', from, to, snapshotIndex, fromIndex, positionHint: r.u64('position hint') },
-        };
-      } else {
-        const error = r.str16('error');
-        // A copy: the chunk is staged asynchronously, after this frame's buffer may be reused.
-        const bytes = r.bytesView(r.remaining, 'snapshot batches').slice();
-        request = {
-          op: 'snapshot',
-          frame: { type: 'snapshot-data', from, to, snapshotIndex, fromIndex, bytes, error },
-        };
-      }
-      break;
-    }
+    case FrameType.SNAPSHOT_DATA:
+      return { op: 'snapshot', frame: readSnapshotFrame(frame) };
     default:
       throw new ProtocolError(`unknown request frame type ${frameTypeName(frame.type)}`);
   }
-  r.expectEnd(frameTypeName(frame.type));
-  return request;
+}
+
+function isResent(frame: Frame): boolean {
+  return (frame.flags & REQUEST_RESENT) !== 0;
+}
+
+function hasClaims(frame: Frame): boolean {
+  return (frame.flags & APPEND_HAS_CLAIMS) !== 0;
+}
+
+/** The one event of an EXISTS_OR_WRITE or PUBLISH_TRANSIENT frame. */
+function readOneRecord(r: ByteReader, limits: RequestLimits): PreparedEvent {
+  return readAppendRecords(r, limits.maxEventBytes, 1)[0]!;
+}
+
+function readAppend(frame: Frame, limits: RequestLimits): Request {
+  const r = frame.payload;
+  const ack = readAck(r);
+  const expected = readExpected(r);
+  const stream = r.str16('stream');
+  const events = readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend);
+  const claims = hasClaims(frame) ? readClaims(r) : undefined;
+  return { op: 'append', ack, expected, stream, events, resent: isResent(frame), claims };
+}
+
+function readAppendMany(frame: Frame, limits: RequestLimits): Request {
+  const r = frame.payload;
+  const ack = readAck(r);
+  const count = r.u16('part count');
+  if (count === 0)
+    throw new InvalidArgumentError(
+      'invalid appendMany []: expected a non-empty array of { stream, events, expected? }',
+    );
+  const parts = [];
+  for (let i = 0; i < count; i++) {
+    const expected = readExpected(r);
+    const stream = r.str16('stream');
+    const events = readAppendRecords(r, limits.maxEventBytes, limits.maxEventsPerAppend);
+    parts.push({ stream, expected, events, claims: hasClaims(frame) ? readClaims(r) : undefined });
+  }
+  return { op: 'appendMany', ack, parts, resent: isResent(frame) };
+}
+
+function readExistsOrWrite(frame: Frame, limits: RequestLimits): Request {
+  const r = frame.payload;
+  const index = r.u64('index');
+  const stream = r.str16('stream');
+  const event = readOneRecord(r, limits);
+  return { op: 'existsOrWrite', stream, index, event, resent: isResent(frame) };
+}
+
+function readRead(frame: Frame): Request {
+  const r = frame.payload;
+  const stream = r.str16('stream');
+  const from = r.u64('from');
+  const limit = r.u32('limit');
+  return {
+    op: 'read',
+    stream,
+    from: (frame.flags & READ_HAS_FROM) !== 0 ? from : undefined,
+    limit,
+    backwards: (frame.flags & READ_BACKWARDS) !== 0,
+    consistency: consistencyOf(frame.flags),
+    minPosition: minPositionOf(r, frame.flags),
+  };
+}
+
+/** Field order on the wire: from, limit, filter, then minPosition. */
+function readReadAll(frame: Frame): Request {
+  const r = frame.payload;
+  const from = r.u64('from');
+  const limit = r.u32('limit');
+  const filter = readFilter(r);
+  const minPosition = minPositionOf(r, frame.flags);
+  return { op: 'readAll', from, limit, filter, consistency: consistencyOf(frame.flags), minPosition };
+}
+
+function readSubscribe(frame: Frame): Request {
+  const r = frame.payload;
+  const kind = r.u8('from kind');
+  const position = r.u64('from position');
+  if (kind !== FROM_START && kind !== FROM_END && kind !== FROM_POSITION)
+    throw new ProtocolError(`SUBSCRIBE: unknown from kind ${kind}`);
+  const from = kind === FROM_START ? 'start' : kind === FROM_END ? 'end' : position;
+  const transient = r.u8('transient') !== 0;
+  const credit = r.u32('credit');
+  const filter = readFilter(r);
+  const minPosition = (frame.flags & SUBSCRIBE_HAS_MIN_POSITION) !== 0 ? r.u64('min position') : undefined;
+  return { op: 'subscribe', from, transient, credit, filter, minPosition };
+}
+
+/** SNAPSHOT_READ or SNAPSHOT_DATA: the layout `writeSnapshotFrame` describes. */
+function readSnapshotFrame(frame: Frame): SnapshotFrame {
+  const r = frame.payload;
+  const from = r.str16('from');
+  const to = r.str16('to');
+  const snapshotIndex = r.u64('snapshot index');
+  const fromIndex = r.u64('from index');
+  if (frame.type === FrameType.SNAPSHOT_READ)
+    return { type: 'snapshot-read', from, to, snapshotIndex, fromIndex, positionHint: r.u64('position hint') };
+  const error = r.str16('error');
+  // A copy: the chunk is staged asynchronously, after this frame's buffer may be reused.
+  const bytes = r.bytesView(r.remaining, 'snapshot batches').slice();
+  return { type: 'snapshot-data', from, to, snapshotIndex, fromIndex, bytes, error };
 }
 
 function minPositionOf(r: ByteReader, flags: number): number | undefined {

@@ -1,6 +1,6 @@
 import { ProtocolError, errorDetails, errorFromWire, type OrdoError } from '../types/errors.js';
 import type { AppendManyResult, Event, ExistsOrWriteResult, StreamInfo, TransientEvent } from '../types/event.js';
-import type { ByteWriter } from './bytes.js';
+import type { ByteReader, ByteWriter } from './bytes.js';
 import { APPEND_WRITTEN, FrameType, frameTypeName } from './constants.js';
 import {
   readEventRuns,
@@ -10,7 +10,7 @@ import {
   writeTransient,
   type StoredRuns,
 } from './events.js';
-import { beginFrame, emptyFrame, endFrame, type Frame } from './frame.js';
+import { beginFrame, emptyFrame, endFrame, u64Frame, type Frame } from './frame.js';
 
 /** An answer as the client reads it. */
 export type Response =
@@ -120,16 +120,12 @@ export function writeSubscriptionEnd(w: ByteWriter, requestId: number): void {
 }
 
 export function writeCountOk(w: ByteWriter, requestId: number, count: number): void {
-  const start = beginFrame(w, FrameType.COUNT_OK, 0, requestId);
-  w.u64(count);
-  endFrame(w, start);
+  u64Frame(w, FrameType.COUNT_OK, requestId, count);
 }
 
 /** The head position + 1, so an empty log (-1) fits a u64. */
 export function writeHeadOk(w: ByteWriter, requestId: number, position: number): void {
-  const start = beginFrame(w, FrameType.HEAD_OK, 0, requestId);
-  w.u64(position + 1);
-  endFrame(w, start);
+  u64Frame(w, FrameType.HEAD_OK, requestId, position + 1);
 }
 
 export function writeStreamsOk(w: ByteWriter, requestId: number, streams: readonly StreamInfo[]): void {
@@ -143,9 +139,7 @@ export function writeStreamsOk(w: ByteWriter, requestId: number, streams: readon
 }
 
 export function writeCut(w: ByteWriter, requestId: number, count: number): void {
-  const start = beginFrame(w, FrameType.CUT, 0, requestId);
-  w.u64(count);
-  endFrame(w, start);
+  u64Frame(w, FrameType.CUT, requestId, count);
 }
 
 export function writePong(w: ByteWriter, requestId: number): void {
@@ -165,96 +159,102 @@ export function writeError(w: ByteWriter, requestId: number, error: OrdoError): 
 // ---- client side: decoding ----
 
 export function readResponse(frame: Frame): Response {
+  const response = decodeResponse(frame);
+  frame.payload.expectEnd(frameTypeName(frame.type));
+  return response;
+}
+
+/** Dispatches on the frame type; each answer's payload has its own reader. */
+function decodeResponse(frame: Frame): Response {
   const r = frame.payload;
-  let response: Response;
   switch (frame.type) {
     case FrameType.WELCOME:
-      response = {
-        kind: 'welcome',
-        version: r.u16('version'),
-        server: r.str16('server name'),
-        maxFrameBytes: r.u32('max frame'),
-        maxInFlight: r.u32('max in flight'),
-      };
-      break;
+      return readWelcome(r);
     case FrameType.APPEND_OK:
-      response = {
-        kind: 'appendOk',
-        result: {
-          position: r.u64('position'),
-          index: r.u64('index'),
-          count: r.u64('count'),
-          written: (frame.flags & APPEND_WRITTEN) !== 0,
-        },
-      };
-      break;
-    case FrameType.APPEND_MANY_OK: {
-      const position = r.u64('position');
-      const count = r.u16('part count');
-      const streams = [];
-      for (let i = 0; i < count; i++)
-        streams.push({
-          stream: r.str16('stream'),
-          position: r.u64('position'),
-          index: r.u64('index'),
-          count: r.u64('count'),
-        });
-      response = { kind: 'appendManyOk', result: { position, streams } };
-      break;
-    }
+      return { kind: 'appendOk', result: readAppendOk(frame) };
+    case FrameType.APPEND_MANY_OK:
+      return { kind: 'appendManyOk', result: readAppendManyOk(r) };
     case FrameType.OK:
-      response = { kind: 'ok' };
-      break;
-    case FrameType.EVENTS: {
-      const next = r.u64('next');
-      const events: Event[] = [];
-      readEventRuns(r, events);
-      response = { kind: 'events', flags: frame.flags, next, events };
-      break;
-    }
+      return { kind: 'ok' };
+    case FrameType.EVENTS:
+      return readEventsFrame(frame);
     case FrameType.TRANSIENT:
-      response = { kind: 'transient', event: readTransient(r) };
-      break;
+      return { kind: 'transient', event: readTransient(r) };
     case FrameType.SUBSCRIPTION_END:
-      response = { kind: 'subscriptionEnd' };
-      break;
+      return { kind: 'subscriptionEnd' };
     case FrameType.COUNT_OK:
-      response = { kind: 'count', count: r.u64('count') };
-      break;
+      return { kind: 'count', count: r.u64('count') };
     case FrameType.HEAD_OK:
-      response = { kind: 'head', position: r.u64('head') - 1 };
-      break;
-    case FrameType.STREAMS_OK: {
-      const count = r.u32('stream count');
-      const streams: StreamInfo[] = [];
-      for (let i = 0; i < count; i++) streams.push({ stream: r.str16('stream'), count: r.u64('count') });
-      response = { kind: 'streams', streams };
-      break;
-    }
+      return { kind: 'head', position: r.u64('head') - 1 };
+    case FrameType.STREAMS_OK:
+      return { kind: 'streams', streams: readStreamInfos(r) };
     case FrameType.CUT:
-      response = { kind: 'cut', count: r.u64('count') };
-      break;
+      return { kind: 'cut', count: r.u64('count') };
     case FrameType.PONG:
-      response = { kind: 'pong' };
-      break;
-    case FrameType.ERROR: {
-      const code = r.str16('error code');
-      const message = r.str32('error message');
-      const detailsText = r.str32('error details');
-      let details: Record<string, unknown> | undefined;
-      if (detailsText !== '') {
-        try {
-          details = JSON.parse(detailsText) as Record<string, unknown>;
-        } catch {
-          throw new ProtocolError('ERROR frame: details are not JSON');
-        }
-      }
-      response = { kind: 'error', error: errorFromWire(code, message, details) };
-      break;
-    }
+      return { kind: 'pong' };
+    case FrameType.ERROR:
+      return { kind: 'error', error: readErrorFrame(r) };
     default:
       throw new ProtocolError(`unknown response frame type ${frameTypeName(frame.type)}`);
   }
-  r.expectEnd(frameTypeName(frame.type));
-  return response;
+}
+
+function readWelcome(r: ByteReader): Response {
+  const version = r.u16('version');
+  const server = r.str16('server name');
+  const maxFrameBytes = r.u32('max frame');
+  const maxInFlight = r.u32('max in flight');
+  return { kind: 'welcome', version, server, maxFrameBytes, maxInFlight };
+}
+
+function readAppendOk(frame: Frame): ExistsOrWriteResult {
+  const r = frame.payload;
+  const position = r.u64('position');
+  const index = r.u64('index');
+  const count = r.u64('count');
+  return { position, index, count, written: (frame.flags & APPEND_WRITTEN) !== 0 };
+}
+
+function readAppendManyOk(r: ByteReader): AppendManyResult {
+  const position = r.u64('position');
+  const count = r.u16('part count');
+  const streams = [];
+  for (let i = 0; i < count; i++)
+    streams.push({
+      stream: r.str16('stream'),
+      position: r.u64('position'),
+      index: r.u64('index'),
+      count: r.u64('count'),
+    });
+  return { position, streams };
+}
+
+function readEventsFrame(frame: Frame): Response {
+  const next = frame.payload.u64('next');
+  const events: Event[] = [];
+  readEventRuns(frame.payload, events);
+  return { kind: 'events', flags: frame.flags, next, events };
+}
+
+function readStreamInfos(r: ByteReader): StreamInfo[] {
+  const count = r.u32('stream count');
+  const streams: StreamInfo[] = [];
+  for (let i = 0; i < count; i++) streams.push({ stream: r.str16('stream'), count: r.u64('count') });
+  return streams;
+}
+
+/** ERROR: the layout `writeError` describes; details that are not JSON break the format. */
+function readErrorFrame(r: ByteReader): OrdoError {
+  const code = r.str16('error code');
+  const message = r.str32('error message');
+  const detailsText = r.str32('error details');
+  let details: Record<string, unknown> | undefined;
+  if (detailsText !== '') {
+    try {
+      details = JSON.parse(detailsText) as Record<string, unknown>;
+    } catch {
+      throw new ProtocolError('ERROR frame: details are not JSON');
+    }
+  }
+  return errorFromWire(code, message, details);
 }
