@@ -1,9 +1,10 @@
 import { WrongExpectedCountError } from '../types/errors.js';
-import type { Event, EventLog } from '../types/event.js';
+import type { Event, EventLog, Subscription, TransientEvent } from '../types/event.js';
 import { eventJson } from '../types/json.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import {
   checkConsumerOptions,
+  type CheckedConsumerOptions,
   type ConsumerOptions,
   type ConsumerState,
   type ConsumerStatus,
@@ -38,108 +39,135 @@ export function checkpointStream(name: string): string {
  * the dependency is back, and never skips an event.
  */
 export async function consume(log: EventLog, options: ConsumerOptions): Promise<Consumer> {
-  const { name, checkpointEvery: every, retry } = checkConsumerOptions(options);
-  const breaker = new CircuitBreaker(retry);
-  const stream = checkpointStream(name);
-
-  let { checkpoint, checkpointCount } = await lastCheckpoint(log, stream);
-  const status: ConsumerStatus = {
-    name,
-    state: 'running',
-    position: checkpoint,
-    checkpoint,
-    failures: 0,
-    handled: 0,
-    lastError: undefined,
+  const checked = checkConsumerOptions(options);
+  const stream = checkpointStream(checked.name);
+  const { checkpoint, checkpointCount } = await lastCheckpoint(log, stream);
+  const loop = new ConsumerLoop(log, options, checked, stream, checkpoint, checkpointCount);
+  return {
+    status: () => ({ ...loop.status }),
+    lag: async () => Math.max(0, (await log.headPosition()) - loop.status.position),
+    stop: () => loop.stop(),
+    done: loop.done,
   };
-  const changed = (state: ConsumerState) => {
+}
+
+/** One running consumer: its subscription, the handle/retry loop and its checkpoints. */
+class ConsumerLoop {
+  readonly status: ConsumerStatus;
+  readonly done: Promise<ConsumerStatus>;
+  private readonly breaker: CircuitBreaker;
+  private readonly subscription: Subscription<Event | TransientEvent>;
+  private readonly pause = new Pause();
+  private stopping = false;
+  private sinceCheckpoint = 0;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly options: ConsumerOptions,
+    private readonly checked: CheckedConsumerOptions,
+    private readonly stream: string,
+    checkpoint: number,
+    private checkpointCount: number,
+  ) {
+    this.breaker = new CircuitBreaker(checked.retry);
+    this.status = {
+      name: checked.name,
+      state: 'running',
+      position: checkpoint,
+      checkpoint,
+      failures: 0,
+      handled: 0,
+      lastError: undefined,
+    };
+    const filter = options.filter;
+    this.subscription = log.subscribe({ from: checkpoint + 1, ...(filter ? { filter } : {}) });
+    this.done = this.run();
+  }
+
+  async stop(): Promise<ConsumerStatus> {
+    this.stopping = true;
+    this.pause.wake();
+    this.subscription.close();
+    return this.done;
+  }
+
+  private changed(state: ConsumerState): void {
+    const status = this.status;
     if (status.state === state) return;
     status.state = state;
-    options.onState?.({ ...status });
-  };
-  const subscription = log.subscribe({ from: checkpoint + 1, ...(options.filter ? { filter: options.filter } : {}) });
-  let stopping = false;
-  let sinceCheckpoint = 0;
-  const pause = new Pause();
+    this.options.onState?.({ ...status });
+  }
 
-  /** Writes a checkpoint at the handled position; false if another instance got there first. */
-  const writeCheckpoint = async (): Promise<boolean> => {
-    if (status.position === status.checkpoint) return true;
-    const position = status.position;
+  private async run(): Promise<ConsumerStatus> {
+    const status = this.status;
     try {
-      await log.append(stream, { type: CHECKPOINT_TYPE, data: { position } }, { expected: checkpointCount });
+      for await (const item of this.subscription) {
+        if (!('position' in item)) continue;
+        await this.handle(item);
+        status.position = item.position;
+        status.handled++;
+        if (++this.sinceCheckpoint >= this.checked.checkpointEvery) {
+          this.sinceCheckpoint = 0;
+          if (!(await this.writeCheckpoint())) {
+            this.changed('fenced');
+            return { ...status };
+          }
+        }
+        if (this.stopping) break;
+      }
+      if (!(await this.writeCheckpoint())) this.changed('fenced');
+      else this.changed('stopped');
     } catch (error) {
-      if (error instanceof WrongExpectedCountError) return false;
-      throw error;
+      if (error instanceof Stopped) {
+        if (!(await this.writeCheckpoint().catch(() => false))) this.changed('fenced');
+        else this.changed('stopped');
+      } else {
+        status.lastError = (error as Error)?.message ?? String(error);
+        this.changed('failed');
+      }
+    } finally {
+      this.subscription.close();
     }
-    checkpointCount++;
-    status.checkpoint = position;
-    return true;
-  };
+    return { ...status };
+  }
 
-  const handle = async (event: Event): Promise<void> => {
-    // Retries the same event until it goes through or the consumer stops: never skipped.
+  /** Retries the same event until it goes through or the consumer stops: never skipped. */
+  private async handle(event: Event): Promise<void> {
+    const status = this.status;
     for (;;) {
       try {
-        await options.handler(event);
+        await this.options.handler(event);
         status.failures = 0;
         status.lastError = undefined;
-        changed('running');
+        this.changed('running');
         return;
       } catch (error) {
         status.failures++;
         status.lastError = (error as Error)?.message ?? String(error);
-        changed(breaker.isOpen(status.failures) ? 'open' : 'retrying');
-        if (stopping) throw new Stopped();
-        await pause.sleep(breaker.delayMs(status.failures));
-        if (stopping) throw new Stopped();
+        this.changed(this.breaker.isOpen(status.failures) ? 'open' : 'retrying');
+        if (this.stopping) throw new Stopped();
+        await this.pause.sleep(this.breaker.delayMs(status.failures));
+        if (this.stopping) throw new Stopped();
       }
     }
-  };
+  }
 
-  const done = (async (): Promise<ConsumerStatus> => {
+  /** Writes a checkpoint at the handled position; false if another instance got there first. */
+  private async writeCheckpoint(): Promise<boolean> {
+    const status = this.status;
+    if (status.position === status.checkpoint) return true;
+    const position = status.position;
     try {
-      for await (const item of subscription) {
-        if (!('position' in item)) continue;
-        await handle(item);
-        status.position = item.position;
-        status.handled++;
-        if (++sinceCheckpoint >= every) {
-          sinceCheckpoint = 0;
-          if (!(await writeCheckpoint())) {
-            changed('fenced');
-            return { ...status };
-          }
-        }
-        if (stopping) break;
-      }
-      if (!(await writeCheckpoint())) changed('fenced');
-      else changed('stopped');
+      const data = { position };
+      await this.log.append(this.stream, { type: CHECKPOINT_TYPE, data }, { expected: this.checkpointCount });
     } catch (error) {
-      if (error instanceof Stopped) {
-        if (!(await writeCheckpoint().catch(() => false))) changed('fenced');
-        else changed('stopped');
-      } else {
-        status.lastError = (error as Error)?.message ?? String(error);
-        changed('failed');
-      }
-    } finally {
-      subscription.close();
+      if (error instanceof WrongExpectedCountError) return false;
+      throw error;
     }
-    return { ...status };
-  })();
-
-  return {
-    status: () => ({ ...status }),
-    lag: async () => Math.max(0, (await log.headPosition()) - status.position),
-    stop: async () => {
-      stopping = true;
-      pause.wake();
-      subscription.close();
-      return done;
-    },
-    done,
-  };
+    this.checkpointCount++;
+    status.checkpoint = position;
+    return true;
+  }
 }
 
 class Stopped extends Error {}
