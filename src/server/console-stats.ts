@@ -3,6 +3,7 @@ import type { OrdoNode } from '../node/index.js';
 import type { HostedPatterns } from './hosted.js';
 import type { ConsumerStatus, ModelStatus } from '../patterns/index.js';
 import type { ServerMetrics } from './metrics.js';
+import { startEventStream } from './sse.js';
 
 /** One sample a second: what the console's overview charts plot. */
 export const STATS_INTERVAL_MS = 1_000;
@@ -37,19 +38,12 @@ export function createConsoleStats(
   /** A sample; `take` hands the fsync durations to it (the shared tick) instead of leaving them. */
   const sample = (take = true): ConsoleStats => {
     const fsyncs = take ? metrics.takeFsyncs().sort((a, b) => a - b) : [];
-    const at = (p: number) =>
-      fsyncs.length === 0 ? 0 : fsyncs[Math.min(fsyncs.length - 1, Math.floor(p * fsyncs.length))]! * 1000;
     return {
       time: Date.now(),
       node: log.raftStatus(),
       peers,
       log: log.metrics(),
-      fsync: {
-        count: fsyncs.length,
-        p50Ms: at(0.5),
-        p99Ms: at(0.99),
-        maxMs: fsyncs.length === 0 ? 0 : fsyncs[fsyncs.length - 1]! * 1000,
-      },
+      fsync: summarizeFsyncs(fsyncs),
       models: [...hosted.models.values()].map((model) => model.status()),
       consumers: [...hosted.consumers.values()].map((consumer) => consumer.status()),
     };
@@ -79,14 +73,7 @@ export function createConsoleStats(
   return {
     /** Streams samples to one console until it goes away (or the server closes it). */
     stream(req: IncomingMessage, res: ServerResponse, onEnd: (end: () => void) => void): Promise<void> {
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'access-control-allow-origin': '*',
-      });
-      res.write(`retry: ${STATS_INTERVAL_MS}\n\n`);
+      startEventStream(res, STATS_INTERVAL_MS);
       return new Promise<void>((resolve) => {
         const stop = subscribe((stats) => res.write(`event: stats\ndata: ${JSON.stringify(stats)}\n\n`));
         // A first sample at once, so the page has something to show; its fsync figures are
@@ -101,5 +88,17 @@ export function createConsoleStats(
         onEnd(end);
       });
     },
+  };
+}
+
+/** Count, median, 99th percentile and maximum of one interval's fdatasyncs (sorted seconds), in ms. */
+function summarizeFsyncs(fsyncs: readonly number[]): ConsoleStats['fsync'] {
+  const at = (p: number) =>
+    fsyncs.length === 0 ? 0 : fsyncs[Math.min(fsyncs.length - 1, Math.floor(p * fsyncs.length))]! * 1000;
+  return {
+    count: fsyncs.length,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: fsyncs.length === 0 ? 0 : fsyncs[fsyncs.length - 1]! * 1000,
   };
 }

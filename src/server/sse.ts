@@ -22,14 +22,7 @@ export async function streamEvents(
   res: ServerResponse,
   subscription: NodeSubscription,
 ): Promise<void> {
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    'access-control-allow-origin': '*',
-  });
-  res.write(`retry: ${RETRY_MS}\n\n`);
+  startEventStream(res, RETRY_MS);
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
   const closed = () => subscription.close();
   req.once('close', closed);
@@ -54,6 +47,21 @@ export async function streamEvents(
     subscription.close();
     res.end();
   }
+}
+
+/**
+ * Sends the headers of a Server-Sent Events response (never buffered by a proxy, readable from
+ * any origin) and tells EventSource how long to wait before it reconnects.
+ */
+export function startEventStream(res: ServerResponse, retryMs: number): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'access-control-allow-origin': '*',
+  });
+  res.write(`retry: ${retryMs}\n\n`);
 }
 
 function format(item: Event | TransientEvent): string {
