@@ -294,84 +294,68 @@ export function errorDetails(error: OrdoError): Record<string, unknown> | undefi
  * the embedded log would have thrown, so `catch` blocks work unchanged after `open` → `connect`.
  */
 export function errorFromWire(code: string, message: string, details: Record<string, unknown> | undefined): OrdoError {
-  const d = details ?? {};
-  let error: OrdoError;
-  switch (code) {
-    case 'WRONG_EXPECTED_COUNT':
-      error = new WrongExpectedCountError(String(d.stream), d.expected as Expected, Number(d.actual));
-      break;
-    case 'ID_CONFLICT':
-      error = new IdConflictError(String(d.id), d.existing as { stream: string; index: number; position: number });
-      break;
-    case 'CLAIM_CONFLICT':
-      error = new ClaimConflictError(
-        String(d.set),
-        String(d.value),
-        d.operation === 'release' ? 'release' : 'claim',
-        d.holder as { stream: string; position: number },
-      );
-      break;
-    case 'EVENT_TOO_LARGE':
-      error = new EventTooLargeError(Number(d.size), Number(d.maxSize));
-      break;
-    case 'INVALID_ARGUMENT':
-      error = new InvalidArgumentError(message);
-      break;
-    case 'INVALID_STREAM':
-      error = new InvalidStreamError(d.stream, '');
-      break;
-    case 'INVALID_EVENT':
-      error = new InvalidEventError(String(d.field ?? ''), undefined, '');
-      break;
-    case 'INVALID_EXPECTED':
-      error = new InvalidExpectedError(d.expected);
-      break;
-    case 'LOG_CLOSED':
-      error = new LogClosedError('');
-      break;
-    case 'STORAGE_FAILED':
-      error = new StorageFailedError(message);
-      break;
-    case 'NOT_LEADER':
-      error = new NotLeaderError(
-        '',
-        d.leader === undefined ? undefined : String(d.leader),
-        d.leaderUrl === undefined ? undefined : String(d.leaderUrl),
-      );
-      break;
-    case 'UNAUTHENTICATED':
-      error = new UnauthenticatedError(message);
-      break;
-    case 'PERMISSION_DENIED':
-      error = new PermissionDeniedError(String(d.operation), String(d.scope), '');
-      break;
-    case 'PROTOCOL_ERROR':
-      error = new ProtocolError(message);
-      break;
-    case 'UNAVAILABLE':
-      error = new UnavailableError(message);
-      break;
-    case 'TIMEOUT':
-      error = new TimeoutError('', Number(d.timeoutMs));
-      break;
-    case 'ABORTED':
-      error = new AbortedError('');
-      break;
-    case 'LIMIT_EXCEEDED':
-      error = new LimitExceededError(message);
-      break;
-    default:
-      error = new OrdoError(
-        (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : 'PROTOCOL_ERROR',
-        message,
-      );
-  }
+  const MessageError = MESSAGE_ERRORS.get(code);
+  const error = MessageError ? new MessageError(message) : errorWithFields(code, message, details ?? {});
   // The server's message is the one that names the actual values; keep it verbatim.
   Object.defineProperty(error, 'message', { value: message, writable: true, configurable: true });
   if (details)
     for (const [key, value] of Object.entries(details))
       if (!(key in error)) (error as unknown as Record<string, unknown>)[key] = value;
   return error;
+}
+
+/** The error classes that a server's message alone rebuilds. */
+const MESSAGE_ERRORS = new Map<string, new (message: string) => OrdoError>([
+  ['INVALID_ARGUMENT', InvalidArgumentError],
+  ['STORAGE_FAILED', StorageFailedError],
+  ['UNAUTHENTICATED', UnauthenticatedError],
+  ['PROTOCOL_ERROR', ProtocolError],
+  ['UNAVAILABLE', UnavailableError],
+  ['LIMIT_EXCEEDED', LimitExceededError],
+]);
+
+/** The error classes whose fields come from the details; an unknown code becomes a plain OrdoError. */
+function errorWithFields(code: string, message: string, d: Record<string, unknown>): OrdoError {
+  switch (code) {
+    case 'WRONG_EXPECTED_COUNT':
+      return new WrongExpectedCountError(String(d.stream), d.expected as Expected, Number(d.actual));
+    case 'ID_CONFLICT':
+      return new IdConflictError(String(d.id), d.existing as { stream: string; index: number; position: number });
+    case 'CLAIM_CONFLICT':
+      return new ClaimConflictError(
+        String(d.set),
+        String(d.value),
+        d.operation === 'release' ? 'release' : 'claim',
+        d.holder as { stream: string; position: number },
+      );
+    case 'EVENT_TOO_LARGE':
+      return new EventTooLargeError(Number(d.size), Number(d.maxSize));
+    case 'INVALID_STREAM':
+      return new InvalidStreamError(d.stream, '');
+    case 'INVALID_EVENT':
+      return new InvalidEventError(String(d.field ?? ''), undefined, '');
+    case 'INVALID_EXPECTED':
+      return new InvalidExpectedError(d.expected);
+    case 'LOG_CLOSED':
+      return new LogClosedError('');
+    case 'NOT_LEADER':
+      return new NotLeaderError(
+        '',
+        d.leader === undefined ? undefined : String(d.leader),
+        d.leaderUrl === undefined ? undefined : String(d.leaderUrl),
+      );
+    case 'PERMISSION_DENIED':
+      return new PermissionDeniedError(String(d.operation), String(d.scope), '');
+    case 'TIMEOUT':
+      return new TimeoutError('', Number(d.timeoutMs));
+    case 'ABORTED':
+      return new AbortedError('');
+    default:
+      return new OrdoError(
+        (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : 'PROTOCOL_ERROR',
+        message,
+      );
+  }
 }
 
 /** The `expected` option of an append: a precondition on the stream's count. */
