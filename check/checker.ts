@@ -23,7 +23,16 @@ export type ViolationClass =
   | 'expected-count'
   | 'stream-index';
 
-export const VIOLATION_CLASSES: readonly ViolationClass[] = ['lost', 'duplicate', 'inconsistent-position', 'aborted-read', 'skipped-position', 'non-monotonic', 'expected-count', 'stream-index'];
+export const VIOLATION_CLASSES: readonly ViolationClass[] = [
+  'lost',
+  'duplicate',
+  'inconsistent-position',
+  'aborted-read',
+  'skipped-position',
+  'non-monotonic',
+  'expected-count',
+  'stream-index',
+];
 
 export interface Violation {
   class: ViolationClass;
@@ -57,22 +66,62 @@ export function checkHistory(history: History, options: { maxDetails?: number } 
   const maxDetails = options.maxDetails ?? DEFAULT_MAX_DETAILS;
   const byClass = Object.fromEntries(VIOLATION_CLASSES.map((c) => [c, 0])) as Record<ViolationClass, number>;
   const violations: Violation[] = [];
-  const report = (cls: ViolationClass, detail: string) => {
+  const report: Report = (cls, detail) => {
     if (byClass[cls]++ < maxDetails) violations.push({ class: cls, detail });
   };
 
+  const final = theFinalRead(history);
+  const appendsById = appendsByEventId(history);
+  const observed = observeReads(history, report);
+  const { counts, unknownWritten } = checkAppends(history, final, observed, report);
+  checkFinalIndexes(final, appendsById, report);
+
+  const valid = VIOLATION_CLASSES.every((c) => byClass[c] === 0);
+  const summary = {
+    appends: counts,
+    unknownWritten,
+    readers: history.reads.length,
+    eventsObserved: observed.eventsObserved,
+    finalEvents: final.events.length,
+  };
+  return { valid, byClass, violations, summary };
+}
+
+type Report = (cls: ViolationClass, detail: string) => void;
+
+/** Every event the readers saw: the event at each position, and each event id's positions. */
+interface Observations {
+  atPosition: Map<number, ObservedEvent>;
+  positionsOf: Map<string, Set<number>>;
+  eventsObserved: number;
+}
+
+/** The one read of the whole log from position 0; a history without it cannot be checked. */
+function theFinalRead(history: History): ReadOperation {
   const finals = history.reads.filter((r) => r.kind === 'final');
-  if (finals.length !== 1) throw new TypeError(`a history needs exactly one final read of the whole log, got ${finals.length}`);
+  if (finals.length !== 1) {
+    throw new TypeError(`a history needs exactly one final read of the whole log, got ${finals.length}`);
+  }
   const final = finals[0]!;
   if (final.from !== 0) throw new TypeError(`the final read must start at position 0, not ${final.from}`);
+  return final;
+}
 
+function appendsByEventId(history: History): Map<string, AppendOperation> {
   const appendsById = new Map<string, AppendOperation>();
   for (const append of history.appends) {
-    if (appendsById.has(append.eventId)) throw new TypeError(`event id ${append.eventId} is used by two appends: a history's event ids must be unique`);
+    if (appendsById.has(append.eventId)) {
+      throw new TypeError(
+        `event id ${append.eventId} is used by two appends: a history's event ids must be unique`,
+      );
+    }
     appendsById.set(append.eventId, append);
   }
+  return appendsById;
+}
 
-  // Readers: order, gaps; and every observation into one position → event map.
+/** Readers: order, gaps; and every observation into one position → event map. */
+function observeReads(history: History, report: Report): Observations {
   const atPosition = new Map<number, ObservedEvent>();
   const positionsOf = new Map<string, Set<number>>();
   let eventsObserved = 0;
@@ -83,7 +132,11 @@ export function checkHistory(history: History, options: { maxDetails?: number } 
       const seen = atPosition.get(event.position);
       if (!seen) atPosition.set(event.position, event);
       else if (seen.eventId !== event.eventId || seen.stream !== event.stream || seen.index !== event.index) {
-        report('inconsistent-position', `position ${event.position} holds ${describeEvent(seen)} for one reader and ${describeEvent(event)} for ${read.process} (${read.kind})`);
+        report(
+          'inconsistent-position',
+          `position ${event.position} holds ${describeEvent(seen)} for one reader` +
+            ` and ${describeEvent(event)} for ${read.process} (${read.kind})`,
+        );
       }
       let positions = positionsOf.get(event.eventId);
       if (!positions) positionsOf.set(event.eventId, (positions = new Set()));
@@ -91,10 +144,15 @@ export function checkHistory(history: History, options: { maxDetails?: number } 
     }
   }
   for (const [eventId, positions] of positionsOf) {
-    if (positions.size > 1) report('duplicate', `event ${eventId} at positions ${[...positions].sort((a, b) => a - b).join(', ')}`);
+    if (positions.size > 1) {
+      report('duplicate', `event ${eventId} at positions ${[...positions].sort((a, b) => a - b).join(', ')}`);
+    }
   }
+  return { atPosition, positionsOf, eventsObserved };
+}
 
-  // Appends against what was read.
+/** Appends against what was read. */
+function checkAppends(history: History, final: ReadOperation, observations: Observations, report: Report) {
   const finalIds = new Map<string, ObservedEvent>();
   for (const event of final.events) finalIds.set(event.eventId, event);
   const counts = { ok: 0, failed: 0, unknown: 0 };
@@ -102,45 +160,99 @@ export function checkHistory(history: History, options: { maxDetails?: number } 
   const acceptedExpected = new Map<string, AppendOperation>();
   for (const append of history.appends) {
     counts[append.outcome]++;
-    const observed = positionsOf.get(append.eventId);
+    const observed = observations.positionsOf.get(append.eventId);
     if (append.outcome === 'ok') {
-      const inFinal = finalIds.get(append.eventId);
-      if (!inFinal) report('lost', `${append.process} appended ${append.eventId} to ${append.stream}, acknowledged at position ${append.position}, not in the log after healing`);
-      for (const position of observed ?? []) {
-        if (append.position !== undefined && position !== append.position) {
-          report('inconsistent-position', `${append.eventId} was acknowledged at position ${append.position} and read at ${position}`);
-        }
-      }
-      const read = inFinal ?? (observed ? atPosition.get([...observed][0]!) : undefined);
-      if (read && append.index !== undefined && read.index !== append.index) report('inconsistent-position', `${append.eventId} was acknowledged at index ${append.index} of ${append.stream} and read at index ${read.index}`);
-      if (typeof append.expected === 'number') {
-        const key = `${append.stream}\u0000${append.expected}`;
-        const other = acceptedExpected.get(key);
-        if (other) report('expected-count', `${other.eventId} and ${append.eventId} were both accepted on ${append.stream} with expected count ${append.expected}`);
-        else acceptedExpected.set(key, append);
-        const index = append.index ?? read?.index;
-        if (index !== undefined && index !== append.expected) report('expected-count', `${append.eventId} was accepted with expected count ${append.expected} on ${append.stream} but placed at index ${index}`);
-      }
+      checkAcknowledged(append, finalIds, observations, acceptedExpected, report);
     } else if (observed) {
-      if (append.outcome === 'failed') report('aborted-read', `${append.process}'s append of ${append.eventId} to ${append.stream} failed (${append.error ?? 'error'}) but is visible at position ${[...observed].join(', ')}`);
-      else if (finalIds.has(append.eventId)) unknownWritten++;
+      if (append.outcome === 'failed') {
+        report(
+          'aborted-read',
+          `${append.process}'s append of ${append.eventId} to ${append.stream} failed` +
+            ` (${append.error ?? 'error'}) but is visible at position ${[...observed].join(', ')}`,
+        );
+      } else if (finalIds.has(append.eventId)) unknownWritten++;
     }
   }
-  // An event written with an expected count, but whose append was not acknowledged, is
-  // still subject to the count: the final log's stream indexes must be 0, 1, 2…
+  return { counts, unknownWritten };
+}
+
+/** An acknowledged append: in the final log, where it was acknowledged, at its expected count. */
+function checkAcknowledged(
+  append: AppendOperation,
+  finalIds: Map<string, ObservedEvent>,
+  { atPosition, positionsOf }: Observations,
+  acceptedExpected: Map<string, AppendOperation>,
+  report: Report,
+): void {
+  const observed = positionsOf.get(append.eventId);
+  const inFinal = finalIds.get(append.eventId);
+  if (!inFinal) {
+    report(
+      'lost',
+      `${append.process} appended ${append.eventId} to ${append.stream}, acknowledged at position` +
+        ` ${append.position}, not in the log after healing`,
+    );
+  }
+  for (const position of observed ?? []) {
+    if (append.position !== undefined && position !== append.position) {
+      report(
+        'inconsistent-position',
+        `${append.eventId} was acknowledged at position ${append.position} and read at ${position}`,
+      );
+    }
+  }
+  const read = inFinal ?? (observed ? atPosition.get([...observed][0]!) : undefined);
+  if (read && append.index !== undefined && read.index !== append.index) {
+    report(
+      'inconsistent-position',
+      `${append.eventId} was acknowledged at index ${append.index} of ${append.stream}` +
+        ` and read at index ${read.index}`,
+    );
+  }
+  if (typeof append.expected !== 'number') return;
+  const key = `${append.stream}\u0000${append.expected}`;
+  const other = acceptedExpected.get(key);
+  if (other) {
+    report(
+      'expected-count',
+      `${other.eventId} and ${append.eventId} were both accepted on ${append.stream}` +
+        ` with expected count ${append.expected}`,
+    );
+  } else acceptedExpected.set(key, append);
+  const index = append.index ?? read?.index;
+  if (index !== undefined && index !== append.expected) {
+    report(
+      'expected-count',
+      `${append.eventId} was accepted with expected count ${append.expected} on ${append.stream}` +
+        ` but placed at index ${index}`,
+    );
+  }
+}
+
+/**
+ * An event written with an expected count, but whose append was not acknowledged, is still
+ * subject to the count: the final log's stream indexes must be 0, 1, 2…
+ */
+function checkFinalIndexes(final: ReadOperation, appendsById: Map<string, AppendOperation>, report: Report): void {
   const nextIndex = new Map<string, number>();
   for (const event of final.events) {
     const expected = nextIndex.get(event.stream) ?? 0;
-    if (event.index !== expected) report('stream-index', `${event.stream} has index ${event.index} at position ${event.position} where ${expected} was next`);
+    if (event.index !== expected) {
+      report(
+        'stream-index',
+        `${event.stream} has index ${event.index} at position ${event.position} where ${expected} was next`,
+      );
+    }
     nextIndex.set(event.stream, event.index + 1);
     const append = appendsById.get(event.eventId);
     if (append && append.outcome !== 'ok' && typeof append.expected === 'number' && event.index !== append.expected) {
-      report('expected-count', `${event.eventId} (outcome ${append.outcome}) was written with expected count ${append.expected} on ${event.stream} at index ${event.index}`);
+      report(
+        'expected-count',
+        `${event.eventId} (outcome ${append.outcome}) was written with expected count ${append.expected}` +
+          ` on ${event.stream} at index ${event.index}`,
+      );
     }
   }
-
-  const valid = VIOLATION_CLASSES.every((c) => byClass[c] === 0);
-  return { valid, byClass, violations, summary: { appends: counts, unknownWritten, readers: history.reads.length, eventsObserved, finalEvents: final.events.length } };
 }
 
 /** A reader of the whole log sees positions from its start, each once, in order, without gaps. */
@@ -150,7 +262,11 @@ function checkReaderOrder(read: ReadOperation, report: (cls: ViolationClass, det
     if (event.position <= previous) {
       report('non-monotonic', `${read.process} (${read.kind}) saw position ${event.position} after ${previous}`);
     } else if (event.position > previous + 1) {
-      report('skipped-position', `${read.process} (${read.kind}) went from position ${previous} to ${event.position}, skipping ${event.position - previous - 1}`);
+      report(
+        'skipped-position',
+        `${read.process} (${read.kind}) went from position ${previous} to ${event.position},` +
+          ` skipping ${event.position - previous - 1}`,
+      );
     }
     previous = Math.max(previous, event.position);
   }

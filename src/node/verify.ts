@@ -6,7 +6,7 @@ import { SparseIndex } from '../storage/sparse-index.js';
 import { batchFirstPosition } from '../storage/record.js';
 import { scanSegment } from '../storage/segment-scan.js';
 import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
-import { applyEvent, newEngineState } from '../engine/state.js';
+import { applyEvent, newEngineState, type EngineState } from '../engine/state.js';
 import { DEFAULT_ID_WINDOW } from '../engine/id-window.js';
 import { loadCheckpoint } from './checkpoints.js';
 import { decodeForReplay } from './event-codec.js';
@@ -77,34 +77,7 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
       break;
     }
   }
-  if (problems.length === 0) {
-    const checkpoint = await loadCheckpoint(join(root, 'checkpoints'), state.nextPosition - 1, DEFAULT_ID_WINDOW, fs);
-    if (checkpoint) {
-      for (const [stream, entry] of checkpoint.streams) {
-        const replayed = state.streams.get(stream);
-        const prefixOk =
-          replayed &&
-          replayed.count >= entry.count &&
-          entry.positions.subarray(0, entry.count).every((p, k) => p === replayed.positions[k]);
-        if (!prefixOk)
-          problems.push(
-            `checkpoint at ${checkpoint.nextPosition - 1} disagrees with the log for stream ${JSON.stringify(stream)}`,
-          );
-      }
-      // Claims held: comparable when the checkpoint is at the log's end (both are then the same state).
-      if (checkpoint.nextPosition === state.nextPosition) {
-        const key = (c: { set: string; value: string; stream: string; position: number }): string =>
-          JSON.stringify([c.set, c.value, c.stream, c.position]);
-        const replayed = new Set(state.claims.heldAt(state.nextPosition - 1).map(key));
-        const stored = checkpoint.claims.heldAt(checkpoint.nextPosition - 1).map(key);
-        if (stored.length !== replayed.size || stored.some((claim) => !replayed.has(claim))) {
-          problems.push(
-            `checkpoint at ${checkpoint.nextPosition - 1} holds ${stored.length} claims, the log ${replayed.size}, or different ones`,
-          );
-        }
-      }
-    }
-  }
+  if (problems.length === 0) problems.push(...(await verifyCheckpoint(root, state, fs)));
   return {
     ok: problems.length === 0,
     segments: bases.length,
@@ -113,6 +86,35 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
     tornTailBytes,
     problems,
   };
+}
+
+/**
+ * The newest index checkpoint must agree with the full replay: each stream's positions a prefix
+ * of the replayed ones, and, when it is at the log's end, the same claims held.
+ */
+async function verifyCheckpoint(root: string, state: EngineState, fs: FileSystem): Promise<string[]> {
+  const problems: string[] = [];
+  const checkpoint = await loadCheckpoint(join(root, 'checkpoints'), state.nextPosition - 1, DEFAULT_ID_WINDOW, fs);
+  if (!checkpoint) return problems;
+  const at = checkpoint.nextPosition - 1;
+  for (const [stream, entry] of checkpoint.streams) {
+    const replayed = state.streams.get(stream);
+    const prefixOk =
+      replayed &&
+      replayed.count >= entry.count &&
+      entry.positions.subarray(0, entry.count).every((p, k) => p === replayed.positions[k]);
+    if (!prefixOk) problems.push(`checkpoint at ${at} disagrees with the log for stream ${JSON.stringify(stream)}`);
+  }
+  // Claims held: comparable when the checkpoint is at the log's end (both are then the same state).
+  if (checkpoint.nextPosition === state.nextPosition) {
+    const key = (c: { set: string; value: string; stream: string; position: number }): string =>
+      JSON.stringify([c.set, c.value, c.stream, c.position]);
+    const replayed = new Set(state.claims.heldAt(state.nextPosition - 1).map(key));
+    const stored = checkpoint.claims.heldAt(at).map(key);
+    if (stored.length !== replayed.size || stored.some((claim) => !replayed.has(claim)))
+      problems.push(`checkpoint at ${at} holds ${stored.length} claims, the log ${replayed.size}, or different ones`);
+  }
+  return problems;
 }
 
 /**
@@ -133,9 +135,8 @@ async function verifyIndexFile(
   for (const { position, offset } of loaded.index.entries()) {
     const actual = batchStarts.get(offset);
     if (actual !== position) {
-      problems.push(
-        `${file}: entry for position ${position} points at byte ${offset}, where ${actual === undefined ? 'no batch starts' : `the batch starts at position ${actual}`}`,
-      );
+      const found = actual === undefined ? 'no batch starts' : `the batch starts at position ${actual}`;
+      problems.push(`${file}: entry for position ${position} points at byte ${offset}, where ${found}`);
     }
   }
   return problems;
