@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { connect } from '../../src/index.js';
 import { startNewsfeed } from '../../examples/newsfeed/newsfeed.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -25,8 +25,9 @@ describe('example: newsfeed, history up to a version then live', () => {
     await mkdir(OUTPUT, { recursive: true });
     const feed = await startNewsfeed({ dir: await tempDir('ordo-newsfeed') });
     const writer = await connect(feed.ordo.urls.tcp);
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
+    let browser: Browser | undefined;
     try {
+      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
       for (let i = 0; i < 5; i++) await writer.append('feed', { type: 'Posted', data: { text: `item ${i}` } });
       const page = await browser.newPage();
       page.setDefaultTimeout(10_000);
@@ -61,7 +62,7 @@ describe('example: newsfeed, history up to a version then live', () => {
       );
       await page.screenshot({ path: join(OUTPUT, 'newsfeed.png'), fullPage: true });
     } finally {
-      await browser.close();
+      await browser?.close();
       await writer.close();
       await feed.close();
     }
