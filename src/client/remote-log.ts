@@ -1,22 +1,19 @@
 import { ByteWriter } from '../protocol/bytes.js';
-import { DEFAULT_MAX_FRAME_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
 import { validateClaimChanges } from '../types/claims.js';
 import { RandomIds } from '../types/random-ids.js';
-import { FrameDecoder, type Frame } from '../protocol/frame.js';
 import {
   writeAppend,
   writeAppendMany,
   writeCount,
   writeExistsOrWrite,
   writeHead,
-  writeHello,
   writePing,
   writePublishTransient,
   writeRead,
   writeReadAll,
   writeStreams,
 } from '../protocol/requests.js';
-import { readResponse, type Response } from '../protocol/responses.js';
+import type { Response } from '../protocol/responses.js';
 import {
   AbortedError,
   InvalidArgumentError,
@@ -24,7 +21,6 @@ import {
   LogClosedError,
   NotLeaderError,
   type OrdoError,
-  ProtocolError,
   TimeoutError,
   UnavailableError,
   describe,
@@ -59,22 +55,17 @@ import {
 } from '../types/validate.js';
 import { appendResult, eventsPage, unexpected, validateAck, validateConsistency } from './answers.js';
 import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions } from './connect-options.js';
+import { CONNECTION_ID, Connection } from './connection.js';
 import { scheduleTurnEnd } from './outgoing.js';
 import { pagedEvents, streamPages, type PageRequest } from './paging.js';
-import { PendingRequests, type Pending } from './pending-requests.js';
+import { PendingRequests } from './pending-requests.js';
 import { RemoteSubscription, type SubscriptionHost } from './remote-subscription.js';
-import type { ClientTransport, TransportFactory } from './transport.js';
-import { parseLeaderUrl } from './urls.js';
+import type { TransportFactory } from './transport.js';
 
 export type { ConnectOptions } from './connect-options.js';
 
 /** How often deadlines are checked and an idle connection is pinged. */
 const SWEEP_INTERVAL_MS = 200;
-const PING_INTERVAL_MS = 5_000;
-/** A connection that sent nothing for this long (pings included) is considered dead. */
-const DEAD_CONNECTION_MS = 15_000;
-/** The id of connection-level frames (handshake, protocol errors). */
-const CONNECTION_ID = 0;
 const MAX_REQUEST_ID = 0xffff_ffff;
 
 /**
@@ -93,39 +84,21 @@ export class RemoteEventLog implements EventLog {
   private readonly allSubscriptions = new Set<RemoteSubscription>();
   private readonly options: ResolvedConnectOptions;
   private nextId = 1;
-  private transport: ClientTransport | undefined;
-  private generation = 0;
-  private ready = false;
-  private connecting = false;
   private isClosed = false;
-  private attempt = 0;
-  private urlIndex = 0;
-  private lastError: Error | undefined;
-  private lostConnections = 0;
-  private leaderRedirects = 0;
-  private lastReceived = 0;
-  private lastPing = 0;
   private flushScheduled = false;
-  private maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
   private readonly sweeper: ReturnType<typeof setInterval>;
   private firstConnect: { resolve: () => void; reject: (error: Error) => void } | undefined;
   private readonly subscriptionHost: SubscriptionHost;
+  private readonly connection: Connection;
 
-  /** The URLs given, plus leaders the servers pointed us to. */
-  private readonly urls: URL[];
-
-  constructor(
-    urls: readonly URL[],
-    private readonly transportFor: (url: URL) => TransportFactory,
-    options: ConnectOptions = {},
-  ) {
-    this.urls = [...urls];
+  constructor(urls: readonly URL[], transportFor: (url: URL) => TransportFactory, options: ConnectOptions = {}) {
     this.options = resolveConnectOptions(options);
+    this.connection = this.connectionTo(urls, transportFor);
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     (this.sweeper as { unref?: () => void }).unref?.();
     this.subscriptionHost = {
       encode: (write) => {
-        if (!this.ready) return undefined;
+        if (!this.connection.ready) return undefined;
         const id = this.newId();
         write(this.writer, id);
         this.scheduleFlush();
@@ -135,7 +108,7 @@ export class RemoteEventLog implements EventLog {
       unregister: (id) => this.subscriptions.delete(id),
       later: (action) => {
         const timer = setTimeout(() => {
-          if (this.ready) action();
+          if (this.connection.ready) action();
         }, this.options.reconnectDelayMs);
         (timer as { unref?: () => void }).unref?.();
       },
@@ -149,16 +122,17 @@ export class RemoteEventLog implements EventLog {
       const first = this.firstConnect;
       if (!first) return;
       this.firstConnect = undefined;
-      const servers = this.urls.map((url) => url.href).join(', ');
+      const servers = this.connection.urls.map((url) => url.href).join(', ');
+      const { lastError } = this.connection;
       first.reject(
         new UnavailableError(
-          `no Ordo server reachable at ${servers} within ${this.options.connectTimeoutMs} ms${this.lastError ? `: ${this.lastError.message}` : ''}`,
-          this.lastError,
+          `no Ordo server reachable at ${servers} within ${this.options.connectTimeoutMs} ms${lastError ? `: ${lastError.message}` : ''}`,
+          lastError,
         ),
       );
       void this.close();
     }, this.options.connectTimeoutMs);
-    this.connectNow();
+    this.connection.connect();
     return started.finally(() => clearTimeout(timer));
   }
 
@@ -175,12 +149,17 @@ export class RemoteEventLog implements EventLog {
 
   /** True while a connection is established and past its handshake. */
   get connected(): boolean {
-    return this.ready;
+    return this.connection.ready;
   }
 
   /** Connections lost since `connect` (each followed by a reconnect attempt). */
   get disconnects(): number {
-    return this.lostConnections;
+    return this.connection.disconnects;
+  }
+
+  /** Writes sent again because the node they reached was not the leader. */
+  get redirects(): number {
+    return this.connection.redirects;
   }
 
   // ---- the EventLog interface ----
@@ -371,10 +350,7 @@ export class RemoteEventLog implements EventLog {
     this.flush();
     for (const subscription of this.allSubscriptions) subscription.close();
     this.flush();
-    this.generation++;
-    this.transport?.close();
-    this.transport = undefined;
-    this.ready = false;
+    this.connection.close();
     const error = new LogClosedError('finish the request');
     this.pending.failAll(error);
   }
@@ -393,11 +369,12 @@ export class RemoteEventLog implements EventLog {
     const start = writer.offset;
     write(writer, id);
     const size = writer.offset - start;
-    if (size > this.maxFrameBytes) {
+    const { maxFrameBytes, ready } = this.connection;
+    if (size > maxFrameBytes) {
       writer.offset = start;
       return Promise.reject(
         new LimitExceededError(
-          `${operation} of ${size} bytes exceeds the server's maximum frame of ${this.maxFrameBytes} bytes; split it`,
+          `${operation} of ${size} bytes exceeds the server's maximum frame of ${maxFrameBytes} bytes; split it`,
         ),
       );
     }
@@ -405,14 +382,14 @@ export class RemoteEventLog implements EventLog {
     // bytes it handed out). While disconnected they are copied out and the writer rewound:
     // they go out from `frame` once connected.
     let frame = writer.bytes.subarray(start, writer.offset);
-    if (!this.ready) {
+    if (!ready) {
       frame = frame.slice();
       writer.offset = start;
     } else {
       this.scheduleFlush();
     }
     const deadline = Date.now() + this.options.timeoutMs;
-    return this.pending.add(id, { frame, sent: this.ready, operation, deadline, signal, accept });
+    return this.pending.add(id, { frame, sent: ready, operation, deadline, signal, accept });
   }
 
   /** A paged read (see PageRequest): `write` encodes one page's request. */
@@ -481,53 +458,31 @@ export class RemoteEventLog implements EventLog {
   private flush(): void {
     if (this.writer.offset === 0) return;
     const bytes = this.writer.take();
-    if (this.ready) this.transport?.send(bytes);
+    this.connection.send(bytes);
   }
 
   // ---- connection ----
 
-  private connectNow(): void {
-    if (this.isClosed || this.connecting) return;
-    this.connecting = true;
-    const generation = ++this.generation;
-    const url = this.urls[this.urlIndex++ % this.urls.length]!;
-    const decoder = new FrameDecoder(DEFAULT_MAX_FRAME_BYTES, (frame) => this.onFrame(frame, generation));
-    this.transportFor(url)(url, {
-      onData: (bytes) => {
-        if (generation !== this.generation) return;
-        this.lastReceived = Date.now();
-        try {
-          decoder.push(bytes);
-        } catch (error) {
-          this.connectionFailed(generation, error instanceof Error ? error : new ProtocolError(String(error)));
-        }
+  /** The connection, with what it calls back: answers, (re)connects, losses, a refusal, pings. */
+  private connectionTo(urls: readonly URL[], transportFor: (url: URL) => TransportFactory): Connection {
+    return new Connection(urls, transportFor, this.options, {
+      closed: () => this.isClosed,
+      waiting: () => this.pending.size > 0 || this.allSubscriptions.size > 0,
+      connected: () => this.onConnected(),
+      answer: (id, response) => this.onAnswer(id, response),
+      disconnected: () => {
+        for (const subscription of this.allSubscriptions) subscription.suspend();
+        this.subscriptions.clear();
       },
-      onClose: (error) =>
-        this.connectionLost(generation, error ?? new UnavailableError(`${url.href} closed the connection`)),
-    }).then(
-      (transport) => {
-        if (generation !== this.generation) {
-          transport.close();
-          return;
-        }
-        this.transport = transport;
-        this.lastReceived = Date.now();
-        const hello = new ByteWriter(256);
-        writeHello(hello, CONNECTION_ID, PROTOCOL_VERSION, this.options.clientName, this.options.token);
-        transport.send(hello.take());
+      refused: (error) => this.fatal(error),
+      ping: () => {
+        writePing(this.writer, CONNECTION_ID);
+        this.scheduleFlush();
       },
-      (error: Error) => this.connectionLost(generation, error),
-    );
+    });
   }
 
-  private onFrame(frame: Frame, generation: number): void {
-    if (generation !== this.generation) return;
-    const response = readResponse(frame);
-    const id = frame.requestId;
-    if (id === CONNECTION_ID) {
-      this.onConnectionFrame(response, generation);
-      return;
-    }
+  private onAnswer(id: number, response: Response): void {
     const subscription = this.subscriptions.get(id);
     if (subscription) {
       subscription.onResponse(response);
@@ -538,92 +493,22 @@ export class RemoteEventLog implements EventLog {
     if (response.kind === 'error' && response.error instanceof NotLeaderError) {
       // A follower wrote nothing: take the request to the leader (it stays pending, with its
       // deadline, and is re-sent there as the same bytes).
-      this.followLeader(id, pending, response.error);
+      this.connection.followLeader(pending.operation, response.error);
       return;
     }
     this.pending.settle(id, pending).accept(response);
   }
 
-  /**
-   * A cluster node that is not the leader refused a write: reconnect to the leader it named, or,
-   * when it knows none, to the next node (every pending request goes along).
-   */
-  private followLeader(_id: number, pending: Pending, error: NotLeaderError): void {
-    this.leaderRedirects++;
-    const leader = error.leaderUrl !== undefined ? parseLeaderUrl(error.leaderUrl) : undefined;
-    if (leader) {
-      let at = this.urls.findIndex((url) => url.host === leader.host && url.protocol === leader.protocol);
-      if (at < 0) at = this.urls.push(leader) - 1;
-      this.urlIndex = at;
-      this.attempt = 0;
-      this.connectionFailed(
-        this.generation,
-        new UnavailableError(`${pending.operation}: redirected to the leader ${error.leader} at ${error.leaderUrl}`),
-      );
-      return;
-    }
-    // No leader known there (an election runs, or the node left the membership): try the
-    // next node, with the reconnect backoff.
-    this.connectionFailed(this.generation, new UnavailableError(`${pending.operation}: ${error.message}`));
-  }
-
-  /** Writes sent again because the node they reached was not the leader. */
-  get redirects(): number {
-    return this.leaderRedirects;
-  }
-
-  private onConnectionFrame(response: Response, generation: number): void {
-    if (response.kind === 'welcome') {
-      this.ready = true;
-      this.connecting = false;
-      this.attempt = 0;
-      this.maxFrameBytes = response.maxFrameBytes;
-      this.writer.take(); // anything encoded before the handshake is re-sent below from its own bytes
-      this.pending.resend((frame) => this.transport!.send(frame));
-      for (const subscription of this.allSubscriptions) subscription.subscribe();
-      this.flush();
-      const first = this.firstConnect;
-      this.firstConnect = undefined;
-      first?.resolve();
-      if (!first) for (const listener of this.reconnectListeners) listener();
-      return;
-    }
-    if (response.kind === 'error') {
-      const { error } = response;
-      if (!this.ready && (error.code === 'UNAUTHENTICATED' || error.code === 'PROTOCOL_ERROR')) {
-        // The server refused us: retrying with the same token or version cannot help.
-        this.fatal(error);
-        return;
-      }
-      this.connectionFailed(generation, error);
-    }
-    // PONG: `lastReceived` already moved.
-  }
-
-  /** The server broke the protocol (or we did): fail the connection, reconnect. */
-  private connectionFailed(generation: number, error: Error): void {
-    this.transport?.close();
-    this.connectionLost(generation, error);
-  }
-
-  private connectionLost(generation: number, error: Error): void {
-    if (generation !== this.generation) return;
-    this.generation++;
-    this.lastError = error;
-    if (this.ready) this.lostConnections++;
-    this.transport?.close();
-    this.transport = undefined;
-    this.ready = false;
-    this.connecting = false;
-    if (this.isClosed) return;
-    for (const subscription of this.allSubscriptions) subscription.suspend();
-    this.subscriptions.clear();
-    const delay = Math.min(this.options.reconnectDelayMs * 2 ** this.attempt, this.options.maxReconnectDelayMs);
-    this.attempt = Math.min(this.attempt + 1, 30);
-    // Jitter: many clients that lost the same server do not come back in lockstep.
-    const timer = setTimeout(() => this.connectNow(), delay * (0.5 + Math.random() / 2));
-    // Like a socket, the client keeps the process alive while someone waits on it.
-    if (this.pending.size === 0 && this.allSubscriptions.size === 0) (timer as { unref?: () => void }).unref?.();
+  /** A handshake succeeded: what waits goes out, subscriptions resume, the first connect resolves. */
+  private onConnected(): void {
+    this.writer.take(); // anything encoded before the handshake is re-sent below from its own bytes
+    this.pending.resend((frame) => this.connection.send(frame));
+    for (const subscription of this.allSubscriptions) subscription.subscribe();
+    this.flush();
+    const first = this.firstConnect;
+    this.firstConnect = undefined;
+    first?.resolve();
+    if (!first) for (const listener of this.reconnectListeners) listener();
   }
 
   private fatal(error: OrdoError): void {
@@ -638,27 +523,16 @@ export class RemoteEventLog implements EventLog {
   /** Deadlines, and a ping on a quiet connection so a dead peer is noticed. */
   private sweep(): void {
     const now = Date.now();
+    const { ready, lastError } = this.connection;
     this.pending.expire(now, (pending) =>
-      this.ready
+      ready
         ? new TimeoutError(pending.operation, this.options.timeoutMs)
         : new UnavailableError(
-            `${pending.operation}: no connection to an Ordo server within ${this.options.timeoutMs} ms${this.lastError ? ` (${this.lastError.message})` : ''}`,
-            this.lastError,
+            `${pending.operation}: no connection to an Ordo server within ${this.options.timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`,
+            lastError,
           ),
     );
-    if (!this.ready) return;
-    if (now - this.lastReceived > DEAD_CONNECTION_MS) {
-      this.connectionFailed(
-        this.generation,
-        new UnavailableError(`no answer from the server for ${DEAD_CONNECTION_MS} ms`),
-      );
-      return;
-    }
-    if (now - this.lastReceived > PING_INTERVAL_MS && now - this.lastPing > PING_INTERVAL_MS) {
-      this.lastPing = now;
-      writePing(this.writer, CONNECTION_ID);
-      this.scheduleFlush();
-    }
+    this.connection.keepAlive(now);
   }
 
   private ensureOpen(operation: string): void {
