@@ -12,9 +12,9 @@ import type { RandomSource } from './random.js';
 import { answerAppend, answerHeartbeat, answerSnapshot } from './follower.js';
 import { checkProposal } from './proposal.js';
 import { RaftLog } from './raft-log.js';
+import { stepLeader } from './leader.js';
 import { LeaderReads } from './read-index.js';
 import { LeaderReplication } from './replication.js';
-import type { Progress } from './progress.js';
 import { ProgressTracker } from './tracker.js';
 import {
   EMPTY_DATA,
@@ -61,14 +61,17 @@ export class Raft {
   private readonly checkQuorum: boolean;
   private readonly unsafeVote: boolean;
 
-  private electionElapsed = 0;
+  /** Internal to raft/ (public for leader.ts, which steps the leader). */
+  electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
   /** Leader: the index of the last config change proposed; no new one until it is applied. */
   private pendingConfigIndex = 0;
   leadTransferee: NodeId = NONE;
-  private readonly replication: LeaderReplication;
-  private readonly reads: LeaderReads;
+  /** Internal to raft/ (for leader.ts). */
+  readonly replication: LeaderReplication;
+  /** Internal to raft/ (for leader.ts). */
+  readonly reads: LeaderReads;
 
   constructor(options: RaftOptions) {
     this.id = options.id;
@@ -303,7 +306,7 @@ export class Raft {
     }
     switch (this.role) {
       case 'leader':
-        this.stepLeader(m);
+        stepLeader(this, m);
         return;
       case 'candidate':
       case 'pre-candidate':
@@ -337,108 +340,7 @@ export class Raft {
     }
   }
 
-  // ---- leader ----
-
-  private stepLeader(m: Message): void {
-    switch (m.type) {
-      case 'beat':
-        this.replication.broadcastHeartbeat(this.reads.lastContext());
-        return;
-      case 'check-quorum':
-        if (!this.tracker.quorumActive(this.id)) {
-          this.becomeFollower(this.term, NONE);
-          return;
-        }
-        for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.recentActive = false;
-        return;
-      case 'propose':
-        // Handled by propose(): a proposal is never a message in this implementation.
-        return;
-      case 'read-index':
-        this.reads.request(m, this.term);
-        return;
-      case 'transfer-leader':
-        this.leaderTransfer(m.from);
-        return;
-      default:
-        break;
-    }
-    const pr = this.tracker.progress.get(m.from);
-    if (!pr) return; // not a member (any more)
-    switch (m.type) {
-      case 'append-response':
-        this.onAppendResponse(m, pr);
-        return;
-      case 'heartbeat-response':
-        this.onHeartbeatResponse(m, pr);
-        return;
-      case 'snapshot-status':
-        if (pr.state !== 'snapshot') return;
-        if (m.reject) pr.pendingSnapshot = 0;
-        pr.becomeProbe();
-        // Wait for the follower's answer (or a heartbeat) before the next append.
-        pr.probeSent = true;
-        return;
-      case 'unreachable':
-        if (pr.state === 'replicate') pr.becomeProbe();
-        return;
-      default:
-        return;
-    }
-  }
-
-  /** A follower's answer to an append: move its progress, then commit and send what is due. */
-  private onAppendResponse(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    if (m.reject) {
-      let hint = m.rejectHint;
-      if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
-      if (pr.maybeDecrTo(m.index, hint)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.replication.sendAppend(m.from);
-      }
-      return;
-    }
-    const wasPaused = pr.isPaused();
-    // Also when the follower had this already but we fell back to probing it (e.g. it was unreachable).
-    if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === 'probe')) return;
-    if (pr.state === 'probe') pr.becomeReplicate();
-    else if (pr.state === 'snapshot' && pr.match >= pr.pendingSnapshot) {
-      pr.becomeProbe();
-      pr.becomeReplicate();
-    } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
-    if (this.maybeCommit()) {
-      this.reads.release(this.term);
-      this.replication.broadcastAppend();
-    } else if (wasPaused) {
-      this.replication.sendAppend(m.from);
-    }
-    // Stream on while the window allows.
-    while (this.replication.maybeSendAppend(m.from, false)) {
-      /* keep sending */
-    }
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.send(message({ type: 'timeout-now', to: m.from }));
-    }
-  }
-
-  private onHeartbeatResponse(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    pr.probeSent = false;
-    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-    if (pr.match < this.log.lastIndex()) this.replication.sendAppend(m.from);
-    this.reads.onHeartbeatAck(m);
-  }
-
-  private leaderTransfer(transferee: NodeId): void {
-    if (!this.tracker.isVoter(transferee) || transferee === this.id) return;
-    if (this.leadTransferee === transferee) return;
-    this.leadTransferee = transferee;
-    this.electionElapsed = 0;
-    const pr = this.tracker.progress.get(transferee)!;
-    if (pr.match === this.log.lastIndex()) this.send(message({ type: 'timeout-now', to: transferee }));
-    else this.replication.sendAppend(transferee);
-  }
+  // ---- leader (its step is in leader.ts) ----
 
   private committedEntryInCurrentTerm(): boolean {
     return this.log.term(this.log.committed) === this.term;
@@ -463,7 +365,8 @@ export class Raft {
     return stamped;
   }
 
-  private maybeCommit(): boolean {
+  /** Internal to raft/ (for leader.ts). */
+  maybeCommit(): boolean {
     return this.log.maybeCommit(this.tracker.committed(), this.term);
   }
 
@@ -614,7 +517,8 @@ export class Raft {
 
   // ---- sending ----
 
-  private send(m: Message, stampTerm = true): void {
+  /** Internal to raft/ (for leader.ts). */
+  send(m: Message, stampTerm = true): void {
     if (m.from === NONE) m.from = this.id;
     if (stampTerm && m.term === 0 && m.type !== 'transfer-leader' && m.type !== 'read-index') m.term = this.term;
     this.msgs.push(m);
