@@ -61,63 +61,18 @@ export function addClusterCommands(program: Command, defaultHttp: string): void 
 
   withHttp(cluster.command('status'))
     .description("role, term, leader, commit and applied entries; on the leader, each member's match and lag")
-    .action(async (options: { http: string; token?: string }) => {
-      const view = (await call(options.http, options.token, 'GET', '/cluster')) as ClusterView;
-      const { node } = view;
-      const members = Object.fromEntries(
-        Object.entries(node.progress).map(([id, p]) => [
-          id,
-          { match: p.match, lag: node.lastIndex - p.match, state: p.state, active: p.recentActive },
-        ]),
-      );
-      console.log(
-        JSON.stringify(
-          {
-            id: node.id,
-            role: node.role,
-            term: node.term,
-            leader: node.leader || null,
-            commit: node.commit,
-            applied: node.applied,
-            lastIndex: node.lastIndex,
-            voters: node.config.voters,
-            learners: node.config.learners,
-            ...(node.role === 'leader' ? { members } : {}),
-            peers: view.peers,
-          },
-          null,
-          2,
-        ),
-      );
-    });
+    .action(printStatus);
 
   withHttp(cluster.command('add <id>'))
     .description(
       "add a node (listed in every node's --peers) as a learner, wait until it has caught up, then make it a voter",
     )
     .option('--learner', 'leave it a learner')
-    .action(async (id: string, options: { http: string; token?: string; learner?: boolean }) => {
-      await call(options.http, options.token, 'POST', '/cluster/members', { id, role: 'learner' });
-      console.error(`${id} added as a learner; waiting for it to catch up…`);
-      if (options.learner) return;
-      const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
-      for (;;) {
-        const { node } = (await call(options.http, options.token, 'GET', '/cluster')) as ClusterView;
-        const match = node.progress[id]?.match ?? 0;
-        if (node.lastIndex - match <= CAUGHT_UP_ENTRIES) break;
-        if (Date.now() > deadline)
-          throw new UnavailableError(
-            `${id} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms (it has entry ${match} of ${node.lastIndex}); it stays a learner`,
-          );
-        await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
-      }
-      const result = await call(options.http, options.token, 'POST', '/cluster/members', { id, role: 'voter' });
-      console.log(JSON.stringify(result, null, 2));
-    });
+    .action(addMember);
 
   withHttp(cluster.command('remove <id>'))
     .description('remove a node from the membership (the leader too: it steps down once the change is applied)')
-    .action(async (id: string, options: { http: string; token?: string }) => {
+    .action(async (id: string, options: HttpOptions) => {
       console.log(
         JSON.stringify(
           await call(options.http, options.token, 'DELETE', `/cluster/members/${encodeURIComponent(id)}`),
@@ -129,8 +84,66 @@ export function addClusterCommands(program: Command, defaultHttp: string): void 
 
   withHttp(cluster.command('transfer-leader <id>'))
     .description('hand leadership to a voter: it catches up, then campaigns at once')
-    .action(async (id: string, options: { http: string; token?: string }) => {
+    .action(async (id: string, options: HttpOptions) => {
       if (id === '') throw new CommanderArgumentError('transfer-leader needs a node id');
       console.log(JSON.stringify(await call(options.http, options.token, 'POST', '/cluster/leader', { id }), null, 2));
     });
+}
+
+/** Options every cluster command takes. */
+interface HttpOptions {
+  http: string;
+  token?: string;
+}
+
+/** `cluster status`: the node's view, with each member's match and lag when it leads. */
+async function printStatus(options: HttpOptions): Promise<void> {
+  const view = (await call(options.http, options.token, 'GET', '/cluster')) as ClusterView;
+  const { node } = view;
+  const members = Object.fromEntries(
+    Object.entries(node.progress).map(([id, p]) => [
+      id,
+      { match: p.match, lag: node.lastIndex - p.match, state: p.state, active: p.recentActive },
+    ]),
+  );
+  console.log(
+    JSON.stringify(
+      {
+        id: node.id,
+        role: node.role,
+        term: node.term,
+        leader: node.leader || null,
+        commit: node.commit,
+        applied: node.applied,
+        lastIndex: node.lastIndex,
+        voters: node.config.voters,
+        learners: node.config.learners,
+        ...(node.role === 'leader' ? { members } : {}),
+        peers: view.peers,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+/** `cluster add`: a learner first, a voter once it has caught up (a voter far behind would stall commits). */
+async function addMember(id: string, options: HttpOptions & { learner?: boolean }): Promise<void> {
+  await call(options.http, options.token, 'POST', '/cluster/members', { id, role: 'learner' });
+  console.error(`${id} added as a learner; waiting for it to catch up…`);
+  if (options.learner) return;
+  const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+  for (;;) {
+    const { node } = (await call(options.http, options.token, 'GET', '/cluster')) as ClusterView;
+    const match = node.progress[id]?.match ?? 0;
+    if (node.lastIndex - match <= CAUGHT_UP_ENTRIES) break;
+    if (Date.now() > deadline)
+      throw new UnavailableError(
+        `${id} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms` +
+          ` (it has entry ${match} of ${node.lastIndex}); it stays a learner`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
+  }
+  const result = await call(options.http, options.token, 'POST', '/cluster/members', { id, role: 'voter' });
+  console.log(JSON.stringify(result, null, 2));
 }
