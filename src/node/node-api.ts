@@ -1,6 +1,7 @@
 import type { Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { ClaimChanges } from '../types/claims.js';
 import type { Expected } from '../types/errors.js';
+import type { LogMetrics } from '../types/log-metrics.js';
 import type {
   AckMode,
   Event,
@@ -59,22 +60,8 @@ export interface OpenReport {
   replayedEvents: number;
 }
 
-/** Running totals and gauges for /metrics. */
-export interface LogMetrics {
-  /** The high-water mark. */
-  headPosition: number;
-  /** Appends accepted since open (an appendMany is one). */
-  appends: number;
-  appendedEvents: number;
-  /** Bytes written to segments since open. */
-  bytesWritten: number;
-  fsyncs: number;
-  streams: number;
-  /** Subscriptions on the live tail (those catching up from disk are not counted). */
-  liveSubscribers: number;
-  /** How far the slowest live subscriber is behind the high-water mark, in events. */
-  maxSubscriberLag: number;
-}
+// Defined with the shared types, so the browser console can name it without the node's code.
+export type { LogMetrics };
 
 /** A subscription as a server pumps it: besides the iterator, it hands over what is ready without waiting. */
 export interface NodeSubscription extends Subscription<Event | TransientEvent> {

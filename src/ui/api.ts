@@ -1,3 +1,4 @@
+import type { LogMetrics } from '../types/log-metrics.js';
 import type { RaftStatus } from '../raft/index.js';
 
 /** The console's access to the server: the HTTP API of the page's own origin, with the session's token. */
@@ -81,16 +82,7 @@ export interface Stats {
   time: number;
   node: RaftStatus;
   peers: Record<string, string>;
-  log: {
-    headPosition: number;
-    appends: number;
-    appendedEvents: number;
-    bytesWritten: number;
-    fsyncs: number;
-    streams: number;
-    liveSubscribers: number;
-    maxSubscriberLag: number;
-  };
+  log: LogMetrics;
   fsync: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
   models: Array<{
     name: string;
