@@ -1,4 +1,5 @@
 import type { EventJson } from './api';
+import { Table } from './table';
 
 /** One event: where it is, what it is, and its data (JSON pretty-printed, bytes as base64). */
 export function EventRow({ event }: { event: EventJson }) {
@@ -21,22 +22,10 @@ export function EventRow({ event }: { event: EventJson }) {
 
 export function EventTable({ events }: { events: EventJson[] }) {
   return (
-    <table class="events">
-      <thead>
-        <tr>
-          <th>position</th>
-          <th>stream</th>
-          <th>index</th>
-          <th>type</th>
-          <th>timestamp (UTC)</th>
-          <th>data</th>
-        </tr>
-      </thead>
-      <tbody>
-        {events.map((event) => (
-          <EventRow key={`${event.position}-${event.id}`} event={event} />
-        ))}
-      </tbody>
-    </table>
+    <Table class="events" columns={['position', 'stream', 'index', 'type', 'timestamp (UTC)', 'data']}>
+      {events.map((event) => (
+        <EventRow key={`${event.position}-${event.id}`} event={event} />
+      ))}
+    </Table>
   );
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { eventSource, type Stats } from './api';
 import { Chart } from './chart';
+import { Table } from './table';
 
 /** Samples kept for the charts: five minutes at one a second. */
 const HISTORY = 300;
@@ -60,45 +61,33 @@ export function Overview() {
         <Card label="fsync p99 (last s)" value={`${stats.fsync.p99Ms.toFixed(2)} ms`} />
       </div>
       <h3>Nodes</h3>
-      <table class="nodes">
-        <thead>
-          <tr>
-            <th>node</th>
-            <th>role</th>
-            <th>term</th>
-            <th>match / commit</th>
-            <th>lag (entries)</th>
-            <th>health</th>
-          </tr>
-        </thead>
-        <tbody>
-          {members.map((id) => {
-            const self = id === node.id;
-            const progress = node.progress[id];
-            const match = self ? node.lastIndex : progress?.match;
-            const lag = match === undefined ? undefined : Math.max(0, node.lastIndex - match);
-            const healthy = self || (progress ? progress.recentActive : undefined);
-            return (
-              <tr key={id} data-node={id}>
-                <td>
-                  {id}
-                  {self ? ' (this node)' : ''}
-                  {node.config.learners.includes(id) ? ' · learner' : ''}
-                </td>
-                <td>{self ? node.role : id === node.leader ? 'leader' : node.role === 'leader' ? 'follower' : '—'}</td>
-                <td>{self ? node.term : ''}</td>
-                <td>
-                  {match ?? '?'} / {node.commit}
-                </td>
-                <td>{lag ?? (node.role === 'leader' ? '?' : 'ask the leader')}</td>
-                <td class={healthy === false ? 'bad' : healthy ? 'good' : 'muted'}>
-                  {healthy === undefined ? 'unknown here' : healthy ? 'active' : 'not heard from'}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <Table class="nodes" columns={['node', 'role', 'term', 'match / commit', 'lag (entries)', 'health']}>
+        {members.map((id) => {
+          const self = id === node.id;
+          const progress = node.progress[id];
+          const match = self ? node.lastIndex : progress?.match;
+          const lag = match === undefined ? undefined : Math.max(0, node.lastIndex - match);
+          const healthy = self || (progress ? progress.recentActive : undefined);
+          return (
+            <tr key={id} data-node={id}>
+              <td>
+                {id}
+                {self ? ' (this node)' : ''}
+                {node.config.learners.includes(id) ? ' · learner' : ''}
+              </td>
+              <td>{self ? node.role : id === node.leader ? 'leader' : node.role === 'leader' ? 'follower' : '—'}</td>
+              <td>{self ? node.term : ''}</td>
+              <td>
+                {match ?? '?'} / {node.commit}
+              </td>
+              <td>{lag ?? (node.role === 'leader' ? '?' : 'ask the leader')}</td>
+              <td class={healthy === false ? 'bad' : healthy ? 'good' : 'muted'}>
+                {healthy === undefined ? 'unknown here' : healthy ? 'active' : 'not heard from'}
+              </td>
+            </tr>
+          );
+        })}
+      </Table>
       <p class="muted">
         leader: {node.leader || 'none known'} · commit index {node.commit} · applied {node.applied}
       </p>

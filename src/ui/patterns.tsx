@@ -1,5 +1,13 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { eventSource, type Stats } from './api';
+import { Table } from './table';
+
+type ModelRow = Stats['models'][number];
+type ConsumerRow = Stats['consumers'][number];
+
+/** A column of a status table: its header, what a row shows in it, and the cell's class. */
+type Column<T> = [header: string, cell: (row: T) => ComponentChildren, cellClass?: string | ((row: T) => string)];
 
 /** Models and consumers the server hosts (`ordo serve --models/--consumers`), live. */
 export function Patterns() {
@@ -13,77 +21,61 @@ export function Patterns() {
   }, []);
   if (!stats) return <p class="muted">connecting…</p>;
   const head = stats.log.headPosition;
+  const lag: Column<{ position: number }> = ['lag', (row) => Math.max(0, head - row.position), 'num'];
+  const lastError: Column<{ lastError?: string }> = ['last error', (row) => row.lastError ?? '', 'muted'];
+  const modelColumns: Array<Column<ModelRow>> = [
+    ['model', (m) => <a href={`/models/${encodeURIComponent(m.name)}`}>{m.name}</a>],
+    ['state', (m) => m.state],
+    ['position', (m) => m.position, 'num'],
+    lag,
+    ['events', (m) => m.events, 'num'],
+    ['snapshots written', (m) => m.snapshotsWritten, 'num'],
+    lastError,
+  ];
+  const consumerColumns: Array<Column<ConsumerRow>> = [
+    ['consumer', (c) => c.name],
+    ['state', (c) => c.state, (c) => (c.state === 'running' ? 'good' : 'bad')],
+    ['position', (c) => c.position, 'num'],
+    ['checkpoint', (c) => c.checkpoint, 'num'],
+    lag,
+    ['failures', (c) => c.failures, 'num'],
+    ['handled', (c) => c.handled, 'num'],
+    lastError,
+  ];
   return (
     <section>
       <h2>Models</h2>
       {stats.models.length === 0 ? (
         <p class="muted">this server hosts no models (ordo serve --models ./models.js)</p>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>model</th>
-              <th>state</th>
-              <th>position</th>
-              <th>lag</th>
-              <th>events</th>
-              <th>snapshots written</th>
-              <th>last error</th>
-            </tr>
-          </thead>
-          <tbody>
-            {stats.models.map((m) => (
-              <tr key={m.name}>
-                <td>
-                  <a href={`/models/${encodeURIComponent(m.name)}`}>{m.name}</a>
-                </td>
-                <td>{m.state}</td>
-                <td class="num">{m.position}</td>
-                <td class="num">{Math.max(0, head - m.position)}</td>
-                <td class="num">{m.events}</td>
-                <td class="num">{m.snapshotsWritten}</td>
-                <td class="muted">{m.lastError ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <StatusTable rows={stats.models} columns={modelColumns} />
       )}
       <h2>Consumers</h2>
       {stats.consumers.length === 0 ? (
         <p class="muted">this server runs no consumers (ordo serve --consumers ./consumers.js)</p>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>consumer</th>
-              <th>state</th>
-              <th>position</th>
-              <th>checkpoint</th>
-              <th>lag</th>
-              <th>failures</th>
-              <th>handled</th>
-              <th>last error</th>
-            </tr>
-          </thead>
-          <tbody>
-            {stats.consumers.map((c) => (
-              <tr key={c.name}>
-                <td>{c.name}</td>
-                <td class={c.state === 'running' ? 'good' : 'bad'}>{c.state}</td>
-                <td class="num">{c.position}</td>
-                <td class="num">{c.checkpoint}</td>
-                <td class="num">{Math.max(0, head - c.position)}</td>
-                <td class="num">{c.failures}</td>
-                <td class="num">{c.handled}</td>
-                <td class="muted">{c.lastError ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <StatusTable rows={stats.consumers} columns={consumerColumns} />
       )}
       <p class="muted">
         Transforms run in their own processes (transform(log, …)); their output streams are in Streams.
       </p>
     </section>
+  );
+}
+
+/** One row per hosted model or consumer (named uniquely), one cell per column. */
+function StatusTable<T extends { name: string }>({ rows, columns }: { rows: readonly T[]; columns: Array<Column<T>> }) {
+  return (
+    <Table columns={columns.map(([header]) => header)}>
+      {rows.map((row) => (
+        <tr key={row.name}>
+          {columns.map(([header, cell, cellClass]) => (
+            <td key={header} class={typeof cellClass === 'function' ? cellClass(row) : cellClass}>
+              {cell(row)}
+            </td>
+          ))}
+        </tr>
+      ))}
+    </Table>
   );
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type EventJson } from './api';
 import { EventTable } from './event-view';
+import { Table } from './table';
 
 const PAGE = 50;
 
@@ -27,24 +28,16 @@ export function Streams() {
         onInput={(e) => (setPrefix((e.target as HTMLInputElement).value), setLimit(PAGE))}
       />
       {error && <p class="error">{error}</p>}
-      <table class="streams">
-        <thead>
-          <tr>
-            <th>stream</th>
-            <th>count</th>
+      <Table class="streams" columns={['stream', 'count']}>
+        {streams.slice(0, limit).map((s) => (
+          <tr key={s.stream}>
+            <td>
+              <a href={`#/streams/${encodeURIComponent(s.stream)}`}>{s.stream}</a>
+            </td>
+            <td class="num">{s.count}</td>
           </tr>
-        </thead>
-        <tbody>
-          {streams.slice(0, limit).map((s) => (
-            <tr key={s.stream}>
-              <td>
-                <a href={`#/streams/${encodeURIComponent(s.stream)}`}>{s.stream}</a>
-              </td>
-              <td class="num">{s.count}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       {streams.length > limit && (
         <button type="button" onClick={() => setLimit(limit + PAGE)}>
           more streams
