@@ -304,18 +304,10 @@ export class Raft {
       default:
         break;
     }
-    switch (this.role) {
-      case 'leader':
-        stepLeader(this, m);
-        return;
-      case 'candidate':
-      case 'pre-candidate':
-        this.stepCandidate(m);
-        return;
-      case 'follower':
-        this.stepFollower(m);
-        return;
-    }
+    // Candidates and pre-candidates share one step: both count votes and yield to a leader.
+    if (this.role === 'leader') stepLeader(this, m);
+    else if (this.role === 'follower') this.stepFollower(m);
+    else this.stepCandidate(m);
   }
 
   private handleVoteRequest(m: Message): void {

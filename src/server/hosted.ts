@@ -7,6 +7,7 @@ import {
   type Consumer,
   type ConsumerOptions,
   type ConsumerState,
+  type ConsumerStatus,
   type AnyModelDefinition,
   type Model,
   type ModelState,
@@ -110,33 +111,24 @@ function registerMetrics(
     stateGauge(registry, 'model', models, MODEL_STATES, (model) => model.status().state);
   }
   if (consumers.size > 0) {
-    const perConsumer = (name: string, help: string, value: (consumer: Consumer) => number) =>
-      gaugePer(registry, 'consumer', consumers, name, help, value);
-    perConsumer(
-      'ordo_consumer_position',
-      'Position of the last event a hosted consumer handled',
-      (consumer) => consumer.status().position,
-    );
+    // Every consumer series reads the consumer's status, taken once per series at scrape time.
+    const perConsumer = (name: string, help: string, value: (status: ConsumerStatus) => number) =>
+      gaugePer(registry, 'consumer', consumers, name, help, (consumer) => value(consumer.status()));
+    perConsumer('ordo_consumer_position', 'Position of the last event a hosted consumer handled', (s) => s.position);
     perConsumer(
       'ordo_consumer_checkpoint',
       "Position a hosted consumer's last checkpoint records",
-      (consumer) => consumer.status().checkpoint,
+      (s) => s.checkpoint,
     );
-    perConsumer(
-      'ordo_consumer_lag_positions',
-      'Committed positions a hosted consumer has not handled yet',
-      (consumer) => Math.max(0, log.committedPosition - consumer.status().position),
+    perConsumer('ordo_consumer_lag_positions', 'Committed positions a hosted consumer has not handled yet', (s) =>
+      Math.max(0, log.committedPosition - s.position),
     );
     perConsumer(
       'ordo_consumer_failures',
       'Consecutive failures of the event a hosted consumer is on',
-      (consumer) => consumer.status().failures,
+      (s) => s.failures,
     );
-    perConsumer(
-      'ordo_consumer_handled',
-      'Events a hosted consumer handled since the server started',
-      (consumer) => consumer.status().handled,
-    );
+    perConsumer('ordo_consumer_handled', 'Events a hosted consumer handled since the server started', (s) => s.handled);
     stateGauge(registry, 'consumer', consumers, CONSUMER_STATES, (consumer) => consumer.status().state);
   }
 }
