@@ -9,9 +9,15 @@ export interface CompareTarget {
   awaited(seconds: number): Promise<number>;
   /** `total` single-message publishes, `inFlight` unacknowledged at a time. Returns acks/s (messages). */
   inFlight(total: number, inFlight: number): Promise<number>;
-  /** `total` messages published `batch` at a time (one append, or JetStream's nearest: a burst awaited together), `inFlight` batches at a time. */
+  /**
+   * `total` messages published `batch` at a time (one append, or JetStream's
+   * nearest: a burst awaited together), `inFlight` batches at a time.
+   */
   batched(total: number, batch: number, inFlight: number): Promise<number>;
-  /** Writes `total` messages to a fresh stream (not timed), then reads them all from the start. Returns messages/s read. */
+  /**
+   * Writes `total` messages to a fresh stream (not timed), then
+   * reads them all from the start. Returns messages/s read.
+   */
   catchUp(total: number): Promise<number>;
   /**
    * Publishes at a fixed `rate` for `seconds` (after one second of warm-up) with a live

@@ -161,11 +161,14 @@ export async function benchCompare(options: {
     conditions: {
       payloadBytes: 100,
       cpus: availableParallelism(),
-      ordo: 'ordo serve in its own process (a cluster: three), fsync always: an ack means fdatasync done (a cluster: at quorum); client connect() over loopback TCP',
+      ordo:
+        'ordo serve in its own process (a cluster: three), fsync always: an ack means fdatasync done' +
+        ' (a cluster: at quorum); client connect() over loopback TCP',
       jetstream: `nats-server ${natsVersion} (Debian), file storage, loopback; nats npm client with noAsyncTraces`,
       jetstreamSyncAlways: syncAlways
         ? 'measured (sync_interval: always)'
-        : `not measured: nats-server ${natsVersion} does not know sync_interval (added in 2.10), so JetStream acks before it fsyncs`,
+        : `not measured: nats-server ${natsVersion} does not know sync_interval (added in 2.10),` +
+          ' so JetStream acks before it fsyncs',
       quick,
     },
   };

@@ -167,7 +167,10 @@ export async function jetStreamTarget(url: string, name: string): Promise<Compar
   };
 }
 
-/** Fills `stream` with `total` messages fast (core NATS publishes, no acks), then waits until the stream holds them all. */
+/**
+ * Fills `stream` with `total` messages fast (core NATS publishes,
+ * no acks), then waits until the stream holds them all.
+ */
 async function fill(nc: NatsConnection, jsm: JetStreamManager, stream: string, total: number): Promise<void> {
   const FLUSH_EVERY = 10_000;
   for (let i = 0; i < total; i++) {

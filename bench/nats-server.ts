@@ -51,7 +51,8 @@ export async function startNatsServer(dir: string, options: { syncAlways?: boole
   const config = join(dir, 'nats.conf');
   writeFileSync(
     config,
-    `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream {\n  store_dir: ${JSON.stringify(join(dir, 'store'))}\n${syncAlways ? '  sync_interval: always\n' : ''}}\n`,
+    `listen: 127.0.0.1:${port}\nmax_payload: 8MB\njetstream {\n  store_dir:` +
+      ` ${JSON.stringify(join(dir, 'store'))}\n${syncAlways ? '  sync_interval: always\n' : ''}}\n`,
   );
   const child: ChildProcess = spawn('nats-server', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {

@@ -64,7 +64,8 @@ export async function ordoTarget(url: string | string[], name = 'Ordo'): Promise
         const { position } = await log.append(stream, events);
         first = Math.min(first, position);
       });
-      // A subscriber reading from the first of them: what a consumer catching up does (nothing else is written meanwhile).
+      // A subscriber reading from the first of them: what a consumer
+      // catching up does (nothing else is written meanwhile).
       const start = performance.now();
       let count = 0;
       const subscription = log.subscribe({ from: first });

@@ -112,7 +112,8 @@ export function markdownTable(rows: BenchRow[]): string {
   const lines = ['| benchmark | value | unit | ratio | note |', '| --- | ---: | --- | --- | --- |'];
   for (const row of rows)
     lines.push(
-      `| ${row.name} | ${fmt(row.value)} | ${row.unit} | ${row.ratio ? `${fmtRatio(row.ratio.value)}× ${row.ratio.of}` : ''} | ${row.note ?? ''} |`,
+      `| ${row.name} | ${fmt(row.value)} | ${row.unit} |` +
+        ` ${row.ratio ? `${fmtRatio(row.ratio.value)}× ${row.ratio.of}` : ''} | ${row.note ?? ''} |`,
     );
   return `${lines.join('\n')}\n`;
 }

@@ -6,7 +6,8 @@
  *
  *   --full            every group, full length
  *   --quick           shorter runs
- *   --only <groups>   comma list of: compare, raw, stream, embedded, remote, cluster, transform (embedded also measures raw, its reference;
+ *   --only <groups>   comma list of: compare, raw, stream, embedded, remote, cluster, transform
+ *                     (embedded also measures raw, its reference;
  *                     remote measures its own raw TCP req/ack reference; cluster its own single node)
  *   --dir <path>      parent of the temporary data directory (decides which disk is measured)
  *   --out <file>      where to save the JSON
@@ -29,7 +30,8 @@ import { writeCompareChart } from './chart.js';
 
 const GROUPS = ['compare', 'raw', 'stream', 'embedded', 'remote', 'cluster', 'transform'] as const;
 type Group = (typeof GROUPS)[number];
-const USAGE = `usage: node dist/bench/run.js [--full | --quick] [--only ${GROUPS.join(',')}] [--dir <path>] [--out <file>]`;
+const USAGE =
+  `usage: node dist/bench/run.js [--full | --quick] [--only ${GROUPS.join(',')}]` + ' [--dir <path>] [--out <file>]';
 
 let values: { quick?: boolean; full?: boolean; only?: string; dir?: string; out?: string; help?: boolean };
 try {
@@ -125,7 +127,8 @@ function finish(): void {
   printTable(rows);
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   console.log(
-    `\n${rows.length} figures in ${seconds} s; Node ${process.version}; data under ${parent}${quick ? '; --quick' : ''}`,
+    `\n${rows.length} figures in ${seconds} s; Node ${process.version};` +
+      ` data under ${parent}${quick ? '; --quick' : ''}`,
   );
   saveJson(rows, out, {
     groups: [...groups],

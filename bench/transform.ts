@@ -36,7 +36,8 @@ export async function benchTransform(options: { dir: string; quick?: boolean }):
     const server = await startServerProcess(join(options.dir, `transform-${i}`));
     try {
       const { p50, p99 } = await measure(server.url, run.instances, run.pauses, seconds);
-      const label = `${run.instances} instance${run.instances > 1 ? 's' : ''}${run.pauses ? `, one paused ${PAUSE_MS} ms every ${PAUSE_EVERY_MS / 1000} s` : ''}`;
+      const paused = run.pauses ? `, one paused ${PAUSE_MS} ms every ${PAUSE_EVERY_MS / 1000} s` : '';
+      const label = `${run.instances} instance${run.instances > 1 ? 's' : ''}${paused}`;
       reference ??= p50;
       rows.push({
         group: GROUP,

@@ -10,15 +10,18 @@ export function formatSummary(result: ChaosResult): string {
     `| --- | ---: |`,
     `| appends acknowledged | ${report.summary.appends.ok} |`,
     `| appends failed (definite: expected-count conflicts) | ${report.summary.appends.failed} |`,
-    `| appends of unknown outcome (written / not) | ${report.summary.appends.unknown} (${report.summary.unknownWritten} / ${report.summary.appends.unknown - report.summary.unknownWritten}) |`,
+    `| appends of unknown outcome (written / not) | ${report.summary.appends.unknown}` +
+      ` (${report.summary.unknownWritten} / ${report.summary.appends.unknown - report.summary.unknownWritten}) |`,
     `| events in the log after healing | ${report.summary.finalEvents} |`,
     `| events observed by readers | ${report.summary.eventsObserved} |`,
     ...Object.entries(result.faults).map(([kind, count]) => `| faults: ${kind} | ${count} |`),
     ...VIOLATION_CLASSES.map((cls) => `| violations: ${cls} | ${report.byClass[cls]} |`),
     `| replicas byte-identical after healing | ${result.converged ? 'yes' : 'NO'} |`,
-    `| longest time without an acknowledged append | ${(result.longestOutageMs / 1000).toFixed(1)} s (from ${(result.longestOutageAt / 1000).toFixed(0)} s) |`,
+    `| longest time without an acknowledged append | ${(result.longestOutageMs / 1000).toFixed(1)}` +
+      ` s (from ${(result.longestOutageAt / 1000).toFixed(0)} s) |`,
     '',
-    `${report.valid && result.converged ? 'PASS' : 'FAIL'} in ${result.seconds.toFixed(0)} s; history in ${result.historyFile}`,
+    `${report.valid && result.converged ? 'PASS' : 'FAIL'} in` +
+      ` ${result.seconds.toFixed(0)} s; history in ${result.historyFile}`,
   ];
   for (const violation of report.violations) lines.push(`  ${violation.class}: ${violation.detail}`);
   return lines.join('\n');

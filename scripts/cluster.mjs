@@ -49,7 +49,8 @@ console.error(
   `\nA 3-node Ordo cluster on loopback (data in ${root}):\n` +
     `  connect: ordo://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}\n` +
     `  status:  npx ordo cluster status --http http://127.0.0.1:${nodes[0].httpPort}\n` +
-    `  kill one (kill -9 <pid>: ${children.map((c, i) => `${nodes[i].id}=${c.pid}`).join(' ')}) and watch another take over.\n`,
+    `  kill one (kill -9 <pid>: ${children.map((c, i) => `${nodes[i].id}=${c.pid}`).join(' ')})` +
+    ` and watch another take over.\n`,
 );
 let stopping = false;
 const stop = () => {

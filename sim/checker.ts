@@ -82,7 +82,8 @@ export class Checker {
     if (expected !== undefined && termAt(index) !== expected) {
       throw new Violation(
         'leader completeness',
-        `${node} leads term ${term} without committed entry ${index} (term ${expected}; its log has ${termAt(index) ?? 'nothing'} there)`,
+        `${node} leads term ${term} without committed entry ${index} (term` +
+          ` ${expected}; its log has ${termAt(index) ?? 'nothing'} there)`,
       );
     }
   }

@@ -434,7 +434,8 @@ class SimCluster {
         if (required !== undefined && read.index < required) {
           throw new Violation(
             'linearizable reads',
-            `${node.id} answered read ${read.context} at ${read.index}, but ${required} was committed before it was asked`,
+            `${node.id} answered read ${read.context} at ${read.index},` +
+              ` but ${required} was committed before it was asked`,
           );
         }
         this.reads.delete(read.context);
@@ -496,7 +497,8 @@ class SimCluster {
           node.disk.setHardState(durableHardState(write.hardState, write.entries, node.disk.storage.lastIndex()));
         this.crash(
           node,
-          `${node.id} crashed mid-write: ${kept} of ${write.entries.length} entries reached the disk (${node.pendingWrites.length} later writes lost)`,
+          `${node.id} crashed mid-write: ${kept} of ${write.entries.length} entries` +
+            ` reached the disk (${node.pendingWrites.length} later writes lost)`,
         );
         return;
       }
@@ -720,7 +722,10 @@ class SimCluster {
       .map((n) => {
         if (!n.raw) return `${n.id}: down`;
         const s = n.raw.status();
-        return `${n.id}: ${s.role} term ${s.term} last ${s.lastIndex} commit ${s.commit} applied ${n.applied} voters ${s.config.voters.join(',')} learners ${s.config.learners.join(',')}`;
+        return (
+          `${n.id}: ${s.role} term ${s.term} last ${s.lastIndex} commit ${s.commit} applied ${n.applied}` +
+          ` voters ${s.config.voters.join(',')} learners ${s.config.learners.join(',')}`
+        );
       })
       .join('; ');
   }

@@ -42,7 +42,8 @@ if (values.unsafe !== undefined && values.unsafe !== 'vote') {
 }
 const unsafe = values.unsafe === 'vote' ? { voteWithoutLogCheck: true } : undefined;
 const replay = (seed: number): string =>
-  `npm run sim -- --seed ${seed} --steps ${steps}${voters ? ` --voters ${voters}` : ''}${unsafe ? ' --unsafe vote' : ''}`;
+  `npm run sim -- --seed ${seed} --steps` +
+  ` ${steps}${voters ? ` --voters ${voters}` : ''}${unsafe ? ' --unsafe vote' : ''}`;
 
 const single = integer('seed', values.seed, 0);
 if (single !== undefined) {
@@ -68,6 +69,7 @@ const seconds = (performance.now() - started) / 1000;
 console.log(
   `${summary.ran} seeds × ${steps} steps in ${seconds.toFixed(1)} s: ${summary.failures.length} violations; ` +
     `${t.acked} appends acked, ${t.elections} elections, ${t.crashes} crashes, ${t.partitions} partitions, ` +
-    `${t.configChanges} config changes, ${t.snapshots} snapshots sent, ${t.reads} reads; slowest heal ${t.maxHealMs} ms`,
+    `${t.configChanges} config changes, ${t.snapshots} snapshots` +
+    ` sent, ${t.reads} reads; slowest heal ${t.maxHealMs} ms`,
 );
 process.exit(summary.failures.length > 0 ? 1 : 0);

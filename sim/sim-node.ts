@@ -129,7 +129,8 @@ export class SimNode {
     if (batch) {
       if (batch.position !== this.engine.nextPosition) {
         throw new Error(
-          `${this.id}: entry ${entry.index} starts at position ${batch.position}, the log is at ${this.engine.nextPosition}`,
+          `${this.id}: entry ${entry.index} starts at position` +
+            ` ${batch.position}, the log is at ${this.engine.nextPosition}`,
         );
       }
       for (const event of batch.events) {

@@ -26,7 +26,8 @@ export async function loadModels(path: string): Promise<Array<ModelDefinition<un
   }
   if (found.size === 0)
     throw new CommanderArgumentError(
-      `--models ${path} exports no model definitions: export defineModel({ name, filter, init, apply, version }) values`,
+      `--models ${path} exports no model definitions: export` +
+        ` defineModel({ name, filter, init, apply, version }) values`,
     );
   return [...found.values()];
 }

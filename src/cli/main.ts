@@ -165,7 +165,8 @@ withLogOptions(program.command('read-all'))
 
 withLogOptions(program.command('replay'))
   .description(
-    'time travel: the state as of a past position. With --reducer, fold the events with its init() and apply(state, event) and print the state as JSON; without, print the events up to that position',
+    'time travel: the state as of a past position. With --reducer, fold the events with its init() and' +
+      ' apply(state, event) and print the state as JSON; without, print the events up to that position',
   )
   .requiredOption('--until <position>', 'last position to include', integer('--until'))
   .option(
@@ -281,11 +282,13 @@ program
   .option('--node-id <id>', "this node's id in a cluster (with --peers)")
   .option(
     '--peers <list>',
-    'every node of the cluster as id=host:port,… (this one included): their binary protocol addresses, where the nodes also talk to each other',
+    'every node of the cluster as id=host:port,… (this one included): their' +
+      ' binary protocol addresses, where the nodes also talk to each other',
   )
   .option(
     '--initial-voters <ids>',
-    'the voters a new cluster starts with (default: every node in --peers); a node not among them joins later through `ordo cluster add`',
+    'the voters a new cluster starts with (default: every node in --peers);' +
+      ' a node not among them joins later through `ordo cluster add`',
   )
   .option(
     '--cluster-token <token>',
@@ -293,20 +296,24 @@ program
   )
   .option(
     '--advertise <list>',
-    'the URL clients are sent to for each node, as id=url,… (default: ordo://<its --peers address>; for nodes whose peer address is not the one clients reach)',
+    'the URL clients are sent to for each node, as id=url,… (default: ordo://<its' +
+      ' --peers address>; for nodes whose peer address is not the one clients reach)',
   )
   .option(
     '--window-entries <n>',
-    'applied entries kept in memory for followers that fall behind (default 200000); one further behind gets a snapshot',
+    'applied entries kept in memory for followers that fall' +
+      ' behind (default 200000); one further behind gets a snapshot',
     integer('--window-entries'),
   )
   .option(
     '--models <module>',
-    'an ES module exporting model definitions (defineModel): kept hot, snapshotted to $snapshots-<name>, served at GET /models/:name',
+    'an ES module exporting model definitions (defineModel): kept hot,' +
+      ' snapshotted to $snapshots-<name>, served at GET /models/:name',
   )
   .option(
     '--consumers <module>',
-    'an ES module exporting consumers ({ name, filter, handler }): run next to the log, with their lag in /metrics (single node only)',
+    'an ES module exporting consumers ({ name, filter, handler }): run' +
+      ' next to the log, with their lag in /metrics (single node only)',
   )
   .action(async (options) => {
     if (Boolean(options.tlsCert) !== Boolean(options.tlsKey))
@@ -352,14 +359,15 @@ program
       ...(options.consumers ? { consumers: await loadConsumers(options.consumers as string) } : {}),
     });
     process.stderr.write(
-      `Ordo is serving ${server.log.dir}${cluster ? ` as node ${cluster.id} of ${Object.keys(cluster.peers).join(', ')}` : ''}\n` +
+      `Ordo is serving` +
+        ` ${server.log.dir}${cluster ? ` as node ${cluster.id} of ${Object.keys(cluster.peers).join(', ')}` : ''}\n` +
         `  binary protocol (TCP)  ${server.urls.tcp}\n` +
         `  binary over WebSocket  ${server.urls.ws}\n` +
         `  web console            ${server.urls.http}/\n` +
         `  HTTP API               ${server.urls.http}   (try: curl ${server.urls.http}/health)\n` +
         `  metrics                ${server.urls.http}/metrics\n` +
         (server.hosted.models.size > 0
-          ? `  models                 ${[...server.hosted.models.keys()].map((name) => `${server.urls.http}/models/${name}`).join(', ')}\n`
+          ? `  models                 ${modelUrls(server.urls.http, server.hosted.models.keys())}\n`
           : '') +
         (server.hosted.consumers.size > 0
           ? `  consumers              ${[...server.hosted.consumers.keys()].join(', ')}\n`
@@ -499,4 +507,9 @@ function parseAdvertise(text: string, peers: Record<string, unknown>): Record<st
     advertise[id] = url;
   }
   return advertise;
+}
+
+/** Where `ordo serve` serves each hosted model. */
+function modelUrls(http: string, names: Iterable<string>): string {
+  return [...names].map((name) => `${http}/models/${name}`).join(', ');
 }

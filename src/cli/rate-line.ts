@@ -35,7 +35,9 @@ export class RateLine {
     const rate = Math.round((this.events * 1000) / (now - this.last));
     this.last = now;
     this.events = 0;
-    const line = `${rate.toLocaleString('en-US')} events/s · ${this.total.toLocaleString('en-US')} events · position ${this.position}`;
+    const line =
+      `${rate.toLocaleString('en-US')} events/s · ` +
+      `${this.total.toLocaleString('en-US')} events · position ${this.position}`;
     this.out.write(this.out.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
   }
 }

@@ -20,7 +20,8 @@ export async function connect(urls: string | string[], options: BrowserConnectOp
   for (const url of parsed) {
     if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
       throw new InvalidArgumentError(
-        `invalid server address ${JSON.stringify(url.href)}: in a browser only ws:// and wss:// work (the server's WebSocket is at http-port/ws)`,
+        `invalid server address ${JSON.stringify(url.href)}: in a browser only` +
+          ` ws:// and wss:// work (the server's WebSocket is at http-port/ws)`,
       );
     }
   }

@@ -126,7 +126,8 @@ export class RemoteEventLog implements EventLog {
       const { lastError } = this.connection;
       first.reject(
         new UnavailableError(
-          `no Ordo server reachable at ${servers} within ${this.options.connectTimeoutMs} ms${lastError ? `: ${lastError.message}` : ''}`,
+          `no Ordo server reachable at ${servers} within ${this.options.connectTimeoutMs}` +
+            ` ms${lastError ? `: ${lastError.message}` : ''}`,
           lastError,
         ),
       );
@@ -528,7 +529,8 @@ export class RemoteEventLog implements EventLog {
       ready
         ? new TimeoutError(pending.operation, this.options.timeoutMs)
         : new UnavailableError(
-            `${pending.operation}: no connection to an Ordo server within ${this.options.timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`,
+            `${pending.operation}: no connection to an Ordo server within` +
+              ` ${this.options.timeoutMs} ms${lastError ? ` (${lastError.message})` : ''}`,
             lastError,
           ),
     );

@@ -36,7 +36,8 @@ export function batchOfEntry(entry: Entry, nextPosition: number): { bytes: Buffe
   const header = readBatchHeader(bytes, 0);
   if (header.entryIndex !== entry.index || header.term !== entry.term || header.firstPosition !== nextPosition) {
     throw new StorageFailedError(
-      `entry ${entry.index} of term ${entry.term} holds a batch for entry ${header.entryIndex} of term ${header.term} at position ${header.firstPosition}, expected position ${nextPosition}`,
+      `entry ${entry.index} of term ${entry.term} holds a batch for entry ${header.entryIndex} of` +
+        ` term ${header.term} at position ${header.firstPosition}, expected position ${nextPosition}`,
     );
   }
   return { bytes, first: nextPosition, last: nextPosition + header.count - 1 };

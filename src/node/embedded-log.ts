@@ -54,7 +54,10 @@ import type {
   WriteRequest,
 } from './node-api.js';
 
-/** What a reopened node's Raft starts from: its window of entries, its state, and what on disk is not yet known committed. */
+/**
+ * What a reopened node's Raft starts from: its window of entries,
+ * its state, and what on disk is not yet known committed.
+ */
 export interface RecoveredRaft {
   window: RaftWindow;
   state: RaftState;

@@ -119,7 +119,8 @@ async function recoverRaftState(
       resolved.cluster = { ...resolved.cluster, id: stored.nodeId, peers: [...stored.config.voters] };
     } else if (options.cluster.id !== stored.nodeId) {
       throw new InvalidArgumentError(
-        `${root} holds the data of node ${stored.nodeId}, not of ${describe(options.cluster.id)}: a node's term and vote are its own`,
+        `${root} holds the data of node ${stored.nodeId}, not of` +
+          ` ${describe(options.cluster.id)}: a node's term and vote are its own`,
       );
     }
   }

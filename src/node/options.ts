@@ -58,7 +58,10 @@ export interface OpenOptions {
    * is more), so a reopen after a crash replays at most that many. Default 1,000,000.
    */
   checkpointEvery?: number | undefined;
-  /** A subscriber further than this many events behind the live tail is moved back to reading from disk. Default 100,000. */
+  /**
+   * A subscriber further than this many events behind the live
+   * tail is moved back to reading from disk. Default 100,000.
+   */
   subscriberMaxLag?: number | undefined;
   /** Read file handles kept open at most. Default 32. */
   maxOpenFiles?: number | undefined;

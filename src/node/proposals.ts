@@ -23,7 +23,10 @@ export class Proposals {
     Array<{ term: number; resolve: (same: boolean) => void; reject: (error: Error) => void }>
   >();
 
-  /** True while a commit is awaited: the node keeps the process alive for it (the commit may take an election or two). */
+  /**
+   * True while a commit is awaited: the node keeps the process
+   * alive for it (the commit may take an election or two).
+   */
   get awaited(): boolean {
     return this.committed.size > 0 || this.watchers.size > 0;
   }

@@ -395,7 +395,10 @@ export class Replicator {
     return round;
   }
 
-  /** A follower's divergent tail (never committed): once the writes in flight are done, cut it from entry `first` on. */
+  /**
+   * A follower's divergent tail (never committed): once the
+   * writes in flight are done, cut it from entry `first` on.
+   */
   private async cutDivergentTail(first: number): Promise<void> {
     await this.writesDone;
     const lastPosition = await this.storage.truncateAfterIndex(first - 1);

@@ -86,7 +86,8 @@ async function writeStaged(
     if (header.entryIndex <= keep) continue; // applied here already
     if (header.entryIndex !== last.index + 1 || header.firstPosition !== lastPosition + 1) {
       throw new StorageFailedError(
-        `snapshot ${snapshot.index}: staged entry ${header.entryIndex} at position ${header.firstPosition} does not follow entry ${last.index} at position ${lastPosition}`,
+        `snapshot ${snapshot.index}: staged entry ${header.entryIndex} at position` +
+          ` ${header.firstPosition} does not follow entry ${last.index} at position ${lastPosition}`,
       );
     }
     const first = lastPosition + 1;
@@ -100,7 +101,8 @@ async function writeStaged(
   }
   if (last.index !== snapshot.index || last.term !== snapshot.term) {
     throw new StorageFailedError(
-      `snapshot ${snapshot.index} (term ${snapshot.term}): the staged batches end at entry ${last.index} of term ${last.term}`,
+      `snapshot ${snapshot.index} (term ${snapshot.term}): the staged` +
+        ` batches end at entry ${last.index} of term ${last.term}`,
     );
   }
   await commitWritten();

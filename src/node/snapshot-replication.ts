@@ -115,7 +115,8 @@ export class SnapshotReplication {
     if (frame.snapshotIndex > applied || frame.fromIndex < 1 || frame.fromIndex > frame.snapshotIndex) {
       answer(
         Buffer.alloc(0),
-        `cannot serve entries ${frame.fromIndex}..${frame.snapshotIndex}: ${this.host.id} has applied up to entry ${applied}`,
+        `cannot serve entries ${frame.fromIndex}..${frame.snapshotIndex}:` +
+          ` ${this.host.id} has applied up to entry ${applied}`,
       );
       return;
     }

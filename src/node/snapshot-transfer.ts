@@ -99,7 +99,8 @@ export class SnapshotFetch {
     for (const { header } of splitBatches(bytes, `snapshot ${this.snapshotIndex} from ${frame.from}`)) {
       if (header.entryIndex !== this.next || header.firstPosition !== this.nextPosition) {
         throw new StorageFailedError(
-          `snapshot ${this.snapshotIndex} from ${frame.from}: entry ${header.entryIndex} at position ${header.firstPosition} where entry ${this.next} at position ${this.nextPosition} was expected`,
+          `snapshot ${this.snapshotIndex} from ${frame.from}: entry ${header.entryIndex} at position` +
+            ` ${header.firstPosition} where entry ${this.next} at position ${this.nextPosition} was expected`,
         );
       }
       if (header.entryIndex > this.snapshotIndex)

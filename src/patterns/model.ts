@@ -403,7 +403,8 @@ class LiveModel<S> implements Model<S> {
           ? ' (the state is frozen: return a new state instead of changing it)'
           : '';
       throw new ModelApplyError(
-        `model ${JSON.stringify(this.def.name)}: apply failed on the event at position ${event.position}${hint}: ${(error as Error).message}`,
+        `model ${JSON.stringify(this.def.name)}: apply failed on the event` +
+          ` at position ${event.position}${hint}: ${(error as Error).message}`,
         error,
       );
     }

@@ -5,7 +5,10 @@ import type { Decider, DomainEvent } from './decider.js';
  * `.thenThrows(ErrorClass | /message/)`. Throws an Error describing the difference.
  *
  *   const spec = deciderSpec(cart);
- *   spec.given([{ type: 'ItemAdded', data: { sku: 'a' } }]).when({ type: 'Checkout' }).then([{ type: 'CheckedOut', data: {} }]);
+ *   spec
+ *     .given([{ type: 'ItemAdded', data: { sku: 'a' } }])
+ *     .when({ type: 'Checkout' })
+ *     .then([{ type: 'CheckedOut', data: {} }]);
  */
 export function deciderSpec<C, S, E extends DomainEvent>(decider: Decider<C, S, E>) {
   return {
@@ -34,7 +37,8 @@ export function deciderSpec<C, S, E extends DomainEvent>(decider: Decider<C, S, 
                   expected instanceof RegExp ? expected.test((error as Error).message) : error instanceof expected;
                 if (!matches)
                   throw new Error(
-                    `expected ${String(expected)}, got ${(error as Error).constructor.name}: ${(error as Error).message}`,
+                    `expected ${String(expected)}, got` +
+                      ` ${(error as Error).constructor.name}: ${(error as Error).message}`,
                   );
                 return;
               }

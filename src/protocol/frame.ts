@@ -54,7 +54,10 @@ export function str16Frame(writer: ByteWriter, type: number, requestId: number, 
  * `ProtocolError` before any of it is buffered, so a hostile length cannot make us allocate.
  */
 export class FrameDecoder {
-  /** Chunks of an incomplete frame, joined once the frame is whole (not on every chunk: a 1 MiB frame in 64 KiB chunks would copy 8 MiB). */
+  /**
+   * Chunks of an incomplete frame, joined once the frame is whole (not
+   * on every chunk: a 1 MiB frame in 64 KiB chunks would copy 8 MiB).
+   */
   private parts: Uint8Array[] = [];
   private partsBytes = 0;
   /** Total bytes of the incomplete frame, once its length field has arrived. */

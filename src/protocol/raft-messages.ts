@@ -108,7 +108,8 @@ function writeMessage(w: ByteWriter, m: Message): void {
   // raft reads `m.snapshot!` on a snapshot message: never let one through without it, nor a stray one elsewhere.
   if (hasSnapshot !== (m.type === 'snapshot')) {
     throw new ProtocolError(
-      `cannot encode raft message ${m.type}: ${hasSnapshot ? 'only a snapshot message carries a snapshot' : 'it has no snapshot'}`,
+      `cannot encode raft message ${m.type}:` +
+        ` ${hasSnapshot ? 'only a snapshot message carries a snapshot' : 'it has no snapshot'}`,
     );
   }
   w.u8(RAFT_CODEC_VERSION);
@@ -245,7 +246,8 @@ function readMessage(r: ByteReader): Message {
   const hasSnapshot = (flags & FLAG_SNAPSHOT) !== 0;
   if (hasSnapshot !== (type === 'snapshot')) {
     throw new ProtocolError(
-      `raft message ${type}: snapshot flag is ${hasSnapshot ? 'set' : 'clear'}, it must be set exactly on snapshot messages`,
+      `raft message ${type}: snapshot flag is ${hasSnapshot ? 'set' : 'clear'},` +
+        ` it must be set exactly on snapshot messages`,
     );
   }
   const from = r.str16(`raft message ${type} from`);

@@ -80,7 +80,8 @@ export class Raft {
     this.heartbeatTicks = options.heartbeatTicks ?? DEFAULT_HEARTBEAT_TICKS;
     if (this.heartbeatTicks <= 0 || this.heartbeatTicks >= this.electionTicks) {
       throw new RangeError(
-        `heartbeatTicks must be in [1, electionTicks), got ${this.heartbeatTicks} with electionTicks ${this.electionTicks}`,
+        `heartbeatTicks must be in [1, electionTicks), got` +
+          ` ${this.heartbeatTicks} with electionTicks ${this.electionTicks}`,
       );
     }
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;

@@ -11,7 +11,10 @@ export interface RaftStorage {
   initialState(): { hardState: HardState; config: ConfigState };
   /** Entries [lo, hi), at most `maxBytes` of data (always at least one). `lo ≥ firstIndex()`. */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
-  /** Term of the entry at `index`; undefined if compacted away or beyond the last. The snapshot's index answers its term. */
+  /**
+   * Term of the entry at `index`; undefined if compacted away or
+   * beyond the last. The snapshot's index answers its term.
+   */
   term(index: number): number | undefined;
   firstIndex(): number;
   lastIndex(): number;

@@ -86,7 +86,8 @@ export function eventsFromJson(body: unknown): {
   }
   if (typeof body === 'object' && body !== null && 'type' in body) return { events: [eventFromJson(body)] };
   throw new InvalidArgumentError(
-    `invalid append body ${describe(body)}: expected an array of events or { "events": [...], "expected"?, "claims"?, "releases"? }`,
+    `invalid append body ${describe(body)}: expected an array of events` +
+      ` or { "events": [...], "expected"?, "claims"?, "releases"? }`,
   );
 }
 

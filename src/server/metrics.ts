@@ -13,7 +13,10 @@ export interface ServerMetrics {
   /** One answered request; `outcome` is 'ok' or the error code. */
   request(operation: string, transport: Transport, outcome: string): void;
   render(): Promise<{ contentType: string; body: string }>;
-  /** The fdatasync durations (seconds) since the last call, for the console's live charts (at most the newest 10,000). */
+  /**
+   * The fdatasync durations (seconds) since the last call, for
+   * the console's live charts (at most the newest 10,000).
+   */
   takeFsyncs(): number[];
 }
 

@@ -87,7 +87,10 @@ class PeerLink {
     this.socket.write(this.writer.take());
   }
 
-  /** One chunk of a snapshot transfer (dropped like a Raft message if the peer is away: the pull times out and starts over). */
+  /**
+   * One chunk of a snapshot transfer (dropped like a Raft message
+   * if the peer is away: the pull times out and starts over).
+   */
   sendSnapshotFrame(frame: SnapshotFrame): void {
     if (!this.connected || !this.socket || this.socket.writableLength > MAX_BUFFERED_BYTES) return;
     writeSnapshotFrame(this.writer, frame);

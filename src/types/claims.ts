@@ -34,7 +34,8 @@ export function validateClaimChanges(claims: unknown, releases: unknown): ClaimC
   if (claimed.length + released.length === 0) return undefined;
   if (claimed.length + released.length > MAX_CLAIM_CHANGES) {
     throw new InvalidArgumentError(
-      `${claimed.length} claims and ${released.length} releases in one append: expected at most ${MAX_CLAIM_CHANGES} in all`,
+      `${claimed.length} claims and ${released.length} releases in` +
+        ` one append: expected at most ${MAX_CLAIM_CHANGES} in all`,
     );
   }
   return { claims: claimed, releases: released };

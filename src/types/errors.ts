@@ -127,7 +127,8 @@ export class IdConflictError extends OrdoError {
   constructor(id: string, existing: { stream: string; index: number; position: number }) {
     super(
       'ID_CONFLICT',
-      `event id ${id} is already in the log at position ${existing.position} (stream ${JSON.stringify(existing.stream)}, index ${existing.index}), ` +
+      `event id ${id} is already in the log at position ${existing.position}` +
+        ` (stream ${JSON.stringify(existing.stream)}, index ${existing.index}), ` +
         'and this append is not a retry of the one that wrote it',
     );
     this.id = id;
@@ -143,7 +144,10 @@ export class ClaimConflictError extends OrdoError {
   readonly set: string;
   readonly value: string;
   readonly operation: 'claim' | 'release';
-  /** The stream holding the value, and the position of the append that claimed it (-1: an earlier part of this same appendMany). */
+  /**
+   * The stream holding the value, and the position of the append
+   * that claimed it (-1: an earlier part of this same appendMany).
+   */
   readonly holder: { stream: string; position: number };
   constructor(
     set: string,
@@ -153,8 +157,11 @@ export class ClaimConflictError extends OrdoError {
   ) {
     super(
       'CLAIM_CONFLICT',
-      `${JSON.stringify(value)} in claim set ${JSON.stringify(set)} is held by stream ${JSON.stringify(holder.stream)} ` +
-        `(${holder.position < 0 ? 'by an earlier part of this same append' : `claimed at position ${holder.position}`}): ${operation === 'claim' ? 'it cannot be claimed again until released' : 'only its holder may release it'}`,
+      `${JSON.stringify(value)} in claim set ${JSON.stringify(set)}` +
+        ` is held by stream ${JSON.stringify(holder.stream)} (` +
+        (holder.position < 0 ? 'by an earlier part of this same append' : `claimed at position ${holder.position}`) +
+        '): ' +
+        (operation === 'claim' ? 'it cannot be claimed again until released' : 'only its holder may release it'),
     );
     this.set = set;
     this.value = value;
@@ -198,7 +205,11 @@ export class NotLeaderError extends OrdoError {
   constructor(operation: string, leader: string | undefined, leaderUrl?: string) {
     super(
       'NOT_LEADER',
-      `${operation}: this node is not the leader (${leader === undefined ? 'no leader is known yet, an election is running' : `the leader is ${leader}${leaderUrl ? ` at ${leaderUrl}` : ''}`})`,
+      `${operation}: this node is not the leader (` +
+        (leader === undefined
+          ? 'no leader is known yet, an election is running'
+          : `the leader is ${leader}${leaderUrl ? ` at ${leaderUrl}` : ''}`) +
+        ')',
     );
     this.leader = leader;
     this.leaderUrl = leaderUrl;
@@ -368,7 +379,8 @@ export function describeExpected(expected: Expected): string {
 /** A short, safe rendering of a value for an error message. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') {
-    return value.length > 80 ? `${JSON.stringify(value.slice(0, 80))}… (${value.length} chars)` : JSON.stringify(value);
+    if (value.length <= 80) return JSON.stringify(value);
+    return `${JSON.stringify(value.slice(0, 80))}… (${value.length} chars)`;
   }
   if (typeof value === 'bigint') return `${value}n`;
   if (value === undefined || value === null || typeof value !== 'object') return String(value);

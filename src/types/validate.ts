@@ -54,7 +54,8 @@ export function validateStream(stream: unknown, options: { internal?: boolean } 
   ) {
     throw new InvalidStreamError(
       stream,
-      `names starting with '$' are reserved for Ordo (its patterns write ${PATTERN_STREAM_PREFIXES.map((p) => `${p}<name>`).join(' and ')})`,
+      `names starting with '$' are reserved for Ordo (its patterns write` +
+        ` ${PATTERN_STREAM_PREFIXES.map((p) => `${p}<name>`).join(' and ')})`,
     );
   }
   return stream;

@@ -26,7 +26,9 @@ export function Append() {
       );
       setResult({
         ok: true,
-        text: `appended at position ${answer.position}, index ${answer.index}; the stream's count is now ${answer.count}`,
+        text:
+          `appended at position ${answer.position}, index ${answer.index};` +
+          ` the stream's count is now ${answer.count}`,
       });
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) {
