@@ -30,8 +30,11 @@ import { writeCompareChart } from './chart.js';
 
 const GROUPS = ['compare', 'raw', 'stream', 'embedded', 'remote', 'cluster', 'transform'] as const;
 type Group = (typeof GROUPS)[number];
-const USAGE =
-  `usage: node dist/bench/run.js [--full | --quick] [--only ${GROUPS.join(',')}]` + ' [--dir <path>] [--out <file>]';
+const USAGE = [
+  'usage: node dist/bench/run.js [--full | --quick]',
+  `[--only ${GROUPS.join(',')}]`,
+  '[--dir <path>] [--out <file>]',
+].join(' ');
 
 let values: { quick?: boolean; full?: boolean; only?: string; dir?: string; out?: string; help?: boolean };
 try {
