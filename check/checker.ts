@@ -111,9 +111,7 @@ function appendsByEventId(history: History): Map<string, AppendOperation> {
   const appendsById = new Map<string, AppendOperation>();
   for (const append of history.appends) {
     if (appendsById.has(append.eventId)) {
-      throw new TypeError(
-        `event id ${append.eventId} is used by two appends: a history's event ids must be unique`,
-      );
+      throw new TypeError(`event id ${append.eventId} is used by two appends: a history's event ids must be unique`);
     }
     appendsById.set(append.eventId, append);
   }
