@@ -35,20 +35,7 @@ export interface SeedsSummary {
 
 /** Runs consecutive seeds in this thread. */
 export function runSeeds(options: SeedsOptions): SeedsSummary {
-  const summary: SeedsSummary = {
-    ran: 0,
-    failures: [],
-    totals: {
-      acked: 0,
-      elections: 0,
-      crashes: 0,
-      partitions: 0,
-      configChanges: 0,
-      snapshots: 0,
-      reads: 0,
-      maxHealMs: 0,
-    },
-  };
+  const summary = emptySummary();
   for (let seed = options.from; seed < options.from + options.count; seed++) {
     const result: SimResult = runSimulation({
       seed,
@@ -97,20 +84,7 @@ export async function runSeedsParallel(options: SeedsOptions, workers = availabl
     );
   }
   const summaries = await Promise.all(parts);
-  const merged: SeedsSummary = {
-    ran: 0,
-    failures: [],
-    totals: {
-      acked: 0,
-      elections: 0,
-      crashes: 0,
-      partitions: 0,
-      configChanges: 0,
-      snapshots: 0,
-      reads: 0,
-      maxHealMs: 0,
-    },
-  };
+  const merged = emptySummary();
   for (const s of summaries) {
     merged.ran += s.ran;
     merged.failures.push(...s.failures);
@@ -121,4 +95,19 @@ export async function runSeedsParallel(options: SeedsOptions, workers = availabl
   }
   merged.failures.sort((a, b) => a.seed - b.seed);
   return merged;
+}
+
+/** A summary of no seeds, to add runs to. */
+function emptySummary(): SeedsSummary {
+  const totals = {
+    acked: 0,
+    elections: 0,
+    crashes: 0,
+    partitions: 0,
+    configChanges: 0,
+    snapshots: 0,
+    reads: 0,
+    maxHealMs: 0,
+  };
+  return { ran: 0, failures: [], totals };
 }
