@@ -7,18 +7,9 @@ import { chromium, type Browser } from 'playwright-core';
 import { connect } from '../../src/index.js';
 import { startNewsfeed } from '../../examples/newsfeed/newsfeed.js';
 import { tempDir } from '../support/temp-dir.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../support/chromium.js';
 
 const OUTPUT = fileURLToPath(new URL('../../../test-output/examples/', import.meta.url));
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('example: newsfeed, history up to a version then live', () => {
   it('the page loads history up to its version, follows live from it, and after a reload mid-stream shows every item in order without gaps', async () => {
@@ -27,7 +18,7 @@ describe('example: newsfeed, history up to a version then live', () => {
     const writer = await connect(feed.ordo.urls.tcp);
     let browser: Browser | undefined;
     try {
-      browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: FLAGS });
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
       for (let i = 0; i < 5; i++) await writer.append('feed', { type: 'Posted', data: { text: `item ${i}` } });
       const page = await browser.newPage();
       page.setDefaultTimeout(10_000);

@@ -8,21 +8,10 @@ import { connect } from '../../src/client/index.js';
 import type { OrdoServer } from '../../src/server/server.js';
 import { tokenAuthenticator } from '../../src/server/auth.js';
 import { startTestServer } from '../support/server.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../support/chromium.js';
 
 /** Screenshots of each page, for people to look at (not compared). */
 const OUTPUT = fileURLToPath(new URL('../../../test-output/console/', import.meta.url));
-/** Debian's chromium, installed by scripts/install-browser.sh (run by npm test). */
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** Every wait for the page, in ms. */
 const UI_TIMEOUT_MS = 10_000;
 
@@ -30,7 +19,7 @@ describe('web console in a browser', () => {
   let browser: Browser;
   before(async () => {
     await mkdir(OUTPUT, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, timeout: 30_000 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, timeout: 30_000 });
   });
   after(async () => {
     await browser?.close();
