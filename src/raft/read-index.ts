@@ -52,12 +52,16 @@ export class LeaderReads {
     for (const m of waiting) this.request(m, term);
   }
 
-  /** A follower acked a heartbeat: the reads it confirms for a quorum are answered. */
+  /**
+   * A follower acked a heartbeat: the reads it confirms for a quorum are answered. Only voters
+   * count: a learner's ack recorded beside a voter's would let a deposed leader, cut off from
+   * most voters, confirm a stale read point.
+   */
   onHeartbeatAck(m: Message): void {
-    if (m.context === 0) return;
+    if (m.context === 0 || !this.tracker.isVoter(m.from)) return;
     const acks = this.readOnly.ack(m.context, m.from);
     // The leader's own ack is implicit.
-    if (acks + 1 < this.tracker.quorum() || !this.tracker.isVoter(m.from)) return;
+    if (acks + 1 < this.tracker.quorum()) return;
     for (const read of this.readOnly.release(m.context)) this.answer(read.from, read.index, read.context);
   }
 

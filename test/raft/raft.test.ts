@@ -208,6 +208,35 @@ describe('raft: reads, transfer, membership, snapshots', () => {
     assert.deepEqual(c.readStates.get('b'), [{ index: c.node('a').status().commit, context: 8 }]);
   });
 
+  it('ReadIndex counts only voters toward its quorum: a learner does not stand in for a voter', () => {
+    const c = new TestCluster(['a', 'b', 'c', 'd', 'e', 'f'], {}, ['a', 'b', 'c', 'd', 'e']);
+    c.elect('a');
+    c.propose('a', 'x');
+    c.node('a').proposeConfigChange({ type: 'add-learner', node: 'f' });
+    c.deliverAll();
+    c.cut.add('c');
+    c.cut.add('d');
+    c.cut.add('e');
+    c.node('a').readIndex(9);
+    c.settle();
+    // The heartbeats reach b and the learner f; their answers come back, the learner's first.
+    const heartbeats = c.queue;
+    c.queue = [];
+    for (const m of heartbeats) if (!c.cut.has(m.to)) c.node(m.to).step(m);
+    c.settle();
+    const fromLearnerFirst = (m: { from: string }) => (m.from === 'f' ? 0 : 1);
+    c.queue.sort((x, y) => fromLearnerFirst(x) - fromLearnerFirst(y));
+    c.deliverAll();
+    assert.deepEqual(c.readStates.get('a'), [], 'the leader, one voter and a learner are not a quorum of five voters');
+    c.cut.delete('c');
+    c.node('a').readIndex(10);
+    c.deliverAll();
+    assert.ok(
+      c.readStates.get('a')!.some((read) => read.context === 10),
+      'three voters are a quorum of five',
+    );
+  });
+
   it('ReadIndex is not answered by a leader that cannot reach a quorum', () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
