@@ -25,9 +25,9 @@ export class LeaderReads {
     this.waiting = [];
   }
 
-  /** The context the next heartbeat carries. */
+  /** The read round the next heartbeat carries (0: none pending). */
   lastContext(): number {
-    return this.readOnly.lastContext();
+    return this.readOnly.lastPendingRound();
   }
 
   request(m: Message, term: number): void {
@@ -40,8 +40,8 @@ export class LeaderReads {
       this.waiting.push(m);
       return;
     }
-    this.readOnly.add(m.context, this.log.committed, m.from);
-    this.replication.broadcastHeartbeat(m.context);
+    const round = this.readOnly.add(m.from, m.context, this.log.committed);
+    this.replication.broadcastHeartbeat(round);
   }
 
   /** Takes up the requests that waited for an entry of `term` to commit, once one has. */

@@ -1,6 +1,9 @@
 import type { NodeId } from './types.js';
 
 interface PendingRead {
+  /** The leader's own number for this read point: what its heartbeat round carries. */
+  readonly round: number;
+  /** The asker's own number for its request, given back in its answer. */
   readonly context: number;
   /** The commit index when the read arrived: it is linearizable once that is applied. */
   readonly index: number;
@@ -12,38 +15,46 @@ interface PendingRead {
 /**
  * ReadIndex (Raft dissertation §6.4): the leader notes its commit index, confirms it is still
  * the leader with one heartbeat round acknowledged by a quorum, and then the read may be served
- * at that index. Heartbeats carry the newest request's context; an ack for it confirms every
+ * at that index. Heartbeats carry the newest request's round; an ack for it confirms every
  * earlier request too.
+ *
+ * Every node numbers its own requests from 1, so the asker's context alone does not identify a
+ * request at the leader (two followers' reads would collide): the leader numbers each read
+ * point itself (`round`, never reused while it runs) and answers with the asker's context.
  */
 export class ReadOnly {
   private readonly pending = new Map<number, PendingRead>();
   private queue: number[] = [];
+  private lastRound = 0;
 
-  add(context: number, index: number, from: NodeId): void {
-    if (this.pending.has(context)) return;
-    this.pending.set(context, { context, index, from, acks: new Set() });
-    this.queue.push(context);
+  /** Notes a read point; returns the round its heartbeats carry. */
+  add(from: NodeId, context: number, index: number): number {
+    const round = ++this.lastRound;
+    this.pending.set(round, { round, context, index, from, acks: new Set() });
+    this.queue.push(round);
+    return round;
   }
 
-  /** Records an ack; returns how many distinct nodes acked this context (the leader included by the caller). */
-  ack(context: number, from: NodeId): number {
-    const read = this.pending.get(context);
+  /** Records an ack; returns how many distinct nodes acked this round (the leader included by the caller). */
+  ack(round: number, from: NodeId): number {
+    const read = this.pending.get(round);
     if (!read) return 0;
     read.acks.add(from);
     return read.acks.size;
   }
 
-  /** Releases `context` and every request queued before it. */
-  release(context: number): PendingRead[] {
-    const at = this.queue.indexOf(context);
+  /** Releases `round` and every request queued before it. */
+  release(round: number): PendingRead[] {
+    const at = this.queue.indexOf(round);
     if (at < 0) return [];
-    const released = this.queue.slice(0, at + 1).map((ctx) => this.pending.get(ctx)!);
-    for (const read of released) this.pending.delete(read.context);
+    const released = this.queue.slice(0, at + 1).map((r) => this.pending.get(r)!);
+    for (const read of released) this.pending.delete(read.round);
     this.queue = this.queue.slice(at + 1);
     return released;
   }
 
-  lastContext(): number {
+  /** The round the next heartbeat carries: the newest pending one, or 0 for none. */
+  lastPendingRound(): number {
     return this.queue.length > 0 ? this.queue[this.queue.length - 1]! : 0;
   }
 

@@ -237,6 +237,19 @@ describe('raft: reads, transfer, membership, snapshots', () => {
     );
   });
 
+  it('ReadIndex: two followers whose requests carry the same context number are both answered', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.propose('a', 'x');
+    // Each node numbers its own reads from 1: the leader must tell them apart by who asked.
+    c.node('b').readIndex(1);
+    c.node('c').readIndex(1);
+    c.deliverAll();
+    const commit = c.node('a').status().commit;
+    assert.deepEqual(c.readStates.get('b'), [{ index: commit, context: 1 }]);
+    assert.deepEqual(c.readStates.get('c'), [{ index: commit, context: 1 }]);
+  });
+
   it('ReadIndex is not answered by a leader that cannot reach a quorum', () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
