@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { crc32c } from '../storage/crc.js';
-import { unlinkIfExists, writeFileAtomic } from '../storage/file-io.js';
+import { makeDirectoryDurable, unlinkIfExists, writeFileAtomic } from '../storage/file-io.js';
 import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../engine/checkpoint.js';
 import type { IdWindowLimits } from '../engine/id-window.js';
@@ -20,7 +20,7 @@ export async function writeCheckpoint(
   upTo: number,
   fs: FileSystem = nodeFileSystem,
 ): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
+  await makeDirectoryDurable(dir, fs);
   const payload = encodeCheckpoint(state, upTo);
   const header = Buffer.alloc(8);
   header.write('ORDK', 0, 'latin1');

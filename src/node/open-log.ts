@@ -5,6 +5,7 @@ import { SegmentedLog } from '../storage/segmented-log.js';
 import type { IntervalTimers } from '../storage/time.js';
 import type { Timers } from './environment.js';
 import { lockDirectory } from '../storage/dir-lock.js';
+import { makeDirectoryDurable } from '../storage/file-io.js';
 import { loadRaftState, type RaftState } from './raft-state-file.js';
 import { RaftWindow } from './raft-window.js';
 import { entryOfBatch } from './batch-entry.js';
@@ -28,7 +29,7 @@ const OPEN_READ_BYTES = 4 * 1024 * 1024;
 export async function open(dir: string, options?: OpenOptions): Promise<EmbeddedEventLog> {
   const resolved = resolveOptions(options);
   const root = resolve(dir);
-  await resolved.fs.mkdir(root, { recursive: true });
+  await makeDirectoryDurable(root, resolved.fs);
   const unlock = await lockDirectory(root, resolved.fs);
   let storage: SegmentedLog | undefined;
   try {

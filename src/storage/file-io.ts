@@ -1,6 +1,23 @@
 import { dirname } from 'node:path';
 import { nodeFileSystem, type FileHandle, type FileSystem } from './file-system.js';
 
+/**
+ * Creates `dir` (and its missing parents) so that a crash cannot lose it: each new directory's
+ * entry is made durable in its parent, the first one created included. A directory that
+ * already exists costs one mkdir and nothing else.
+ */
+export async function makeDirectoryDurable(dir: string, fs: FileSystem = nodeFileSystem): Promise<void> {
+  const first = await fs.mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  const created: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    created.push(at);
+    if (at === first || dirname(at) === at) break;
+  }
+  // From the top: a parent's entry for a child, then the child's own entries.
+  for (const path of created.reverse()) await syncDirectory(dirname(path), fs);
+}
+
 /** Makes a directory entry (a new, renamed or removed file) durable. */
 export async function syncDirectory(dir: string, fs: FileSystem = nodeFileSystem): Promise<void> {
   const handle = await fs.open(dir, 'r');

@@ -12,7 +12,8 @@ import * as nodeFs from 'node:fs/promises';
 export interface FileSystem {
   /** Flags as node takes them: 'r', 'r+', 'w', 'wx'. */
   open(path: string, flags: string): Promise<FileHandle>;
-  mkdir(path: string, options: { recursive: true }): Promise<unknown>;
+  /** Creates `path` and its missing parents; resolves with the first directory it created, or undefined if none. */
+  mkdir(path: string, options: { recursive: true }): Promise<string | undefined>;
   readdir(path: string): Promise<string[]>;
   readFile(path: string): Promise<Buffer>;
   rename(from: string, to: string): Promise<void>;

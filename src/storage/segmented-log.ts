@@ -1,6 +1,6 @@
 import { StorageFailedError } from '../types/errors.js';
 import { cutAfterEntry, cutAfterPosition, type CutPoint } from './cut-points.js';
-import { syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
+import { makeDirectoryDurable, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
 import { nodeFileSystem, type FileHandle, type FileSystem } from './file-system.js';
 import type { FsyncPolicy } from './fsync-policy.js';
 import { decodeRecord, type LogRecord, type RecordDecoder } from './record.js';
@@ -137,7 +137,7 @@ export class SegmentedLog {
   /** Opens (creating if needed) the segments under `dir`, recovering from a crash. */
   static async open(dir: string, options: SegmentedLogOptions): Promise<SegmentedLog> {
     const fs = options.fs ?? nodeFileSystem;
-    await fs.mkdir(dir, { recursive: true });
+    await makeDirectoryDurable(dir, fs);
     const { segments, truncatedBytes, lastTerm } = await recoverSegments(dir, fs);
     const active = segments[segments.length - 1]!;
     const writer = await openWriter(active.file, options.wrapWriter, fs);

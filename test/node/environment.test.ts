@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open } from '../../src/node/index.js';
 import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
@@ -79,5 +80,29 @@ describe('a node on an injected environment (what a simulation runs the real nod
       events.map((event) => event.id),
       'ids from the seeded randomness',
     );
+  });
+});
+
+describe('a new data directory survives a crash', () => {
+  it('given a directory that does not exist yet, opening makes each new directory durable in its parent', async () => {
+    const base = await tempDir('ordo-new-dir');
+    const synced: string[] = [];
+    const fs: FileSystem = {
+      ...nodeFileSystem,
+      open: async (path, flags) => {
+        const handle = await nodeFileSystem.open(path, flags);
+        if (flags !== 'r') return handle;
+        return Object.assign(Object.create(handle) as typeof handle, {
+          sync: () => (synced.push(path), handle.sync()),
+        });
+      },
+    };
+    const dir = join(base, 'a', 'b');
+    const log = await open(dir, { fileSystem: fs });
+    await log.append('s', { type: 'A' });
+    await log.close();
+    for (const parent of [base, join(base, 'a'), dir]) {
+      assert.ok(synced.includes(parent), `${parent} was fsynced after a directory was made in it (synced: ${synced})`);
+    }
   });
 });
