@@ -31,18 +31,30 @@ export interface SimResult {
   violation: Error | undefined;
   /** Every fault and notable event, with its virtual time: printed on failure. */
   schedule: string[];
-  stats: {
-    acked: number;
-    failed: number;
-    elections: number;
-    crashes: number;
-    partitions: number;
-    configChanges: number;
-    snapshots: number;
-    reads: number;
-    healedInMs: number;
-  };
+  stats: SimCounts & { failed: number; healedInMs: number };
 }
+
+/** What one run counts, and what a run of many seeds adds up. */
+export interface SimCounts {
+  acked: number;
+  elections: number;
+  crashes: number;
+  partitions: number;
+  configChanges: number;
+  snapshots: number;
+  reads: number;
+}
+
+/** The counters of SimCounts, for summing runs. */
+export const SIM_COUNTS: ReadonlyArray<keyof SimCounts> = [
+  'acked',
+  'elections',
+  'crashes',
+  'partitions',
+  'configChanges',
+  'snapshots',
+  'reads',
+];
 
 interface ClientOp {
   readonly id: number;

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { runSimulation, type SimOptions, type SimResult } from './cluster.js';
+import { runSimulation, SIM_COUNTS, type SimCounts, type SimOptions, type SimResult } from './cluster.js';
 
 export interface SeedsOptions {
   from: number;
@@ -21,16 +21,7 @@ export interface Failure {
 export interface SeedsSummary {
   ran: number;
   failures: Failure[];
-  totals: {
-    acked: number;
-    elections: number;
-    crashes: number;
-    partitions: number;
-    configChanges: number;
-    snapshots: number;
-    reads: number;
-    maxHealMs: number;
-  };
+  totals: SimCounts & { maxHealMs: number };
 }
 
 /** Runs consecutive seeds in this thread. */
@@ -45,13 +36,7 @@ export function runSeeds(options: SeedsOptions): SeedsSummary {
     });
     summary.ran++;
     const t = summary.totals;
-    t.acked += result.stats.acked;
-    t.elections += result.stats.elections;
-    t.crashes += result.stats.crashes;
-    t.partitions += result.stats.partitions;
-    t.configChanges += result.stats.configChanges;
-    t.snapshots += result.stats.snapshots;
-    t.reads += result.stats.reads;
+    for (const key of SIM_COUNTS) t[key] += result.stats[key];
     t.maxHealMs = Math.max(t.maxHealMs, result.stats.healedInMs);
     if (result.violation) {
       summary.failures.push({ seed, message: result.violation.message, schedule: result.schedule });
@@ -88,10 +73,8 @@ export async function runSeedsParallel(options: SeedsOptions, workers = availabl
   for (const s of summaries) {
     merged.ran += s.ran;
     merged.failures.push(...s.failures);
-    for (const key of Object.keys(merged.totals) as Array<keyof SeedsSummary['totals']>) {
-      merged.totals[key] =
-        key === 'maxHealMs' ? Math.max(merged.totals[key], s.totals[key]) : merged.totals[key] + s.totals[key];
-    }
+    for (const key of SIM_COUNTS) merged.totals[key] += s.totals[key];
+    merged.totals.maxHealMs = Math.max(merged.totals.maxHealMs, s.totals.maxHealMs);
   }
   merged.failures.sort((a, b) => a.seed - b.seed);
   return merged;
@@ -99,15 +82,7 @@ export async function runSeedsParallel(options: SeedsOptions, workers = availabl
 
 /** A summary of no seeds, to add runs to. */
 function emptySummary(): SeedsSummary {
-  const totals = {
-    acked: 0,
-    elections: 0,
-    crashes: 0,
-    partitions: 0,
-    configChanges: 0,
-    snapshots: 0,
-    reads: 0,
-    maxHealMs: 0,
-  };
+  const totals = { maxHealMs: 0 } as SeedsSummary['totals'];
+  for (const key of SIM_COUNTS) totals[key] = 0;
   return { ran: 0, failures: [], totals };
 }
