@@ -158,9 +158,21 @@ export class SubscriptionPump {
         continue;
       }
       run.push(item);
-      bytes += item.data.byteLength + RECORD_HEADER_BYTES + 64;
+      bytes += estimatedFrameBytes(item);
       if (bytes >= EVENTS_FRAME_TARGET_BYTES) flush(i === items.length - 1);
     }
     flush(true);
   }
+}
+
+/**
+ * Metadata is an object here, encoded only when the frame is written; measuring it would encode
+ * it twice. A frame need only land near its target size, so metadata counts as this much.
+ */
+const METADATA_ESTIMATE_BYTES = 64;
+
+/** About what `event` adds to an EVENTS frame (UTF-16 lengths stand in for UTF-8 ones). */
+function estimatedFrameBytes(event: Event): number {
+  const metadata = event.metadata === undefined ? 0 : METADATA_ESTIMATE_BYTES;
+  return RECORD_HEADER_BYTES + event.stream.length + event.type.length + metadata + event.data.byteLength;
 }
