@@ -6,7 +6,7 @@ import { open, type OrdoNode, type OpenOptions } from '../node/index.js';
 import type { AnyModelDefinition, ConsumerOptions } from '../patterns/index.js';
 import { InvalidArgumentError } from '../types/errors.js';
 import { openAccess, type Authenticator } from './auth.js';
-import { setUpCluster, type ServerClusterOptions } from './cluster-setup.js';
+import { setUpCluster, type ClusterSetup, type ServerClusterOptions } from './cluster-setup.js';
 import { loadConsoleAssets } from './console-assets.js';
 import { createConsoleStats } from './console-stats.js';
 import { startHosted, type HostedPatterns } from './hosted.js';
@@ -73,13 +73,13 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   const auth = options.auth ?? openAccess;
   const limits = connectionLimits(options);
   const secure = options.tls !== undefined;
-  const cluster = options.cluster ? setUpCluster(options.cluster, options.log, secure, logger) : undefined;
   if (options.cluster && (options.consumers?.length ?? 0) > 0) {
     // A consumer's checkpoints are appends: on a follower they fail, and two nodes would fence each other.
     const instead = 'run them as clients of the cluster (consume(await connect(urls), …))';
     throw new InvalidArgumentError(`hosted consumers run on a single node only: ${instead}`);
   }
-  const log = await open(options.dir, cluster ? cluster.logOptions : options.log);
+  const cluster = options.cluster ? setUpCluster(options.cluster, options.log, secure, logger) : undefined;
+  const log = await openOrCloseTransport(options, cluster);
   if (cluster) cluster.transport.onUnreachable = (peer) => log.reportUnreachable(peer);
   const metrics = createServerMetrics(log);
   const hosted = await startHostedOrClose(log, options, metrics, logger);
@@ -99,6 +99,16 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= shutdown({ logger, tcp, http, wss, api, connections, hosted, log }));
   return { log, metrics, hosted, urls, close };
+}
+
+/** Opens the log; if that fails, the peer transport (which dials its peers from the start) is closed too. */
+async function openOrCloseTransport(options: ServerOptions, cluster: ClusterSetup | undefined): Promise<OrdoNode> {
+  try {
+    return await open(options.dir, cluster ? cluster.logOptions : options.log);
+  } catch (error) {
+    await cluster?.transport.close();
+    throw error;
+  }
 }
 
 /** The limits of every connection; the event size limit is the log's own unless set. */

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { open } from '../../src/index.js';
 import { segmentName } from '../../src/storage/segment-file.js';
+import { freePorts } from '../support/free-ports.js';
 import { tempDir } from '../support/temp-dir.js';
 import { cli, lines, ordo } from '../support/cli.js';
+
+/** Far longer than a failed open takes; only a process that hangs reaches it. */
+const SERVE_EXIT_BOUND_MS = 20_000;
 
 describe('ordo CLI', () => {
   it('append, read, read-all and verify on a data directory', async () => {
@@ -127,5 +133,44 @@ describe('ordo CLI', () => {
     const code = await new Promise<number | null>((resolve) => tail.once('exit', resolve));
     assert.equal(code, 0);
     assert.equal(lines(output)[0].type, 'Old');
+  });
+
+  it('serve in a cluster exits with the reason when its data directory cannot be opened', async () => {
+    // Given a data directory another process holds
+    const dir = await tempDir('ordo-cli-locked');
+    const holder = await open(dir);
+    try {
+      // When a cluster node is started on it (its peer is down, so the transport keeps dialing)
+      const [self, peer, http] = await freePorts(3);
+      const peers = `a=127.0.0.1:${self},b=127.0.0.1:${peer}`;
+      const serve = spawn(
+        'node',
+        [
+          cli,
+          'serve',
+          '--dir',
+          dir,
+          '--node-id',
+          'a',
+          '--peers',
+          peers,
+          '--port',
+          String(self),
+          '--http-port',
+          String(http),
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      serve.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const killer = setTimeout(() => serve.kill('SIGKILL'), SERVE_EXIT_BOUND_MS);
+      const [code] = (await once(serve, 'exit')) as [number | null];
+      clearTimeout(killer);
+      // Then it exits by itself, naming the lock, instead of dialing its peer forever
+      assert.equal(code, 2, `exit code ${code}; stderr: ${stderr}`);
+      assert.match(stderr, /LOG_LOCKED: data directory .* is in use/);
+    } finally {
+      await holder.close();
+    }
   });
 });
