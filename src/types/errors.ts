@@ -180,10 +180,13 @@ export class LogClosedError extends OrdoError {
 export class CorruptLogError extends OrdoError {
   readonly file: string;
   readonly offset: number;
+  /** What is wrong there (a checksum mismatch, an entry out of sequence, …). */
+  readonly reason: string;
   constructor(file: string, offset: number, reason: string) {
     super('CORRUPT_LOG', `corrupt log file ${file} at byte offset ${offset}: ${reason}`);
     this.file = file;
     this.offset = offset;
+    this.reason = reason;
   }
 }
 
@@ -297,6 +300,7 @@ export function errorDetails(error: OrdoError): Record<string, unknown> | undefi
   if (error instanceof TimeoutError) return { timeoutMs: error.timeoutMs };
   if (error instanceof PermissionDeniedError) return { operation: error.operation, scope: error.scope };
   if (error instanceof NotLeaderError) return { leader: error.leader, leaderUrl: error.leaderUrl };
+  if (error instanceof CorruptLogError) return { file: error.file, offset: error.offset, reason: error.reason };
   return undefined;
 }
 
@@ -361,6 +365,8 @@ function errorWithFields(code: string, message: string, d: Record<string, unknow
       return new TimeoutError('', Number(d.timeoutMs));
     case 'ABORTED':
       return new AbortedError('');
+    case 'CORRUPT_LOG':
+      return new CorruptLogError(String(d.file ?? ''), Number(d.offset ?? -1), String(d.reason ?? ''));
     default:
       return new OrdoError(
         (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : 'PROTOCOL_ERROR',
