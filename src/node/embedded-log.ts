@@ -29,6 +29,8 @@ import { validateClaimChanges } from '../types/claims.js';
 import type { Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { RawRecords } from './raw-records.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
+import { DamageLog, Scrubber } from '../storage/scrub.js';
+import type { DamagedBatch, ScrubStatus } from '../types/log-metrics.js';
 import { Replicator } from './replicator.js';
 import { writeCheckpoint } from './checkpoints.js';
 import { compileFilter } from './filter.js';
@@ -95,6 +97,9 @@ export class EmbeddedEventLog implements OrdoNode {
   private readonly writes: WritePath;
   private readonly reads: LogReads;
   private readonly source: SubscriptionSource;
+  /** Damaged batches found by reads and by the scrub, each reported once. */
+  private readonly damage: DamageLog;
+  private readonly scrubber: Scrubber | undefined;
 
   constructor(recovered: RecoveredNode) {
     const { options, storage, engine, raft } = recovered;
@@ -136,6 +141,15 @@ export class EmbeddedEventLog implements OrdoNode {
       readEventAt: (position) => this.reads.eventAt(position),
     });
     this.source = this.subscriptionSource();
+    this.damage = new DamageLog(options.env.clock);
+    storage.onCorrupt = (error) => this.damage.report(error, 'read');
+    this.scrubber = options.scrub
+      ? new Scrubber(storage, options.scrub, this.damage, {
+          fs: options.fs,
+          clock: options.env.clock,
+          timers: options.env.timers,
+        })
+      : undefined;
   }
 
   /**
@@ -145,6 +159,7 @@ export class EmbeddedEventLog implements OrdoNode {
    */
   async start(): Promise<void> {
     this.replicator.start(this.options.cluster.transport);
+    this.scrubber?.start();
     // The membership on disk decides (a cluster node's directory opened without its peers stays a follower).
     const { voters } = this.replicator.status().config;
     if (voters.length === 1 && voters[0] === this.options.cluster.id) {
@@ -359,6 +374,50 @@ export class EmbeddedEventLog implements OrdoNode {
       streams: this.follower.engine.streams.size,
       liveSubscribers: this.publisher.liveSubscriptions.size,
       maxSubscriberLag: this.publisher.maxSubscriberLag(),
+      ...this.scrubMetrics(),
+    };
+  }
+
+  private scrubMetrics(): Pick<
+    LogMetrics,
+    'scrubVerifiedBytes' | 'scrubPasses' | 'scrubLastPassEndTime' | 'scrubPassProgress' | 'damagedBatches'
+  > {
+    const scrub = this.scrubber?.status();
+    const pass = scrub?.currentPass;
+    return {
+      scrubVerifiedBytes: scrub?.verifiedBytes ?? 0,
+      scrubPasses: scrub?.passes ?? 0,
+      scrubLastPassEndTime: scrub?.lastPassEndTime ?? 0,
+      scrubPassProgress: pass && pass.totalBytes > 0 ? pass.verifiedBytes / pass.totalBytes : 0,
+      damagedBatches: this.damage.count,
+    };
+  }
+
+  /** Told once of each damaged batch a read or the scrub finds (the server logs it). */
+  get onDamage(): ((damage: DamagedBatch) => void) | undefined {
+    return this.damage.onDamage;
+  }
+
+  set onDamage(listener: ((damage: DamagedBatch) => void) | undefined) {
+    this.damage.onDamage = listener;
+  }
+
+  /** The scrub's settings and progress, and the damage found, with what to do about it. */
+  scrubStatus(): ScrubStatus {
+    const settings = this.options.scrub;
+    const inCluster = this.replicator.status().config.voters.length > 1;
+    return {
+      enabled: settings !== undefined,
+      bytesPerSecond: settings?.bytesPerSecond ?? 0,
+      intervalMs: settings?.intervalMs ?? 0,
+      verifiedBytes: 0,
+      passes: 0,
+      lastPassEndTime: undefined,
+      currentPass: undefined,
+      ...this.scrubber?.status(),
+      damagedBatches: this.damage.count,
+      damaged: this.damage.list(),
+      advice: this.damage.count === 0 ? undefined : damageAdvice(inCluster),
     };
   }
 
@@ -380,6 +439,7 @@ export class EmbeddedEventLog implements OrdoNode {
       segments: this.storage.describeSegments(),
       streams: this.follower.engine.streams.size,
       subscribers: this.publisher.liveSubscriptions.size,
+      scrub: this.scrubStatus(),
     };
   }
 
@@ -395,6 +455,7 @@ export class EmbeddedEventLog implements OrdoNode {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    await this.scrubber?.stop();
     try {
       this.writes.flush(); // accepted in this tick: still written
       await this.replicator.settled();
@@ -444,6 +505,13 @@ function replicatorOptions(options: ResolvedOptions): ConstructorParameters<type
     monotonicNow: env.monotonicNow,
     fs: options.fs,
   };
+}
+
+/** What an operator does about damaged batches of sealed segments (docs/operations.md). */
+function damageAdvice(inCluster: boolean): string {
+  return inCluster
+    ? 'sealed segments hold damaged batches: restart this node so that it repairs them from its peers'
+    : 'sealed segments hold damaged batches: `ordo verify` lists them all; restore the log from a backup';
 }
 
 function validateAck(ack: unknown): AckMode {

@@ -3,6 +3,8 @@ export { EmbeddedEventLog } from './embedded-log.js';
 export type {
   OrdoNode,
   OpenReport,
+  DamagedBatch,
+  ScrubStatus,
   LogMetrics,
   NodeStatus,
   NodeSubscription,

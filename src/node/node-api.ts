@@ -1,7 +1,7 @@
 import type { Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { ClaimChanges } from '../types/claims.js';
 import type { Expected } from '../types/errors.js';
-import type { LogMetrics } from '../types/log-metrics.js';
+import type { DamagedBatch, LogMetrics, ScrubStatus } from '../types/log-metrics.js';
 import type {
   AckMode,
   Event,
@@ -61,7 +61,7 @@ export interface OpenReport {
 }
 
 // Defined with the shared types, so the browser console can name it without the node's code.
-export type { LogMetrics };
+export type { DamagedBatch, LogMetrics, ScrubStatus };
 
 /** A subscription as a server pumps it: besides the iterator, it hands over what is ready without waiting. */
 export interface NodeSubscription extends Subscription<Event | TransientEvent> {
@@ -84,6 +84,8 @@ export interface NodeStatus {
   segments: ReturnType<SegmentedLog['describeSegments']>;
   streams: number;
   subscribers: number;
+  /** The background scrub, and the damaged batches found by it or by reads. */
+  scrub: ScrubStatus;
 }
 
 /**
@@ -123,6 +125,8 @@ export interface OrdoNode extends EventLog {
   status(): NodeStatus;
   /** Called after each group-commit fdatasync with its duration in seconds. */
   onFsync: ((seconds: number) => void) | undefined;
+  /** Told once of each damaged batch of a sealed segment that a read or the scrub finds. */
+  onDamage: ((damage: DamagedBatch) => void) | undefined;
   raftStatus(): RaftStatus;
   /** A Raft message or a snapshot chunk from a peer. */
   deliver(message: Message | SnapshotFrame): void;

@@ -12,6 +12,7 @@ import type { NodeId, RaftStatus } from '../raft/index.js';
 import type { PeerTransport, SnapshotEvent } from './replicator.js';
 import { systemEnvironment, type NodeEnvironment } from './environment.js';
 import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
+import { DEFAULT_SCRUB_BYTES_PER_SECOND, DEFAULT_SCRUB_INTERVAL_MS, type ScrubSettings } from '../storage/scrub.js';
 
 /** This log as one member of a Raft cluster. Without it, the log is a cluster of one. */
 export interface ClusterOptions {
@@ -79,6 +80,12 @@ export interface OpenOptions {
   /** Replication: this log as a member of a Raft cluster (default: a cluster of one). */
   cluster?: ClusterOptions | undefined;
   /**
+   * The background scrub that re-verifies sealed segments (which open does not scan): at most
+   * `bytesPerSecond` (default 4 MiB/s), one pass at most every `intervalMs` (default a day).
+   * `false` turns it off.
+   */
+  scrub?: Partial<ScrubSettings> | false | undefined;
+  /**
    * For tests: wraps the file handle that writes of the active segment go through (the
    * power-loss test records what each fdatasync made durable, and drops the rest).
    */
@@ -98,6 +105,8 @@ export interface ResolvedOptions {
   fs: FileSystem;
   wrapSegmentWriter: WrapWriter | undefined;
   cluster: ResolvedClusterOptions;
+  /** Undefined: no scrub. */
+  scrub: ScrubSettings | undefined;
 }
 
 /** ClusterOptions with every default filled in. */
@@ -134,6 +143,27 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     }),
     wrapSegmentWriter: options.wrapSegmentWriter,
     cluster: resolveCluster(options.cluster),
+    scrub: resolveScrub(options.scrub),
+  };
+}
+
+/** Slowest scrub rate accepted: below it a pass over one segment would take hours. */
+const MIN_SCRUB_BYTES_PER_SECOND = 4096;
+
+function resolveScrub(scrub: OpenOptions['scrub']): ScrubSettings | undefined {
+  if (scrub === false) return undefined;
+  if (scrub !== undefined && (typeof scrub !== 'object' || scrub === null || Array.isArray(scrub)))
+    throw new InvalidArgumentError(
+      `invalid option scrub ${describe(scrub)}: expected false or { bytesPerSecond?, intervalMs? }`,
+    );
+  return {
+    bytesPerSecond: positiveInteger(
+      'scrub.bytesPerSecond',
+      scrub?.bytesPerSecond,
+      DEFAULT_SCRUB_BYTES_PER_SECOND,
+      MIN_SCRUB_BYTES_PER_SECOND,
+    ),
+    intervalMs: positiveInteger('scrub.intervalMs', scrub?.intervalMs, DEFAULT_SCRUB_INTERVAL_MS, 1),
   };
 }
 

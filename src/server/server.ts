@@ -81,6 +81,8 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   const cluster = options.cluster ? setUpCluster(options.cluster, options.log, secure, logger) : undefined;
   const log = await openOrCloseTransport(options, cluster);
   if (cluster) cluster.transport.onUnreachable = (peer) => log.reportUnreachable(peer);
+  log.onDamage = (damage) =>
+    logger.error({ damage, advice: log.status().scrub.advice }, 'damaged batch in a sealed segment');
   const metrics = createServerMetrics(log);
   const hosted = await startHostedOrClose(log, options, metrics, logger);
   const peerUrls = cluster?.peerUrls;

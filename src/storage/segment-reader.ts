@@ -49,6 +49,8 @@ export class SegmentReader {
     private readonly segments: readonly Segment[],
     private readonly fs: FileSystem,
     private readonly maxOpenFiles: number,
+    /** Told of every damaged batch a read runs into, before the read fails with it. */
+    private readonly onCorrupt: (error: CorruptLogError) => void = () => undefined,
   ) {}
 
   /** Records with `from <= position <= to`, in order, up to about `maxBytes`, decoded by `decode`. */
@@ -134,7 +136,21 @@ export class SegmentReader {
    * Every chunk is a fresh buffer, so views into one stay valid after the walk moves on (reads
    * hand out records that keep them). Returns whether `visit` finished (false: the segment ended).
    */
-  private walkBatches(segment: Segment, offset: number, chunkBytes: number, visit: BatchVisitor): Promise<boolean> {
+  private async walkBatches(
+    segment: Segment,
+    offset: number,
+    chunkBytes: number,
+    visit: BatchVisitor,
+  ): Promise<boolean> {
+    try {
+      return await this.walkBatchesOf(segment, offset, chunkBytes, visit);
+    } catch (error) {
+      if (error instanceof CorruptLogError) this.onCorrupt(error);
+      throw error;
+    }
+  }
+
+  private walkBatchesOf(segment: Segment, offset: number, chunkBytes: number, visit: BatchVisitor): Promise<boolean> {
     return this.withReader(segment, async (handle) => {
       const end = segment.size;
       let chunk = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(end - offset, 8)));

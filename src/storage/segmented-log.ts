@@ -1,4 +1,4 @@
-import { StorageFailedError } from '../types/errors.js';
+import { StorageFailedError, type CorruptLogError } from '../types/errors.js';
 import { cutAfterEntry, cutAfterPosition, type CutPoint } from './cut-points.js';
 import { makeDirectoryDurable, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
 import { nodeFileSystem, type FileHandle, type FileSystem } from './file-system.js';
@@ -75,6 +75,8 @@ export class SegmentedLog {
   onSync: ((seconds: number) => void) | undefined;
   /** Running totals for /metrics. */
   readonly stats = { bytesWritten: 0, syncs: 0 };
+  /** Told of every damaged batch a read runs into (the read then fails with the same error). */
+  onCorrupt: ((error: CorruptLogError) => void) | undefined;
 
   private readonly segments: Segment[];
   private writer: FileHandle;
@@ -127,7 +129,7 @@ export class SegmentedLog {
     this.monotonicNow = options.monotonicNow ?? monotonicClock;
     this.timers = options.timers ?? realTimers;
     this.lastSync = this.clock();
-    this.reader = new SegmentReader(segments, this.fs, options.maxOpenFiles);
+    this.reader = new SegmentReader(segments, this.fs, options.maxOpenFiles, (error) => this.onCorrupt?.(error));
     this.bytesSinceIndexEntry = last.size - Math.max(last.index.lastOffset(), SEGMENT_HEADER_BYTES);
     if (options.fsync.kind === 'interval') {
       this.intervalTimer = this.timers.setInterval(() => void this.syncNow(), options.fsync.ms);
@@ -474,6 +476,17 @@ export class SegmentedLog {
   }
 
   /** Every segment's file, base and last position, for `verify` and status. */
+  /** The sealed segments (all but the active one), for the scrub; the list itself stays the log's. */
+  sealedSegments(): readonly Segment[] {
+    return this.segments.slice(0, -1);
+  }
+
+  /** Whether `segment` is still a sealed segment of this log (a truncation can drop or reopen one). */
+  isSealed(segment: Segment): boolean {
+    const at = this.segments.indexOf(segment);
+    return at >= 0 && at < this.segments.length - 1;
+  }
+
   describeSegments(): Array<{ file: string; base: number; lastPosition: number; bytes: number }> {
     return this.segments.map((s) => ({ file: s.file, base: s.base, lastPosition: s.lastPosition, bytes: s.size }));
   }
