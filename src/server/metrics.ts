@@ -20,6 +20,8 @@ export interface ServerMetrics {
   takeFsyncs(): number[];
 }
 
+const MS_PER_SECOND = 1000;
+
 /** Fsync durations kept between two takes (the console samples once a second). */
 const RECENT_FSYNCS_MAX = 10_000;
 
@@ -104,6 +106,42 @@ function registerLogMetrics(registry: Registry, log: OrdoNode): void {
     help: 'How far the slowest live subscriber is behind the head, in events',
     registers: [registry],
     collect: fromLog('maxSubscriberLag'),
+  });
+  registerScrubMetrics(registry, log, total);
+}
+
+/** The background scrub of sealed segments, and the damaged batches found by it or by reads. */
+function registerScrubMetrics(
+  registry: Registry,
+  log: OrdoNode,
+  total: (name: string, help: string, key: LogMetricKey) => Counter,
+): void {
+  total(
+    'ordo_scrub_verified_bytes_total',
+    'Bytes of sealed segments the scrub read and verified',
+    'scrubVerifiedBytes',
+  );
+  total('ordo_scrub_passes_total', 'Scrub passes over every sealed segment completed', 'scrubPasses');
+  total(
+    'ordo_damaged_batches_total',
+    'Distinct damaged batches of sealed segments found by reads or the scrub (see ordo status)',
+    'damagedBatches',
+  );
+  new Gauge({
+    name: 'ordo_scrub_last_pass_end_timestamp_seconds',
+    help: 'When the last scrub pass ended, in seconds since the epoch (0: none yet)',
+    registers: [registry],
+    collect() {
+      if (!log.closed) this.set(log.metrics().scrubLastPassEndTime / MS_PER_SECOND);
+    },
+  });
+  new Gauge({
+    name: 'ordo_scrub_pass_progress_ratio',
+    help: 'How far the scrub pass in progress is, from 0 to 1 (0 between passes)',
+    registers: [registry],
+    collect() {
+      if (!log.closed) this.set(log.metrics().scrubPassProgress);
+    },
   });
 }
 

@@ -1,8 +1,15 @@
 import type { NodeSubscription, RawRecords } from '../node/index.js';
 import type { ByteWriter } from '../protocol/bytes.js';
 import { RECORD_HEADER_BYTES } from '../protocol/events.js';
-import { writeEvents, writeStoredEvents, writeSubscriptionEnd, writeTransientFrame } from '../protocol/responses.js';
+import {
+  writeError,
+  writeEvents,
+  writeStoredEvents,
+  writeSubscriptionEnd,
+  writeTransientFrame,
+} from '../protocol/responses.js';
 import type { Event, TransientEvent } from '../types/event.js';
+import { CorruptLogError } from '../types/errors.js';
 
 /** Events one wake-up of a pump takes from the log at most. */
 const MAX_EVENTS_PER_WAKE_UP = 4096;
@@ -110,7 +117,13 @@ export class SubscriptionPump {
         this.credit -= items.length;
         this.sendItems(items);
       }
-    } catch {
+    } catch (error) {
+      if (error instanceof CorruptLogError) {
+        // Subscribing again would reach the same damaged batch: the client gets the error instead.
+        if (!this.stopped) this.output.send((w) => writeError(w, this.id, error));
+        this.stop();
+        return;
+      }
       // The log failed under the subscription (closed, storage error): the client resumes.
       this.end();
     } finally {
