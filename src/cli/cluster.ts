@@ -15,7 +15,7 @@ const CATCH_UP_TIMEOUT_MS = 60_000;
 /** A learner this many entries behind the leader's log counts as caught up. */
 const CAUGHT_UP_ENTRIES = 64;
 
-async function call(
+export async function call(
   base: string,
   token: string | undefined,
   method: string,

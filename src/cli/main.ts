@@ -13,7 +13,8 @@ import { OrdoError, type Event, type EventLog, type Expected, type Filter, type 
 import { eventJson } from '../types/json.js';
 import { formatEvent } from './format.js';
 import { RateLine } from './rate-line.js';
-import { addClusterCommands } from './cluster.js';
+import { addClusterCommands, call } from './cluster.js';
+import type { ScrubStatus } from '../types/log-metrics.js';
 import { loadConsumers, loadModels } from './hosted-modules.js';
 
 const DEFAULT_DIR = './ordo-data';
@@ -278,6 +279,11 @@ program
   .option('--tls-cert <file>', 'PEM certificate: serve TLS (ordos://, wss://, https://)')
   .option('--tls-key <file>', 'PEM private key for --tls-cert')
   .option('--fsync <policy>', "'always' (default), 'interval:<ms>' or 'never'")
+  .option(
+    '--scrub-rate <bytes/s>',
+    'bytes per second the background scrub of sealed segments reads (default 4 MiB/s; 0: no scrub)',
+    integer('--scrub-rate'),
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
   .option('--node-id <id>', "this node's id in a cluster (with --peers)")
   .option(
@@ -354,7 +360,12 @@ program
       ...(options.tlsCert
         ? { tls: { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) } }
         : {}),
-      ...(options.fsync ? { log: { fsync: options.fsync } } : {}),
+      log: {
+        ...(options.fsync ? { fsync: options.fsync } : {}),
+        ...(options.scrubRate === undefined
+          ? {}
+          : { scrub: options.scrubRate === 0 ? false : { bytesPerSecond: options.scrubRate } }),
+      },
       ...(options.models ? { models: await loadModels(options.models as string) } : {}),
       ...(options.consumers ? { consumers: await loadConsumers(options.consumers as string) } : {}),
     });
@@ -399,8 +410,15 @@ program
   });
 
 withLogOptions(program.command('status'))
-  .description('head position, streams and segments of the log')
+  .description("head position, streams and segments of the log; with --http, a node's scrub and damaged batches")
+  .option('--http <url>', "a running node's HTTP API: its storage and scrub status (admin token); exit 1 on damage")
   .action(async (options) => {
+    if (options.http) {
+      const storage = (await call(options.http, options.token, 'GET', '/storage')) as { scrub: ScrubStatus };
+      console.log(JSON.stringify({ http: options.http, ...storage }, null, 2));
+      if (storage.scrub.damagedBatches > 0) process.exitCode = 1;
+      return;
+    }
     if (options.url) {
       const log = await openLog(options);
       try {

@@ -8,6 +8,7 @@ import { clusterRoutes } from './http/cluster.js';
 import { consoleRoutes, type HttpConsole } from './http/console.js';
 import { createDispatcher } from './http/dispatch.js';
 import { healthRoutes } from './http/health.js';
+import { storageRoutes } from './http/storage.js';
 import { metricsRoutes } from './http/metrics.js';
 import { modelRoutes } from './http/models.js';
 import { readRoutes } from './http/reads.js';
@@ -58,6 +59,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   const routes: Route[] = [
     ...healthRoutes(log, isClosing),
     ...clusterRoutes(log, peerUrls, maxBodyBytes),
+    ...storageRoutes(log),
     ...metricsRoutes(metrics),
     ...appendRoutes(log, maxBodyBytes),
     ...readRoutes(log),

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import type { LogMetrics } from '../types/log-metrics.js';
 import { eventSource, type Stats } from './api';
 import { Chart } from './chart';
 import { Table } from './table';
@@ -60,6 +61,7 @@ export function Overview() {
         <Card label="live subscribers" value={stats.log.liveSubscribers} />
         <Card label="fsync p99 (last s)" value={`${stats.fsync.p99Ms.toFixed(2)} ms`} />
       </div>
+      <Scrub log={stats.log} inCluster={node.config.voters.length + node.config.learners.length > 1} />
       <h3>Nodes</h3>
       <Table class="nodes" columns={['node', 'role', 'term', 'match / commit', 'lag (entries)', 'health']}>
         {members.map((id) => {
@@ -105,6 +107,41 @@ export function Overview() {
       </div>
     </section>
   );
+}
+
+/** The background scrub of sealed segments, and damage found by it or by reads (with what to do). */
+function Scrub({ log, inCluster }: { log: LogMetrics; inCluster: boolean }) {
+  const lastPass = log.scrubLastPassEndTime > 0 ? new Date(log.scrubLastPassEndTime).toISOString() : 'none yet';
+  const progress = log.scrubPassProgress > 0 ? ` · pass in progress: ${Math.floor(log.scrubPassProgress * 100)}%` : '';
+  const todo = inCluster
+    ? 'Restart this node so that it repairs them from its peers.'
+    : 'Restore the log from a backup (`ordo status --http` lists them).';
+  return (
+    <div class="scrub" data-damaged={log.damagedBatches}>
+      <p class="muted">
+        scrub of sealed segments: {log.scrubPasses.toLocaleString('en-US')} passes ·{' '}
+        {formatBytes(log.scrubVerifiedBytes)} verified · last pass ended {lastPass}
+        {progress}
+      </p>
+      {log.damagedBatches > 0 && (
+        <p class="damage bad">
+          {log.damagedBatches.toLocaleString('en-US')} damaged batch{log.damagedBatches === 1 ? '' : 'es'} in sealed
+          segments: reads that reach them fail with CORRUPT_LOG. {todo}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 function Card({ label, value }: { label: string; value: string | number }) {

@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { connect } from '../../src/client/index.js';
 import { CorruptLogError } from '../../src/types/errors.js';
+import type { ScrubStatus } from '../../src/types/log-metrics.js';
+import { ordo } from '../support/cli.js';
 import { tempDir } from '../support/temp-dir.js';
 import { startTestServer } from '../support/server.js';
 import { collect, take } from '../conformance/event-log-suite.js';
@@ -57,6 +59,16 @@ describe('a damaged sealed batch, through the server', () => {
       assert.equal(damageLines.length, 1, JSON.stringify(logged));
       const metrics = await (await fetch(`${server.urls.http}/metrics`)).text();
       assert.match(metrics, /^ordo_damaged_batches_total 1$/m);
+
+      // And `ordo status --http` lists it, with what to do, and exits 1
+      const status = await ordo('status', '--http', server.urls.http);
+      assert.equal(status.code, 1, status.stderr);
+      const scrub = (JSON.parse(status.stdout) as { scrub: ScrubStatus }).scrub;
+      assert.deepEqual(
+        scrub.damaged.map((d) => [d.file, d.offset, d.foundBy]),
+        [[damaged.file, offset, 'read']],
+      );
+      assert.match(scrub.advice ?? '', /restore/);
     } finally {
       await client.close();
       await server.close();

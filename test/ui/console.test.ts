@@ -8,6 +8,8 @@ import { connect } from '../../src/client/index.js';
 import type { OrdoServer } from '../../src/server/server.js';
 import { tokenAuthenticator } from '../../src/server/auth.js';
 import { startTestServer } from '../support/server.js';
+import { tempDir } from '../support/temp-dir.js';
+import { flipByteOfFirstBatch, smallSegments, writeSegmentedLog } from '../support/damage.js';
 import { CHROMIUM, CHROMIUM_FLAGS } from '../support/chromium.js';
 
 /** Screenshots of each page, for people to look at (not compared). */
@@ -130,6 +132,29 @@ describe('web console in a browser', () => {
       await page.goto(`${server.urls.http}/#/streams`);
       await page.locator('a[href="#/streams/orders"]').waitFor();
       await page.screenshot({ path: join(OUTPUT, 'read-only.png'), fullPage: true });
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  it('the overview shows the scrub of sealed segments, and a damaged batch it found with what to do', async () => {
+    // Given a server on a log with bit rot in a sealed segment, its scrub running passes back to back
+    const dir = await tempDir('ordo-console-damage');
+    const segments = await writeSegmentedLog(dir, 60);
+    await flipByteOfFirstBatch(segments[1]!.file);
+    const scrub = { bytesPerSecond: 1024 * 1024, intervalMs: 1 };
+    const server = await startTestServer({ dir, log: smallSegments({ scrub }) });
+    const page = await openPage(server);
+    try {
+      // Then the overview shows passes and the damage, with what to do on a single node
+      await page.locator('.scrub .damage').waitFor();
+      assert.match(
+        await page.locator('.scrub .damage').innerText(),
+        /1 damaged batch in sealed segments.*Restore the log from a backup/s,
+      );
+      assert.match(await page.locator('.scrub').innerText(), /scrub of sealed segments: \d+ passes/);
+      await page.screenshot({ path: join(OUTPUT, 'overview-damage.png'), fullPage: true });
     } finally {
       await page.close();
       await server.close();
