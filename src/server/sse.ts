@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeSubscription } from '../node/index.js';
 import type { Event, TransientEvent } from '../types/event.js';
-import { eventToJson } from './http-json.js';
+import { OrdoError } from '../types/errors.js';
+import { errorToJson, eventToJson } from './http-json.js';
 
 /** A comment line this often keeps proxies from closing a quiet stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -13,7 +14,8 @@ const RETRY_MS = 1_000;
 /**
  * Streams a subscription as Server-Sent Events: committed events as `event: event` with
  * `id: <position>` (so EventSource's `Last-Event-ID` resumes exactly after it), transient ones
- * as `event: transient` without an id. Pulls from the log only while the client keeps up:
+ * as `event: transient` without an id, and a failure of the log under it as a last
+ * `event: failure` holding the error's JSON. Pulls from the log only while the client keeps up:
  * when the socket's buffer is full it waits for 'drain', so a slow client costs the server no
  * memory beyond one batch (the log's subscription falls back to disk if it lags).
  */
@@ -41,6 +43,12 @@ export async function streamEvents(
       if (!res.write(text)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
       if (res.destroyed) break;
     }
+  } catch (error) {
+    // The log failed under the subscription (a damaged batch): the client gets the typed error
+    // as the stream's last message, since the status line has long been sent.
+    if (error instanceof OrdoError && !res.destroyed)
+      res.write(`event: failure\ndata: ${JSON.stringify(errorToJson(error))}\n\n`);
+    throw error;
   } finally {
     clearInterval(keepAlive);
     req.off('close', closed);

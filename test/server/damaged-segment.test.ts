@@ -49,6 +49,13 @@ describe('a damaged sealed batch, through the server', () => {
       const body = (await response.json()) as { error: Record<string, unknown> };
       assert.deepEqual([body.error.code, body.error.file, body.error.offset], ['CORRUPT_LOG', damaged.file, offset]);
 
+      // And a Server-Sent Events subscription ends with the typed error as its last message
+      const sse = await (await fetch(`${server.urls.http}/subscribe?from=start`)).text();
+      const failure = /event: failure\ndata: (.*)\n\n$/.exec(sse);
+      assert.ok(failure, `the stream ends with a failure: ${sse.slice(-300)}`);
+      const sent = (JSON.parse(failure[1]!) as { error: Record<string, unknown> }).error;
+      assert.deepEqual([sent.code, sent.file, sent.offset], ['CORRUPT_LOG', damaged.file, offset]);
+
       // Then every other read and append goes on
       assert.equal((await collect(client.readAll({ from: segments[2]!.base }))).length, EVENTS - segments[2]!.base);
       assert.equal((await collect(client.read('s0'))).length, 1);
