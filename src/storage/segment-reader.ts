@@ -61,22 +61,35 @@ export class SegmentReader {
     while (segmentIndex < this.segments.length && collected < maxBytes) {
       const segment = this.segments[segmentIndex]!;
       const offset = segment.index.floorOffset(from, SEGMENT_HEADER_BYTES);
-      const done = await this.walkBatches(segment, offset, chunkBytesFor(maxBytes), (chunk, at, end, header) => {
-        const first = header.firstPosition;
-        if (first > to) return true;
-        const last = first + header.count - 1;
-        if (last >= from) {
-          let record = firstRecordOffset(at);
-          for (let i = 0; i < header.count; i++) {
-            const position = first + i;
-            if (position > to) break;
-            if (position >= from) records.push(decode(chunk, record, position, header));
-            record = nextRecordOffset(chunk, record);
+      // The walk starts at a batch at or before `from` (the index's floor entry, or the first batch).
+      const startsBy = Math.max(from, segment.base);
+      let started = false;
+      const done = await this.walkBatches(
+        segment,
+        offset,
+        chunkBytesFor(maxBytes),
+        (chunk, at, end, header, fileOffset) => {
+          const first = header.firstPosition;
+          if (!started && first > startsBy) {
+            const problem = `batch starts at position ${first}, expected one at or before ${startsBy}`;
+            throw new CorruptLogError(segment.file, fileOffset, problem);
           }
-          collected += end - at;
-        }
-        return collected >= maxBytes || last >= to;
-      });
+          started = true;
+          if (first > to) return true;
+          const last = first + header.count - 1;
+          if (last >= from) {
+            let record = firstRecordOffset(at);
+            for (let i = 0; i < header.count; i++) {
+              const position = first + i;
+              if (position > to) break;
+              if (position >= from) records.push(decode(chunk, record, position, header));
+              record = nextRecordOffset(chunk, record);
+            }
+            collected += end - at;
+          }
+          return collected >= maxBytes || last >= to;
+        },
+      );
       if (done || to <= segment.lastPosition) break;
       from = segment.lastPosition + 1;
       segmentIndex++;
@@ -154,6 +167,9 @@ export class SegmentReader {
     return this.withReader(segment, async (handle) => {
       const end = segment.size;
       let chunk = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(end - offset, 8)));
+      // Each batch must continue the one before it: a whole batch with a right checksum can
+      // still be in the wrong place (a misdirected write), and a read would answer wrong events.
+      let previous: BatchHeader | undefined;
       while (offset < end) {
         const length = await readAt(handle, chunk, Math.min(chunk.length, end - offset), offset);
         let at = 0;
@@ -161,7 +177,11 @@ export class SegmentReader {
           const check = checkBatch(chunk, at, length);
           if (check.kind === 'incomplete') break;
           if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, offset + at, check.reason);
-          if (visit(chunk, at, check.end, readBatchHeader(chunk, at), offset + at)) return true;
+          const header = readBatchHeader(chunk, at);
+          const problem = previous && outOfSequence(previous, header);
+          if (problem) throw new CorruptLogError(segment.file, offset + at, problem);
+          previous = header;
+          if (visit(chunk, at, check.end, header, offset + at)) return true;
           at = check.end;
         }
         if (at === 0) {
@@ -197,6 +217,16 @@ export class SegmentReader {
       if (entry.evicted && entry.users === 0) void closeQuietly(entry.handle);
     }
   }
+}
+
+/** Why `header` cannot follow `previous` in a segment, or undefined when it does. */
+function outOfSequence(previous: BatchHeader, header: BatchHeader): string | undefined {
+  const position = previous.firstPosition + previous.count;
+  if (header.firstPosition !== position)
+    return `batch starts at position ${header.firstPosition}, expected ${position}`;
+  if (header.entryIndex !== previous.entryIndex + 1)
+    return `entry ${header.entryIndex} where entry ${previous.entryIndex + 1} was expected`;
+  return undefined;
 }
 
 function chunkBytesFor(maxBytes: number): number {

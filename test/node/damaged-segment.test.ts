@@ -5,7 +5,7 @@ import { CorruptLogError } from '../../src/types/errors.js';
 import type { DamagedBatch } from '../../src/types/log-metrics.js';
 import { tempDir } from '../support/temp-dir.js';
 import { collect, take } from '../conformance/event-log-suite.js';
-import { flipByteOfFirstBatch, smallSegments, writeSegmentedLog } from '../support/damage.js';
+import { copyFirstBatch, flipByteOfFirstBatch, smallSegments, writeSegmentedLog } from '../support/damage.js';
 
 /** Events in the log under test: enough for several sealed segments of 4 KiB. */
 const EVENTS = 60;
@@ -70,6 +70,34 @@ describe('a damaged batch in a sealed segment fails only the reads that reach it
       const status = log.status().scrub;
       assert.equal(status.damaged.length, 1);
       assert.match(status.advice ?? '', /restore/);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('given a whole batch written in the wrong place, reads through it fail instead of answering wrong events', async () => {
+    // Given a log whose second segment starts with a copy of the fourth one's first batch
+    // (a misdirected write: the checksum is right, the entry is not the one that belongs there)
+    const dir = await tempDir('ordo-misplaced');
+    const segments = await writeSegmentedLog(dir, EVENTS);
+    const damaged = segments[1]!;
+    const offset = await copyFirstBatch(segments[3]!.file, damaged.file);
+    const log = await open(dir, smallSegments({ scrub: false }));
+    try {
+      // When the stream whose event was there is read, or the log from there
+      // Then the reads fail with CorruptLogError naming the batch, rather than return another event
+      const outOfPlace = (error: unknown) => {
+        assert.ok(error instanceof CorruptLogError, `a CorruptLogError (got ${String(error)})`);
+        assert.deepEqual([error.file, error.offset], [damaged.file, offset]);
+        assert.match(error.reason, /batch starts at position \d+, expected/);
+        return true;
+      };
+      await assert.rejects(collect(log.read(`s${damaged.base}`)), outOfPlace);
+      await assert.rejects(collect(log.readAll({ from: damaged.base - 1 })), outOfPlace);
+      // And the reads that do not walk through it still work
+      assert.equal((await collect(log.read('s0'))).length, 1);
+      assert.equal((await collect(log.read(`s${segments[2]!.base}`))).length, 1);
+      assert.equal(log.metrics().damagedBatches, 1);
     } finally {
       await log.close();
     }

@@ -5,7 +5,14 @@ import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.j
 import { InvalidArgumentError } from '../../src/types/errors.js';
 import type { DamagedBatch } from '../../src/types/log-metrics.js';
 import { tempDir } from '../support/temp-dir.js';
-import { VirtualTimers, flipByteOfFirstBatch, runUntil, smallSegments, writeSegmentedLog } from '../support/damage.js';
+import {
+  VirtualTimers,
+  copyFirstBatch,
+  flipByteOfFirstBatch,
+  runUntil,
+  smallSegments,
+  writeSegmentedLog,
+} from '../support/damage.js';
 
 const EVENTS = 60;
 /** The scrub's rate under test: a pass over the test log's sealed segments takes several virtual seconds. */
@@ -90,6 +97,23 @@ describe('the background scrub', () => {
       assert.equal(log.metrics().damagedBatches, 1);
       assert.equal(found.length, 1);
       assert.ok(log.metrics().scrubLastPassEndTime >= EPOCH_MS + HOUR_MS, 'the next pass waited for the interval');
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('given a whole batch in the wrong place (its checksum right), the scrub finds it out of sequence', async () => {
+    const dir = await tempDir('ordo-scrub-misplaced');
+    const segments = await writeSegmentedLog(dir, EVENTS);
+    const offset = await copyFirstBatch(segments[3]!.file, segments[1]!.file);
+    const { timers, environment } = virtualEnvironment();
+    const log = await open(dir, smallSegments({ environment, scrub: { bytesPerSecond: 65_536 } }));
+    try {
+      await runUntil(timers, () => log.metrics().scrubPasses === 1);
+      const [found] = log.status().scrub.damaged;
+      assert.deepEqual([found?.file, found?.offset, found?.foundBy], [segments[1]!.file, offset, 'scrub']);
+      assert.match(found!.reason, /entry \d+ where entry \d+ was expected/);
+      assert.equal(log.metrics().damagedBatches, 1);
     } finally {
       await log.close();
     }

@@ -8,6 +8,7 @@ const EVENT_DATA_BYTES = 200;
 /** Where a flipped byte lands in a batch: past its 8-byte prefix and 40-byte header, in its record. */
 const BYTE_INTO_BATCH = 100;
 const SEGMENT_HEADER_BYTES = 24;
+const BATCH_PREFIX_BYTES = 8;
 
 /** A log of `events` events, one per stream `s0`, `s1`, …, in 4 KiB segments; returns its segments. */
 export async function writeSegmentedLog(dir: string, events: number): Promise<NodeStatus['segments']> {
@@ -32,6 +33,33 @@ export async function flipByteOfFirstBatch(file: string): Promise<number> {
     await handle.close();
   }
   return SEGMENT_HEADER_BYTES; // the damaged batch starts right after the segment header
+}
+
+/**
+ * Writes the first batch of `from` over the first batch of `to` (the same length): a misdirected
+ * write. The batch is whole and its checksum right, but it is not the entry that belongs there.
+ */
+export async function copyFirstBatch(from: string, to: string): Promise<number> {
+  const source = await openFile(from, 'r');
+  const prefix = Buffer.alloc(4);
+  let batch: Buffer;
+  try {
+    await source.read(prefix, 0, 4, SEGMENT_HEADER_BYTES);
+    batch = Buffer.alloc(BATCH_PREFIX_BYTES + prefix.readUInt32LE(0));
+    await source.read(batch, 0, batch.length, SEGMENT_HEADER_BYTES);
+  } finally {
+    await source.close();
+  }
+  const target = await openFile(to, 'r+');
+  try {
+    const existing = Buffer.alloc(4);
+    await target.read(existing, 0, 4, SEGMENT_HEADER_BYTES);
+    if (existing.readUInt32LE(0) !== prefix.readUInt32LE(0)) throw new Error('the two batches differ in length');
+    await target.write(batch, 0, batch.length, SEGMENT_HEADER_BYTES);
+  } finally {
+    await target.close();
+  }
+  return SEGMENT_HEADER_BYTES;
 }
 
 /** Options for a log under test: the given ones, small segments. */
