@@ -14,6 +14,7 @@ import type {
 } from '../types/event.js';
 import type { PreparedEvent } from '../types/validate.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
+import type { Truncation } from '../storage/segment-recovery.js';
 import type { RawRecords } from './raw-records.js';
 import type { SnapshotFrame } from './snapshot-transfer.js';
 
@@ -56,6 +57,10 @@ export interface WriteOutcome {
 export interface OpenReport {
   segments: number;
   truncatedBytes: number;
+  /** Each torn tail open cut off (file, offset, bytes): never acknowledged data. */
+  truncations: Truncation[];
+  /** Segments open rewrote from format version 2 to the current one. */
+  upgradedSegments: number;
   checkpointPosition: number;
   replayedEvents: number;
 }

@@ -88,6 +88,8 @@ async function recoverEngine(
   const openReport = {
     segments: storage.segmentCount,
     truncatedBytes: storage.recovery.truncatedBytes,
+    truncations: storage.recovery.truncations,
+    upgradedSegments: storage.recovery.upgradedSegments,
     checkpointPosition,
     replayedEvents,
   };

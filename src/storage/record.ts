@@ -7,7 +7,7 @@ import { readUuid, writeUuid } from '../types/uuid.js';
  * The log's byte format (docs/format.md). The unit on disk is a *batch*: one append (later,
  * one Raft entry), written and checked as a whole, like Kafka's RecordBatch:
  *
- *   u32 bodyLength | u32 crc32c(body) | body
+ *   u32 bodyLength | u32 crc32c(bodyLength bytes, body) | body
  *   body = 40-byte batch header (kind, record count, term, first position, timestamp, entry index)
  *        + records, each: u32 length | 40-byte record header | stream | type | metadata | data
  *          | claim changes (the first record of an append part that claims or releases values)
@@ -118,10 +118,26 @@ export function encodeBatchHeader(view: DataView, offset: number, header: BatchH
 
 /** Seals a batch whose header and records span `offset..end`: length and checksum. */
 export function sealBatch(target: Buffer, view: DataView, offset: number, end: number): void {
-  const body = offset + BATCH_PREFIX_BYTES;
-  view.setUint32(offset, end - body, true);
-  view.setUint32(offset + 4, crc32c(target.subarray(body, end)), true);
+  view.setUint32(offset, end - offset - BATCH_PREFIX_BYTES, true);
+  view.setUint32(offset + 4, batchChecksum(target, offset, end), true);
 }
+
+/**
+ * The checksum of the batch at `offset..end` (format version 3): it covers the 4 length bytes
+ * and the body, so a damaged length is caught like damaged data instead of passing for a torn
+ * write.
+ */
+export function batchChecksum(bytes: Buffer, offset: number, end: number): number {
+  const lengthCrc = crc32c(bytes.subarray(offset, offset + 4));
+  return crc32c(bytes.subarray(offset + BATCH_PREFIX_BYTES, end), lengthCrc);
+}
+
+/** The checksum of format version 2, over the body only (read once, to upgrade a segment). */
+export function bodyOnlyChecksum(bytes: Buffer, offset: number, end: number): number {
+  return crc32c(bytes.subarray(offset + BATCH_PREFIX_BYTES, end));
+}
+
+export type BatchChecksum = (bytes: Buffer, offset: number, end: number) => number;
 
 /**
  * The fields of one record. Stream and type come already UTF-8 encoded (a batch encodes each
@@ -207,7 +223,12 @@ export type BatchCheck =
  * Checks the batch that starts at `offset` of `bytes[0, length)`: its checksum, and that its
  * records fill it exactly with consistent lengths (so decoding can trust them).
  */
-export function checkBatch(bytes: Buffer, offset: number, length: number): BatchCheck {
+export function checkBatch(
+  bytes: Buffer,
+  offset: number,
+  length: number,
+  checksum: BatchChecksum = batchChecksum,
+): BatchCheck {
   if (length - offset < BATCH_PREFIX_BYTES) return { kind: 'incomplete' };
   const bodyLength = bytes.readUInt32LE(offset);
   if (bodyLength < BATCH_HEADER_BYTES || bodyLength > MAX_BATCH_BODY_BYTES) {
@@ -221,7 +242,7 @@ export function checkBatch(bytes: Buffer, offset: number, length: number): Batch
   const end = body + bodyLength;
   if (end > length) return { kind: 'incomplete' };
   const stored = bytes.readUInt32LE(offset + 4);
-  const actual = crc32c(bytes.subarray(body, end));
+  const actual = checksum(bytes, offset, end);
   if (stored !== actual)
     return { kind: 'corrupt', end, reason: `crc32c mismatch (stored ${hex(stored)}, computed ${hex(actual)})` };
   const kind = bytes[body + AT_BATCH_KIND];

@@ -6,8 +6,16 @@ import { readU64, writeU64 } from './record.js';
  * (the Raft index of its first batch). Batches follow.
  */
 export const SEGMENT_HEADER_BYTES = 24;
-/** Version 2 added the Raft entry index to segments and batches, and entries without events. */
-export const FORMAT_VERSION = 2;
+/**
+ * Version 2 added the Raft entry index to segments and batches, and entries without events.
+ * Version 3's batch checksum covers the length field too; version 2 segments are upgraded in
+ * place at open (segment-upgrade.ts).
+ */
+export const FORMAT_VERSION = 3;
+/** The one older version this Ordo still opens, by upgrading it. */
+export const UPGRADABLE_FORMAT_VERSION = 2;
+/** Offset of the format version byte in a segment header. */
+export const AT_FORMAT_VERSION = 4;
 export const FILE_KIND_SEGMENT = 1;
 export const SEGMENT_SUFFIX = '.seg';
 export const INDEX_SUFFIX = '.idx';
@@ -27,7 +35,7 @@ export function parseSegmentName(name: string): number | undefined {
 export function encodeSegmentHeader(base: number, baseIndex: number): Buffer {
   const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
   header.write('ORDO', 0, 'latin1');
-  header[4] = FORMAT_VERSION;
+  header[AT_FORMAT_VERSION] = FORMAT_VERSION;
   header[5] = FILE_KIND_SEGMENT;
   writeU64(header, 8, base);
   writeU64(header, 16, baseIndex);
@@ -39,16 +47,16 @@ export function segmentBaseIndex(header: Buffer): number {
 }
 
 /** A reason the header is unusable, or undefined when it is a valid header for `base`. */
-export function checkSegmentHeader(header: Buffer, base: number): string | undefined {
+export function checkSegmentHeader(header: Buffer, base: number, version = FORMAT_VERSION): string | undefined {
   if (header.length < SEGMENT_HEADER_BYTES) return `header is ${header.length} bytes, expected ${SEGMENT_HEADER_BYTES}`;
   if (header.toString('latin1', 0, 4) !== 'ORDO')
     return `bad magic ${JSON.stringify(header.toString('latin1', 0, 4))}, expected "ORDO"`;
-  if (header[4] !== FORMAT_VERSION) {
+  if (header[AT_FORMAT_VERSION] !== version) {
     const hint =
-      header[4] === 1
+      header[AT_FORMAT_VERSION] === 1
         ? ' (written by an Ordo from before replication; read it with that version and append its events to a new log)'
         : '';
-    return `format version ${header[4]}, this Ordo reads version ${FORMAT_VERSION}${hint}`;
+    return `format version ${header[AT_FORMAT_VERSION]}, this Ordo reads version ${version}${hint}`;
   }
   if (header[5] !== FILE_KIND_SEGMENT) return `file kind ${header[5]}, expected ${FILE_KIND_SEGMENT} (segment)`;
   const stored = readU64(header, 8);

@@ -11,13 +11,25 @@ import {
   segmentName,
 } from './segment-file.js';
 import { lastTermOf, scanSegment, type SegmentScan } from './segment-scan.js';
+import { upgradeSegment } from './segment-upgrade.js';
 import { SparseIndex } from './sparse-index.js';
+
+/** A torn tail recovery cut off: where, and how many bytes. */
+export interface Truncation {
+  file: string;
+  offset: number;
+  bytes: number;
+}
 
 /** What recovery found and did at open. */
 export interface RecoveryReport {
   segments: number;
   /** Bytes cut from the end of the last segment (a torn write or a partial batch). */
   truncatedBytes: number;
+  /** Each cut, with its file and offset (at most one: the active segment's torn tail). */
+  truncations: Truncation[];
+  /** Segments rewritten from format version 2 to the current one. */
+  upgradedSegments: number;
   lastPosition: number;
   lastIndex: number;
 }
@@ -26,6 +38,8 @@ export interface RecoveredSegments {
   /** In order, never empty; the last one is the active segment. */
   segments: Segment[];
   truncatedBytes: number;
+  truncations: Truncation[];
+  upgradedSegments: number;
   /** Term of the log's last record; 0 for an empty log. */
   lastTerm: number;
 }
@@ -44,16 +58,29 @@ interface ScannedSegment {
 export async function recoverSegments(dir: string, fs: FileSystem): Promise<RecoveredSegments> {
   const bases = await segmentBases(dir, fs);
   if (bases.length === 0) {
-    return { segments: [await createSegment(dir, 0, 1, fs)], truncatedBytes: 0, lastTerm: 0 };
+    const segments = [await createSegment(dir, 0, 1, fs)];
+    return { segments, truncatedBytes: 0, truncations: [], upgradedSegments: 0, lastTerm: 0 };
   }
   const segments: Segment[] = [];
+  const truncations: Truncation[] = [];
   let truncatedBytes = 0;
   let lastTerm = 0;
+  let upgradedSegments = 0;
   for (let i = 0; i < bases.length; i++) {
     const base = bases[i]!;
     const isLast = i === bases.length - 1;
+    const file = join(dir, segmentName(base));
+    const upgrade = await upgradeSegment(file, base, isLast, fs);
+    if (upgrade.upgraded) upgradedSegments++;
+    if (upgrade.truncatedBytes > 0) {
+      truncatedBytes += upgrade.truncatedBytes;
+      truncations.push({ file, offset: upgrade.validBytes, bytes: upgrade.truncatedBytes });
+    }
     const scanned = isLast ? await recoverActiveSegment(dir, base, fs) : await loadSealedSegment(dir, base, fs);
     truncatedBytes += scanned.truncatedBytes;
+    if (scanned.truncatedBytes > 0) {
+      truncations.push({ file: scanned.segment.file, offset: scanned.segment.size, bytes: scanned.truncatedBytes });
+    }
     if (isLast) lastTerm = scanned.lastTerm;
     const previous = segments[segments.length - 1];
     if (previous) linkToPrevious(previous, scanned.segment);
@@ -63,7 +90,7 @@ export async function recoverSegments(dir: string, fs: FileSystem): Promise<Reco
     // The active segment is empty: the last term is that of the previous segment's last record.
     lastTerm = await lastTermOf(segments[segments.length - 2]!, fs);
   }
-  return { segments, truncatedBytes, lastTerm };
+  return { segments, truncatedBytes, truncations, upgradedSegments, lastTerm };
 }
 
 /** Bases of the segment files under `dir`, in order, after removing what crashed atomic writes left. */

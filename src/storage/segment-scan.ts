@@ -1,6 +1,20 @@
 import { CorruptLogError } from '../types/errors.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
-import { batchCount, batchEntryIndex, batchFirstPosition, batchTerm, checkBatch } from './record.js';
+import {
+  BATCH_HEADER_BYTES,
+  BATCH_KIND_CONFIG,
+  BATCH_OVERHEAD_BYTES,
+  BATCH_PREFIX_BYTES,
+  MAX_BATCH_BODY_BYTES,
+  type BatchCheck,
+  type BatchChecksum,
+  batchChecksum,
+  batchCount,
+  batchEntryIndex,
+  batchFirstPosition,
+  batchTerm,
+  checkBatch,
+} from './record.js';
 import type { Segment } from './segment.js';
 import { SEGMENT_HEADER_BYTES, checkSegmentHeader, segmentBaseIndex } from './segment-file.js';
 import { DEFAULT_INDEX_INTERVAL_BYTES, SparseIndex } from './sparse-index.js';
@@ -15,6 +29,9 @@ export interface SegmentScan {
   validBytes: number;
   fileBytes: number;
 }
+
+/** Where a torn tail starts, or why the bytes at a bad batch are damage to data that was written whole. */
+export type DamageVerdict = { kind: 'torn' } | { kind: 'corrupt'; reason: string };
 
 export interface ScanOptions {
   tornTailAllowed: boolean;
@@ -48,9 +65,9 @@ export async function scanSegment(
   while (offset < bytes.length) {
     const check = checkBatch(bytes, offset, bytes.length);
     if (check.kind !== 'batch') {
-      const atTail = check.kind === 'incomplete' || check.end >= bytes.length || onlyZeros(bytes, check.end);
-      if (options.tornTailAllowed && atTail) break;
-      const reason = check.kind === 'incomplete' ? 'batch runs past the end of the file' : check.reason;
+      const verdict = judgeBadBatch(bytes, offset, check, expectedIndex, batchChecksum);
+      if (options.tornTailAllowed && verdict.kind === 'torn') break;
+      const reason = verdict.kind === 'corrupt' ? verdict.reason : 'batch runs past the end of the file';
       throw new CorruptLogError(file, offset, reason);
     }
     const first = batchFirstPosition(bytes, offset);
@@ -84,6 +101,52 @@ export async function scanSegment(
 export async function lastTermOf(segment: Segment, fs: FileSystem): Promise<number> {
   if (segment.lastPosition < segment.base) return 0;
   return (await scanSegment(segment.file, segment.base, { tornTailAllowed: true }, fs)).lastTerm;
+}
+
+/**
+ * Tells a torn write from damage, for the bad batch at `offset` that should be entry
+ * `expectedIndex`. A crash during a write leaves the file ending inside the batch, or the
+ * batch followed only by zeros; it never leaves a whole, valid batch after it. So whatever the
+ * length field says (it may itself be the damaged bytes), a later valid batch of a later entry
+ * means the bad bytes were once acknowledged data.
+ */
+export function judgeBadBatch(
+  bytes: Buffer,
+  offset: number,
+  check: Exclude<BatchCheck, { kind: 'batch' }>,
+  expectedIndex: number,
+  checksum: BatchChecksum,
+): DamageVerdict {
+  const reason = check.kind === 'incomplete' ? 'batch runs past the end of the file' : check.reason;
+  const later = findValidBatch(bytes, offset + 1, expectedIndex, checksum);
+  if (later !== undefined) {
+    return {
+      kind: 'corrupt',
+      reason: `${reason}; a valid batch (entry ${batchEntryIndex(bytes, later)}) follows at offset ${later}`,
+    };
+  }
+  if (check.kind === 'incomplete' || check.end >= bytes.length || onlyZeros(bytes, check.end)) return { kind: 'torn' };
+  return { kind: 'corrupt', reason: `${reason}; ${bytes.length - check.end} bytes that are not zeros follow it` };
+}
+
+/**
+ * Offset of the first valid batch at or after `from` whose entry index is `minIndex` or
+ * more, or undefined. Cheap tests on the prefix and header come before the checksum, so
+ * garbage or zeros cost a few reads per byte.
+ */
+function findValidBatch(bytes: Buffer, from: number, minIndex: number, checksum: BatchChecksum): number | undefined {
+  const length = bytes.length;
+  const maxIndex = minIndex + Math.ceil(length / BATCH_OVERHEAD_BYTES);
+  for (let at = from; at + BATCH_OVERHEAD_BYTES <= length; at++) {
+    const bodyLength = bytes.readUInt32LE(at);
+    if (bodyLength < BATCH_HEADER_BYTES || bodyLength > MAX_BATCH_BODY_BYTES) continue;
+    if (at + BATCH_PREFIX_BYTES + bodyLength > length) continue;
+    if (bytes[at + BATCH_PREFIX_BYTES]! > BATCH_KIND_CONFIG) continue;
+    const entryIndex = batchEntryIndex(bytes, at);
+    if (entryIndex < minIndex || entryIndex > maxIndex) continue;
+    if (checkBatch(bytes, at, length, checksum).kind === 'batch') return at;
+  }
+  return undefined;
 }
 
 function onlyZeros(bytes: Buffer, from: number): boolean {

@@ -140,12 +140,14 @@ export class SegmentedLog {
   static async open(dir: string, options: SegmentedLogOptions): Promise<SegmentedLog> {
     const fs = options.fs ?? nodeFileSystem;
     await makeDirectoryDurable(dir, fs);
-    const { segments, truncatedBytes, lastTerm } = await recoverSegments(dir, fs);
+    const { segments, truncatedBytes, truncations, upgradedSegments, lastTerm } = await recoverSegments(dir, fs);
     const active = segments[segments.length - 1]!;
     const writer = await openWriter(active.file, options.wrapWriter, fs);
     return new SegmentedLog(dir, options, segments, writer, lastTerm, {
       segments: segments.length,
       truncatedBytes,
+      truncations,
+      upgradedSegments,
       lastPosition: active.lastPosition,
       lastIndex: active.lastIndex,
     });

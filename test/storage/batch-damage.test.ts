@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CorruptLogError } from '../../src/types/errors.js';
+import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
+import { SegmentedLog, type SegmentedLogOptions } from '../../src/storage/segmented-log.js';
+import {
+  BATCH_PREFIX_BYTES,
+  batchEntryIndex,
+  batchSize,
+  bodyOnlyChecksum,
+  checkBatch,
+  encodeBatchHeader,
+  encodeRecord,
+  recordSize,
+  sealBatch,
+} from '../../src/storage/record.js';
+import { AT_FORMAT_VERSION, SEGMENT_HEADER_BYTES, segmentName } from '../../src/storage/segment-file.js';
+import { scanSegment } from '../../src/storage/segment-scan.js';
+import { tempDir } from '../support/temp-dir.js';
+
+const options: SegmentedLogOptions = {
+  segmentBytes: 64 * 1024 * 1024,
+  indexIntervalBytes: 256,
+  fsync: { kind: 'always' },
+  maxOpenFiles: 4,
+};
+const BATCHES = 10;
+
+/** Entry `entryIndex` holding the one event at position `entryIndex - 1`. */
+function entry(entryIndex: number): Buffer {
+  const position = entryIndex - 1;
+  const data = Buffer.from(`event number ${position}`);
+  const bytes = Buffer.alloc(batchSize(recordSize(8, 8, 0, data.length)));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let offset = encodeBatchHeader(view, 0, {
+    count: 1,
+    term: 1,
+    firstPosition: position,
+    timestamp: 1_700_000_000_000 + position,
+    entryIndex,
+  });
+  offset = encodeRecord(
+    {
+      flags: 0,
+      index: position,
+      id: `00000000-0000-4000-8000-${String(position).padStart(12, '0')}`,
+      idBytes: undefined,
+      randomIds: undefined,
+      randomOffset: 0,
+      stream: Buffer.from('stream-a'),
+      type: Buffer.from('Happened'),
+      metadata: undefined,
+      data,
+    },
+    bytes,
+    view,
+    offset,
+  );
+  sealBatch(bytes, view, 0, offset);
+  return bytes;
+}
+
+/** A directory whose active segment holds entries 1..BATCHES, written through the log. */
+async function writtenLog(): Promise<{ dir: string; file: string }> {
+  const dir = await tempDir();
+  const log = await SegmentedLog.open(dir, options);
+  for (let i = 1; i <= BATCHES; i++) await log.append(entry(i), i - 1, i - 1, 1, i);
+  await log.close();
+  return { dir, file: join(dir, segmentName(0)) };
+}
+
+/** Rewrites a segment the way format version 2 stored it: the checksum over the body only. */
+function asVersion2(segment: Buffer): Buffer {
+  const old = Buffer.from(segment);
+  old[AT_FORMAT_VERSION] = 2;
+  for (let at = SEGMENT_HEADER_BYTES; at < old.length; ) {
+    const end = at + BATCH_PREFIX_BYTES + old.readUInt32LE(at);
+    old.writeUInt32LE(bodyOnlyChecksum(old, at, end), at + 4);
+    at = end;
+  }
+  return old;
+}
+
+/** A file system that serves `bytes` for every file it reads. */
+function serving(bytes: Buffer): FileSystem {
+  return { ...nodeFileSystem, readFile: () => Promise.resolve(bytes) };
+}
+
+describe('Batch checksums and torn tails', () => {
+  it('reports every single-bit flip before the last batch of the active segment, and never loses an event silently', async () => {
+    // Given an active segment of 10 acknowledged batches
+    const { file } = await writtenLog();
+    const original = await readFile(file);
+    let lastBatch = SEGMENT_HEADER_BYTES;
+    for (let at = SEGMENT_HEADER_BYTES; at < original.length; ) {
+      lastBatch = at;
+      at += BATCH_PREFIX_BYTES + original.readUInt32LE(at);
+    }
+    let reported = 0;
+    let harmless = 0;
+    // When each bit of batches 1..9 (prefix included) is flipped, one at a time, and the segment scanned as at open
+    for (let byte = SEGMENT_HEADER_BYTES; byte < lastBatch; byte++) {
+      for (let bit = 0; bit < 8; bit++) {
+        const damaged = Buffer.from(original);
+        damaged[byte] = damaged[byte]! ^ (1 << bit);
+        try {
+          const scan = await scanSegment(file, 0, { tornTailAllowed: true }, serving(damaged));
+          // Then a flip that is not reported left every batch intact
+          assert.equal(scan.lastIndex, BATCHES, `flip of bit ${bit} at ${byte} lost entries silently`);
+          assert.equal(scan.validBytes, original.length, `flip of bit ${bit} at ${byte} cut the segment`);
+          assert.deepEqual(damaged, original);
+          harmless++;
+        } catch (error) {
+          // Then, or it is reported as damage
+          if (!(error instanceof CorruptLogError)) throw error;
+          reported++;
+        }
+      }
+    }
+    assert.equal(reported + harmless, (lastBatch - SEGMENT_HEADER_BYTES) * 8);
+  });
+
+  it('reports a damaged length in the middle of the log instead of cutting the log there', async () => {
+    // Given 10 acknowledged batches, the 4th batch's length with one bit flipped (it now runs past the file)
+    const { dir, file } = await writtenLog();
+    const bytes = await readFile(file);
+    let fourth = SEGMENT_HEADER_BYTES;
+    for (let i = 1; i < 4; i++) fourth += BATCH_PREFIX_BYTES + bytes.readUInt32LE(fourth);
+    bytes[fourth + 2] = bytes[fourth + 2]! ^ 0x01;
+    await writeFile(file, bytes);
+    // When the log is reopened, Then open fails naming the file and the batch
+    await assert.rejects(SegmentedLog.open(dir, options), (error: unknown) => {
+      assert.ok(error instanceof CorruptLogError, String(error));
+      assert.equal(error.file, file);
+      assert.equal(error.offset, fourth);
+      assert.match(error.message, /a valid batch \(entry 5\) follows/);
+      return true;
+    });
+  });
+
+  it('cuts a torn tail, and says where and how much', async () => {
+    // Given a log whose last batch was half written when the machine stopped
+    const { dir, file } = await writtenLog();
+    const bytes = await readFile(file);
+    const torn = bytes.subarray(0, bytes.length - 7);
+    await writeFile(file, torn);
+    // When it is reopened
+    const log = await SegmentedLog.open(dir, options);
+    // Then the partial batch is gone, and the report names the cut
+    assert.equal(log.lastIndex, BATCHES - 1);
+    assert.equal(log.recovery.truncations.length, 1);
+    const cut = log.recovery.truncations[0]!;
+    assert.equal(cut.file, file);
+    assert.equal(cut.offset + cut.bytes, torn.length);
+    assert.equal(checkBatch(torn, cut.offset, torn.length).kind, 'incomplete');
+    await log.close();
+  });
+});
+
+describe('Upgrading format version 2 segments', () => {
+  it('opens a version 2 log, upgrades its segments in place, and reads every event back', async () => {
+    // Given a log written by format version 2
+    const { dir, file } = await writtenLog();
+    const current = await readFile(file);
+    await writeFile(file, asVersion2(current));
+    // When it is opened
+    const log = await SegmentedLog.open(dir, options);
+    // Then every entry is there, the report says the segment was upgraded, and the file is now version 3
+    assert.equal(log.lastIndex, BATCHES);
+    assert.equal(log.recovery.upgradedSegments, 1);
+    const records = await log.read(0, log.lastPosition);
+    assert.deepEqual(
+      records.map((r) => r.data.toString()),
+      Array.from({ length: BATCHES }, (_, i) => `event number ${i}`),
+    );
+    await log.close();
+    assert.deepEqual(await readFile(file), current);
+    const again = await SegmentedLog.open(dir, options);
+    assert.equal(again.recovery.upgradedSegments, 0);
+    await again.close();
+  });
+
+  it('resumes an upgrade a crash interrupted: a leftover copy is dropped and the old segment upgraded', async () => {
+    // Given a version 2 segment and the half-written copy an interrupted upgrade left beside it
+    const { dir, file } = await writtenLog();
+    const current = await readFile(file);
+    await writeFile(file, asVersion2(current));
+    await writeFile(`${file}.tmp`, current.subarray(0, 100));
+    // When it is opened
+    const log = await SegmentedLog.open(dir, options);
+    // Then the upgrade is done from the old segment, which kept every entry
+    assert.equal(log.lastIndex, BATCHES);
+    await log.close();
+    assert.deepEqual(await readFile(file), current);
+    assert.deepEqual(
+      (await readdir(dir)).filter((name) => name.endsWith('.tmp')),
+      [],
+    );
+  });
+
+  it('refuses to upgrade a version 2 segment with damage inside it', async () => {
+    // Given a version 2 segment whose 3rd batch has one flipped bit in its data
+    const { dir, file } = await writtenLog();
+    const old = asVersion2(await readFile(file));
+    let third = SEGMENT_HEADER_BYTES;
+    for (let i = 1; i < 3; i++) third += BATCH_PREFIX_BYTES + old.readUInt32LE(third);
+    assert.equal(batchEntryIndex(old, third), 3);
+    old[third + 60] = old[third + 60]! ^ 0x04;
+    await writeFile(file, old);
+    // When it is opened, Then open fails and the segment is left as it was
+    await assert.rejects(SegmentedLog.open(dir, options), CorruptLogError);
+    assert.deepEqual(await readFile(file), old);
+  });
+});
