@@ -89,6 +89,9 @@ export class Progress {
    * False if the rejection is stale (from an older round).
    */
   maybeDecrTo(rejected: number, matchHint: number): boolean {
+    if (this.state !== 'snapshot' && rejected <= this.match && matchHint < this.match) {
+      return this.lostEntries(matchHint);
+    }
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
       this.next = this.match + 1;
@@ -97,6 +100,21 @@ export class Progress {
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1, 1);
     this.probeSent = false;
+    return true;
+  }
+
+  /**
+   * The follower rejected an entry we recorded as matched, and says its log agrees with ours
+   * only up to `matchHint`, below the match: it lost entries it had acknowledged (a node that
+   * recovers from damage to its disk), or the rejection is an old one overtaken by later
+   * acknowledgements. Either way lowering the match is safe: it only decides where to send
+   * from and what counts toward commit, and the commit index never moves back. An old
+   * rejection costs one probe, whose answer raises the match again; ignoring a real one would
+   * leave the follower stalled forever, rejected below a match that never moves.
+   */
+  private lostEntries(matchHint: number): boolean {
+    this.match = matchHint;
+    this.becomeProbe();
     return true;
   }
 

@@ -68,6 +68,17 @@ export class Raft {
   /** Leader: the index of the last config change proposed; no new one until it is applied. */
   private pendingConfigIndex = 0;
   leadTransferee: NodeId = NONE;
+  /**
+   * Why this node is recovering (it lost entries it had persisted), or undefined. While set:
+   * no votes, no pre-votes, no campaign (transfers included).
+   */
+  private recovering: string | undefined;
+  /**
+   * While recovering: the commit index the first leader that reached us announced (0: none
+   * yet). The mark clears once our commit index reaches it; a restart asks the next leader
+   * again, which only waits longer.
+   */
+  private recoveryTarget = 0;
   /** Internal to raft/ (for leader.ts). */
   readonly replication: LeaderReplication;
   /** Internal to raft/ (for leader.ts). */
@@ -103,6 +114,7 @@ export class Raft {
     this.tracker.setConfig(config, this.log.lastIndex() + 1);
     this.term = hardState.term;
     this.vote = hardState.vote;
+    this.recovering = hardState.recovering;
     // The commit index is a hint, not a promise: a torn write can leave the hard state ahead
     // of the entries that reached the disk. Those entries are committed on a quorum elsewhere.
     this.log.commitTo(Math.min(hardState.commit, this.log.lastIndex()));
@@ -111,7 +123,13 @@ export class Raft {
   }
 
   hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed };
+    const hard = { term: this.term, vote: this.vote, commit: this.log.committed };
+    return this.recovering === undefined ? hard : { ...hard, recovering: this.recovering };
+  }
+
+  /** Why this node is recovering (lost persisted entries), or undefined when it is not. */
+  recoveringReason(): string | undefined {
+    return this.recovering;
   }
 
   softState(): SoftState {
@@ -215,6 +233,8 @@ export class Raft {
   private hup(campaign: Campaign): void {
     if (this.role === 'leader') return;
     if (!this.promotable()) return;
+    // It may lack entries it acknowledged: leading now could commit a log without them.
+    if (this.recovering !== undefined) return;
     // An unapplied committed config change may remove us or change the quorum: apply it first.
     if (this.hasUnappliedConfigChange()) return;
     this.campaign(campaign);
@@ -320,7 +340,9 @@ export class Raft {
       (this.vote === NONE && this.leader === NONE) ||
       (m.type === 'pre-vote' && m.term > this.term);
     const upToDate = this.unsafeVote || this.log.isUpToDate(m.index, m.logTerm);
-    if (canVote && upToDate) {
+    // A recovering node's log may lack entries it acknowledged: its vote could elect a leader
+    // without them (its log looks shorter than it was when it promised).
+    if (canVote && upToDate && this.recovering === undefined) {
       // The response carries the request's term: a pre-vote's future term must not be
       // mistaken for a stale answer by the candidate.
       this.send(message({ type: responseType, to: m.from, term: m.term }));
@@ -330,6 +352,21 @@ export class Raft {
       }
     } else {
       this.send(message({ type: responseType, to: m.from, term: this.term, reject: true }));
+    }
+  }
+
+  /**
+   * After a message from the leader of our term (elected without our vote: we gave none):
+   * the first one that carries the leader's commit index sets the target, and the mark clears
+   * once our own commit index reaches it. `leaderCommit` is 0 when the message does not carry
+   * it (a heartbeat's is capped by what the leader believes we hold).
+   */
+  private maybeEndRecovery(leaderCommit: number): void {
+    if (this.recovering === undefined) return;
+    if (this.recoveryTarget === 0) this.recoveryTarget = leaderCommit;
+    if (this.recoveryTarget > 0 && this.log.committed >= this.recoveryTarget) {
+      this.recovering = undefined;
+      this.recoveryTarget = 0;
     }
   }
 
@@ -445,12 +482,15 @@ export class Raft {
     switch (m.type) {
       case 'append':
         this.handleAppend(m);
+        this.maybeEndRecovery(m.commit);
         return;
       case 'heartbeat':
         this.handleHeartbeat(m);
+        this.maybeEndRecovery(0);
         return;
       case 'snapshot':
         this.handleSnapshot(m);
+        this.maybeEndRecovery(m.snapshot?.index ?? 0);
         return;
       case 'transfer-leader':
         if (this.leader !== NONE) this.send(message({ type: 'transfer-leader', to: this.leader, from: m.from }), false);
@@ -476,6 +516,23 @@ export class Raft {
 
   private handleHeartbeat(m: Message): void {
     this.send(answerHeartbeat(this.log, m));
+    // A heartbeat commits at most what the leader recorded as matched: beyond our last entry,
+    // we lost entries we had acknowledged. Without an append to reject, the leader would
+    // never learn it and never re-send them.
+    const last = this.log.lastIndex();
+    if (m.commit > last) {
+      const hint = { index: last, term: this.log.lastTerm() };
+      this.send(
+        message({
+          type: 'append-response',
+          to: m.from,
+          index: m.commit,
+          reject: true,
+          rejectHint: hint.index,
+          logTerm: hint.term,
+        }),
+      );
+    }
   }
 
   private handleSnapshot(m: Message): void {

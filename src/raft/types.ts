@@ -28,6 +28,14 @@ export interface HardState {
   readonly term: number;
   readonly vote: NodeId;
   readonly commit: number;
+  /**
+   * Set when this node lost entries it had persisted (damage, or a commit index beyond its
+   * log): why. While set it grants no votes and never campaigns, since it may have acknowledged
+   * entries it no longer holds and could help elect a leader without them. Cleared once a
+   * leader elected without it has brought its commit index to that leader's commit index as of
+   * their first contact. Absent on a node that lost nothing.
+   */
+  readonly recovering?: string;
 }
 
 /** Who votes and who only follows. A learner receives the log but neither votes nor counts for commit. */
