@@ -63,6 +63,12 @@ export async function loadCheckpoint(
   return undefined;
 }
 
+/** Position the newest checkpoint under `dir` describes the log up to, or undefined if none. */
+export async function newestCheckpoint(dir: string, fs: FileSystem = nodeFileSystem): Promise<number | undefined> {
+  const positions = await list(dir, fs).catch(() => []);
+  return positions[positions.length - 1];
+}
+
 async function list(dir: string, fs: FileSystem): Promise<number[]> {
   const names = await fs.readdir(dir);
   return names

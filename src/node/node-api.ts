@@ -14,7 +14,7 @@ import type {
 } from '../types/event.js';
 import type { PreparedEvent } from '../types/validate.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
-import type { Truncation } from '../storage/segment-recovery.js';
+import type { DamageCut, Truncation } from '../storage/segment-recovery.js';
 import type { RawRecords } from './raw-records.js';
 import type { SnapshotFrame } from './snapshot-transfer.js';
 
@@ -61,6 +61,8 @@ export interface OpenReport {
   truncations: Truncation[];
   /** Segments open rewrote from format version 2 to the current one. */
   upgradedSegments: number;
+  /** Damage a cluster member cut its log at (file, offset, reason): its peers re-send the rest. */
+  damageCuts: DamageCut[];
   checkpointPosition: number;
   replayedEvents: number;
 }

@@ -6,11 +6,13 @@ import type { IntervalTimers } from '../storage/time.js';
 import type { Timers } from './environment.js';
 import { lockDirectory } from '../storage/dir-lock.js';
 import { makeDirectoryDurable } from '../storage/file-io.js';
-import { loadRaftState, type RaftState } from './raft-state-file.js';
+import { loadRaftState, saveRaftState, type RaftState } from './raft-state-file.js';
+import type { BeforeCut } from '../storage/segment-recovery.js';
+import { CorruptLogError } from '../types/errors.js';
 import { RaftWindow } from './raft-window.js';
 import { entryOfBatch } from './batch-entry.js';
 import { removeStaging } from './snapshot-transfer.js';
-import { loadCheckpoint } from './checkpoints.js';
+import { loadCheckpoint, newestCheckpoint } from './checkpoints.js';
 import { decodeForReplay } from './event-codec.js';
 import { resolveOptions, type OpenOptions, type ResolvedOptions } from './options.js';
 import { EmbeddedEventLog, type RecoveredRaft } from './embedded-log.js';
@@ -33,7 +35,10 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
   const unlock = await lockDirectory(root, resolved.fs);
   let storage: SegmentedLog | undefined;
   try {
-    storage = await openSegments(root, resolved);
+    const stored = await loadRaftState(root, resolved.fs);
+    const lost = new LostData(root, stored, resolved, options);
+    storage = await openSegments(root, resolved, lost.cutAtDamage());
+    await lost.check(storage);
     const { engine, openReport } = await recoverEngine(root, storage, resolved);
     const state = await recoverRaftState(root, storage, resolved, options);
     await removeStaging(root, undefined, resolved.fs); // a snapshot transfer the last run did not finish starts over
@@ -49,8 +54,9 @@ export async function open(dir: string, options?: OpenOptions): Promise<Embedded
   }
 }
 
-function openSegments(root: string, resolved: ResolvedOptions): Promise<SegmentedLog> {
+function openSegments(root: string, resolved: ResolvedOptions, cutAtDamage?: BeforeCut): Promise<SegmentedLog> {
   return SegmentedLog.open(join(root, 'segments'), {
+    ...(cutAtDamage ? { cutAtDamage } : {}),
     segmentBytes: resolved.segmentBytes,
     indexIntervalBytes: resolved.indexIntervalBytes,
     fsync: resolved.fsync,
@@ -75,6 +81,75 @@ function backgroundIntervals(timers: Timers): IntervalTimers {
   };
 }
 
+/**
+ * Data this node had made durable and no longer holds. Under fsync 'always' three things show
+ * it: damage inside the log, a persisted commit index beyond the log's last entry (it only
+ * ever covers entries already fsynced), and on a single node a checkpoint beyond the log's end
+ * (it only holds committed events, which a single node has fsynced). A torn tail shows none of
+ * them: it was never acknowledged, and is cut silently (and reported).
+ *
+ * A single node has no other copy: open fails, naming what is missing. A cluster member marks
+ * itself recovering in its raft-state (before cutting anything), then cuts its log at the
+ * first damage; Raft then keeps it from voting until a leader has brought it back
+ * (raft/types.ts HardState.recovering).
+ */
+class LostData {
+  constructor(
+    private readonly root: string,
+    private readonly stored: RaftState | undefined,
+    private readonly resolved: ResolvedOptions,
+    private readonly options: OpenOptions | undefined,
+  ) {}
+
+  /** Why entries were lost, in the order found. */
+  private readonly reasons: string[] = [];
+
+  /**
+   * A node started as a member of a cluster, with its raft-state. A cluster member's directory
+   * opened on its own (ordo status) reports damage instead of changing anything.
+   */
+  private get member(): boolean {
+    if (this.stored === undefined || this.options?.cluster === undefined) return false;
+    return this.options.cluster.peers.length > 1 || this.stored.config.voters.length > 1;
+  }
+
+  /** The storage's hook for damage: a cluster member cuts (after marking itself); a single node fails. */
+  cutAtDamage(): BeforeCut | undefined {
+    if (!this.member) return undefined;
+    return (damage) => this.markRecovering(`damage in the log: ${damage.message}`);
+  }
+
+  async check(storage: SegmentedLog): Promise<void> {
+    if (this.resolved.fsync.kind !== 'always') return;
+    const commit = this.stored?.hardState.commit ?? 0;
+    if (commit > storage.lastIndex) {
+      const reason = `raft-state says entries up to ${commit} are committed but the log ends at ${storage.lastIndex}`;
+      await this.lost(join(this.root, 'raft-state'), reason);
+      return;
+    }
+    if (this.member) return; // a follower may apply what its own disk has not synced yet
+    const checkpoint = await newestCheckpoint(join(this.root, 'checkpoints'), this.resolved.fs);
+    if (checkpoint !== undefined && checkpoint > storage.lastPosition) {
+      const reason = `a checkpoint holds events up to position ${checkpoint} but the log ends at ${storage.lastPosition}`;
+      await this.lost(join(this.root, 'checkpoints', `${checkpoint}.ckpt`), reason);
+    }
+  }
+
+  private async lost(file: string, reason: string): Promise<void> {
+    if (!this.member) {
+      throw new CorruptLogError(file, 0, `${reason}: data this node had fsynced is gone (restore it from a backup)`);
+    }
+    await this.markRecovering(reason);
+  }
+
+  private async markRecovering(reason: string): Promise<void> {
+    const stored = this.stored!;
+    this.reasons.push(reason);
+    const hardState = { ...stored.hardState, recovering: this.reasons.join('; ') };
+    await saveRaftState(this.root, { ...stored, hardState }, this.resolved.fs);
+  }
+}
+
 /** The engine from the newest usable checkpoint, then every record after it replayed. */
 async function recoverEngine(
   root: string,
@@ -89,6 +164,7 @@ async function recoverEngine(
     segments: storage.segmentCount,
     truncatedBytes: storage.recovery.truncatedBytes,
     truncations: storage.recovery.truncations,
+    damageCuts: storage.recovery.damageCuts,
     upgradedSegments: storage.recovery.upgradedSegments,
     checkpointPosition,
     replayedEvents,

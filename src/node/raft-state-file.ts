@@ -11,7 +11,10 @@ import type { ConfigState, HardState } from '../raft/index.js';
  * the membership as of the last applied change. One small file, replaced atomically (written
  * aside, fsynced, renamed): a crash leaves the old state or the new, never a mix.
  *
- * Layout: u32 crc32c of the rest | UTF-8 JSON { version, term, vote, commit, config, configIndex }.
+ * Layout: u32 crc32c of the rest | UTF-8 JSON { version, term, vote, commit, config, configIndex,
+ * recovering? }. `recovering` (why) is set while the node recovers entries it had persisted
+ * and lost (raft/types.ts HardState); it is written before the log is cut, so a crash in
+ * between cannot forget it.
  */
 export interface RaftState {
   hardState: HardState;
@@ -50,11 +53,17 @@ export async function loadRaftState(dir: string, fs: FileSystem = nodeFileSystem
     config: ConfigState;
     configIndex: number;
     nodeId?: string;
+    recovering?: string;
   };
   if (value.version !== VERSION)
     throw new CorruptLogError(file, 4, `raft state version ${value.version}, expected ${VERSION}`);
   return {
-    hardState: { term: value.term, vote: value.vote, commit: value.commit },
+    hardState: {
+      term: value.term,
+      vote: value.vote,
+      commit: value.commit,
+      ...(value.recovering !== undefined ? { recovering: value.recovering } : {}),
+    },
     config: value.config,
     configIndex: value.configIndex,
     ...(value.nodeId ? { nodeId: value.nodeId } : {}),
@@ -71,6 +80,7 @@ export async function saveRaftState(dir: string, state: RaftState, fs: FileSyste
       commit: state.hardState.commit,
       config: state.config,
       configIndex: state.configIndex,
+      recovering: state.hardState.recovering,
     }),
     'utf8',
   );

@@ -417,7 +417,9 @@ export class Replicator {
   private persistHardState(ready: Ready, round: RoundWrites): void {
     const hard = ready.hardState;
     if (!hard) return;
-    if (hard.term !== this.window.hardState.term || hard.vote !== this.window.hardState.vote) {
+    const previous = this.window.hardState;
+    // The recovering mark too: once cleared, a restart must not make the node wait again.
+    if (hard.term !== previous.term || hard.vote !== previous.vote || hard.recovering !== previous.recovering) {
       const firstNew = ready.entries.length > 0 ? ready.entries[0]!.index - 1 : Number.POSITIVE_INFINITY;
       const durable = Math.min(this.storage.durableEntryIndex, firstNew);
       round.writes.push(this.persistState({ ...hard, commit: Math.min(hard.commit, durable) }));

@@ -48,6 +48,8 @@ export interface RaftStatus {
   /** The leader's view of each member; empty on followers. */
   progress: Record<NodeId, { match: number; next: number; state: ProgressState; recentActive: boolean }>;
   leadTransferee: NodeId;
+  /** Why this node is recovering lost entries (it neither votes nor campaigns meanwhile); absent when it is not. */
+  recovering?: string;
 }
 
 /** A member's replication progress, as the leader tracks it. */
@@ -295,6 +297,7 @@ export class RawNode {
       config: raft.tracker.config(),
       progress,
       leadTransferee: raft.leadTransferee,
+      ...(raft.recoveringReason() !== undefined ? { recovering: raft.recoveringReason()! } : {}),
     };
   }
 }

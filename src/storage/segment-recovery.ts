@@ -1,6 +1,6 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CorruptLogError } from '../types/errors.js';
-import { unlinkIfExists, writeFileAtomic } from './file-io.js';
+import { syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
 import type { FileSystem } from './file-system.js';
 import { createSegment, indexFile, type Segment } from './segment.js';
 import {
@@ -21,6 +21,16 @@ export interface Truncation {
   bytes: number;
 }
 
+/** Damage open cut the log at (a cluster member only): where, and what was wrong. */
+export interface DamageCut {
+  file: string;
+  offset: number;
+  reason: string;
+}
+
+/** Called before the log is cut at damage, with the damage found. */
+export type BeforeCut = (damage: CorruptLogError) => Promise<void>;
+
 /** What recovery found and did at open. */
 export interface RecoveryReport {
   segments: number;
@@ -30,6 +40,8 @@ export interface RecoveryReport {
   truncations: Truncation[];
   /** Segments rewritten from format version 2 to the current one. */
   upgradedSegments: number;
+  /** Where the log was cut at damage, losing entries it had persisted. */
+  damageCuts: DamageCut[];
   lastPosition: number;
   lastIndex: number;
 }
@@ -40,6 +52,7 @@ export interface RecoveredSegments {
   truncatedBytes: number;
   truncations: Truncation[];
   upgradedSegments: number;
+  damageCuts: DamageCut[];
   /** Term of the log's last record; 0 for an empty log. */
   lastTerm: number;
 }
@@ -55,11 +68,55 @@ interface ScannedSegment {
  * interrupted atomic writes removed, sealed segments loaded, the active one's torn tail cut off,
  * and a first segment created for a new log.
  */
-export async function recoverSegments(dir: string, fs: FileSystem): Promise<RecoveredSegments> {
+export async function recoverSegments(
+  dir: string,
+  fs: FileSystem,
+  cutAtDamage?: BeforeCut,
+): Promise<RecoveredSegments> {
+  try {
+    return await recoverAll(dir, fs);
+  } catch (error) {
+    if (cutAtDamage === undefined || !(error instanceof CorruptLogError)) throw error;
+    const base = parseSegmentName(basename(error.file));
+    // A damaged header, or segments that do not continue each other: no batch to cut at.
+    if (base === undefined || error.offset < SEGMENT_HEADER_BYTES) throw error;
+    await cutAtDamage(error);
+    await cutAt(dir, base, error.offset, fs);
+    const recovered = await recoverSegments(dir, fs, cutAtDamage);
+    const cut = { file: error.file, offset: error.offset, reason: error.message };
+    return { ...recovered, damageCuts: [cut, ...recovered.damageCuts] };
+  }
+}
+
+/**
+ * Drops everything from `offset` of segment `base` on: the later segments first (last to
+ * first), then the damaged one's tail. A crash part way leaves damage (or nothing) at the same
+ * place, so the next open cuts there again.
+ */
+async function cutAt(dir: string, base: number, offset: number, fs: FileSystem): Promise<void> {
+  const later = (await segmentBases(dir, fs)).filter((b) => b > base).reverse();
+  for (const b of later) {
+    const file = join(dir, segmentName(b));
+    await unlinkIfExists(indexFile(file), fs);
+    await unlinkIfExists(file, fs);
+  }
+  const file = join(dir, segmentName(base));
+  await unlinkIfExists(indexFile(file), fs);
+  const handle = await fs.open(file, 'r+');
+  try {
+    await handle.truncate(offset);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await syncDirectory(dir, fs);
+}
+
+async function recoverAll(dir: string, fs: FileSystem): Promise<RecoveredSegments> {
   const bases = await segmentBases(dir, fs);
   if (bases.length === 0) {
     const segments = [await createSegment(dir, 0, 1, fs)];
-    return { segments, truncatedBytes: 0, truncations: [], upgradedSegments: 0, lastTerm: 0 };
+    return { segments, truncatedBytes: 0, truncations: [], upgradedSegments: 0, damageCuts: [], lastTerm: 0 };
   }
   const segments: Segment[] = [];
   const truncations: Truncation[] = [];
@@ -90,7 +147,7 @@ export async function recoverSegments(dir: string, fs: FileSystem): Promise<Reco
     // The active segment is empty: the last term is that of the previous segment's last record.
     lastTerm = await lastTermOf(segments[segments.length - 2]!, fs);
   }
-  return { segments, truncatedBytes, truncations, upgradedSegments, lastTerm };
+  return { segments, truncatedBytes, truncations, upgradedSegments, damageCuts: [], lastTerm };
 }
 
 /** Bases of the segment files under `dir`, in order, after removing what crashed atomic writes left. */

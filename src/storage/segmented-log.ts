@@ -7,7 +7,7 @@ import { decodeRecord, type LogRecord, type RecordDecoder } from './record.js';
 import { createSegment, indexFile, type Segment } from './segment.js';
 import { SEGMENT_HEADER_BYTES } from './segment-file.js';
 import { READ_CHUNK_BYTES, SegmentReader, type StoredBatch } from './segment-reader.js';
-import { recoverSegments, type RecoveryReport } from './segment-recovery.js';
+import { recoverSegments, type BeforeCut, type RecoveryReport } from './segment-recovery.js';
 import { lastTermOf } from './segment-scan.js';
 import { monotonicClock, realTimers, systemClock, type Clock, type IntervalTimers } from './time.js';
 
@@ -37,6 +37,12 @@ export interface SegmentedLogOptions {
   monotonicNow?: Clock;
   /** What runs the `interval` policy's idle syncs (node's timers by default). */
   timers?: IntervalTimers;
+  /**
+   * Damage found at open cuts the log at the damaged batch instead of failing the open (a
+   * cluster member, whose peers hold the lost entries); called before the cut, to record that
+   * entries were lost. Without it, damage fails the open with `CorruptLogError`.
+   */
+  cutAtDamage?: BeforeCut;
 }
 
 /**
@@ -140,7 +146,8 @@ export class SegmentedLog {
   static async open(dir: string, options: SegmentedLogOptions): Promise<SegmentedLog> {
     const fs = options.fs ?? nodeFileSystem;
     await makeDirectoryDurable(dir, fs);
-    const { segments, truncatedBytes, truncations, upgradedSegments, lastTerm } = await recoverSegments(dir, fs);
+    const recovered = await recoverSegments(dir, fs, options.cutAtDamage);
+    const { segments, truncatedBytes, truncations, upgradedSegments, damageCuts, lastTerm } = recovered;
     const active = segments[segments.length - 1]!;
     const writer = await openWriter(active.file, options.wrapWriter, fs);
     return new SegmentedLog(dir, options, segments, writer, lastTerm, {
@@ -148,6 +155,7 @@ export class SegmentedLog {
       truncatedBytes,
       truncations,
       upgradedSegments,
+      damageCuts,
       lastPosition: active.lastPosition,
       lastIndex: active.lastIndex,
     });

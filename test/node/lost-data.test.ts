@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { appendFile, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { open, type EmbeddedEventLog } from '../../src/node/index.js';
+import { loadRaftState } from '../../src/node/raft-state-file.js';
+import { BATCH_PREFIX_BYTES, batchCount, batchEntryIndex } from '../../src/storage/record.js';
+import { SEGMENT_HEADER_BYTES } from '../../src/storage/segment-file.js';
+import { CorruptLogError } from '../../src/types/index.js';
+import { MemoryNetwork } from '../support/memory-network.js';
+import { tempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
+
+const PEERS = ['n1', 'n2', 'n3'];
+
+/** The active (last) segment file of a log directory. */
+async function activeSegment(dir: string): Promise<string> {
+  const names = (await readdir(join(dir, 'segments'))).filter((n) => n.endsWith('.seg')).sort();
+  return join(dir, 'segments', names[names.length - 1]!);
+}
+
+/** Byte offsets of the batches holding events in a segment file, in order. */
+function eventBatches(bytes: Buffer): number[] {
+  const found: number[] = [];
+  for (let at = SEGMENT_HEADER_BYTES; at < bytes.length; at += BATCH_PREFIX_BYTES + bytes.readUInt32LE(at)) {
+    if (batchCount(bytes, at) > 0) found.push(at);
+  }
+  return found;
+}
+
+async function events(log: EmbeddedEventLog): Promise<string[]> {
+  const all: string[] = [];
+  for await (const event of log.readAll()) all.push(Buffer.from(event.data as Uint8Array).toString());
+  return all;
+}
+
+describe('A single node reports data it had fsynced and lost', () => {
+  it('a damaged length in the last batch looks like a torn write, but the committed index tells the loss', async () => {
+    // Given a single node that acknowledged 10 appends (each its own entry) and closed
+    const dir = await tempDir();
+    const log = await open(dir);
+    for (let i = 0; i < 10; i++) await log.append('s', { type: 'T', data: { i } });
+    await log.close();
+    // When one bit of the last batch's length flips, so that it seems to run past the file
+    const file = await activeSegment(dir);
+    const bytes = await readFile(file);
+    const last = eventBatches(bytes).at(-1)!;
+    const lastEntry = batchEntryIndex(bytes, last);
+    bytes[last + 3] = bytes[last + 3]! ^ 0x01;
+    await writeFile(file, bytes);
+    // Then open fails, naming what is missing, instead of opening without the 10th append
+    await assert.rejects(open(dir), (error: unknown) => {
+      assert.ok(error instanceof CorruptLogError, String(error));
+      assert.match(
+        error.message,
+        new RegExp(`raft-state says entries up to ${lastEntry} are committed but the log ends at ${lastEntry - 1}`),
+      );
+      return true;
+    });
+  });
+
+  it('a checkpoint beyond the end of the log is reported, not deleted', async () => {
+    // Given a single node that acknowledged 10 appends and closed (writing a checkpoint at 9), without its raft-state
+    const dir = await tempDir();
+    const log = await open(dir);
+    for (let i = 0; i < 10; i++) await log.append('s', { type: 'T', data: { i } });
+    await log.close();
+    await unlink(join(dir, 'raft-state'));
+    // When the log loses its last three batches whole
+    const file = await activeSegment(dir);
+    const bytes = await readFile(file);
+    await writeFile(file, bytes.subarray(0, eventBatches(bytes).at(-3)));
+    // Then open fails naming the checkpoint, and leaves it in place
+    await assert.rejects(open(dir), (error: unknown) => {
+      assert.ok(error instanceof CorruptLogError, String(error));
+      assert.match(error.message, /a checkpoint holds events up to position 9 but the log ends at 6/);
+      return true;
+    });
+    assert.deepEqual(await readdir(join(dir, 'checkpoints')), ['9.ckpt']);
+  });
+
+  it('a torn tail (never acknowledged) is cut and reported, and the node opens', async () => {
+    // Given a node that acknowledged 10 appends, and half a batch written after them when the power went
+    const dir = await tempDir();
+    const log = await open(dir);
+    for (let i = 0; i < 10; i++) await log.append('s', { type: 'T', data: { i } });
+    await log.close();
+    const file = await activeSegment(dir);
+    const bytes = await readFile(file);
+    const first = eventBatches(bytes)[0]!;
+    const partial = bytes.subarray(first, first + 30);
+    await appendFile(file, partial);
+    // When it is reopened
+    const reopened = await open(dir);
+    // Then every acknowledged append is there and the cut is reported
+    assert.equal((await events(reopened)).length, 10);
+    assert.deepEqual(reopened.openReport.truncations, [{ file, offset: bytes.length, bytes: partial.length }]);
+    await reopened.close();
+  });
+});
+
+async function openNode(network: MemoryNetwork, dir: string, id: string): Promise<EmbeddedEventLog> {
+  const log = await open(dir, { cluster: { id, peers: PEERS, transport: network.transport(id), tickMs: 10 } });
+  network.attach(id, (m) => log.deliver(m));
+  return log;
+}
+
+function leaderOf(logs: Iterable<EmbeddedEventLog>): EmbeddedEventLog | undefined {
+  const leaders = [...logs].filter((log) => !log.closed && log.raftStatus().role === 'leader');
+  return leaders.length === 1 ? leaders[0] : undefined;
+}
+
+async function startCluster(network: MemoryNetwork) {
+  const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+  const logs = new Map<string, EmbeddedEventLog>();
+  for (const id of PEERS) logs.set(id, await openNode(network, dirs.get(id)!, id));
+  return { dirs, logs };
+}
+
+describe('A cluster node that lost entries it had acknowledged', () => {
+  it('does not help elect a leader without them: acknowledged appends survive a bit flip on the node that held them', async () => {
+    // Given three nodes: two acknowledge five appends at quorum while the third is down
+    const network = new MemoryNetwork();
+    const { dirs, logs } = await startCluster(network);
+    const leader = await until('a leader', () => leaderOf(logs.values()));
+    await leader.append('orders', { type: 'Placed', data: { n: 0 } });
+    const [follower, third] = PEERS.filter((id) => id !== leader.nodeId).map((id) => logs.get(id)!);
+    await until('the follower holds the first append', () => follower!.committedPosition >= 0);
+    await third!.close();
+    for (let n = 1; n <= 5; n++) await leader.append('orders', { type: 'Placed', data: { n } });
+    // When the leader dies, one bit flips inside the first of those five entries on the follower's disk,
+    await leader.close();
+    await follower!.close();
+    const file = await activeSegment(dirs.get(follower!.nodeId)!);
+    const bytes = await readFile(file);
+    const firstOfFive = eventBatches(bytes).at(-5)!;
+    bytes[firstOfFive + 60] = bytes[firstOfFive + 60]! ^ 0x08;
+    await writeFile(file, bytes);
+    // and the follower and the third node come back
+    const back = new Map<string, EmbeddedEventLog>();
+    for (const log of [follower!, third!])
+      back.set(log.nodeId, await openNode(network, dirs.get(log.nodeId)!, log.nodeId));
+    const restarted = back.get(follower!.nodeId)!;
+    // Then the follower cut its log at the damage, and is recovering, durably
+    assert.equal(restarted.openReport.damageCuts.length, 1);
+    assert.match((await loadRaftState(dirs.get(follower!.nodeId)!))?.hardState.recovering ?? '', /damage in the log/);
+    // and once the dead leader is back too, a leader is elected with all five appends
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    back.set(leader.nodeId, await openNode(network, dirs.get(leader.nodeId)!, leader.nodeId));
+    const next = await until('a leader', () => leaderOf(back.values()));
+    await next.append('orders', { type: 'Placed', data: { n: 6 } });
+    const expected = [0, 1, 2, 3, 4, 5, 6].map((n) => JSON.stringify({ n }));
+    assert.deepEqual(await events(next), expected);
+    // and the follower got them back and is no longer recovering
+    await until('the follower caught up', () => restarted.committedPosition >= 6);
+    assert.deepEqual(await events(restarted), expected);
+    await until('the mark is cleared', () => restarted.raftStatus().recovering === undefined);
+    for (const log of back.values()) await log.close();
+    assert.equal((await loadRaftState(dirs.get(follower!.nodeId)!))?.hardState.recovering, undefined);
+  });
+
+  it('a torn tail on every node (a whole-cluster power cut) does not mark any node: they elect a leader', async () => {
+    // Given three nodes that acknowledged appends, then all lost power with half a batch on every disk
+    const network = new MemoryNetwork();
+    const { dirs, logs } = await startCluster(network);
+    const leader = await until('a leader', () => leaderOf(logs.values()));
+    for (let n = 0; n < 5; n++) await leader.append('orders', { type: 'Placed', data: { n } });
+    await until('all hold them', () => [...logs.values()].every((log) => log.committedPosition >= 4));
+    for (const log of logs.values()) await log.close();
+    for (const dir of dirs.values()) {
+      const file = await activeSegment(dir);
+      const bytes = await readFile(file);
+      const first = eventBatches(bytes)[0]!;
+      await appendFile(file, bytes.subarray(first, first + 30));
+    }
+    // When they all come back
+    const back = new Map<string, EmbeddedEventLog>();
+    for (const id of PEERS) back.set(id, await openNode(network, dirs.get(id)!, id));
+    // Then none is recovering, each cut its torn tail, and they elect a leader that holds every append
+    for (const log of back.values()) {
+      assert.equal(log.openReport.truncations.length, 1);
+      assert.equal((await loadRaftState(dirs.get(log.nodeId)!))?.hardState.recovering, undefined);
+    }
+    const next = await until('a leader', () => leaderOf(back.values()));
+    assert.equal((await events(next)).length, 5);
+    for (const log of back.values()) await log.close();
+  });
+});
