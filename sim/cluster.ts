@@ -20,8 +20,12 @@ export interface SimOptions {
   /** Voters at the start: 3 or 5 (default: chosen by the seed). Five nodes always exist. */
   voters?: number | undefined;
   faults?: Partial<FaultRates>;
-  /** Test-only broken safety rule (see RaftOptions.unsafe). */
-  unsafe?: { voteWithoutLogCheck?: boolean } | undefined;
+  /**
+   * Test-only broken safety rules: `voteWithoutLogCheck` (see RaftOptions.unsafe);
+   * `unmarkedTailLoss`: a node whose disk lost durable entries restarts without the
+   * recovering mark, so it votes as if it had never acknowledged them.
+   */
+  unsafe?: { voteWithoutLogCheck?: boolean; unmarkedTailLoss?: boolean } | undefined;
   /** Asynchronous storage writes on every node (default: chosen by the seed). */
   asyncWrites?: boolean;
 }
@@ -39,6 +43,7 @@ export interface SimCounts {
   acked: number;
   elections: number;
   crashes: number;
+  tailLosses: number;
   partitions: number;
   configChanges: number;
   snapshots: number;
@@ -50,6 +55,7 @@ export const SIM_COUNTS: ReadonlyArray<keyof SimCounts> = [
   'acked',
   'elections',
   'crashes',
+  'tailLosses',
   'partitions',
   'configChanges',
   'snapshots',
@@ -111,6 +117,7 @@ class SimCluster {
     failed: 0,
     elections: 0,
     crashes: 0,
+    tailLosses: 0,
     partitions: 0,
     configChanges: 0,
     snapshots: 0,
@@ -125,6 +132,8 @@ class SimCluster {
   private healAt = 0;
   private ops: ClientOp[] = [];
   private readonly crashOnWrite = new Set<NodeId>();
+  /** Nodes whose disk loses its last durable entries before they restart. */
+  private readonly loseTailOnRestart = new Set<NodeId>();
   private readonly lastCommit = new Map<NodeId, number>();
   private readonly reads = new Map<number, number>();
   private nextRead = 1;
@@ -222,6 +231,7 @@ class SimCluster {
         }
       }
     }
+    if (this.chance(this.faults.loseTail)) this.crashLosingTail();
     if (this.healAt === 0 && this.chance(this.faults.partition)) this.partition();
     if (this.chance(this.faults.configChange)) this.changeMembership();
     if (this.chance(this.faults.transfer)) {
@@ -250,7 +260,29 @@ class SimCluster {
     this.crashOnWrite.delete(node.id);
   }
 
+  /** Crashes a node whose disk will have lost its last durable entries when it restarts. */
+  private crashLosingTail(): void {
+    const recovering = [...this.nodes.values()].some(
+      (n) => n.disk.storage.hardState.recovering !== undefined || this.loseTailOnRestart.has(n.id),
+    );
+    if (recovering) return;
+    const victim = this.pick([...this.nodes.values()].filter((n) => n.raw && n.disk.storage.lastIndex() > 0));
+    if (!victim) return;
+    const downFor = 20 + this.random.int(400);
+    this.crash(victim, `crash ${victim.id} for ${downFor} ms; its disk will lose its last entries`);
+    victim.downUntil = this.now + downFor;
+    this.loseTailOnRestart.add(victim.id);
+  }
+
   private restart(node: SimNode): void {
+    if (this.loseTailOnRestart.delete(node.id)) {
+      const storage = node.disk.storage;
+      const keep = Math.max(storage.firstIndex() - 1, storage.lastIndex() - 1 - this.random.int(5));
+      const marked = this.options.unsafe?.unmarkedTailLoss !== true;
+      node.disk.loseTail(keep, marked);
+      this.stats.tailLosses++;
+      this.log(`${node.id} lost the entries after ${keep} from its disk${marked ? ', marked recovering' : ''}`);
+    }
     this.log(`restart ${node.id}`);
     node.start();
     this.lastCommit.set(node.id, node.raw!.committed);
@@ -672,6 +704,7 @@ class SimCluster {
     this.cut.clear();
     this.healAt = 0;
     this.crashOnWrite.clear();
+    this.loseTailOnRestart.clear();
     for (const node of this.nodes.values()) if (!node.raw) this.restart(node);
     this.log('faults off, everything healed');
     const healedAt = this.now;

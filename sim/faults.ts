@@ -12,6 +12,12 @@ export interface FaultRates {
   /** Per ms: crash a node (a quarter of crashes happen in the middle of a write). */
   crash: number;
   tornWrite: number;
+  /**
+   * Per ms: a node crashes and its disk loses its last few durable entries (damage found and
+   * cut at open); it restarts marked recovering. At most one node recovers at a time (a
+   * quorum of intact nodes is this fault model's bound, as a single fault per group is Raft's).
+   */
+  loseTail: number;
   /** Per ms: cut the network (split, one-way link, or the leader alone). */
   partition: number;
   /** Per ms: a membership change, a leadership transfer, a compaction on one node. */
@@ -30,6 +36,7 @@ export const DEFAULT_FAULTS: FaultRates = {
   maxDelayMs: 60,
   crash: 0.002,
   tornWrite: 0.25,
+  loseTail: 0.001,
   partition: 0.002,
   configChange: 0.002,
   transfer: 0.001,

@@ -8,7 +8,8 @@ import { chainHash } from './entry-codec.js';
  * Beside each entry it keeps the log-matching hash chain over the whole prefix.
  */
 export class SimDisk {
-  readonly storage: MemoryStorage;
+  /** Replaced (not mutated) when the disk loses entries it had made durable (`loseTail`). */
+  storage: MemoryStorage;
   /** chain[index] = hash over entries 1..index of this log; the snapshot's index holds the leader's. */
   private readonly chain = new Map<number, number>();
   /** Highest index the disk ever compacted to: snapshots must never go backwards. */
@@ -41,6 +42,22 @@ export class SimDisk {
       this.chain.set(entry.index, chainHash(previous, entry.term, entry.index, entry.data));
     }
     return { truncatedFrom };
+  }
+
+  /**
+   * The disk loses every entry after `keep`, although they were durable (damage a node finds
+   * at open and cuts away). With `mark`, the node knows it, as a real one does: its hard state
+   * says it is recovering.
+   */
+  loseTail(keep: number, mark: boolean): void {
+    const old = this.storage;
+    const fresh = new MemoryStorage(old.snapshot().config);
+    const snapshot = old.snapshot();
+    if (snapshot.index > 0) fresh.applySnapshot(snapshot);
+    if (keep >= old.firstIndex()) fresh.append(old.entries(old.firstIndex(), keep + 1, Number.MAX_SAFE_INTEGER));
+    fresh.hardState = mark ? { ...old.hardState, recovering: `lost entries after ${keep}` } : old.hardState;
+    for (let i = old.lastIndex(); i > keep; i--) this.chain.delete(i);
+    this.storage = fresh;
   }
 
   applySnapshot(snapshot: Snapshot, chain: number): void {

@@ -37,6 +37,18 @@ describe('deterministic simulator', () => {
     );
   });
 
+  it('has teeth: a node whose disk lost durable entries and that restarts without the recovering mark is caught within 200 seeds', async () => {
+    const summary = await runSeedsParallel({
+      from: 1,
+      count: 200,
+      steps: STEPS,
+      unsafe: { unmarkedTailLoss: true },
+      maxFailures: 1,
+    });
+    assert.ok(summary.failures.length >= 1, 'electing a leader without acknowledged entries went unnoticed');
+    assert.match(summary.failures[0]!.message, /leader completeness|state machine safety|acknowledged write/);
+  });
+
   it('a seed replays exactly: same schedule, same outcome', () => {
     const a = runSimulation({ seed: 42, steps: STEPS });
     const b = runSimulation({ seed: 42, steps: STEPS });
