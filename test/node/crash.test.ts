@@ -43,6 +43,10 @@ it("a crash between a sealed segment's index file and the next segment leaves a 
     await rm(join(segments, segmentName(base)));
     await rm(join(segments, segmentName(base).replace(SEGMENT_SUFFIX, INDEX_SUFFIX)), { force: true });
   }
+  // What the clean close wrote did not exist at that moment either: its raft-state (whose commit
+  // index covers the removed entries) and its checkpoint.
+  await rm(join(dir, 'raft-state'));
+  await rm(join(dir, 'checkpoints'), { recursive: true });
   assert.ok((await readdir(segments)).includes(segmentName(last).replace(SEGMENT_SUFFIX, INDEX_SUFFIX)));
   assert.deepEqual((await verifyLog(dir)).problems, [], 'verify after the crash');
   // Reopened with larger segments, appends go on into that segment, past its index file's length.
