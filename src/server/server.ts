@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Server as TcpServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { WebSocketServer } from 'ws';
-import { open, type OrdoNode, type OpenOptions } from '../node/index.js';
+import { open, type OpenReport, type OrdoNode, type OpenOptions } from '../node/index.js';
 import type { AnyModelDefinition, ConsumerOptions } from '../patterns/index.js';
 import { InvalidArgumentError } from '../types/errors.js';
 import { openAccess, type Authenticator } from './auth.js';
@@ -63,6 +63,16 @@ export interface OrdoServer {
   close(): Promise<void>;
 }
 
+/** What open repaired or upgraded on disk, for the operator: each cut with its file, offset and bytes. */
+function logOpenRecovery(logger: Logger, report: OpenReport): void {
+  for (const cut of report.truncations) logger.warn(cut, 'open cut a torn tail (never acknowledged)');
+  for (const cut of report.damageCuts)
+    logger.error(cut, 'open cut the log at damage: recovering the rest from the leader');
+  if (report.upgradedSegments > 0) {
+    logger.info({ segments: report.upgradedSegments }, 'open upgraded segments to the current format');
+  }
+}
+
 /**
  * Opens the log in `dir` and serves it: the binary protocol on TCP and over WebSocket, and the
  * HTTP+JSON+SSE API, all with the same auth, limits and metrics.
@@ -80,6 +90,7 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   }
   const cluster = options.cluster ? setUpCluster(options.cluster, options.log, secure, logger) : undefined;
   const log = await openOrCloseTransport(options, cluster);
+  logOpenRecovery(logger, log.openReport);
   if (cluster) cluster.transport.onUnreachable = (peer) => log.reportUnreachable(peer);
   log.onDamage = (damage) =>
     logger.error({ damage, advice: log.status().scrub.advice }, 'damaged batch in a sealed segment');

@@ -52,10 +52,13 @@ export function checkSegmentHeader(header: Buffer, base: number, version = FORMA
   if (header.toString('latin1', 0, 4) !== 'ORDO')
     return `bad magic ${JSON.stringify(header.toString('latin1', 0, 4))}, expected "ORDO"`;
   if (header[AT_FORMAT_VERSION] !== version) {
+    const found = header[AT_FORMAT_VERSION];
     const hint =
-      header[AT_FORMAT_VERSION] === 1
+      found === 1
         ? ' (written by an Ordo from before replication; read it with that version and append its events to a new log)'
-        : '';
+        : found === UPGRADABLE_FORMAT_VERSION && version === FORMAT_VERSION
+          ? ' (opening the log upgrades it in place)'
+          : '';
     return `format version ${header[AT_FORMAT_VERSION]}, this Ordo reads version ${version}${hint}`;
   }
   if (header[5] !== FILE_KIND_SEGMENT) return `file kind ${header[5]}, expected ${FILE_KIND_SEGMENT} (segment)`;
