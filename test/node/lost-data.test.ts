@@ -159,6 +159,35 @@ describe('A cluster node that lost entries it had acknowledged', () => {
     assert.equal((await loadRaftState(dirs.get(follower!.nodeId)!))?.hardState.recovering, undefined);
   });
 
+  it('a leader that stays up re-sends what a follower lost to damage', async () => {
+    // Given three nodes holding ten appends
+    const network = new MemoryNetwork();
+    const { dirs, logs } = await startCluster(network);
+    const leader = await until('a leader', () => leaderOf(logs.values()));
+    for (let n = 0; n < 10; n++) await leader.append('orders', { type: 'Placed', data: { n } });
+    const follower = [...logs.values()].find((log) => log !== leader)!;
+    await until('the follower holds them', () => follower.committedPosition >= 9);
+    // When the follower stops, one bit flips in its 3rd append, and it restarts while the leader stays up
+    await follower.close();
+    const file = await activeSegment(dirs.get(follower.nodeId)!);
+    const bytes = await readFile(file);
+    const third = eventBatches(bytes)[2]!;
+    bytes[third + 60] = bytes[third + 60]! ^ 0x02;
+    await writeFile(file, bytes);
+    const restarted = await openNode(network, dirs.get(follower.nodeId)!, follower.nodeId);
+    assert.equal(restarted.openReport.damageCuts.length, 1);
+    await leader.append('orders', { type: 'Placed', data: { n: 10 } });
+    // Then the leader brings it back: every append, and the mark cleared
+    await until('the follower caught up', () => restarted.committedPosition >= 10);
+    assert.deepEqual(
+      await events(restarted),
+      Array.from({ length: 11 }, (_, n) => JSON.stringify({ n })),
+    );
+    await until('the mark is cleared', () => restarted.raftStatus().recovering === undefined);
+    await restarted.close();
+    for (const log of logs.values()) if (!log.closed) await log.close();
+  });
+
   it('a torn tail on every node (a whole-cluster power cut) does not mark any node: they elect a leader', async () => {
     // Given three nodes that acknowledged appends, then all lost power with half a batch on every disk
     const network = new MemoryNetwork();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CorruptLogError } from '../../src/types/errors.js';
@@ -212,5 +212,52 @@ describe('Upgrading format version 2 segments', () => {
     // When it is opened, Then open fails and the segment is left as it was
     await assert.rejects(SegmentedLog.open(dir, options), CorruptLogError);
     assert.deepEqual(await readFile(file), old);
+  });
+});
+
+describe('Cutting the log at damage (a cluster member, whose peers hold the rest)', () => {
+  it('cuts a damaged sealed segment from the damaged batch on, drops the later segments, and says so first', async () => {
+    // Given 30 entries over several sealed segments, one bit flipped in the 5th batch of the first
+    // (its index file gone, so open scans it)
+    const dir = await tempDir();
+    const small = { ...options, segmentBytes: 1024 };
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 1; i <= 30; i++) await log.append(entry(i), i - 1, i - 1, 1, i);
+    await log.close();
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.seg')).sort();
+    assert.ok(names.length >= 3, `${names.length} segments`);
+    const file = join(dir, names[0]!);
+    const bytes = await readFile(file);
+    let fifth = SEGMENT_HEADER_BYTES;
+    for (let i = 1; i < 5; i++) fifth += BATCH_PREFIX_BYTES + bytes.readUInt32LE(fifth);
+    bytes[fifth + 70] = bytes[fifth + 70]! ^ 0x20;
+    await writeFile(file, bytes);
+    await unlink(file.replace('.seg', '.idx'));
+    // When it is opened with cutting allowed
+    const told: CorruptLogError[] = [];
+    let filesWhenTold: string[] = [];
+    const cut = await SegmentedLog.open(dir, {
+      ...small,
+      cutAtDamage: async (damage) => {
+        told.push(damage);
+        filesWhenTold = await readdir(dir);
+      },
+    });
+    // Then it was told about the damage before anything was cut, and the log ends before the damaged entry
+    assert.equal(told.length, 1);
+    assert.equal(told[0]!.offset, fifth);
+    assert.deepEqual(filesWhenTold.filter((n) => n.endsWith('.seg')).sort(), names);
+    assert.equal(cut.lastIndex, 4);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.endsWith('.seg')),
+      [names[0]],
+    );
+    assert.deepEqual(
+      cut.recovery.damageCuts.map((d) => [d.file, d.offset]),
+      [[file, fifth]],
+    );
+    // and it takes the next entry at once
+    await cut.append(entry(5), 4, 4, 1, 5);
+    await cut.close();
   });
 });
