@@ -127,7 +127,9 @@ class LostData {
       await this.lost(join(this.root, 'raft-state'), reason);
       return;
     }
-    if (this.member) return; // a follower may apply what its own disk has not synced yet
+    // Not on a cluster member: that its checkpoints cover only what its own disk synced is not
+    // established, and a false alarm on every node after a power cut would leave no voter.
+    if (this.member) return;
     const checkpoint = await newestCheckpoint(join(this.root, 'checkpoints'), this.resolved.fs);
     if (checkpoint !== undefined && checkpoint > storage.lastPosition) {
       const reason = `a checkpoint holds events up to position ${checkpoint} but the log ends at ${storage.lastPosition}`;
