@@ -30,6 +30,7 @@ import type { Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { RawRecords } from './raw-records.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { DamageLog, Scrubber } from '../storage/scrub.js';
+import { forgetSegmentIndex } from '../storage/segment.js';
 import type { DamagedBatch, ScrubStatus } from '../types/log-metrics.js';
 import { Replicator } from './replicator.js';
 import { writeCheckpoint } from './checkpoints.js';
@@ -141,7 +142,7 @@ export class EmbeddedEventLog implements OrdoNode {
       readEventAt: (position) => this.reads.eventAt(position),
     });
     this.source = this.subscriptionSource();
-    this.damage = new DamageLog(options.env.clock);
+    this.damage = new DamageLog(options.env.clock, (damage) => this.repairAtNextOpen(damage));
     storage.onCorrupt = (error) => this.damage.report(error, 'read');
     this.scrubber = options.scrub
       ? new Scrubber(storage, options.scrub, this.damage, {
@@ -400,6 +401,20 @@ export class EmbeddedEventLog implements OrdoNode {
 
   set onDamage(listener: ((damage: DamagedBatch) => void) | undefined) {
     this.damage.onDamage = listener;
+  }
+
+  /**
+   * A cluster member repairs a damaged sealed segment at its next open: without the segment's
+   * index file, open scans it, finds the damage, marks the node recovering and cuts its log
+   * there, and the leader sends the rest again. A single node keeps the index: it has no other
+   * copy, and would otherwise refuse to open at all instead of failing only the reads that
+   * reach the damage.
+   */
+  private repairAtNextOpen(damage: DamagedBatch): void {
+    if (this.replicator.status().config.voters.length <= 1) return;
+    forgetSegmentIndex(damage.file, this.options.fs).catch(() => {
+      // The damage is reported either way; an index that stays only delays the repair to a scrub.
+    });
   }
 
   /** The scrub's settings and progress, and the damage found, with what to do about it. */

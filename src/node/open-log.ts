@@ -6,6 +6,9 @@ import type { IntervalTimers } from '../storage/time.js';
 import type { Timers } from './environment.js';
 import { lockDirectory } from '../storage/dir-lock.js';
 import { makeDirectoryDurable } from '../storage/file-io.js';
+import { nodeFileSystem } from '../storage/file-system.js';
+import { indexFile } from '../storage/segment.js';
+import { SEGMENT_SUFFIX } from '../storage/segment-file.js';
 import { loadRaftState, saveRaftState, type RaftState } from './raft-state-file.js';
 import type { BeforeCut } from '../storage/segment-recovery.js';
 import { CorruptLogError } from '../types/errors.js';
@@ -21,6 +24,8 @@ import type { PendingBatch } from './publisher.js';
 
 /** Entries (at most) loaded into Raft's in-memory window at open, before the commit index. */
 const WINDOW_LOAD_ENTRIES = 4096;
+/** Opens tried in a row, each after removing the index of one damaged sealed segment. */
+const MAX_OPEN_ATTEMPTS = 8;
 /** Bytes one read of the segments takes at open (replay and the window). */
 const OPEN_READ_BYTES = 4 * 1024 * 1024;
 
@@ -29,8 +34,37 @@ const OPEN_READ_BYTES = 4 * 1024 * 1024;
  * same interface `connect()` returns for a server.
  */
 export async function open(dir: string, options?: OpenOptions): Promise<EmbeddedEventLog> {
-  const resolved = resolveOptions(options);
   const root = resolve(dir);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openOnce(root, options);
+    } catch (error) {
+      if (attempt >= MAX_OPEN_ATTEMPTS || !(await forgetDamagedSegmentIndex(root, error, options))) throw error;
+    }
+  }
+}
+
+/**
+ * A sealed segment whose index file is valid is not scanned at open, so damage in it shows up
+ * only when open reads through it (replaying events, loading Raft's window). On a cluster
+ * member that read's `CorruptLogError` is not the end: the segment's index file is removed and
+ * open runs again, and this time the scan finds the damage and cuts the log there (after
+ * marking the node recovering), for the leader to send the rest again. Returns whether it did.
+ */
+async function forgetDamagedSegmentIndex(root: string, error: unknown, options?: OpenOptions): Promise<boolean> {
+  if (!(error instanceof CorruptLogError) || !error.file.endsWith(SEGMENT_SUFFIX)) return false;
+  const fs = options?.fileSystem ?? nodeFileSystem;
+  if (!isClusterMember(await loadRaftState(root, fs), options)) return false;
+  try {
+    await fs.unlink(indexFile(error.file));
+    return true;
+  } catch {
+    return false; // no index file: the segment was scanned already, and another open would fail alike
+  }
+}
+
+async function openOnce(root: string, options: OpenOptions | undefined): Promise<EmbeddedEventLog> {
+  const resolved = resolveOptions(options);
   await makeDirectoryDurable(root, resolved.fs);
   const unlock = await lockDirectory(root, resolved.fs);
   let storage: SegmentedLog | undefined;
@@ -81,6 +115,12 @@ function backgroundIntervals(timers: Timers): IntervalTimers {
   };
 }
 
+/** A node started as a member of a cluster, with its raft-state (see LostData). */
+function isClusterMember(stored: RaftState | undefined, options: OpenOptions | undefined): boolean {
+  if (stored === undefined || options?.cluster === undefined) return false;
+  return options.cluster.peers.length > 1 || stored.config.voters.length > 1;
+}
+
 /**
  * Data this node had made durable and no longer holds. Under fsync 'always' three things show
  * it: damage inside the log, a persisted commit index beyond the log's last entry (it only
@@ -109,8 +149,7 @@ class LostData {
    * opened on its own (ordo status) reports damage instead of changing anything.
    */
   private get member(): boolean {
-    if (this.stored === undefined || this.options?.cluster === undefined) return false;
-    return this.options.cluster.peers.length > 1 || this.stored.config.voters.length > 1;
+    return isClusterMember(this.stored, this.options);
   }
 
   /** The storage's hook for damage: a cluster member cuts (after marking itself); a single node fails. */

@@ -49,7 +49,11 @@ export class DamageLog {
   /** Distinct damaged batches; exceeds `found.size` only once MAX_DAMAGE_RECORDS are kept. */
   private total = 0;
 
-  constructor(private readonly clock: Clock) {}
+  /** `whenFound` runs once per damaged batch, before the listener: the node's own response to it. */
+  constructor(
+    private readonly clock: Clock,
+    private readonly whenFound: (damage: DamagedBatch) => void = () => {},
+  ) {}
 
   get count(): number {
     return this.total;
@@ -65,6 +69,7 @@ export class DamageLog {
     const damage = { file: error.file, offset: error.offset, reason: error.reason, foundBy, foundAt: this.clock() };
     if (this.found.size < MAX_DAMAGE_RECORDS) this.found.set(key, damage);
     this.total++;
+    this.whenFound(damage);
     this.onDamage?.(damage);
   }
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { writeFileAtomic } from './file-io.js';
+import { unlinkIfExists, writeFileAtomic } from './file-io.js';
 import type { FileSystem } from './file-system.js';
 import {
   INDEX_SUFFIX,
@@ -28,6 +28,14 @@ export interface Segment {
 /** The sparse index file of a sealed segment, beside it. */
 export function indexFile(segmentFile: string): string {
   return segmentFile.slice(0, -SEGMENT_SUFFIX.length) + INDEX_SUFFIX;
+}
+
+/**
+ * Removes a sealed segment's index file, so that the next open scans the segment batch by batch
+ * instead of trusting the index (a scan is what finds damage and cuts a cluster member's log there).
+ */
+export function forgetSegmentIndex(segmentFile: string, fs: FileSystem): Promise<void> {
+  return unlinkIfExists(indexFile(segmentFile), fs);
 }
 
 /**

@@ -12,6 +12,9 @@ import { tempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 
 const PEERS = ['n1', 'n2', 'n3'];
+/** Segments this small seal every few appends of PAD-sized events. */
+const SMALL_SEGMENT_BYTES = 4096;
+const PAD = 'x'.repeat(200);
 
 /** The active (last) segment file of a log directory. */
 async function activeSegment(dir: string): Promise<string> {
@@ -26,6 +29,10 @@ function eventBatches(bytes: Buffer): number[] {
     if (batchCount(bytes, at) > 0) found.push(at);
   }
   return found;
+}
+
+async function drain(events: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of events);
 }
 
 async function events(log: EmbeddedEventLog): Promise<string[]> {
@@ -99,8 +106,25 @@ describe('A single node reports data it had fsynced and lost', () => {
   });
 });
 
-async function openNode(network: MemoryNetwork, dir: string, id: string): Promise<EmbeddedEventLog> {
-  const log = await open(dir, { cluster: { id, peers: PEERS, transport: network.transport(id), tickMs: 10 } });
+interface NodeSizes {
+  segmentBytes?: number;
+  windowEntries?: number;
+}
+
+async function openNode(
+  network: MemoryNetwork,
+  dir: string,
+  id: string,
+  sizes: NodeSizes = {},
+): Promise<EmbeddedEventLog> {
+  const cluster = {
+    id,
+    peers: PEERS,
+    transport: network.transport(id),
+    tickMs: 10,
+    windowEntries: sizes.windowEntries,
+  };
+  const log = await open(dir, { cluster, segmentBytes: sizes.segmentBytes, scrub: false });
   network.attach(id, (m) => log.deliver(m));
   return log;
 }
@@ -110,10 +134,10 @@ function leaderOf(logs: Iterable<EmbeddedEventLog>): EmbeddedEventLog | undefine
   return leaders.length === 1 ? leaders[0] : undefined;
 }
 
-async function startCluster(network: MemoryNetwork) {
+async function startCluster(network: MemoryNetwork, sizes: NodeSizes = {}) {
   const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
   const logs = new Map<string, EmbeddedEventLog>();
-  for (const id of PEERS) logs.set(id, await openNode(network, dirs.get(id)!, id));
+  for (const id of PEERS) logs.set(id, await openNode(network, dirs.get(id)!, id, sizes));
   return { dirs, logs };
 }
 
@@ -188,6 +212,38 @@ describe('A cluster node that lost entries it had acknowledged', () => {
     for (const log of logs.values()) if (!log.closed) await log.close();
   });
 
+  it('repairs a damaged sealed segment that open reads through, from the leader', async () => {
+    // Given a follower whose first sealed segment rotted while it was down (its index file stays valid)
+    const { network, dirs, logs, follower, expected } = await clusterWithRottedFollower({});
+    // When it restarts, loading its recent entries through the damage
+    const restarted = await openNode(network, dirs.get(follower)!, follower, { segmentBytes: SMALL_SEGMENT_BYTES });
+    // Then it cut its log at the damage, and the leader sends everything again
+    assert.equal(restarted.openReport.damageCuts.length, 1);
+    await until('the follower caught up', () => restarted.committedPosition >= 39);
+    assert.deepEqual(await events(restarted), expected);
+    await until('the mark is cleared', () => restarted.raftStatus().recovering === undefined);
+    await restarted.close();
+    for (const log of logs.values()) if (!log.closed) await log.close();
+  });
+
+  it('repairs at its next open a damaged sealed segment that a read met later', async () => {
+    // Given a follower that keeps few entries in memory, whose first sealed segment rotted while it was down
+    const options = { segmentBytes: SMALL_SEGMENT_BYTES, windowEntries: 4 };
+    const { network, dirs, logs, follower, expected } = await clusterWithRottedFollower(options);
+    // When it reopens without reading the damage, and then a read goes through it
+    let restarted = await openNode(network, dirs.get(follower)!, follower, options);
+    assert.equal(restarted.openReport.damageCuts.length, 0);
+    await assert.rejects(drain(restarted.readAll({ consistency: 'local' })), CorruptLogError);
+    // Then at its next open it cuts its log at the damage and gets everything back from the leader
+    await restarted.close();
+    restarted = await openNode(network, dirs.get(follower)!, follower, options);
+    assert.equal(restarted.openReport.damageCuts.length, 1);
+    await until('the follower caught up', () => restarted.committedPosition >= 39);
+    assert.deepEqual(await events(restarted), expected);
+    await restarted.close();
+    for (const log of logs.values()) if (!log.closed) await log.close();
+  });
+
   it('a torn tail on every node (a whole-cluster power cut) does not mark any node: they elect a leader', async () => {
     // Given three nodes that acknowledged appends, then all lost power with half a batch on every disk
     const network = new MemoryNetwork();
@@ -215,3 +271,25 @@ describe('A cluster node that lost entries it had acknowledged', () => {
     for (const log of back.values()) await log.close();
   });
 });
+
+/**
+ * Three nodes holding forty appends in small segments; then one follower is closed and a bit
+ * flips in the second batch of its first (sealed) segment, whose index file stays valid.
+ */
+async function clusterWithRottedFollower(sizes: NodeSizes) {
+  const network = new MemoryNetwork();
+  const { dirs, logs } = await startCluster(network, { ...sizes, segmentBytes: SMALL_SEGMENT_BYTES });
+  const leader = await until('a leader', () => leaderOf(logs.values()));
+  for (let n = 0; n < 40; n++) await leader.append('orders', { type: 'Placed', data: { n, pad: PAD } });
+  const follower = [...logs.values()].find((log) => log !== leader)!;
+  await until('the follower holds them', () => follower.committedPosition >= 39);
+  const expected = await events(leader);
+  await follower.close();
+  const segments = join(dirs.get(follower.nodeId)!, 'segments');
+  const first = join(segments, (await readdir(segments)).filter((n) => n.endsWith('.seg')).sort()[0]!);
+  const bytes = await readFile(first);
+  const damaged = eventBatches(bytes)[1]!;
+  bytes[damaged + 60] = bytes[damaged + 60]! ^ 0x10;
+  await writeFile(first, bytes);
+  return { network, dirs, logs, leader, follower: follower.nodeId, expected };
+}
