@@ -1,0 +1,473 @@
+import { checkHistory, type AppendOperation, type ReadOperation } from '../../check/index.js';
+import { open, type OrdoNode } from '../../src/node/index.js';
+import { seededRandom } from '../../src/raft/index.js';
+import { DEFAULT_FAULTS, DEFAULT_RATES, type FaultKind, type SimRates } from './faults.js';
+import { DISK_FAULT_KINDS, SimDisk, type DiskFaultKind } from './sim-fs.js';
+import { SimNetwork } from './sim-network.js';
+import { settle, VIRTUAL_EPOCH_MS, VirtualTime } from './virtual-time.js';
+import { clientLoop, collect, Subscriber, type WorkloadHost } from './workload.js';
+
+/** Where each node keeps its log on its own simulated disk. */
+const DATA_DIR = '/data';
+/** Virtual ms per Raft tick (elections time out after 10–20 ticks). */
+const TICK_MS = 10;
+/** Small segments and a small Raft window: segment rolls and snapshot installs happen in short runs. */
+const SEGMENT_BYTES = 8 * 1024;
+const WINDOW_ENTRIES = 16;
+const CHECKPOINT_EVERY = 40;
+/** After the faults stop: how long the cluster has to elect, commit, converge and feed its subscribers, virtual ms. */
+export const HEAL_BOUND_MS = 10_000;
+/** How often convergence is looked at while healing, virtual ms. */
+const POLL_MS = 20;
+/** A run that is still going this long after its faults stopped is stuck, virtual ms. */
+const HARD_LIMIT_MS = 60_000;
+
+export interface NodeSimOptions {
+  seed: number;
+  /** Nodes in the cluster, 3 or 5 (default: picked by the seed). */
+  nodes?: 3 | 5 | undefined;
+  /** Virtual ms of workload under faults. */
+  faultMs?: number | undefined;
+  clients?: number | undefined;
+  faults?: ReadonlySet<FaultKind> | undefined;
+  rates?: SimRates | undefined;
+  /**
+   * A deliberately broken node, to prove the simulator catches it: `ack-before-fsync` runs every
+   * node with `fsync: 'never'` (an append is acknowledged, and a follower answers the leader,
+   * before any fdatasync).
+   */
+  broken?: 'ack-before-fsync' | undefined;
+}
+
+export const DEFAULT_FAULT_MS = 1_500;
+
+/** What one run counted: faults fired, and the workload's outcomes. */
+export type NodeSimCounts = Record<string, number>;
+
+export interface NodeSimResult {
+  seed: number;
+  nodes: number;
+  violations: string[];
+  /** Everything that happened, in order, with virtual times: same seed, same trace. */
+  trace: string[];
+  counts: NodeSimCounts;
+}
+
+interface Slot {
+  id: string;
+  disk: SimDisk;
+  /** Timer owner of the process running now (0: none); a crash cancels its timers. */
+  owner: number;
+  log: OrdoNode | undefined;
+  /** Subscriptions served by the process running now: closed when it dies. */
+  subscriptions: Set<() => void>;
+  /** The disk failed a write or an fdatasync: the heal restarts the node. */
+  diskFailed: boolean;
+}
+
+/** Runs one seed: opens the nodes, runs clients and the nemesis, heals, then checks everything. */
+export async function runNodeSimulation(options: NodeSimOptions): Promise<NodeSimResult> {
+  const sim = new NodeSim(options);
+  return sim.run();
+}
+
+class NodeSim implements WorkloadHost {
+  readonly time = new VirtualTime();
+  readonly random;
+  private readonly slots: Slot[] = [];
+  private readonly network: SimNetwork;
+  private readonly faults: ReadonlySet<FaultKind>;
+  /** The disk kinds still striking (cleared at the heal). */
+  private readonly diskFaults = new Set<DiskFaultKind>();
+  private readonly rates: SimRates;
+  private nextOwner = 1;
+  private faulting = true;
+  private readonly appends: AppendOperation[] = [];
+  private readonly reads: ReadOperation[] = [];
+  private readonly traceLines: string[] = [];
+  private readonly violations: string[] = [];
+  readonly counts: NodeSimCounts = {};
+  private readonly idRandom;
+
+  constructor(private readonly options: NodeSimOptions) {
+    this.random = seededRandom(options.seed);
+    this.idRandom = seededRandom(options.seed ^ 0x5eed);
+    this.faults = options.faults ?? DEFAULT_FAULTS;
+    this.rates = options.rates ?? DEFAULT_RATES;
+    for (const kind of DISK_FAULT_KINDS) if (this.faults.has(kind)) this.diskFaults.add(kind);
+    this.network = new SimNetwork(this.time, this.random, this.rates.network, {
+      drop: this.faults.has('drop'),
+      duplicate: this.faults.has('duplicate'),
+      delay: this.faults.has('delay'),
+    });
+    const n = options.nodes ?? (this.random.int(2) === 0 ? 3 : 5);
+    for (let i = 1; i <= n; i++) {
+      const slot: Slot = {
+        id: `n${i}`,
+        owner: 0,
+        log: undefined,
+        subscriptions: new Set(),
+        diskFailed: false,
+        disk: undefined as unknown as SimDisk,
+      };
+      slot.disk = new SimDisk(this.time, this.random, this.diskFaults, this.rates.disk, () => slot.owner);
+      this.slots.push(slot);
+    }
+  }
+
+  async run(): Promise<NodeSimResult> {
+    let finished = false;
+    const scenario = this.scenario().then(
+      () => void (finished = true),
+      (error: Error) => {
+        this.violations.push(`simulator: ${error.stack ?? error.message}`);
+        finished = true;
+      },
+    );
+    const onRejection = (reason: unknown) =>
+      this.violations.push(`unhandled rejection at ${this.time.now} ms: ${String((reason as Error)?.stack ?? reason)}`);
+    process.on('unhandledRejection', onRejection);
+    try {
+      await settle();
+      while (!finished) {
+        if (this.time.now > HARD_LIMIT_MS) {
+          this.violations.push(`stuck: the run did not finish in ${HARD_LIMIT_MS} virtual ms`);
+          break;
+        }
+        if (!this.time.fireNext(Number.POSITIVE_INFINITY)) {
+          this.violations.push('stuck: no timer left and the run is not finished');
+          break;
+        }
+        await settle();
+      }
+      if (finished) await scenario;
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      for (const slot of this.slots) this.kill(slot);
+    }
+    this.collectCounts();
+    return {
+      seed: this.options.seed,
+      nodes: this.slots.length,
+      violations: this.violations,
+      trace: this.traceLines,
+      counts: this.counts,
+    };
+  }
+
+  private async scenario(): Promise<void> {
+    this.trace(`seed ${this.options.seed}: ${this.slots.length} nodes, faults ${[...this.faults].join(',')}`);
+    for (const slot of this.slots) this.start(slot);
+    const faultMs = this.options.faultMs ?? DEFAULT_FAULT_MS;
+    const ids = { next: 0 };
+    const clients = Array.from({ length: this.options.clients ?? 3 }, (_, i) =>
+      clientLoop(this, `c${i + 1}`, this.options.seed, ids),
+    );
+    const subscribers = [new Subscriber('sub1'), new Subscriber('sub2')];
+    const subscribing = subscribers.map((s) => s.run(this, (node, close) => this.register(node, close)));
+    await this.nemesis(faultMs);
+    this.faulting = false;
+    await this.heal();
+    await Promise.all(clients);
+    await this.check(subscribers);
+    for (const s of subscribers) s.stop();
+    await Promise.all(subscribing);
+  }
+
+  // ---- WorkloadHost ----
+
+  node(preferred?: string): { id: string; log: OrdoNode } | undefined {
+    const up = this.slots.filter((s) => s.log !== undefined);
+    const chosen = up.find((s) => s.id === preferred) ?? up[up.length === 0 ? 0 : this.random.int(up.length)];
+    return chosen ? { id: chosen.id, log: chosen.log! } : undefined;
+  }
+
+  running(): boolean {
+    return this.faulting;
+  }
+
+  recordAppend(op: AppendOperation): void {
+    this.appends.push(op);
+  }
+
+  recordRead(op: ReadOperation): void {
+    this.reads.push(op);
+  }
+
+  trace(line: string): void {
+    this.traceLines.push(`${String(this.time.now).padStart(6)} ${line}`);
+  }
+
+  count(what: string, by = 1): void {
+    this.counts[what] = (this.counts[what] ?? 0) + by;
+  }
+
+  private register(node: string, close: () => void): () => void {
+    const slot = this.slots.find((s) => s.id === node)!;
+    slot.subscriptions.add(close);
+    return () => slot.subscriptions.delete(close);
+  }
+
+  // ---- processes ----
+
+  /** Starts a process of `slot` on its disk; it joins the network once open. */
+  private start(slot: Slot): void {
+    const owner = this.nextOwner++;
+    slot.owner = owner;
+    const alive = () => slot.owner === owner && slot.log !== undefined;
+    const peers = this.slots.map((s) => s.id);
+    const opening = open(DATA_DIR, {
+      fsync: this.options.broken === 'ack-before-fsync' ? 'never' : 'always',
+      segmentBytes: SEGMENT_BYTES,
+      checkpointEvery: CHECKPOINT_EVERY,
+      fileSystem: slot.disk.mount(),
+      environment: {
+        clock: () => VIRTUAL_EPOCH_MS + this.time.now,
+        monotonicNow: () => this.time.now,
+        timers: this.time.timers(owner),
+        random: this.random,
+        randomFill: (target) => {
+          for (let i = 0; i < target.length; i++) target[i] = this.idRandom.int(256);
+        },
+        newId: () => `transient-${this.idRandom.int(0x7fff_ffff)}`,
+      },
+      cluster: {
+        id: slot.id,
+        peers,
+        tickMs: TICK_MS,
+        windowEntries: WINDOW_ENTRIES,
+        transport: this.network.transport(slot.id, alive),
+        onRoleChange: (status) => {
+          if (slot.owner === owner && status.role === 'leader') {
+            this.count('elections');
+            this.trace(`${slot.id} leads term ${status.term}`);
+          }
+        },
+        onSnapshot: (event) => {
+          if (slot.owner === owner && event.kind === 'installed') {
+            this.count('snapshotsInstalled');
+            this.trace(`${slot.id} installed snapshot at ${event.index}`);
+          }
+        },
+      },
+    });
+    opening.then(
+      (log) => {
+        if (slot.owner !== owner) return; // crashed while opening: that process is gone
+        slot.log = log;
+        log.onFsync = undefined;
+        this.network.attach(slot.id, (packet) => this.deliver(slot, log, packet));
+        this.trace(`${slot.id} open (${log.openReport.replayedEvents} replayed, ${log.openReport.truncatedBytes} B cut)`);
+      },
+      (error: Error) => {
+        if (slot.owner !== owner) return;
+        this.violations.push(`${slot.id} failed to reopen at ${this.time.now} ms: ${error.message}`);
+        this.trace(`${slot.id} failed to open: ${error.message}`);
+        slot.owner = 0;
+      },
+    );
+  }
+
+  private deliver(slot: Slot, log: OrdoNode, packet: Parameters<OrdoNode['deliver']>[0]): void {
+    try {
+      log.deliver(packet);
+    } catch (error) {
+      this.violations.push(`${slot.id} threw on a ${packet.type} from ${packet.from}: ${(error as Error).message}`);
+    }
+  }
+
+  /** Ends the running process of `slot` (nothing it started completes), and cuts the power of its disk. */
+  private kill(slot: Slot): void {
+    if (slot.owner !== 0) this.time.cancelOwner(slot.owner);
+    slot.owner = 0;
+    slot.log = undefined;
+    this.network.attach(slot.id, undefined);
+    for (const close of [...slot.subscriptions]) {
+      try {
+        close();
+      } catch {
+        // The process is gone: its subscription ends either way.
+      }
+    }
+    slot.subscriptions.clear();
+  }
+
+  private crash(slot: Slot): void {
+    this.kill(slot);
+    slot.disk.crash();
+  }
+
+  // ---- the nemesis ----
+
+  private async nemesis(faultMs: number): Promise<void> {
+    const { nemesis } = this.rates;
+    const end = this.time.now + faultMs;
+    const actions = (['crash', 'partition', 'oneWay'] as const).filter((k) => this.faults.has(k));
+    while (this.time.now < end) {
+      await this.time.sleep(nemesis.minGapMs + this.random.int(nemesis.maxGapMs - nemesis.minGapMs));
+      if (this.time.now >= end) break;
+      const hold = nemesis.minHoldMs + this.random.int(nemesis.maxHoldMs - nemesis.minHoldMs);
+      if (this.faults.has('powerLoss') && this.random.float() < nemesis.powerLossShare) {
+        this.powerLoss(hold);
+        continue;
+      }
+      const action = actions[actions.length === 0 ? 0 : this.random.int(actions.length)];
+      if (action === 'crash') this.crashOne(hold);
+      else if (action === 'partition') this.partition(hold);
+      else if (action === 'oneWay') this.oneWay(hold);
+    }
+  }
+
+  /** The leader half the time, else any node; it comes back after `hold` ms. */
+  private victim(): Slot {
+    const leader = this.slots.find((s) => s.log?.raftStatus().role === 'leader');
+    return leader && this.random.int(2) === 0 ? leader : this.slots[this.random.int(this.slots.length)]!;
+  }
+
+  private crashOne(hold: number): void {
+    const slot = this.victim();
+    if (slot.owner === 0 && slot.log === undefined) return;
+    this.count('crash');
+    this.trace(`crash ${slot.id} for ${hold} ms`);
+    this.crash(slot);
+    this.time.after(hold, () => this.restart(slot));
+  }
+
+  private powerLoss(hold: number): void {
+    this.count('powerLoss');
+    this.trace(`power loss of every node for ${hold} ms`);
+    for (const slot of this.slots) {
+      this.crash(slot);
+      this.time.after(hold, () => this.restart(slot));
+    }
+  }
+
+  private restart(slot: Slot): void {
+    if (slot.owner !== 0) return;
+    this.trace(`restart ${slot.id}`);
+    this.start(slot);
+  }
+
+  private partition(hold: number): void {
+    const minority = new Set<Slot>([this.victim()]);
+    const most = Math.floor((this.slots.length - 1) / 2);
+    while (minority.size < most && this.random.int(2) === 0)
+      minority.add(this.slots[this.random.int(this.slots.length)]!);
+    this.count('partition');
+    this.trace(`partition {${[...minority].map((s) => s.id).join(',')}} | rest for ${hold} ms`);
+    for (const a of this.slots)
+      for (const b of this.slots) if (minority.has(a) !== minority.has(b)) this.network.cut(a.id, b.id);
+    this.time.after(hold, () => this.healNetwork());
+  }
+
+  private oneWay(hold: number): void {
+    const from = this.victim();
+    const others = this.slots.filter((s) => s !== from);
+    const to = others[this.random.int(others.length)]!;
+    this.count('oneWay');
+    this.trace(`one-way cut ${from.id} -> ${to.id} for ${hold} ms`);
+    this.network.cut(from.id, to.id);
+    this.time.after(hold, () => this.healNetwork());
+  }
+
+  private healNetwork(): void {
+    if (this.faulting) this.network.healAll();
+  }
+
+  // ---- heal and check ----
+
+  /** Every fault stops: links heal, disks behave, every node runs (a node whose disk failed is restarted). */
+  private async heal(): Promise<void> {
+    this.trace('heal');
+    this.network.faultsOn = false;
+    this.network.healAll();
+    this.diskFaults.clear();
+    for (const slot of this.slots) {
+      const failed = slot.disk.counts.eio + slot.disk.counts.enospc > 0;
+      if (failed && slot.owner !== 0) this.kill(slot);
+      if (slot.owner === 0) this.start(slot);
+    }
+    const until = this.time.now + HEAL_BOUND_MS;
+    while (this.time.now < until && !this.converged()) await this.time.sleep(POLL_MS);
+  }
+
+  /** One leader; every node runs and has applied exactly the leader's log, all of it committed. */
+  private converged(): boolean {
+    if (this.slots.some((s) => s.log === undefined)) return false;
+    const statuses = this.slots.map((s) => s.log!.raftStatus());
+    const leader = statuses.find((s) => s.role === 'leader');
+    if (!leader || leader.commit !== leader.lastIndex) return false;
+    const head = this.slots.find((s) => s.id === leader.id)!.log!.committedPosition;
+    return this.slots.every((slot, i) => {
+      const s = statuses[i]!;
+      return s.leader === leader.id && s.applied === leader.commit && s.lastIndex === leader.lastIndex && slot.log!.committedPosition === head;
+    });
+  }
+
+  private async check(subscribers: Subscriber[]): Promise<void> {
+    if (!this.converged()) {
+      this.violations.push(`no convergence within ${HEAL_BOUND_MS} ms of the heal: ${this.describeNodes()}`);
+      return;
+    }
+    const leader = this.slots.find((s) => s.log!.raftStatus().role === 'leader')!;
+    const head = leader.log!.committedPosition;
+    let final;
+    try {
+      final = await collect(leader.log!);
+    } catch (error) {
+      this.violations.push(`the final read failed: ${(error as Error).message}`);
+      return;
+    }
+    const until = this.time.now + HEAL_BOUND_MS;
+    while (this.time.now < until && subscribers.some((s) => s.next <= head)) await this.time.sleep(POLL_MS);
+    for (const s of subscribers)
+      if (s.next <= head) this.violations.push(`${s.name} stopped at ${s.next - 1}, the log ends at ${head}`);
+    await this.checkIdentical(head);
+    const report = checkHistory({ appends: this.appends, reads: [...this.reads, ...subscribers.map((s) => s.read), { process: 'final', kind: 'final', from: 0, events: final }] });
+    for (const v of report.violations) this.violations.push(`${v.class}: ${v.detail}`);
+    this.count('finalEvents', final.length);
+    this.trace(`checked: ${final.length} events, ${report.valid ? 'valid' : 'INVALID'}`);
+  }
+
+  /** Every node holds the same bytes for the committed log. */
+  private async checkIdentical(head: number): Promise<void> {
+    const logs = await Promise.all(
+      this.slots.map(async (slot) => {
+        const parts: Buffer[] = [];
+        for (let from = 0; from <= head; ) {
+          const raw = await slot.log!.readRaw(from, 1 << 20, 10_000, 'local');
+          if (raw.count === 0) break;
+          parts.push(Buffer.from(raw.bytes.subarray(0, raw.runs[raw.runs.length - 1]!.end)));
+          from = raw.last + 1;
+        }
+        return Buffer.concat(parts);
+      }),
+    );
+    for (let i = 1; i < logs.length; i++)
+      if (!logs[i]!.equals(logs[0]!))
+        this.violations.push(`${this.slots[i]!.id}'s committed log differs from ${this.slots[0]!.id}'s`);
+  }
+
+  private describeNodes(): string {
+    return this.slots
+      .map((s) => {
+        if (!s.log) return `${s.id} down`;
+        const r = s.log.raftStatus();
+        return `${s.id} ${r.role} t${r.term} commit ${r.commit} applied ${r.applied} last ${r.lastIndex}`;
+      })
+      .join('; ');
+  }
+
+  private collectCounts(): void {
+    for (const [key, value] of Object.entries(this.network.counts)) this.count(key, value);
+    for (const slot of this.slots)
+      for (const [key, value] of Object.entries(slot.disk.counts)) this.count(key, value);
+    const outcomes = { ok: 0, failed: 0, unknown: 0 };
+    for (const a of this.appends) outcomes[a.outcome]++;
+    this.count('acked', outcomes.ok);
+    this.count('failed', outcomes.failed);
+    this.count('unknown', outcomes.unknown);
+    for (const v of this.violations) void v;
+    this.count('violations', this.violations.length);
+  }
+}

@@ -1,0 +1,502 @@
+import { posix } from 'node:path';
+import type { RandomSource } from '../../src/raft/index.js';
+import type { FileHandle, FileStats, FileSystem } from '../../src/storage/file-system.js';
+import type { VirtualTime } from './virtual-time.js';
+
+/**
+ * The disk faults the simulator can inject, each switchable on its own:
+ * - `latency`: an operation completes after a few virtual milliseconds instead of at once;
+ * - `torn`: a crash keeps a seeded prefix of the writes not yet fdatasynced, the last one cut
+ *   anywhere (the torn tail a real power loss leaves);
+ * - `lostWrites`: a crash also drops writes from the middle of that unsynced run (the page
+ *   cache writes back out of order), leaving a hole before data that survived;
+ * - `eio`: an fdatasync fails with EIO, and the writes it should have made durable are
+ *   forgotten by the disk (still visible to reads until a crash, as Linux does);
+ * - `enospc`: for a while every write fails with ENOSPC (the disk is full), then space frees;
+ * - `bitflip`: one bit of fsynced data flips (at a crash: the node finds it when it reopens).
+ */
+export type DiskFaultKind = 'latency' | 'torn' | 'lostWrites' | 'eio' | 'enospc' | 'bitflip';
+export const DISK_FAULT_KINDS: readonly DiskFaultKind[] = ['latency', 'torn', 'lostWrites', 'eio', 'enospc', 'bitflip'];
+
+export interface DiskFaultRates {
+  /** Per operation: chance it is slow, and the longest delay, virtual ms. */
+  latency: number;
+  maxLatencyMs: number;
+  /** Per crash: chance the kept unsynced prefix ends in a torn write. */
+  torn: number;
+  /** Per crash: chance unsynced writes are dropped from the middle too. */
+  lostWrites: number;
+  /** Per fdatasync: chance it fails with EIO. */
+  eio: number;
+  /** Per write: chance the disk is full from now on for `enospcMs`. */
+  enospc: number;
+  enospcMs: number;
+  /** Per crash: chance one bit of durable data flips. */
+  bitflip: number;
+}
+
+export const DEFAULT_DISK_RATES: DiskFaultRates = {
+  latency: 0.05,
+  maxLatencyMs: 8,
+  torn: 0.5,
+  lostWrites: 0.3,
+  eio: 0.002,
+  enospc: 0.001,
+  enospcMs: 200,
+  bitflip: 0.3,
+};
+
+type UnsyncedOp = { kind: 'write'; offset: number; bytes: Buffer } | { kind: 'truncate'; length: number };
+
+/** A file's contents: what reads see now, what the last fdatasync made durable, and the writes between. */
+class Inode {
+  data: Buffer = Buffer.alloc(0);
+  durable: Buffer = Buffer.alloc(0);
+  unsynced: UnsyncedOp[] = [];
+
+  write(bytes: Buffer, offset: number): void {
+    const end = offset + bytes.length;
+    if (end > this.data.length) {
+      const grown = Buffer.alloc(end);
+      this.data.copy(grown);
+      this.data = grown;
+    }
+    bytes.copy(this.data, offset);
+    this.unsynced.push({ kind: 'write', offset, bytes: Buffer.from(bytes) });
+  }
+
+  truncate(length: number): void {
+    const next = Buffer.alloc(length);
+    this.data.copy(next, 0, 0, Math.min(length, this.data.length));
+    this.data = next;
+    this.unsynced.push({ kind: 'truncate', length });
+  }
+
+  sync(): void {
+    this.durable = Buffer.from(this.data);
+    this.unsynced = [];
+  }
+}
+
+type Entry = { kind: 'dir' } | { kind: 'file'; inode: Inode };
+
+export interface DiskCounts {
+  latency: number;
+  torn: number;
+  lostWrites: number;
+  eio: number;
+  enospc: number;
+  bitflip: number;
+  /** Writes dropped or cut by crashes, of any kind. */
+  unsyncedLost: number;
+}
+
+/**
+ * One node's disk: a namespace of directories and files, in memory. A write reaches the page
+ * cache at once (reads see it) and the disk only at the fdatasync/fsync of its file; a new,
+ * renamed or removed directory entry only at the fsync of its parent directory. `crash()` is a
+ * power loss: the namespace returns to its durable entries and each file to its durable
+ * contents plus a seeded prefix of its unsynced writes (a torn, lost or flipped one per the
+ * faults switched on). A crash also ends the process that had the disk mounted: every call it
+ * made that has not completed never does, and every later one never completes either.
+ */
+export class SimDisk {
+  private current = new Map<string, Entry>([['/', { kind: 'dir' }]]);
+  private durable = new Map<string, Entry>([['/', { kind: 'dir' }]]);
+  private generation = 0;
+  private fullUntil = -1;
+  /** When the last delayed operation completes (operations complete in the order they were issued). */
+  private queueEnd = 0;
+  readonly counts: DiskCounts = { latency: 0, torn: 0, lostWrites: 0, eio: 0, enospc: 0, bitflip: 0, unsyncedLost: 0 };
+
+  constructor(
+    private readonly time: VirtualTime,
+    private readonly random: RandomSource & { float(): number },
+    private readonly enabled: ReadonlySet<DiskFaultKind>,
+    private readonly rates: DiskFaultRates,
+    /** Timer owner of the process that mounts the disk (its pending completions die with it). */
+    private readonly owner: () => number,
+  ) {}
+
+  /** The file system as the process running now sees it. */
+  mount(): FileSystem {
+    return new MountedDisk(this, this.generation);
+  }
+
+  /** A power loss (see the class comment). */
+  crash(): void {
+    this.generation++;
+    const next = new Map<string, Entry>();
+    const done = new Set<Inode>();
+    for (const [path, entry] of this.durable) {
+      next.set(path, entry);
+      if (entry.kind === 'file' && !done.has(entry.inode)) {
+        done.add(entry.inode);
+        this.survive(entry.inode);
+      }
+      // A lock belongs to the process, which the crash ended: one process runs every node here,
+      // so its pid cannot tell a stale lock from a live one (a real restart has a new pid).
+      if (posix.basename(path) === 'LOCK') next.delete(path);
+    }
+    this.current = next;
+    this.durable = new Map(next);
+    this.fullUntil = -1;
+    this.queueEnd = 0;
+    if (this.on('bitflip') && this.flipDurableBit()) this.counts.bitflip++;
+  }
+
+  /** What of a file's unsynced writes survives the power loss. */
+  private survive(inode: Inode): void {
+    const ops = inode.unsynced;
+    const kept = ops.length === 0 ? 0 : this.random.int(ops.length + 1);
+    const result = Buffer.from(inode.durable);
+    let file = result;
+    const drop = this.on('lostWrites') && kept > 1 && this.random.float() < this.rates.lostWrites;
+    if (drop) this.counts.lostWrites++;
+    for (let i = 0; i < kept; i++) {
+      const op = ops[i]!;
+      if (drop && i < kept - 1 && this.random.int(3) === 0) continue;
+      if (op.kind === 'truncate') {
+        const next = Buffer.alloc(op.length);
+        file.copy(next, 0, 0, Math.min(op.length, file.length));
+        file = next;
+        continue;
+      }
+      let bytes = op.bytes;
+      if (i === kept - 1 && this.on('torn') && this.random.float() < this.rates.torn) {
+        bytes = bytes.subarray(0, this.random.int(bytes.length + 1));
+        this.counts.torn++;
+      }
+      const end = op.offset + bytes.length;
+      if (end > file.length) {
+        const grown = Buffer.alloc(end);
+        file.copy(grown);
+        file = grown;
+      }
+      bytes.copy(file, op.offset);
+    }
+    if (kept < ops.length) this.counts.unsyncedLost += ops.length - kept;
+    inode.data = file;
+    inode.durable = Buffer.from(file);
+    inode.unsynced = [];
+  }
+
+  /** Flips one bit of one durable file with data; false when there is none. */
+  private flipDurableBit(): boolean {
+    const files = [...this.durable.entries()].filter(
+      (e): e is [string, { kind: 'file'; inode: Inode }] => e[1].kind === 'file' && e[1].inode.data.length > 0,
+    );
+    const chosen = files[files.length === 0 ? 0 : this.random.int(files.length)];
+    if (!chosen) return false;
+    const inode = chosen[1].inode;
+    const at = this.random.int(inode.data.length);
+    inode.data[at]! ^= 1 << this.random.int(8);
+    inode.durable = Buffer.from(inode.data);
+    return true;
+  }
+
+  on(kind: DiskFaultKind): boolean {
+    return this.enabled.has(kind);
+  }
+
+  // ---- operations, for MountedDisk and its handles ----
+
+  /** Completes an operation of generation `gen`: never, if that process crashed; else now or a little later. */
+  complete<T>(gen: number, effect: () => T): Promise<T> {
+    if (gen !== this.generation) return new Promise<T>(() => undefined);
+    let delay = 0;
+    if (this.on('latency') && this.random.float() < this.rates.latency) {
+      this.counts.latency++;
+      delay = 1 + this.random.int(this.rates.maxLatencyMs);
+    }
+    // One queue per disk: an operation never completes before one issued earlier.
+    const at = Math.max(this.queueEnd, this.time.now + delay);
+    if (at <= this.time.now) {
+      try {
+        return Promise.resolve(effect());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    this.queueEnd = at;
+    return new Promise<T>((resolve, reject) => {
+      this.time.after(
+        at - this.time.now,
+        () => {
+          if (gen !== this.generation) return;
+          try {
+            resolve(effect());
+          } catch (error) {
+            reject(error);
+          }
+        },
+        this.owner(),
+      );
+    });
+  }
+
+  lookup(path: string): Entry | undefined {
+    return this.current.get(path);
+  }
+
+  setEntry(path: string, entry: Entry): void {
+    const parent = this.current.get(posix.dirname(path));
+    if (parent?.kind !== 'dir') throw fsError('ENOENT', 'open', path);
+    this.current.set(path, entry);
+  }
+
+  deleteEntry(path: string): void {
+    this.current.delete(path);
+  }
+
+  children(dir: string): string[] {
+    const names: string[] = [];
+    for (const path of this.current.keys())
+      if (path !== '/' && posix.dirname(path) === dir) names.push(posix.basename(path));
+    return names.sort();
+  }
+
+  /** fsync of a directory: its entries as they are now become durable. */
+  syncDirectory(dir: string): void {
+    for (const path of [...this.durable.keys()])
+      if (path !== '/' && posix.dirname(path) === dir && !this.current.has(path)) this.durable.delete(path);
+    for (const [path, entry] of this.current)
+      if (path !== '/' && posix.dirname(path) === dir) this.durable.set(path, entry);
+  }
+
+  /** A write: fails with ENOSPC while the disk is full (and sometimes starts a full spell). */
+  checkSpace(path: string): void {
+    if (!this.on('enospc')) return;
+    if (this.time.now >= this.fullUntil && this.random.float() < this.rates.enospc) {
+      this.fullUntil = this.time.now + this.rates.enospcMs;
+      this.counts.enospc++;
+    }
+    if (this.time.now < this.fullUntil) throw fsError('ENOSPC', 'write', path);
+  }
+
+  /** fdatasync: durable, or EIO (and the writes it covered are forgotten by the disk). */
+  datasync(inode: Inode, path: string): void {
+    if (this.on('eio') && this.random.float() < this.rates.eio) {
+      this.counts.eio++;
+      inode.unsynced = [];
+      throw fsError('EIO', 'fdatasync', path);
+    }
+    inode.sync();
+  }
+
+  newInode(): Inode {
+    return new Inode();
+  }
+}
+
+export type { Inode };
+
+function fsError(code: string, syscall: string, path: string): NodeJS.ErrnoException {
+  const error: NodeJS.ErrnoException = new Error(`${code}: simulated ${syscall} '${path}'`);
+  error.code = code;
+  error.syscall = syscall;
+  error.path = path;
+  return error;
+}
+
+function normal(path: string): string {
+  return posix.resolve('/', path);
+}
+
+/** The FileSystem one process sees; after a crash of its disk none of its calls completes. */
+class MountedDisk implements FileSystem {
+  constructor(
+    private readonly disk: SimDisk,
+    private readonly gen: number,
+  ) {}
+
+  open(raw: string, flags: string): Promise<FileHandle> {
+    const path = normal(raw);
+    return this.disk.complete(this.gen, () => {
+      const entry = this.disk.lookup(path);
+      if (flags === 'r' || flags === 'r+') {
+        if (!entry) throw fsError('ENOENT', 'open', path);
+        if (entry.kind === 'dir' && flags === 'r+') throw fsError('EISDIR', 'open', path);
+        return new SimHandle(this.disk, this.gen, path, entry.kind === 'file' ? entry.inode : undefined);
+      }
+      if (flags !== 'w' && flags !== 'wx') throw new Error(`simulated disk: open flags '${flags}' not modelled`);
+      if (entry && flags === 'wx') throw fsError('EEXIST', 'open', path);
+      if (entry?.kind === 'dir') throw fsError('EISDIR', 'open', path);
+      let inode: Inode;
+      if (entry) {
+        inode = entry.inode;
+        if (inode.data.length > 0) inode.truncate(0);
+      } else {
+        inode = this.disk.newInode();
+        this.disk.setEntry(path, { kind: 'file', inode });
+      }
+      return new SimHandle(this.disk, this.gen, path, inode);
+    });
+  }
+
+  mkdir(raw: string): Promise<string | undefined> {
+    const path = normal(raw);
+    return this.disk.complete(this.gen, () => {
+      const missing: string[] = [];
+      for (let at = path; ; at = posix.dirname(at)) {
+        const entry = this.disk.lookup(at);
+        if (entry?.kind === 'file') throw fsError('EEXIST', 'mkdir', at);
+        if (entry) break;
+        missing.push(at);
+      }
+      missing.reverse();
+      for (const dir of missing) this.disk.setEntry(dir, { kind: 'dir' });
+      return missing[0];
+    });
+  }
+
+  readdir(raw: string): Promise<string[]> {
+    const path = normal(raw);
+    return this.disk.complete(this.gen, () => {
+      const entry = this.disk.lookup(path);
+      if (!entry) throw fsError('ENOENT', 'scandir', path);
+      if (entry.kind !== 'dir') throw fsError('ENOTDIR', 'scandir', path);
+      return this.disk.children(path);
+    });
+  }
+
+  readFile(raw: string): Promise<Buffer> {
+    const path = normal(raw);
+    return this.disk.complete(this.gen, () => {
+      const entry = this.disk.lookup(path);
+      if (!entry) throw fsError('ENOENT', 'open', path);
+      if (entry.kind !== 'file') throw fsError('EISDIR', 'read', path);
+      return Buffer.from(entry.inode.data);
+    });
+  }
+
+  rename(rawFrom: string, rawTo: string): Promise<void> {
+    const from = normal(rawFrom);
+    const to = normal(rawTo);
+    return this.disk.complete(this.gen, () => {
+      const entry = this.disk.lookup(from);
+      if (!entry) throw fsError('ENOENT', 'rename', from);
+      if (entry.kind !== 'file') throw new Error(`simulated disk: renaming directory '${from}' not modelled`);
+      this.disk.setEntry(to, entry);
+      this.disk.deleteEntry(from);
+    });
+  }
+
+  unlink(raw: string): Promise<void> {
+    const path = normal(raw);
+    return this.disk.complete(this.gen, () => {
+      const entry = this.disk.lookup(path);
+      if (!entry) throw fsError('ENOENT', 'unlink', path);
+      if (entry.kind === 'dir') throw fsError('EISDIR', 'unlink', path);
+      this.disk.deleteEntry(path);
+    });
+  }
+
+  rm(raw: string): Promise<void> {
+    const path = normal(raw);
+    return this.disk.complete(this.gen, () => {
+      const entry = this.disk.lookup(path);
+      if (entry?.kind === 'dir') for (const name of this.disk.children(path)) this.removeTree(posix.join(path, name));
+      this.disk.deleteEntry(path);
+    });
+  }
+
+  private removeTree(path: string): void {
+    if (this.disk.lookup(path)?.kind === 'dir')
+      for (const name of this.disk.children(path)) this.removeTree(posix.join(path, name));
+    this.disk.deleteEntry(path);
+  }
+
+  stat(raw: string): Promise<FileStats> {
+    const path = normal(raw);
+    return this.disk.complete(this.gen, () => {
+      const entry = this.disk.lookup(path);
+      if (!entry) throw fsError('ENOENT', 'stat', path);
+      return { size: entry.kind === 'file' ? entry.inode.data.length : 4096 };
+    });
+  }
+}
+
+/** An open file (or directory, for its fsync). */
+class SimHandle implements FileHandle {
+  private position = 0;
+  private closed = false;
+
+  constructor(
+    private readonly disk: SimDisk,
+    private readonly gen: number,
+    private readonly path: string,
+    private readonly inode: Inode | undefined,
+  ) {}
+
+  private file(syscall: string): Inode {
+    if (this.closed) throw fsError('EBADF', syscall, this.path);
+    if (!this.inode) throw fsError('EISDIR', syscall, this.path);
+    return this.inode;
+  }
+
+  read(buffer: Buffer, offset: number, length: number, position: number | null): Promise<{ bytesRead: number }> {
+    return this.disk.complete(this.gen, () => {
+      const inode = this.file('read');
+      const at = position ?? this.position;
+      const bytesRead = Math.max(0, Math.min(length, inode.data.length - at));
+      if (bytesRead > 0) inode.data.copy(buffer, offset, at, at + bytesRead);
+      if (position === null) this.position += bytesRead;
+      return { bytesRead };
+    });
+  }
+
+  write(buffer: Uint8Array, offset = 0, length?: number, position?: number): Promise<{ bytesWritten: number }> {
+    return this.disk.complete(this.gen, () => {
+      const inode = this.file('write');
+      this.disk.checkSpace(this.path);
+      const n = length ?? buffer.byteLength - offset;
+      const bytes = Buffer.from(buffer.buffer, buffer.byteOffset + offset, n);
+      const at = position ?? this.position;
+      inode.write(bytes, at);
+      if (position === undefined) this.position += n;
+      return { bytesWritten: n };
+    });
+  }
+
+  writev(buffers: Buffer[], position: number): Promise<{ bytesWritten: number }> {
+    return this.disk.complete(this.gen, () => {
+      const inode = this.file('writev');
+      this.disk.checkSpace(this.path);
+      const bytes = Buffer.concat(buffers);
+      inode.write(bytes, position);
+      return { bytesWritten: bytes.length };
+    });
+  }
+
+  writeFile(data: string): Promise<void> {
+    return this.disk.complete(this.gen, () => {
+      const inode = this.file('write');
+      this.disk.checkSpace(this.path);
+      inode.truncate(0);
+      inode.write(Buffer.from(data, 'utf8'), 0);
+    });
+  }
+
+  datasync(): Promise<void> {
+    return this.disk.complete(this.gen, () => this.disk.datasync(this.file('fdatasync'), this.path));
+  }
+
+  sync(): Promise<void> {
+    return this.disk.complete(this.gen, () => {
+      if (this.closed) throw fsError('EBADF', 'fsync', this.path);
+      if (this.inode) this.disk.datasync(this.inode, this.path);
+      else this.disk.syncDirectory(this.path);
+    });
+  }
+
+  truncate(length: number): Promise<void> {
+    return this.disk.complete(this.gen, () => this.file('ftruncate').truncate(length));
+  }
+
+  close(): Promise<void> {
+    return this.disk.complete(this.gen, () => {
+      this.closed = true;
+    });
+  }
+}
