@@ -1,4 +1,4 @@
-import { checkHistory, type AppendOperation, type ReadOperation } from '../../check/index.js';
+import { checkHistory, type AppendOperation, type ObservedEvent, type ReadOperation } from '../../check/index.js';
 import { open, type OrdoNode } from '../../src/node/index.js';
 import { seededRandom } from '../../src/raft/index.js';
 import { DEFAULT_FAULTS, DEFAULT_RATES, type FaultKind, type SimRates } from './faults.js';
@@ -39,7 +39,7 @@ export interface NodeSimOptions {
   broken?: 'ack-before-fsync' | undefined;
 }
 
-export const DEFAULT_FAULT_MS = 1_500;
+export const DEFAULT_FAULT_MS = 600;
 
 /** What one run counted: faults fired, and the workload's outcomes. */
 export type NodeSimCounts = Record<string, number>;
@@ -167,8 +167,10 @@ class NodeSim implements WorkloadHost {
     const subscribing = subscribers.map((s) => s.run(this, (node, close) => this.register(node, close)));
     await this.nemesis(faultMs);
     this.faulting = false;
-    await this.heal();
+    this.heal();
     await Promise.all(clients);
+    const until = this.time.now + HEAL_BOUND_MS;
+    while (this.time.now < until && !this.converged()) await this.time.sleep(POLL_MS);
     await this.check(subscribers);
     for (const s of subscribers) s.stop();
     await Promise.all(subscribing);
@@ -257,7 +259,9 @@ class NodeSim implements WorkloadHost {
         slot.log = log;
         log.onFsync = undefined;
         this.network.attach(slot.id, (packet) => this.deliver(slot, log, packet));
-        this.trace(`${slot.id} open (${log.openReport.replayedEvents} replayed, ${log.openReport.truncatedBytes} B cut)`);
+        this.trace(
+          `${slot.id} open (${log.openReport.replayedEvents} replayed, ${log.openReport.truncatedBytes} B cut)`,
+        );
       },
       (error: Error) => {
         if (slot.owner !== owner) return;
@@ -377,7 +381,7 @@ class NodeSim implements WorkloadHost {
   // ---- heal and check ----
 
   /** Every fault stops: links heal, disks behave, every node runs (a node whose disk failed is restarted). */
-  private async heal(): Promise<void> {
+  private heal(): void {
     this.trace('heal');
     this.network.faultsOn = false;
     this.network.healAll();
@@ -387,8 +391,6 @@ class NodeSim implements WorkloadHost {
       if (failed && slot.owner !== 0) this.kill(slot);
       if (slot.owner === 0) this.start(slot);
     }
-    const until = this.time.now + HEAL_BOUND_MS;
-    while (this.time.now < until && !this.converged()) await this.time.sleep(POLL_MS);
   }
 
   /** One leader; every node runs and has applied exactly the leader's log, all of it committed. */
@@ -400,7 +402,12 @@ class NodeSim implements WorkloadHost {
     const head = this.slots.find((s) => s.id === leader.id)!.log!.committedPosition;
     return this.slots.every((slot, i) => {
       const s = statuses[i]!;
-      return s.leader === leader.id && s.applied === leader.commit && s.lastIndex === leader.lastIndex && slot.log!.committedPosition === head;
+      return (
+        s.leader === leader.id &&
+        s.applied === leader.commit &&
+        s.lastIndex === leader.lastIndex &&
+        slot.log!.committedPosition === head
+      );
     });
   }
 
@@ -411,7 +418,7 @@ class NodeSim implements WorkloadHost {
     }
     const leader = this.slots.find((s) => s.log!.raftStatus().role === 'leader')!;
     const head = leader.log!.committedPosition;
-    let final;
+    let final: ObservedEvent[];
     try {
       final = await collect(leader.log!);
     } catch (error) {
@@ -423,7 +430,14 @@ class NodeSim implements WorkloadHost {
     for (const s of subscribers)
       if (s.next <= head) this.violations.push(`${s.name} stopped at ${s.next - 1}, the log ends at ${head}`);
     await this.checkIdentical(head);
-    const report = checkHistory({ appends: this.appends, reads: [...this.reads, ...subscribers.map((s) => s.read), { process: 'final', kind: 'final', from: 0, events: final }] });
+    const report = checkHistory({
+      appends: this.appends,
+      reads: [
+        ...this.reads,
+        ...subscribers.map((s) => s.read),
+        { process: 'final', kind: 'final', from: 0, events: final },
+      ],
+    });
     for (const v of report.violations) this.violations.push(`${v.class}: ${v.detail}`);
     this.count('finalEvents', final.length);
     this.trace(`checked: ${final.length} events, ${report.valid ? 'valid' : 'INVALID'}`);
@@ -453,21 +467,19 @@ class NodeSim implements WorkloadHost {
       .map((s) => {
         if (!s.log) return `${s.id} down`;
         const r = s.log.raftStatus();
-        return `${s.id} ${r.role} t${r.term} commit ${r.commit} applied ${r.applied} last ${r.lastIndex}`;
+        return `${s.id} ${r.role} t${r.term} commit ${r.commit} applied ${r.applied} last ${r.lastIndex}${r.role === 'leader' ? ` ${JSON.stringify(r.progress)}` : ''}`;
       })
       .join('; ');
   }
 
   private collectCounts(): void {
     for (const [key, value] of Object.entries(this.network.counts)) this.count(key, value);
-    for (const slot of this.slots)
-      for (const [key, value] of Object.entries(slot.disk.counts)) this.count(key, value);
+    for (const slot of this.slots) for (const [key, value] of Object.entries(slot.disk.counts)) this.count(key, value);
     const outcomes = { ok: 0, failed: 0, unknown: 0 };
     for (const a of this.appends) outcomes[a.outcome]++;
     this.count('acked', outcomes.ok);
     this.count('failed', outcomes.failed);
     this.count('unknown', outcomes.unknown);
-    for (const v of this.violations) void v;
     this.count('violations', this.violations.length);
   }
 }

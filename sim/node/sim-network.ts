@@ -17,9 +17,9 @@ export const DEFAULT_NETWORK_RATES: NetworkRates = { drop: 0.02, duplicate: 0.02
 export const BASE_DELAY_MS = 2;
 
 export interface NetworkCounts {
-  dropped: number;
-  duplicated: number;
-  delayed: number;
+  drop: number;
+  duplicate: number;
+  delay: number;
   cut: number;
 }
 
@@ -36,7 +36,7 @@ export class SimNetwork {
   private readonly cuts = new Set<string>();
   private readonly receivers = new Map<string, (packet: Packet) => void>();
   faultsOn = true;
-  readonly counts: NetworkCounts = { dropped: 0, duplicated: 0, delayed: 0, cut: 0 };
+  readonly counts: NetworkCounts = { drop: 0, duplicate: 0, delay: 0, cut: 0 };
 
   constructor(
     private readonly time: VirtualTime,
@@ -70,7 +70,9 @@ export class SimNetwork {
       sendSnapshotFrame: (frame) => {
         if (closed || !alive()) return;
         const copy: SnapshotFrame =
-          frame.type === 'snapshot-data' ? { ...frame, bytes: Uint8Array.prototype.slice.call(frame.bytes) } : { ...frame };
+          frame.type === 'snapshot-data'
+            ? { ...frame, bytes: Uint8Array.prototype.slice.call(frame.bytes) }
+            : { ...frame };
         this.post(id, frame.to, copy);
       },
       close: async () => {
@@ -82,18 +84,18 @@ export class SimNetwork {
   private post(from: string, to: string, packet: Packet): void {
     const faults = this.faultsOn;
     if (faults && this.enabled.drop && this.random.float() < this.rates.drop) {
-      this.counts.dropped++;
+      this.counts.drop++;
       return;
     }
     let copies = 1;
     if (faults && this.enabled.duplicate && this.random.float() < this.rates.duplicate) {
-      this.counts.duplicated++;
+      this.counts.duplicate++;
       copies = 2;
     }
     for (let c = 0; c < copies; c++) {
       let delay = 1 + this.random.int(BASE_DELAY_MS);
       if (faults && this.enabled.delay && this.random.float() < this.rates.delay) {
-        this.counts.delayed++;
+        this.counts.delay++;
         delay += this.random.int(this.rates.maxDelayMs);
       }
       this.time.after(delay, () => {

@@ -65,7 +65,9 @@ export async function clientLoop(host: WorkloadHost, name: string, seed: number,
     if (hot) {
       const target = host.node(leader);
       if (!target) continue;
-      const counted = await within(host.time, ATTEMPT_TIMEOUT_MS, target.log.count(stream)).catch((): TimedOut => TIMED_OUT);
+      const counted = await within(host.time, ATTEMPT_TIMEOUT_MS, target.log.count(stream)).catch(
+        (): TimedOut => TIMED_OUT,
+      );
       if (counted === TIMED_OUT) continue;
       expected = counted;
     }
@@ -99,7 +101,15 @@ async function appendOnce(
     const answer = await within(host.time, ATTEMPT_TIMEOUT_MS, target.log.write([request])).catch((e: Error) => [e]);
     const outcome = answer === TIMED_OUT ? TIMED_OUT : answer[0]!;
     const done = (op: Partial<AppendOperation>): string | undefined => {
-      host.recordAppend({ process: name, stream, eventId, expected, invokedAt, completedAt: host.time.now, ...op } as AppendOperation);
+      host.recordAppend({
+        process: name,
+        stream,
+        eventId,
+        expected,
+        invokedAt,
+        completedAt: host.time.now,
+        ...op,
+      } as AppendOperation);
       return leader;
     };
     if (outcome === TIMED_OUT) {
@@ -171,7 +181,7 @@ export class Subscriber {
         await host.time.sleep(10);
         continue;
       }
-      let subscription;
+      let subscription: ReturnType<OrdoNode['subscribe']>;
       try {
         subscription = target.log.subscribe({ from: this.next });
       } catch {
