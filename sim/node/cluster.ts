@@ -134,7 +134,7 @@ class NodeSim implements WorkloadHost {
           this.violations.push(`stuck: the run did not finish in ${HARD_LIMIT_MS} virtual ms`);
           break;
         }
-        if (!this.time.fireNext(Number.POSITIVE_INFINITY)) {
+        if (!this.time.fireDue()) {
           this.violations.push('stuck: no timer left and the run is not finished');
           break;
         }

@@ -10,8 +10,8 @@ import type { VirtualTime } from './virtual-time.js';
  *   anywhere (the torn tail a real power loss leaves);
  * - `lostWrites`: a crash also drops writes from the middle of that unsynced run (the page
  *   cache writes back out of order), leaving a hole before data that survived;
- * - `eio`: an fdatasync fails with EIO, and the writes it should have made durable are
- *   forgotten by the disk (still visible to reads until a crash, as Linux does);
+ * - `eio`: an fdatasync fails with EIO: what it covered is not durable (a crash loses it),
+ *   though reads still see it, as Linux's page cache does;
  * - `enospc`: for a while every write fails with ENOSPC (the disk is full), then space frees;
  * - `bitflip`: one bit of fsynced data flips (at a crash: the node finds it when it reopens).
  */
@@ -48,33 +48,67 @@ export const DEFAULT_DISK_RATES: DiskFaultRates = {
 
 type UnsyncedOp = { kind: 'write'; offset: number; bytes: Buffer } | { kind: 'truncate'; length: number };
 
-/** A file's contents: what reads see now, what the last fdatasync made durable, and the writes between. */
+/**
+ * A file's contents: what reads see now (`data`), what the last fdatasync made durable, and the
+ * writes between. The durable bytes are `data`'s first `durableSize` until a write or truncate
+ * touches them; only then are they copied aside (segments are appended to, so they rarely are).
+ */
 class Inode {
-  data: Buffer = Buffer.alloc(0);
-  durable: Buffer = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
+  size = 0;
+  private durableSize = 0;
+  /** The durable bytes, once `data` no longer holds them as its prefix. */
+  private durableCopy: Buffer | undefined;
   unsynced: UnsyncedOp[] = [];
 
+  get data(): Buffer {
+    return this.buf.subarray(0, this.size);
+  }
+
+  get durable(): Buffer {
+    return this.durableCopy ?? this.buf.subarray(0, this.durableSize);
+  }
+
   write(bytes: Buffer, offset: number): void {
+    if (offset < this.durableSize) this.keepDurable();
     const end = offset + bytes.length;
-    if (end > this.data.length) {
-      const grown = Buffer.alloc(end);
-      this.data.copy(grown);
-      this.data = grown;
+    if (end > this.buf.length) {
+      const grown = Buffer.alloc(Math.max(end, this.buf.length * 2, 4096));
+      this.buf.copy(grown, 0, 0, this.size);
+      this.buf = grown;
     }
-    bytes.copy(this.data, offset);
+    if (offset > this.size) this.buf.fill(0, this.size, offset);
+    bytes.copy(this.buf, offset);
+    this.size = Math.max(this.size, end);
     this.unsynced.push({ kind: 'write', offset, bytes: Buffer.from(bytes) });
   }
 
   truncate(length: number): void {
-    const next = Buffer.alloc(length);
-    this.data.copy(next, 0, 0, Math.min(length, this.data.length));
-    this.data = next;
+    if (length < this.durableSize) this.keepDurable();
+    if (length > this.buf.length) {
+      const grown = Buffer.alloc(length);
+      this.buf.copy(grown, 0, 0, this.size);
+      this.buf = grown;
+    } else if (length > this.size) this.buf.fill(0, this.size, length);
+    this.size = length;
     this.unsynced.push({ kind: 'truncate', length });
   }
 
   sync(): void {
-    this.durable = Buffer.from(this.data);
+    this.durableCopy = undefined;
+    this.durableSize = this.size;
     this.unsynced = [];
+  }
+
+  /** Replaces the contents (after a crash): these bytes, all durable. */
+  reset(bytes: Buffer): void {
+    this.buf = bytes;
+    this.size = bytes.length;
+    this.sync();
+  }
+
+  private keepDurable(): void {
+    this.durableCopy ??= Buffer.from(this.buf.subarray(0, this.durableSize));
   }
 }
 
@@ -176,9 +210,7 @@ export class SimDisk {
       bytes.copy(file, op.offset);
     }
     if (kept < ops.length) this.counts.unsyncedLost += ops.length - kept;
-    inode.data = file;
-    inode.durable = Buffer.from(file);
-    inode.unsynced = [];
+    inode.reset(file);
   }
 
   /** Flips one bit of one durable file with data; false when there is none. */
@@ -190,8 +222,9 @@ export class SimDisk {
     if (!chosen) return false;
     const inode = chosen[1].inode;
     const at = this.random.int(inode.data.length);
-    inode.data[at]! ^= 1 << this.random.int(8);
-    inode.durable = Buffer.from(inode.data);
+    const flipped = Buffer.from(inode.data);
+    flipped[at]! ^= 1 << this.random.int(8);
+    inode.reset(flipped);
     return true;
   }
 
@@ -274,11 +307,10 @@ export class SimDisk {
     if (this.time.now < this.fullUntil) throw fsError('ENOSPC', 'write', path);
   }
 
-  /** fdatasync: durable, or EIO (and the writes it covered are forgotten by the disk). */
+  /** fdatasync: durable, or EIO. */
   datasync(inode: Inode, path: string): void {
     if (this.on('eio') && this.random.float() < this.rates.eio) {
       this.counts.eio++;
-      inode.unsynced = [];
       throw fsError('EIO', 'fdatasync', path);
     }
     inode.sync();
