@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, stat, truncate } from 'node:fs/promises';
+import { readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { segmentName } from '../../src/storage/segment-file.js';
@@ -73,6 +73,19 @@ describe('EventLog (embedded): bad input gets typed errors naming the value', ()
     await assert.rejects(open(dir), LogLockedError);
     await log.close();
     const again = await open(dir);
+    await again.close();
+  });
+
+  it('takes over a lock left with its own pid by an earlier process (a restarted container reuses pids)', async () => {
+    // Given a directory whose last owner crashed holding the lock, with the pid this process has now
+    const { log, dir } = await openTemp();
+    await log.append('s', { type: 'A' });
+    await log.close();
+    await writeFile(join(dir, 'LOCK'), String(process.pid));
+    // When this process opens it, Then the stale lock is taken over and the log is there
+    const again = await open(dir);
+    assert.equal(await again.count('s'), 1);
+    await assert.rejects(open(dir), LogLockedError);
     await again.close();
   });
 
