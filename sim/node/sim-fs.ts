@@ -7,7 +7,7 @@ import type { VirtualTime } from './virtual-time.js';
  * The disk faults the simulator can inject, each switchable on its own:
  * - `latency`: an operation completes after a few virtual milliseconds instead of at once;
  * - `torn`: a crash keeps a seeded prefix of the writes not yet fdatasynced, the last one cut
- *   anywhere (the torn tail a real power loss leaves);
+ *   at a sector boundary (the torn tail a real power loss leaves);
  * - `lostWrites`: a crash also drops writes from the middle of that unsynced run (the page
  *   cache writes back out of order), leaving a hole before data that survived;
  * - `eio`: an fdatasync fails with EIO: what it covered is not durable (a crash loses it),
@@ -45,6 +45,9 @@ export const DEFAULT_DISK_RATES: DiskFaultRates = {
   enospcMs: 200,
   bitflip: 0.3,
 };
+
+/** A disk writes whole sectors atomically: a torn write ends at a sector boundary. */
+const SECTOR_BYTES = 512;
 
 type UnsyncedOp = { kind: 'write'; offset: number; bytes: Buffer } | { kind: 'truncate'; length: number };
 
@@ -168,9 +171,6 @@ export class SimDisk {
         done.add(entry.inode);
         this.survive(entry.inode);
       }
-      // A lock belongs to the process, which the crash ended: one process runs every node here,
-      // so its pid cannot tell a stale lock from a live one (a real restart has a new pid).
-      if (posix.basename(path) === 'LOCK') next.delete(path);
     }
     this.current = next;
     this.durable = new Map(next);
@@ -198,7 +198,7 @@ export class SimDisk {
       }
       let bytes = op.bytes;
       if (i === kept - 1 && this.on('torn') && this.random.float() < this.rates.torn) {
-        bytes = bytes.subarray(0, this.random.int(bytes.length + 1));
+        bytes = bytes.subarray(0, this.tornLength(op.offset, bytes.length));
         this.counts.torn++;
       }
       const end = op.offset + bytes.length;
@@ -211,6 +211,14 @@ export class SimDisk {
     }
     if (kept < ops.length) this.counts.unsyncedLost += ops.length - kept;
     inode.reset(file);
+  }
+
+  /** How much of a write at `offset` a power loss keeps: whole sectors (a sector is written whole or not at all). */
+  private tornLength(offset: number, length: number): number {
+    const firstBoundary = Math.ceil((offset + 1) / SECTOR_BYTES) * SECTOR_BYTES;
+    const cuts = [0];
+    for (let at = firstBoundary; at < offset + length; at += SECTOR_BYTES) cuts.push(at - offset);
+    return cuts[this.random.int(cuts.length)]!;
   }
 
   /** Flips one bit of one durable file with data; false when there is none. */
