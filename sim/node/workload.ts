@@ -13,6 +13,8 @@ export const ATTEMPT_TIMEOUT_MS = 300;
 export const OPERATION_DEADLINE_MS = 1_500;
 /** Pause between a client's operations, and after a NOT_LEADER, virtual ms (uniform in [1, n]). */
 const THINK_MS = 12;
+/** Pause after a NOT_LEADER that names no leader, virtual ms (uniform in [n, 2n)). */
+const ELECTION_BACKOFF_MS = 25;
 const MAX_EVENT_BYTES = 1024 * 1024;
 
 const TIMED_OUT: unique symbol = Symbol('timed out');
@@ -126,7 +128,10 @@ async function appendOnce(
     lastError = code;
     if (DEFINITE_FAILURES.has(code)) return done({ outcome: 'failed', error: code });
     leader = outcome instanceof NotLeaderError ? outcome.leader : undefined;
-    await host.time.sleep(1 + host.random.int(THINK_MS));
+    // No leader known: an election is running, which takes a few election timeouts at worst.
+    await host.time.sleep(
+      leader === undefined ? ELECTION_BACKOFF_MS + host.random.int(ELECTION_BACKOFF_MS) : 1 + host.random.int(THINK_MS),
+    );
   }
   host.trace(`${name} gave up on ${stream} (${lastError})`);
   host.recordAppend({
