@@ -22,6 +22,18 @@ const POLL_MS = 20;
 /** A run that is still going this long after its faults stopped is stuck, virtual ms. */
 const HARD_LIMIT_MS = 60_000;
 
+/** A node whose open failed on an injected disk error is started again this much later, virtual ms. */
+const OPEN_RETRY_MS = 50;
+
+/** An error the simulated disk injected (EIO, ENOSPC), itself or as the cause of a typed one. */
+function injectedDiskError(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EIO' || code === 'ENOSPC' || code === 'DISK_FULL') return true;
+  }
+  return false;
+}
+
 export interface NodeSimOptions {
   seed: number;
   /** Nodes in the cluster, 3 or 5 (default: picked by the seed). */
@@ -265,9 +277,14 @@ class NodeSim implements WorkloadHost {
       },
       (error: Error) => {
         if (slot.owner !== owner) return;
-        this.violations.push(`${slot.id} failed to reopen at ${this.time.now} ms: ${error.message}`);
         this.trace(`${slot.id} failed to open: ${error.message}`);
-        slot.owner = 0;
+        this.kill(slot);
+        // A disk that fails a write or an fdatasync may fail an open too: that is the right
+        // answer (the operator restarts it once the disk behaves), anything else is a bug.
+        if (injectedDiskError(error)) {
+          this.count('openFailed');
+          this.time.after(OPEN_RETRY_MS, () => this.restart(slot));
+        } else this.violations.push(`${slot.id} failed to reopen at ${this.time.now} ms: ${error.message}`);
       },
     );
   }
@@ -467,7 +484,7 @@ class NodeSim implements WorkloadHost {
       .map((s) => {
         if (!s.log) return `${s.id} down`;
         const r = s.log.raftStatus();
-        return `${s.id} ${r.role} t${r.term} commit ${r.commit} applied ${r.applied} last ${r.lastIndex}${r.role === 'leader' ? ` ${JSON.stringify(r.progress)}` : ''}`;
+        return `${s.id} ${r.role} t${r.term} leader ${r.leader} commit ${r.commit} applied ${r.applied} last ${r.lastIndex} head @${s.log.committedPosition}${r.role === 'leader' ? ` ${JSON.stringify(r.progress)}` : ''}`;
       })
       .join('; ');
   }

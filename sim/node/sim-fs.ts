@@ -10,8 +10,9 @@ import type { VirtualTime } from './virtual-time.js';
  *   at a sector boundary (the torn tail a real power loss leaves);
  * - `lostWrites`: a crash also drops writes from the middle of that unsynced run (the page
  *   cache writes back out of order), leaving a hole before data that survived;
- * - `eio`: an fdatasync fails with EIO: what it covered is not durable (a crash loses it),
- *   though reads still see it, as Linux's page cache does;
+ * - `eio`: an fdatasync fails with EIO: the writes it covered never reach the disk, not even
+ *   with a later fdatasync that succeeds, though reads still see them until a crash (Linux
+ *   marks their pages clean);
  * - `enospc`: for a while every write fails with ENOSPC (the disk is full), then space frees;
  * - `bitflip`: one bit of fsynced data flips (at a crash: the node finds it when it reopens).
  */
@@ -49,7 +50,27 @@ export const DEFAULT_DISK_RATES: DiskFaultRates = {
 /** A disk writes whole sectors atomically: a torn write ends at a sector boundary. */
 const SECTOR_BYTES = 512;
 
-type UnsyncedOp = { kind: 'write'; offset: number; bytes: Buffer } | { kind: 'truncate'; length: number };
+/** A change not yet fdatasynced; `failed` once an fdatasync covering it failed: it never reaches the disk. */
+type UnsyncedOp = ({ kind: 'write'; offset: number; bytes: Buffer } | { kind: 'truncate'; length: number }) & {
+  failed?: boolean;
+};
+
+/** `file` with `op` applied (a new buffer when it grows or shrinks). */
+function applyOp(file: Buffer, op: UnsyncedOp, bytes = op.kind === 'write' ? op.bytes : undefined): Buffer {
+  if (op.kind === 'truncate') {
+    const next = Buffer.alloc(op.length);
+    file.copy(next, 0, 0, Math.min(op.length, file.length));
+    return next;
+  }
+  const end = op.offset + bytes!.length;
+  let out = file;
+  if (end > file.length) {
+    out = Buffer.alloc(end);
+    file.copy(out);
+  }
+  bytes!.copy(out, op.offset);
+  return out;
+}
 
 /**
  * A file's contents: what reads see now (`data`), what the last fdatasync made durable, and the
@@ -98,9 +119,22 @@ class Inode {
   }
 
   sync(): void {
-    this.durableCopy = undefined;
-    this.durableSize = this.size;
+    if (this.unsynced.some((op) => op.failed)) {
+      // What a failed fdatasync covered is gone from the disk even though reads still see it.
+      let image: Buffer = Buffer.from(this.durable);
+      for (const op of this.unsynced) if (!op.failed) image = applyOp(image, op);
+      this.durableCopy = image;
+      this.durableSize = image.length;
+    } else {
+      this.durableCopy = undefined;
+      this.durableSize = this.size;
+    }
     this.unsynced = [];
+  }
+
+  /** An fdatasync failed: the writes it covered never reach the disk (Linux marks their pages clean). */
+  failSync(): void {
+    for (const op of this.unsynced) op.failed = true;
   }
 
   /** Replaces the contents (after a crash): these bytes, all durable. */
@@ -183,31 +217,18 @@ export class SimDisk {
   private survive(inode: Inode): void {
     const ops = inode.unsynced;
     const kept = ops.length === 0 ? 0 : this.random.int(ops.length + 1);
-    const result = Buffer.from(inode.durable);
-    let file = result;
+    let file: Buffer = Buffer.from(inode.durable);
     const drop = this.on('lostWrites') && kept > 1 && this.random.float() < this.rates.lostWrites;
     if (drop) this.counts.lostWrites++;
     for (let i = 0; i < kept; i++) {
       const op = ops[i]!;
-      if (drop && i < kept - 1 && this.random.int(3) === 0) continue;
-      if (op.kind === 'truncate') {
-        const next = Buffer.alloc(op.length);
-        file.copy(next, 0, 0, Math.min(op.length, file.length));
-        file = next;
-        continue;
-      }
-      let bytes = op.bytes;
-      if (i === kept - 1 && this.on('torn') && this.random.float() < this.rates.torn) {
-        bytes = bytes.subarray(0, this.tornLength(op.offset, bytes.length));
+      if (op.failed || (drop && i < kept - 1 && this.random.int(3) === 0)) continue;
+      let bytes = op.kind === 'write' ? op.bytes : undefined;
+      if (op.kind === 'write' && i === kept - 1 && this.on('torn') && this.random.float() < this.rates.torn) {
+        bytes = op.bytes.subarray(0, this.tornLength(op.offset, op.bytes.length));
         this.counts.torn++;
       }
-      const end = op.offset + bytes.length;
-      if (end > file.length) {
-        const grown = Buffer.alloc(end);
-        file.copy(grown);
-        file = grown;
-      }
-      bytes.copy(file, op.offset);
+      file = applyOp(file, op, bytes);
     }
     if (kept < ops.length) this.counts.unsyncedLost += ops.length - kept;
     inode.reset(file);
@@ -319,6 +340,7 @@ export class SimDisk {
   datasync(inode: Inode, path: string): void {
     if (this.on('eio') && this.random.float() < this.rates.eio) {
       this.counts.eio++;
+      inode.failSync();
       throw fsError('EIO', 'fdatasync', path);
     }
     inode.sync();
