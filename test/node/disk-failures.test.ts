@@ -3,20 +3,13 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open, verifyLog, type EmbeddedEventLog, type WriteOutcome, type WriteRequest } from '../../src/node/index.js';
-import {
-  DiskFullError,
-  StorageFailedError,
-  UnknownOutcomeError,
-  WrongExpectedCountError,
-} from '../../src/types/errors.js';
+import { DiskFullError, StorageFailedError, UnknownOutcomeError } from '../../src/types/errors.js';
 import { prepareEvents } from '../../src/types/validate.js';
 import { tempDir } from '../support/temp-dir.js';
 import { collect } from '../conformance/event-log-suite.js';
-import { FaultyDisk } from './faulty-disk.js';
+import { FaultyDisk, untilDiskFull } from './faulty-disk.js';
 
 const KEY = '00000000-0000-4000-8000-00000000d15c';
-const POLL_MS = 10;
-const POLL_ATTEMPTS = 800;
 /** A guard against a hang, not a timing assertion: a node that never stops fails the test instead. */
 const HANG_GUARD = { timeout: 30_000 };
 
@@ -35,20 +28,6 @@ async function writeOne(log: EmbeddedEventLog, request: WriteRequest): Promise<W
 
 async function types(log: EmbeddedEventLog, stream = 's'): Promise<string[]> {
   return (await collect(log.read(stream))).map((event) => event.type);
-}
-
-/** Waits until the log refuses appends up front with DISK_FULL (an append that cannot match its expected count otherwise). */
-export async function untilDiskFull(log: { append: EmbeddedEventLog['append'] }): Promise<DiskFullError> {
-  for (let attempt = 0; attempt < POLL_ATTEMPTS; attempt++) {
-    const error = await log.append('probe', { type: 'P' }, { expected: 1_000_000 }).then(
-      () => undefined,
-      (e: Error) => e,
-    );
-    if (error instanceof DiskFullError) return error;
-    if (!(error instanceof WrongExpectedCountError)) throw error ?? new Error('the probe append was written');
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error('the log never refused appends with DISK_FULL');
 }
 
 async function segmentFile(dir: string): Promise<string> {

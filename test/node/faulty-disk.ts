@@ -1,4 +1,9 @@
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/storage/file-system.js';
+import { DiskFullError, WrongExpectedCountError } from '../../src/types/errors.js';
+import type { EventLog } from '../../src/types/event.js';
+
+const POLL_MS = 10;
+const POLL_ATTEMPTS = 800;
 
 /** The failures a FaultyDisk injects, as node reports them. */
 export type Fault = 'EIO' | 'ENOSPC';
@@ -81,4 +86,18 @@ function ioError(code: Fault, syscall: string, path: string): NodeJS.ErrnoExcept
   error.syscall = syscall;
   error.path = path;
   return error;
+}
+
+/** Waits until the log refuses appends up front with DISK_FULL (an append that cannot match its expected count otherwise). */
+export async function untilDiskFull(log: Pick<EventLog, 'append'>): Promise<DiskFullError> {
+  for (let attempt = 0; attempt < POLL_ATTEMPTS; attempt++) {
+    const error = await log.append('probe', { type: 'P' }, { expected: 1_000_000 }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    if (error instanceof DiskFullError) return error;
+    if (!(error instanceof WrongExpectedCountError)) throw error ?? new Error('the probe append was written');
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  throw new Error('the log never refused appends with DISK_FULL');
 }
