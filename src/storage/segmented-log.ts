@@ -245,7 +245,9 @@ export class SegmentedLog {
     this.lastAppendedIndex = entryIndex;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ bytes, first, last, term, entryIndex, resolve, reject });
-      if (!this.writing) this.writing = this.writeLoop();
+      // While waiting for space the retry timer starts the write stage (a loop started here
+      // would end before `writing` is set, and leave it set for good).
+      if (!this.writing && !this.waitingForSpace) this.writing = this.writeLoop();
     });
   }
 
