@@ -182,7 +182,9 @@ export class EmbeddedEventLog implements OrdoNode {
     if (this.stoppedBy) return;
     this.stoppedBy = error;
     this.publisher.fail(error);
-    for (const listener of this.stopListeners.splice(0)) listener(error);
+    // Closing with appends waiting for a full disk gives them up: that is no failure to report.
+    const listeners = this.stopListeners.splice(0);
+    if (!this.isClosed) for (const listener of listeners) listener(error);
   }
 
   /**

@@ -133,4 +133,32 @@ describe('a full disk refuses appends with DISK_FULL and resumes by itself', () 
       assert.deepEqual((await verifyLog(dir)).problems, []);
     },
   );
+
+  it(
+    'a log closed while an append waits for space closes, gives the append up, and reports no stop',
+    HANG_GUARD,
+    async () => {
+      // Given an append waiting for a full disk
+      const dir = await tempDir();
+      const disk = new FaultyDisk();
+      const log = await open(dir, { fileSystem: disk.fs });
+      await log.append('s', { type: 'A' });
+      const stops: StorageFailedError[] = [];
+      log.onStopped((error) => stops.push(error));
+      disk.failWrites('ENOSPC');
+      const waiting = log.append('s', { type: 'B' }).then(
+        () => undefined,
+        (error: Error) => error,
+      );
+      await untilDiskFull(log);
+      // When the log is closed
+      await log.close();
+      // Then the append is given up as of unknown outcome (never a success), and no stop is reported
+      assert.ok((await waiting) instanceof UnknownOutcomeError);
+      assert.deepEqual(stops, []);
+      const reopened = await open(dir);
+      assert.deepEqual(await types(reopened), ['A']);
+      await reopened.close();
+    },
+  );
 });
