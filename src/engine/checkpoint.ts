@@ -35,8 +35,7 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     size += 2 + nameBytes.length + 8 + count * 8;
   }
   const ids = state.ids.entries().filter((entry) => entry.position <= upTo);
-  const keys = state.keys.entriesUpTo(upTo);
-  size += idEntriesBytes(ids) + idEntriesBytes(keys);
+  size += idEntriesBytes(ids) + retryKeysBytes(state.keys, upTo);
   const claims = state.claims.heldAt(upTo).map((claim) => ({
     set: Buffer.from(claim.set, 'utf8'),
     value: Buffer.from(claim.value, 'utf8'),
@@ -75,8 +74,28 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     out.writeDoubleLE(claim.position, at);
     at += 8;
   }
-  writeIdEntries(keys, out, at);
+  writeRetryKeys(state.keys, upTo, out, at);
   return out;
+}
+
+function retryKeysBytes(keys: RetryKeys, upTo: number): number {
+  let size = 4;
+  keys.forEachUpTo(upTo, (_id, stream) => {
+    size += ID_ENTRY_FIXED_BYTES + Buffer.byteLength(stream, 'utf8');
+  });
+  return size;
+}
+
+/** The retry keys in the id entries' layout, straight from the ring. */
+function writeRetryKeys(keys: RetryKeys, upTo: number, out: Buffer, start: number): number {
+  let at = start + 4;
+  let count = 0;
+  keys.forEachUpTo(upTo, (id, stream, index, position, timestamp) => {
+    at = writeIdEntry(out, at, id, stream, index, position, timestamp);
+    count++;
+  });
+  out.writeUInt32LE(count, start);
+  return at;
 }
 
 function idEntriesBytes(entries: readonly IdEntry[]): number {
@@ -90,18 +109,30 @@ function writeIdEntries(entries: readonly IdEntry[], out: Buffer, start: number)
   let at = start;
   out.writeUInt32LE(entries.length, at);
   at += 4;
-  for (const entry of entries) {
-    writeUuid(entry.id, out, at);
-    at += 16;
-    const length = out.write(entry.stream, at + 2, 'utf8');
-    out.writeUInt16LE(length, at);
-    at += 2 + length;
-    out.writeDoubleLE(entry.index, at);
-    out.writeDoubleLE(entry.position, at + 8);
-    out.writeDoubleLE(entry.timestamp, at + 16);
-    at += 24;
-  }
+  for (const entry of entries)
+    at = writeIdEntry(out, at, entry.id, entry.stream, entry.index, entry.position, entry.timestamp);
   return at;
+}
+
+function writeIdEntry(
+  out: Buffer,
+  start: number,
+  id: string,
+  stream: string,
+  index: number,
+  position: number,
+  timestamp: number,
+): number {
+  let at = start;
+  writeUuid(id, out, at);
+  at += 16;
+  const length = out.write(stream, at + 2, 'utf8');
+  out.writeUInt16LE(length, at);
+  at += 2 + length;
+  out.writeDoubleLE(index, at);
+  out.writeDoubleLE(position, at + 8);
+  out.writeDoubleLE(timestamp, at + 16);
+  return at + 24;
 }
 
 /** Reads what `writeIdEntries` wrote, handing each entry to `add`; returns the offset after them. */
