@@ -24,6 +24,8 @@ const HARD_LIMIT_MS = 60_000;
 
 /** A node whose open failed on an injected disk error is started again this much later, virtual ms. */
 const OPEN_RETRY_MS = 50;
+/** A node that stopped on a storage failure exits (as `ordo serve` does); its supervisor restarts it this much later, virtual ms. */
+const STOPPED_RESTART_MS = 100;
 
 /** An error the simulated disk injected (EIO, ENOSPC), itself or as the cause of a typed one. */
 function injectedDiskError(error: unknown): boolean {
@@ -73,8 +75,6 @@ interface Slot {
   log: OrdoNode | undefined;
   /** Subscriptions served by the process running now: closed when it dies. */
   subscriptions: Set<() => void>;
-  /** The disk failed a write or an fdatasync: the heal restarts the node. */
-  diskFailed: boolean;
 }
 
 /** Runs one seed: opens the nodes, runs clients and the nemesis, heals, then checks everything. */
@@ -119,7 +119,6 @@ class NodeSim implements WorkloadHost {
         owner: 0,
         log: undefined,
         subscriptions: new Set(),
-        diskFailed: false,
         disk: undefined as unknown as SimDisk,
       };
       slot.disk = new SimDisk(this.time, this.random, this.diskFaults, this.rates.disk, () => slot.owner);
@@ -270,6 +269,7 @@ class NodeSim implements WorkloadHost {
         if (slot.owner !== owner) return; // crashed while opening: that process is gone
         slot.log = log;
         log.onFsync = undefined;
+        log.onStopped((error) => this.stopped(slot, owner, error));
         this.network.attach(slot.id, (packet) => this.deliver(slot, log, packet));
         this.trace(
           `${slot.id} open (${log.openReport.replayedEvents} replayed, ${log.openReport.truncatedBytes} B cut)`,
@@ -287,6 +287,15 @@ class NodeSim implements WorkloadHost {
         } else this.violations.push(`${slot.id} failed to reopen at ${this.time.now} ms: ${error.message}`);
       },
     );
+  }
+
+  /** The node stopped on a storage failure: its process exits, and the operator restarts it on the same disk. */
+  private stopped(slot: Slot, owner: number, error: Error): void {
+    if (slot.owner !== owner) return;
+    this.count('stopped');
+    this.trace(`${slot.id} stopped (${error.message.slice(0, 60)}…)`);
+    this.kill(slot);
+    this.time.after(STOPPED_RESTART_MS, () => this.restart(slot));
   }
 
   private deliver(slot: Slot, log: OrdoNode, packet: Parameters<OrdoNode['deliver']>[0]): void {
@@ -397,17 +406,16 @@ class NodeSim implements WorkloadHost {
 
   // ---- heal and check ----
 
-  /** Every fault stops: links heal, disks behave, every node runs (a node whose disk failed is restarted). */
+  /**
+   * Every fault stops: links heal, disks behave (a full disk has space again), every node runs.
+   * A node that waited for space goes on by itself; one that stopped is restarted now.
+   */
   private heal(): void {
     this.trace('heal');
     this.network.faultsOn = false;
     this.network.healAll();
     this.diskFaults.clear();
-    for (const slot of this.slots) {
-      const failed = slot.disk.counts.eio + slot.disk.counts.enospc > 0;
-      if (failed && slot.owner !== 0) this.kill(slot);
-      if (slot.owner === 0) this.start(slot);
-    }
+    for (const slot of this.slots) if (slot.owner === 0) this.start(slot);
   }
 
   /** One leader; every node runs and has applied exactly the leader's log, all of it committed. */
