@@ -389,7 +389,12 @@ export class Replicator {
     for (const entry of entries) {
       const { bytes, first: firstPosition, last } = batchOfEntry(entry, next);
       this.hooks.appended(entry, bytes, firstPosition, last);
-      round.writes.push(this.storage.append(bytes, firstPosition, last, entry.term, entry.index));
+      const write = this.storage.append(bytes, firstPosition, last, entry.term, entry.index);
+      // Awaited only once the rounds before it are done (one may wait on the raft-state file),
+      // but a failed fdatasync rejects every queued write at once: until then nobody listens,
+      // and an unheard rejection would take the process down. `finishAsynchronously` still sees it.
+      write.catch(() => undefined);
+      round.writes.push(write);
       next = last + 1;
       round.positionsAfter.push(next);
     }
@@ -424,7 +429,9 @@ export class Replicator {
     if (hard.term !== previous.term || hard.vote !== previous.vote || hard.recovering !== previous.recovering) {
       const firstNew = ready.entries.length > 0 ? ready.entries[0]!.index - 1 : Number.POSITIVE_INFINITY;
       const durable = Math.min(this.storage.durableEntryIndex, firstNew);
-      round.writes.push(this.persistState({ ...hard, commit: Math.min(hard.commit, durable) }));
+      const write = this.persistState({ ...hard, commit: Math.min(hard.commit, durable) });
+      write.catch(() => undefined); // heard by the round, later (see `writeEntries`)
+      round.writes.push(write);
     }
     this.window.hardState = hard;
   }
