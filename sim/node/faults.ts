@@ -34,18 +34,16 @@ export const FAULT_KINDS: readonly FaultKind[] = [
 ];
 
 /**
- * The kinds a correct node survives today, on by default. The others are written, and each
+ * The kinds a correct node survives today, on by default. `eio` (an fdatasync fails: the node
+ * stops, its process exits, and the simulator restarts it on the same disk a while later) and
+ * `enospc` (writes fail while the disk is full: appends get DISK_FULL, and the node writes
+ * again by itself once space frees) are among them. The others are written, and each
  * names what a correct node must do when it strikes, so they can be switched on
- * (`--faults +eio`) as the node learns to:
+ * (`--faults +bitflip`) as the node learns to:
  * - `lostWrites` (a crash drops unsynced writes out of order, leaving a hole before data that
  *   survived): nothing in the hole or after it was acknowledged, so the node must reopen,
  *   cutting its log at the hole, and catch up from its peers; today it refuses to open
  *   (a bad batch with intact data after it reads as damage).
- * - `eio` (an fdatasync fails): the node must stop acknowledging at once (what the failed
- *   fdatasync covered may be gone) and refuse further writes until restarted; nothing it
- *   acknowledged before is lost. The simulator restarts it at the heal.
- * - `enospc` (writes fail while the disk is full): appends fail with DISK_FULL, the node keeps
- *   serving reads, and writes again once space frees, with nothing acknowledged lost.
  * - `bitflip` (one bit of fsynced data flips): the node must find the damaged batch when it
  *   reads it (at open) and repair it from a peer that holds it (protocol-aware recovery),
  *   never serve it, and never count it toward a quorum.
@@ -60,6 +58,8 @@ export const DEFAULT_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'powerLoss',
   'latency',
   'torn',
+  'eio',
+  'enospc',
 ]);
 
 /** Parses `all`, `default`, or a list like `default,+eio,-powerLoss` or `drop,crash`. */
