@@ -109,6 +109,14 @@ export class SegmentedLog {
   private syncing: Promise<void> | undefined;
   private failure: StorageFailedError | undefined;
   /**
+   * The bytes of a segment an fdatasync has made durable (policy `always`). Invariant: `file`
+   * is the active segment's, or one sealed since (sealing syncs it whole); `bytes` never passes
+   * what was written before the last successful fdatasync began.
+   */
+  private syncedTail: { file: string; bytes: number };
+  /** Cutting what a failed fdatasync may not have written (see `cutUnsyncedTail`). */
+  private cutting: Promise<void> | undefined;
+  /**
    * Set while a write found the disk full: the batches it did not write are back at the head of
    * `queue` and the write stage is idle until the retry timer tries them again. Invariant: the
    * active segment holds no byte of them (the partial write was cut and the cut synced).
@@ -146,6 +154,7 @@ export class SegmentedLog {
     this.lastAppendedTerm = lastTerm;
     this.lastAppendedIndex = last.lastIndex;
     this.durableIndex = last.lastIndex;
+    this.syncedTail = { file: last.file, bytes: last.size };
     this.recovery = recovery;
     this.fs = options.fs ?? nodeFileSystem;
     this.clock = options.clock ?? systemClock;
@@ -304,12 +313,15 @@ export class SegmentedLog {
         const written = this.unsynced;
         this.unsynced = [];
         const started = this.monotonicNow();
+        // Everything written so far, and nothing after: the write stage counts a write once it completed.
+        const covered = { file: this.active().file, bytes: this.active().size };
         try {
           await this.writer.datasync();
         } catch (error) {
           this.fail(error, written);
           return;
         }
+        if (covered.file === this.active().file) this.syncedTail = covered;
         this.stats.syncs++;
         this.onSync?.((this.monotonicNow() - started) / MS_PER_SECOND);
         this.acknowledge(written);
@@ -445,6 +457,7 @@ export class SegmentedLog {
     const handle = await openWriter(next.file, this.options.wrapWriter, this.fs);
     this.segments.push(next);
     this.writer = handle;
+    this.syncedTail = { file: next.file, bytes: next.size }; // the old one is synced whole; the new one's header too
     this.bytesSinceIndexEntry = 0;
     await old.close();
     return next;
@@ -507,7 +520,28 @@ export class SegmentedLog {
     this.queue = [];
     this.unsynced = [];
     for (const batch of waiting) batch.reject(failure);
+    if (this.options.fsync.kind === 'always') this.cutting = this.cutUnsyncedTail();
     this.onFailure?.(failure);
+  }
+
+  /**
+   * After a failed fdatasync the page cache still holds what it did not write: a restart would
+   * read those bytes back as if they were durable, and commit them (a single node commits what
+   * its disk holds), and a later power cut would lose them. So they are cut from the active
+   * segment, once the write in flight (if any) has landed, or it would write past the cut. If
+   * the cut fails too, the restart's recovery judges what is left.
+   */
+  private async cutUnsyncedTail(): Promise<void> {
+    await this.writing;
+    const active = this.active();
+    const { file, bytes } = this.syncedTail;
+    if (active.file !== file || active.size <= bytes) return;
+    try {
+      await this.writer.truncate(bytes);
+      active.size = bytes;
+    } catch {
+      // The disk is failing: nothing more to do here.
+    }
   }
 
   private stopDiskFullRetries(): void {
@@ -647,6 +681,7 @@ export class SegmentedLog {
     if (this.closed) return;
     this.abandonWaitingForSpace();
     await this.drain();
+    await this.cutting;
     this.closed = true;
     if (this.intervalTimer !== undefined) this.timers.clearInterval(this.intervalTimer);
     if (!this.failure) await this.writer.datasync().catch(() => undefined);

@@ -70,11 +70,35 @@ describe('a failed fdatasync stops the node', () => {
       // When the node restarts and the client re-sends the append with the same ids
       const restarted = await open(dir);
       const again = await writeOne(restarted, clientAppend(true));
-      // Then it is in the log exactly once (the page cache kept it), whatever the first answer was
+      // Then it is in the log exactly once, whatever the first answer was
       assert.deepEqual(await types(restarted), ['A', 'B']);
       assert.equal(again.parts[0]!.position, 1);
       await restarted.close();
       assert.deepEqual((await verifyLog(dir)).problems, []);
+    },
+  );
+
+  it(
+    'what the failed fdatasync covered is cut, so a restart never reads back bytes the disk may not hold',
+    HANG_GUARD,
+    async () => {
+      // Given a log on a disk whose next fdatasync fails with EIO, after one durable append
+      const dir = await tempDir();
+      const disk = new FaultyDisk();
+      const log = await open(dir, { fileSystem: disk.fs });
+      await log.append('s', { type: 'A' });
+      const file = await segmentFile(dir);
+      const durableBytes = (await stat(file)).size;
+      disk.failSyncs('EIO');
+      // When an append is written but its fdatasync fails, and the node stops
+      await assert.rejects(writeOne(log, clientAppend(false)), UnknownOutcomeError);
+      await log.close();
+      // Then the segment ends where the last good fdatasync left it (the page cache's copy is gone),
+      assert.equal((await stat(file)).size, durableBytes);
+      // so the restarted node neither serves nor commits the append it cannot vouch for
+      const restarted = await open(dir);
+      assert.deepEqual(await types(restarted), ['A']);
+      await restarted.close();
     },
   );
 
