@@ -33,7 +33,7 @@ import {
   type PreparedEvent,
 } from '../types/validate.js';
 import { validateClaimChanges } from '../types/claims.js';
-import type { Message, NodeId, RaftStatus } from '../raft/index.js';
+import type { ConfigChange, Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { RawRecords } from './raw-records.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { DamageLog, Scrubber } from '../storage/scrub.js';
@@ -371,14 +371,16 @@ export class EmbeddedEventLog implements OrdoNode {
   }
 
   /**
-   * Changes the membership, one node at a time: add a learner (it receives the log but does
-   * not vote), promote it to voter once it has caught up, or remove a node (the leader too).
-   * Only the leader takes it; resolves once the change is committed.
+   * Changes the membership: add a learner (it receives the log but does not vote), promote it
+   * to voter once it has caught up, or remove a node (the leader too). Several changes at once
+   * that change more than one voter go through a joint configuration, left by itself. Only the
+   * leader takes it; resolves once the change is committed.
    */
-  async changeMembership(change: MembershipChange): Promise<{ index: number }> {
+  async changeMembership(change: MembershipChange | readonly MembershipChange[]): Promise<{ index: number }> {
     this.ensureOpen('cluster');
-    if (!this.replicator.isLeader) throw new NotLeaderError(`cluster ${change.type}`, this.replicator.leader);
-    const placed = this.replicator.proposeConfigChange(change);
+    if (!this.replicator.isLeader) throw new NotLeaderError('cluster change', this.replicator.leader);
+    const changes = Array.isArray(change) ? change.map(configChange) : configChange(change as MembershipChange);
+    const placed = this.replicator.proposeConfigChange(changes);
     await placed.committed;
     return { index: placed.index };
   }
@@ -573,4 +575,12 @@ function validateAck(ack: unknown): AckMode {
 
 function pick(part: { position: number; index: number; count: number }): AppendResult {
   return { position: part.position, index: part.index, count: part.count };
+}
+
+/** Raft's form of a membership change (an address only where a node is added). */
+function configChange(change: MembershipChange): ConfigChange {
+  if (change.type === 'remove') return { type: 'remove', node: change.node };
+  return change.address === undefined
+    ? { type: change.type, node: change.node }
+    : { type: change.type, node: change.node, address: change.address };
 }

@@ -78,10 +78,15 @@ export interface NodeSubscription extends Subscription<Event | TransientEvent> {
   takeReady(into: Array<Event | TransientEvent>, max: number): number;
 }
 
-/** A membership change, one node at a time. */
+/**
+ * A membership change of one node. Several at once, if they change more than one voter, go
+ * through a joint configuration that the leader leaves by itself.
+ */
 export interface MembershipChange {
   type: 'add-learner' | 'add-voter' | 'remove';
   node: NodeId;
+  /** Where the peers reach the node (`host:port`); every member learns it from the config. */
+  address?: string | undefined;
 }
 
 /** Storage and Raft facts for `ordo status`. */
@@ -144,6 +149,6 @@ export interface OrdoNode extends EventLog {
   deliver(message: Message | SnapshotFrame): void;
   /** The transport could not reach `peer`: Raft probes it again instead of streaming to it. */
   reportUnreachable(peer: NodeId): void;
-  changeMembership(change: MembershipChange): Promise<{ index: number }>;
+  changeMembership(change: MembershipChange | readonly MembershipChange[]): Promise<{ index: number }>;
   transferLeadership(to: NodeId): void;
 }

@@ -8,6 +8,13 @@ export interface PeerTransport {
   send(messages: readonly Message[]): void;
   sendSnapshotFrame(frame: SnapshotFrame): void;
   close(): Promise<void>;
+  /**
+   * Where the members are (`host:port`), as the membership in force names them: told at start
+   * and whenever it changes, so the transport reaches a new member without a restart.
+   */
+  learnAddresses?(addresses: Readonly<Record<NodeId, string>>): void;
+  /** Addresses known otherwise (a list of peers), for members the membership names none for yet. */
+  knownAddresses?(): Readonly<Record<NodeId, string>>;
 }
 
 /** What happened to a snapshot, for logs: offered to a follower, installed here, or given up. */

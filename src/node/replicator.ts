@@ -1,5 +1,6 @@
 import {
   RawNode,
+  ConfigChangeError,
   ProposalDroppedError,
   NONE,
   decodeConfigEntry,
@@ -14,7 +15,7 @@ import {
 } from '../raft/index.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { invariantFailed } from '../engine/index.js';
-import { NotLeaderError, StorageFailedError, UnknownOutcomeError } from '../types/errors.js';
+import { InvalidArgumentError, NotLeaderError, StorageFailedError, UnknownOutcomeError } from '../types/errors.js';
 import type { RaftWindow } from './raft-window.js';
 import { saveRaftState, type RaftState } from './raft-state-file.js';
 import { batchOfEntry } from './batch-entry.js';
@@ -114,6 +115,7 @@ export class Replicator {
   /** Starts ticking (a cluster) or campaigns at once (a single voter needs no timeout). */
   start(transport: PeerTransport | undefined): void {
     this.transport = transport;
+    this.learnAddresses();
     const { voters } = this.raw.config();
     if (voters.length === 1 && voters[0] === this.options.id) {
       this.raw.campaign();
@@ -216,22 +218,33 @@ export class Replicator {
     return { index, term, committed, written };
   }
 
-  /** Proposes a membership change; resolves once it is committed (it takes effect as it is applied). */
-  proposeConfigChange(change: Parameters<RawNode['proposeConfigChange']>[0]): {
+  /**
+   * Proposes a membership change (several: joint, see raft/config-change.ts); resolves once it
+   * is committed (it takes effect as it is applied).
+   */
+  proposeConfigChange(changes: Parameters<RawNode['proposeConfigChange']>[0]): {
     index: number;
     term: number;
     committed: Promise<void>;
   } {
     try {
-      const placed = this.raw.proposeConfigChange(change);
+      const placed = this.raw.proposeConfigChange(changes, this.transport?.knownAddresses?.());
       const committed = this.proposals.commitOf(placed.index, placed.term);
       this.schedule();
       return { ...placed, committed };
     } catch (error) {
+      const what = `cluster ${Array.isArray(changes) ? 'change' : (changes as { type: string }).type}`;
       if (error instanceof ProposalDroppedError)
-        throw new NotLeaderError(`cluster ${change.type}`, error.leader === NONE ? undefined : error.leader);
+        throw new NotLeaderError(what, error.leader === NONE ? undefined : error.leader);
+      if (error instanceof ConfigChangeError) throw new InvalidArgumentError(error.message);
       throw error;
     }
+  }
+
+  /** Tells the transport where the members of the membership in force are. */
+  private learnAddresses(): void {
+    const addresses = this.raw.config().addresses;
+    if (addresses) this.transport?.learnAddresses?.(addresses);
   }
 
   transferLeadership(to: NodeId): void {
@@ -478,6 +491,7 @@ export class Replicator {
     if (entry.kind === 'config') {
       this.config = decodeConfigEntry(entry.data).config;
       this.configIndex = entry.index;
+      this.learnAddresses();
       void this.persistState(this.window.hardState).catch((error) => this.fail(error));
     }
     this.hooks.committed(entry.index, entry.term, lastPosition);
@@ -503,6 +517,7 @@ export class Replicator {
     this.appendedNext = lastPosition + 1;
     this.config = snapshot.config;
     this.configIndex = snapshot.index;
+    this.learnAddresses();
     await removeStaging(this.stateDir, staged, this.options.fs);
     const ms = Math.round(this.options.monotonicNow() - started);
     this.hooks.snapshot?.({

@@ -2,9 +2,12 @@ export * from './types.js';
 export { RawNode, type Ready, type RaftStatus, type PeerProgress } from './raw-node.js';
 export { DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, type RaftOptions } from './options.js';
 export { MemoryStorage, EMPTY_HARD_STATE, emptySnapshot, type RaftStorage } from './storage.js';
-export { ProposalDroppedError, type DropReason } from './errors.js';
+export { ProposalDroppedError, ConfigChangeError, type DropReason } from './errors.js';
 export {
   applyChange,
+  applyChanges,
+  leaveJoint,
+  isJoint,
   encodeConfigEntry,
   decodeConfigEntry,
   type ConfigChange,

@@ -12,6 +12,8 @@ export interface ProposalContext {
   leadTransferee: NodeId;
   /** The index of the last config change proposed; no new one until it is applied. */
   pendingConfigIndex: number;
+  /** In a joint configuration: no new change until the entry that leaves it is applied. */
+  joint: boolean;
   applied: number;
   /** Whether the leader committed an entry of its own term (asked only for config changes). */
   committedInTerm: () => boolean;
@@ -31,6 +33,13 @@ export function checkProposal(entries: ReadonlyArray<{ kind: EntryKind }>, node:
     );
   for (const entry of entries) {
     if (entry.kind !== 'config') continue;
+    if (node.joint) {
+      throw new ProposalDroppedError(
+        'joint-config',
+        node.leader,
+        'the membership is joint until the entry that leaves it is applied',
+      );
+    }
     if (node.pendingConfigIndex > node.applied) {
       throw new ProposalDroppedError(
         'config-pending',

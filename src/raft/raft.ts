@@ -1,5 +1,5 @@
 import { raftInvariantFailed } from './assert.js';
-import { applyChange, decodeConfigEntry, encodeConfigEntry, type ConfigChange } from './config-change.js';
+import { applyChanges, decodeConfigEntry, encodeConfigEntry, leaveJoint, type ConfigChange } from './config-change.js';
 import {
   DEFAULT_ELECTION_TICKS,
   DEFAULT_HEARTBEAT_TICKS,
@@ -268,7 +268,7 @@ export class Raft {
     }
     const lastIndex = this.log.lastIndex();
     const logTerm = this.log.lastTerm();
-    for (const id of [...this.tracker.voters].sort()) {
+    for (const id of this.tracker.allVoters()) {
       if (id === this.id) continue;
       this.send(message({ type, to: id, term, index: lastIndex, logTerm, transfer: campaign === 'transfer' }));
     }
@@ -417,6 +417,15 @@ export class Raft {
    * back as committed entries with the same term at the same index.
    */
   propose(entries: ReadonlyArray<{ kind: EntryKind; data: Uint8Array }>): { index: number; term: number } {
+    this.checkProposal(entries);
+    const stamped = this.appendEntries(entries);
+    const last = stamped[stamped.length - 1]!;
+    if (stamped.some((entry) => entry.kind === 'config')) this.pendingConfigIndex = last.index;
+    this.replication.broadcastAppend();
+    return { index: stamped[0]!.index, term: this.term };
+  }
+
+  private checkProposal(entries: ReadonlyArray<{ kind: EntryKind }>): void {
     checkProposal(entries, {
       id: this.id,
       role: this.role,
@@ -425,14 +434,10 @@ export class Raft {
       member: this.tracker.progress.has(this.id),
       leadTransferee: this.leadTransferee,
       pendingConfigIndex: this.pendingConfigIndex,
+      joint: this.tracker.isJoint(),
       applied: this.log.applied,
       committedInTerm: () => this.committedEntryInCurrentTerm(),
     });
-    const stamped = this.appendEntries(entries);
-    const last = stamped[stamped.length - 1]!;
-    if (stamped.some((entry) => entry.kind === 'config')) this.pendingConfigIndex = last.index;
-    this.replication.broadcastAppend();
-    return { index: stamped[0]!.index, term: this.term };
   }
 
   // ---- candidate and follower ----
@@ -541,11 +546,19 @@ export class Raft {
 
   // ---- config changes (applied on every node when the entry is applied) ----
 
-  /** Proposes a membership change; the entry carries the whole membership after it. */
-  proposeConfigChange(change: ConfigChange): { index: number; term: number } {
-    // With no change pending (propose() checks), the tracker holds the membership the log ends with.
-    const config = applyChange(this.tracker.config(), change);
-    return this.propose([{ kind: 'config', data: encodeConfigEntry({ change, config }) }]);
+  /**
+   * Proposes a membership change of one or more nodes; the entry carries the whole membership
+   * after it. Changes of more than one voter go through a joint configuration (config-change.ts).
+   */
+  proposeConfigChange(
+    changes: ConfigChange | readonly ConfigChange[],
+    knownAddresses?: Readonly<Record<NodeId, string>>,
+  ): { index: number; term: number } {
+    const list: readonly ConfigChange[] = Array.isArray(changes) ? changes : [changes as ConfigChange];
+    this.checkProposal([{ kind: 'config' }]);
+    // With no change pending (checked), the tracker holds the membership the log ends with.
+    const config = applyChanges(this.tracker.config(), list, knownAddresses);
+    return this.propose([{ kind: 'config', data: encodeConfigEntry({ changes: list, config }) }]);
   }
 
   applyConfigEntry(entry: Entry): ConfigState {
@@ -554,6 +567,8 @@ export class Raft {
     if (this.role === 'leader') {
       if (!this.tracker.isVoter(this.id)) {
         // Removed (or demoted): step down. The rest elect a new leader; we no longer campaign.
+        // In a joint configuration the leader still votes in the outgoing set: it steps down
+        // only once the entry that leaves it is applied.
         this.becomeFollower(this.term, NONE);
         return config;
       }
@@ -563,6 +578,18 @@ export class Raft {
       this.replication.broadcastAppend();
     }
     return config;
+  }
+
+  /**
+   * A leader whose applied membership is joint appends the entry that leaves it, once no config
+   * entry is pending (the joint one is applied; a new leader waits for what its log ends with).
+   */
+  maybeLeaveJoint(): void {
+    if (this.role !== 'leader' || !this.tracker.isJoint() || this.pendingConfigIndex > this.log.applied) return;
+    const config = leaveJoint(this.tracker.config());
+    const [entry] = this.appendEntries([{ kind: 'config', data: encodeConfigEntry({ changes: [], config }) }]);
+    this.pendingConfigIndex = entry!.index;
+    this.replication.broadcastAppend();
   }
 
   // ---- sending ----

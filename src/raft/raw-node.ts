@@ -110,8 +110,17 @@ export class RawNode {
     return this.raft.propose(datas.map((data) => ({ kind: 'normal' as const, data })));
   }
 
-  proposeConfigChange(change: ConfigChange): { index: number; term: number } {
-    return this.raft.proposeConfigChange(change);
+  /**
+   * Proposes a membership change; several changes of voters at once go through a joint
+   * configuration, which the leader leaves by itself. `knownAddresses` fills in members'
+   * addresses the config lacks. Throws ProposalDroppedError (not leader, a change pending,
+   * joint) or ConfigChangeError (a change that cannot be made).
+   */
+  proposeConfigChange(
+    changes: ConfigChange | readonly ConfigChange[],
+    knownAddresses?: Readonly<Record<NodeId, string>>,
+  ): { index: number; term: number } {
+    return this.raft.proposeConfigChange(changes, knownAddresses);
   }
 
   /** Asks for a linearizable read point; the answer comes as a ReadState with this context. */
@@ -188,6 +197,7 @@ export class RawNode {
       if (entry.kind === 'config') raft.applyConfigEntry(entry);
       raft.log.appliedTo(entry.index);
     }
+    raft.maybeLeaveJoint();
   }
 
   /**
@@ -252,9 +262,9 @@ export class RawNode {
     return this.raft.hardState();
   }
 
-  /** Voters in the membership in force. */
+  /** Voters in the membership in force (of both sets, when joint). */
   get voterCount(): number {
-    return this.raft.tracker.voters.size;
+    return this.raft.tracker.allVoters().length;
   }
 
   /** Learners in the membership in force (replicated to, never counted). */

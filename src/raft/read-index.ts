@@ -31,7 +31,7 @@ export class LeaderReads {
   }
 
   request(m: Message, term: number): void {
-    if (this.tracker.voters.size === 1) {
+    if (this.tracker.allVoters().length === 1) {
       this.answer(m.from, this.log.committed, m.context);
       return;
     }
@@ -60,8 +60,8 @@ export class LeaderReads {
   onHeartbeatAck(m: Message): void {
     if (m.context === 0 || !this.tracker.isVoter(m.from)) return;
     const acks = this.readOnly.ack(m.context, m.from);
-    // The leader's own ack is implicit.
-    if (acks + 1 < this.tracker.quorum()) return;
+    // The leader's own ack is implicit (the answer is addressed to it).
+    if (acks.size === 0 || !this.tracker.hasQuorum(new Set([...acks, m.to]))) return;
     for (const read of this.readOnly.release(m.context)) this.answer(read.from, read.index, read.context);
   }
 

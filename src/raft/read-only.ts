@@ -22,6 +22,8 @@ interface PendingRead {
  * request at the leader (two followers' reads would collide): the leader numbers each read
  * point itself (`round`, never reused while it runs) and answers with the asker's context.
  */
+const NO_ACKS: ReadonlySet<NodeId> = new Set();
+
 export class ReadOnly {
   private readonly pending = new Map<number, PendingRead>();
   private queue: number[] = [];
@@ -35,12 +37,12 @@ export class ReadOnly {
     return round;
   }
 
-  /** Records an ack; returns how many distinct nodes acked this round (the leader included by the caller). */
-  ack(round: number, from: NodeId): number {
+  /** Records an ack; returns the distinct nodes that acked this round (the leader adds itself). */
+  ack(round: number, from: NodeId): ReadonlySet<NodeId> {
     const read = this.pending.get(round);
-    if (!read) return 0;
+    if (!read) return NO_ACKS;
     read.acks.add(from);
-    return read.acks.size;
+    return read.acks;
   }
 
   /** Releases `round` and every request queued before it. */

@@ -40,8 +40,19 @@ export interface HardState {
 
 /** Who votes and who only follows. A learner receives the log but neither votes nor counts for commit. */
 export interface ConfigState {
+  /** The voters; while joint, the incoming ones. */
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /**
+   * Present (non-empty) only in a joint configuration: the voters before the change, which
+   * must also form a majority for every election and commit until the joint config is left.
+   */
+  readonly votersOutgoing?: readonly NodeId[];
+  /**
+   * Where each member's peers reach it (`host:port`), as named when it was added. Entries
+   * written before addresses travelled in the config have none.
+   */
+  readonly addresses?: Readonly<Record<NodeId, string>>;
 }
 
 /** The state machine as of `index`, plus the membership at that point. */

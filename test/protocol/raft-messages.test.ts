@@ -27,7 +27,7 @@ const ENTRIES: Entry[] = [
     index: 43,
     kind: 'config',
     data: encodeConfigEntry({
-      change: { type: 'add-learner', node: 'n4' },
+      changes: [{ type: 'add-learner', node: 'n4', address: '127.0.0.1:7004' }],
       config: { voters: ['n1', 'n2', 'n3'], learners: ['n4'] },
     }),
   },
