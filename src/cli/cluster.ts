@@ -64,8 +64,10 @@ export function addClusterCommands(program: Command, defaultHttp: string): void 
     .action(printStatus);
 
   withHttp(cluster.command('add <id>'))
-    .description(
-      "add a node (listed in every node's --peers) as a learner, wait until it has caught up, then make it a voter",
+    .description('add a node as a learner, wait until it has caught up, then make it a voter')
+    .option(
+      '--address <host:port>',
+      "where the peers reach the new node's binary protocol (every node learns it from the membership)",
     )
     .option('--learner', 'leave it a learner')
     .action(addMember);
@@ -128,8 +130,9 @@ async function printStatus(options: HttpOptions): Promise<void> {
 }
 
 /** `cluster add`: a learner first, a voter once it has caught up (a voter far behind would stall commits). */
-async function addMember(id: string, options: HttpOptions & { learner?: boolean }): Promise<void> {
-  await call(options.http, options.token, 'POST', '/cluster/members', { id, role: 'learner' });
+async function addMember(id: string, options: HttpOptions & { learner?: boolean; address?: string }): Promise<void> {
+  const address = options.address !== undefined ? { address: options.address } : {};
+  await call(options.http, options.token, 'POST', '/cluster/members', { id, role: 'learner', ...address });
   console.error(`${id} added as a learner; waiting for it to catch up…`);
   if (options.learner) return;
   const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;

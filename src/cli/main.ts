@@ -294,6 +294,11 @@ program
       ' binary protocol addresses, where the nodes also talk to each other',
   )
   .option(
+    '--join',
+    'this node joins a running cluster: it starts outside the membership until `ordo cluster add`' +
+      ' adds it (--peers then needs only this node and one member)',
+  )
+  .option(
     '--initial-voters <ids>',
     'the voters a new cluster starts with (default: every node in --peers);' +
       ' a node not among them joins later through `ordo cluster add`',
@@ -340,8 +345,13 @@ program
       : undefined;
     if (options.advertise !== undefined && !options.peers)
       throw new CommanderArgumentError('--advertise goes with --peers');
+    if (options.join && (!parsed || options.initialVoters !== undefined || Object.keys(parsed.peers).length < 2))
+      throw new CommanderArgumentError('--join goes with --peers naming a member, and not with --initial-voters');
     const cluster = parsed && {
       ...parsed,
+      // Joining: it starts as no voter of its own (the members it knows stand in) until the
+      // first membership entry it applies names the whole membership.
+      ...(options.join ? { voters: Object.keys(parsed.peers).filter((peer) => peer !== parsed.id) } : {}),
       ...(options.windowEntries !== undefined ? { windowEntries: options.windowEntries as number } : {}),
       ...(options.advertise !== undefined
         ? { advertise: parseAdvertise(options.advertise as string, parsed.peers) }

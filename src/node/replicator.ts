@@ -177,7 +177,13 @@ export class Replicator {
       void this.snapshots.takeData(message, () => this.stopped);
       return;
     }
-    if (message.type === 'snapshot' && !this.snapshots.offer(message)) return;
+    if (message.type === 'snapshot') {
+      // A node that joins pulls the snapshot from the leader before it applies any membership:
+      // the offer's membership says where the leader is.
+      const addresses = message.snapshot?.config.addresses;
+      if (addresses) this.transport?.learnAddresses?.(addresses);
+      if (!this.snapshots.offer(message)) return;
+    }
     this.raw.step(message);
     this.schedule();
   }

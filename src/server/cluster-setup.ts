@@ -4,9 +4,12 @@ import { TcpPeerTransport } from './peer-transport.js';
 import { hostInUrl } from './urls.js';
 
 /**
- * Run as one node of a Raft cluster: `peers` maps every node id (this one included) to the
- * host:port of its binary protocol, where the nodes also talk to each other. `token` is sent
- * to the peers (an admin token when they use an auth file).
+ * Run as one node of a Raft cluster: `peers` maps node ids (this one included) to the
+ * host:port of their binary protocol, where the nodes also talk to each other. Only a new
+ * cluster needs them all: members added later name their address in the membership change,
+ * and every node learns the addresses from the membership it applies. A node joining a
+ * cluster (`voters: []`) needs itself and one member. `token` is sent to the peers (an admin
+ * token when they use an auth file).
  */
 export interface ServerClusterOptions {
   id: string;
@@ -41,6 +44,10 @@ export function setUpCluster(
   const urlOf = (peer: string, { host, port }: { host: string; port: number }) =>
     cluster.advertise?.[peer] ?? `${scheme}://${hostInUrl(host)}:${port}`;
   const peerUrls = Object.fromEntries(Object.entries(peers).map(([peer, address]) => [peer, urlOf(peer, address)]));
+  // A member added with its address after this node started: clients are sent there too.
+  transport.onPeerLearned = (peer, address) => {
+    peerUrls[peer] = urlOf(peer, address);
+  };
   const clusterOptions: NonNullable<OpenOptions['cluster']> = {
     id,
     peers: cluster.voters ?? Object.keys(peers),

@@ -28,14 +28,53 @@ const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
  */
 export class TcpPeerTransport implements PeerTransport {
   private readonly peers = new Map<NodeId, PeerLink>();
+  /** Where each peer learned from the membership is (`host:port`); peers given at start are not here. */
+  private readonly learned = new Map<NodeId, string>();
+  private closed = false;
   /** Told when a peer cannot be reached, so the leader stops streaming to it (etcd's ReportUnreachable). */
   onUnreachable: ((id: NodeId) => void) | undefined;
+  /** Told when the membership names a peer this transport did not know, or moves one it learned. */
+  onPeerLearned: ((id: NodeId, address: PeerAddress) => void) | undefined;
 
-  constructor(self: NodeId, addresses: Readonly<Record<NodeId, PeerAddress>>, token: string, logger: Logger) {
-    for (const [id, address] of Object.entries(addresses)) {
-      if (id !== self)
-        this.peers.set(id, new PeerLink(self, id, address, token, logger, () => this.onUnreachable?.(id)));
+  /** `addresses`: the peers given at start (`--peers`); they win over what the membership says. */
+  constructor(
+    private readonly self: NodeId,
+    private readonly addresses: Readonly<Record<NodeId, PeerAddress>>,
+    private readonly token: string,
+    private readonly logger: Logger,
+  ) {
+    for (const [id, address] of Object.entries(addresses)) if (id !== self) this.link(id, address);
+  }
+
+  /**
+   * The membership in force names where its members are: connect to the new ones (and follow a
+   * learned member that moved). A peer given at start keeps its given address: a node may
+   * reach a peer some other way (a proxy, another network) than the address the peer named.
+   */
+  learnAddresses(addresses: Readonly<Record<NodeId, string>>): void {
+    if (this.closed) return;
+    for (const [id, text] of Object.entries(addresses)) {
+      if (id === this.self || this.addresses[id] !== undefined || this.learned.get(id) === text) continue;
+      const address = parsePeerAddress(text);
+      if (!address) {
+        this.logger.warn({ peer: id, address: text }, 'membership names an address that is not host:port');
+        continue;
+      }
+      this.peers.get(id)?.close();
+      this.learned.set(id, text);
+      this.link(id, address);
+      this.logger.info({ peer: id, address: text }, 'peer address learned from the membership');
+      this.onPeerLearned?.(id, address);
     }
+  }
+
+  /** The peers given at start, this node included, as `host:port`. */
+  knownAddresses(): Readonly<Record<NodeId, string>> {
+    return Object.fromEntries(Object.entries(this.addresses).map(([id, a]) => [id, formatPeerAddress(a)]));
+  }
+
+  private link(id: NodeId, address: PeerAddress): void {
+    this.peers.set(id, new PeerLink(this.self, id, address, this.token, this.logger, () => this.onUnreachable?.(id)));
   }
 
   send(messages: readonly Message[]): void {
@@ -54,8 +93,22 @@ export class TcpPeerTransport implements PeerTransport {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const link of this.peers.values()) link.close();
   }
+}
+
+/** `host:port` (an IPv6 host in brackets) → its parts; undefined if it is not one. */
+export function parsePeerAddress(text: string): PeerAddress | undefined {
+  const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+export function formatPeerAddress({ host, port }: PeerAddress): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 class PeerLink {

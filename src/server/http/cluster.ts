@@ -1,6 +1,7 @@
 import type { OrdoNode } from '../../node/index.js';
 import { InvalidArgumentError, describe } from '../../types/errors.js';
 import { readJsonBody } from '../http-json.js';
+import { parsePeerAddress } from '../peer-transport.js';
 import type { Route } from './route.js';
 
 /** GET /cluster, membership changes (POST/DELETE /cluster/members), leadership transfer (POST /cluster/leader). */
@@ -21,17 +22,30 @@ export function clusterRoutes(
       pattern: ['cluster', 'members'],
       operation: 'cluster',
       run: async ({ req }) => {
-        const body = (await readJsonBody(req, maxBodyBytes)) as { id?: unknown; role?: unknown } | null;
+        const body = (await readJsonBody(req, maxBodyBytes)) as {
+          id?: unknown;
+          role?: unknown;
+          address?: unknown;
+        } | null;
         const id = body?.id;
         const role = body?.role ?? 'learner';
+        const address = body?.address;
         if (typeof id !== 'string' || id === '') {
-          const expected = '{ "id": "n4", "role": "learner" | "voter" }';
+          const expected = '{ "id": "n4", "role": "learner" | "voter", "address": "host:port" }';
           throw new InvalidArgumentError(`invalid member ${describe(body)}: expected ${expected}`);
         }
         if (role !== 'learner' && role !== 'voter') {
           throw new InvalidArgumentError(`invalid role ${describe(role)}: expected 'learner' or 'voter'`);
         }
-        const result = await log.changeMembership({ type: role === 'voter' ? 'add-voter' : 'add-learner', node: id });
+        if (address !== undefined && (typeof address !== 'string' || !parsePeerAddress(address))) {
+          throw new InvalidArgumentError(
+            `invalid address ${describe(address)}: expected host:port (e.g. 10.0.0.4:4680)`,
+          );
+        }
+        const type = role === 'voter' ? 'add-voter' : 'add-learner';
+        const result = await log.changeMembership(
+          address === undefined ? { type, node: id } : { type, node: id, address: address as string },
+        );
         return { status: 200, body: { ...result, config: log.raftStatus().config } };
       },
     },
