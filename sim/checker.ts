@@ -1,4 +1,4 @@
-import type { Entry, NodeId } from '../src/raft/index.js';
+import type { ConfigEntry, ConfigState, Entry, NodeId } from '../src/raft/index.js';
 import { decodeBatch } from './entry-codec.js';
 
 /** A broken safety or liveness property, with what was seen. */
@@ -20,7 +20,10 @@ export class Violation extends Error {
  * - leader completeness: a new leader holds the newest entry any node has committed;
  * - state machine safety: no index is applied with two different entries, no position holds
  *   two different events, no event id is at two positions, applied indexes only go forwards;
- * - durability: every append acknowledged at quorum is in the log at its position, once.
+ * - durability: every append acknowledged at quorum is in the log at its position, once;
+ * - membership: each applied config entry changes at most one voter, or enters a joint
+ *   configuration whose outgoing voters are those before it, and a joint one is followed by
+ *   the entry that leaves it for its incoming voters (and, after healing, is always left).
  */
 export class Checker {
   private readonly leaders = new Map<number, NodeId>();
@@ -142,5 +145,34 @@ export class Checker {
         );
       this.acked.set(id, position + k);
     });
+  }
+
+  /** `node` applies config entry `index`, with `before` in force. */
+  onConfigApplied(node: NodeId, index: number, before: ConfigState, entry: ConfigEntry): void {
+    const after = entry.config;
+    const fail = (why: string) => {
+      throw new Violation(
+        'membership',
+        `${node} applied config ${index} ${JSON.stringify(after)} after ${JSON.stringify(before)}: ${why}`,
+      );
+    };
+    // A node outside the bootstrap membership knows none before its first config entry.
+    if (before.voters.length === 0 && !before.votersOutgoing?.length) return;
+    const same = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+      JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
+    if (before.votersOutgoing?.length) {
+      if (after.votersOutgoing?.length) fail('a joint config followed by another joint one');
+      if (!same(after.voters, before.voters)) fail('the joint config was left for other voters than its incoming ones');
+      if (entry.changes.length > 0) fail('a change made while joint');
+      return;
+    }
+    if (after.votersOutgoing?.length) {
+      if (!same(after.votersOutgoing, before.voters)) fail('the outgoing voters are not the voters before');
+      return;
+    }
+    const changed =
+      after.voters.filter((id) => !before.voters.includes(id)).length +
+      before.voters.filter((id) => !after.voters.includes(id)).length;
+    if (changed > 1) fail(`${changed} voters changed without a joint configuration`);
   }
 }

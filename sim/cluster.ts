@@ -2,7 +2,9 @@ import { decideAppend, streamCount, positionOf, type AppendIntent } from '../src
 import type { Expected } from '../src/types/errors.js';
 import {
   ProposalDroppedError,
+  decodeConfigEntry,
   seededRandom,
+  type ConfigChange,
   type HardState,
   type Message,
   type NodeId,
@@ -46,6 +48,8 @@ export interface SimCounts {
   tailLosses: number;
   partitions: number;
   configChanges: number;
+  /** Of those, the changes of several voters (through a joint configuration). */
+  jointChanges: number;
   snapshots: number;
   reads: number;
 }
@@ -58,6 +62,7 @@ export const SIM_COUNTS: ReadonlyArray<keyof SimCounts> = [
   'tailLosses',
   'partitions',
   'configChanges',
+  'jointChanges',
   'snapshots',
   'reads',
 ];
@@ -120,6 +125,7 @@ class SimCluster {
     tailLosses: 0,
     partitions: 0,
     configChanges: 0,
+    jointChanges: 0,
     snapshots: 0,
     reads: 0,
     healedInMs: 0,
@@ -313,38 +319,104 @@ class SimCluster {
     this.healAt = this.now + 50 + this.random.int(500);
   }
 
+  /**
+   * The leader just entered a joint configuration: cut it and a majority of the incoming voters
+   * off from the rest, who may not have applied the joint entry yet. Only a majority of both
+   * sets commits, so nothing must commit now that an old-config leader on the other side lacks.
+   */
+  private splitJoint(leader: NodeId, incoming: readonly NodeId[], outgoing: readonly NodeId[]): void {
+    // The leader and the new voters, plus just enough of the others for a majority of the
+    // incoming set: the old voters left outside may hold a majority of their own.
+    const side = new Set([leader, ...incoming.filter((id) => !outgoing.includes(id))]);
+    const majority = Math.floor(incoming.length / 2) + 1;
+    for (const id of incoming) {
+      if (incoming.filter((v) => side.has(v)).length >= majority) break;
+      side.add(id);
+    }
+    const ids = NODE_IDS;
+    for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}>${b}`);
+    this.stats.partitions++;
+    this.log(`partition {${[...side].join(',')}} | rest, as ${leader} enters a joint configuration`);
+    this.healAt = this.now + 50 + this.random.int(500);
+  }
+
   private changeMembership(): void {
     const leader = this.leader();
     if (!leader) return;
     const raw = leader.raw!;
     const status = raw.status();
-    const members = new Set([...status.config.voters, ...status.config.learners]);
-    const choices: Array<() => { type: 'add-learner' | 'add-voter' | 'remove'; node: NodeId } | undefined> = [
+    const { voters, learners } = status.config;
+    const members = new Set([...voters, ...learners]);
+    const outsiders = NODE_IDS.filter((id) => !members.has(id));
+    const ready = learners.filter((id) => (status.progress[id]?.match ?? 0) >= status.lastIndex - 2);
+    const removable = () => (this.chance(0.3) ? leader.id : this.pick(voters));
+    const choices: Array<() => ConfigChange[] | undefined> = [
       () => {
-        if (status.config.voters.length <= 3) return undefined;
-        const node = this.chance(0.3) ? leader.id : this.pick(status.config.voters);
-        return node ? { type: 'remove', node } : undefined;
+        if (voters.length <= 3) return undefined;
+        const node = removable();
+        return node ? [{ type: 'remove', node }] : undefined;
       },
       () => {
-        const node = this.pick(NODE_IDS.filter((id) => !members.has(id)));
-        return node ? { type: 'add-learner', node } : undefined;
+        const node = this.pick(outsiders);
+        return node ? [{ type: 'add-learner', node }] : undefined;
       },
       () => {
-        const ready = status.config.learners.filter((id) => (status.progress[id]?.match ?? 0) >= status.lastIndex - 2);
         const node = this.pick(ready);
-        return node ? { type: 'add-voter', node } : undefined;
+        return node ? [{ type: 'add-voter', node }] : undefined;
+      },
+      // Several voters at once: through a joint configuration.
+      () => {
+        // Replace a voter (the leader, some of the time) by a caught-up learner or a new node.
+        const node = removable();
+        const added = this.pick(ready) ?? this.pick(outsiders);
+        return node && added
+          ? [
+              { type: 'remove', node },
+              { type: 'add-voter', node: added },
+            ]
+          : undefined;
+      },
+      () => {
+        // 3 voters -> 5, or 5 -> 3 (the leader among those removed, some of the time).
+        const candidates = [...ready, ...outsiders];
+        if (voters.length === 3 && candidates.length >= 2) {
+          const [a, b] = this.shuffled(candidates);
+          return [
+            { type: 'add-voter', node: a! },
+            { type: 'add-voter', node: b! },
+          ];
+        }
+        if (voters.length !== 5) return undefined;
+        const [a, b] = this.shuffled(voters.filter((id) => id !== leader.id));
+        return [
+          { type: 'remove', node: this.chance(0.3) ? leader.id : a! },
+          { type: 'remove', node: b! },
+        ];
       },
     ];
-    const change = this.pick(choices)!();
-    if (!change) return;
+    const changes = this.pick(choices)!();
+    if (!changes) return;
+    const what = changes.map((c) => `${c.type} ${c.node}`).join(', ');
     try {
-      raw.proposeConfigChange(change);
+      raw.proposeConfigChange(changes);
       this.stats.configChanges++;
-      this.log(`propose ${change.type} ${change.node} at ${leader.id}`);
+      if (changes.length > 1) this.stats.jointChanges++;
+      this.log(`propose ${what} at ${leader.id}`);
     } catch (error) {
       if (!(error instanceof ProposalDroppedError)) throw error;
+      if (error.reason === 'joint-config' && !status.config.votersOutgoing)
+        throw new Violation('membership', `${leader.id} refused ${what} as joint, its config is not`);
     }
     this.drive(leader);
+  }
+
+  private shuffled<T>(items: readonly T[]): T[] {
+    const copy = [...items];
+    for (let i = copy.length - 1; i > 0; i--) {
+      const j = this.random.int(i + 1);
+      [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+    }
+    return copy;
   }
 
   private compact(node: SimNode): void {
@@ -461,7 +533,15 @@ class SimCluster {
         node.applied = ready.snapshot.index;
         node.appliedPosition = decodeSnapshotData(ready.snapshot.data).nextPosition;
       }
+      let inForce = raw.config();
       for (const entry of ready.committedEntries) {
+        if (entry.kind === 'config') {
+          const next = decodeConfigEntry(entry.data);
+          this.checker.onConfigApplied(node.id, entry.index, inForce, next);
+          inForce = next.config;
+          if (raw.role === 'leader' && next.config.votersOutgoing && this.healAt === 0 && this.chance(0.5))
+            this.splitJoint(node.id, next.config.voters, next.config.votersOutgoing);
+        }
         this.checker.onApplied(
           node.id,
           entry,
@@ -486,6 +566,8 @@ class SimCluster {
       }
       raw.advance(ready);
       // 4. check what changed
+      if (raw.role === 'leader' && !raw.isVoter(node.id))
+        throw new Violation('membership', `${node.id} leads term ${raw.term} without being a voter`);
       if (ready.softState?.role === 'leader') {
         this.stats.elections++;
         this.log(`${node.id} leads term ${raw.term}`);
@@ -735,6 +817,8 @@ class SimCluster {
     const last = raw.lastIndex();
     if (raw.committed !== last || raw.termAt(last) !== raw.term) return false;
     const config = raw.status().config;
+    // A joint configuration is always left: healed, the leader must be out of it.
+    if (config.votersOutgoing) return false;
     const chain = leader.disk.chainAt(last);
     for (const id of [...config.voters, ...config.learners]) {
       const node = this.nodes.get(id)!;

@@ -69,7 +69,7 @@ const seconds = (performance.now() - started) / 1000;
 console.log(
   `${summary.ran} seeds × ${steps} steps in ${seconds.toFixed(1)} s: ${summary.failures.length} violations; ` +
     `${t.acked} appends acked, ${t.elections} elections, ${t.crashes} crashes, ${t.partitions} partitions, ` +
-    `${t.configChanges} config changes, ${t.snapshots} snapshots` +
+    `${t.configChanges} config changes (${t.jointChanges} joint), ${t.snapshots} snapshots` +
     ` sent, ${t.reads} reads; slowest heal ${t.maxHealMs} ms`,
 );
 process.exit(summary.failures.length > 0 ? 1 : 0);
