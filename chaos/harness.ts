@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   checkHistory,
@@ -26,8 +26,27 @@ export interface ChaosOptions {
   log?: ((line: string) => void) | undefined;
 }
 
-export type FaultKind = 'kill' | 'pause' | 'partition' | 'one-way' | 'delay' | 'transfer' | 'membership';
-const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'partition', 'one-way', 'delay', 'transfer', 'membership'];
+export type FaultKind =
+  | 'kill'
+  | 'torn-tail'
+  | 'disk-died'
+  | 'pause'
+  | 'partition'
+  | 'one-way'
+  | 'delay'
+  | 'transfer'
+  | 'membership';
+const FAULT_KINDS: readonly FaultKind[] = [
+  'kill',
+  'torn-tail',
+  'disk-died',
+  'pause',
+  'partition',
+  'one-way',
+  'delay',
+  'transfer',
+  'membership',
+];
 
 export interface ChaosResult {
   report: CheckReport;
@@ -48,6 +67,10 @@ const FAULT_MAX_MS = 3_000;
 const QUIET_MS = 1_000;
 /** After healing: time for a leader, for followers to catch up, for subscribers to reach the head. */
 const HEAL_TIMEOUT_MS = 60_000;
+/** A torn tail cuts 1 to this many bytes off the end of the active segment. */
+const MAX_TORN_BYTES = 64;
+/** The segment file's header, never cut (a segment is created whole, header first). */
+const SEGMENT_HEADER_BYTES = 24;
 /** A loop never runs more than this many operations per client, whatever the duration. */
 const MAX_OPERATIONS_PER_CLIENT = 1_000_000;
 
@@ -191,6 +214,30 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
             await nodes[victim]!.start();
             break;
           }
+          case 'torn-tail': {
+            // kill -9, then the end of what the node last wrote is lost (a torn write).
+            const victim = random.int(2) === 0 && leader !== undefined ? leader : target;
+            await nodes[victim]!.kill();
+            const torn = await tearTail(join(options.dir, ids[victim]!), 1 + random.int(MAX_TORN_BYTES));
+            say(`kill -9 ${ids[victim]}, cut ${torn} bytes off its active segment`);
+            await pause(hold);
+            await nodes[victim]!.start();
+            break;
+          }
+          case 'disk-died': {
+            // docs/operations.md's procedure: remove the dead node, start a new one on an
+            // empty directory under the same id, add it back.
+            const victim = target;
+            say(`${ids[victim]}'s disk dies: kill -9, wipe, remove it, start it empty, add it back`);
+            await nodes[victim]!.kill();
+            await rm(join(options.dir, ids[victim]!), { recursive: true, force: true });
+            await removeMember(victim);
+            removed.add(victim);
+            await nodes[victim]!.start(['--join']);
+            await pause(hold);
+            await readd(victim);
+            break;
+          }
           case 'pause': {
             const victim = leader ?? target;
             say(`SIGSTOP ${ids[victim]} for ${hold} ms`);
@@ -260,15 +307,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       for (const node of nodes) node.resume();
     }
 
-    /** Adds a removed node back: a learner first, a voter once it has caught up. */
+    /** Removes a node through whichever node leads, retrying until one takes it. */
+    async function removeMember(victim: number): Promise<void> {
+      const until = Date.now() + HEAL_TIMEOUT_MS;
+      for (;;) {
+        const leader = await leaderIndex();
+        if (leader !== undefined && (await admin(leader, `/cluster/members/${ids[victim]}`, 'DELETE')) === 200) return;
+        checkNoCrash();
+        if (Date.now() > until) throw new Error(`could not remove ${ids[victim]}`);
+        await pause(200);
+      }
+    }
+
+    /** Adds a removed node back, with its address: a learner first, then a voter. */
     async function readd(victim: number): Promise<void> {
       const until = Date.now() + HEAL_TIMEOUT_MS;
+      const address = `127.0.0.1:${tcp(victim)}`;
       for (const role of ['learner', 'voter']) {
         for (;;) {
           const leader = await leaderIndex();
           if (
             leader !== undefined &&
-            (await admin(leader, '/cluster/members', 'POST', { id: ids[victim], role })) === 200
+            (await admin(leader, '/cluster/members', 'POST', { id: ids[victim], role, address })) === 200
           )
             break;
           checkNoCrash();
@@ -347,6 +407,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       for (const row of proxies) for (const proxy of row) await proxy?.close().catch(() => undefined);
     }
   }
+}
+
+/**
+ * Cuts up to `bytes` off the end of a stopped node's active (last) segment, never into its
+ * header; returns how many were cut.
+ */
+async function tearTail(dir: string, bytes: number): Promise<number> {
+  const names = (await readdir(join(dir, 'segments'))).filter((name) => name.endsWith('.seg')).sort();
+  const last = names[names.length - 1];
+  if (last === undefined) return 0;
+  const path = join(dir, 'segments', last);
+  const { size } = await stat(path);
+  const cut = Math.max(0, Math.min(bytes, size - SEGMENT_HEADER_BYTES));
+  if (cut > 0) await truncate(path, size - cut);
+  return cut;
 }
 
 async function segmentBytes(dir: string): Promise<Buffer> {

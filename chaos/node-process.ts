@@ -32,12 +32,12 @@ export class NodeProcess {
   /**
    * Starts the process; resolves once it serves (its startup lines name the TCP address). A
    * port taken meanwhile (an outgoing connection may get it as its source port while the node
-   * is down) is retried a few times.
+   * is down) is retried a few times. `extraArgs` are for this start only (`--join`).
    */
-  async start(): Promise<void> {
+  async start(extraArgs: readonly string[] = []): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.startOnce();
+        await this.startOnce(extraArgs);
         return;
       } catch (error) {
         if (!/EADDRINUSE/.test((error as Error).message) || attempt >= START_ATTEMPTS) throw error;
@@ -46,9 +46,9 @@ export class NodeProcess {
     }
   }
 
-  private async startOnce(): Promise<void> {
+  private async startOnce(extraArgs: readonly string[]): Promise<void> {
     if (this.child) return;
-    const child = spawn(process.execPath, [CLI, 'serve', ...this.args, '--log-level', 'warn'], {
+    const child = spawn(process.execPath, [CLI, 'serve', ...this.args, ...extraArgs, '--log-level', 'warn'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;
