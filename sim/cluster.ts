@@ -539,7 +539,13 @@ class SimCluster {
           const next = decodeConfigEntry(entry.data);
           this.checker.onConfigApplied(node.id, entry.index, inForce, next);
           inForce = next.config;
-          if (raw.role === 'leader' && next.config.votersOutgoing && this.healAt === 0 && this.chance(0.5))
+          if (
+            this.faultsOn &&
+            raw.role === 'leader' &&
+            next.config.votersOutgoing &&
+            this.healAt === 0 &&
+            this.chance(0.5)
+          )
             this.splitJoint(node.id, next.config.voters, next.config.votersOutgoing);
         }
         this.checker.onApplied(

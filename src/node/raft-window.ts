@@ -40,11 +40,17 @@ export class RaftWindow implements RaftStorage {
     this.snapshotNextPosition = snapshot.nextPosition;
   }
 
+  /**
+   * The membership Raft starts with: the one as of the commit index, which Raft takes as
+   * applied. A config entry after it is not in force yet: it takes effect when it is applied,
+   * and a new leader may still replace it (a removed node that restarted with the entry
+   * removing it uncommitted in its log kept acting on it after it was replaced).
+   */
   initialState(): { hardState: HardState; config: ConfigState } {
-    return {
-      hardState: this.hardState,
-      config: this.configs.length > 0 ? this.configs[this.configs.length - 1]!.config : this.snap.config,
-    };
+    const applied = Math.min(this.hardState.commit, this.lastIndex());
+    let config = this.snap.config;
+    for (const c of this.configs) if (c.index <= applied) config = c.config;
+    return { hardState: this.hardState, config };
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
