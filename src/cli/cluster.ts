@@ -45,7 +45,7 @@ export async function call(
   return json;
 }
 
-/** `ordo cluster status | add | remove | transfer-leader`, through a node's HTTP API (admin scope). */
+/** `ordo cluster status | add | change | remove | transfer-leader`, through a node's HTTP API (admin scope). */
 export function addClusterCommands(program: Command, defaultHttp: string): void {
   const cluster = program
     .command('cluster')
@@ -72,6 +72,25 @@ export function addClusterCommands(program: Command, defaultHttp: string): void 
     .option('--learner', 'leave it a learner')
     .action(addMember);
 
+  withHttp(cluster.command('change'))
+    .description(
+      'several membership changes in one step; changing more than one voter goes through a' +
+        ' joint configuration (old and new majorities both needed), which the leader leaves by itself',
+    )
+    .option('--voter <id=host:port>', 'add (or promote) a voter; repeatable', collect, [])
+    .option('--learner <id=host:port>', 'add a learner; repeatable', collect, [])
+    .option('--remove <id>', 'remove a member; repeatable', collect, [])
+    .action(async (options: HttpOptions & { voter: string[]; learner: string[]; remove: string[] }) => {
+      const changes = [
+        ...options.voter.map((spec) => member(spec, 'voter')),
+        ...options.learner.map((spec) => member(spec, 'learner')),
+        ...options.remove.map((id) => ({ id, role: 'remove' })),
+      ];
+      if (changes.length === 0) throw new CommanderArgumentError('cluster change needs --voter, --learner or --remove');
+      const result = await call(options.http, options.token, 'POST', '/cluster/members', { changes });
+      console.log(JSON.stringify(result, null, 2));
+    });
+
   withHttp(cluster.command('remove <id>'))
     .description('remove a node from the membership (the leader too: it steps down once the change is applied)')
     .action(async (id: string, options: HttpOptions) => {
@@ -90,6 +109,17 @@ export function addClusterCommands(program: Command, defaultHttp: string): void 
       if (id === '') throw new CommanderArgumentError('transfer-leader needs a node id');
       console.log(JSON.stringify(await call(options.http, options.token, 'POST', '/cluster/leader', { id }), null, 2));
     });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `n4=10.0.0.4:4680` (or a bare `n4`, already known) → one member of a change. */
+function member(spec: string, role: 'voter' | 'learner'): { id: string; role: string; address?: string } {
+  const at = spec.indexOf('=');
+  if (at < 0) return { id: spec, role };
+  return { id: spec.slice(0, at), role, address: spec.slice(at + 1) };
 }
 
 /** Options every cluster command takes. */

@@ -177,13 +177,8 @@ export class Replicator {
       void this.snapshots.takeData(message, () => this.stopped);
       return;
     }
-    if (message.type === 'snapshot') {
-      // A node that joins pulls the snapshot from the leader before it applies any membership:
-      // the offer's membership says where the leader is.
-      const addresses = message.snapshot?.config.addresses;
-      if (addresses) this.transport?.learnAddresses?.(addresses);
-      if (!this.snapshots.offer(message)) return;
-    }
+    if (message.type === 'append' || message.type === 'snapshot') this.learnAddressesFrom(message);
+    if (message.type === 'snapshot' && !this.snapshots.offer(message)) return;
     this.raw.step(message);
     this.schedule();
   }
@@ -247,10 +242,25 @@ export class Replicator {
     }
   }
 
-  /** Tells the transport where the members of the membership in force are. */
-  private learnAddresses(): void {
-    const addresses = this.raw.config().addresses;
-    if (addresses) this.transport?.learnAddresses?.(addresses);
+  /**
+   * A node that joins hears from the leader before it applies any membership, and must answer
+   * it: the memberships the leader sends (in entries or a snapshot offer) say where it is.
+   * Only where to connect is taken from them; they take effect as members when applied.
+   */
+  private learnAddressesFrom(message: Message): void {
+    const configs = message.snapshot ? [message.snapshot.config] : [];
+    for (const entry of message.entries)
+      if (entry.kind === 'config') configs.push(decodeConfigEntry(entry.data).config);
+    for (const config of configs) if (config.addresses) this.transport?.learnAddresses?.(config.addresses);
+  }
+
+  /**
+   * Tells the transport where the members are. Raft applies a config entry in advance(), after
+   * the node applied it here: the entry's own membership is passed, so the leader reaches a new
+   * member before it sends it the first probe.
+   */
+  private learnAddresses(config: ConfigState = this.raw.config()): void {
+    if (config.addresses) this.transport?.learnAddresses?.(config.addresses);
   }
 
   transferLeadership(to: NodeId): void {
@@ -497,7 +507,7 @@ export class Replicator {
     if (entry.kind === 'config') {
       this.config = decodeConfigEntry(entry.data).config;
       this.configIndex = entry.index;
-      this.learnAddresses();
+      this.learnAddresses(this.config);
       void this.persistState(this.window.hardState).catch((error) => this.fail(error));
     }
     this.hooks.committed(entry.index, entry.term, lastPosition);
@@ -523,7 +533,7 @@ export class Replicator {
     this.appendedNext = lastPosition + 1;
     this.config = snapshot.config;
     this.configIndex = snapshot.index;
-    this.learnAddresses();
+    this.learnAddresses(snapshot.config);
     await removeStaging(this.stateDir, staged, this.options.fs);
     const ms = Math.round(this.options.monotonicNow() - started);
     this.hooks.snapshot?.({

@@ -33,6 +33,11 @@ export function stepLeader(node: LeaderNode, m: Message): void {
   switch (m.type) {
     case 'beat':
       node.replication.broadcastHeartbeat(node.reads.lastContext());
+      // A probe the transport could not send (see 'unreachable') goes again with the heartbeat:
+      // a node that just joined learns where the leader is from the entries it carries, and
+      // until then cannot answer a heartbeat.
+      for (const [id, pr] of node.tracker.progress)
+        if (id !== node.id && pr.state === 'probe' && !pr.isPaused()) node.replication.sendAppend(id);
       return;
     case 'check-quorum':
       if (!node.tracker.quorumActive(node.id)) {
@@ -71,6 +76,8 @@ export function stepLeader(node: LeaderNode, m: Message): void {
       return;
     case 'unreachable':
       if (pr.state === 'replicate') pr.becomeProbe();
+      // The probe did not leave: nothing is in flight to wait for.
+      else if (pr.state === 'probe') pr.probeSent = false;
       return;
     default:
       return;

@@ -563,7 +563,10 @@ export class Raft {
 
   applyConfigEntry(entry: Entry): ConfigState {
     const { config } = decodeConfigEntry(entry.data);
-    this.tracker.setConfig(config, this.log.lastIndex() + 1);
+    // A new member is probed from this entry on: the first append it gets carries the
+    // membership with every member's address, so a node that joins knowing one member can
+    // answer the leader at once.
+    this.tracker.setConfig(config, entry.index);
     if (this.role === 'leader') {
       if (!this.tracker.isVoter(this.id)) {
         // Removed (or demoted): step down. The rest elect a new leader; we no longer campaign.

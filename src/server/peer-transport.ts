@@ -85,7 +85,12 @@ export class TcpPeerTransport implements PeerTransport {
       if (!list) byPeer.set(m.to, (list = []));
       list.push(m);
     }
-    for (const [id, list] of byPeer) this.peers.get(id)?.send(list);
+    for (const [id, list] of byPeer) {
+      const link = this.peers.get(id);
+      // No address for it (yet): Raft must not wait for an answer to what never left.
+      if (link) link.send(list);
+      else this.onUnreachable?.(id);
+    }
   }
 
   sendSnapshotFrame(frame: SnapshotFrame): void {

@@ -64,6 +64,20 @@ describe('joining a running cluster (in-process nodes)', () => {
       assert.equal(events, 2);
       // And a bad address is refused up front
       assert.equal(await post(leader, { id: 'n5', address: 'nowhere' }), 400);
+      // When two voters other than the leader are removed in one change
+      const leaving = ['n1', 'n2', 'n3', 'n4'].filter((id) => id !== leaderId()).slice(0, 2);
+      const changes = leaving.map((id) => ({ id, role: 'remove' }));
+      assert.equal(await post(leader, { changes }), 200);
+      // Then the cluster passes through a joint configuration and leaves it by itself
+      const left = await until('the joint configuration left', () => {
+        const now = leader.log.raftStatus().config;
+        return now.voters.length === 2 && now.votersOutgoing === undefined && now;
+      });
+      assert.deepEqual(
+        left.voters,
+        ['n1', 'n2', 'n3', 'n4'].filter((id) => !leaving.includes(id)),
+      );
+      await leader.log.append('s', { type: 'T', data: 3 });
     } finally {
       for (const server of servers.values()) await server.close();
     }
