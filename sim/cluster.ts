@@ -494,6 +494,7 @@ class SimCluster {
     for (let rounds = 0; node.raw?.hasReady(); rounds++) {
       if (rounds > 1000) throw new Violation('liveness', `${node.id}: ready() does not settle`);
       const raw = node.raw;
+      const removedLeader = raw.role === 'leader' && !raw.isVoter(node.id);
       const ready = raw.ready();
       // 1. persist (a snapshot is written after every write before it)
       if (ready.snapshot && node.asyncWrites) this.completeWrites(node, true);
@@ -572,8 +573,11 @@ class SimCluster {
       }
       raw.advance(ready);
       // 4. check what changed
-      if (raw.role === 'leader' && !raw.isVoter(node.id))
-        throw new Violation('membership', `${node.id} leads term ${raw.term} without being a voter`);
+      // A leader removed from the voters leads on until they know it, but appends nothing new.
+      if (ready.softState?.role === 'leader' && !raw.isVoter(node.id))
+        throw new Violation('membership', `${node.id} won term ${raw.term} without being a voter`);
+      if (removedLeader && ready.entries.some((entry) => entry.term === raw.term))
+        throw new Violation('membership', `${node.id} appended in term ${raw.term} without being a voter`);
       if (ready.softState?.role === 'leader') {
         this.stats.elections++;
         this.log(`${node.id} leads term ${raw.term}`);

@@ -4,17 +4,18 @@ import { message, type ConfigState, type Message } from './types.js';
 
 /**
  * A follower's side of replication: it takes what the leader of its term sends and answers
- * with how far its log now goes. Each function applies the leader's message to the log and
- * returns the answer for the caller to send.
+ * with how far its log now goes, and with its commit index (a leader that removed itself
+ * waits for the new voters to know the removal is committed). Each function applies the
+ * leader's message to the log and returns the answer for the caller to send.
  */
 
 export function answerAppend(log: RaftLog, m: Message): Message {
   if (m.index < log.committed) {
-    return message({ type: 'append-response', to: m.from, index: log.committed });
+    return message({ type: 'append-response', to: m.from, index: log.committed, commit: log.committed });
   }
   const lastNew = log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
   if (lastNew !== undefined) {
-    return message({ type: 'append-response', to: m.from, index: lastNew });
+    return message({ type: 'append-response', to: m.from, index: lastNew, commit: log.committed });
   }
   // Our log does not hold (m.index, m.logTerm): tell the leader where to look instead, so it
   // skips a whole term per round trip rather than one entry.
@@ -32,7 +33,7 @@ export function answerAppend(log: RaftLog, m: Message): Message {
 export function answerHeartbeat(log: RaftLog, m: Message): Message {
   // The leader sends min(our match, its commit), so this never commits what we lack.
   if (m.commit <= log.lastIndex()) log.commitTo(m.commit);
-  return message({ type: 'heartbeat-response', to: m.from, context: m.context });
+  return message({ type: 'heartbeat-response', to: m.from, context: m.context, commit: log.committed });
 }
 
 export function answerSnapshot(log: RaftLog, tracker: ProgressTracker, m: Message): Message {

@@ -19,6 +19,8 @@ export interface LeaderNode {
   leadTransferee: NodeId;
   electionElapsed: number;
   becomeFollower(term: number, leader: NodeId): void;
+  /** A leader no longer a voter steps down once a quorum of the voters knows that is committed. */
+  maybeStepDownRemoved(): void;
   /** Commits what a quorum holds; true if the commit index moved. */
   maybeCommit(): boolean;
   send(m: Message): void;
@@ -62,10 +64,14 @@ export function stepLeader(node: LeaderNode, m: Message): void {
   if (!pr) return; // not a member (any more)
   switch (m.type) {
     case 'append-response':
+      pr.committed = Math.max(pr.committed, m.commit);
       onAppendResponse(node, m, pr);
+      node.maybeStepDownRemoved();
       return;
     case 'heartbeat-response':
+      pr.committed = Math.max(pr.committed, m.commit);
       onHeartbeatResponse(node, m, pr);
+      node.maybeStepDownRemoved();
       return;
     case 'snapshot-status':
       if (pr.state !== 'snapshot') return;

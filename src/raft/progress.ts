@@ -10,6 +10,8 @@ export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   match = 0;
+  /** The follower's commit index, as its last answer of this term reported it. */
+  committed = 0;
   state: ProgressState = 'probe';
   pendingSnapshot = 0;
   /** Heard from since the last check-quorum round. */
@@ -30,6 +32,7 @@ export class Progress {
   reset(next: number, match: number, active: boolean): void {
     this.resetState('probe');
     this.match = match;
+    this.committed = 0;
     this.next = next;
     this.recentActive = active;
   }

@@ -69,6 +69,13 @@ export class Raft {
   private pendingConfigIndex = 0;
   leadTransferee: NodeId = NONE;
   /**
+   * Leader: the index of the applied config entry that removed it from the voters (0: it is a
+   * voter). Invariant: nonzero only while leader, and then it takes no proposals. It leads on
+   * until a quorum of the voters reported a commit index at or past it: until then they may
+   * still count it (or the old voters) in their quorum and could elect nobody without it.
+   */
+  private removedAt = 0;
+  /**
    * Why this node is recovering (it lost entries it had persisted), or undefined. While set:
    * no votes, no pre-votes, no campaign (transfers included).
    */
@@ -190,6 +197,7 @@ export class Raft {
       pr.reset(next, id === this.id ? this.log.stableIndex() : 0, id === this.id);
     }
     this.pendingConfigIndex = 0;
+    this.removedAt = 0;
     this.reads.reset();
   }
 
@@ -431,7 +439,7 @@ export class Raft {
       role: this.role,
       term: this.term,
       leader: this.leader,
-      member: this.tracker.progress.has(this.id),
+      member: this.removedAt === 0 && this.tracker.progress.has(this.id),
       leadTransferee: this.leadTransferee,
       pendingConfigIndex: this.pendingConfigIndex,
       joint: this.tracker.isJoint(),
@@ -568,19 +576,32 @@ export class Raft {
     // answer the leader at once.
     this.tracker.setConfig(config, entry.index);
     if (this.role === 'leader') {
-      if (!this.tracker.isVoter(this.id)) {
-        // Removed (or demoted): step down. The rest elect a new leader; we no longer campaign.
-        // In a joint configuration the leader still votes in the outgoing set: it steps down
-        // only once the entry that leaves it is applied.
-        this.becomeFollower(this.term, NONE);
-        return config;
-      }
+      // Removed (or demoted): lead on without proposals until the voters know (removedAt). In
+      // a joint configuration the leader still votes in the outgoing set: it is removed only
+      // once the entry that leaves it is applied.
+      if (!this.tracker.isVoter(this.id) && this.removedAt === 0) this.removedAt = entry.index;
       if (this.leadTransferee !== NONE && !this.tracker.isVoter(this.leadTransferee)) this.leadTransferee = NONE;
       // The quorum changed: something may be committed now.
       if (this.maybeCommit()) this.reads.release(this.term);
       this.replication.broadcastAppend();
+      this.maybeStepDownRemoved();
     }
     return config;
+  }
+
+  /**
+   * A leader removed from the voters steps down once a quorum of them reported a commit index
+   * at or past its removal (Raft dissertation §4.2.2): they then apply the membership without
+   * it and elect among themselves. Stepping down earlier could leave them in the old or joint
+   * membership, needing a vote from it (refused: its log is longer) or a recovering node.
+   */
+  maybeStepDownRemoved(): void {
+    if (this.role !== 'leader' || this.removedAt === 0) return;
+    const informed = new Set<NodeId>();
+    for (const id of this.tracker.allVoters()) {
+      if ((this.tracker.progress.get(id)?.committed ?? 0) >= this.removedAt) informed.add(id);
+    }
+    if (this.tracker.hasQuorum(informed)) this.becomeFollower(this.term, NONE);
   }
 
   /**
