@@ -7,6 +7,7 @@ import {
   decodeConfigEntry,
   encodeConfigEntry,
   type Entry,
+  type Message,
 } from '../../src/raft/index.js';
 import { TestCluster } from './harness.js';
 
@@ -142,6 +143,42 @@ describe('raft: joint consensus', () => {
     const leaders = c.leaders();
     assert.equal(leaders.length, 1);
     assert.notEqual(leaders[0], 'a');
+  });
+
+  it('a removed leader steps down only once a quorum of the new voters knows its removal is committed', () => {
+    // Given voters a, b, c, leader a, and a joint change that replaces a by d
+    const c = new TestCluster(['a', 'b', 'c', 'd'], {}, ['a', 'b', 'c']);
+    c.elect('a');
+    const joint = c.node('a').proposeConfigChange([
+      { type: 'remove', node: 'a' },
+      { type: 'add-voter', node: 'd' },
+    ]);
+    const leaveIndex = joint.index + 1;
+    // When the entry that leaves the joint config commits, but no follower hears that it did
+    const carriesLeaveCommit = (m: Message) =>
+      m.from === 'a' && (m.type === 'append' || m.type === 'heartbeat') && m.commit >= leaveIndex;
+    c.deliverAll((m) => !carriesLeaveCommit(m));
+    assert.deepEqual(c.node('a').status().config, { voters: ['b', 'c', 'd'], learners: [] });
+    assert.deepEqual(c.node('b').status().config.votersOutgoing, ['a', 'b', 'c'], 'b is still joint');
+    // Then a, no longer a voter, still leads (without it b and c could need its vote) but takes nothing new
+    assert.deepEqual(c.leaders(), ['a']);
+    assert.throws(
+      () => c.propose('a', 'x'),
+      (e: unknown) => e instanceof ProposalDroppedError && e.reason === 'removed',
+    );
+    // When its heartbeats reach the new voters
+    c.tickAll(3);
+    // Then a quorum of them (b and c) leaves the joint config, and only then a steps down
+    for (const id of ['b', 'c'])
+      assert.deepEqual(c.node(id).status().config, { voters: ['b', 'c', 'd'], learners: [] }, id);
+    assert.equal(c.node('a').status().role, 'follower');
+    // And the new voters elect one of their own without a
+    c.cut.add('a');
+    c.tickAll(60);
+    const leaders = c.leaders();
+    assert.equal(leaders.length, 1);
+    assert.ok(['b', 'c', 'd'].includes(leaders[0]!), `leader ${leaders[0]}`);
+    assert.deepEqual(c.node('d').status().config, { voters: ['b', 'c', 'd'], learners: [] });
   });
 
   it('refuses a change that names a node twice or leaves no voter, with a typed error', () => {
