@@ -113,7 +113,7 @@ export class Raft {
     this.replication = new LeaderReplication(this.id, this.log, this.tracker, this.maxMessageBytes, (m) =>
       this.send(m),
     );
-    this.reads = new LeaderReads(this.log, this.tracker, this.replication, (from, index, context) =>
+    this.reads = new LeaderReads(this.id, this.log, this.tracker, this.replication, (from, index, context) =>
       this.answerRead(from, index, context),
     );
 

@@ -14,6 +14,7 @@ export class LeaderReads {
   private waiting: Message[] = [];
 
   constructor(
+    private readonly id: NodeId,
     private readonly log: RaftLog,
     private readonly tracker: ProgressTracker,
     private readonly replication: LeaderReplication,
@@ -31,7 +32,9 @@ export class LeaderReads {
   }
 
   request(m: Message, term: number): void {
-    if (this.tracker.allVoters().length === 1) {
+    // Only a sole voter confirms its reads alone: a leader removed from the voters leads on
+    // for a while, and the one voter left may already have a leader of a later term.
+    if (this.tracker.isSingleVoter(this.id)) {
       this.answer(m.from, this.log.committed, m.context);
       return;
     }

@@ -181,6 +181,23 @@ describe('raft: joint consensus', () => {
     assert.deepEqual(c.node('d').status().config, { voters: ['b', 'c', 'd'], learners: [] });
   });
 
+  it('a removed leader does not serve a read alone when one voter is left', () => {
+    // Given voters a, b, leader a, and a change that removes a, applied on a but b not told it committed
+    const c = new TestCluster(['a', 'b']);
+    c.elect('a');
+    c.propose('a', 'x');
+    const removal = c.node('a').proposeConfigChange({ type: 'remove', node: 'a' });
+    c.deliverAll((m) => !(m.from === 'a' && m.commit >= removal.index));
+    assert.deepEqual(c.node('a').status().config, { voters: ['b'], learners: [] });
+    assert.deepEqual(c.leaders(), ['a']);
+    // When b is cut off (it may elect itself once it learns the commit) and a is asked for a read
+    c.cut.add('b');
+    c.node('a').readIndex(7);
+    c.deliverAll();
+    // Then a answers nothing: only b can confirm that a still leads
+    assert.deepEqual(c.readStates.get('a'), []);
+  });
+
   it('refuses a change that names a node twice or leaves no voter, with a typed error', () => {
     const config = { voters: ['a'], learners: [] };
     assert.throws(
