@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   checkHistory,
@@ -10,6 +10,7 @@ import {
 import { connect } from '../src/client/index.js';
 import { seededRandom } from '../src/raft/index.js';
 import { createServer } from 'node:net';
+import { flipBit, tearTail } from './disk-faults.js';
 import { FaultProxy } from './fault-proxy.js';
 import { NodeProcess } from './node-process.js';
 import { appendLoop, pause, readWholeLog, subscribeAll } from './workload.js';
@@ -29,6 +30,7 @@ export interface ChaosOptions {
 export type FaultKind =
   | 'kill'
   | 'torn-tail'
+  | 'bit-flip'
   | 'disk-died'
   | 'pause'
   | 'partition'
@@ -39,6 +41,7 @@ export type FaultKind =
 const FAULT_KINDS: readonly FaultKind[] = [
   'kill',
   'torn-tail',
+  'bit-flip',
   'disk-died',
   'pause',
   'partition',
@@ -67,10 +70,10 @@ const FAULT_MAX_MS = 3_000;
 const QUIET_MS = 1_000;
 /** After healing: time for a leader, for followers to catch up, for subscribers to reach the head. */
 const HEAL_TIMEOUT_MS = 60_000;
-/** A torn tail cuts 1 to this many bytes off the end of the active segment. */
+/** A torn write leaves 1 to this many bytes of a batch after the active segment's last whole one. */
 const MAX_TORN_BYTES = 64;
-/** The segment file's header, never cut (a segment is created whole, header first). */
-const SEGMENT_HEADER_BYTES = 24;
+/** How long the nemesis waits for a node with a flipped bit to be repaired before going on. */
+const RECOVERY_WAIT_MS = 30_000;
 /** A loop never runs more than this many operations per client, whatever the duration. */
 const MAX_OPERATIONS_PER_CLIENT = 1_000_000;
 
@@ -215,13 +218,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
             break;
           }
           case 'torn-tail': {
-            // kill -9, then the end of what the node last wrote is lost (a torn write).
+            // kill -9 while a write was in flight: part of a batch after the last whole one (a torn write).
             const victim = random.int(2) === 0 && leader !== undefined ? leader : target;
             await nodes[victim]!.kill();
             const torn = await tearTail(join(options.dir, ids[victim]!), 1 + random.int(MAX_TORN_BYTES));
-            say(`kill -9 ${ids[victim]}, cut ${torn} bytes off its active segment`);
+            say(`kill -9 ${ids[victim]}, ${torn} bytes of a torn write after its last batch`);
             await pause(hold);
             await nodes[victim]!.start();
+            break;
+          }
+          case 'bit-flip': {
+            // Bit rot in acknowledged data while the node is down: it must find it, recover from
+            // the others without voting meanwhile, and lose nothing. One node at a time.
+            const victim = target;
+            await nodes[victim]!.kill();
+            const flipped = await flipBit(join(options.dir, ids[victim]!), random);
+            say(`kill -9 ${ids[victim]}, flip ${flipped ?? 'nothing (no segment holds two batches)'}, restart`);
+            await pause(hold);
+            await nodes[victim]!.start();
+            await untilRecovered(victim);
             break;
           }
           case 'disk-died': {
@@ -296,6 +311,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         await pause(QUIET_MS);
       }
     })();
+
+    /** Waits (bounded) until a node no longer says it is recovering, so two never recover at once. */
+    async function untilRecovered(i: number): Promise<void> {
+      const until = Date.now() + RECOVERY_WAIT_MS;
+      while (Date.now() < until) {
+        const node = (await status(i)) as { recovering?: string } | undefined;
+        if (node !== undefined && node.recovering === undefined) return;
+        await pause(QUIET_MS);
+      }
+      say(`${ids[i]} still recovering after ${RECOVERY_WAIT_MS} ms`);
+    }
 
     function checkNoCrash(): void {
       const crash = nodes.find((node) => node.crashed !== undefined);
@@ -413,17 +439,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
  * Cuts up to `bytes` off the end of a stopped node's active (last) segment, never into its
  * header; returns how many were cut.
  */
-async function tearTail(dir: string, bytes: number): Promise<number> {
-  const names = (await readdir(join(dir, 'segments'))).filter((name) => name.endsWith('.seg')).sort();
-  const last = names[names.length - 1];
-  if (last === undefined) return 0;
-  const path = join(dir, 'segments', last);
-  const { size } = await stat(path);
-  const cut = Math.max(0, Math.min(bytes, size - SEGMENT_HEADER_BYTES));
-  if (cut > 0) await truncate(path, size - cut);
-  return cut;
-}
-
 async function segmentBytes(dir: string): Promise<Buffer> {
   const names = (await readdir(join(dir, 'segments'))).filter((name) => name.endsWith('.seg')).sort();
   return Buffer.concat(await Promise.all(names.map((name) => readFile(join(dir, 'segments', name)))));
