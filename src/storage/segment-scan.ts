@@ -75,6 +75,11 @@ export async function scanSegment(
       throw new CorruptLogError(file, offset, `batch starts at position ${first}, expected ${expected}`);
     }
     const entryIndex = batchEntryIndex(bytes, offset);
+    if (entryIndex !== expectedIndex && offset === SEGMENT_HEADER_BYTES) {
+      // The batch passed its checksum and the header has none: the header is what is wrong.
+      const reason = `header base entry index ${baseIndex} does not match the first batch's entry ${entryIndex}`;
+      throw new CorruptLogError(file, 0, reason);
+    }
     if (entryIndex !== expectedIndex) {
       throw new CorruptLogError(file, offset, `batch is entry ${entryIndex}, expected entry ${expectedIndex}`);
     }
