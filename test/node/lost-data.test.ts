@@ -272,6 +272,33 @@ describe('A cluster node that lost entries it had acknowledged', () => {
   });
 });
 
+describe('A cluster node that never persisted a term', () => {
+  it('cuts a damaged segment header at open and joins its cluster', async () => {
+    // Given a node started into a three-node cluster that stopped before it persisted any term
+    // (no raft-state), with one bit of its segment header flipped
+    const network = new MemoryNetwork();
+    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+    await (await openNode(network, dirs.get('n1')!, 'n1')).close();
+    await unlink(join(dirs.get('n1')!, 'raft-state')).catch(() => undefined);
+    const file = await activeSegment(dirs.get('n1')!);
+    const bytes = await readFile(file);
+    bytes[9] = bytes[9]! ^ 0x08;
+    await writeFile(file, bytes);
+    // When it is opened with its peers
+    const logs = new Map<string, EmbeddedEventLog>();
+    for (const id of PEERS) logs.set(id, await openNode(network, dirs.get(id)!, id));
+    // Then it reports the cut, and the cluster elects a leader and replicates to it
+    assert.deepEqual(
+      logs.get('n1')!.openReport.damageCuts.map((d) => [d.file, d.offset]),
+      [[file, 0]],
+    );
+    const leader = await until('a leader', () => leaderOf(logs.values()));
+    await leader.append('orders', { type: 'Placed', data: { n: 1 } });
+    await until('n1 holds it', () => logs.get('n1')!.committedPosition >= 0);
+    for (const log of logs.values()) await log.close();
+  });
+});
+
 /**
  * Three nodes holding forty appends in small segments; then one follower is closed and a bit
  * flips in the second batch of its first (sealed) segment, whose index file stays valid.
