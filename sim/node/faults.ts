@@ -46,9 +46,24 @@ export const FAULT_KINDS: readonly FaultKind[] = [
  *   acknowledged before is lost. The simulator restarts it at the heal.
  * - `enospc` (writes fail while the disk is full): appends fail with DISK_FULL, the node keeps
  *   serving reads, and writes again once space frees, with nothing acknowledged lost.
- * - `bitflip` (one bit of fsynced data flips): the node must find the damaged batch when it
- *   reads it (at open) and repair it from a peer that holds it (protocol-aware recovery),
- *   never serve it, and never count it toward a quorum.
+ *
+ * `bitflip` (one bit of a durable file flips at a crash) is on: the node finds the damage when
+ * it reads it (at open, or a read that meets it, which makes the next open scan) and repairs
+ * it from a peer (protocol-aware recovery), never serving it or counting it toward a quorum.
+ * What each file's damage does:
+ * - segment batches and headers: a cluster member marks itself recovering, cuts its log at the
+ *   damage (a damaged header: from that segment's start) and the leader sends the rest again;
+ * - index files and checkpoints carry checksums and are derived: rebuilt by a scan, or skipped
+ *   for an older checkpoint or a full replay;
+ * - raft-state (term, vote, membership): the node cannot rebuild it alone (forgetting its vote
+ *   could grant a second one in a term), so open fails with a CorruptLogError naming the file,
+ *   for the operator to replace the node. The simulator models the operator keeping that node
+ *   down for the rest of the run: the others must converge without it. Modelling it keeps a
+ *   real failure in view (excluding raft-state would hide what a flip there does);
+ * - LOCK holds a pid, not data, and is never flipped (sim-fs.ts NOT_FLIPPED).
+ * Flips hit a minority of the nodes only, and a node whose disk flipped counts for the rest of
+ * the run (cluster.ts `flipped`): a flip on a majority's copies of one entry is a loss no
+ * replication survives, and damage in a sealed segment no read reaches stays on the disk.
  */
 export const DEFAULT_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'drop',
@@ -60,6 +75,7 @@ export const DEFAULT_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'powerLoss',
   'latency',
   'torn',
+  'bitflip',
 ]);
 
 /** Parses `all`, `default`, or a list like `default,+eio,-powerLoss` or `drop,crash`. */
