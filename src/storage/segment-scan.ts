@@ -130,8 +130,39 @@ export function judgeBadBatch(
       reason: `${reason}; a valid batch (entry ${batchEntryIndex(bytes, later)}) follows at offset ${later}`,
     };
   }
+  const whole = wholeBadBatch(bytes, offset, checksum);
+  if (whole !== undefined) return { kind: 'corrupt', reason: `${reason}; ${whole}` };
   if (check.kind === 'incomplete' || check.end >= bytes.length || onlyZeros(bytes, check.end)) return { kind: 'torn' };
   return { kind: 'corrupt', reason: `${reason}; ${bytes.length - check.end} bytes that are not zeros follow it` };
+}
+
+/** A disk writes whole sectors: a torn write ends at a multiple of this many bytes. */
+const SECTOR_BYTES = 512;
+
+/**
+ * Why the bad batch at `offset`, the last bytes of the file but for zeros, is damage to a batch
+ * that was whole, or undefined when it may be a torn write. A crash leaves the file ending
+ * inside the batch it was writing, or that batch's unwritten sectors reading as zeros. So a
+ * batch was whole when its checksum matches once its length is taken from where the file ends
+ * (the length field is what changed), or when its stated length ends it within the file and
+ * its last sector is not all zeros (a flipped bit inside it).
+ */
+function wholeBadBatch(bytes: Buffer, offset: number, checksum: BatchChecksum): string | undefined {
+  if (bytes.length - offset < BATCH_OVERHEAD_BYTES) return undefined;
+  const stated = bytes.readUInt32LE(offset);
+  const implied = bytes.length - offset - BATCH_PREFIX_BYTES;
+  if (implied !== stated && implied <= MAX_BATCH_BODY_BYTES) {
+    const repaired = Buffer.from(bytes.subarray(offset));
+    repaired.writeUInt32LE(implied, 0);
+    if (checkBatch(repaired, 0, repaired.length, checksum).kind === 'batch')
+      return `its length field is damaged: the batch is whole and valid with length ${implied}`;
+  }
+  if (stated < BATCH_HEADER_BYTES || stated > MAX_BATCH_BODY_BYTES) return undefined;
+  const end = offset + BATCH_PREFIX_BYTES + stated;
+  if (end > bytes.length || !onlyZeros(bytes, end)) return undefined;
+  const lastSector = Math.max(offset, Math.floor((end - 1) / SECTOR_BYTES) * SECTOR_BYTES);
+  if (onlyZeros(bytes.subarray(0, end), lastSector)) return undefined;
+  return 'the batch is whole and its last sector written: not a torn write';
 }
 
 /**
