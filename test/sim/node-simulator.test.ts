@@ -38,9 +38,12 @@ describe('node simulator: real nodes on a simulated disk and network', () => {
   });
 
   it('has teeth: nodes that acknowledge before fdatasync are caught within 40 seeds', async () => {
-    const summary = await runNodeSeedsParallel({ from: 1, count: 40, broken: 'ack-before-fsync', maxFailures: 1 });
+    // (A node that lost unsynced writes it had acknowledged may also just stall, recovering: the
+    // loss itself must show within a few failing seeds.)
+    const summary = await runNodeSeedsParallel({ from: 1, count: 40, broken: 'ack-before-fsync', maxFailures: 3 });
     assert.ok(summary.failures.length >= 1, 'acknowledging before fdatasync went unnoticed');
-    assert.match(summary.failures[0]!.violations.join('\n'), /lost|inconsistent-position|differs/);
+    const all = summary.failures.flatMap((f) => f.violations).join('\n');
+    assert.match(all, /lost|inconsistent-position|differs/);
   });
 
   it('a seed replays exactly: same trace, same counts', async () => {
