@@ -136,16 +136,14 @@ export function judgeBadBatch(
   return { kind: 'corrupt', reason: `${reason}; ${bytes.length - check.end} bytes that are not zeros follow it` };
 }
 
-/** A disk writes whole sectors: a torn write ends at a multiple of this many bytes. */
-const SECTOR_BYTES = 512;
-
 /**
  * Why the bad batch at `offset`, the last bytes of the file but for zeros, is damage to a batch
  * that was whole, or undefined when it may be a torn write. A crash leaves the file ending
- * inside the batch it was writing, or that batch's unwritten sectors reading as zeros. So a
- * batch was whole when its checksum matches once its length is taken from where the file ends
- * (the length field is what changed), or when its stated length ends it within the file and
- * its last sector is not all zeros (a flipped bit inside it).
+ * inside the batch it was writing, or the file's size kept and its unwritten end reading as
+ * zeros up to the end of the file. So a batch was whole when its checksum matches once its
+ * length is taken from where the file ends (the length field is what changed), or when its
+ * stated length ends it within the file and its last byte is not zero (a flipped bit inside
+ * it). A whole batch whose last byte is zero (a no-op entry's is) still reads as torn.
  */
 function wholeBadBatch(bytes: Buffer, offset: number, checksum: BatchChecksum): string | undefined {
   if (bytes.length - offset < BATCH_OVERHEAD_BYTES) return undefined;
@@ -160,9 +158,8 @@ function wholeBadBatch(bytes: Buffer, offset: number, checksum: BatchChecksum): 
   if (stated < BATCH_HEADER_BYTES || stated > MAX_BATCH_BODY_BYTES) return undefined;
   const end = offset + BATCH_PREFIX_BYTES + stated;
   if (end > bytes.length || !onlyZeros(bytes, end)) return undefined;
-  const lastSector = Math.max(offset, Math.floor((end - 1) / SECTOR_BYTES) * SECTOR_BYTES);
-  if (onlyZeros(bytes.subarray(0, end), lastSector)) return undefined;
-  return 'the batch is whole and its last sector written: not a torn write';
+  if (bytes[end - 1] === 0) return undefined;
+  return 'the batch is whole and its last byte written: not a torn write';
 }
 
 /**
