@@ -27,6 +27,8 @@ const HARD_LIMIT_MS = 60_000;
 
 /** A node whose open failed on an injected disk error is started again this much later, virtual ms. */
 const OPEN_RETRY_MS = 50;
+/** A node that stopped on a storage failure exits (as `ordo serve` does); its supervisor restarts it this much later, virtual ms. */
+const STOPPED_RESTART_MS = 100;
 
 /** An error the simulated disk injected (EIO, ENOSPC), itself or as the cause of a typed one. */
 function injectedDiskError(error: unknown): boolean {
@@ -76,8 +78,6 @@ interface Slot {
   log: OrdoNode | undefined;
   /** Subscriptions served by the process running now: closed when it dies. */
   subscriptions: Set<() => void>;
-  /** The disk failed a write or an fdatasync: the heal restarts the node. */
-  diskFailed: boolean;
   /**
    * Open reported damage the node cannot repair alone (its raft-state): the operator keeps it
    * down for the rest of the run, to be replaced; the others must converge without it.
@@ -134,7 +134,6 @@ class NodeSim implements WorkloadHost {
         owner: 0,
         log: undefined,
         subscriptions: new Set(),
-        diskFailed: false,
         retired: false,
         disk: undefined as unknown as SimDisk,
       };
@@ -286,6 +285,7 @@ class NodeSim implements WorkloadHost {
         if (slot.owner !== owner) return; // crashed while opening: that process is gone
         slot.log = log;
         log.onFsync = undefined;
+        log.onStopped((error) => this.stopped(slot, owner, error));
         this.count('damageCuts', log.openReport.damageCuts.length);
         this.network.attach(slot.id, (packet) => this.deliver(slot, log, packet));
         this.trace(
@@ -308,6 +308,15 @@ class NodeSim implements WorkloadHost {
         } else this.violations.push(`${slot.id} failed to reopen at ${this.time.now} ms: ${error.message}`);
       },
     );
+  }
+
+  /** The node stopped on a storage failure: its process exits, and the operator restarts it on the same disk. */
+  private stopped(slot: Slot, owner: number, error: Error): void {
+    if (slot.owner !== owner) return;
+    this.count('stopped');
+    this.trace(`${slot.id} stopped (${error.message.slice(0, 60)}…)`);
+    this.kill(slot);
+    this.time.after(STOPPED_RESTART_MS, () => this.restart(slot));
   }
 
   /**
@@ -433,17 +442,16 @@ class NodeSim implements WorkloadHost {
 
   // ---- heal and check ----
 
-  /** Every fault stops: links heal, disks behave, every node runs (a node whose disk failed is restarted). */
+  /**
+   * Every fault stops: links heal, disks behave (a full disk has space again), every node runs.
+   * A node that waited for space goes on by itself; one that stopped is restarted now.
+   */
   private heal(): void {
     this.trace('heal');
     this.network.faultsOn = false;
     this.network.healAll();
     this.diskFaults.clear();
-    for (const slot of this.slots) {
-      const failed = slot.disk.counts.eio + slot.disk.counts.enospc > 0;
-      if (failed && slot.owner !== 0) this.kill(slot);
-      if (slot.owner === 0 && !slot.retired) this.start(slot);
-    }
+    for (const slot of this.slots) if (slot.owner === 0 && !slot.retired) this.start(slot);
   }
 
   /** One leader; every node runs and has applied exactly the leader's log, all of it committed. */

@@ -20,6 +20,8 @@ import { loadConsumers, loadModels } from './hosted-modules.js';
 const DEFAULT_DIR = './ordo-data';
 /** A command fails fast when no server answers (a library client would keep trying longer). */
 const CLI_CONNECT_TIMEOUT_MS = 3_000;
+/** `ordo serve` exits with this when the node stopped because its storage failed (EIO on fdatasync…). */
+const EXIT_STORAGE_FAILED = 3;
 
 function integer(name: string) {
   return (value: string): number => {
@@ -368,6 +370,10 @@ program
       },
       ...(options.models ? { models: await loadModels(options.models as string) } : {}),
       ...(options.consumers ? { consumers: await loadConsumers(options.consumers as string) } : {}),
+      onStopped: (error) => {
+        process.stderr.write(`ordo serve: the node stopped. ${error.code}: ${error.message}\n`);
+        process.exit(EXIT_STORAGE_FAILED);
+      },
     });
     process.stderr.write(
       `Ordo is serving` +

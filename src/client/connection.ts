@@ -158,6 +158,15 @@ export class Connection {
     this.connectionFailed(this.generation, new UnavailableError(`${operation}: ${error.message}`));
   }
 
+  /**
+   * The node stopped (its storage failed) before it knew whether a write of `operation` is
+   * durable: as after a lost connection, reconnect (to the next node, or to this one once it
+   * restarted) and re-send every pending request, marked as re-sent.
+   */
+  nodeStopped(operation: string, error: OrdoError): void {
+    this.connectionFailed(this.generation, new UnavailableError(`${operation}: ${error.message}`));
+  }
+
   /** A ping on a quiet connection, so a dead peer is noticed; a connection silent for too long is dropped. */
   keepAlive(now: number): void {
     if (!this.isReady) return;

@@ -20,6 +20,7 @@ import {
   LimitExceededError,
   LogClosedError,
   NotLeaderError,
+  UnknownOutcomeError,
   type OrdoError,
   TimeoutError,
   UnavailableError,
@@ -495,6 +496,12 @@ export class RemoteEventLog implements EventLog {
       // A follower wrote nothing: take the request to the leader (it stays pending, with its
       // deadline, and is re-sent there as the same bytes).
       this.connection.followLeader(pending.operation, response.error);
+      return;
+    }
+    if (response.kind === 'error' && response.error instanceof UnknownOutcomeError) {
+      // The write may or may not be in the log: a lost acknowledgement. It stays pending, with
+      // its deadline, and is re-sent as a re-send (the log answers it with the original's result).
+      this.connection.nodeStopped(pending.operation, response.error);
       return;
     }
     this.pending.settle(id, pending).accept(response);

@@ -1,6 +1,6 @@
 import { readUuid, writeUuid } from '../types/uuid.js';
 import { RetryKeys } from './retry-keys.js';
-import { IdWindow, type IdWindowLimits } from './id-window.js';
+import { IdWindow, type IdEntry, type IdWindowLimits } from './id-window.js';
 import type { EngineState } from './state.js';
 import { ClaimTable, type HeldClaim } from './claims.js';
 import { countAt, type StreamState } from './stream-state.js';
@@ -11,18 +11,22 @@ import { countAt, type StreamState } from './stream-state.js';
  * f64 nextPosition | u32 streams | per stream: u16 name bytes, name, f64 count, count × f64
  * positions | u32 ids | per id: 16-byte uuid, u16 stream bytes, stream, f64 index,
  * f64 position, f64 timestamp | u32 claims | per held claim (version 2): u16 set bytes, set,
- * u16 value bytes, value, u16 stream bytes, stream, f64 position. Integers are stored as f64
- * (exact below 2^53), little-endian. Version 1 (before claims) loads with no claims held: the
- * code that wrote it could not write claims either.
+ * u16 value bytes, value, u16 stream bytes, stream, f64 position | u32 retry keys | per key
+ * (version 3): the same fields as an id. Integers are stored as f64 (exact below 2^53),
+ * little-endian. Version 1 (before claims) loads with no claims held, version 2 (before retry
+ * keys) with no retry keys: the code that wrote them kept neither.
  * Integrity (CRC) and atomic replacement are the caller's job.
  */
-export const CHECKPOINT_VERSION = 2;
+export const CHECKPOINT_VERSION = 3;
+const CHECKPOINT_VERSION_WITHOUT_KEYS = 2;
 const CHECKPOINT_VERSION_WITHOUT_CLAIMS = 1;
+/** An id entry's bytes besides its stream name: uuid, u16 name length, f64 index, position, timestamp. */
+const ID_ENTRY_FIXED_BYTES = 16 + 2 + 24;
 
 /** Encodes the state as of `upTo` (inclusive): later, uncommitted events are left out. */
 export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPosition - 1): Buffer {
   const names: Array<[Buffer, StreamState]> = [];
-  let size = 8 + 8 + 4 + 4;
+  let size = 8 + 8 + 4;
   for (const [name, stream] of state.streams) {
     const count = countAt(stream, upTo);
     if (count === 0) continue;
@@ -31,8 +35,7 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     size += 2 + nameBytes.length + 8 + count * 8;
   }
   const ids = state.ids.entries().filter((entry) => entry.position <= upTo);
-  const idStreams = ids.map((entry) => Buffer.from(entry.stream, 'utf8'));
-  for (const bytes of idStreams) size += 16 + 2 + bytes.length + 24;
+  size += idEntriesBytes(ids) + retryKeysBytes(state.keys, upTo);
   const claims = state.claims.heldAt(upTo).map((claim) => ({
     set: Buffer.from(claim.set, 'utf8'),
     value: Buffer.from(claim.value, 'utf8'),
@@ -59,22 +62,7 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     out.set(positions, at);
     at += positions.length;
   }
-  out.writeUInt32LE(ids.length, at);
-  at += 4;
-  for (let i = 0; i < ids.length; i++) {
-    const entry = ids[i]!;
-    const streamBytes = idStreams[i]!;
-    writeUuid(entry.id, out, at);
-    at += 16;
-    out.writeUInt16LE(streamBytes.length, at);
-    at += 2;
-    streamBytes.copy(out, at);
-    at += streamBytes.length;
-    out.writeDoubleLE(entry.index, at);
-    out.writeDoubleLE(entry.position, at + 8);
-    out.writeDoubleLE(entry.timestamp, at + 16);
-    at += 24;
-  }
+  at = writeIdEntries(ids, out, at);
   out.writeUInt32LE(claims.length, at);
   at += 4;
   for (const claim of claims) {
@@ -86,15 +74,102 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     out.writeDoubleLE(claim.position, at);
     at += 8;
   }
+  writeRetryKeys(state.keys, upTo, out, at);
   return out;
+}
+
+function retryKeysBytes(keys: RetryKeys, upTo: number): number {
+  let size = 4;
+  keys.forEachUpTo(upTo, (_id, stream) => {
+    size += ID_ENTRY_FIXED_BYTES + Buffer.byteLength(stream, 'utf8');
+  });
+  return size;
+}
+
+/** The retry keys in the id entries' layout, straight from the ring. */
+function writeRetryKeys(keys: RetryKeys, upTo: number, out: Buffer, start: number): number {
+  let at = start + 4;
+  let count = 0;
+  keys.forEachUpTo(upTo, (id, stream, index, position, timestamp) => {
+    at = writeIdEntry(out, at, id, stream, index, position, timestamp);
+    count++;
+  });
+  out.writeUInt32LE(count, start);
+  return at;
+}
+
+function idEntriesBytes(entries: readonly IdEntry[]): number {
+  let size = 4;
+  for (const entry of entries) size += ID_ENTRY_FIXED_BYTES + Buffer.byteLength(entry.stream, 'utf8');
+  return size;
+}
+
+/** u32 count | per entry: uuid, u16 stream length, stream, f64 index, position, timestamp. */
+function writeIdEntries(entries: readonly IdEntry[], out: Buffer, start: number): number {
+  let at = start;
+  out.writeUInt32LE(entries.length, at);
+  at += 4;
+  for (const entry of entries)
+    at = writeIdEntry(out, at, entry.id, entry.stream, entry.index, entry.position, entry.timestamp);
+  return at;
+}
+
+function writeIdEntry(
+  out: Buffer,
+  start: number,
+  id: string,
+  stream: string,
+  index: number,
+  position: number,
+  timestamp: number,
+): number {
+  let at = start;
+  writeUuid(id, out, at);
+  at += 16;
+  const length = out.write(stream, at + 2, 'utf8');
+  out.writeUInt16LE(length, at);
+  at += 2 + length;
+  out.writeDoubleLE(index, at);
+  out.writeDoubleLE(position, at + 8);
+  out.writeDoubleLE(timestamp, at + 16);
+  return at + 24;
+}
+
+/** Reads what `writeIdEntries` wrote, handing each entry to `add`; returns the offset after them. */
+function readIdEntries(bytes: Buffer, start: number, add: (entry: IdEntry) => void): number {
+  let at = start;
+  const count = bytes.readUInt32LE(at);
+  at += 4;
+  for (let i = 0; i < count; i++) {
+    const id = readUuid(bytes, at);
+    at += 16;
+    const streamLength = bytes.readUInt16LE(at);
+    at += 2;
+    if (at + streamLength + 24 > bytes.length) throw new Error('checkpoint truncated in its ids');
+    const stream = bytes.toString('utf8', at, at + streamLength);
+    at += streamLength;
+    add({
+      id,
+      stream,
+      index: bytes.readDoubleLE(at),
+      position: bytes.readDoubleLE(at + 8),
+      timestamp: bytes.readDoubleLE(at + 16),
+    });
+    at += 24;
+  }
+  return at;
 }
 
 /** Throws a plain Error on malformed bytes: the caller falls back to an older checkpoint or a full replay. */
 export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineState {
   const version = bytes[0];
-  if (version !== CHECKPOINT_VERSION && version !== CHECKPOINT_VERSION_WITHOUT_CLAIMS) {
+  if (
+    version !== CHECKPOINT_VERSION &&
+    version !== CHECKPOINT_VERSION_WITHOUT_KEYS &&
+    version !== CHECKPOINT_VERSION_WITHOUT_CLAIMS
+  ) {
     throw new Error(
-      `checkpoint version ${version}, expected ${CHECKPOINT_VERSION_WITHOUT_CLAIMS} or ${CHECKPOINT_VERSION}`,
+      `checkpoint version ${version}, expected ${CHECKPOINT_VERSION_WITHOUT_CLAIMS} to ${CHECKPOINT_VERSION}`,
     );
   }
   let at = 8;
@@ -117,26 +192,9 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
     streams.set(name, { count, positions });
   }
   const ids = new IdWindow(limits);
-  const idCount = bytes.readUInt32LE(at);
-  at += 4;
-  for (let i = 0; i < idCount; i++) {
-    const id = readUuid(bytes, at);
-    at += 16;
-    const streamLength = bytes.readUInt16LE(at);
-    at += 2;
-    const stream = bytes.toString('utf8', at, at + streamLength);
-    at += streamLength;
-    ids.add({
-      id,
-      stream,
-      index: bytes.readDoubleLE(at),
-      position: bytes.readDoubleLE(at + 8),
-      timestamp: bytes.readDoubleLE(at + 16),
-    });
-    at += 24;
-  }
+  at = readIdEntries(bytes, at, (entry) => ids.add(entry));
   const claims = new ClaimTable();
-  if (version === CHECKPOINT_VERSION) {
+  if (version !== CHECKPOINT_VERSION_WITHOUT_CLAIMS) {
     const held: HeldClaim[] = [];
     const count = bytes.readUInt32LE(at);
     at += 4;
@@ -156,7 +214,11 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
     }
     claims.load(held);
   }
+  const keys = new RetryKeys();
+  if (version === CHECKPOINT_VERSION)
+    at = readIdEntries(bytes, at, (entry) =>
+      keys.add(entry.id, entry.stream, entry.index, entry.position, entry.timestamp),
+    );
   if (at !== bytes.length) throw new Error(`checkpoint has ${bytes.length - at} trailing bytes`);
-  // Retry keys are not checkpointed: those of replayed events land in the id window.
-  return { streams, nextPosition, ids, keys: new RetryKeys(), claims };
+  return { streams, nextPosition, ids, keys, claims };
 }

@@ -8,8 +8,10 @@ import type { IdEntry } from './id-window.js';
  * Unlike writer ids they are looked up only for requests the client marks as re-sent, so
  * remembering them must be nearly free on the write path: a ring of parallel arrays (no hash
  * table, no object per key), searched newest first on the rare re-send. Bounded by count and
- * by age in event time, like the id window; not part of checkpoints (a reopened log finds the
- * keys of the events it replays in its id window).
+ * by age in event time, like the id window. Checkpoints carry them (engine/checkpoint.ts): a
+ * reopen replays only the events after its checkpoint, and a re-send that arrives after a
+ * restart must still find the keys of the events before it. (The keys of replayed events land
+ * in the id window, where a re-send looks too.)
  */
 export interface RetryKeyLimits {
   maxCount: number;
@@ -66,6 +68,31 @@ export class RetryKeys {
       }
     }
     return undefined;
+  }
+
+  /** The keys of events at or before `upTo`, oldest first. */
+  entriesUpTo(upTo: number): IdEntry[] {
+    const entries: IdEntry[] = [];
+    this.forEachUpTo(upTo, (id, stream, index, position, timestamp) =>
+      entries.push({ id, stream, index, position, timestamp }),
+    );
+    return entries;
+  }
+
+  /**
+   * Visits the keys of events at or before `upTo`, oldest first, without an object per key (a
+   * checkpoint writes up to `maxCount` of them: 500k objects cost ~0.4 s).
+   */
+  forEachUpTo(
+    upTo: number,
+    visit: (id: string, stream: string, index: number, position: number, timestamp: number) => void,
+  ): void {
+    const capacity = this.ids.length;
+    for (let k = 0; k < this.count; k++) {
+      const slot = (this.head + k) % capacity;
+      if (this.positions[slot]! > upTo) break; // positions grow along the ring
+      visit(this.ids[slot]!, this.streams[slot]!, this.indexes[slot]!, this.positions[slot]!, this.timestamps[slot]!);
+    }
   }
 
   /** Forgets keys of events beyond `position` (the log was truncated). */

@@ -1,5 +1,12 @@
 import { join } from 'node:path';
-import { AbortedError, InvalidArgumentError, LogClosedError, NotLeaderError, describe } from '../types/errors.js';
+import {
+  AbortedError,
+  InvalidArgumentError,
+  LogClosedError,
+  NotLeaderError,
+  describe,
+  type StorageFailedError,
+} from '../types/errors.js';
 import type {
   AckMode,
   AppendManyResult,
@@ -89,6 +96,9 @@ export class EmbeddedEventLog implements OrdoNode {
   readonly dir: string;
   readonly openReport: OpenReport;
   private isClosed = false;
+  /** Set once the node stopped on a storage failure: every operation from then on fails with it. */
+  private stoppedBy: StorageFailedError | undefined;
+  private readonly stopListeners: Array<(error: StorageFailedError) => void> = [];
   private readonly options: ResolvedOptions;
   private readonly storage: SegmentedLog;
   private readonly unlock: () => Promise<void>;
@@ -140,6 +150,7 @@ export class EmbeddedEventLog implements OrdoNode {
       clock: options.env.clock,
       randomFill: options.env.randomFill,
       readEventAt: (position) => this.reads.eventAt(position),
+      writesRefused: () => this.stoppedBy ?? storage.diskFull,
     });
     this.source = this.subscriptionSource();
     this.damage = new DamageLog(options.env.clock, (damage) => this.repairAtNextOpen(damage));
@@ -151,6 +162,29 @@ export class EmbeddedEventLog implements OrdoNode {
           timers: options.env.timers,
         })
       : undefined;
+    storage.onFailure = (error) => this.replicator.halt(error);
+    this.replicator.onHalt = (error) => this.stop(error);
+  }
+
+  /** Calls `listener` if this node stops on a storage failure (see `stop`); never on close. */
+  onStopped(listener: (error: StorageFailedError) => void): void {
+    if (this.stoppedBy) listener(this.stoppedBy);
+    else this.stopListeners.push(listener);
+  }
+
+  /**
+   * The node's storage failed (a failed fdatasync: nothing written since the last good one can
+   * be trusted, and a retry would not tell). It stops: pending appends fail as of unknown
+   * outcome (the replicator's doing), and everything else, pending or later, with `error`.
+   * Only a restart, which recovers from what is really on disk, brings it back.
+   */
+  private stop(error: StorageFailedError): void {
+    if (this.stoppedBy) return;
+    this.stoppedBy = error;
+    this.publisher.fail(error);
+    // Closing with appends waiting for a full disk gives them up: that is no failure to report.
+    const listeners = this.stopListeners.splice(0);
+    if (!this.isClosed) for (const listener of listeners) listener(error);
   }
 
   /**
@@ -473,6 +507,7 @@ export class EmbeddedEventLog implements OrdoNode {
     await this.scrubber?.stop();
     try {
       this.writes.flush(); // accepted in this tick: still written
+      this.storage.abandonWaitingForSpace(); // what waits for a full disk cannot be finished
       await this.replicator.settled();
       await this.storage.drain();
       await this.publisher.checkpointNow();
@@ -504,6 +539,7 @@ export class EmbeddedEventLog implements OrdoNode {
 
   private ensureOpen(operation: string): void {
     if (this.isClosed) throw new LogClosedError(operation);
+    if (this.stoppedBy) throw this.stoppedBy;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { ClaimChanges } from '../types/claims.js';
-import type { Expected } from '../types/errors.js';
+import type { Expected, StorageFailedError } from '../types/errors.js';
 import type { DamagedBatch, LogMetrics, ScrubStatus } from '../types/log-metrics.js';
 import type {
   AckMode,
@@ -134,6 +134,11 @@ export interface OrdoNode extends EventLog {
   onFsync: ((seconds: number) => void) | undefined;
   /** Told once of each damaged batch of a sealed segment that a read or the scrub finds. */
   onDamage: ((damage: DamagedBatch) => void) | undefined;
+  /**
+   * Calls `listener` once if the node stops because its storage failed (an fdatasync or a
+   * write failed: see docs/operations.md); at once if it already has. Never called on close.
+   */
+  onStopped(listener: (error: StorageFailedError) => void): void;
   raftStatus(): RaftStatus;
   /** A Raft message or a snapshot chunk from a peer. */
   deliver(message: Message | SnapshotFrame): void;

@@ -61,7 +61,9 @@ export class Publisher {
   private pendingHead = 0;
   /** Raft index of the newest entry queued in `pending` (an entry is queued once). */
   private lastQueuedIndex: number;
-  private commitWaiters: Array<{ position: number; resolve: () => void }> = [];
+  private commitWaiters: Array<{ position: number; resolve: () => void; reject: (error: Error) => void }> = [];
+  /** Set once the node stopped (storage failed): no position commits any more, and no checkpoint is written. */
+  private failure: Error | undefined;
   private publishedSinceLagCheck = 0;
   private lastCheckpoint: number;
   private checkpointing: Promise<void> | undefined;
@@ -116,7 +118,8 @@ export class Publisher {
   /** Resolves once `position` is committed (at once if it is). */
   waitCommitted(position: number): Promise<void> {
     if (position <= this.mark) return Promise.resolve();
-    return new Promise((resolve) => this.commitWaiters.push({ position, resolve }));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.commitWaiters.push({ position, resolve, reject }));
   }
 
   /** How far the slowest live subscriber is behind the mark, in events. */
@@ -129,7 +132,19 @@ export class Publisher {
   /** Waits for a checkpoint in progress, then writes one of the mark if the last is older. */
   async checkpointNow(): Promise<void> {
     await this.checkpointing;
-    if (this.mark > this.lastCheckpoint) await this.checkpoint(this.mark);
+    if (this.mark > this.lastCheckpoint && !this.failure) await this.checkpoint(this.mark);
+  }
+
+  /**
+   * The node stopped: whoever waits for a position fails with `error` (resolving them would
+   * answer a re-sent append as if its original had committed), and the live tail ends.
+   */
+  fail(error: Error): void {
+    this.failure ??= error;
+    this.live.close();
+    const waiting = this.commitWaiters;
+    this.commitWaiters = [];
+    for (const waiter of waiting) waiter.reject(error);
   }
 
   /** Ends the live tail and releases every waiter (the log is closing). */
@@ -186,7 +201,7 @@ export class Publisher {
    */
   private checkpointIfDue(position: number): void {
     const interval = Math.max(this.options.checkpointEvery, Math.floor(position / CHECKPOINT_INTERVAL_FRACTION));
-    if (position - this.lastCheckpoint >= interval && !this.checkpointing) {
+    if (position - this.lastCheckpoint >= interval && !this.checkpointing && !this.failure) {
       this.checkpointing = this.checkpoint(position).finally(() => (this.checkpointing = undefined));
     }
   }

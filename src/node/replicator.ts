@@ -14,7 +14,7 @@ import {
 } from '../raft/index.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { invariantFailed } from '../engine/index.js';
-import { NotLeaderError, StorageFailedError } from '../types/errors.js';
+import { NotLeaderError, StorageFailedError, UnknownOutcomeError } from '../types/errors.js';
 import type { RaftWindow } from './raft-window.js';
 import { saveRaftState, type RaftState } from './raft-state-file.js';
 import { batchOfEntry } from './batch-entry.js';
@@ -46,6 +46,8 @@ interface RoundWrites {
  * nothing about its disk, and it counts itself toward commit only once its write is durable.
  */
 export class Replicator {
+  /** Called once when this node stops on a failure of its storage (see `halt`). */
+  onHalt: ((error: StorageFailedError) => void) | undefined;
   private readonly raw: RawNode;
   private transport: PeerTransport | undefined;
   private running: Promise<void> | undefined;
@@ -387,7 +389,12 @@ export class Replicator {
     for (const entry of entries) {
       const { bytes, first: firstPosition, last } = batchOfEntry(entry, next);
       this.hooks.appended(entry, bytes, firstPosition, last);
-      round.writes.push(this.storage.append(bytes, firstPosition, last, entry.term, entry.index));
+      const write = this.storage.append(bytes, firstPosition, last, entry.term, entry.index);
+      // Awaited only once the rounds before it are done (one may wait on the raft-state file),
+      // but a failed fdatasync rejects every queued write at once: until then nobody listens,
+      // and an unheard rejection would take the process down. `finishAsynchronously` still sees it.
+      write.catch(() => undefined);
+      round.writes.push(write);
       next = last + 1;
       round.positionsAfter.push(next);
     }
@@ -422,7 +429,9 @@ export class Replicator {
     if (hard.term !== previous.term || hard.vote !== previous.vote || hard.recovering !== previous.recovering) {
       const firstNew = ready.entries.length > 0 ? ready.entries[0]!.index - 1 : Number.POSITIVE_INFINITY;
       const durable = Math.min(this.storage.durableEntryIndex, firstNew);
-      round.writes.push(this.persistState({ ...hard, commit: Math.min(hard.commit, durable) }));
+      const write = this.persistState({ ...hard, commit: Math.min(hard.commit, durable) });
+      write.catch(() => undefined); // heard by the round, later (see `writeEntries`)
+      round.writes.push(write);
     }
     this.window.hardState = hard;
   }
@@ -544,13 +553,34 @@ export class Replicator {
     else this.timer.unref();
   }
 
+  /**
+   * Stops this node for good: its storage failed (a failed fdatasync leaves nothing written
+   * since the last good one trustworthy). No more ticks, messages or Readies, so in a cluster
+   * it falls silent and the others go on without it. Its pending proposals are of unknown
+   * outcome: their entries may be on its disk, or on a quorum of others, or nowhere.
+   */
+  halt(error: unknown): void {
+    this.fail(error);
+  }
+
   private fail(error: unknown): void {
+    if (this.failure) return;
     const failure =
       error instanceof StorageFailedError
         ? error
         : new StorageFailedError(`replication failed: ${(error as Error).message}`, error);
     this.failure = failure;
-    this.proposals.rejectAll(failure);
+    if (this.timer) this.options.timers.clearInterval(this.timer);
+    this.proposals.rejectAll(
+      new UnknownOutcomeError(
+        `this node stopped before the append was known to be durable: ${failure.message}. The append` +
+          ' may or may not be in the log: re-send it with the same event ids (to this node once' +
+          ' restarted, or to the new leader); the log recognises a re-send and answers it with the' +
+          " original's result",
+        failure,
+      ),
+    );
+    this.onHalt?.(failure);
   }
 
   /**

@@ -93,7 +93,11 @@ async function writeStaged(
     const first = lastPosition + 1;
     lastPosition += header.count;
     target.hooks.appended(entryOfBatch({ ...header, kind: header.kind ?? 0, bytes }), bytes, first, lastPosition);
-    writes.push(target.storage.append(bytes, first, lastPosition, header.term, header.entryIndex));
+    const write = target.storage.append(bytes, first, lastPosition, header.term, header.entryIndex);
+    // Awaited only at the next commit, after more staged batches are read: a failed fdatasync
+    // meanwhile must not reject it unheard (that would take the process down).
+    write.catch(() => undefined);
+    writes.push(write);
     last = { index: header.entryIndex, term: header.term };
     if (target.isAwaiting(header.entryIndex)) terms.set(header.entryIndex, header.term);
     pendingBytes += bytes.length;

@@ -90,7 +90,8 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
 
 /**
  * The newest index checkpoint must agree with the full replay: each stream's positions a prefix
- * of the replayed ones, and, when it is at the log's end, the same claims held.
+ * of the replayed ones, its retry keys events of the log, and, when it is at the log's end, the
+ * same claims held.
  */
 async function verifyCheckpoint(root: string, state: EngineState, fs: FileSystem): Promise<string[]> {
   const problems: string[] = [];
@@ -113,6 +114,28 @@ async function verifyCheckpoint(root: string, state: EngineState, fs: FileSystem
     const stored = checkpoint.claims.heldAt(at).map(key);
     if (stored.length !== replayed.size || stored.some((claim) => !replayed.has(claim)))
       problems.push(`checkpoint at ${at} holds ${stored.length} claims, the log ${replayed.size}, or different ones`);
+  }
+  problems.push(...retryKeyProblems(checkpoint, state));
+  return problems;
+}
+
+/**
+ * Each retry key in the checkpoint must name an event of the log: its stream's event at its
+ * index is at its position, and where the replay still remembers the id (a full replay puts
+ * every event's id in the id window), at that position too.
+ */
+function retryKeyProblems(checkpoint: EngineState, state: EngineState): string[] {
+  const problems: string[] = [];
+  const at = checkpoint.nextPosition - 1;
+  for (const key of checkpoint.keys.entriesUpTo(at)) {
+    const stream = state.streams.get(key.stream);
+    const placed = stream !== undefined && key.index < stream.count && stream.positions[key.index] === key.position;
+    const replayed = state.ids.get(key.id);
+    if (!placed || (replayed !== undefined && replayed.position !== key.position))
+      problems.push(
+        `checkpoint at ${at} holds retry key ${key.id} for ${JSON.stringify(key.stream)}@${key.index}` +
+          ` at position ${key.position}, which the log does not hold there`,
+      );
   }
   return problems;
 }

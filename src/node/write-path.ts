@@ -53,6 +53,11 @@ export interface WritePathOptions {
   randomFill: (target: Uint8Array) => void;
   /** The committed event at `position` (to compare ids when a retry's ids left the id window). */
   readEventAt: (position: number) => Promise<Event | undefined>;
+  /**
+   * Why no append may be proposed now, if one may not: the disk is full (DISK_FULL, decided
+   * before anything is proposed, so the failure is definite) or the node stopped.
+   */
+  writesRefused?: () => Error | undefined;
 }
 
 /**
@@ -140,8 +145,13 @@ export class WritePath {
     if (this.staged.length > 0) this.flushStaged();
   }
 
-  /** Only the leader decides appends: against its own log, the prefix its entries commit after. */
+  /**
+   * Only the leader decides appends: against its own log, the prefix its entries commit after;
+   * and only while its disk has room (an append refused here was never proposed).
+   */
   private requireLeader(): void {
+    const refused = this.options.writesRefused?.();
+    if (refused) throw refused;
     if (!this.replicator.isLeader) throw new NotLeaderError('append', this.replicator.leader);
     const engineIndex = this.follower.lastIndex;
     if (engineIndex < this.replicator.nextIndex - 1) this.follower.catchUp(this.replicator.entriesAfter(engineIndex));

@@ -119,6 +119,11 @@ export function statusOf(error: OrdoError): number {
       return 503;
     case 'TIMEOUT':
       return 504;
+    case 'DISK_FULL':
+      return 507; // Insufficient Storage
+    case 'UNKNOWN_OUTCOME':
+    case 'STORAGE_FAILED':
+      return 503; // the node stopped: another node, or this one restarted, answers
     default:
       return 500;
   }

@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import type { WebSocketServer } from 'ws';
 import { open, type OpenReport, type OrdoNode, type OpenOptions } from '../node/index.js';
 import type { AnyModelDefinition, ConsumerOptions } from '../patterns/index.js';
-import { InvalidArgumentError } from '../types/errors.js';
+import { InvalidArgumentError, type StorageFailedError } from '../types/errors.js';
 import { openAccess, type Authenticator } from './auth.js';
 import { setUpCluster, type ClusterSetup, type ServerClusterOptions } from './cluster-setup.js';
 import { loadConsoleAssets } from './console-assets.js';
@@ -51,6 +51,11 @@ export interface ServerOptions {
   consumers?: readonly ConsumerOptions[];
   /** Run as one node of a Raft cluster (see ServerClusterOptions). */
   cluster?: ServerClusterOptions;
+  /**
+   * Called once the node stopped because its storage failed (a failed fdatasync or write),
+   * after the server shut down: `ordo serve` exits non-zero.
+   */
+  onStopped?: (error: StorageFailedError) => void;
 }
 
 export interface OrdoServer {
@@ -111,6 +116,11 @@ export async function startServer(options: ServerOptions): Promise<OrdoServer> {
   logger.info({ dir: log.dir, urls, auth: auth.required, tls: secure }, 'ordo server listening');
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= shutdown({ logger, tcp, http, wss, api, connections, hosted, log }));
+  log.onStopped((error) => {
+    logger.fatal({ err: error, dir: log.dir }, `the node stopped: ${error.message}`);
+    const stopped = () => options.onStopped?.(error);
+    close().then(stopped, stopped);
+  });
   return { log, metrics, hosted, urls, close };
 }
 

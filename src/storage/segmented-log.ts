@@ -1,4 +1,4 @@
-import { StorageFailedError, type CorruptLogError } from '../types/errors.js';
+import { DiskFullError, StorageFailedError, type CorruptLogError } from '../types/errors.js';
 import { cutAfterEntry, cutAfterPosition, type CutPoint } from './cut-points.js';
 import { makeDirectoryDurable, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
 import { nodeFileSystem, type FileHandle, type FileSystem } from './file-system.js';
@@ -55,6 +55,8 @@ export type WrapWriter = { wrap(file: string, handle: FileHandle): FileHandle }[
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_OPEN_FILES = 32;
 const MS_PER_SECOND = 1000;
+/** While the disk is full, the batches waiting for space are written again this often. */
+const DISK_FULL_RETRY_MS = 1000;
 
 interface PendingBatch {
   bytes: Buffer;
@@ -79,6 +81,13 @@ export class SegmentedLog {
   onDurable: ((position: number, entryIndex: number) => void) | undefined;
   /** Observability: called after each group-commit fdatasync with how long it took, in seconds. */
   onSync: ((seconds: number) => void) | undefined;
+  /**
+   * Called once when a write or fdatasync fails for good (not for a full disk): the log takes
+   * no more writes, and its owner must stop (see `fail`).
+   */
+  onFailure: ((error: StorageFailedError) => void) | undefined;
+  /** Called when the disk fills (with the error) and when writing resumes (with undefined). */
+  onDiskFull: ((error: DiskFullError | undefined) => void) | undefined;
   /** Running totals for /metrics. */
   readonly stats = { bytesWritten: 0, syncs: 0 };
   /** Told of every damaged batch a read runs into (the read then fails with the same error). */
@@ -98,7 +107,15 @@ export class SegmentedLog {
   /** Written, waiting for the fdatasync that makes them durable (policy `always`). */
   private unsynced: PendingBatch[] = [];
   private syncing: Promise<void> | undefined;
-  private failure: Error | undefined;
+  private failure: StorageFailedError | undefined;
+  /**
+   * Set while a write found the disk full: the batches it did not write are back at the head of
+   * `queue` and the write stage is idle until the retry timer tries them again. Invariant: the
+   * active segment holds no byte of them (the partial write was cut and the cut synced).
+   */
+  private diskFullError: DiskFullError | undefined;
+  private waitingForSpace = false;
+  private diskFullTimer: unknown;
   private closed = false;
   private intervalTimer: unknown;
   private readonly reader: SegmentReader;
@@ -184,6 +201,16 @@ export class SegmentedLog {
     return this.segments[0]!.baseIndex;
   }
 
+  /** Set while the disk is full: appends wait for space (see `diskFullError`). */
+  get diskFull(): DiskFullError | undefined {
+    return this.diskFullError;
+  }
+
+  /** Set once a write or fdatasync failed for good: the log takes no more writes. */
+  get failed(): StorageFailedError | undefined {
+    return this.failure;
+  }
+
   /** Position up to which appends are acknowledged under the fsync policy. */
   get durablePosition(): number {
     return this.durable;
@@ -218,7 +245,9 @@ export class SegmentedLog {
     this.lastAppendedIndex = entryIndex;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ bytes, first, last, term, entryIndex, resolve, reject });
-      if (!this.writing) this.writing = this.writeLoop();
+      // While waiting for space the retry timer starts the write stage (a loop started here
+      // would end before `writing` is set, and leave it set for good).
+      if (!this.writing && !this.waitingForSpace) this.writing = this.writeLoop();
     });
   }
 
@@ -240,14 +269,21 @@ export class SegmentedLog {
    */
   private async writeLoop(): Promise<void> {
     try {
-      while (this.queue.length > 0 && !this.failure) {
-        const round = this.queue;
+      while (this.queue.length > 0 && !this.failure && !this.waitingForSpace) {
+        let round = this.queue;
         this.queue = [];
         try {
           await this.writeRound(round);
+          if (this.diskFullError) this.spaceReturned();
         } catch (error) {
-          this.fail(error, round);
-          return;
+          if (!(error instanceof PartlyWritten)) {
+            this.fail(error, round);
+            return;
+          }
+          this.queue = [...round.slice(error.written), ...this.queue];
+          round = round.slice(0, error.written);
+          this.waitForSpace(error.diskFull);
+          if (round.length === 0) return;
         }
         this.lastWritten = round[round.length - 1]!.last;
         if (this.options.fsync.kind === 'always') {
@@ -292,21 +328,30 @@ export class SegmentedLog {
     for (const batch of batches) batch.resolve();
   }
 
+  /**
+   * Writes `round`; a full disk throws `PartlyWritten` with how many of its batches were
+   * written (those before a segment roll, synced by it) after cutting the rest back out.
+   */
   private async writeRound(round: PendingBatch[]): Promise<void> {
     let buffers: Buffer[] = [];
     let bytes = 0;
     let active = this.active();
-    for (const batch of round) {
+    let chunkStart = 0;
+    let before = this.tailOf(active);
+    for (let i = 0; i < round.length; i++) {
+      const batch = round[i]!;
       // Roll a full, non-empty segment before this batch: a batch never spans two segments.
       // Only before a batch with events, so every segment starts at a new position (and name).
       const hasEvents = batch.last >= batch.first;
       const sizeSoFar = active.size + bytes;
       const full = sizeSoFar >= this.options.segmentBytes && sizeSoFar > SEGMENT_HEADER_BYTES;
       if (hasEvents && full && active.lastPosition >= active.base) {
-        await this.writeBuffers(active, buffers, bytes);
+        await this.writeChunk(active, buffers, bytes, before, chunkStart);
         buffers = [];
         bytes = 0;
         active = await this.roll(active);
+        chunkStart = i;
+        before = this.tailOf(active);
       }
       if (this.bytesSinceIndexEntry >= this.options.indexIntervalBytes || active.index.size === 0) {
         active.index.add(batch.first, active.size + bytes);
@@ -326,13 +371,57 @@ export class SegmentedLog {
       active.lastPosition = batch.last;
       active.lastIndex = batch.entryIndex;
     }
-    await this.writeBuffers(active, buffers, bytes);
+    await this.writeChunk(active, buffers, bytes, before, chunkStart);
+  }
+
+  /** What `writeRound` changes in the active segment before its bytes are written. */
+  private tailOf(active: Segment): SegmentTail {
+    return {
+      lastPosition: active.lastPosition,
+      lastIndex: active.lastIndex,
+      bytesSinceIndexEntry: this.bytesSinceIndexEntry,
+    };
+  }
+
+  /**
+   * Writes one segment's part of a round (batches `chunkStart..` of it). On a full disk, cuts
+   * what the write may have left (a partial batch, or whole ones nobody will be told about)
+   * and syncs the cut, so no crash can bring those batches back: they are not written, and the
+   * retry writes them at the same offset. A failure of the cut itself stops the log.
+   */
+  private async writeChunk(
+    active: Segment,
+    buffers: Buffer[],
+    bytes: number,
+    before: SegmentTail,
+    chunkStart: number,
+  ): Promise<void> {
+    try {
+      await this.writeBuffers(active, buffers, bytes);
+    } catch (error) {
+      if (!(error instanceof DiskFullError)) throw error;
+      await this.writer.truncate(active.size);
+      await this.writer.datasync();
+      active.lastPosition = before.lastPosition;
+      active.lastIndex = before.lastIndex;
+      active.index.dropFromOffset(active.size);
+      this.bytesSinceIndexEntry = before.bytesSinceIndexEntry;
+      throw new PartlyWritten(chunkStart, error);
+    }
   }
 
   private async writeBuffers(active: Segment, buffers: Buffer[], bytes: number): Promise<void> {
     if (buffers.length === 0) return;
-    const { bytesWritten } = await this.writer.writev(buffers, active.size);
-    if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes to ${active.file}`);
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await this.writer.writev(buffers, active.size));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC')
+        throw diskFull(active.file, describeIoError(error), error);
+      throw error;
+    }
+    // A short write to a regular file means the space (or the quota) ran out.
+    if (bytesWritten !== bytes) throw diskFull(active.file, `short write: ${bytesWritten} of ${bytes} bytes`);
     active.size += bytes;
     this.stats.bytesWritten += bytes;
     const policy = this.options.fsync;
@@ -372,19 +461,72 @@ export class SegmentedLog {
     }
   }
 
+  /** The disk is full: the write stage rests, and a timer tries the waiting batches again. */
+  private waitForSpace(error: DiskFullError): void {
+    this.waitingForSpace = true;
+    if (this.diskFullError) return;
+    this.diskFullError = error;
+    this.diskFullTimer = this.timers.setInterval(() => this.retryAfterDiskFull(), DISK_FULL_RETRY_MS);
+    // Appends wait on it (as on a socket): it keeps the process alive until they are written.
+    (this.diskFullTimer as { ref?: () => void }).ref?.();
+    this.onDiskFull?.(error);
+  }
+
+  private retryAfterDiskFull(): void {
+    if (!this.waitingForSpace || this.writing || this.closed || this.failure) return;
+    this.waitingForSpace = false;
+    this.writing = this.writeLoop();
+  }
+
+  private spaceReturned(): void {
+    this.diskFullError = undefined;
+    this.timers.clearInterval(this.diskFullTimer);
+    this.diskFullTimer = undefined;
+    this.onDiskFull?.(undefined);
+  }
+
+  /**
+   * A write or fdatasync failed: nothing written since the last good fdatasync can be trusted
+   * (the kernel may have dropped those pages and cleared the error, so a second fdatasync
+   * would succeed without writing them). Every waiting batch is rejected and the log takes no
+   * more writes; a restart recovers from what is really on disk.
+   */
   private fail(error: unknown, round: PendingBatch[]): void {
     const failure =
       error instanceof StorageFailedError
         ? error
         : new StorageFailedError(
-            `log write failed; the log accepts no more writes: ${(error as Error).message}`,
+            `writing ${this.active().file} failed (${describeIoError(error)}); nothing written since the` +
+              ' last successful fdatasync can be trusted, so the log takes no more writes: restart the node' +
+              ' to recover from what is on disk',
             error,
           );
     this.failure = failure;
+    this.stopDiskFullRetries();
     const waiting = [...round, ...this.unsynced, ...this.queue];
     this.queue = [];
     this.unsynced = [];
     for (const batch of waiting) batch.reject(failure);
+    this.onFailure?.(failure);
+  }
+
+  private stopDiskFullRetries(): void {
+    if (this.diskFullTimer !== undefined) this.timers.clearInterval(this.diskFullTimer);
+    this.diskFullTimer = undefined;
+    this.waitingForSpace = false;
+  }
+
+  /**
+   * Gives up the batches waiting for space (the node is closing): they were never written, and
+   * are rejected with the disk-full error.
+   */
+  abandonWaitingForSpace(): void {
+    if (!this.waitingForSpace) return;
+    const error = this.diskFullError!;
+    this.stopDiskFullRetries();
+    const waiting = this.queue;
+    this.queue = [];
+    for (const batch of waiting) batch.reject(error);
   }
 
   /**
@@ -503,6 +645,7 @@ export class SegmentedLog {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.abandonWaitingForSpace();
     await this.drain();
     this.closed = true;
     if (this.intervalTimer !== undefined) this.timers.clearInterval(this.intervalTimer);
@@ -514,6 +657,38 @@ export class SegmentedLog {
   private active(): Segment {
     return this.segments[this.segments.length - 1]!;
   }
+}
+
+/** The active segment's fields a round changes before writing, restored when the disk is full. */
+interface SegmentTail {
+  lastPosition: number;
+  lastIndex: number;
+  bytesSinceIndexEntry: number;
+}
+
+/** A round the disk had no room for: its first `written` batches are on disk, the rest were cut. */
+class PartlyWritten extends Error {
+  constructor(
+    readonly written: number,
+    readonly diskFull: DiskFullError,
+  ) {
+    super(diskFull.message);
+  }
+}
+
+function diskFull(file: string, reason: string, cause?: unknown): DiskFullError {
+  return new DiskFullError(
+    `the disk holding ${file} is full (${reason}): the append was not written; reads go on, and` +
+      ' writing resumes by itself once space is freed',
+    cause,
+  );
+}
+
+/** An I/O error as an operator reads it: its code and syscall first (EIO, ENOSPC…), then node's message. */
+export function describeIoError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  const where = e.syscall ? ` in ${e.syscall}` : '';
+  return e.code ? `${e.code}${where}: ${e.message}` : String(e?.message ?? error);
 }
 
 /** The handle writes of segment `file` go through. */

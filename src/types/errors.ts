@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'LOG_CLOSED'
   | 'CORRUPT_LOG'
   | 'STORAGE_FAILED'
+  | 'UNKNOWN_OUTCOME'
+  | 'DISK_FULL'
   | 'LOG_LOCKED'
   | 'NOT_LEADER'
   // Remote only: the client, the server and the connection between them.
@@ -38,6 +40,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'LOG_CLOSED',
   'CORRUPT_LOG',
   'STORAGE_FAILED',
+  'UNKNOWN_OUTCOME',
+  'DISK_FULL',
   'LOG_LOCKED',
   'NOT_LEADER',
   'UNAUTHENTICATED',
@@ -190,10 +194,37 @@ export class CorruptLogError extends OrdoError {
   }
 }
 
-/** A write or fsync failed: the log stops accepting writes (a failed fsync cannot be retried). */
+/**
+ * A write or fsync failed: the node stopped, and every operation after it fails with this
+ * error (a failed fdatasync cannot be retried: see docs/operations.md, "When the disk fails").
+ */
 export class StorageFailedError extends OrdoError {
   constructor(message: string, cause?: unknown) {
     super('STORAGE_FAILED', message, { cause });
+  }
+}
+
+/**
+ * An append was accepted but the node stopped (its fdatasync failed) before it could tell
+ * whether the append is durable: it may or may not be in the log. Treat it like a lost
+ * acknowledgement: re-send the same request with the same event ids (to the restarted node or
+ * the new leader), which is safe because the log recognises a re-send and answers it with the
+ * original's result.
+ */
+export class UnknownOutcomeError extends OrdoError {
+  constructor(message: string, cause?: unknown) {
+    super('UNKNOWN_OUTCOME', message, { cause });
+  }
+}
+
+/**
+ * The disk holding the log is full (ENOSPC): this append was not written and never will be
+ * (a definite failure: re-sending it later writes it once). Reads and subscriptions go on, and
+ * writing resumes by itself once space is freed.
+ */
+export class DiskFullError extends OrdoError {
+  constructor(message: string, cause?: unknown) {
+    super('DISK_FULL', message, { cause });
   }
 }
 
@@ -323,6 +354,8 @@ export function errorFromWire(code: string, message: string, details: Record<str
 const MESSAGE_ERRORS = new Map<string, new (message: string) => OrdoError>([
   ['INVALID_ARGUMENT', InvalidArgumentError],
   ['STORAGE_FAILED', StorageFailedError],
+  ['UNKNOWN_OUTCOME', UnknownOutcomeError],
+  ['DISK_FULL', DiskFullError],
   ['UNAUTHENTICATED', UnauthenticatedError],
   ['PROTOCOL_ERROR', ProtocolError],
   ['UNAVAILABLE', UnavailableError],

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RetryKeys } from '../../src/engine/retry-keys.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/engine/checkpoint.js';
+import { applyEvent, newEngineState } from '../../src/engine/state.js';
 
 const key = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
@@ -39,5 +41,30 @@ describe('engine: retry keys', () => {
     assert.ok(keys.find(key(6)));
     keys.add(key(7), 's', 7, 7, 2);
     assert.equal(keys.find(key(7))?.position, 7);
+  });
+
+  it('a checkpoint carries the keys of the events it covers, and a version 2 checkpoint loads with none', () => {
+    const limits = { maxCount: 1000, maxAgeMs: 60_000 };
+    const state = newEngineState(limits);
+    for (let i = 0; i < 4; i++)
+      applyEvent(state, {
+        stream: 's',
+        index: i,
+        position: i,
+        id: key(i),
+        idGenerated: false,
+        retryKey: i % 2 === 0,
+        timestamp: 5,
+      });
+    const loaded = decodeCheckpoint(encodeCheckpoint(state, 2), limits);
+    assert.deepEqual(loaded.keys.entriesUpTo(10), [
+      { id: key(0), stream: 's', index: 0, position: 0, timestamp: 5 },
+      { id: key(2), stream: 's', index: 2, position: 2, timestamp: 5 },
+    ]);
+    assert.equal(loaded.ids.get(key(1))?.position, 1, 'writer ids stay in the id window');
+    const withoutKeys = encodeCheckpoint(newEngineState(limits));
+    const version2 = Buffer.from(withoutKeys.subarray(0, withoutKeys.length - 4)); // no u32 key count
+    version2[0] = 2;
+    assert.equal(decodeCheckpoint(version2, limits).keys.size, 0);
   });
 });
