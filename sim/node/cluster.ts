@@ -115,6 +115,8 @@ class NodeSim implements WorkloadHost {
    * until then, so a node counts as damaged for the rest of the run.
    */
   private readonly flipped = new Set<Slot>();
+  /** Of those, the nodes whose raft-state flipped (retired at their next open). */
+  private readonly raftStateFlipped = new Set<Slot>();
 
   constructor(private readonly options: NodeSimOptions) {
     this.random = seededRandom(options.seed);
@@ -355,12 +357,16 @@ class NodeSim implements WorkloadHost {
   private crash(slot: Slot): void {
     this.kill(slot);
     const minority = Math.floor((this.slots.length - 1) / 2);
-    slot.disk.lastFlip = undefined;
-    slot.disk.crash(this.flipped.has(slot) || this.flipped.size < minority);
-    if (slot.disk.lastFlip === undefined) return;
+    // A flipped raft-state takes its node out for good: beside it, no other node's disk flips
+    // (with another node recovering and one stopped by a disk error, five nodes lost quorum).
+    const others = [...this.flipped].filter((s) => s !== slot);
+    const mayFlip = others.length < minority && !others.some((s) => this.raftStateFlipped.has(s));
+    const flip = slot.disk.crash(mayFlip, others.length > 0);
+    if (flip === undefined) return;
     this.flipped.add(slot);
-    this.count(`bitflip:${flipRegion(slot.disk.lastFlip)}`);
-    this.trace(`bitflip ${slot.id} ${slot.disk.lastFlip}`);
+    if (flip.startsWith(`${RAFT_STATE_FILE}@`)) this.raftStateFlipped.add(slot);
+    this.count(`bitflip:${flipRegion(flip)}`);
+    this.trace(`bitflip ${slot.id} ${flip}`);
   }
 
   // ---- the nemesis ----

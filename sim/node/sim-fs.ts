@@ -201,8 +201,12 @@ export class SimDisk {
     return new MountedDisk(this, this.generation);
   }
 
-  /** A power loss (see the class comment); `mayFlip`: the nemesis lets a bit of this disk flip now. */
-  crash(mayFlip = true): void {
+  /**
+   * A power loss (see the class comment); `mayFlip`: the nemesis lets a bit of this disk flip
+   * now (`spareRaftState`: not in the raft-state). Returns where a bit flipped, if one did.
+   */
+  crash(mayFlip = true, spareRaftState = false): string | undefined {
+    this.lastFlip = undefined;
     this.generation++;
     const next = new Map<string, Entry>();
     const done = new Set<Inode>();
@@ -218,12 +222,13 @@ export class SimDisk {
     this.fullUntil = -1;
     this.queueEnd = 0;
     if (this.on('bitflip') && mayFlip && this.random.float() < this.rates.bitflip) {
-      const flip = this.flipDurableBit();
+      const flip = this.flipDurableBit(spareRaftState);
       if (flip) {
         this.counts.bitflip++;
         this.lastFlip = flip;
       }
     }
+    return this.lastFlip;
   }
 
   /** The last bit flipped (file and region), for the trace. */
@@ -259,10 +264,13 @@ export class SimDisk {
   }
 
   /** Flips one bit of one durable file with data; says where, or undefined when there is none. */
-  private flipDurableBit(): string | undefined {
+  private flipDurableBit(spareRaftState: boolean): string | undefined {
     const files = [...this.durable.entries()].filter(
       (e): e is [string, { kind: 'file'; inode: Inode }] =>
-        e[1].kind === 'file' && e[1].inode.data.length > 0 && !NOT_FLIPPED.has(posix.basename(e[0])),
+        e[1].kind === 'file' &&
+        e[1].inode.data.length > 0 &&
+        !NOT_FLIPPED.has(posix.basename(e[0])) &&
+        !(spareRaftState && posix.basename(e[0]) === 'raft-state'),
     );
     const chosen = files[files.length === 0 ? 0 : this.random.int(files.length)];
     if (!chosen) return undefined;
