@@ -1,5 +1,7 @@
 import { checkHistory, type AppendOperation, type ObservedEvent, type ReadOperation } from '../../check/index.js';
 import { open, type OrdoNode } from '../../src/node/index.js';
+import { SEGMENT_HEADER_BYTES } from '../../src/storage/segment-file.js';
+import { CorruptLogError } from '../../src/types/errors.js';
 import { seededRandom } from '../../src/raft/index.js';
 import { DEFAULT_FAULTS, DEFAULT_RATES, type FaultKind, type SimRates } from './faults.js';
 import { DISK_FAULT_KINDS, SimDisk, type DiskFaultKind } from './sim-fs.js';
@@ -9,6 +11,7 @@ import { clientLoop, collect, Subscriber, type WorkloadHost } from './workload.j
 
 /** Where each node keeps its log on its own simulated disk. */
 const DATA_DIR = '/data';
+const RAFT_STATE_FILE = `${DATA_DIR}/raft-state`;
 /** Virtual ms per Raft tick (elections time out after 10–20 ticks). */
 const TICK_MS = 10;
 /** Small segments and a small Raft window: segment rolls and snapshot installs happen in short runs. */
@@ -75,6 +78,11 @@ interface Slot {
   log: OrdoNode | undefined;
   /** Subscriptions served by the process running now: closed when it dies. */
   subscriptions: Set<() => void>;
+  /**
+   * Open reported damage the node cannot repair alone (its raft-state): the operator keeps it
+   * down for the rest of the run, to be replaced; the others must converge without it.
+   */
+  retired: boolean;
 }
 
 /** Runs one seed: opens the nodes, runs clients and the nemesis, heals, then checks everything. */
@@ -100,6 +108,15 @@ class NodeSim implements WorkloadHost {
   private readonly violations: string[] = [];
   readonly counts: NodeSimCounts = {};
   private readonly idRandom;
+  /**
+   * Nodes a bit of whose disk flipped this run. At most a minority ever do: a flip that hits
+   * every copy of an entry a quorum acknowledged is a loss no replication survives, and a flip
+   * found only when a read reaches it (a sealed segment open does not scan) stays on the disk
+   * until then, so a node counts as damaged for the rest of the run.
+   */
+  private readonly flipped = new Set<Slot>();
+  /** Of those, the nodes whose raft-state flipped (retired at their next open). */
+  private readonly raftStateFlipped = new Set<Slot>();
 
   constructor(private readonly options: NodeSimOptions) {
     this.random = seededRandom(options.seed);
@@ -119,6 +136,7 @@ class NodeSim implements WorkloadHost {
         owner: 0,
         log: undefined,
         subscriptions: new Set(),
+        retired: false,
         disk: undefined as unknown as SimDisk,
       };
       slot.disk = new SimDisk(this.time, this.random, this.diskFaults, this.rates.disk, () => slot.owner);
@@ -270,6 +288,7 @@ class NodeSim implements WorkloadHost {
         slot.log = log;
         log.onFsync = undefined;
         log.onStopped((error) => this.stopped(slot, owner, error));
+        this.count('damageCuts', log.openReport.damageCuts.length);
         this.network.attach(slot.id, (packet) => this.deliver(slot, log, packet));
         this.trace(
           `${slot.id} open (${log.openReport.replayedEvents} replayed, ${log.openReport.truncatedBytes} B cut)`,
@@ -284,6 +303,10 @@ class NodeSim implements WorkloadHost {
         if (injectedDiskError(error)) {
           this.count('openFailed');
           this.time.after(OPEN_RETRY_MS, () => this.restart(slot));
+        } else if (this.reportedUnrepairable(slot, error)) {
+          this.count('retired');
+          slot.retired = true;
+          this.trace(`${slot.id} retired: the operator replaces it`);
         } else this.violations.push(`${slot.id} failed to reopen at ${this.time.now} ms: ${error.message}`);
       },
     );
@@ -296,6 +319,15 @@ class NodeSim implements WorkloadHost {
     this.trace(`${slot.id} stopped (${error.message.slice(0, 60)}…)`);
     this.kill(slot);
     this.time.after(STOPPED_RESTART_MS, () => this.restart(slot));
+  }
+
+  /**
+   * A flipped raft-state fails the open with a CorruptLogError naming it: its term and vote
+   * cannot be rebuilt by the node alone (forgetting a vote could grant a second one in a term).
+   * That is the right answer, on a node whose disk did flip; any other damage must be repaired.
+   */
+  private reportedUnrepairable(slot: Slot, error: unknown): boolean {
+    return this.flipped.has(slot) && error instanceof CorruptLogError && error.file === RAFT_STATE_FILE;
   }
 
   private deliver(slot: Slot, log: OrdoNode, packet: Parameters<OrdoNode['deliver']>[0]): void {
@@ -324,7 +356,17 @@ class NodeSim implements WorkloadHost {
 
   private crash(slot: Slot): void {
     this.kill(slot);
-    slot.disk.crash();
+    const minority = Math.floor((this.slots.length - 1) / 2);
+    // A flipped raft-state takes its node out for good: beside it, no other node's disk flips
+    // (with another node recovering and one stopped by a disk error, five nodes lost quorum).
+    const others = [...this.flipped].filter((s) => s !== slot);
+    const mayFlip = others.length < minority && !others.some((s) => this.raftStateFlipped.has(s));
+    const flip = slot.disk.crash(mayFlip, others.length > 0);
+    if (flip === undefined) return;
+    this.flipped.add(slot);
+    if (flip.startsWith(`${RAFT_STATE_FILE}@`)) this.raftStateFlipped.add(slot);
+    this.count(`bitflip:${flipRegion(flip)}`);
+    this.trace(`bitflip ${slot.id} ${flip}`);
   }
 
   // ---- the nemesis ----
@@ -373,7 +415,7 @@ class NodeSim implements WorkloadHost {
   }
 
   private restart(slot: Slot): void {
-    if (slot.owner !== 0) return;
+    if (slot.owner !== 0 || slot.retired) return;
     this.trace(`restart ${slot.id}`);
     this.start(slot);
   }
@@ -415,17 +457,18 @@ class NodeSim implements WorkloadHost {
     this.network.faultsOn = false;
     this.network.healAll();
     this.diskFaults.clear();
-    for (const slot of this.slots) if (slot.owner === 0) this.start(slot);
+    for (const slot of this.slots) if (slot.owner === 0 && !slot.retired) this.start(slot);
   }
 
   /** One leader; every node runs and has applied exactly the leader's log, all of it committed. */
   private converged(): boolean {
-    if (this.slots.some((s) => s.log === undefined)) return false;
-    const statuses = this.slots.map((s) => s.log!.raftStatus());
+    const serving = this.serving();
+    if (serving.some((s) => s.log === undefined)) return false;
+    const statuses = serving.map((s) => s.log!.raftStatus());
     const leader = statuses.find((s) => s.role === 'leader');
     if (!leader || leader.commit !== leader.lastIndex) return false;
-    const head = this.slots.find((s) => s.id === leader.id)!.log!.committedPosition;
-    return this.slots.every((slot, i) => {
+    const head = serving.find((s) => s.id === leader.id)!.log!.committedPosition;
+    return serving.every((slot, i) => {
       const s = statuses[i]!;
       return (
         s.leader === leader.id &&
@@ -436,12 +479,17 @@ class NodeSim implements WorkloadHost {
     });
   }
 
+  /** The nodes that must converge: all but those retired for the operator to replace. */
+  private serving(): Slot[] {
+    return this.slots.filter((s) => !s.retired);
+  }
+
   private async check(subscribers: Subscriber[]): Promise<void> {
     if (!this.converged()) {
       this.violations.push(`no convergence within ${HEAL_BOUND_MS} ms of the heal: ${this.describeNodes()}`);
       return;
     }
-    const leader = this.slots.find((s) => s.log!.raftStatus().role === 'leader')!;
+    const leader = this.serving().find((s) => s.log!.raftStatus().role === 'leader')!;
     const head = leader.log!.committedPosition;
     let final: ObservedEvent[];
     try {
@@ -470,8 +518,9 @@ class NodeSim implements WorkloadHost {
 
   /** Every node holds the same bytes for the committed log. */
   private async checkIdentical(head: number): Promise<void> {
+    const serving = this.serving();
     const logs = await Promise.all(
-      this.slots.map(async (slot) => {
+      serving.map(async (slot) => {
         const parts: Buffer[] = [];
         for (let from = 0; from <= head; ) {
           const raw = await slot.log!.readRaw(from, 1 << 20, 10_000, 'local');
@@ -484,7 +533,7 @@ class NodeSim implements WorkloadHost {
     );
     for (let i = 1; i < logs.length; i++)
       if (!logs[i]!.equals(logs[0]!))
-        this.violations.push(`${this.slots[i]!.id}'s committed log differs from ${this.slots[0]!.id}'s`);
+        this.violations.push(`${serving[i]!.id}'s committed log differs from ${serving[0]!.id}'s`);
   }
 
   private describeNodes(): string {
@@ -507,4 +556,15 @@ class NodeSim implements WorkloadHost {
     this.count('unknown', outcomes.unknown);
     this.count('violations', this.violations.length);
   }
+}
+
+/** The kind of file a flip hit (`/data/segments/…seg@offset/size`), for the counts. */
+function flipRegion(flip: string): string {
+  const [path = '', rest = ''] = flip.split('@');
+  const offset = Number(rest.split('/')[0]);
+  if (path.endsWith('.seg')) return offset < SEGMENT_HEADER_BYTES ? 'segmentHeader' : 'segmentBatch';
+  if (path.endsWith('.idx')) return 'index';
+  if (path.endsWith('.ckpt')) return 'checkpoint';
+  if (path.endsWith('raft-state')) return 'raftState';
+  return 'other';
 }

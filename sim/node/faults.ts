@@ -34,19 +34,33 @@ export const FAULT_KINDS: readonly FaultKind[] = [
 ];
 
 /**
- * The kinds a correct node survives today, on by default. `eio` (an fdatasync fails: the node
- * stops, its process exits, and the simulator restarts it on the same disk a while later) and
- * `enospc` (writes fail while the disk is full: appends get DISK_FULL, and the node writes
- * again by itself once space frees) are among them. The others are written, and each
- * names what a correct node must do when it strikes, so they can be switched on
- * (`--faults +bitflip`) as the node learns to:
+ * The kinds a correct node survives, all on by default:
+ * - `eio` (an fdatasync fails): the node stops, its process exits, and the simulator restarts
+ *   it on the same disk a while later;
+ * - `enospc` (writes fail while the disk is full): appends get DISK_FULL, and the node writes
+ *   again by itself once space frees;
  * - `lostWrites` (a crash drops unsynced writes out of order, leaving a hole before data that
- *   survived): nothing in the hole or after it was acknowledged, so the node must reopen,
- *   cutting its log at the hole, and catch up from its peers; today it refuses to open
- *   (a bad batch with intact data after it reads as damage).
- * - `bitflip` (one bit of fsynced data flips): the node must find the damaged batch when it
- *   reads it (at open) and repair it from a peer that holds it (protocol-aware recovery),
- *   never serve it, and never count it toward a quorum.
+ *   survived): nothing in the hole or after it was acknowledged; a bad batch with intact data
+ *   after it reads as damage, so the node marks itself recovering, cuts its log at the hole and
+ *   catches up from its peers (cautious: a whole-cluster power cut that left holes on a
+ *   majority would wait for an operator, which 2,000 seeds have not shown);
+ * - `bitflip` (one bit of a durable file flips at a crash): the node finds the damage when it
+ *   reads it (at open, or a read that meets it, which makes the next open scan) and repairs it
+ *   from a peer (protocol-aware recovery), never serving it or counting it toward a quorum.
+ *   What each file's damage does:
+ *   - segment batches and headers: a cluster member marks itself recovering, cuts its log at
+ *     the damage (a damaged header: from that segment's start) and the leader sends the rest;
+ *   - index files and checkpoints carry checksums and are derived: rebuilt by a scan, or
+ *     skipped for an older checkpoint or a full replay;
+ *   - raft-state (term, vote, membership): the node cannot rebuild it alone (forgetting its
+ *     vote could grant a second one in a term), so open fails with a CorruptLogError naming
+ *     the file, for the operator to replace the node. The simulator models the operator keeping
+ *     that node down for the rest of the run: the others must converge without it. Modelling
+ *     it keeps a real failure in view (excluding raft-state would hide what a flip there does);
+ *   - LOCK holds a pid, not data, and is never flipped (sim-fs.ts NOT_FLIPPED).
+ *   Flips hit a minority of the nodes only, and a node whose disk flipped counts for the rest
+ *   of the run (cluster.ts `flipped`): a flip on a majority's copies of one entry is a loss no
+ *   replication survives, and damage in a sealed segment no read reaches stays on the disk.
  */
 export const DEFAULT_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'drop',
@@ -60,6 +74,8 @@ export const DEFAULT_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'torn',
   'eio',
   'enospc',
+  'lostWrites',
+  'bitflip',
 ]);
 
 /** Parses `all`, `default`, or a list like `default,+eio,-powerLoss` or `drop,crash`. */

@@ -93,4 +93,12 @@ console.log(
     `${t.snapshotsInstalled ?? 0} snapshots installed`,
 );
 console.log(`faults fired: ${fired.join(', ')}`);
+const flips = Object.keys(t).filter((k) => k.startsWith('bitflip:'));
+if (flips.length > 0) {
+  const regions = flips.map((k) => `${k.slice('bitflip:'.length)} ${t[k]}`).join(', ');
+  console.log(
+    `bit flips by region: ${regions}; nodes retired (raft-state damage reported) ${t.retired ?? 0}; ` +
+      `damage cuts at open (repaired from the leader) ${t.damageCuts ?? 0}`,
+  );
+}
 process.exit(summary.failures.length > 0 ? 1 : 0);

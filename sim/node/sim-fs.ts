@@ -47,6 +47,13 @@ export const DEFAULT_DISK_RATES: DiskFaultRates = {
   bitflip: 0.3,
 };
 
+/**
+ * Files whose bits never flip. The LOCK holds a pid, not data: a flipped one names another
+ * process, which the node takes over when that pid is dead and refuses (LogLockedError, for an
+ * operator) when it is alive, and that depends on the host's process table, not the seed.
+ */
+const NOT_FLIPPED: ReadonlySet<string> = new Set(['LOCK']);
+
 /** A disk writes whole sectors atomically: a torn write ends at a sector boundary. */
 const SECTOR_BYTES = 512;
 
@@ -194,8 +201,12 @@ export class SimDisk {
     return new MountedDisk(this, this.generation);
   }
 
-  /** A power loss (see the class comment). */
-  crash(): void {
+  /**
+   * A power loss (see the class comment); `mayFlip`: the nemesis lets a bit of this disk flip
+   * now (`spareRaftState`: not in the raft-state). Returns where a bit flipped, if one did.
+   */
+  crash(mayFlip = true, spareRaftState = false): string | undefined {
+    this.lastFlip = undefined;
     this.generation++;
     const next = new Map<string, Entry>();
     const done = new Set<Inode>();
@@ -210,8 +221,18 @@ export class SimDisk {
     this.durable = new Map(next);
     this.fullUntil = -1;
     this.queueEnd = 0;
-    if (this.on('bitflip') && this.flipDurableBit()) this.counts.bitflip++;
+    if (this.on('bitflip') && mayFlip && this.random.float() < this.rates.bitflip) {
+      const flip = this.flipDurableBit(spareRaftState);
+      if (flip) {
+        this.counts.bitflip++;
+        this.lastFlip = flip;
+      }
+    }
+    return this.lastFlip;
   }
+
+  /** The last bit flipped (file and region), for the trace. */
+  lastFlip: string | undefined;
 
   /** What of a file's unsynced writes survives the power loss. */
   private survive(inode: Inode): void {
@@ -242,19 +263,23 @@ export class SimDisk {
     return cuts[this.random.int(cuts.length)]!;
   }
 
-  /** Flips one bit of one durable file with data; false when there is none. */
-  private flipDurableBit(): boolean {
+  /** Flips one bit of one durable file with data; says where, or undefined when there is none. */
+  private flipDurableBit(spareRaftState: boolean): string | undefined {
     const files = [...this.durable.entries()].filter(
-      (e): e is [string, { kind: 'file'; inode: Inode }] => e[1].kind === 'file' && e[1].inode.data.length > 0,
+      (e): e is [string, { kind: 'file'; inode: Inode }] =>
+        e[1].kind === 'file' &&
+        e[1].inode.data.length > 0 &&
+        !NOT_FLIPPED.has(posix.basename(e[0])) &&
+        !(spareRaftState && posix.basename(e[0]) === 'raft-state'),
     );
     const chosen = files[files.length === 0 ? 0 : this.random.int(files.length)];
-    if (!chosen) return false;
+    if (!chosen) return undefined;
     const inode = chosen[1].inode;
     const at = this.random.int(inode.data.length);
     const flipped = Buffer.from(inode.data);
     flipped[at]! ^= 1 << this.random.int(8);
     inode.reset(flipped);
-    return true;
+    return `${chosen[0]}@${at}/${inode.data.length}`;
   }
 
   on(kind: DiskFaultKind): boolean {

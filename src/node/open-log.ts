@@ -154,8 +154,12 @@ class LostData {
 
   /** The storage's hook for damage: a cluster member cuts (after marking itself); a single node fails. */
   cutAtDamage(): BeforeCut | undefined {
-    if (!this.member) return undefined;
-    return (damage) => this.markRecovering(`damage in the log: ${damage.message}`);
+    if (this.member) return (damage) => this.markRecovering(`damage in the log: ${damage.message}`);
+    // A node started into a cluster that has no raft-state yet never persisted a term, and it
+    // answers nothing (no vote, no append) before the round that persists its term is durable:
+    // nothing on its disk was ever acknowledged, so damage there is cut with nothing to mark.
+    if (this.stored === undefined && (this.options?.cluster?.peers.length ?? 0) > 1) return () => Promise.resolve();
+    return undefined;
   }
 
   async check(storage: SegmentedLog): Promise<void> {

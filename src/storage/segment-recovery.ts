@@ -10,6 +10,7 @@ import {
   segmentBaseIndex,
   segmentName,
 } from './segment-file.js';
+import { BATCH_OVERHEAD_BYTES, batchEntryIndex, batchFirstPosition } from './record.js';
 import { lastTermOf, scanSegment, type SegmentScan } from './segment-scan.js';
 import { upgradeSegment } from './segment-upgrade.js';
 import { SparseIndex } from './sparse-index.js';
@@ -78,14 +79,30 @@ export async function recoverSegments(
   } catch (error) {
     if (cutAtDamage === undefined || !(error instanceof CorruptLogError)) throw error;
     const base = parseSegmentName(basename(error.file));
-    // A damaged header, or segments that do not continue each other: no batch to cut at.
-    if (base === undefined || error.offset < SEGMENT_HEADER_BYTES) throw error;
+    if (base === undefined) throw error;
     await cutAtDamage(error);
-    await cutAt(dir, base, error.offset, fs);
+    // A damaged header (or a segment that does not continue the one before) is damage from the
+    // segment's start: nothing in it can be placed in the log.
+    if (error.offset < SEGMENT_HEADER_BYTES) await dropFrom(dir, base, fs);
+    else await cutAt(dir, base, error.offset, fs);
     const recovered = await recoverSegments(dir, fs, cutAtDamage);
     const cut = { file: error.file, offset: error.offset, reason: error.message };
     return { ...recovered, damageCuts: [cut, ...recovered.damageCuts] };
   }
+}
+
+/**
+ * Drops segment `base` and every later one, last to first (a crash part way leaves the same
+ * damage, or none, for the next open). With the first segment gone the log starts empty.
+ */
+async function dropFrom(dir: string, base: number, fs: FileSystem): Promise<void> {
+  const dropped = (await segmentBases(dir, fs)).filter((b) => b >= base).reverse();
+  for (const b of dropped) {
+    const file = join(dir, segmentName(b));
+    await unlinkIfExists(indexFile(file), fs);
+    await unlinkIfExists(file, fs);
+  }
+  await syncDirectory(dir, fs);
 }
 
 /**
@@ -141,6 +158,7 @@ async function recoverAll(dir: string, fs: FileSystem): Promise<RecoveredSegment
     if (isLast) lastTerm = scanned.lastTerm;
     const previous = segments[segments.length - 1];
     if (previous) linkToPrevious(previous, scanned.segment);
+    else checkFirstSegment(scanned.segment);
     segments.push(scanned.segment);
   }
   if (lastTerm === 0 && segments.length > 1) {
@@ -160,6 +178,16 @@ async function segmentBases(dir: string, fs: FileSystem): Promise<number[]> {
     .map(parseSegmentName)
     .filter((base): base is number => base !== undefined)
     .sort((a, b) => a - b);
+}
+
+/**
+ * The log's first segment starts the log: position 0 is entry 1 (segments are never removed
+ * from the front). Checked because an empty active segment has no batch to check its header by.
+ */
+function checkFirstSegment(first: Segment): void {
+  if (first.base === 0 && first.baseIndex !== 1) {
+    throw new CorruptLogError(first.file, 0, `header base entry index ${first.baseIndex}, expected 1 at position 0`);
+  }
 }
 
 /** Checks that `next` continues `previous`, and ends `previous` where `next` begins. */
@@ -189,14 +217,8 @@ async function loadSealedSegment(dir: string, base: number, fs: FileSystem): Pro
   const indexBytes = await fs.readFile(indexFile(file)).catch(() => undefined);
   const loaded = indexBytes ? SparseIndex.deserialize(indexBytes, size) : undefined;
   if (loaded) {
-    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
-    const handle = await fs.open(file, 'r');
-    try {
-      await handle.read(header, 0, SEGMENT_HEADER_BYTES, 0);
-    } finally {
-      await handle.close();
-    }
-    const problem = checkSegmentHeader(header, base);
+    const header = await readHeaderAndFirstBatch(file, fs);
+    const problem = checkSegmentHeader(header, base) ?? checkFirstBatch(header, base);
     if (problem) throw new CorruptLogError(file, 0, problem);
     const baseIndex = segmentBaseIndex(header);
     // lastIndex is set by recovery from the next segment's base entry index.
@@ -207,6 +229,32 @@ async function loadSealedSegment(dir: string, base: number, fs: FileSystem): Pro
   const scanned = await scanSegment(file, base, { tornTailAllowed: false }, fs);
   await writeFileAtomic(indexFile(file), scanned.index.serialize(scanned.validBytes, scanned.lastPosition), fs);
   return { segment: scannedSegment(file, base, scanned), truncatedBytes: 0, lastTerm: scanned.lastTerm };
+}
+
+/** The segment header and the start of the first batch (a sealed segment holds one). */
+async function readHeaderAndFirstBatch(file: string, fs: FileSystem): Promise<Buffer> {
+  const bytes = Buffer.alloc(SEGMENT_HEADER_BYTES + BATCH_OVERHEAD_BYTES);
+  const handle = await fs.open(file, 'r');
+  try {
+    const { bytesRead } = await handle.read(bytes, 0, bytes.length, 0);
+    return bytes.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The header has no checksum of its own: a sealed segment loaded from its index file is not
+ * scanned, so its header's base entry index is checked against its first batch's. (A damaged
+ * first batch shows here too: the segment is then damaged from its start either way.)
+ */
+function checkFirstBatch(bytes: Buffer, base: number): string | undefined {
+  if (bytes.length < SEGMENT_HEADER_BYTES + BATCH_OVERHEAD_BYTES) return 'sealed segment holds no whole batch';
+  const entryIndex = batchEntryIndex(bytes, SEGMENT_HEADER_BYTES);
+  const first = batchFirstPosition(bytes, SEGMENT_HEADER_BYTES);
+  if (entryIndex !== segmentBaseIndex(bytes) || first !== base)
+    return `header says entry ${segmentBaseIndex(bytes)} at position ${base}, its first batch is entry ${entryIndex} at position ${first}`;
+  return undefined;
 }
 
 /** The last segment: scanned record by record; a torn tail or partial batch is cut off. */

@@ -75,6 +75,11 @@ export async function scanSegment(
       throw new CorruptLogError(file, offset, `batch starts at position ${first}, expected ${expected}`);
     }
     const entryIndex = batchEntryIndex(bytes, offset);
+    if (entryIndex !== expectedIndex && offset === SEGMENT_HEADER_BYTES) {
+      // The batch passed its checksum and the header has none: the header is what is wrong.
+      const reason = `header base entry index ${baseIndex} does not match the first batch's entry ${entryIndex}`;
+      throw new CorruptLogError(file, 0, reason);
+    }
     if (entryIndex !== expectedIndex) {
       throw new CorruptLogError(file, offset, `batch is entry ${entryIndex}, expected entry ${expectedIndex}`);
     }
@@ -125,8 +130,36 @@ export function judgeBadBatch(
       reason: `${reason}; a valid batch (entry ${batchEntryIndex(bytes, later)}) follows at offset ${later}`,
     };
   }
+  const whole = wholeBadBatch(bytes, offset, checksum);
+  if (whole !== undefined) return { kind: 'corrupt', reason: `${reason}; ${whole}` };
   if (check.kind === 'incomplete' || check.end >= bytes.length || onlyZeros(bytes, check.end)) return { kind: 'torn' };
   return { kind: 'corrupt', reason: `${reason}; ${bytes.length - check.end} bytes that are not zeros follow it` };
+}
+
+/**
+ * Why the bad batch at `offset`, the last bytes of the file but for zeros, is damage to a batch
+ * that was whole, or undefined when it may be a torn write. A crash leaves the file ending
+ * inside the batch it was writing, or the file's size kept and its unwritten end reading as
+ * zeros up to the end of the file. So a batch was whole when its checksum matches once its
+ * length is taken from where the file ends (the length field is what changed), or when its
+ * stated length ends it within the file and its last byte is not zero (a flipped bit inside
+ * it). A whole batch whose last byte is zero (a no-op entry's is) still reads as torn.
+ */
+function wholeBadBatch(bytes: Buffer, offset: number, checksum: BatchChecksum): string | undefined {
+  if (bytes.length - offset < BATCH_OVERHEAD_BYTES) return undefined;
+  const stated = bytes.readUInt32LE(offset);
+  const implied = bytes.length - offset - BATCH_PREFIX_BYTES;
+  if (implied !== stated && implied <= MAX_BATCH_BODY_BYTES) {
+    const repaired = Buffer.from(bytes.subarray(offset));
+    repaired.writeUInt32LE(implied, 0);
+    if (checkBatch(repaired, 0, repaired.length, checksum).kind === 'batch')
+      return `its length field is damaged: the batch is whole and valid with length ${implied}`;
+  }
+  if (stated < BATCH_HEADER_BYTES || stated > MAX_BATCH_BODY_BYTES) return undefined;
+  const end = offset + BATCH_PREFIX_BYTES + stated;
+  if (end > bytes.length || !onlyZeros(bytes, end)) return undefined;
+  if (bytes[end - 1] === 0) return undefined;
+  return 'the batch is whole and its last byte written: not a torn write';
 }
 
 /**

@@ -42,7 +42,7 @@ async function events(log: EmbeddedEventLog): Promise<string[]> {
 }
 
 describe('A single node reports data it had fsynced and lost', () => {
-  it('a damaged length in the last batch looks like a torn write, but the committed index tells the loss', async () => {
+  it('a damaged length in the last batch is reported as damage, not cut as a torn write', async () => {
     // Given a single node that acknowledged 10 appends (each its own entry) and closed
     const dir = await tempDir();
     const log = await open(dir);
@@ -52,9 +52,53 @@ describe('A single node reports data it had fsynced and lost', () => {
     const file = await activeSegment(dir);
     const bytes = await readFile(file);
     const last = eventBatches(bytes).at(-1)!;
-    const lastEntry = batchEntryIndex(bytes, last);
     bytes[last + 3] = bytes[last + 3]! ^ 0x01;
     await writeFile(file, bytes);
+    // Then open fails naming the batch, instead of opening without the 10th append
+    await assert.rejects(open(dir), (error: unknown) => {
+      assert.ok(error instanceof CorruptLogError, String(error));
+      assert.equal(error.file, file);
+      assert.equal(error.offset, last);
+      assert.match(error.reason, /length field is damaged/);
+      return true;
+    });
+  });
+
+  it('a bit flipped inside the last batch is reported as damage, not cut as a torn write', async () => {
+    // Given a single node that acknowledged 10 appends (each its own entry) and closed, without
+    // its raft-state (so that the committed index cannot tell the loss)
+    const dir = await tempDir();
+    const log = await open(dir);
+    for (let i = 0; i < 10; i++) await log.append('s', { type: 'T', data: { i } });
+    await log.close();
+    await unlink(join(dir, 'raft-state'));
+    // When one bit of the last batch's data flips
+    const file = await activeSegment(dir);
+    const bytes = await readFile(file);
+    const last = eventBatches(bytes).at(-1)!;
+    bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 0x04;
+    await writeFile(file, bytes);
+    // Then open fails naming the batch, instead of opening without the 10th append
+    await assert.rejects(open(dir), (error: unknown) => {
+      assert.ok(error instanceof CorruptLogError, String(error));
+      assert.equal(error.file, file);
+      assert.equal(error.offset, last);
+      return true;
+    });
+  });
+
+  it('a last batch lost whole is told by the committed index', async () => {
+    // Given a single node that acknowledged 10 appends (each its own entry) and closed
+    const dir = await tempDir();
+    const log = await open(dir);
+    for (let i = 0; i < 10; i++) await log.append('s', { type: 'T', data: { i } });
+    await log.close();
+    // When the last batch is gone whole
+    const file = await activeSegment(dir);
+    const bytes = await readFile(file);
+    const last = eventBatches(bytes).at(-1)!;
+    const lastEntry = batchEntryIndex(bytes, last);
+    await writeFile(file, bytes.subarray(0, last));
     // Then open fails, naming what is missing, instead of opening without the 10th append
     await assert.rejects(open(dir), (error: unknown) => {
       assert.ok(error instanceof CorruptLogError, String(error));
@@ -269,6 +313,33 @@ describe('A cluster node that lost entries it had acknowledged', () => {
     const next = await until('a leader', () => leaderOf(back.values()));
     assert.equal((await events(next)).length, 5);
     for (const log of back.values()) await log.close();
+  });
+});
+
+describe('A cluster node that never persisted a term', () => {
+  it('cuts a damaged segment header at open and joins its cluster', async () => {
+    // Given a node started into a three-node cluster that stopped before it persisted any term
+    // (no raft-state), with one bit of its segment header flipped
+    const network = new MemoryNetwork();
+    const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+    await (await openNode(network, dirs.get('n1')!, 'n1')).close();
+    await unlink(join(dirs.get('n1')!, 'raft-state')).catch(() => undefined);
+    const file = await activeSegment(dirs.get('n1')!);
+    const bytes = await readFile(file);
+    bytes[9] = bytes[9]! ^ 0x08;
+    await writeFile(file, bytes);
+    // When it is opened with its peers
+    const logs = new Map<string, EmbeddedEventLog>();
+    for (const id of PEERS) logs.set(id, await openNode(network, dirs.get(id)!, id));
+    // Then it reports the cut, and the cluster elects a leader and replicates to it
+    assert.deepEqual(
+      logs.get('n1')!.openReport.damageCuts.map((d) => [d.file, d.offset]),
+      [[file, 0]],
+    );
+    const leader = await until('a leader', () => leaderOf(logs.values()));
+    await leader.append('orders', { type: 'Placed', data: { n: 1 } });
+    await until('n1 holds it', () => logs.get('n1')!.committedPosition >= 0);
+    for (const log of logs.values()) await log.close();
   });
 });
 

@@ -261,3 +261,116 @@ describe('Cutting the log at damage (a cluster member, whose peers hold the rest
     await cut.close();
   });
 });
+
+describe('Cutting the log at a damaged segment header (a cluster member)', () => {
+  const small = { ...options, segmentBytes: 1024 };
+
+  /** 30 entries over several sealed segments, each with its index file; the segment names in order. */
+  async function segmentedLog(): Promise<{ dir: string; names: string[] }> {
+    const dir = await tempDir();
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 1; i <= 30; i++) await log.append(entry(i), i - 1, i - 1, 1, i);
+    await log.close();
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.seg')).sort();
+    assert.ok(names.length >= 3, `${names.length} segments`);
+    return { dir, names };
+  }
+
+  async function flipBit(file: string, at: number, bit: number): Promise<void> {
+    const bytes = await readFile(file);
+    bytes[at] = bytes[at]! ^ (1 << bit);
+    await writeFile(file, bytes);
+  }
+
+  async function openCutting(dir: string): Promise<{ log: SegmentedLog; told: CorruptLogError[] }> {
+    const told: CorruptLogError[] = [];
+    const log = await SegmentedLog.open(dir, { ...small, cutAtDamage: async (damage) => void told.push(damage) });
+    return { log, told };
+  }
+
+  it('drops a segment whose header base position is damaged, and every later one', async () => {
+    // Given a bit flipped in the base position of the second segment's header
+    const { dir, names } = await segmentedLog();
+    const second = join(dir, names[1]!);
+    await flipBit(second, 9, 3);
+    // When it is opened with cutting allowed
+    const { log, told } = await openCutting(dir);
+    // Then the damage is reported at the header, and the log ends with the first segment's last entry
+    assert.equal(told.length, 1);
+    assert.equal(told[0]!.file, second);
+    assert.equal(told[0]!.offset, 0);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.endsWith('.seg')),
+      [names[0]],
+    );
+    assert.ok(log.lastIndex > 0 && log.lastIndex < 30, `log ends at ${log.lastIndex}`);
+    // and it takes the next entry at once
+    const next = log.lastIndex + 1;
+    await log.append(entry(next), next - 1, next - 1, 1, next);
+    await log.close();
+  });
+
+  it('finds a damaged base entry index in a sealed segment loaded from its index file', async () => {
+    // Given a bit flipped in the base entry index of the second segment's header (a value that
+    // still continues the first segment), its index file intact
+    const { dir, names } = await segmentedLog();
+    const second = join(dir, names[1]!);
+    const before = await SegmentedLog.open(dir, small);
+    const secondStarts = (await readFile(second)).readUInt32LE(16);
+    await before.close();
+    await flipBit(second, 16, 6);
+    // When it is opened with cutting allowed
+    const { log, told } = await openCutting(dir);
+    // Then the damage is reported at the header (not loaded with entries numbered wrong), and
+    // the log ends where the first segment does
+    assert.equal(told.length, 1);
+    assert.equal(told[0]!.file, second);
+    assert.equal(told[0]!.offset, 0);
+    assert.equal(log.lastIndex, secondStarts - 1);
+    await log.close();
+  });
+
+  it('drops the active segment when its base entry index is damaged, instead of numbering the log wrong', async () => {
+    // Given a bit flipped in the base entry index of the active (last) segment's header
+    const { dir, names } = await segmentedLog();
+    const active = join(dir, names[names.length - 1]!);
+    const activeStarts = (await readFile(active)).readUInt32LE(16);
+    await flipBit(active, 16, 6);
+    // When it is opened with cutting allowed
+    const { log, told } = await openCutting(dir);
+    // Then the damage is reported at the header, and the log ends where the segment before it does
+    assert.deepEqual(
+      told.map((d) => [d.file, d.offset]),
+      [[active, 0]],
+    );
+    assert.equal(log.lastIndex, activeStarts - 1);
+    await log.close();
+  });
+
+  it('starts the log over when the first segment of an empty log has a damaged base entry index', async () => {
+    // Given a log with no entry yet, a bit flipped in its segment's base entry index
+    const dir = await tempDir();
+    await (await SegmentedLog.open(dir, small)).close();
+    await flipBit(join(dir, segmentName(0)), 16, 3);
+    // When it is opened with cutting allowed
+    const { log, told } = await openCutting(dir);
+    // Then the damage is reported, and the log is empty and takes entry 1
+    assert.equal(told.length, 1);
+    assert.equal(told[0]!.offset, 0);
+    assert.equal(log.lastIndex, 0);
+    await log.append(entry(1), 0, 0, 1, 1);
+    await log.close();
+  });
+
+  it('without cutting, a damaged header fails the open naming the segment', async () => {
+    // Given a bit flipped in the magic of the second segment's header
+    const { dir, names } = await segmentedLog();
+    await flipBit(join(dir, names[1]!), 1, 0);
+    // When it is opened without cutting (a single node)
+    // Then the open fails with the damage, naming the file
+    await assert.rejects(
+      SegmentedLog.open(dir, small),
+      (error: unknown) => error instanceof CorruptLogError && error.file === join(dir, names[1]!) && error.offset === 0,
+    );
+  });
+});
