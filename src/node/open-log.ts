@@ -115,10 +115,10 @@ function backgroundIntervals(timers: Timers): IntervalTimers {
   };
 }
 
-/** A node started as a member of a cluster, with its raft-state (see LostData). */
+/** A node started as a member of a cluster, whether or not it has written its raft-state yet (see LostData). */
 function isClusterMember(stored: RaftState | undefined, options: OpenOptions | undefined): boolean {
-  if (stored === undefined || options?.cluster === undefined) return false;
-  return options.cluster.peers.length > 1 || stored.config.voters.length > 1;
+  if (options?.cluster === undefined) return false;
+  return options.cluster.peers.length > 1 || (stored?.config.voters.length ?? 0) > 1;
 }
 
 /**
@@ -141,11 +141,25 @@ class LostData {
     private readonly options: OpenOptions | undefined,
   ) {}
 
+  /**
+   * The Raft state of a cluster node without a raft-state file: term 0 and no vote (it adopts
+   * the first leader's term), the configured voters.
+   */
+  private newNodeState(): RaftState {
+    const cluster = this.resolved.cluster;
+    return {
+      hardState: { term: 0, vote: '', commit: 0 },
+      config: { voters: [...cluster.peers], learners: [] },
+      configIndex: 0,
+      nodeId: cluster.id,
+    };
+  }
+
   /** Why entries were lost, in the order found. */
   private readonly reasons: string[] = [];
 
   /**
-   * A node started as a member of a cluster, with its raft-state. A cluster member's directory
+   * A node started as a member of a cluster (raft-state or not). A cluster member's directory
    * opened on its own (ordo status) reports damage instead of changing anything.
    */
   private get member(): boolean {
@@ -154,12 +168,11 @@ class LostData {
 
   /** The storage's hook for damage: a cluster member cuts (after marking itself); a single node fails. */
   cutAtDamage(): BeforeCut | undefined {
-    if (this.member) return (damage) => this.markRecovering(`damage in the log: ${damage.message}`);
-    // A node started into a cluster that has no raft-state yet never persisted a term, and it
-    // answers nothing (no vote, no append) before the round that persists its term is durable:
-    // nothing on its disk was ever acknowledged, so damage there is cut with nothing to mark.
-    if (this.stored === undefined && (this.options?.cluster?.peers.length ?? 0) > 1) return () => Promise.resolve();
-    return undefined;
+    // A member without a raft-state file is marked too, in one written for it: the file can be
+    // lost after its entries were acknowledged (a failed fdatasync of its first write, then a
+    // power cut), so having none proves nothing.
+    if (!this.member) return undefined;
+    return (damage) => this.markRecovering(`damage in the log: ${damage.message}`);
   }
 
   async check(storage: SegmentedLog): Promise<void> {
@@ -188,7 +201,7 @@ class LostData {
   }
 
   private async markRecovering(reason: string): Promise<void> {
-    const stored = this.stored!;
+    const stored = this.stored ?? this.newNodeState();
     this.reasons.push(reason);
     const hardState = { ...stored.hardState, recovering: this.reasons.join('; ') };
     await saveRaftState(this.root, { ...stored, hardState }, this.resolved.fs);

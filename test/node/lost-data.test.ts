@@ -316,10 +316,11 @@ describe('A cluster node that lost entries it had acknowledged', () => {
   });
 });
 
-describe('A cluster node that never persisted a term', () => {
-  it('cuts a damaged segment header at open and joins its cluster', async () => {
-    // Given a node started into a three-node cluster that stopped before it persisted any term
-    // (no raft-state), with one bit of its segment header flipped
+describe('A cluster node without its raft-state file', () => {
+  it('marks itself recovering before it cuts a damaged segment header, and is brought back', async () => {
+    // Given a node of a three-node cluster whose raft-state file is gone (its first fdatasync
+    // failed, then the power went: entries it acknowledged may still be on its disk), with one
+    // bit of its segment header flipped
     const network = new MemoryNetwork();
     const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
     await (await openNode(network, dirs.get('n1')!, 'n1')).close();
@@ -330,15 +331,20 @@ describe('A cluster node that never persisted a term', () => {
     await writeFile(file, bytes);
     // When it is opened with its peers
     const logs = new Map<string, EmbeddedEventLog>();
-    for (const id of PEERS) logs.set(id, await openNode(network, dirs.get(id)!, id));
-    // Then it reports the cut, and the cluster elects a leader and replicates to it
+    logs.set('n1', await openNode(network, dirs.get('n1')!, 'n1'));
+    // Then it cut the segment and is recovering, durably: it will not vote before a leader brings it back
     assert.deepEqual(
       logs.get('n1')!.openReport.damageCuts.map((d) => [d.file, d.offset]),
       [[file, 0]],
     );
+    assert.match(logs.get('n1')!.raftStatus().recovering ?? '', /damage in the log/);
+    assert.match((await loadRaftState(dirs.get('n1')!))?.hardState.recovering ?? '', /damage in the log/);
+    // And once the others are up, they elect a leader that replicates to it, and the mark is cleared
+    for (const id of PEERS.slice(1)) logs.set(id, await openNode(network, dirs.get(id)!, id));
     const leader = await until('a leader', () => leaderOf(logs.values()));
     await leader.append('orders', { type: 'Placed', data: { n: 1 } });
     await until('n1 holds it', () => logs.get('n1')!.committedPosition >= 0);
+    await until('the mark is cleared', () => logs.get('n1')!.raftStatus().recovering === undefined);
     for (const log of logs.values()) await log.close();
   });
 });
