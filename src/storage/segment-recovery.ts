@@ -245,14 +245,18 @@ async function readHeaderAndFirstBatch(file: string, fs: FileSystem): Promise<Bu
 
 /**
  * The header has no checksum of its own: a sealed segment loaded from its index file is not
- * scanned, so its header's base entry index is checked against its first batch's. (A damaged
- * first batch shows here too: the segment is then damaged from its start either way.)
+ * scanned, so its header's base entry index is checked against that of its first batch when
+ * that batch sits at the segment's position.
  */
 function checkFirstBatch(bytes: Buffer, base: number): string | undefined {
   if (bytes.length < SEGMENT_HEADER_BYTES + BATCH_OVERHEAD_BYTES) return 'sealed segment holds no whole batch';
   const entryIndex = batchEntryIndex(bytes, SEGMENT_HEADER_BYTES);
   const first = batchFirstPosition(bytes, SEGMENT_HEADER_BYTES);
-  if (entryIndex !== segmentBaseIndex(bytes) || first !== base)
+  // A first batch that is not at the segment's position is that batch's damage (a flipped bit
+  // its checksum shows, or a misdirected write): reads and the scrub report it, and the header,
+  // which agrees with the file name, is not to blame for it.
+  if (first !== base) return undefined;
+  if (entryIndex !== segmentBaseIndex(bytes))
     return `header says entry ${segmentBaseIndex(bytes)} at position ${base}, its first batch is entry ${entryIndex} at position ${first}`;
   return undefined;
 }
