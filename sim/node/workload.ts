@@ -18,6 +18,7 @@ const ELECTION_BACKOFF_MS = 25;
 const MAX_EVENT_BYTES = 1024 * 1024;
 
 const TIMED_OUT: unique symbol = Symbol('timed out');
+const DROPPED: unique symbol = Symbol('connection dropped');
 type TimedOut = typeof TIMED_OUT;
 
 /** What the workload needs from the cluster: the nodes that run now, and where to record. */
@@ -165,10 +166,14 @@ export async function collect(log: OrdoNode): Promise<ObservedEvent[]> {
   return events;
 }
 
-/** A subscriber of the whole log: follows one running node, and resumes after its last position on another. */
+/**
+ * A subscriber of the whole log: follows one running node, and resumes after its last position
+ * on another. It is a client in another process: when its node dies its connection drops, even
+ * if the node was part way through a disk read for it (a killed process's reads never return).
+ */
 export class Subscriber {
   readonly read: ReadOperation;
-  private closeCurrent: (() => void) | undefined;
+  private dropCurrent: (() => void) | undefined;
   private stopped = false;
 
   constructor(readonly name: string) {
@@ -193,25 +198,39 @@ export class Subscriber {
         await host.time.sleep(10);
         continue;
       }
-      const close = () => subscription.close();
-      this.closeCurrent = close;
+      let drop!: () => void;
+      const dropped = new Promise<typeof DROPPED>((resolve) => (drop = () => resolve(DROPPED)));
+      const close = () => {
+        drop();
+        subscription.close();
+      };
+      this.dropCurrent = close;
       const forget = onSubscribe(target.id, close);
-      try {
-        for await (const item of subscription) {
-          if (!('position' in item)) continue;
-          this.read.events.push({ position: item.position, stream: item.stream, index: item.index, eventId: item.id });
-        }
-      } catch {
-        // Ended with an error (its node closed): what it saw is still checked, and it resumes elsewhere.
-      }
+      await this.follow(subscription, dropped);
       forget();
-      this.closeCurrent = undefined;
+      this.dropCurrent = undefined;
       if (!this.stopped) await host.time.sleep(5 + host.random.int(20));
+    }
+  }
+
+  /** Records what `subscription` delivers until it ends, fails, or its connection drops. */
+  private async follow(subscription: ReturnType<OrdoNode['subscribe']>, dropped: Promise<typeof DROPPED>): Promise<void> {
+    const items = subscription[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const item = await Promise.race([items.next(), dropped]);
+        if (item === DROPPED || item.done) return;
+        const value = item.value;
+        if (!('position' in value)) continue;
+        this.read.events.push({ position: value.position, stream: value.stream, index: value.index, eventId: value.id });
+      }
+    } catch {
+      // Ended with an error (its node closed): what it saw is still checked, and it resumes elsewhere.
     }
   }
 
   stop(): void {
     this.stopped = true;
-    this.closeCurrent?.();
+    this.dropCurrent?.();
   }
 }
