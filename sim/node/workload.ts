@@ -214,7 +214,10 @@ export class Subscriber {
   }
 
   /** Records what `subscription` delivers until it ends, fails, or its connection drops. */
-  private async follow(subscription: ReturnType<OrdoNode['subscribe']>, dropped: Promise<typeof DROPPED>): Promise<void> {
+  private async follow(
+    subscription: ReturnType<OrdoNode['subscribe']>,
+    dropped: Promise<typeof DROPPED>,
+  ): Promise<void> {
     const items = subscription[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -222,7 +225,12 @@ export class Subscriber {
         if (item === DROPPED || item.done) return;
         const value = item.value;
         if (!('position' in value)) continue;
-        this.read.events.push({ position: value.position, stream: value.stream, index: value.index, eventId: value.id });
+        this.read.events.push({
+          position: value.position,
+          stream: value.stream,
+          index: value.index,
+          eventId: value.id,
+        });
       }
     } catch {
       // Ended with an error (its node closed): what it saw is still checked, and it resumes elsewhere.

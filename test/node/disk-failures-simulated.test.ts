@@ -11,7 +11,17 @@ import type { FaultKind } from '../../sim/node/faults.js';
  * these schedules; the seeds are a fixed range, so a seed that replays exactly stays a test.
  */
 const FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
-  'drop', 'duplicate', 'delay', 'partition', 'oneWay', 'crash', 'powerLoss', 'latency', 'torn', 'eio', 'enospc',
+  'drop',
+  'duplicate',
+  'delay',
+  'partition',
+  'oneWay',
+  'crash',
+  'powerLoss',
+  'latency',
+  'torn',
+  'eio',
+  'enospc',
 ]);
 const FIRST_SEED = 300;
 const SEEDS = 60;
