@@ -38,7 +38,7 @@ import type { RawRecords } from './raw-records.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { DamageLog, Scrubber } from '../storage/scrub.js';
 import { forgetSegmentIndex } from '../storage/segment.js';
-import type { DamagedBatch, ScrubStatus } from '../types/log-metrics.js';
+import type { DamagedBatch, ScrubStatus, WriteState } from '../types/log-metrics.js';
 import { Replicator } from './replicator.js';
 import { writeCheckpoint } from './checkpoints.js';
 import { compileFilter } from './filter.js';
@@ -412,7 +412,13 @@ export class EmbeddedEventLog implements OrdoNode {
       liveSubscribers: this.publisher.liveSubscriptions.size,
       maxSubscriberLag: this.publisher.maxSubscriberLag(),
       ...this.scrubMetrics(),
+      writeState: this.writeState(),
     };
+  }
+
+  private writeState(): WriteState {
+    if (this.stoppedBy) return 'stopped';
+    return this.storage.diskFull ? 'disk-full' : 'accepting';
   }
 
   private scrubMetrics(): Pick<
@@ -491,6 +497,7 @@ export class EmbeddedEventLog implements OrdoNode {
       streams: this.follower.engine.streams.size,
       subscribers: this.publisher.liveSubscriptions.size,
       scrub: this.scrubStatus(),
+      writes: { state: this.writeState(), reason: (this.stoppedBy ?? this.storage.diskFull)?.message },
     };
   }
 

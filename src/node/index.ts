@@ -5,6 +5,7 @@ export type {
   OpenReport,
   DamagedBatch,
   ScrubStatus,
+  WriteState,
   LogMetrics,
   NodeStatus,
   NodeSubscription,

@@ -1,7 +1,7 @@
 import type { Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { ClaimChanges } from '../types/claims.js';
 import type { Expected, StorageFailedError } from '../types/errors.js';
-import type { DamagedBatch, LogMetrics, ScrubStatus } from '../types/log-metrics.js';
+import type { DamagedBatch, LogMetrics, ScrubStatus, WriteState } from '../types/log-metrics.js';
 import type {
   AckMode,
   Event,
@@ -68,7 +68,7 @@ export interface OpenReport {
 }
 
 // Defined with the shared types, so the browser console can name it without the node's code.
-export type { DamagedBatch, LogMetrics, ScrubStatus };
+export type { DamagedBatch, LogMetrics, ScrubStatus, WriteState };
 
 /** A subscription as a server pumps it: besides the iterator, it hands over what is ready without waiting. */
 export interface NodeSubscription extends Subscription<Event | TransientEvent> {
@@ -98,6 +98,8 @@ export interface NodeStatus {
   subscribers: number;
   /** The background scrub, and the damaged batches found by it or by reads. */
   scrub: ScrubStatus;
+  /** Whether appends are taken, and if not, the error they fail with. */
+  writes: { state: WriteState; reason?: string | undefined };
 }
 
 /**

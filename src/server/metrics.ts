@@ -64,7 +64,9 @@ export function createServerMetrics(log: OrdoNode): ServerMetrics {
   };
 }
 
-type LogMetricKey = keyof ReturnType<OrdoNode['metrics']>;
+type LogMetrics = ReturnType<OrdoNode['metrics']>;
+/** The metrics that are numbers (the write state is exposed as one gauge per state). */
+type LogMetricKey = { [K in keyof LogMetrics]: LogMetrics[K] extends number ? K : never }[keyof LogMetrics];
 
 /** The log's own totals and gauges, each read from `log.metrics()` at scrape time. */
 function registerLogMetrics(registry: Registry, log: OrdoNode): void {
@@ -108,6 +110,27 @@ function registerLogMetrics(registry: Registry, log: OrdoNode): void {
     collect: fromLog('maxSubscriberLag'),
   });
   registerScrubMetrics(registry, log, total);
+  registerWriteState(registry, log);
+}
+
+/** One 0/1 gauge per refusal, so an alert can fire on either: see `WriteState`. */
+function registerWriteState(registry: Registry, log: OrdoNode): void {
+  const is = (state: LogMetrics['writeState']) =>
+    function (this: Gauge) {
+      if (!log.closed) this.set(log.metrics().writeState === state ? 1 : 0);
+    };
+  new Gauge({
+    name: 'ordo_disk_full',
+    help: 'Whether appends are refused with DISK_FULL now (1) or not (0); writing resumes by itself',
+    registers: [registry],
+    collect: is('disk-full'),
+  });
+  new Gauge({
+    name: 'ordo_storage_stopped',
+    help: 'Whether the node stopped on a failed fdatasync (1): it must be restarted',
+    registers: [registry],
+    collect: is('stopped'),
+  });
 }
 
 /** The background scrub of sealed segments, and the damaged batches found by it or by reads. */

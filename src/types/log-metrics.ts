@@ -23,7 +23,16 @@ export interface LogMetrics {
   scrubPassProgress: number;
   /** Distinct damaged batches found since open, by a read or by the scrub. */
   damagedBatches: number;
+  /** Whether this node takes appends now: see `WriteState`. */
+  writeState: WriteState;
 }
+
+/**
+ * Whether a node takes appends: `accepting`; `disk-full` (appends refused with DISK_FULL until a
+ * write succeeds again, by itself; reads go on); `stopped` (a failed fdatasync: every operation
+ * fails with STORAGE_FAILED until the process is restarted).
+ */
+export type WriteState = 'accepting' | 'disk-full' | 'stopped';
 
 /** One damaged batch of a sealed segment: where it is, what is wrong, and what found it. */
 export interface DamagedBatch {

@@ -61,6 +61,9 @@ describe('a failed fdatasync stops the node', () => {
       // And the node stopped: it says so once, naming the file and the error
       assert.equal(stops.length, 1);
       assert.match(stops[0]!.message, /segments[\\/].*\.seg failed \(EIO in fdatasync/);
+      // And its status says appends are not taken, and why, until it is restarted
+      assert.equal(log.metrics().writeState, 'stopped');
+      assert.match(log.status().writes.reason ?? '', /EIO in fdatasync/);
       // And every later operation fails with the same typed error, reads included
       await assert.rejects(log.append('s', { type: 'C' }), StorageFailedError);
       await assert.rejects(log.count('s'), StorageFailedError);
@@ -138,6 +141,7 @@ describe('a full disk refuses appends with DISK_FULL and resumes by itself', () 
       // Then new appends are refused up front with a typed, definite error
       assert.equal(refusal.code, 'DISK_FULL');
       assert.match(refusal.message, /is full \(ENOSPC in write/);
+      assert.deepEqual(log.status().writes, { state: 'disk-full', reason: refusal.message });
       await assert.rejects(log.append('s', { type: 'C' }), DiskFullError);
       // And the partial batch the failed write left was cut back out
       assert.equal((await stat(file)).size, sizeBefore, 'no byte of the failed write stays in the segment');
@@ -152,6 +156,7 @@ describe('a full disk refuses appends with DISK_FULL and resumes by itself', () 
       assert.deepEqual(written.parts[0], { stream: 's', position: 1, index: 1, count: 2 });
       assert.equal((await log.append('s', { type: 'D' })).position, 2);
       assert.deepEqual(await types(log), ['A', 'B', 'D']);
+      assert.equal(log.metrics().writeState, 'accepting');
       subscription.close();
       await log.close();
       assert.deepEqual((await verifyLog(dir)).problems, []);

@@ -7,6 +7,24 @@ import { collect } from '../conformance/event-log-suite.js';
 import { startTestServer } from '../support/server.js';
 import { tempDir } from '../support/temp-dir.js';
 
+interface Health {
+  status: number;
+  state: string;
+  writes?: string;
+}
+
+async function health(http: string): Promise<Health> {
+  const response = await fetch(`${http}/health`);
+  const body = (await response.json()) as { status: string; writes?: string };
+  const result: Health = { status: response.status, state: body.status };
+  if (body.writes !== undefined) result.writes = body.writes;
+  return result;
+}
+
+async function metrics(http: string): Promise<string> {
+  return (await fetch(`${http}/metrics`)).text();
+}
+
 /** A guard against a hang, not a timing assertion. */
 const HANG_GUARD = { timeout: 30_000 };
 
@@ -40,15 +58,19 @@ describe('server: a full or failing disk', () => {
       assert.match(body.error.message, /is full/);
       assert.ok(remote instanceof DiskFullError, `got ${remote}`);
       assert.equal(remote.code, 'DISK_FULL');
-      // And reads go on
+      // And reads go on, the node stays healthy for them, and says its disk is full
       assert.deepEqual(
         (await collect(client.read('s'))).map((e) => e.type),
         ['A'],
       );
+      assert.deepEqual(await health(server.urls.http), { status: 200, state: 'ok', writes: 'disk-full' });
+      assert.match(await metrics(server.urls.http), /^ordo_disk_full 1$/m);
       // When space returns, the waiting append is written and appends are taken again
       disk.heal();
       assert.equal((await waiting).position, 1);
       assert.equal((await client.append('s', { type: 'E' })).position, 2);
+      assert.deepEqual(await health(server.urls.http), { status: 200, state: 'ok', writes: 'accepting' });
+      assert.match(await metrics(server.urls.http), /^ordo_disk_full 0$/m);
       await client.close();
       await server.close();
     },
