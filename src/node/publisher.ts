@@ -1,4 +1,5 @@
 import { EventStream } from '../stream/index.js';
+import { LogClosedError } from '../types/errors.js';
 import type { TransientEvent } from '../types/event.js';
 import { decodeBatch } from './event-codec.js';
 import type { LiveItem, LogSubscription } from './subscription.js';
@@ -147,11 +148,16 @@ export class Publisher {
     for (const waiter of waiting) waiter.reject(error);
   }
 
-  /** Ends the live tail and releases every waiter (the log is closing). */
+  /**
+   * Ends the live tail (the log is closing). Whoever still waits for a position fails: it was
+   * not committed while this node ran (resolving would answer a re-sent append as written).
+   */
   close(): void {
     this.live.close();
-    for (const waiter of this.commitWaiters) waiter.resolve();
+    const waiting = this.commitWaiters;
     this.commitWaiters = [];
+    this.failure ??= new LogClosedError('wait for a commit');
+    for (const waiter of waiting) waiter.reject(this.failure);
   }
 
   private publishUpTo(position: number): void {
