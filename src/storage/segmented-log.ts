@@ -254,9 +254,8 @@ export class SegmentedLog {
     this.lastAppendedIndex = entryIndex;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ bytes, first, last, term, entryIndex, resolve, reject });
-      // While waiting for space the retry timer starts the write stage (a loop started here
-      // would end before `writing` is set, and leave it set for good).
-      if (!this.writing && !this.waitingForSpace) this.writing = this.writeLoop();
+      // While waiting for space the retry timer starts the write stage.
+      if (!this.writing && !this.waitingForSpace) this.startWriteStage();
     });
   }
 
@@ -277,57 +276,74 @@ export class SegmentedLog {
    * write completed.
    */
   private async writeLoop(): Promise<void> {
-    try {
-      while (this.queue.length > 0 && !this.failure && !this.waitingForSpace) {
-        let round = this.queue;
-        this.queue = [];
-        try {
-          await this.writeRound(round);
-          if (this.diskFullError) this.spaceReturned();
-        } catch (error) {
-          if (!(error instanceof PartlyWritten)) {
-            this.fail(error, round);
-            return;
-          }
-          this.queue = [...round.slice(error.written), ...this.queue];
-          round = round.slice(0, error.written);
-          this.waitForSpace(error.diskFull);
-          if (round.length === 0) return;
+    while (this.queue.length > 0 && !this.failure && !this.waitingForSpace) {
+      let round = this.queue;
+      this.queue = [];
+      try {
+        await this.writeRound(round);
+        if (this.diskFullError) this.spaceReturned();
+      } catch (error) {
+        if (!(error instanceof PartlyWritten)) {
+          this.fail(error, round);
+          return;
         }
-        this.lastWritten = round[round.length - 1]!.last;
-        if (this.options.fsync.kind === 'always') {
-          for (const batch of round) this.unsynced.push(batch);
-          if (!this.syncing) this.syncing = this.syncLoop();
-        } else {
-          this.acknowledge(round);
-        }
+        this.queue = [...round.slice(error.written), ...this.queue];
+        round = round.slice(0, error.written);
+        this.waitForSpace(error.diskFull);
+        if (round.length === 0) return;
       }
-    } finally {
-      this.writing = undefined;
+      if (this.failure) {
+        // The sync stage failed while this round was written: it is not durable either.
+        for (const batch of round) batch.reject(this.failure);
+        return;
+      }
+      this.lastWritten = round[round.length - 1]!.last;
+      if (this.options.fsync.kind === 'always') {
+        for (const batch of round) this.unsynced.push(batch);
+        if (!this.syncing) this.startSyncStage();
+      } else {
+        this.acknowledge(round);
+      }
     }
   }
 
+  /**
+   * Starts the write stage; `writing` is cleared when it ends. (Cleared by the stage itself, a
+   * stage with nothing to do would end before `writing` was set, leaving it set for good, and
+   * `drain` would spin on it.)
+   */
+  private startWriteStage(): void {
+    const stage: Promise<void> = this.writeLoop().finally(() => {
+      if (this.writing === stage) this.writing = undefined;
+    });
+    this.writing = stage;
+  }
+
+  /** Starts the sync stage; `syncing` is cleared when it ends (as for `startWriteStage`). */
+  private startSyncStage(): void {
+    const stage: Promise<void> = this.syncLoop().finally(() => {
+      if (this.syncing === stage) this.syncing = undefined;
+    });
+    this.syncing = stage;
+  }
+
   private async syncLoop(): Promise<void> {
-    try {
-      while (this.unsynced.length > 0 && !this.failure) {
-        const written = this.unsynced;
-        this.unsynced = [];
-        const started = this.monotonicNow();
-        // Everything written so far, and nothing after: the write stage counts a write once it completed.
-        const covered = { file: this.active().file, bytes: this.active().size };
-        try {
-          await this.writer.datasync();
-        } catch (error) {
-          this.fail(error, written);
-          return;
-        }
-        if (covered.file === this.active().file) this.syncedTail = covered;
-        this.stats.syncs++;
-        this.onSync?.((this.monotonicNow() - started) / MS_PER_SECOND);
-        this.acknowledge(written);
+    while (this.unsynced.length > 0 && !this.failure) {
+      const written = this.unsynced;
+      this.unsynced = [];
+      const started = this.monotonicNow();
+      // Everything written so far, and nothing after: the write stage counts a write once it completed.
+      const covered = { file: this.active().file, bytes: this.active().size };
+      try {
+        await this.writer.datasync();
+      } catch (error) {
+        this.fail(error, written);
+        return;
       }
-    } finally {
-      this.syncing = undefined;
+      if (covered.file === this.active().file) this.syncedTail = covered;
+      this.stats.syncs++;
+      this.onSync?.((this.monotonicNow() - started) / MS_PER_SECOND);
+      this.acknowledge(written);
     }
   }
 
@@ -488,7 +504,7 @@ export class SegmentedLog {
   private retryAfterDiskFull(): void {
     if (!this.waitingForSpace || this.writing || this.closed || this.failure) return;
     this.waitingForSpace = false;
-    this.writing = this.writeLoop();
+    this.startWriteStage();
   }
 
   private spaceReturned(): void {

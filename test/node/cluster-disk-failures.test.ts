@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { open, type EmbeddedEventLog } from '../../src/node/index.js';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { open, type EmbeddedEventLog, type SnapshotEvent } from '../../src/node/index.js';
 import { StorageFailedError } from '../../src/types/errors.js';
 import { MemoryNetwork } from '../support/memory-network.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -40,8 +42,41 @@ function leaderOf(nodes: Map<string, Node>): Node | undefined {
   return leaders.length === 1 ? leaders[0] : undefined;
 }
 
+function leadingLog(logs: Iterable<EmbeddedEventLog>): EmbeddedEventLog | undefined {
+  const leaders = [...logs].filter((log) => !log.closed && log.raftStatus().role === 'leader');
+  return leaders.length === 1 ? leaders[0] : undefined;
+}
+
 async function types(log: EmbeddedEventLog): Promise<string[]> {
   return (await collect(log.read('s', { consistency: 'local' }))).map((e) => e.type);
+}
+
+/** A node with a window of 16 entries, so that a follower a few hundred entries behind needs a snapshot. */
+async function openSnapshotting(
+  network: MemoryNetwork,
+  dir: string,
+  id: string,
+  disk: FaultyDisk,
+  events: SnapshotEvent[],
+): Promise<EmbeddedEventLog> {
+  const log = await open(dir, {
+    fileSystem: disk.fs,
+    cluster: {
+      id,
+      peers: PEERS,
+      transport: network.transport(id),
+      tickMs: 10,
+      windowEntries: 16,
+      onSnapshot: (e) => events.push(e),
+    },
+  });
+  network.attach(id, (m) => log.deliver(m));
+  return log;
+}
+
+async function segmentBytes(dir: string): Promise<Buffer> {
+  const names = (await readdir(join(dir, 'segments'))).filter((n) => n.endsWith('.seg')).sort();
+  return Buffer.concat(await Promise.all(names.map((n) => readFile(join(dir, 'segments', n)))));
 }
 
 async function closeAll(nodes: Map<string, Node>): Promise<void> {
@@ -115,6 +150,50 @@ describe('a cluster whose members’ disks fail', () => {
       for (const node of others) await until('followers to commit B', () => node.log.committedPosition >= 1);
       for (const node of nodes.values()) assert.deepEqual(await types(node.log), ['A', 'B']);
       await closeAll(nodes);
+    },
+  );
+  it(
+    'a follower whose fdatasync fails while it installs a snapshot stops; restarted on a good disk it catches up, byte-identical',
+    HANG_GUARD,
+    async () => {
+      // Given a cluster whose follower was down while the leader wrote far past its window
+      const network = new MemoryNetwork();
+      const dirs = new Map(await Promise.all(PEERS.map(async (id) => [id, await tempDir(`ordo-${id}`)] as const)));
+      const events: SnapshotEvent[] = [];
+      const start = (id: string, disk: FaultyDisk) => openSnapshotting(network, dirs.get(id)!, id, disk, events);
+      const logs = new Map(
+        await Promise.all(PEERS.map(async (id) => [id, await start(id, new FaultyDisk())] as const)),
+      );
+      const leader = await until('a leader', () => leadingLog(logs.values()));
+      const laggingId = PEERS.find((id) => id !== leader.nodeId)!;
+      network.detach(laggingId);
+      await logs.get(laggingId)!.close();
+      for (let i = 0; i < 300; i++) await leader.append('big', { type: 'T', data: { i, pad: 'x'.repeat(8 * 1024) } });
+      // When it comes back on a disk whose fdatasync fails once the snapshot is being written
+      const disk = new FaultyDisk();
+      const stopped: StorageFailedError[] = [];
+      let back = await start(laggingId, disk);
+      back.onStopped((error) => stopped.push(error));
+      await until('the leader to offer a snapshot', () =>
+        events.some((e) => e.kind === 'offered' && e.peer === laggingId),
+      );
+      disk.failSyncs('EIO');
+      // Then it stops, naming the failure, and the other two go on committing
+      await until('the follower to stop', () => stopped.length === 1, 20_000);
+      assert.match(stopped[0]!.message, /EIO in fdatasync/);
+      await leader.append('big', { type: 'After' });
+      // When it is restarted on a good disk
+      network.detach(laggingId);
+      await back.close();
+      back = await start(laggingId, new FaultyDisk());
+      logs.set(laggingId, back);
+      // Then it catches up, and the three logs are byte-identical
+      const head = leader.committedPosition;
+      await until(`${laggingId} at ${head}`, () => back.committedPosition >= head, 30_000);
+      assert.equal(await back.count('big'), 301);
+      for (const log of logs.values()) await log.close();
+      const [a, b, c] = await Promise.all(PEERS.map((id) => segmentBytes(dirs.get(id)!)));
+      assert.ok(a!.equals(b!) && b!.equals(c!), 'the three logs are byte-identical');
     },
   );
 });
