@@ -241,7 +241,8 @@ export class EmbeddedEventLog implements OrdoNode {
   }
 
   write(requests: readonly WriteRequest[]): Promise<Array<WriteOutcome | Error>> {
-    this.ensureOpen('append');
+    // A stopped node is not refused here: the write path tells a re-send its outcome is unknown.
+    if (this.isClosed) throw new LogClosedError('append');
     return this.writes.write(requests);
   }
 

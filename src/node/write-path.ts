@@ -1,4 +1,11 @@
-import { ClaimConflictError, IdConflictError, NotLeaderError, WrongExpectedCountError } from '../types/errors.js';
+import {
+  ClaimConflictError,
+  DiskFullError,
+  IdConflictError,
+  NotLeaderError,
+  UnknownOutcomeError,
+  WrongExpectedCountError,
+} from '../types/errors.js';
 import type { AckMode, Event } from '../types/event.js';
 import { checkUniqueIds, encodeUtf8Cached, validateStream } from '../types/validate.js';
 import { encodeClaimChanges } from '../types/claims.js';
@@ -54,7 +61,7 @@ export interface WritePathOptions {
   /** The committed event at `position` (to compare ids when a retry's ids left the id window). */
   readEventAt: (position: number) => Promise<Event | undefined>;
   /**
-   * Why no append may be proposed now, if one may not: the disk is full (DISK_FULL, decided
+   * Why no append may be proposed now, if one may not: the disk is full (DISK_FULL: decided
    * before anything is proposed, so the failure is definite) or the node stopped.
    */
   writesRefused?: () => Error | undefined;
@@ -105,7 +112,10 @@ export class WritePath {
    * decides at once, so the order holds). Resolves with one outcome per request.
    */
   async write(requests: readonly WriteRequest[]): Promise<Array<WriteOutcome | Error>> {
+    const stopped = this.stopped();
+    if (stopped) return requests.map((request) => refusalOf(request, stopped));
     this.requireLeader();
+    const diskFull = this.diskFull();
     const outcomes = new Array<WriteOutcome | Error>(requests.length);
     const group: WrittenGroup = { parts: [], plan: [], at: [], ack: 'none' };
     const others: Array<Promise<void>> = [];
@@ -119,6 +129,10 @@ export class WritePath {
         decision = decideAppend(this.follower.engine, intentsOf(parts, request.resent));
       } catch (error) {
         outcomes[i] = error as Error;
+        continue;
+      }
+      if (decision.kind === 'write' && diskFull) {
+        outcomes[i] = diskFull; // never proposed: a definite refusal, even for a re-send
         continue;
       }
       if (decision.kind === 'write') {
@@ -145,16 +159,27 @@ export class WritePath {
     if (this.staged.length > 0) this.flushStaged();
   }
 
-  /**
-   * Only the leader decides appends: against its own log, the prefix its entries commit after;
-   * and only while its disk has room (an append refused here was never proposed).
-   */
+  /** Only the leader decides appends: against its own log, the prefix its entries commit after. */
   private requireLeader(): void {
-    const refused = this.options.writesRefused?.();
-    if (refused) throw refused;
     if (!this.replicator.isLeader) throw new NotLeaderError('append', this.replicator.leader);
     const engineIndex = this.follower.lastIndex;
     if (engineIndex < this.replicator.nextIndex - 1) this.follower.catchUp(this.replicator.entriesAfter(engineIndex));
+  }
+
+  /** The node stopped (a failed fdatasync): it decides nothing more until restarted. */
+  private stopped(): Error | undefined {
+    const refused = this.options.writesRefused?.();
+    return refused && !(refused instanceof DiskFullError) ? refused : undefined;
+  }
+
+  /**
+   * The disk is full. Checked only for appends that would be written: a re-send of an append
+   * already in the log is answered from it, with no write (refusing it would tell the client
+   * that an append the log holds was not written).
+   */
+  private diskFull(): DiskFullError | undefined {
+    const refused = this.options.writesRefused?.();
+    return refused instanceof DiskFullError ? refused : undefined;
   }
 
   private stageGroup(group: WrittenGroup, outcomes: Array<WriteOutcome | Error>): Promise<void> {
@@ -168,9 +193,13 @@ export class WritePath {
 
   /** One request decided against the engine now (a re-decision, after the first decision found its original gone). */
   private async decideAndSettle(parts: StreamPart[], request: WriteRequest): Promise<WriteOutcome> {
+    const stopped = this.stopped();
+    if (stopped) throw refusalOf(request, stopped);
     this.requireLeader();
     const decision = decideAppend(this.follower.engine, intentsOf(parts, request.resent));
     if (decision.kind === 'write') {
+      const diskFull = this.diskFull();
+      if (diskFull) throw diskFull;
       this.apply(parts, decision.appends);
       await this.stage(parts, decision.appends, request.ack);
       return { parts: decision.appends, written: true };
@@ -420,4 +449,16 @@ function acknowledge(
 function lastPositionOf(plan: readonly PlannedAppend[]): number {
   const last = plan[plan.length - 1]!;
   return last.position + (last.count - last.index) - 1;
+}
+
+/**
+ * What a stopped node answers without looking at the request: the failure for a first send;
+ * for a re-send, an unknown outcome, since an earlier send may have been written elsewhere.
+ */
+function refusalOf(request: WriteRequest, stopped: Error): Error {
+  if (!request.resent) return stopped;
+  return new UnknownOutcomeError(
+    `${stopped.message}; this node did not look at this re-sent append: an earlier send may be written, so re-send it with the same event ids to a running node`,
+    stopped,
+  );
 }

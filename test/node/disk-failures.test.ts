@@ -66,6 +66,8 @@ describe('a failed fdatasync stops the node', () => {
       assert.match(log.status().writes.reason ?? '', /EIO in fdatasync/);
       // And every later operation fails with the same typed error, reads included
       await assert.rejects(log.append('s', { type: 'C' }), StorageFailedError);
+      // Except that a re-send is told its outcome is unknown: an earlier send may be written
+      await assert.rejects(writeOne(log, clientAppend(true)), UnknownOutcomeError);
       await assert.rejects(log.count('s'), StorageFailedError);
       await assert.rejects(async () => collect(log.read('s')), StorageFailedError);
       assert.equal(disk.syncFailures, 1, 'nothing retried the failed fdatasync');
@@ -122,6 +124,29 @@ describe('a failed fdatasync stops the node', () => {
 });
 
 describe('a full disk refuses appends with DISK_FULL and resumes by itself', () => {
+  it('a re-send of an append the log holds is answered with its place, not refused', HANG_GUARD, async () => {
+    // Given a log holding an append whose answer the client never got
+    const dir = await tempDir();
+    const disk = new FaultyDisk();
+    const log = await open(dir, { fileSystem: disk.fs });
+    const original = await writeOne(log, clientAppend(false));
+    // And a disk that then fills up
+    disk.failWrites('ENOSPC');
+    const waiting = log.append('t', { type: 'C' });
+    await untilDiskFull(log);
+    // When the client re-sends the append
+    const again = await writeOne(log, clientAppend(true));
+    // Then it is answered with the original's place (DISK_FULL would say it was not written)
+    assert.deepEqual(again.parts, original.parts);
+    assert.equal(again.written, false);
+    // And an append the log does not hold is still refused
+    await assert.rejects(log.append('s', { type: 'D' }), DiskFullError);
+    disk.heal();
+    await waiting;
+    assert.deepEqual(await types(log), ['B']);
+    await log.close();
+  });
+
   it(
     'cuts the partial batch, refuses new appends up front, keeps serving reads, and writes the waiting append once space returns',
     HANG_GUARD,

@@ -1,5 +1,6 @@
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/storage/file-system.js';
-import { DiskFullError, WrongExpectedCountError } from '../../src/types/errors.js';
+import type { OrdoNode } from '../../src/node/index.js';
+import { DiskFullError } from '../../src/types/errors.js';
 import type { EventLog } from '../../src/types/event.js';
 
 const POLL_MS = 10;
@@ -88,15 +89,20 @@ function ioError(code: Fault, syscall: string, path: string): NodeJS.ErrnoExcept
   return error;
 }
 
-/** Waits until the log refuses appends up front with DISK_FULL (an append that cannot match its expected count otherwise). */
-export async function untilDiskFull(log: Pick<EventLog, 'append'>): Promise<DiskFullError> {
+/**
+ * Waits until the log refuses appends with DISK_FULL, and returns the refusal of one append
+ * (made only once the log says its disk is full, so it is never written).
+ */
+export async function untilDiskFull(log: Pick<EventLog, 'append'> & Pick<OrdoNode, 'metrics'>): Promise<DiskFullError> {
   for (let attempt = 0; attempt < POLL_ATTEMPTS; attempt++) {
-    const error = await log.append('probe', { type: 'P' }, { expected: 1_000_000 }).then(
-      () => undefined,
-      (e: Error) => e,
-    );
-    if (error instanceof DiskFullError) return error;
-    if (!(error instanceof WrongExpectedCountError)) throw error ?? new Error('the probe append was written');
+    if (log.metrics().writeState === 'disk-full') {
+      const error = await log.append('probe', { type: 'P' }).then(
+        () => new Error('the probe append was written'),
+        (e: Error) => e,
+      );
+      if (error instanceof DiskFullError) return error;
+      throw error;
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   throw new Error('the log never refused appends with DISK_FULL');
