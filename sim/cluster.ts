@@ -9,6 +9,7 @@ import {
   type Message,
   type NodeId,
   type Ready,
+  type UnsafeRules,
 } from '../src/raft/index.js';
 import { Checker, Violation } from './checker.js';
 import { decodeBatch, encodeBatch } from './entry-codec.js';
@@ -23,11 +24,11 @@ export interface SimOptions {
   voters?: number | undefined;
   faults?: Partial<FaultRates>;
   /**
-   * Test-only broken safety rules: `voteWithoutLogCheck` (see RaftOptions.unsafe);
+   * Test-only broken rules: those of RaftOptions.unsafe, given to every node, and
    * `unmarkedTailLoss`: a node whose disk lost durable entries restarts without the
    * recovering mark, so it votes as if it had never acknowledged them.
    */
-  unsafe?: { voteWithoutLogCheck?: boolean; unmarkedTailLoss?: boolean } | undefined;
+  unsafe?: (UnsafeRules & { unmarkedTailLoss?: boolean }) | undefined;
   /** Asynchronous storage writes on every node (default: chosen by the seed). */
   asyncWrites?: boolean;
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /**
- * `npm run sim -- --seeds 2000 [--from 1] [--seed N] [--steps 2000] [--voters 3|5] [--unsafe vote] [--workers N]`
+ * `npm run sim -- --seeds 2000 [--from 1] [--seed N] [--steps 2000] [--voters 3|5] [--unsafe vote|tail-loss|learner-acks|read-contexts|ignore-rejections] [--workers N]`
  * Runs the deterministic simulator over consecutive seeds, one worker thread per core; a
  * failure prints its seed and fault schedule, and `--seed N` replays exactly that run.
  */
 import { parseArgs } from 'node:util';
-import { runSimulation } from './cluster.js';
+import { runSimulation, type SimOptions } from './cluster.js';
 import { runSeedsParallel } from './seeds.js';
 
 const { values } = parseArgs({
@@ -36,14 +36,26 @@ if (voters !== undefined && voters !== 3 && voters !== 5) {
   console.error(`--voters must be 3 or 5, got ${voters}`);
   process.exit(2);
 }
-if (values.unsafe !== undefined && values.unsafe !== 'vote') {
-  console.error(`--unsafe takes 'vote' (grant votes without the log check), got '${values.unsafe}'`);
+/** The test-only broken rules `--unsafe` turns on, to see the simulator catch each. */
+const UNSAFE: Record<string, { rule: NonNullable<SimOptions['unsafe']>; what: string }> = {
+  vote: { rule: { voteWithoutLogCheck: true }, what: 'grant votes without the log check' },
+  'tail-loss': { rule: { unmarkedTailLoss: true }, what: 'restart without the recovering mark after losing entries' },
+  'learner-acks': { rule: { readQuorumCountsLearners: true }, what: "count learners' acks toward a read's quorum" },
+  'read-contexts': { rule: { readsKeyedByAskerContext: true }, what: "key read points by the asker's context" },
+  'ignore-rejections': {
+    rule: { ignoreRejectionBelowMatch: true },
+    what: "ignore a follower's rejection at or below its match",
+  },
+};
+if (values.unsafe !== undefined && !Object.hasOwn(UNSAFE, values.unsafe)) {
+  const known = Object.entries(UNSAFE).map(([name, { what }]) => `'${name}' (${what})`);
+  console.error(`--unsafe takes one of ${known.join(', ')}; got '${values.unsafe}'`);
   process.exit(2);
 }
-const unsafe = values.unsafe === 'vote' ? { voteWithoutLogCheck: true } : undefined;
+const unsafe = values.unsafe === undefined ? undefined : UNSAFE[values.unsafe]!.rule;
 const replay = (seed: number): string =>
   `npm run sim -- --seed ${seed} --steps` +
-  ` ${steps}${voters ? ` --voters ${voters}` : ''}${unsafe ? ' --unsafe vote' : ''}`;
+  ` ${steps}${voters ? ` --voters ${voters}` : ''}${unsafe ? ` --unsafe ${values.unsafe}` : ''}`;
 
 const single = integer('seed', values.seed, 0);
 if (single !== undefined) {

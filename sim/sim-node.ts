@@ -16,6 +16,7 @@ import {
   type NodeId,
   type RandomSource,
   type Snapshot,
+  type UnsafeRules,
 } from '../src/raft/index.js';
 import { decodeBatch } from './entry-codec.js';
 import { SimDisk } from './sim-disk.js';
@@ -63,7 +64,7 @@ export class SimNode {
     readonly id: NodeId,
     config: ConfigState,
     private readonly random: RandomSource,
-    private readonly unsafe: { voteWithoutLogCheck?: boolean } | undefined,
+    private readonly unsafe: UnsafeRules | undefined,
     tickPhase: number,
     readonly asyncWrites = false,
   ) {

@@ -17,6 +17,8 @@ export interface LeaderNode {
   readonly replication: LeaderReplication;
   readonly reads: LeaderReads;
   leadTransferee: NodeId;
+  /** Test-only broken rule (RaftOptions.unsafe): a rejection at or below the match is ignored. */
+  readonly ignoreRejectionBelowMatch: boolean;
   electionElapsed: number;
   becomeFollower(term: number, leader: NodeId): void;
   /** A leader no longer a voter steps down once a quorum of the voters knows that is committed. */
@@ -96,7 +98,7 @@ function onAppendResponse(node: LeaderNode, m: Message, pr: Progress): void {
   if (m.reject) {
     let hint = m.rejectHint;
     if (m.logTerm > 0) hint = node.log.findConflictByTerm(m.rejectHint, m.logTerm).index;
-    if (pr.maybeDecrTo(m.index, hint)) {
+    if (pr.maybeDecrTo(m.index, hint, node.ignoreRejectionBelowMatch)) {
       if (pr.state === 'replicate') pr.becomeProbe();
       node.replication.sendAppend(m.from);
     }

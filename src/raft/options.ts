@@ -23,10 +23,10 @@ export interface RaftOptions {
   /** Index the application has applied (restart); the snapshot's index by default. */
   applied?: number;
   /**
-   * Test-only: break one safety rule, to show the simulator finds it. Never set in production.
-   * `voteWithoutLogCheck`: grant votes without Raft's up-to-date log check (§5.4.1).
+   * Test-only: break one rule, to show the simulator finds it. Never set in production: the
+   * node's options and the CLI have no way to set it.
    */
-  unsafe?: { voteWithoutLogCheck?: boolean } | undefined;
+  unsafe?: UnsafeRules | undefined;
   /**
    * Asynchronous storage writes (etcd's AsyncStorageWrites): `ready()` hands out entries to
    * write without waiting for the previous ones; the node reports each write with
@@ -34,6 +34,24 @@ export interface RaftOptions {
    * vote toward commit, and entries handed out as committed).
    */
   asyncStorageWrites?: boolean;
+}
+
+/** Test-only broken rules, each named for what it does wrong (see RaftOptions.unsafe). */
+export interface UnsafeRules {
+  /** Grant votes without Raft's up-to-date log check (§5.4.1). */
+  voteWithoutLogCheck?: boolean;
+  /** Count a learner's heartbeat ack toward the voters' quorum that confirms a read point. */
+  readQuorumCountsLearners?: boolean;
+  /**
+   * Key the leader's pending read points by the asker's own context: two nodes' reads with the
+   * same number collide (the later one is dropped, or confirmed by the other's round).
+   */
+  readsKeyedByAskerContext?: boolean;
+  /**
+   * Ignore a follower's rejection at or below the match recorded for it: a follower that lost
+   * entries it had acknowledged is never sent them again.
+   */
+  ignoreRejectionBelowMatch?: boolean;
 }
 
 export const DEFAULT_ELECTION_TICKS = 10;

@@ -89,10 +89,11 @@ export class Progress {
 
   /**
    * The follower rejected an append after `rejected`; `matchHint` is where it thinks we agree.
-   * False if the rejection is stale (from an older round).
+   * False if the rejection is stale (from an older round). `ignoreBelowMatch` is the test-only
+   * broken rule of RaftOptions.unsafe: a follower that lost entries then stalls.
    */
-  maybeDecrTo(rejected: number, matchHint: number): boolean {
-    if (this.state !== 'snapshot' && rejected <= this.match && matchHint < this.match) {
+  maybeDecrTo(rejected: number, matchHint: number, ignoreBelowMatch = false): boolean {
+    if (!ignoreBelowMatch && this.state !== 'snapshot' && rejected <= this.match && matchHint < this.match) {
       return this.lostEntries(matchHint);
     }
     if (this.state === 'replicate') {

@@ -60,6 +60,8 @@ export class Raft {
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private readonly unsafeVote: boolean;
+  /** Internal to raft/ (for leader.ts): test-only, see RaftOptions.unsafe. */
+  readonly ignoreRejectionBelowMatch: boolean;
 
   /** Internal to raft/ (public for leader.ts, which steps the leader). */
   electionElapsed = 0;
@@ -107,14 +109,20 @@ export class Raft {
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
     this.unsafeVote = options.unsafe?.voteWithoutLogCheck === true;
+    this.ignoreRejectionBelowMatch = options.unsafe?.ignoreRejectionBelowMatch === true;
     this.tracker = new ProgressTracker(options.maxInflightMessages ?? DEFAULT_MAX_INFLIGHT_MESSAGES);
     this.log = new RaftLog(options.storage);
     this.log.asyncWrites = options.asyncStorageWrites === true;
     this.replication = new LeaderReplication(this.id, this.log, this.tracker, this.maxMessageBytes, (m) =>
       this.send(m),
     );
-    this.reads = new LeaderReads(this.id, this.log, this.tracker, this.replication, (from, index, context) =>
-      this.answerRead(from, index, context),
+    this.reads = new LeaderReads(
+      this.id,
+      this.log,
+      this.tracker,
+      this.replication,
+      (from, index, context) => this.answerRead(from, index, context),
+      options.unsafe,
     );
 
     const { hardState, config } = options.storage.initialState();

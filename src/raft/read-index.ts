@@ -1,3 +1,4 @@
+import type { UnsafeRules } from './options.js';
 import type { RaftLog } from './raft-log.js';
 import { ReadOnly } from './read-only.js';
 import type { LeaderReplication } from './replication.js';
@@ -9,7 +10,7 @@ import type { Message, NodeId } from './types.js';
  * confirmed by a heartbeat round (ReadOnly) before `answer` serves them at the noted index.
  */
 export class LeaderReads {
-  private readonly readOnly = new ReadOnly();
+  private readonly readOnly: ReadOnly;
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   private waiting: Message[] = [];
 
@@ -19,7 +20,10 @@ export class LeaderReads {
     private readonly tracker: ProgressTracker,
     private readonly replication: LeaderReplication,
     private readonly answer: (from: NodeId, index: number, context: number) => void,
-  ) {}
+    private readonly unsafe: UnsafeRules = {},
+  ) {
+    this.readOnly = new ReadOnly(unsafe.readsKeyedByAskerContext === true);
+  }
 
   reset(): void {
     this.readOnly.reset();
@@ -61,10 +65,16 @@ export class LeaderReads {
    * most voters, confirm a stale read point.
    */
   onHeartbeatAck(m: Message): void {
-    if (m.context === 0 || !this.tracker.isVoter(m.from)) return;
+    if (m.context === 0) return;
+    const countLearners = this.unsafe.readQuorumCountsLearners === true;
+    if (!countLearners && !this.tracker.isVoter(m.from)) return;
     const acks = this.readOnly.ack(m.context, m.from);
+    if (acks.size === 0) return;
     // The leader's own ack is implicit (the answer is addressed to it).
-    if (acks.size === 0 || !this.tracker.hasQuorum(new Set([...acks, m.to]))) return;
+    const confirmed = countLearners
+      ? this.tracker.isVoter(m.from) && acks.size + 1 > this.tracker.voters.size / 2
+      : this.tracker.hasQuorum(new Set([...acks, m.to]));
+    if (!confirmed) return;
     for (const read of this.readOnly.release(m.context)) this.answer(read.from, read.index, read.context);
   }
 

@@ -29,8 +29,19 @@ export class ReadOnly {
   private queue: number[] = [];
   private lastRound = 0;
 
+  /** `keyedByAskerContext`: the test-only broken rule of RaftOptions.unsafe (collisions). */
+  constructor(private readonly keyedByAskerContext = false) {}
+
   /** Notes a read point; returns the round its heartbeats carry. */
   add(from: NodeId, context: number, index: number): number {
+    if (this.keyedByAskerContext) {
+      // Broken on purpose: a second read with a context already pending is dropped.
+      if (!this.pending.has(context)) {
+        this.pending.set(context, { round: context, context, index, from, acks: new Set() });
+        this.queue.push(context);
+      }
+      return context;
+    }
     const round = ++this.lastRound;
     this.pending.set(round, { round, context, index, from, acks: new Set() });
     this.queue.push(round);
