@@ -13,7 +13,8 @@ import {
 } from '../src/raft/index.js';
 import { Checker, Violation } from './checker.js';
 import { decodeBatch, encodeBatch } from './entry-codec.js';
-import { BASE_DELAY_MS, DEFAULT_FAULTS, HEAL_BOUND_MS, TICK_MS, type FaultRates } from './faults.js';
+import { BASE_DELAY_MS, DEFAULT_FAULTS, HEAL_BOUND_MS, STABLE_BOUND_MS, TICK_MS, type FaultRates } from './faults.js';
+import { SimReads } from './reads.js';
 import { SimNode, decodeSnapshotData } from './sim-node.js';
 
 export interface SimOptions {
@@ -90,6 +91,8 @@ const NODE_IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
 /** A client gives up waiting for an answer after this long and retries (same ids) later. */
 const CLIENT_DEADLINE_MS = 400;
 const STREAMS = ['a', 'b', 'c', 'd', 'e'];
+/** Healed, each member is asked this many reads at once. */
+const HEALED_READS_PER_NODE = 3;
 
 /**
  * The hard state as it may be persisted alongside `entries`: a commit index beyond the entries
@@ -142,8 +145,7 @@ class SimCluster {
   /** Nodes whose disk loses its last durable entries before they restart. */
   private readonly loseTailOnRestart = new Set<NodeId>();
   private readonly lastCommit = new Map<NodeId, number>();
-  private readonly reads = new Map<number, number>();
-  private nextRead = 1;
+  private readonly reads = new SimReads();
   private faultsOn = true;
 
   constructor(private readonly options: SimOptions) {
@@ -561,17 +563,7 @@ class SimCluster {
         node.appliedPosition = node.positionAt.get(entry.index + 1)!;
         this.answer(node, entry);
       }
-      for (const read of ready.readStates) {
-        const required = this.reads.get(read.context);
-        if (required !== undefined && read.index < required) {
-          throw new Violation(
-            'linearizable reads',
-            `${node.id} answered read ${read.context} at ${read.index},` +
-              ` but ${required} was committed before it was asked`,
-          );
-        }
-        this.reads.delete(read.context);
-      }
+      for (const read of ready.readStates) this.reads.answered(node.id, read);
       raw.advance(ready);
       // 4. check what changed
       // A leader removed from the voters leads on until they know it, but appends nothing new.
@@ -780,14 +772,23 @@ class SimCluster {
     }
   }
 
+  /**
+   * A client reads: half the time from a node that believes it leads (where clients send reads;
+   * it may be a deposed one behind a partition), else from any node, which forwards the read.
+   */
   private read(): void {
-    const node = this.pick([...this.nodes.values()].filter((n) => n.raw));
-    if (!node) return;
-    const context = this.nextRead++;
-    this.reads.set(context, this.checker.maxCommitted);
+    const up = [...this.nodes.values()].filter((n) => n.raw);
+    const leaders = up.filter((n) => n.raw!.role === 'leader');
+    const node = this.pick(leaders.length > 0 && this.chance(0.5) ? leaders : up);
+    if (node) this.readAt(node);
+  }
+
+  private readAt(node: SimNode): number {
+    const context = this.reads.ask(node.id, this.checker.maxCommitted);
     this.stats.reads++;
     node.raw!.readIndex(context);
     this.drive(node);
+    return context;
   }
 
   // ---- healing and convergence ----
@@ -802,22 +803,75 @@ class SimCluster {
     this.log('faults off, everything healed');
     const healedAt = this.now;
     const final = this.newOp();
-    while (this.now - healedAt < HEAL_BOUND_MS) {
-      this.step();
+    const acked = (): boolean => {
       if (final.status === 'unknown' || final.status === 'new') this.submit(final);
       if (final.status === 'failed') {
         final.status = 'unknown';
         (final as { expected: Expected }).expected = 'any';
       }
-      if (final.status === 'acked' && this.converged()) {
-        this.stats.healedInMs = this.now - healedAt;
-        this.checkAckedEverywhere();
-        return;
-      }
+      return final.status === 'acked';
+    };
+    this.stepUntil(
+      HEAL_BOUND_MS,
+      () => acked() && this.converged(),
+      () => `no convergence within ${HEAL_BOUND_MS} ms after healing (final append ${final.status})`,
+    );
+    this.stats.healedInMs = this.now - healedAt;
+    this.checkAckedEverywhere();
+    this.followerLosesTail();
+    this.readAtEveryMember();
+  }
+
+  /** Steps until `done`; a liveness violation if that takes longer than `boundMs`. */
+  private stepUntil(boundMs: number, done: () => boolean, failure: () => string): void {
+    const from = this.now;
+    while (this.now - from < boundMs) {
+      this.step();
+      if (done()) return;
     }
-    throw new Violation(
-      'liveness',
-      `no convergence within ${HEAL_BOUND_MS} ms after healing (final append ${final.status}); ${this.describe()}`,
+    throw new Violation('liveness', `${failure()}; ${this.describe()}`);
+  }
+
+  /**
+   * Healed, under a stable leader, a follower's disk loses its last entries (it restarts
+   * marked recovering): the leader must notice and send them again, and the cluster converge.
+   */
+  private followerLosesTail(): void {
+    const leader = this.leader()!;
+    const { voters, learners } = leader.raw!.status().config;
+    const followers = [...voters, ...learners].filter((id) => id !== leader.id).map((id) => this.nodes.get(id)!);
+    const victim = this.pick(followers.filter((n) => n.disk.storage.lastIndex() >= n.disk.storage.firstIndex()));
+    if (!victim) return;
+    this.crash(victim, `crash ${victim.id}; its disk will lose its last entries`);
+    this.loseTailOnRestart.add(victim.id);
+    this.restart(victim);
+    this.stepUntil(
+      STABLE_BOUND_MS,
+      () => this.converged(),
+      () => `${victim.id} lost entries and was not sent them again within ${STABLE_BOUND_MS} ms by ${leader.id}`,
+    );
+  }
+
+  /**
+   * Healed, every member is asked a few reads at once, each node numbering its own (so their
+   * numbers meet at the leader, and a follower's reads are forwarded): every one is answered.
+   */
+  private readAtEveryMember(): void {
+    const { voters, learners } = this.leader()!.raw!.status().config;
+    const asked: Array<{ node: NodeId; context: number }> = [];
+    for (const id of [...voters, ...learners]) {
+      const node = this.nodes.get(id)!;
+      for (let k = 0; k < HEALED_READS_PER_NODE; k++) asked.push({ node: id, context: this.readAt(node) });
+    }
+    const unanswered = () => asked.filter(({ node, context }) => this.reads.unanswered(node, context));
+    this.stepUntil(
+      STABLE_BOUND_MS,
+      () => unanswered().length === 0,
+      () =>
+        `reads unanswered ${STABLE_BOUND_MS} ms after they were asked, healed: ` +
+        unanswered()
+          .map(({ node, context }) => `${node} read ${context}`)
+          .join(', '),
     );
   }
 

@@ -51,3 +51,8 @@ export const TICK_MS = 10;
 export const BASE_DELAY_MS = 3;
 /** After the faults stop: how long the cluster has to elect, commit and converge, ms. */
 export const HEAL_BOUND_MS = 5_000;
+/**
+ * Healed, with a leader in place: how long a follower that lost entries has to get them back,
+ * and a read to be answered, ms (both take a few round trips).
+ */
+export const STABLE_BOUND_MS = 1_000;
