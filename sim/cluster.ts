@@ -13,7 +13,15 @@ import {
 } from '../src/raft/index.js';
 import { Checker, Violation } from './checker.js';
 import { decodeBatch, encodeBatch } from './entry-codec.js';
-import { BASE_DELAY_MS, DEFAULT_FAULTS, HEAL_BOUND_MS, STABLE_BOUND_MS, TICK_MS, type FaultRates } from './faults.js';
+import {
+  BASE_DELAY_MS,
+  DEFAULT_FAULTS,
+  HEAL_BOUND_MS,
+  PARTITIONED_READ_INTERVAL_MS,
+  STABLE_BOUND_MS,
+  TICK_MS,
+  type FaultRates,
+} from './faults.js';
 import { SimReads } from './reads.js';
 import { SimNode, decodeSnapshotData } from './sim-node.js';
 
@@ -146,20 +154,27 @@ class SimCluster {
   private readonly loseTailOnRestart = new Set<NodeId>();
   private readonly lastCommit = new Map<NodeId, number>();
   private readonly reads = new SimReads();
+  /** A leader that hands over: cut it off once its timeout-now leaves (see transfer()). */
+  private cutOffOnHandover: NodeId | undefined;
+  /** Nodes whose last Ready said they lead (to log when they stop). */
+  private readonly leading = new Set<NodeId>();
   private faultsOn = true;
 
   constructor(private readonly options: SimOptions) {
     this.random = seededRandom(options.seed);
     this.faults = { ...DEFAULT_FAULTS, ...options.faults };
     const voters = options.voters ?? (this.random.int(2) === 0 ? 3 : 5);
-    const config = { voters: NODE_IDS.slice(0, voters), learners: [] };
+    // Of the nodes left over, some start as learners (read replicas): none, one or two.
+    const learners = NODE_IDS.slice(voters, voters + this.random.int(NODE_IDS.length - voters + 1));
+    const config = { voters: NODE_IDS.slice(0, voters), learners };
+    const members = [...config.voters, ...learners];
     // Half the seeds run every node with asynchronous storage writes (the real node's mode).
     const asyncWrites = options.asyncWrites ?? this.random.int(2) === 0;
     NODE_IDS.forEach((id, i) => {
       const nodeRandom = seededRandom(options.seed * 31 + i + 1);
       const node = new SimNode(
         id,
-        i < voters ? config : { voters: [], learners: [] },
+        members.includes(id) ? config : { voters: [], learners: [] },
         nodeRandom,
         options.unsafe,
         this.random.int(TICK_MS),
@@ -168,7 +183,11 @@ class SimCluster {
       this.nodes.set(id, node);
       node.start();
     });
-    this.log(`start: ${voters} voters ${config.voters.join(',')}${asyncWrites ? ', asynchronous storage writes' : ''}`);
+    this.log(
+      `start: ${voters} voters ${config.voters.join(',')}` +
+        `${learners.length > 0 ? `, learners ${learners.join(',')}` : ''}` +
+        `${asyncWrites ? ', asynchronous storage writes' : ''}`,
+    );
   }
 
   private log(what: string): void {
@@ -211,6 +230,7 @@ class SimCluster {
     }
     this.checkDuplicateWaits();
     if (this.chance(this.faults.read)) this.read();
+    if (this.cut.size > 0 && this.now % PARTITIONED_READ_INTERVAL_MS === 0) this.readAtLeaders();
   }
 
   // ---- faults ----
@@ -243,21 +263,38 @@ class SimCluster {
     if (this.chance(this.faults.loseTail)) this.crashLosingTail();
     if (this.healAt === 0 && this.chance(this.faults.partition)) this.partition();
     if (this.chance(this.faults.configChange)) this.changeMembership();
-    if (this.chance(this.faults.transfer)) {
-      const leader = this.leader();
-      if (leader) {
-        const to = this.pick(leader.raw!.status().config.voters.filter((id) => id !== leader.id));
-        if (to) {
-          this.log(`transfer leadership ${leader.id} → ${to}`);
-          leader.raw!.transferLeadership(to);
-          this.drive(leader);
-        }
-      }
-    }
+    if (this.chance(this.faults.transfer)) this.transfer();
     if (this.chance(this.faults.compact)) {
       const node = this.pick([...this.nodes.values()].filter((n) => n.raw));
       if (node) this.compact(node);
     }
+  }
+
+  /**
+   * The leader hands over to another voter. Half the time it is cut off, with its learners,
+   * from every voter the moment it tells the transferee to campaign: that one is elected at
+   * once, while the old leader, which never hears of it, leads on until its quorum check fails.
+   */
+  private transfer(): void {
+    const leader = this.leader();
+    if (!leader) return;
+    const to = this.pick(leader.raw!.status().config.voters.filter((id) => id !== leader.id));
+    if (!to) return;
+    this.log(`transfer leadership ${leader.id} → ${to}`);
+    this.cutOffOnHandover = this.chance(0.5) ? leader.id : undefined;
+    leader.raw!.transferLeadership(to);
+    this.drive(leader);
+  }
+
+  /** `m` left its sender: if it is the handover `transfer()` waits for, cut the sender off. */
+  private maybeCutOffOnHandover(m: Message): void {
+    if (m.type !== 'timeout-now' || m.from !== this.cutOffOnHandover) return;
+    this.cutOffOnHandover = undefined;
+    const sender = this.nodes.get(m.from)!;
+    if (!this.faultsOn || this.healAt !== 0 || !sender.raw) return;
+    this.stats.partitions++;
+    this.split(new Set([sender.id, ...sender.raw.status().config.learners]));
+    this.healAt = this.now + 50 + this.random.int(500);
   }
 
   private crash(node: SimNode, why: string): void {
@@ -266,6 +303,7 @@ class SimCluster {
     for (const op of this.ops)
       if (op.node === node.id && (op.status === 'inflight' || op.status === 'dup-wait')) op.status = 'unknown';
     node.crash();
+    this.leading.delete(node.id);
     this.crashOnWrite.delete(node.id);
   }
 
@@ -299,13 +337,15 @@ class SimCluster {
 
   private partition(): void {
     const ids = NODE_IDS;
-    const kind = this.random.int(3);
     const leader = this.leader();
+    const learners = leader?.raw?.status().config.learners ?? [];
+    // With learners, a fourth kind: the leader and its learners cut off from every other voter.
+    const kind = this.random.int(learners.length > 0 ? 4 : 3);
     this.stats.partitions++;
     if (kind === 0 || !leader) {
-      const side = new Set(ids.filter(() => this.chance(0.5)));
-      for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}>${b}`);
-      this.log(`partition {${[...side].join(',')}} | {${ids.filter((id) => !side.has(id)).join(',')}}`);
+      this.split(new Set(ids.filter(() => this.chance(0.5))));
+    } else if (kind === 3) {
+      this.split(new Set([leader.id, ...learners]));
     } else if (kind === 1) {
       const a = this.pick(ids)!;
       const b = this.pick(ids.filter((id) => id !== a))!;
@@ -320,6 +360,13 @@ class SimCluster {
       this.log(`isolate leader ${leader.id}`);
     }
     this.healAt = this.now + 50 + this.random.int(500);
+  }
+
+  /** Cuts every link between `side` and the other nodes. */
+  private split(side: ReadonlySet<NodeId>): void {
+    const ids = NODE_IDS;
+    for (const a of ids) for (const b of ids) if (side.has(a) !== side.has(b)) this.cut.add(`${a}>${b}`);
+    this.log(`partition {${[...side].join(',')}} | {${ids.filter((id) => !side.has(id)).join(',')}}`);
   }
 
   /**
@@ -451,6 +498,7 @@ class SimCluster {
       if (this.faultsOn && this.chance(this.faults.delay)) delay += this.random.int(this.faults.maxDelayMs);
       this.network.push({ at: this.now + delay, seq: this.seq++, m });
     }
+    this.maybeCutOffOnHandover(m);
   }
 
   private lost(m: Message): void {
@@ -576,7 +624,11 @@ class SimCluster {
         this.log(`${node.id} leads term ${raw.term}`);
         this.checker.onLeader(node.id, raw.term);
         this.checker.checkLeaderCompleteness(node.id, raw.term, (i) => raw.termAt(i), raw.firstIndex() - 1);
+      } else if (ready.softState && this.leading.has(node.id)) {
+        this.log(`${node.id} no longer leads (term ${raw.term})`);
       }
+      if (ready.softState?.role === 'leader') this.leading.add(node.id);
+      else if (ready.softState) this.leading.delete(node.id);
       const commit = raw.committed;
       if (commit > (this.lastCommit.get(node.id) ?? 0)) {
         this.lastCommit.set(node.id, commit);
@@ -781,6 +833,14 @@ class SimCluster {
     const leaders = up.filter((n) => n.raw!.role === 'leader');
     const node = this.pick(leaders.length > 0 && this.chance(0.5) ? leaders : up);
     if (node) this.readAt(node);
+  }
+
+  /**
+   * While the network is cut, clients keep reading from every node that believes it leads: a
+   * deposed leader behind the partition must not confirm a read point without a voter quorum.
+   */
+  private readAtLeaders(): void {
+    for (const node of this.nodes.values()) if (node.raw?.role === 'leader') this.readAt(node);
   }
 
   private readAt(node: SimNode): number {

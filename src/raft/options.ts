@@ -40,7 +40,10 @@ export interface RaftOptions {
 export interface UnsafeRules {
   /** Grant votes without Raft's up-to-date log check (§5.4.1). */
   voteWithoutLogCheck?: boolean;
-  /** Count a learner's heartbeat ack toward the voters' quorum that confirms a read point. */
+  /**
+   * Count every member's heartbeat ack toward the voters' majority that confirms a read point,
+   * a learner's like a voter's.
+   */
   readQuorumCountsLearners?: boolean;
   /**
    * Key the leader's pending read points by the asker's own context: two nodes' reads with the

@@ -72,7 +72,7 @@ export class LeaderReads {
     if (acks.size === 0) return;
     // The leader's own ack is implicit (the answer is addressed to it).
     const confirmed = countLearners
-      ? this.tracker.isVoter(m.from) && acks.size + 1 > this.tracker.voters.size / 2
+      ? acks.size + 1 > this.tracker.voters.size / 2
       : this.tracker.hasQuorum(new Set([...acks, m.to]));
     if (!confirmed) return;
     for (const read of this.readOnly.release(m.context)) this.answer(read.from, read.index, read.context);
