@@ -164,8 +164,8 @@ class SimCluster {
     this.random = seededRandom(options.seed);
     this.faults = { ...DEFAULT_FAULTS, ...options.faults };
     const voters = options.voters ?? (this.random.int(2) === 0 ? 3 : 5);
-    // Of the nodes left over, some start as learners (read replicas): none, one or two.
-    const learners = NODE_IDS.slice(voters, voters + this.random.int(NODE_IDS.length - voters + 1));
+    // Half the clusters of 3 voters start with a learner (a read replica) among the nodes left.
+    const learners = NODE_IDS.slice(voters, voters < NODE_IDS.length ? voters + this.random.int(2) : voters);
     const config = { voters: NODE_IDS.slice(0, voters), learners };
     const members = [...config.voters, ...learners];
     // Half the seeds run every node with asynchronous storage writes (the real node's mode).
@@ -824,14 +824,9 @@ class SimCluster {
     }
   }
 
-  /**
-   * A client reads: half the time from a node that believes it leads (where clients send reads;
-   * it may be a deposed one behind a partition), else from any node, which forwards the read.
-   */
+  /** A client reads from any node (a follower forwards the read to the leader it knows). */
   private read(): void {
-    const up = [...this.nodes.values()].filter((n) => n.raw);
-    const leaders = up.filter((n) => n.raw!.role === 'leader');
-    const node = this.pick(leaders.length > 0 && this.chance(0.5) ? leaders : up);
+    const node = this.pick([...this.nodes.values()].filter((n) => n.raw));
     if (node) this.readAt(node);
   }
 

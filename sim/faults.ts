@@ -46,7 +46,7 @@ export const DEFAULT_FAULTS: FaultRates = {
 };
 
 /** While the network is cut, each node that believes it leads is asked a read this often, ms. */
-export const PARTITIONED_READ_INTERVAL_MS = 10;
+export const PARTITIONED_READ_INTERVAL_MS = 25;
 /** Virtual time between two ticks of a node, ms: elections time out after 10–20 ticks. */
 export const TICK_MS = 10;
 /** One-way network delay of an undisturbed message, ms (uniform in [1, n]). */

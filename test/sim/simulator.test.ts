@@ -49,6 +49,52 @@ describe('deterministic simulator', () => {
     assert.match(summary.failures[0]!.message, /leader completeness|state machine safety|acknowledged write/);
   });
 
+  it("has teeth: counting a learner's heartbeat ack toward a read's quorum is caught within 40 seeds of 3 voters", async () => {
+    // Given 3 voters, so a deposed leader's side can hold its learners and no other voter,
+    // when every node counts learners' acks like voters' toward a read point's quorum,
+    const summary = await runSeedsParallel({
+      from: 1,
+      count: 40,
+      steps: STEPS,
+      voters: 3,
+      unsafe: { readQuorumCountsLearners: true },
+      maxFailures: 1,
+    });
+    // then a deposed leader confirms a read with its learners and serves it stale.
+    assert.ok(summary.failures.length >= 1, "a read confirmed by a learner's ack went unnoticed");
+    assert.match(summary.failures[0]!.message, /linearizable reads/);
+  });
+
+  it("has teeth: keying read points by the asker's own number is caught within 10 seeds", async () => {
+    // Given nodes that each number their reads from 1, when the leader keys pending reads by
+    // that number alone,
+    const summary = await runSeedsParallel({
+      from: 1,
+      count: 10,
+      steps: STEPS,
+      unsafe: { readsKeyedByAskerContext: true },
+      maxFailures: 1,
+    });
+    // then a read whose number another node's pending read holds is never answered.
+    assert.ok(summary.failures.length >= 1, 'colliding read numbers went unnoticed');
+    assert.match(summary.failures[0]!.message, /reads unanswered|linearizable reads/);
+  });
+
+  it("has teeth: ignoring a follower's rejection at or below its recorded match is caught within 10 seeds", async () => {
+    // Given a healed cluster in which a follower's disk loses its last entries, when the
+    // leader ignores that follower's rejections below the match it recorded,
+    const summary = await runSeedsParallel({
+      from: 1,
+      count: 10,
+      steps: STEPS,
+      unsafe: { ignoreRejectionBelowMatch: true },
+      maxFailures: 1,
+    });
+    // then the follower never gets its entries back.
+    assert.ok(summary.failures.length >= 1, 'a follower stalled after losing entries went unnoticed');
+    assert.match(summary.failures[0]!.message, /lost entries and was not sent them again/);
+  });
+
   it('a seed replays exactly: same schedule, same outcome', () => {
     const a = runSimulation({ seed: 42, steps: STEPS });
     const b = runSimulation({ seed: 42, steps: STEPS });
