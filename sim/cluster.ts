@@ -912,16 +912,28 @@ class SimCluster {
    * numbers meet at the leader, and a follower's reads are forwarded): every one is answered.
    */
   private readAtEveryMember(): void {
-    const { voters, learners } = this.leader()!.raw!.status().config;
-    const asked: Array<{ node: NodeId; context: number }> = [];
+    const leader = this.leader()!.raw!;
+    const { voters, learners } = leader.status().config;
+    let asked: Array<{ node: NodeId; context: number }> = [];
     for (const id of [...voters, ...learners]) {
       const node = this.nodes.get(id)!;
       for (let k = 0; k < HEALED_READS_PER_NODE; k++) asked.push({ node: id, context: this.readAt(node) });
     }
     const unanswered = () => asked.filter(({ node, context }) => this.reads.unanswered(node, context));
+    let term = leader.term;
+    const answered = (): boolean => {
+      const now = this.leader()?.raw?.term;
+      if (now !== undefined && now !== term) {
+        // A transfer begun before healing may complete now: the new leader never had the old
+        // one's pending reads, so clients ask again (as they would on NOT_LEADER).
+        term = now;
+        asked = unanswered().map(({ node }) => ({ node, context: this.readAt(this.nodes.get(node)!) }));
+      }
+      return unanswered().length === 0;
+    };
     this.stepUntil(
       STABLE_BOUND_MS,
-      () => unanswered().length === 0,
+      answered,
       () =>
         `reads unanswered ${STABLE_BOUND_MS} ms after they were asked, healed: ` +
         unanswered()
