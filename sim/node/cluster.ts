@@ -3,6 +3,7 @@ import { open, type OrdoNode } from '../../src/node/index.js';
 import { SEGMENT_HEADER_BYTES } from '../../src/storage/segment-file.js';
 import { CorruptLogError } from '../../src/types/errors.js';
 import { seededRandom } from '../../src/raft/index.js';
+import { brokenAnswers, brokenFileSystem, type BrokenRule } from './broken.js';
 import { DEFAULT_FAULTS, DEFAULT_RATES, type FaultKind, type SimRates } from './faults.js';
 import { DISK_FAULT_KINDS, SimDisk, type DiskFaultKind } from './sim-fs.js';
 import { SimNetwork } from './sim-network.js';
@@ -14,10 +15,13 @@ const DATA_DIR = '/data';
 const RAFT_STATE_FILE = `${DATA_DIR}/raft-state`;
 /** Virtual ms per Raft tick (elections time out after 10–20 ticks). */
 const TICK_MS = 10;
-/** Small segments and a small Raft window: segment rolls and snapshot installs happen in short runs. */
+/**
+ * Small segments, a small Raft window and frequent checkpoints: segment rolls, snapshot
+ * installs and reopens from a checkpoint that covers recent appends happen in short runs.
+ */
 const SEGMENT_BYTES = 8 * 1024;
 const WINDOW_ENTRIES = 16;
-const CHECKPOINT_EVERY = 40;
+const CHECKPOINT_EVERY = 8;
 /** After the faults stop: how long the cluster has to elect, commit, converge and feed its subscribers, virtual ms. */
 export const HEAL_BOUND_MS = 10_000;
 /** How often convergence is looked at while healing, virtual ms. */
@@ -48,12 +52,8 @@ export interface NodeSimOptions {
   clients?: number | undefined;
   faults?: ReadonlySet<FaultKind> | undefined;
   rates?: SimRates | undefined;
-  /**
-   * A deliberately broken node, to prove the simulator catches it: `ack-before-fsync` runs every
-   * node with `fsync: 'never'` (an append is acknowledged, and a follower answers the leader,
-   * before any fdatasync).
-   */
-  broken?: 'ack-before-fsync' | undefined;
+  /** A deliberately broken node, to prove the simulator catches it (see broken.ts). */
+  broken?: BrokenRule | undefined;
 }
 
 export const DEFAULT_FAULT_MS = 600;
@@ -251,7 +251,7 @@ class NodeSim implements WorkloadHost {
       fsync: this.options.broken === 'ack-before-fsync' ? 'never' : 'always',
       segmentBytes: SEGMENT_BYTES,
       checkpointEvery: CHECKPOINT_EVERY,
-      fileSystem: slot.disk.mount(),
+      fileSystem: brokenFileSystem(this.options.broken, slot.disk.mount()),
       environment: {
         clock: () => VIRTUAL_EPOCH_MS + this.time.now,
         monotonicNow: () => this.time.now,
@@ -283,8 +283,9 @@ class NodeSim implements WorkloadHost {
       },
     });
     opening.then(
-      (log) => {
+      (opened) => {
         if (slot.owner !== owner) return; // crashed while opening: that process is gone
+        const log = brokenAnswers(this.options.broken, opened);
         slot.log = log;
         log.onFsync = undefined;
         log.onStopped((error) => this.stopped(slot, owner, error));

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
  * `npm run sim:node -- --seeds 2000 [--from 1] [--workers W] [--nodes 3|5] [--fault-ms 600]
- * [--faults default,+eio] [--broken ack-before-fsync]`, or `--seed S` to replay one seed with its
+ * [--faults default,+eio] [--broken RULE]` (RULE: one of broken.ts BROKEN_RULES), or `--seed S` to replay one seed with its
  * whole trace. Runs real nodes on a simulated disk and network (sim/node/cluster.ts), one
  * worker thread per core, and prints every fault kind's count, the appends acknowledged and
  * the violations; a failing seed prints its schedule and the command that replays it.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_FAULT_MS, runNodeSimulation } from './cluster.js';
+import { BROKEN_RULES, type BrokenRule } from './broken.js';
 import { FAULT_KINDS, parseFaults, type FaultKind } from './faults.js';
 import { runNodeSeedsParallel } from './seeds.js';
 
@@ -39,8 +40,8 @@ if (nodes !== undefined && nodes !== 3 && nodes !== 5) {
   console.error(`--nodes must be 3 or 5, got ${nodes}`);
   process.exit(2);
 }
-if (values.broken !== undefined && values.broken !== 'ack-before-fsync') {
-  console.error(`--broken takes 'ack-before-fsync', got '${values.broken}'`);
+if (values.broken !== undefined && !BROKEN_RULES.includes(values.broken as BrokenRule)) {
+  console.error(`--broken takes one of ${BROKEN_RULES.join(', ')}, got '${values.broken}'`);
   process.exit(2);
 }
 let faults: Set<FaultKind>;
@@ -50,7 +51,7 @@ try {
   console.error((error as Error).message);
   process.exit(2);
 }
-const broken = values.broken as 'ack-before-fsync' | undefined;
+const broken = values.broken as BrokenRule | undefined;
 const faultMs = integer('fault-ms', values['fault-ms'], 1) ?? DEFAULT_FAULT_MS;
 const flags =
   `${nodes ? ` --nodes ${nodes}` : ''} --fault-ms ${faultMs} --faults ${[...faults].join(',') || 'none'}` +

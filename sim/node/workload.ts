@@ -5,8 +5,18 @@ import { NotLeaderError } from '../../src/types/errors.js';
 import type { RandomSource } from '../../src/raft/index.js';
 import type { VirtualTime } from './virtual-time.js';
 
-/** Errors after which the append was certainly not written; anything else leaves it unknown. */
+/**
+ * Errors after which the append was certainly not written, as a client takes them; anything
+ * else leaves it unknown. The node answers these after looking the ids up, so they hold for a
+ * re-send too: its original was not written either.
+ */
 const DEFINITE_FAILURES = new Set(['WRONG_EXPECTED_COUNT', 'INVALID_ARGUMENT', 'INVALID_EVENT', 'INVALID_STREAM']);
+/**
+ * Refusals made before the ids are looked up: DISK_FULL (never proposed) and STORAGE_FAILED
+ * (the node had stopped; what it had pending got UNKNOWN_OUTCOME). Definite for a first send;
+ * for a re-send they say nothing of the earlier sends, so the client tries again.
+ */
+const REFUSED_UNSEEN = new Set(['DISK_FULL', 'STORAGE_FAILED']);
 /** A client gives one attempt this long before it re-sends (as `connect()` times out a request), virtual ms. */
 export const ATTEMPT_TIMEOUT_MS = 300;
 /** A client gives up on an append after this long: its outcome stays unknown, virtual ms. */
@@ -16,6 +26,15 @@ const THINK_MS = 12;
 /** Pause after a NOT_LEADER that names no leader, virtual ms (uniform in [n, 2n)). */
 const ELECTION_BACKOFF_MS = 25;
 const MAX_EVENT_BYTES = 1024 * 1024;
+/**
+ * Share of appends whose first answer the client never gets (its connection dropped as the
+ * answer left): it reconnects and re-sends, marked as a re-send, after a pause uniform in
+ * [min, max) virtual ms, long enough for a node to crash and come back in between, while it
+ * goes on with its next operations (its deadline counts from the first send).
+ */
+const LOST_ANSWER_SHARE = 0.2;
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 800;
 
 const TIMED_OUT: unique symbol = Symbol('timed out');
 const DROPPED: unique symbol = Symbol('connection dropped');
@@ -32,7 +51,7 @@ export interface WorkloadHost {
   recordAppend(op: AppendOperation): void;
   recordRead(op: ReadOperation): void;
   trace(line: string): void;
-  count(what: 'resends' | 'reads' | 'timeouts'): void;
+  count(what: 'resends' | 'reads' | 'timeouts' | 'lostAnswers'): void;
 }
 
 /** Resolves with `promise`'s value, or TIMED_OUT after `ms` virtual ms (a node that crashed never answers). */
@@ -50,10 +69,13 @@ export function eventIdOf(seed: number, n: number): string {
  * One client: appends (a third to hot streams with an expected count read just before, so
  * many end in WRONG_EXPECTED_COUNT), with the same event id re-sent as `resent` after a
  * NOT_LEADER or no answer, as `connect()` does; and now and then a linearizable read of the
- * whole log.
+ * whole log. Every other append's id is one the client library made up (a retry key, which
+ * the log remembers apart from writers' ids), the others' the writer's own.
  */
 export async function clientLoop(host: WorkloadHost, name: string, seed: number, ids: { next: number }): Promise<void> {
   let leader: string | undefined;
+  /** Re-sends of appends whose answer was lost, running beside the client's next operations. */
+  const resends: Array<Promise<unknown>> = [];
   for (let n = 0; host.running(); n++) {
     await host.time.sleep(1 + host.random.int(THINK_MS));
     if (!host.running()) break;
@@ -74,36 +96,66 @@ export async function clientLoop(host: WorkloadHost, name: string, seed: number,
       if (counted === TIMED_OUT) continue;
       expected = counted;
     }
-    leader = await appendOnce(host, name, stream, expected, eventIdOf(seed, ids.next++), leader, n);
+    const eventId = eventIdOf(seed, ids.next);
+    const call = {
+      name,
+      stream,
+      expected,
+      eventId,
+      retryKey: ids.next % 2 === 1,
+      n,
+      invokedAt: host.time.now,
+      resends,
+    };
+    ids.next++;
+    leader = await appendOnce(host, call, leader, 0);
   }
+  await Promise.all(resends);
 }
 
-/** One append until it is answered or its deadline passes; returns the client's leader guess. */
+/** One append as the client sent it. */
+interface AppendCall {
+  name: string;
+  stream: string;
+  expected: 'any' | number;
+  eventId: string;
+  /** The id is one the client library made up: the append's retry key. */
+  retryKey: boolean;
+  n: number;
+  invokedAt: number;
+  /** Where a re-send after a lost answer goes, to be awaited before the history is checked. */
+  resends: Array<Promise<unknown>>;
+}
+
+/**
+ * One append from attempt `first` until it is answered or its deadline passes; returns the
+ * client's leader guess. An answer the client loses is re-sent in the background after a
+ * reconnect pause, and recorded when that re-send is answered.
+ */
 async function appendOnce(
   host: WorkloadHost,
-  name: string,
-  stream: string,
-  expected: 'any' | number,
-  eventId: string,
+  call: AppendCall,
   leaderGuess: string | undefined,
-  n: number,
+  first: number,
 ): Promise<string | undefined> {
-  const invokedAt = host.time.now;
+  const { name, stream, expected, eventId, invokedAt } = call;
   const deadline = invokedAt + OPERATION_DEADLINE_MS;
   let leader = leaderGuess;
   let lastError = 'TIMEOUT';
-  for (let attempt = 0; host.time.now < deadline; attempt++) {
+  for (let attempt = first; host.time.now < deadline; attempt++) {
     const target = host.node(leader);
     if (!target) {
       await host.time.sleep(1 + host.random.int(THINK_MS));
       continue;
     }
     if (attempt > 0) host.count('resends');
-    const events = prepareEvents([{ id: eventId, type: 'Sim', data: { c: name, n } }], MAX_EVENT_BYTES);
-    const request = { parts: [{ stream, expected, events }], ack: 'quorum' as const, resent: attempt > 0 };
-    const answer = await within(host.time, ATTEMPT_TIMEOUT_MS, target.log.write([request])).catch((e: Error) => [e]);
-    const outcome = answer === TIMED_OUT ? TIMED_OUT : answer[0]!;
-    const done = (op: Partial<AppendOperation>): string | undefined => {
+    const outcome = await sendOnce(host, call, target.log, attempt);
+    if (outcome === TIMED_OUT) {
+      host.count('timeouts');
+      leader = undefined;
+      continue;
+    }
+    const record = (op: Partial<AppendOperation>): string | undefined => {
       host.recordAppend({
         process: name,
         stream,
@@ -115,19 +167,21 @@ async function appendOnce(
       } as AppendOperation);
       return leader;
     };
-    if (outcome === TIMED_OUT) {
-      host.count('timeouts');
-      leader = undefined;
-      continue;
-    }
     if (!(outcome instanceof Error)) {
+      if (first === 0 && host.random.float() < LOST_ANSWER_SHARE) {
+        host.count('lostAnswers');
+        const pause = RECONNECT_MIN_MS + host.random.int(RECONNECT_MAX_MS - RECONNECT_MIN_MS);
+        call.resends.push(host.time.sleep(pause).then(() => appendOnce(host, call, undefined, attempt + 1)));
+        return leader;
+      }
       const part = outcome.parts[0]!;
       host.trace(`${name} ack ${stream}#${part.index} @${part.position}${attempt > 0 ? ` (try ${attempt + 1})` : ''}`);
-      return done({ outcome: 'ok', position: part.position, index: part.index });
+      return record({ outcome: 'ok', position: part.position, index: part.index });
     }
     const code = (outcome as { code?: string }).code ?? 'UNKNOWN';
     lastError = code;
-    if (DEFINITE_FAILURES.has(code)) return done({ outcome: 'failed', error: code });
+    if (DEFINITE_FAILURES.has(code) || (attempt === 0 && REFUSED_UNSEEN.has(code)))
+      return record({ outcome: 'failed', error: code });
     leader = outcome instanceof NotLeaderError ? outcome.leader : undefined;
     // No leader known: an election is running, which takes a few election timeouts at worst.
     await host.time.sleep(
@@ -146,6 +200,24 @@ async function appendOnce(
     completedAt: host.time.now,
   });
   return undefined;
+}
+
+/** Sends attempt `attempt` of `call` to `log`: its answer, or TIMED_OUT. */
+async function sendOnce(
+  host: WorkloadHost,
+  call: AppendCall,
+  log: OrdoNode,
+  attempt: number,
+): Promise<Awaited<ReturnType<OrdoNode['write']>>[number] | Error | TimedOut> {
+  const events = prepareEvents([{ id: call.eventId, type: 'Sim', data: { c: call.name, n: call.n } }], MAX_EVENT_BYTES);
+  if (call.retryKey) events[0]!.retryKey = true;
+  const request = {
+    parts: [{ stream: call.stream, expected: call.expected, events }],
+    ack: 'quorum' as const,
+    resent: attempt > 0,
+  };
+  const answer = await within(host.time, ATTEMPT_TIMEOUT_MS, log.write([request])).catch((e: Error) => [e]);
+  return answer === TIMED_OUT ? TIMED_OUT : answer[0]!;
 }
 
 /** A linearizable read of the whole log on some node, recorded if it completes. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runNodeSimulation } from '../../sim/node/cluster.js';
 import { DEFAULT_FAULTS } from '../../sim/node/faults.js';
-import { runNodeSeedsParallel, type NodeSeedsSummary } from '../../sim/node/seeds.js';
+import type { BrokenRule } from '../../sim/node/broken.js';
+import { runNodeSeeds, runNodeSeedsParallel, type NodeSeedsSummary } from '../../sim/node/seeds.js';
 import { DEFAULT_DISK_RATES, SimDisk } from '../../sim/node/sim-fs.js';
 import { VirtualTime } from '../../sim/node/virtual-time.js';
 import { seededRandom } from '../../src/raft/index.js';
@@ -44,6 +45,32 @@ describe('node simulator: real nodes on a simulated disk and network', () => {
     assert.ok(summary.failures.length >= 1, 'acknowledging before fdatasync went unnoticed');
     const all = summary.failures.flatMap((f) => f.violations).join('\n');
     assert.match(all, /lost|inconsistent-position|differs/);
+  });
+
+  /**
+   * Runs seeds from 1 with `broken` until the first failing one (at most `count`), in this
+   * thread: each variant's first catch is a few dozen seeds in, a few seconds.
+   */
+  async function firstCatch(broken: BrokenRule, count: number): Promise<string> {
+    const summary = await runNodeSeeds({ from: 1, count, broken, maxFailures: 1 });
+    assert.equal(summary.failures.length, 1, `${broken} went unnoticed for ${count} seeds`);
+    return summary.failures[0]!.violations.join('\n');
+  }
+
+  it('has teeth: a checkpoint without the retry keys is caught within 60 seeds, by a re-send written twice', async () => {
+    // Given nodes whose checkpoints drop the clients' retry keys, and clients that lose answers and re-send
+    // When they run under the default faults (a leader restarts, loads its checkpoint, is elected again)
+    const violations = await firstCatch('checkpoint-without-retry-keys', 60);
+    // Then the re-send that reached it is written a second time
+    assert.match(violations, /duplicate: event/);
+  });
+
+  it('has teeth: a node that answers its pending appends STORAGE_FAILED when fdatasync fails is caught within 20 seeds', async () => {
+    // Given nodes that answer what was pending at a failed fdatasync with a definite failure
+    // When a failed append's entry is committed by the followers (or read back after the restart)
+    const violations = await firstCatch('eio-fails-appends', 20);
+    // Then an append the client was told had failed is in the log
+    assert.match(violations, /aborted-read: .* failed \(STORAGE_FAILED\) but is visible/);
   });
 
   it('a seed replays exactly: same trace, same counts', async () => {
