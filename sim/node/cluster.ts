@@ -5,6 +5,7 @@ import { CorruptLogError } from '../../src/types/errors.js';
 import { seededRandom } from '../../src/raft/index.js';
 import { brokenAnswers, brokenFileSystem, type BrokenRule } from './broken.js';
 import { DEFAULT_FAULTS, DEFAULT_RATES, type FaultKind, type SimRates } from './faults.js';
+import { fsyncedSegments, lostUnmarked, type FsyncedSegment } from './fsynced.js';
 import { DISK_FAULT_KINDS, SimDisk, type DiskFaultKind } from './sim-fs.js';
 import { SimNetwork } from './sim-network.js';
 import { settle, VIRTUAL_EPOCH_MS, VirtualTime } from './virtual-time.js';
@@ -83,6 +84,8 @@ interface Slot {
    * down for the rest of the run, to be replaced; the others must converge without it.
    */
   retired: boolean;
+  /** The segments as the first power failure since the last open left them, checked at the next open. */
+  fsynced: FsyncedSegment[] | undefined;
 }
 
 /** Runs one seed: opens the nodes, runs clients and the nemesis, heals, then checks everything. */
@@ -137,6 +140,7 @@ class NodeSim implements WorkloadHost {
         log: undefined,
         subscriptions: new Set(),
         retired: false,
+        fsynced: undefined,
         disk: undefined as unknown as SimDisk,
       };
       slot.disk = new SimDisk(this.time, this.random, this.diskFaults, this.rates.disk, () => slot.owner);
@@ -290,6 +294,7 @@ class NodeSim implements WorkloadHost {
         log.onFsync = undefined;
         log.onStopped((error) => this.stopped(slot, owner, error));
         this.count('damageCuts', log.openReport.damageCuts.length);
+        this.checkKeptFsynced(slot, log);
         this.network.attach(slot.id, (packet) => this.deliver(slot, log, packet));
         this.trace(
           `${slot.id} open (${log.openReport.replayedEvents} replayed, ${log.openReport.truncatedBytes} B cut)`,
@@ -311,6 +316,19 @@ class NodeSim implements WorkloadHost {
         } else this.violations.push(`${slot.id} failed to reopen at ${this.time.now} ms: ${error.message}`);
       },
     );
+  }
+
+  /**
+   * A node that reopens without bytes its segments had fdatasynced lost entries it may have
+   * acknowledged: it must have marked itself recovering, or its vote counts for entries it
+   * no longer holds (docs/reliability.md: the one exception is in `FsyncedSegment`).
+   */
+  private checkKeptFsynced(slot: Slot, log: OrdoNode): void {
+    const before = slot.fsynced;
+    slot.fsynced = undefined;
+    if (before === undefined || log.raftStatus().recovering !== undefined) return;
+    const lost = lostUnmarked(before, (path) => slot.disk.sizeOf(path));
+    if (lost) this.violations.push(`${slot.id} reopened at ${this.time.now} ms, not marked recovering, but ${lost}`);
   }
 
   /** The node stopped on a storage failure: its process exits, and the operator restarts it on the same disk. */
@@ -357,6 +375,7 @@ class NodeSim implements WorkloadHost {
 
   private crash(slot: Slot): void {
     this.kill(slot);
+    slot.fsynced ??= fsyncedSegments(slot.disk.durableFiles(), RAFT_STATE_FILE);
     const minority = Math.floor((this.slots.length - 1) / 2);
     // A flipped raft-state takes its node out for good: beside it, no other node's disk flips
     // (with another node recovering and one stopped by a disk error, five nodes lost quorum).

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { runNodeSimulation, type NodeSimOptions } from './cluster.js';
-import type { FaultKind } from './faults.js';
+import type { FaultKind, SimRates } from './faults.js';
 
 export interface NodeSeedsOptions {
   from: number;
@@ -10,6 +10,8 @@ export interface NodeSeedsOptions {
   faultMs?: number | undefined;
   /** Fault kinds on (default: the default set). Arrays, to cross into a worker thread. */
   faults?: FaultKind[] | undefined;
+  /** Fault rates (default: DEFAULT_RATES). */
+  rates?: SimRates | undefined;
   broken?: NodeSimOptions['broken'];
   /** Stop after this many failing seeds (each is replayable on its own). */
   maxFailures?: number | undefined;
@@ -40,6 +42,7 @@ export async function runNodeSeeds(options: NodeSeedsOptions): Promise<NodeSeeds
       nodes: options.nodes,
       faultMs: options.faultMs,
       faults: options.faults ? new Set(options.faults) : undefined,
+      rates: options.rates,
       broken: options.broken,
     });
     summary.ran++;

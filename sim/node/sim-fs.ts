@@ -1,6 +1,8 @@
 import { posix } from 'node:path';
 import type { RandomSource } from '../../src/raft/index.js';
 import type { FileHandle, FileStats, FileSystem } from '../../src/storage/file-system.js';
+import { BATCH_PREFIX_BYTES } from '../../src/storage/record.js';
+import { SEGMENT_HEADER_BYTES } from '../../src/storage/segment-file.js';
 import type { VirtualTime } from './virtual-time.js';
 
 /**
@@ -15,6 +17,9 @@ import type { VirtualTime } from './virtual-time.js';
  *   marks their pages clean);
  * - `enospc`: for a while every write fails with ENOSPC (the disk is full), then space frees;
  * - `bitflip`: one bit of fsynced data flips (at a crash: the node finds it when it reopens).
+ *   In a segment, half the flips aim at one batch (the last one half the time), and half of
+ *   those at its length field: a batch's length and the file's last batch are where recovery
+ *   tells damage from a torn tail, and a uniform byte seldom lands there.
  */
 export type DiskFaultKind = 'latency' | 'torn' | 'lostWrites' | 'eio' | 'enospc' | 'bitflip';
 export const DISK_FAULT_KINDS: readonly DiskFaultKind[] = ['latency', 'torn', 'lostWrites', 'eio', 'enospc', 'bitflip'];
@@ -53,6 +58,9 @@ export const DEFAULT_DISK_RATES: DiskFaultRates = {
  * operator) when it is alive, and that depends on the host's process table, not the seed.
  */
 const NOT_FLIPPED: ReadonlySet<string> = new Set(['LOCK']);
+/** Share of a segment's flips aimed at one batch (see `bitflip`). */
+const AIMED_SEGMENT_FLIP_SHARE = 0.5;
+const BATCH_LENGTH_BYTES = 4;
 
 /** A disk writes whole sectors atomically: a torn write ends at a sector boundary. */
 const SECTOR_BYTES = 512;
@@ -231,6 +239,22 @@ export class SimDisk {
     return this.lastFlip;
   }
 
+  /**
+   * The fdatasynced bytes of every file whose directory entry is durable, by path: taken just
+   * before a crash, what the disk keeps (but for a flipped bit).
+   */
+  durableFiles(): Map<string, Buffer> {
+    const files = new Map<string, Buffer>();
+    for (const [path, entry] of this.durable) if (entry.kind === 'file') files.set(path, entry.inode.durable);
+    return files;
+  }
+
+  /** The size of `path` as reads see it now, or undefined when there is no such file. */
+  sizeOf(path: string): number | undefined {
+    const entry = this.current.get(path);
+    return entry?.kind === 'file' ? entry.inode.size : undefined;
+  }
+
   /** The last bit flipped (file and region), for the trace. */
   lastFlip: string | undefined;
 
@@ -275,11 +299,22 @@ export class SimDisk {
     const chosen = files[files.length === 0 ? 0 : this.random.int(files.length)];
     if (!chosen) return undefined;
     const inode = chosen[1].inode;
-    const at = this.random.int(inode.data.length);
+    const at = this.flipOffset(chosen[0], inode.data);
     const flipped = Buffer.from(inode.data);
     flipped[at]! ^= 1 << this.random.int(8);
     inode.reset(flipped);
     return `${chosen[0]}@${at}/${inode.data.length}`;
+  }
+
+  /** The byte a flip hits in `path` (see `bitflip`). */
+  private flipOffset(path: string, data: Buffer): number {
+    if (!path.endsWith('.seg') || this.random.float() >= AIMED_SEGMENT_FLIP_SHARE) return this.random.int(data.length);
+    const batches = batchStarts(data);
+    if (batches.length === 0) return this.random.int(data.length);
+    const k = this.random.int(2) === 0 ? batches.length - 1 : this.random.int(batches.length);
+    const start = batches[k]!;
+    const end = batches[k + 1] ?? data.length;
+    return start + this.random.int(this.random.int(2) === 0 ? BATCH_LENGTH_BYTES : end - start);
   }
 
   on(kind: DiskFaultKind): boolean {
@@ -586,4 +621,17 @@ class SimHandle implements FileHandle {
       this.closed = true;
     });
   }
+}
+
+/** Where each batch of a segment file starts, as far as its length fields chain whole batches. */
+export function batchStarts(data: Buffer): number[] {
+  const starts: number[] = [];
+  let at = SEGMENT_HEADER_BYTES;
+  while (at + BATCH_PREFIX_BYTES <= data.length) {
+    const end = at + BATCH_PREFIX_BYTES + data.readUInt32LE(at);
+    if (end <= at + BATCH_PREFIX_BYTES || end > data.length) break;
+    starts.push(at);
+    at = end;
+  }
+  return starts;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runNodeSimulation } from '../../sim/node/cluster.js';
-import { DEFAULT_FAULTS } from '../../sim/node/faults.js';
+import { DEFAULT_FAULTS, DEFAULT_RATES, type SimRates } from '../../sim/node/faults.js';
 import type { BrokenRule } from '../../sim/node/broken.js';
 import { runNodeSeeds, runNodeSeedsParallel, type NodeSeedsSummary } from '../../sim/node/seeds.js';
 import { DEFAULT_DISK_RATES, SimDisk } from '../../sim/node/sim-fs.js';
@@ -51,8 +51,8 @@ describe('node simulator: real nodes on a simulated disk and network', () => {
    * Runs seeds from 1 with `broken` until the first failing one (at most `count`), in this
    * thread: each variant's first catch is a few dozen seeds in, a few seconds.
    */
-  async function firstCatch(broken: BrokenRule, count: number): Promise<string> {
-    const summary = await runNodeSeeds({ from: 1, count, broken, maxFailures: 1 });
+  async function firstCatch(broken: BrokenRule, count: number, rates?: SimRates): Promise<string> {
+    const summary = await runNodeSeeds({ from: 1, count, broken, maxFailures: 1, rates });
     assert.equal(summary.failures.length, 1, `${broken} went unnoticed for ${count} seeds`);
     return summary.failures[0]!.violations.join('\n');
   }
@@ -71,6 +71,19 @@ describe('node simulator: real nodes on a simulated disk and network', () => {
     const violations = await firstCatch('eio-fails-appends', 20);
     // Then an append the client was told had failed is in the log
     assert.match(violations, /aborted-read: .* failed \(STORAGE_FAILED\) but is visible/);
+  });
+
+  it('has teeth: recovery that cuts at a bad batch length as if it were a torn tail is caught within 30 seeds', async () => {
+    // Given nodes whose recovery cuts the newest segment at a batch whose length is out of range or
+    // runs past the end, and a disk where every crash flips a bit (aimed at batch lengths often)
+    const everyCrashFlips = { ...DEFAULT_RATES, disk: { ...DEFAULT_RATES.disk, bitflip: 1 } };
+    // When a flip hits the length of a batch with fdatasynced batches after it
+    const violations = await firstCatch('bad-length-is-torn', 30, everyCrashFlips);
+    // Then the node reopens without those batches and without marking itself recovering
+    assert.match(
+      violations,
+      /reopened at .* not marked recovering, but .* holds \d+ bytes of the \d+ it had fdatasynced/,
+    );
   });
 
   it('a seed replays exactly: same trace, same counts', async () => {
