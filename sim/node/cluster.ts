@@ -5,7 +5,7 @@ import { CorruptLogError } from '../../src/types/errors.js';
 import { seededRandom } from '../../src/raft/index.js';
 import { brokenAnswers, brokenFileSystem, type BrokenRule } from './broken.js';
 import { DEFAULT_FAULTS, DEFAULT_RATES, type FaultKind, type SimRates } from './faults.js';
-import { fsyncedSegments, lostUnmarked, type FsyncedSegment } from './fsynced.js';
+import { fsyncedSegments, lostUnmarked, tailCut, type FsyncedSegment } from './fsynced.js';
 import { DISK_FAULT_KINDS, SimDisk, type DiskFaultKind } from './sim-fs.js';
 import { SimNetwork } from './sim-network.js';
 import { settle, VIRTUAL_EPOCH_MS, VirtualTime } from './virtual-time.js';
@@ -112,10 +112,11 @@ class NodeSim implements WorkloadHost {
   readonly counts: NodeSimCounts = {};
   private readonly idRandom;
   /**
-   * Nodes a bit of whose disk flipped this run. At most a minority ever do: a flip that hits
-   * every copy of an entry a quorum acknowledged is a loss no replication survives, and a flip
-   * found only when a read reaches it (a sealed segment open does not scan) stays on the disk
-   * until then, so a node counts as damaged for the rest of the run.
+   * Nodes a bit of whose disk flipped (or whose segment lost its tail, `lostTail`) this run. At
+   * most a minority ever do: a flip that hits every copy of an entry a quorum acknowledged is a
+   * loss no replication survives, and a flip found only when a read reaches it (a sealed
+   * segment open does not scan) stays on the disk until then, so a node counts as damaged for
+   * the rest of the run.
    */
   private readonly flipped = new Set<Slot>();
   /** Of those, the nodes whose raft-state flipped (retired at their next open). */
@@ -382,11 +383,23 @@ class NodeSim implements WorkloadHost {
     const others = [...this.flipped].filter((s) => s !== slot);
     const mayFlip = others.length < minority && !others.some((s) => this.raftStateFlipped.has(s));
     const flip = slot.disk.crash(mayFlip, others.length > 0);
+    if (mayFlip) this.loseTail(slot);
     if (flip === undefined) return;
     this.flipped.add(slot);
     if (flip.startsWith(`${RAFT_STATE_FILE}@`)) this.raftStateFlipped.add(slot);
     this.count(`bitflip:${flipRegion(flip)}`);
     this.trace(`bitflip ${slot.id} ${flip}`);
+  }
+
+  /** The `lostTail` fault, at a crash the nemesis lets damage this disk (see faults.ts). */
+  private loseTail(slot: Slot): void {
+    if (!this.faults.has('lostTail') || this.random.float() >= this.rates.disk.lostTail) return;
+    const cut = tailCut(slot.disk.durableFiles(), RAFT_STATE_FILE, this.random);
+    if (cut === undefined) return;
+    slot.disk.loseTail(cut.file, cut.length);
+    this.flipped.add(slot);
+    this.count('lostTail');
+    this.trace(`lost tail ${slot.id} ${cut.file} from ${cut.length}`);
   }
 
   // ---- the nemesis ----

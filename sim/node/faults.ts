@@ -15,7 +15,8 @@ export type FaultKind =
   | 'lostWrites'
   | 'eio'
   | 'enospc'
-  | 'bitflip';
+  | 'bitflip'
+  | 'lostTail';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'drop',
@@ -31,6 +32,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'eio',
   'enospc',
   'bitflip',
+  'lostTail',
 ];
 
 /**
@@ -77,6 +79,14 @@ export const DEFAULT_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'lostWrites',
   'bitflip',
 ]);
+
+/**
+ * Off by default, `lostTail`: a crash also loses the end of the newest segment's fdatasynced
+ * data, back to a batch its persisted commit index covers (a disk whose write cache lied about
+ * fdatasync), on a minority of the nodes like `bitflip`. The node must see from its commit
+ * index that committed entries are gone, mark itself recovering, and get them from the leader
+ * (a loss beyond the commit index no node can see, so the fault never cuts only there).
+ */
 
 /** Parses `all`, `default`, or a list like `default,+eio,-powerLoss` or `drop,crash`. */
 export function parseFaults(text: string): Set<FaultKind> {

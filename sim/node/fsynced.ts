@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import type { RandomSource } from '../../src/raft/index.js';
 import { batchEntryIndex } from '../../src/storage/record.js';
 import { batchStarts } from './sim-fs.js';
 
@@ -49,6 +50,28 @@ export function lostUnmarked(
       return `${segment.file} holds ${size} bytes of the ${segment.bytes} it had fdatasynced`;
   }
   return undefined;
+}
+
+/**
+ * Where a `lostTail` fault cuts: the start of a batch of the newest segment that the persisted
+ * commit index covers (so the node can tell it lost committed entries), picked at random;
+ * undefined when there is none.
+ */
+export function tailCut(
+  files: Map<string, Buffer>,
+  raftStateFile: string,
+  random: RandomSource,
+): { file: string; length: number } | undefined {
+  const file = [...files.keys()]
+    .filter((path) => path.endsWith(SEGMENT_SUFFIX))
+    .sort()
+    .pop();
+  if (file === undefined) return undefined;
+  const bytes = files.get(file)!;
+  const commit = persistedCommit(files.get(raftStateFile));
+  const covered = batchStarts(bytes).filter((start) => batchEntryIndex(bytes, start) <= commit);
+  if (covered.length === 0) return undefined;
+  return { file, length: covered[random.int(covered.length)]! };
 }
 
 function persistedCommit(raftState: Buffer | undefined): number {

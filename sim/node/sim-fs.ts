@@ -39,6 +39,8 @@ export interface DiskFaultRates {
   enospcMs: number;
   /** Per crash: chance one bit of durable data flips. */
   bitflip: number;
+  /** Per crash, with `lostTail` on (cluster.ts): chance the newest segment loses its fdatasynced end. */
+  lostTail: number;
 }
 
 export const DEFAULT_DISK_RATES: DiskFaultRates = {
@@ -50,6 +52,7 @@ export const DEFAULT_DISK_RATES: DiskFaultRates = {
   enospc: 0.001,
   enospcMs: 200,
   bitflip: 0.3,
+  lostTail: 0.3,
 };
 
 /**
@@ -247,6 +250,12 @@ export class SimDisk {
     const files = new Map<string, Buffer>();
     for (const [path, entry] of this.durable) if (entry.kind === 'file') files.set(path, entry.inode.durable);
     return files;
+  }
+
+  /** A disk whose cache lied about fdatasync: after a crash, `path` keeps only its first `length` bytes. */
+  loseTail(path: string, length: number): void {
+    const entry = this.current.get(path);
+    if (entry?.kind === 'file') entry.inode.reset(Buffer.from(entry.inode.data.subarray(0, length)));
   }
 
   /** The size of `path` as reads see it now, or undefined when there is no such file. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runNodeSimulation } from '../../sim/node/cluster.js';
-import { DEFAULT_FAULTS, DEFAULT_RATES, type SimRates } from '../../sim/node/faults.js';
+import { DEFAULT_FAULTS, DEFAULT_RATES, type FaultKind, type SimRates } from '../../sim/node/faults.js';
 import type { BrokenRule } from '../../sim/node/broken.js';
 import { runNodeSeeds, runNodeSeedsParallel, type NodeSeedsSummary } from '../../sim/node/seeds.js';
 import { DEFAULT_DISK_RATES, SimDisk } from '../../sim/node/sim-fs.js';
@@ -51,8 +51,13 @@ describe('node simulator: real nodes on a simulated disk and network', () => {
    * Runs seeds from 1 with `broken` until the first failing one (at most `count`), in this
    * thread: each variant's first catch is a few dozen seeds in, a few seconds.
    */
-  async function firstCatch(broken: BrokenRule, count: number, rates?: SimRates): Promise<string> {
-    const summary = await runNodeSeeds({ from: 1, count, broken, maxFailures: 1, rates });
+  async function firstCatch(
+    broken: BrokenRule,
+    count: number,
+    rates?: SimRates,
+    faults?: FaultKind[],
+  ): Promise<string> {
+    const summary = await runNodeSeeds({ from: 1, count, broken, maxFailures: 1, rates, faults });
     assert.equal(summary.failures.length, 1, `${broken} went unnoticed for ${count} seeds`);
     return summary.failures[0]!.violations.join('\n');
   }
@@ -80,6 +85,20 @@ describe('node simulator: real nodes on a simulated disk and network', () => {
     // When a flip hits the length of a batch with fdatasynced batches after it
     const violations = await firstCatch('bad-length-is-torn', 30, everyCrashFlips);
     // Then the node reopens without those batches and without marking itself recovering
+    assert.match(
+      violations,
+      /reopened at .* not marked recovering, but .* holds \d+ bytes of the \d+ it had fdatasynced/,
+    );
+  });
+
+  it('has teeth: a commit index beyond the log, quietly lowered, is caught within 30 seeds', async () => {
+    // Given nodes that lower a persisted commit index beyond their log's end instead of marking
+    // themselves recovering, and disks that lose the end of a segment at every crash they may
+    const faults: FaultKind[] = [...DEFAULT_FAULTS, 'lostTail'];
+    const everyCrashLosesTail = { ...DEFAULT_RATES, disk: { ...DEFAULT_RATES.disk, lostTail: 1 } };
+    // When a node reopens without entries its commit index says were committed
+    const violations = await firstCatch('commit-beyond-log-lowered', 30, everyCrashLosesTail, faults);
+    // Then it comes back not marked recovering, though it lost entries it had fdatasynced
     assert.match(
       violations,
       /reopened at .* not marked recovering, but .* holds \d+ bytes of the \d+ it had fdatasynced/,
