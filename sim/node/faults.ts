@@ -1,7 +1,17 @@
 import { DEFAULT_DISK_RATES, type DiskFaultRates } from './sim-fs.js';
 import { DEFAULT_NETWORK_RATES, type NetworkRates } from './sim-network.js';
 
-/** Every fault the node simulator can inject, each switchable on its own. */
+/**
+ * Every fault the node simulator can inject, each switchable on its own. All but `lostTail`
+ * are on by default (see DEFAULT_FAULTS). `lostTail`: a crash also loses the end of the newest
+ * segment's fdatasynced data, back to a batch its persisted commit index covers (a disk whose
+ * write cache lied about fdatasync), on a minority of the nodes like `bitflip`. The node must
+ * see from its commit index that committed entries are gone, mark itself recovering, and get
+ * them from the leader. A loss beyond the commit index no node can see (nor a correct one
+ * survive on a majority), so the fault never cuts only there; and it stays off by default
+ * because it models a disk that breaks its contract, there only to show the check catches a
+ * node that ignores that signal.
+ */
 export type FaultKind =
   | 'drop'
   | 'duplicate'
@@ -79,14 +89,6 @@ export const DEFAULT_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   'lostWrites',
   'bitflip',
 ]);
-
-/**
- * Off by default, `lostTail`: a crash also loses the end of the newest segment's fdatasynced
- * data, back to a batch its persisted commit index covers (a disk whose write cache lied about
- * fdatasync), on a minority of the nodes like `bitflip`. The node must see from its commit
- * index that committed entries are gone, mark itself recovering, and get them from the leader
- * (a loss beyond the commit index no node can see, so the fault never cuts only there).
- */
 
 /** Parses `all`, `default`, or a list like `default,+eio,-powerLoss` or `drop,crash`. */
 export function parseFaults(text: string): Set<FaultKind> {
