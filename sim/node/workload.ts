@@ -7,16 +7,18 @@ import type { VirtualTime } from './virtual-time.js';
 
 /**
  * Errors after which the append was certainly not written, as a client takes them; anything
- * else leaves it unknown. The node answers these after looking the ids up, so they hold for a
- * re-send too: its original was not written either.
+ * else leaves it unknown. They hold for a re-send too (its original was not written either):
+ * the node answers them after looking the ids up (DISK_FULL only for an append it would write),
+ * and a stopped node answers a re-send UNKNOWN_OUTCOME, not STORAGE_FAILED.
  */
-const DEFINITE_FAILURES = new Set(['WRONG_EXPECTED_COUNT', 'INVALID_ARGUMENT', 'INVALID_EVENT', 'INVALID_STREAM']);
-/**
- * Refusals made before the ids are looked up: DISK_FULL (never proposed) and STORAGE_FAILED
- * (the node had stopped; what it had pending got UNKNOWN_OUTCOME). Definite for a first send;
- * for a re-send they say nothing of the earlier sends, so the client tries again.
- */
-const REFUSED_UNSEEN = new Set(['DISK_FULL', 'STORAGE_FAILED']);
+const DEFINITE_FAILURES = new Set([
+  'WRONG_EXPECTED_COUNT',
+  'INVALID_ARGUMENT',
+  'INVALID_EVENT',
+  'INVALID_STREAM',
+  'DISK_FULL',
+  'STORAGE_FAILED',
+]);
 /** A client gives one attempt this long before it re-sends (as `connect()` times out a request), virtual ms. */
 export const ATTEMPT_TIMEOUT_MS = 300;
 /** A client gives up on an append after this long: its outcome stays unknown, virtual ms. */
@@ -180,8 +182,7 @@ async function appendOnce(
     }
     const code = (outcome as { code?: string }).code ?? 'UNKNOWN';
     lastError = code;
-    if (DEFINITE_FAILURES.has(code) || (attempt === 0 && REFUSED_UNSEEN.has(code)))
-      return record({ outcome: 'failed', error: code });
+    if (DEFINITE_FAILURES.has(code)) return record({ outcome: 'failed', error: code });
     leader = outcome instanceof NotLeaderError ? outcome.leader : undefined;
     // No leader known: an election is running, which takes a few election timeouts at worst.
     await host.time.sleep(
