@@ -310,11 +310,14 @@ export class SegmentedLog {
   /**
    * Starts the write stage; `writing` is cleared when it ends. (Cleared by the stage itself, a
    * stage with nothing to do would end before `writing` was set, leaving it set for good, and
-   * `drain` would spin on it.)
+   * `drain` would spin on it.) A batch queued after the stage's last look at the queue, but
+   * before this clears `writing`, saw a stage running: the stage starts again for it.
    */
   private startWriteStage(): void {
     const stage: Promise<void> = this.writeLoop().finally(() => {
-      if (this.writing === stage) this.writing = undefined;
+      if (this.writing !== stage) return;
+      this.writing = undefined;
+      if (this.queue.length > 0 && !this.failure && !this.waitingForSpace) this.startWriteStage();
     });
     this.writing = stage;
   }
@@ -322,7 +325,9 @@ export class SegmentedLog {
   /** Starts the sync stage; `syncing` is cleared when it ends (as for `startWriteStage`). */
   private startSyncStage(): void {
     const stage: Promise<void> = this.syncLoop().finally(() => {
-      if (this.syncing === stage) this.syncing = undefined;
+      if (this.syncing !== stage) return;
+      this.syncing = undefined;
+      if (this.unsynced.length > 0 && !this.failure) this.startSyncStage();
     });
     this.syncing = stage;
   }
