@@ -521,7 +521,12 @@ export class Raft {
         this.hup('transfer');
         return;
       case 'read-index':
-        if (this.leader !== NONE) this.send(message({ type: 'read-index', to: this.leader, context: m.context }));
+        // Only our own reads are forwarded. A peer's, sent here by a node that took us for the
+        // leader, would be forwarded in our name: its answer would come back to us under the
+        // peer's number and answer our own read of that number at the wrong point. The peer's
+        // read times out and is asked again.
+        if (m.from === this.id && this.leader !== NONE)
+          this.send(message({ type: 'read-index', to: this.leader, context: m.context }));
         return;
       case 'read-index-response':
         this.readStates.push({ index: m.index, context: m.context });

@@ -250,6 +250,22 @@ describe('raft: reads, transfer, membership, snapshots', () => {
     assert.deepEqual(c.readStates.get('c'), [{ index: commit, context: 1 }]);
   });
 
+  it("ReadIndex: a follower does not forward a peer's read in its own name", () => {
+    // Given a leader a, and a follower b that a peer still takes for the leader
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.propose('a', 'x');
+    // When c's read number 5 reaches b, and a write commits before b asks its own read number 5
+    c.node('b').step(message({ type: 'read-index', from: 'c', to: 'b', context: 5 }));
+    c.deliverAll();
+    c.propose('a', 'y');
+    c.node('b').readIndex(5);
+    c.deliverAll();
+    // Then b's read 5 is answered once, at a point that includes that write
+    const commit = c.node('a').status().commit;
+    assert.deepEqual(c.readStates.get('b'), [{ index: commit, context: 5 }]);
+  });
+
   it('ReadIndex is not answered by a leader that cannot reach a quorum', () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
