@@ -20,6 +20,7 @@ describe('README contract: npm start', () => {
       assert.equal(health.status, 200);
       assert.deepEqual(await health.json(), {
         status: 'ok',
+        writes: 'accepting',
         headPosition: -1,
         node: { id: 'n1', role: 'leader', term: 1, leader: 'n1', commit: 1 },
       });
