@@ -86,6 +86,8 @@ interface Slot {
   retired: boolean;
   /** The segments as the first power failure since the last open left them, checked at the next open. */
   fsynced: FsyncedSegment[] | undefined;
+  /** Bits flipped on this disk since the node last opened (`file@offset/size`). */
+  flipsSinceOpen: string[];
 }
 
 /** Runs one seed: opens the nodes, runs clients and the nemesis, heals, then checks everything. */
@@ -142,6 +144,7 @@ class NodeSim implements WorkloadHost {
         subscriptions: new Set(),
         retired: false,
         fsynced: undefined,
+        flipsSinceOpen: [],
         disk: undefined as unknown as SimDisk,
       };
       slot.disk = new SimDisk(this.time, this.random, this.diskFaults, this.rates.disk, () => slot.owner);
@@ -326,9 +329,11 @@ class NodeSim implements WorkloadHost {
    */
   private checkKeptFsynced(slot: Slot, log: OrdoNode): void {
     const before = slot.fsynced;
+    const flips = slot.flipsSinceOpen;
     slot.fsynced = undefined;
+    slot.flipsSinceOpen = [];
     if (before === undefined || log.raftStatus().recovering !== undefined) return;
-    const lost = lostUnmarked(before, (path) => slot.disk.sizeOf(path));
+    const lost = lostUnmarked(before, (path) => slot.disk.sizeOf(path), flips);
     if (lost) this.violations.push(`${slot.id} reopened at ${this.time.now} ms, not marked recovering, but ${lost}`);
   }
 
@@ -386,6 +391,7 @@ class NodeSim implements WorkloadHost {
     if (mayFlip) this.loseTail(slot);
     if (flip === undefined) return;
     this.flipped.add(slot);
+    slot.flipsSinceOpen.push(flip);
     if (flip.startsWith(`${RAFT_STATE_FILE}@`)) this.raftStateFlipped.add(slot);
     this.count(`bitflip:${flipRegion(flip)}`);
     this.trace(`bitflip ${slot.id} ${flip}`);

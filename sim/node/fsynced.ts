@@ -17,6 +17,8 @@ export interface FsyncedSegment {
    * node knows the entry was committed, and must mark itself recovering); `bytes` otherwise.
    */
   mayLoseFrom: number;
+  /** Starts of the newest segment's batches (empty for other segments): see `lostUnmarked`. */
+  batchStarts: number[];
 }
 
 /**
@@ -35,21 +37,38 @@ export function fsyncedSegments(files: Map<string, Buffer>, raftStateFile: strin
     const newest = i === segments.length - 1 || posix.dirname(segments[i + 1]!) !== posix.dirname(file);
     if (newest && last !== undefined && bytes[bytes.length - 1] === 0 && batchEntryIndex(bytes, last) > commit)
       mayLoseFrom = last;
-    return { file, bytes: bytes.length, mayLoseFrom };
+    return { file, bytes: bytes.length, mayLoseFrom, batchStarts: newest ? starts : [] };
   });
 }
 
-/** What of `before` a reopened node no longer holds, though it is not marked recovering; undefined if nothing. */
+/**
+ * What of `before` a reopened node no longer holds, though it is not marked recovering;
+ * undefined if nothing. `flips` are the bits flipped since (`file@offset/size`). Two or more in
+ * the newest segment can leave its last batches looking cut short by a crash (a length that
+ * runs past the end, and nothing valid after it), which no reader can tell from a torn write
+ * (docs/reliability.md): the loss from the batch of the earliest of them is allowed then.
+ */
 export function lostUnmarked(
   before: FsyncedSegment[],
   sizeOf: (path: string) => number | undefined,
+  flips: readonly string[] = [],
 ): string | undefined {
   for (const segment of before) {
     const size = sizeOf(segment.file) ?? 0;
-    if (size < segment.mayLoseFrom)
+    if (size < allowedSize(segment, flips))
       return `${segment.file} holds ${size} bytes of the ${segment.bytes} it had fdatasynced`;
   }
   return undefined;
+}
+
+function allowedSize(segment: FsyncedSegment, flips: readonly string[]): number {
+  const offsets = flips
+    .filter((flip) => flip.slice(0, flip.lastIndexOf('@')) === segment.file)
+    .map((flip) => Number(flip.slice(flip.lastIndexOf('@') + 1).split('/')[0]));
+  if (offsets.length < 2 || segment.batchStarts.length === 0) return segment.mayLoseFrom;
+  const earliest = Math.min(...offsets);
+  const batch = segment.batchStarts.filter((start) => start <= earliest).pop() ?? 0;
+  return Math.min(batch, segment.mayLoseFrom);
 }
 
 /**
