@@ -4,6 +4,8 @@ import { IdWindow, type IdEntry, type IdWindowLimits } from './id-window.js';
 import type { EngineState } from './state.js';
 import { ClaimTable, type HeldClaim } from './claims.js';
 import { countAt, type StreamState } from './stream-state.js';
+import { Lifecycles, type Lifecycle } from './lifecycle.js';
+import { validateStreamMetadata } from '../types/stream-metadata.js';
 
 /**
  * The engine's state as bytes, so a reopen loads it and replays only the events after it
@@ -12,12 +14,16 @@ import { countAt, type StreamState } from './stream-state.js';
  * positions | u32 ids | per id: 16-byte uuid, u16 stream bytes, stream, f64 index,
  * f64 position, f64 timestamp | u32 claims | per held claim (version 2): u16 set bytes, set,
  * u16 value bytes, value, u16 stream bytes, stream, f64 position | u32 retry keys | per key
- * (version 3): the same fields as an id. Integers are stored as f64 (exact below 2^53),
+ * (version 3): the same fields as an id | u32 lifecycles | per stream with one (version 4):
+ * u16 name bytes, name, f64 position, u8 tombstoned, u32 metadata bytes, metadata as UTF-8
+ * JSON. Integers are stored as f64 (exact below 2^53),
  * little-endian. Version 1 (before claims) loads with no claims held, version 2 (before retry
- * keys) with no retry keys: the code that wrote them kept neither.
+ * keys) with no retry keys, version 3 (before stream metadata) with no lifecycles: the code
+ * that wrote them kept none.
  * Integrity (CRC) and atomic replacement are the caller's job.
  */
-export const CHECKPOINT_VERSION = 3;
+export const CHECKPOINT_VERSION = 4;
+const CHECKPOINT_VERSION_WITHOUT_LIFECYCLES = 3;
 const CHECKPOINT_VERSION_WITHOUT_KEYS = 2;
 const CHECKPOINT_VERSION_WITHOUT_CLAIMS = 1;
 /** An id entry's bytes besides its stream name: uuid, u16 name length, f64 index, position, timestamp. */
@@ -36,6 +42,8 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
   }
   const ids = state.ids.entries().filter((entry) => entry.position <= upTo);
   size += idEntriesBytes(ids) + retryKeysBytes(state.keys, upTo);
+  const lifecycles = encodeLifecycles(state.lifecycles, upTo);
+  size += lifecycles.length;
   const claims = state.claims.heldAt(upTo).map((claim) => ({
     set: Buffer.from(claim.set, 'utf8'),
     value: Buffer.from(claim.value, 'utf8'),
@@ -74,8 +82,54 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     out.writeDoubleLE(claim.position, at);
     at += 8;
   }
-  writeRetryKeys(state.keys, upTo, out, at);
+  at = writeRetryKeys(state.keys, upTo, out, at);
+  lifecycles.copy(out, at);
   return out;
+}
+
+/** u32 count | per stream: u16 name bytes, name, f64 position, u8 tombstoned, u32 JSON bytes, JSON. */
+function encodeLifecycles(lifecycles: Lifecycles, upTo: number): Buffer {
+  const entries = lifecycles.entriesAt(upTo).map(([stream, version]) => ({
+    name: Buffer.from(stream, 'utf8'),
+    json: Buffer.from(JSON.stringify(version.metadata), 'utf8'),
+    version,
+  }));
+  let size = 4;
+  for (const entry of entries) size += 2 + entry.name.length + 8 + 1 + 4 + entry.json.length;
+  const out = Buffer.alloc(size);
+  out.writeUInt32LE(entries.length, 0);
+  let at = 4;
+  for (const { name, json, version } of entries) {
+    out.writeUInt16LE(name.length, at);
+    at += 2 + name.copy(out, at + 2);
+    out.writeDoubleLE(version.position, at);
+    out[at + 8] = version.tombstoned ? 1 : 0;
+    out.writeUInt32LE(json.length, at + 9);
+    at += 13 + json.copy(out, at + 13);
+  }
+  return out;
+}
+
+function decodeLifecycles(bytes: Buffer, start: number, into: Lifecycles): number {
+  let at = start;
+  const count = bytes.readUInt32LE(at);
+  at += 4;
+  const entries: Array<[string, Lifecycle]> = [];
+  for (let i = 0; i < count; i++) {
+    const nameLength = bytes.readUInt16LE(at);
+    const stream = bytes.toString('utf8', at + 2, at + 2 + nameLength);
+    at += 2 + nameLength;
+    const position = bytes.readDoubleLE(at);
+    const tombstoned = bytes[at + 8] === 1;
+    const jsonLength = bytes.readUInt32LE(at + 9);
+    at += 13;
+    if (at + jsonLength > bytes.length) throw new Error('checkpoint truncated in its lifecycles');
+    const metadata = validateStreamMetadata(JSON.parse(bytes.toString('utf8', at, at + jsonLength)));
+    at += jsonLength;
+    entries.push([stream, { position, metadata, tombstoned }]);
+  }
+  into.load(entries);
+  return at;
 }
 
 function retryKeysBytes(keys: RetryKeys, upTo: number): number {
@@ -165,6 +219,7 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
   const version = bytes[0];
   if (
     version !== CHECKPOINT_VERSION &&
+    version !== CHECKPOINT_VERSION_WITHOUT_LIFECYCLES &&
     version !== CHECKPOINT_VERSION_WITHOUT_KEYS &&
     version !== CHECKPOINT_VERSION_WITHOUT_CLAIMS
   ) {
@@ -215,10 +270,12 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
     claims.load(held);
   }
   const keys = new RetryKeys();
-  if (version === CHECKPOINT_VERSION)
+  if (version >= CHECKPOINT_VERSION_WITHOUT_LIFECYCLES)
     at = readIdEntries(bytes, at, (entry) =>
       keys.add(entry.id, entry.stream, entry.index, entry.position, entry.timestamp),
     );
+  const lifecycles = new Lifecycles();
+  if (version === CHECKPOINT_VERSION) at = decodeLifecycles(bytes, at, lifecycles);
   if (at !== bytes.length) throw new Error(`checkpoint has ${bytes.length - at} trailing bytes`);
-  return { streams, nextPosition, ids, keys, claims };
+  return { streams, nextPosition, ids, keys, claims, lifecycles };
 }

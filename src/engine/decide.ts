@@ -3,6 +3,7 @@ import type { IdEntry } from './id-window.js';
 import type { EngineState } from './state.js';
 import type { Claim, ClaimChanges } from '../types/claims.js';
 import { refusedClaim, type ClaimHolder } from './claims.js';
+import { streamOfMetadataStream } from '../types/stream-metadata.js';
 
 /** One stream's part of an append, as the engine sees it: ids only, the bytes stay outside. */
 export interface AppendIntent {
@@ -21,6 +22,11 @@ export interface AppendIntent {
   resent?: boolean;
   /** Uniqueness claims and releases, checked after the expected count. */
   claims?: ClaimChanges | undefined;
+  /**
+   * The stream whose count `expected` is checked against, when not the one written: a deletion
+   * is written to the metadata stream but expects a count of the stream it deletes.
+   */
+  expectedOf?: string | undefined;
 }
 
 export interface PlannedAppend {
@@ -60,7 +66,9 @@ export type Decision =
       holder: ClaimHolder;
     }
   /** An id is in the log already, but not as part of this same append. */
-  | { kind: 'id-reused'; id: string; existing: IdEntry };
+  | { kind: 'id-reused'; id: string; existing: IdEntry }
+  /** Intent `intent` writes a tombstoned stream (or its metadata). */
+  | { kind: 'tombstoned'; intent: number; stream: string };
 
 /**
  * Decides an atomic append of one or more streams against the current state (the leader's own
@@ -77,19 +85,23 @@ export function decideAppend(state: EngineState, intents: readonly AppendIntent[
   let position = state.nextPosition;
   for (let i = 0; i < intents.length; i++) {
     const intent = intents[i]!;
-    const actual = counts.get(intent.stream) ?? state.streams.get(intent.stream)?.count ?? 0;
+    const described = streamOfMetadataStream(intent.stream) ?? intent.stream;
+    if (state.lifecycles.latest(described)?.tombstoned === true)
+      return { kind: 'tombstoned', intent: i, stream: described };
+    const counted = intent.expectedOf ?? intent.stream;
+    const actual = counts.get(counted) ?? state.streams.get(counted)?.count ?? 0;
     if (!expectedHolds(intent.expected, actual)) {
       const conflict: Decision = {
         kind: 'conflict',
         intent: i,
-        stream: intent.stream,
+        stream: counted,
         expected: intent.expected,
         actual,
       };
       const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
       // A retry can be recognized on disk if its first event has a known id (a writer's, or a
       // client's retry key): the caller compares the ids stored at the asked indexes.
-      const keyed = intent.ids.length > 0 && intent.ids[0]!.id !== undefined;
+      const keyed = intent.ids.length > 0 && intent.ids[0]!.id !== undefined && counted === intent.stream;
       if (typeof askedIndex === 'number' && actual >= askedIndex + intent.ids.length && keyed) {
         conflict.retryOf = { index: askedIndex };
       }
@@ -99,8 +111,10 @@ export function decideAppend(state: EngineState, intents: readonly AppendIntent[
       const refused = refusedClaim(state.claims, intent.stream, intent.claims, (pendingClaims ??= new Map()));
       if (refused) return { kind: 'claim-conflict', intent: i, stream: intent.stream, ...refused };
     }
-    const count = actual + intent.ids.length;
-    appends.push({ stream: intent.stream, position, index: actual, count });
+    const index =
+      counted === intent.stream ? actual : (counts.get(intent.stream) ?? state.streams.get(intent.stream)?.count ?? 0);
+    const count = index + intent.ids.length;
+    appends.push({ stream: intent.stream, position, index, count });
     counts.set(intent.stream, count);
     position += intent.ids.length;
   }
@@ -155,7 +169,8 @@ function matchOriginal(state: EngineState, intents: readonly AppendIntent[]): Pl
     const first = lookup(state, intent.ids[0]!);
     if (!first || first.stream !== intent.stream) return undefined;
     const askedIndex = intent.expected === 'empty' ? 0 : intent.expected;
-    if (typeof askedIndex === 'number' && first.index !== askedIndex) return undefined;
+    const counted = intent.expectedOf === undefined || intent.expectedOf === intent.stream;
+    if (counted && typeof askedIndex === 'number' && first.index !== askedIndex) return undefined;
     if (expectedPosition !== undefined && first.position !== expectedPosition) return undefined;
     for (let k = 1; k < intent.ids.length; k++) {
       // A client-made id is not remembered: the retry key (first id, 122 random bits) stands for its append.

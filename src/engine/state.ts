@@ -4,6 +4,8 @@ import { invariantFailed } from './assert.js';
 import { ClaimTable } from './claims.js';
 import type { ClaimChanges } from '../types/claims.js';
 import { newStreamState, pushPosition, truncateStream, type StreamState } from './stream-state.js';
+import { Lifecycles, type LifecycleChange } from './lifecycle.js';
+import { streamOfMetadataStream } from '../types/stream-metadata.js';
 
 /**
  * The log's state machine: what the log holds, as far as appends need to know. Built only by
@@ -19,6 +21,8 @@ export interface EngineState {
   readonly keys: RetryKeys;
   /** Values held in uniqueness claim sets (see claims.ts). */
   readonly claims: ClaimTable;
+  /** Streams' metadata, deletions and tombstones, as their metadata streams set them (see lifecycle.ts). */
+  readonly lifecycles: Lifecycles;
 }
 
 export function newEngineState(limits: IdWindowLimits): EngineState {
@@ -28,6 +32,7 @@ export function newEngineState(limits: IdWindowLimits): EngineState {
     ids: new IdWindow(limits),
     keys: new RetryKeys(),
     claims: new ClaimTable(),
+    lifecycles: new Lifecycles(),
   };
 }
 
@@ -44,6 +49,8 @@ export interface AppliedEvent {
   timestamp: number;
   /** Claim changes of the append part this event opens (only its first event carries them). */
   claims?: ClaimChanges | undefined;
+  /** A metadata stream's event: the change it makes to the stream it describes. */
+  lifecycle?: LifecycleChange | undefined;
 }
 
 /** Applies one event. Reads `event` only during the call, so callers may reuse the object. */
@@ -60,6 +67,7 @@ export function applyEvent(state: EngineState, event: AppliedEvent): void {
   pushPosition(stream, event.position);
   state.nextPosition++;
   if (event.claims !== undefined) state.claims.apply(event.stream, event.position, event.claims);
+  if (event.lifecycle !== undefined) applyLifecycle(state, event.stream, event.position, event.lifecycle);
   if (event.retryKey === true) {
     state.keys.add(event.id!, event.stream, event.index, event.position, event.timestamp);
   } else if (!event.idGenerated && event.id !== undefined) {
@@ -71,6 +79,12 @@ export function applyEvent(state: EngineState, event: AppliedEvent): void {
       timestamp: event.timestamp,
     });
   }
+}
+
+function applyLifecycle(state: EngineState, metadataStream: string, position: number, change: LifecycleChange): void {
+  const stream = streamOfMetadataStream(metadataStream);
+  if (stream === undefined) invariantFailed(`lifecycle change in ${metadataStream}, which is not a metadata stream`);
+  state.lifecycles.apply(stream, change, position, streamCount(state, stream));
 }
 
 export function streamCount(state: EngineState, stream: string): number {
@@ -93,10 +107,12 @@ export function truncateState(state: EngineState, position: number): void {
   state.ids.truncateAfter(position);
   state.keys.truncateAfter(position);
   state.claims.truncateAfter(position);
+  state.lifecycles.truncateAfter(position);
   state.nextPosition = Math.min(state.nextPosition, position + 1);
 }
 
 /** Everything up to `position` is committed: no truncation will undo it. */
 export function settleState(state: EngineState, position: number): void {
   state.claims.settle(position);
+  state.lifecycles.settle(position);
 }

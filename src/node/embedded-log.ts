@@ -48,6 +48,17 @@ import { EngineFollower } from './engine-follower.js';
 import { Publisher } from './publisher.js';
 import { WritePath } from './write-path.js';
 import { LogReads } from './log-reads.js';
+import { Visibility } from './visibility.js';
+import { LifecycleOps } from './lifecycle-ops.js';
+import type {
+  DeleteStreamOptions,
+  DeleteStreamResult,
+  GetStreamMetadataOptions,
+  SetStreamMetadataOptions,
+  SetStreamMetadataResult,
+  StreamMetadata,
+  StreamMetadataResult,
+} from '../types/stream-metadata.js';
 import type { SnapshotFrame } from './snapshot-transfer.js';
 import type { RaftWindow } from './raft-window.js';
 import type { RaftState } from './raft-state-file.js';
@@ -108,6 +119,8 @@ export class EmbeddedEventLog implements OrdoNode {
   private readonly writes: WritePath;
   private readonly reads: LogReads;
   private readonly source: SubscriptionSource;
+  private readonly visibility: Visibility;
+  private readonly lifecycle: LifecycleOps;
   /** Damaged batches found by reads and by the scrub, each reported once. */
   private readonly damage: DamageLog;
   private readonly scrubber: Scrubber | undefined;
@@ -145,7 +158,8 @@ export class EmbeddedEventLog implements OrdoNode {
       replicatorOptions(options),
       this.follower,
     );
-    this.reads = new LogReads(storage, engine, this.publisher, this.replicator, options.env.timers);
+    this.visibility = new Visibility(engine, () => this.publisher.committedPosition, options.env.clock);
+    this.reads = new LogReads(storage, engine, this.publisher, this.replicator, options.env.timers, this.visibility);
     this.writes = new WritePath(this.follower, this.publisher, this.replicator, {
       clock: options.env.clock,
       randomFill: options.env.randomFill,
@@ -153,6 +167,12 @@ export class EmbeddedEventLog implements OrdoNode {
       writesRefused: () => this.stoppedBy ?? storage.diskFull,
     });
     this.source = this.subscriptionSource();
+    this.lifecycle = new LifecycleOps({
+      engine,
+      mark: () => this.publisher.committedPosition,
+      write: (request) => this.writeOne(request),
+      linearize: (operation, consistency) => this.reads.linearize(operation, consistency),
+    });
     this.damage = new DamageLog(options.env.clock, (damage) => this.repairAtNextOpen(damage));
     storage.onCorrupt = (error) => this.damage.report(error, 'read');
     this.scrubber = options.scrub
@@ -264,6 +284,27 @@ export class EmbeddedEventLog implements OrdoNode {
       timestamp: this.options.env.clock(),
     };
     this.publisher.publishTransient(transient);
+  }
+
+  // ---- stream metadata, deletion ----
+
+  setStreamMetadata(
+    stream: string,
+    metadata: StreamMetadata,
+    options?: SetStreamMetadataOptions,
+  ): Promise<SetStreamMetadataResult> {
+    this.ensureOpen('setStreamMetadata');
+    return this.lifecycle.setStreamMetadata(stream, metadata, options);
+  }
+
+  getStreamMetadata(stream: string, options?: GetStreamMetadataOptions): Promise<StreamMetadataResult> {
+    this.ensureOpen('getStreamMetadata');
+    return this.lifecycle.getStreamMetadata(stream, options);
+  }
+
+  deleteStream(stream: string, options?: DeleteStreamOptions): Promise<DeleteStreamResult> {
+    this.ensureOpen('deleteStream');
+    return this.lifecycle.deleteStream(stream, options);
   }
 
   private async writeOne(request: WriteRequest): Promise<WriteOutcome> {
@@ -542,6 +583,7 @@ export class EmbeddedEventLog implements OrdoNode {
       get closed() {
         return log.isClosed;
       },
+      visibility: () => this.visibility.predicate(),
       attach: (subscription) => publisher.liveSubscriptions.add(subscription),
       detach: (subscription) => publisher.liveSubscriptions.delete(subscription),
     };

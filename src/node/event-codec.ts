@@ -19,6 +19,9 @@ import {
 } from '../storage/record.js';
 import type { PlannedAppend } from '../engine/decide.js';
 import type { AppliedEvent } from '../engine/state.js';
+import type { LifecycleChange } from '../engine/lifecycle.js';
+import { METADATA_STREAM_PREFIX } from '../types/stream-metadata.js';
+import { lifecycleChangeOf } from './lifecycle-events.js';
 import { decodeClaimChanges, type ClaimChanges } from '../types/claims.js';
 import { StorageFailedError } from '../types/errors.js';
 import type { RandomIds } from '../types/random-ids.js';
@@ -181,9 +184,11 @@ export const decodeForReplay: RecordDecoder<AppliedEvent> = (bytes, offset, posi
   const generated = (recordLayout.flags(bytes, offset) & FLAG_GENERATED_ID) !== 0;
   const at = recordLayout.fieldsOffset(offset);
   const claimsLength = recordLayout.claimsLength(bytes, offset);
+  const stream = bytes.toString('utf8', at, at + recordLayout.streamLength(bytes, offset));
   return {
     claims: claimsLength === 0 ? undefined : claimsOf(bytes, offset, claimsLength, position),
-    stream: bytes.toString('utf8', at, at + recordLayout.streamLength(bytes, offset)),
+    lifecycle: stream.startsWith(METADATA_STREAM_PREFIX) ? lifecycleOf(bytes, offset, position) : undefined,
+    stream,
     index: recordLayout.index(bytes, offset),
     position,
     id: generated ? undefined : readUuid(bytes, recordLayout.idOffset(offset)),
@@ -191,6 +196,24 @@ export const decodeForReplay: RecordDecoder<AppliedEvent> = (bytes, offset, posi
     timestamp: batch.timestamp,
   };
 };
+
+/** The lifecycle change a metadata stream's record makes (its type says which, its data the metadata). */
+function lifecycleOf(bytes: Buffer, offset: number, position: number): LifecycleChange | undefined {
+  const streamLength = recordLayout.streamLength(bytes, offset);
+  const typeLength = recordLayout.typeLength(bytes, offset);
+  const typeAt = recordLayout.fieldsOffset(offset) + streamLength;
+  const dataAt = typeAt + typeLength + recordLayout.metadataLength(bytes, offset);
+  const type = bytes.toString('utf8', typeAt, typeAt + typeLength);
+  try {
+    return lifecycleChangeOf(type, bytes.subarray(dataAt, dataAt + recordLayout.dataLength(bytes, offset)));
+  } catch (error) {
+    // The batch passed its checksum: a change that does not decode was written so, by a bug.
+    throw new StorageFailedError(
+      `the metadata change at position ${position} does not decode: ${(error as Error).message}`,
+      error,
+    );
+  }
+}
 
 function claimsOf(bytes: Buffer, offset: number, claimsLength: number, position: number): ClaimChanges {
   const end = nextRecordOffset(bytes, offset);

@@ -3,6 +3,7 @@ import type { Event, ReadAllOptions, ReadOptions, StreamInfo } from '../types/ev
 import { validateFilter, validateIndex, validateLimit, validateStream } from '../types/validate.js';
 import { positionOf, type EngineState } from '../engine/state.js';
 import { countAt } from '../engine/stream-state.js';
+import type { VisibleRange } from '../engine/lifecycle.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { BufferedIterator } from './buffered-iterator.js';
 import { decodeEvent } from './event-codec.js';
@@ -11,6 +12,7 @@ import type { Publisher } from './publisher.js';
 import { rawCollector, type RawRecords } from './raw-records.js';
 import type { Replicator } from './replicator.js';
 import type { Timers } from './environment.js';
+import type { Visibility } from './visibility.js';
 
 /** How long a read with `minPosition` waits for this node to commit that far. */
 const MIN_POSITION_TIMEOUT_MS = 10_000;
@@ -37,6 +39,7 @@ export class LogReads {
     private readonly publisher: Publisher,
     private readonly replicator: Replicator,
     private readonly timers: Timers,
+    private readonly visibility: Visibility,
   ) {}
 
   private get mark(): number {
@@ -51,7 +54,7 @@ export class LogReads {
     consistency: ReadAllOptions['consistency'] = 'linearizable',
   ): Promise<RawRecords> {
     await this.linearize('readAll', consistency);
-    const collector = rawCollector(from, maxEvents);
+    const collector = rawCollector(from, maxEvents, this.visibility.predicate());
     if (from <= this.mark) await this.storage.read(from, this.mark, maxBytes, collector.decode);
     return collector.result();
   }
@@ -77,22 +80,33 @@ export class LogReads {
         let count: number | undefined;
         let index = 0;
         let remaining = limit;
+        // Indexes below it, and events older than minTimestamp, are hidden by the stream's metadata.
+        let range: VisibleRange = ALL_VISIBLE;
         return new BufferedIterator<Event>(async () => {
           if (count === undefined) {
             // The stream as of a linearizable read point (or what this node has, with 'local').
             await reads.awaitPosition('read', options.minPosition);
             await reads.linearize('read', options.consistency);
             count = countAt(reads.engine.streams.get(name), reads.mark);
+            range = reads.visibility.rangeOf(name) ?? ALL_VISIBLE;
             index = from ?? (backwards ? count - 1 : 0);
             if (backwards) index = Math.min(index, count - 1);
+            else index = Math.max(index, range.firstIndex);
           }
-          if (remaining <= 0 || index < 0 || index >= count) return undefined;
+          const low = Math.min(range.firstIndex, count);
+          if (remaining <= 0 || index < low || index >= count) return undefined;
           ensureOpen();
-          const take = Math.min(READ_BATCH_EVENTS, remaining, backwards ? index + 1 : count - index);
+          const take = Math.min(READ_BATCH_EVENTS, remaining, backwards ? index - low + 1 : count - index);
           const indexes = Array.from({ length: take }, (_, k) => (backwards ? index - k : index + k));
-          remaining -= take;
           index = backwards ? index - take : index + take;
-          return reads.readIndexes(name, indexes);
+          const events = await reads.readIndexes(name, indexes);
+          const shown =
+            range.minTimestamp === ALL_VISIBLE.minTimestamp
+              ? events
+              : events.filter((event) => event.timestamp >= range.minTimestamp);
+          if (shown.length > remaining) shown.length = remaining;
+          remaining -= shown.length;
+          return shown;
         });
       },
     };
@@ -119,7 +133,9 @@ export class LogReads {
           const events = await reads.readCommitted(next, end);
           if (events.length === 0) return undefined;
           next = events[events.length - 1]!.position + 1;
-          const passed = matches ? events.filter(matches) : events;
+          const visible = reads.visibility.predicate();
+          const passed =
+            matches || visible ? events.filter((e) => (!matches || matches(e)) && (!visible || visible(e))) : events;
           if (passed.length > remaining) passed.length = remaining;
           remaining -= passed.length;
           return passed;
@@ -142,7 +158,7 @@ export class LogReads {
         let remaining = limit;
         for (const [stream, state] of reads.engine.streams) {
           if (remaining <= 0) return;
-          if (!stream.startsWith(prefix)) continue;
+          if (!stream.startsWith(prefix) || reads.visibility.tombstoned(stream)) continue;
           const count = countAt(state, reads.mark);
           if (count === 0) continue;
           yield { stream, count };
@@ -243,6 +259,8 @@ export class LogReads {
     return byPosition;
   }
 }
+
+const ALL_VISIBLE: VisibleRange = { firstIndex: 0, minTimestamp: Number.NEGATIVE_INFINITY };
 
 /** The first index in `positions[0, count)` whose position is beyond `after` (binary search). */
 function firstIndexAfter(positions: Float64Array, count: number, after: number): number {

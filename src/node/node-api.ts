@@ -1,5 +1,6 @@
 import type { Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { ClaimChanges } from '../types/claims.js';
+import type { LifecycleChange } from '../engine/lifecycle.js';
 import type { Expected, StorageFailedError } from '../types/errors.js';
 import type { DamagedBatch, LogMetrics, ScrubStatus, WriteState } from '../types/log-metrics.js';
 import type {
@@ -13,6 +14,7 @@ import type {
   TransientEvent,
 } from '../types/event.js';
 import type { PreparedEvent } from '../types/validate.js';
+import type { StreamLifecycle } from '../types/stream-metadata.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import type { DamageCut, Truncation } from '../storage/segment-recovery.js';
 import type { RawRecords } from './raw-records.js';
@@ -24,6 +26,11 @@ export interface CheckedAppend {
   readonly expected: Expected;
   readonly events: PreparedEvent[];
   readonly claims?: ClaimChanges | undefined;
+  /**
+   * Set only on the one-event append to a metadata stream (`lifecycleAppend`): the change it
+   * makes, and the stream whose count `expected` checks when not the one written.
+   */
+  readonly lifecycle?: { readonly change: LifecycleChange; readonly expectedOf?: string | undefined } | undefined;
 }
 
 /**
@@ -107,7 +114,7 @@ export interface NodeStatus {
  * writes of already checked input, raw reads for catch-up, and the cluster's operations. The
  * server depends on this interface only, never on the classes behind it.
  */
-export interface OrdoNode extends EventLog {
+export interface OrdoNode extends EventLog, StreamLifecycle {
   readonly dir: string;
   readonly nodeId: NodeId;
   readonly closed: boolean;

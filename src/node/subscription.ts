@@ -21,6 +21,8 @@ export interface SubscriptionSource {
   ): Promise<{ events: Event[]; coveredTo: number }>;
   readonly live: EventStream<LiveItem>;
   readonly closed: boolean;
+  /** Which events readers may see now (stream metadata); undefined when every event is visible. */
+  visibility(): ((event: Event) => boolean) | undefined;
   /** Registers a subscription on the live tail, so the log can detach it when it lags. */
   attach(subscription: LogSubscription): void;
   detach(subscription: LogSubscription): void;
@@ -187,10 +189,11 @@ export class LogSubscription implements Subscription<Item>, AsyncIterableIterato
   private fill(events: readonly Event[]): void {
     this.buffer = [];
     this.bufferIndex = 0;
+    const visible = this.source.visibility();
     for (const event of events) {
       if (event.position <= this.lastPosition) continue;
       this.lastPosition = event.position;
-      if (!this.matches || this.matches(event)) this.buffer.push(event);
+      if ((!this.matches || this.matches(event)) && (!visible || visible(event))) this.buffer.push(event);
     }
   }
 

@@ -1,6 +1,7 @@
 import {
   ClaimConflictError,
   DiskFullError,
+  StreamDeletedError,
   IdConflictError,
   NotLeaderError,
   UnknownOutcomeError,
@@ -27,6 +28,7 @@ const STAGE_FLUSH_EVENTS = 512;
 
 interface StreamPart extends EncodedPart {
   expected: CheckedAppend['expected'];
+  lifecycle: CheckedAppend['lifecycle'];
 }
 
 /** Appends decided and applied in this tick, waiting to be encoded into one Raft entry. */
@@ -224,6 +226,8 @@ export class WritePath {
         const { stream, index, position } = decision.existing;
         throw new IdConflictError(decision.id, { stream, index, position });
       }
+      case 'tombstoned':
+        throw new StreamDeletedError(decision.stream, parts[decision.intent]!.lifecycle ? 'metadata change' : 'append');
     }
   }
 
@@ -323,6 +327,7 @@ export class WritePath {
         applied.idGenerated = event.idGenerated;
         applied.retryKey = event.retryKey === true;
         applied.claims = k === 0 ? part.claims?.changes : undefined;
+        applied.lifecycle = k === 0 ? part.lifecycle?.change : undefined;
         applyEvent(this.follower.engine, applied);
       }
     }
@@ -390,9 +395,17 @@ export class WritePath {
 }
 
 function preparePart(append: CheckedAppend): StreamPart {
-  const stream = validateStream(append.stream);
+  // A metadata stream's name ('$$' and a checked name) is Ordo's: only lifecycleAppend writes it.
+  const stream = append.lifecycle ? append.stream : validateStream(append.stream);
   const claims = append.claims && { changes: append.claims, bytes: encodeClaimChanges(append.claims) };
-  return { stream, streamBytes: encodeUtf8Cached(stream), expected: append.expected, events: append.events, claims };
+  return {
+    stream,
+    streamBytes: encodeUtf8Cached(stream),
+    expected: append.expected,
+    events: append.events,
+    claims,
+    lifecycle: append.lifecycle,
+  };
 }
 
 function intentsOf(parts: readonly StreamPart[], resent: boolean): AppendIntent[] {
@@ -402,6 +415,7 @@ function intentsOf(parts: readonly StreamPart[], resent: boolean): AppendIntent[
     ids: part.events,
     resent,
     claims: part.claims?.changes,
+    expectedOf: part.lifecycle?.expectedOf,
   }));
 }
 

@@ -91,7 +91,7 @@ async function answerReadAll(log: OrdoNode, id: number, request: RequestOf<'read
   if (filter === undefined && minPosition === undefined) {
     // The whole log: pages go out as stored records, no event decoded.
     const records = await log.readRaw(from, EVENTS_FRAME_TARGET_BYTES, limit, consistency);
-    const next = records.count > 0 ? records.last + 1 : from;
+    const next = records.last + 1;
     const done = next > log.committedPosition;
     return (w) => writeStoredEvents(w, id, done ? EVENTS_DONE : 0, next, records);
   }

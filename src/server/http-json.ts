@@ -98,6 +98,7 @@ export function statusOf(error: OrdoError): number {
     case 'INVALID_STREAM':
     case 'INVALID_EVENT':
     case 'INVALID_EXPECTED':
+    case 'INVALID_METADATA':
     case 'PROTOCOL_ERROR':
       return 400;
     case 'UNAUTHENTICATED':
@@ -110,6 +111,8 @@ export function statusOf(error: OrdoError): number {
       return 409;
     case 'EVENT_TOO_LARGE':
       return 413;
+    case 'STREAM_DELETED':
+      return 410; // Gone: a tombstoned stream never takes another append
     case 'LIMIT_EXCEEDED':
       return 429;
     case 'NOT_LEADER':

@@ -139,6 +139,7 @@ export class SubscriptionPump {
     const records = await raw.read(raw.next, EVENTS_FRAME_TARGET_BYTES, Math.min(this.credit, MAX_EVENTS_PER_WAKE_UP));
     if (this.stopped) return;
     if (records.count === 0) {
+      raw.next = Math.max(raw.next, records.last + 1); // past records the metadata hides
       this.handOver(raw);
       return;
     }

@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'WRONG_EXPECTED_COUNT'
   | 'ID_CONFLICT'
   | 'CLAIM_CONFLICT'
+  | 'INVALID_METADATA'
+  | 'STREAM_DELETED'
   | 'LOG_CLOSED'
   | 'CORRUPT_LOG'
   | 'STORAGE_FAILED'
@@ -37,6 +39,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'WRONG_EXPECTED_COUNT',
   'ID_CONFLICT',
   'CLAIM_CONFLICT',
+  'INVALID_METADATA',
+  'STREAM_DELETED',
   'LOG_CLOSED',
   'CORRUPT_LOG',
   'STORAGE_FAILED',
@@ -105,6 +109,29 @@ export class InvalidExpectedError extends OrdoError {
       `invalid expected ${describe(expected)}: expected 'any', 'empty', 'exists' or an integer count >= 0`,
     );
     this.expected = expected;
+  }
+}
+
+/** Stream metadata that is not valid: names the field, the value given and what was expected. */
+export class InvalidMetadataError extends OrdoError {
+  readonly field: string;
+  readonly value: unknown;
+  constructor(field: string, value: unknown, expected: string) {
+    super('INVALID_METADATA', `invalid stream metadata ${field} ${describe(value)}: expected ${expected}`);
+    this.field = field;
+    this.value = value;
+  }
+}
+
+/**
+ * The stream was deleted for good (a tombstone): it refuses every later append and metadata
+ * change. A stream deleted without a tombstone can be written again.
+ */
+export class StreamDeletedError extends OrdoError {
+  readonly stream: string;
+  constructor(stream: string, operation = 'append') {
+    super('STREAM_DELETED', `${operation} refused: stream ${describe(stream)} is tombstoned (deleted for good)`);
+    this.stream = stream;
   }
 }
 
@@ -328,6 +355,8 @@ export function errorDetails(error: OrdoError): Record<string, unknown> | undefi
   if (error instanceof InvalidEventError) return { field: error.field };
   if (error instanceof InvalidStreamError) return { stream: error.stream };
   if (error instanceof InvalidExpectedError) return { expected: error.expected };
+  if (error instanceof InvalidMetadataError) return { field: error.field, value: error.value };
+  if (error instanceof StreamDeletedError) return { stream: error.stream };
   if (error instanceof TimeoutError) return { timeoutMs: error.timeoutMs };
   if (error instanceof PermissionDeniedError) return { operation: error.operation, scope: error.scope };
   if (error instanceof NotLeaderError) return { leader: error.leader, leaderUrl: error.leaderUrl };
@@ -384,6 +413,10 @@ function errorWithFields(code: string, message: string, d: Record<string, unknow
       return new InvalidEventError(String(d.field ?? ''), undefined, '');
     case 'INVALID_EXPECTED':
       return new InvalidExpectedError(d.expected);
+    case 'INVALID_METADATA':
+      return new InvalidMetadataError(String(d.field ?? ''), d.value, '');
+    case 'STREAM_DELETED':
+      return new StreamDeletedError(String(d.stream ?? ''));
     case 'LOG_CLOSED':
       return new LogClosedError('');
     case 'NOT_LEADER':
