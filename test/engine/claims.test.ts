@@ -148,7 +148,7 @@ describe('engine: uniqueness claims', () => {
     const state = newEngineState(limits);
     applyEvent(state, { stream: 's', index: 0, position: 0, id: undefined, idGenerated: true, timestamp: 0 });
     const bytes = encodeCheckpoint(state);
-    const v1 = Buffer.concat([bytes.subarray(0, bytes.length - 8)]); // without the claim and retry key counts
+    const v1 = Buffer.concat([bytes.subarray(0, bytes.length - 12)]); // without the claim, retry key and lifecycle counts
     v1[0] = 1;
     const loaded = decodeCheckpoint(v1, limits);
     assert.equal(loaded.nextPosition, 1);

@@ -89,7 +89,10 @@ describe('engine: stream lifecycles', () => {
       tombstoned: false,
     });
     assert.equal(loaded.lifecycles.latest('t'), undefined, 'beyond the checkpoint');
-    const all = decodeCheckpoint(encodeCheckpoint(state), limits);
-    assert.equal(all.lifecycles.latest('t')?.tombstoned, true);
+    const all = encodeCheckpoint(state);
+    assert.equal(decodeCheckpoint(all, limits).lifecycles.latest('t')?.tombstoned, true);
+    const version3 = Buffer.from(encodeCheckpoint(newEngineState(limits)).subarray(0, -4)); // no lifecycle count
+    version3[0] = 3;
+    assert.equal(decodeCheckpoint(version3, limits).lifecycles.size, 0);
   });
 });

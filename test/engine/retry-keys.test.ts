@@ -63,7 +63,7 @@ describe('engine: retry keys', () => {
     ]);
     assert.equal(loaded.ids.get(key(1))?.position, 1, 'writer ids stay in the id window');
     const withoutKeys = encodeCheckpoint(newEngineState(limits));
-    const version2 = Buffer.from(withoutKeys.subarray(0, withoutKeys.length - 4)); // no u32 key count
+    const version2 = Buffer.from(withoutKeys.subarray(0, withoutKeys.length - 8)); // no u32 key and lifecycle counts
     version2[0] = 2;
     assert.equal(decodeCheckpoint(version2, limits).keys.size, 0);
   });
