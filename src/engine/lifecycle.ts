@@ -33,6 +33,8 @@ export class Lifecycles {
   private readonly byStream = new Map<string, Lifecycle[]>();
   /** Streams holding more than one version: the only ones `settle` has to trim. */
   private readonly unsettled = new Set<string>();
+  /** The last settled position: versions older than the newest one at or below it are gone. */
+  private settledUpTo = -1;
 
   /** Streams that have a lifecycle (0: every event of every stream is visible). */
   get size(): number {
@@ -54,8 +56,10 @@ export class Lifecycles {
     this.unsettled.add(stream);
   }
 
-  /** The newest version at or below `mark`. */
+  /** The newest version at or below `mark`, which must not be below the settled position. */
   at(stream: string, mark: number): Lifecycle | undefined {
+    if (mark < this.settledUpTo)
+      invariantFailed(`lifecycle of ${stream} asked as of ${mark}, below the settled position ${this.settledUpTo}`);
     const versions = this.byStream.get(stream);
     if (!versions) return undefined;
     for (let i = versions.length - 1; i >= 0; i--) if (versions[i]!.position <= mark) return versions[i];
@@ -70,6 +74,8 @@ export class Lifecycles {
 
   /** Forgets every version made beyond `position` (the log was truncated under it). */
   truncateAfter(position: number): void {
+    if (position < this.settledUpTo)
+      invariantFailed(`lifecycles truncated after ${position}, below the settled position ${this.settledUpTo}`);
     for (const [stream, versions] of this.byStream) {
       while (versions.length > 0 && versions[versions.length - 1]!.position > position) versions.pop();
       if (versions.length === 0) this.byStream.delete(stream);
@@ -79,6 +85,7 @@ export class Lifecycles {
 
   /** Everything up to `position` is committed: versions older than the newest settled one go. */
   settle(position: number): void {
+    this.settledUpTo = Math.max(this.settledUpTo, position);
     for (const stream of this.unsettled) {
       const versions = this.byStream.get(stream)!;
       let keep = 0;

@@ -20,8 +20,10 @@ export async function writeCheckpoint(
   upTo: number,
   fs: FileSystem = nodeFileSystem,
 ): Promise<void> {
-  await makeDirectoryDurable(dir, fs);
+  // Encoded before anything is awaited: the engine settles later commits meanwhile, and what
+  // it settles (lifecycle versions, claim journal entries) is no longer there to undo.
   const payload = encodeCheckpoint(state, upTo);
+  await makeDirectoryDurable(dir, fs);
   const header = Buffer.alloc(8);
   header.write('ORDK', 0, 'latin1');
   header.writeUInt32LE(crc32c(payload), 4);

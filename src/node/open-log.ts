@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, describe } from '../types/errors.js';
-import { applyEvent, newEngineState, type EngineState } from '../engine/state.js';
+import { applyEvent, newEngineState, settleState, type EngineState } from '../engine/state.js';
 import { SegmentedLog } from '../storage/segmented-log.js';
 import type { IntervalTimers } from '../storage/time.js';
 import type { Timers } from './environment.js';
@@ -77,6 +77,8 @@ async function openOnce(root: string, options: OpenOptions | undefined): Promise
     const state = await recoverRaftState(root, storage, resolved, options);
     await removeStaging(root, undefined, resolved.fs); // a snapshot transfer the last run did not finish starts over
     const loadEntries = Math.min(WINDOW_LOAD_ENTRIES, resolved.cluster.windowEntries);
+    const known = await committedByCheckpoint(storage, openReport.checkpointPosition);
+    if (known > state.hardState.commit) state.hardState = { ...state.hardState, commit: known };
     const raft = await loadWindow(storage, state, loadEntries);
     const log = new EmbeddedEventLog({ dir: root, options: resolved, storage, engine, unlock, openReport, raft });
     await log.start();
@@ -208,6 +210,23 @@ class LostData {
   }
 }
 
+/**
+ * The entry holding a checkpoint's last event: a checkpoint holds committed events only, so
+ * that entry was committed, whatever the persisted commit index (a lagging hint) says. Raft
+ * must start at least there: the engine loaded from the checkpoint cannot take back what it
+ * covers (a snapshot install cuts the log after the commit index).
+ */
+async function committedByCheckpoint(storage: SegmentedLog, checkpointPosition: number): Promise<number> {
+  if (checkpointPosition < 0) return 0;
+  const [entry] = await storage.read(
+    checkpointPosition,
+    checkpointPosition,
+    1,
+    (_b, _o, _p, batch) => batch.entryIndex,
+  );
+  return entry ?? 0;
+}
+
 /** The engine from the newest usable checkpoint, then every record after it replayed. */
 async function recoverEngine(
   root: string,
@@ -217,6 +236,8 @@ async function recoverEngine(
   const loaded = await loadCheckpoint(join(root, 'checkpoints'), storage.lastPosition, resolved.idWindow, resolved.fs);
   const engine = loaded ?? newEngineState(resolved.idWindow);
   const checkpointPosition = engine.nextPosition - 1;
+  // What a checkpoint holds is committed: no truncation may reach below it.
+  settleState(engine, checkpointPosition);
   const replayedEvents = await replay(storage, engine);
   const openReport = {
     segments: storage.segmentCount,

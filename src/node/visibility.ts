@@ -39,12 +39,13 @@ export class Visibility {
    */
   predicate(): ((event: EventPlace) => boolean) | undefined {
     if (this.engine.lifecycles.size === 0) return undefined;
-    const mark = this.mark();
     const ranges = new Map<string, VisibleRange | null>();
     return (event) => {
       let range = ranges.get(event.stream);
       if (range === undefined) {
-        range = this.rangeOf(event.stream, mark) ?? null;
+        // At the mark of the first look, not of the predicate's making: a predicate may outlive
+        // a disk read, and the engine keeps no version older than the committed one.
+        range = this.rangeOf(event.stream) ?? null;
         ranges.set(event.stream, range);
       }
       return range === null || isVisible(range, event.index, event.timestamp);
