@@ -2,6 +2,8 @@ import { posix } from 'node:path';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/engine/checkpoint.js';
 import { DEFAULT_ID_WINDOW } from '../../src/engine/id-window.js';
 import { RetryKeys } from '../../src/engine/retry-keys.js';
+import { Lifecycles } from '../../src/engine/lifecycle.js';
+import type { EngineState } from '../../src/engine/state.js';
 import type { OrdoNode } from '../../src/node/index.js';
 import { crc32c } from '../../src/storage/crc.js';
 import type { FileHandle, FileSystem } from '../../src/storage/file-system.js';
@@ -15,6 +17,8 @@ import { StorageFailedError, UnknownOutcomeError } from '../../src/types/errors.
  * answer the node sees or gives through a wrapper), never by a switch in the node:
  * - `ack-before-fsync`: every node runs with `fsync: 'never'` (an append is acknowledged, and a
  *   follower answers the leader, before any fdatasync);
+ * - `checkpoint-without-lifecycles`: checkpoints are written without the streams' metadata,
+ *   deletions and tombstones, so a node reopened from one forgets those its checkpoint covers;
  * - `checkpoint-without-retry-keys`: checkpoints are written without the clients' retry keys,
  *   so a reopened node forgets the keys of the events its checkpoint covers, and an append a
  *   client re-sends after the restart is written a second time;
@@ -29,6 +33,7 @@ import { StorageFailedError, UnknownOutcomeError } from '../../src/types/errors.
  */
 export type BrokenRule =
   | 'ack-before-fsync'
+  | 'checkpoint-without-lifecycles'
   | 'checkpoint-without-retry-keys'
   | 'eio-fails-appends'
   | 'bad-length-is-torn'
@@ -36,6 +41,7 @@ export type BrokenRule =
 
 export const BROKEN_RULES: readonly BrokenRule[] = [
   'ack-before-fsync',
+  'checkpoint-without-lifecycles',
   'checkpoint-without-retry-keys',
   'eio-fails-appends',
   'bad-length-is-torn',
@@ -52,7 +58,11 @@ const COMMIT_BEYOND_LOG = /^raft-state says entries up to \d+ are committed but 
 /** The node's file system as `rule` sees it (the disk itself for the rules not about files). */
 export function brokenFileSystem(rule: BrokenRule | undefined, fs: FileSystem): FileSystem {
   if (rule === 'checkpoint-without-retry-keys')
-    return rewritingWrites(fs, CHECKPOINT_TEMPORARY_SUFFIX, withoutRetryKeys);
+    return rewritingWrites(fs, CHECKPOINT_TEMPORARY_SUFFIX, (file) => reencoded(file, { keys: new RetryKeys() }));
+  if (rule === 'checkpoint-without-lifecycles')
+    return rewritingWrites(fs, CHECKPOINT_TEMPORARY_SUFFIX, (file) =>
+      reencoded(file, { lifecycles: new Lifecycles() }),
+    );
   if (rule === 'commit-beyond-log-lowered') return rewritingWrites(fs, RAFT_STATE_TEMPORARY, withoutCommitBeyondLog);
   if (rule === 'bad-length-is-torn') return { ...bound(fs), readFile: (path) => readCuttingBadLength(fs, path) };
   return fs;
@@ -121,11 +131,11 @@ function rewritingHandle(handle: FileHandle, rewrite: (bytes: Buffer) => Buffer)
   };
 }
 
-/** A checkpoint file ("ORDK" | crc32c | payload) re-encoded with no retry keys. */
-function withoutRetryKeys(file: Buffer): Buffer {
+/** A checkpoint file ("ORDK" | crc32c | payload) re-encoded with a part of the state replaced by an empty one. */
+function reencoded(file: Buffer, emptied: Partial<EngineState>): Buffer {
   const payload = file.subarray(CHECKPOINT_HEADER_BYTES);
   const state = decodeCheckpoint(payload, DEFAULT_ID_WINDOW);
-  const stripped = encodeCheckpoint({ ...state, keys: new RetryKeys() }, state.nextPosition - 1);
+  const stripped = encodeCheckpoint({ ...state, ...emptied }, state.nextPosition - 1);
   const header = Buffer.alloc(CHECKPOINT_HEADER_BYTES);
   header.write('ORDK', 0, 'latin1');
   header.writeUInt32LE(crc32c(stripped), 4);

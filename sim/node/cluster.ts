@@ -10,6 +10,7 @@ import { DISK_FAULT_KINDS, SimDisk, type DiskFaultKind } from './sim-fs.js';
 import { SimNetwork } from './sim-network.js';
 import { settle, VIRTUAL_EPOCH_MS, VirtualTime } from './virtual-time.js';
 import { clientLoop, collect, Subscriber, type WorkloadHost } from './workload.js';
+import { checkLifecycles } from './lifecycle-workload.js';
 
 /** Where each node keeps its log on its own simulated disk. */
 const DATA_DIR = '/data';
@@ -542,6 +543,8 @@ class NodeSim implements WorkloadHost {
     for (const s of subscribers)
       if (s.next <= head) this.violations.push(`${s.name} stopped at ${s.next - 1}, the log ends at ${head}`);
     await this.checkIdentical(head);
+    const serving = this.serving().map((slot) => ({ id: slot.id, log: slot.log! }));
+    this.violations.push(...(await checkLifecycles(leader.log!, serving)));
     const report = checkHistory({
       appends: this.appends,
       reads: [
@@ -593,6 +596,9 @@ class NodeSim implements WorkloadHost {
     this.count('acked', outcomes.ok);
     this.count('failed', outcomes.failed);
     this.count('unknown', outcomes.unknown);
+    const lifecycle = this.appends.filter((a) => a.stream.startsWith('$$') && a.outcome === 'ok');
+    this.count('lifecycleChanges', lifecycle.length);
+    this.count('tombstoneRefusals', this.appends.filter((a) => a.error === 'STREAM_DELETED').length);
     this.count('violations', this.violations.length);
   }
 }

@@ -4,6 +4,8 @@ import { prepareEvents } from '../../src/types/validate.js';
 import { NotLeaderError } from '../../src/types/errors.js';
 import type { RandomSource } from '../../src/raft/index.js';
 import type { VirtualTime } from './virtual-time.js';
+import { lifecycleAppend, lifecycleEvent } from '../../src/node/lifecycle-events.js';
+import { planLifecycleCall, type Ask, type LifecycleCall } from './lifecycle-workload.js';
 
 /**
  * Errors after which the append was certainly not written, as a client takes them; anything
@@ -18,6 +20,7 @@ const DEFINITE_FAILURES = new Set([
   'INVALID_STREAM',
   'DISK_FULL',
   'STORAGE_FAILED',
+  'STREAM_DELETED',
 ]);
 /** A client gives one attempt this long before it re-sends (as `connect()` times out a request), virtual ms. */
 export const ATTEMPT_TIMEOUT_MS = 300;
@@ -86,6 +89,22 @@ export async function clientLoop(host: WorkloadHost, name: string, seed: number,
       await readWholeLog(host, name);
       continue;
     }
+    if (roll === 4) {
+      const ask: Ask = async (question) => {
+        const target = host.node(leader);
+        if (!target) return undefined;
+        const answer = await within(host.time, ATTEMPT_TIMEOUT_MS, question(target.log)).catch(
+          (): TimedOut => TIMED_OUT,
+        );
+        return answer === TIMED_OUT ? undefined : answer;
+      };
+      const planned = await planLifecycleCall(host.random, ask, n);
+      if (!planned) continue;
+      const call = { name, ...planned, eventId: eventIdOf(seed, ids.next), retryKey: ids.next % 2 === 1 };
+      ids.next++;
+      leader = await appendOnce(host, { ...call, n, invokedAt: host.time.now, resends }, leader, 0);
+      continue;
+    }
     const hot = roll <= 3;
     const stream = hot ? `hot-${host.random.int(2)}` : `s-${host.random.int(8)}`;
     let expected: 'any' | number = 'any';
@@ -118,7 +137,10 @@ export async function clientLoop(host: WorkloadHost, name: string, seed: number,
 /** One append as the client sent it. */
 interface AppendCall {
   name: string;
+  /** The stream written (for a lifecycle change, the metadata stream). */
   stream: string;
+  /** A lifecycle change instead of an event (see lifecycle-workload.ts). */
+  lifecycle?: LifecycleCall | undefined;
   expected: 'any' | number;
   eventId: string;
   /** The id is one the client library made up: the append's retry key. */
@@ -210,10 +232,16 @@ async function sendOnce(
   log: OrdoNode,
   attempt: number,
 ): Promise<Awaited<ReturnType<OrdoNode['write']>>[number] | Error | TimedOut> {
-  const events = prepareEvents([{ id: call.eventId, type: 'Sim', data: { c: call.name, n: call.n } }], MAX_EVENT_BYTES);
+  const lifecycle = call.lifecycle;
+  const events = lifecycle
+    ? [lifecycleEvent(lifecycle.change, call.eventId)]
+    : prepareEvents([{ id: call.eventId, type: 'Sim', data: { c: call.name, n: call.n } }], MAX_EVENT_BYTES);
   if (call.retryKey) events[0]!.retryKey = true;
+  const part = lifecycle
+    ? lifecycleAppend(lifecycle.target, lifecycle.change, lifecycle.expected, events[0])
+    : { stream: call.stream, expected: call.expected, events };
   const request = {
-    parts: [{ stream: call.stream, expected: call.expected, events }],
+    parts: [part],
     ack: 'quorum' as const,
     resent: attempt > 0,
   };

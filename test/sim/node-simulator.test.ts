@@ -70,6 +70,14 @@ describe('node simulator: real nodes on a simulated disk and network', () => {
     assert.match(violations, /duplicate: event/);
   });
 
+  it("has teeth: a checkpoint without the streams' lifecycles is caught within 20 seeds", async () => {
+    // Given nodes whose checkpoints drop stream metadata, deletions and tombstones
+    // When a node reopens from such a checkpoint (a restart after a metadata change or a tombstone)
+    const violations = await firstCatch('checkpoint-without-lifecycles', 20);
+    // Then its view of a stream's lifecycle differs from what the metadata stream says
+    assert.match(violations, /lifecycle: n\d says .* its metadata stream says/);
+  });
+
   it('has teeth: a node that answers its pending appends STORAGE_FAILED when fdatasync fails is caught within 20 seeds', async () => {
     // Given nodes that answer what was pending at a failed fdatasync with a definite failure
     // When a failed append's entry is committed by the followers (or read back after the restart)
