@@ -4,8 +4,9 @@ import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError, desc
 
 /**
  * Tokens and scopes, enforced the same way on every transport (binary TCP, WebSocket, HTTP, SSE).
- *  - read:  read, readAll, subscribe, readAndSubscribe, count, headPosition, streams
- *  - write: append, appendMany, existsOrWrite, publishTransient
+ *  - read:  read, readAll, subscribe, readAndSubscribe, count, headPosition, streams,
+ *           getStreamMetadata
+ *  - write: append, appendMany, existsOrWrite, publishTransient, setStreamMetadata, deleteStream
  *  - admin: everything, plus status and metrics
  * Without an auth file the server is open (every connection is the `anonymous` admin), which
  * is why it listens on 127.0.0.1 by default.
@@ -24,6 +25,9 @@ export type Operation =
   | 'count'
   | 'headPosition'
   | 'streams'
+  | 'getStreamMetadata'
+  | 'setStreamMetadata'
+  | 'deleteStream'
   /** A hosted model's state (GET /models). */
   | 'models'
   /** The console's live overview feed (GET /console/stats). */
@@ -49,6 +53,9 @@ export const OPERATION_SCOPES: Readonly<Record<Operation, Scope>> = {
   count: 'read',
   headPosition: 'read',
   streams: 'read',
+  getStreamMetadata: 'read',
+  setStreamMetadata: 'write',
+  deleteStream: 'write',
   models: 'read',
   stats: 'read',
   whoami: 'read',

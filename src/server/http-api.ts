@@ -13,6 +13,7 @@ import { metricsRoutes } from './http/metrics.js';
 import { modelRoutes } from './http/models.js';
 import { readRoutes } from './http/reads.js';
 import type { Route } from './http/route.js';
+import { streamLifecycleRoutes } from './http/stream-lifecycle.js';
 import { subscribeRoutes } from './http/subscribe.js';
 import { whoamiRoutes } from './http/whoami.js';
 import type { ServerMetrics } from './metrics.js';
@@ -63,6 +64,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     ...metricsRoutes(metrics),
     ...appendRoutes(log, maxBodyBytes),
     ...readRoutes(log),
+    ...streamLifecycleRoutes(log, maxBodyBytes),
     ...whoamiRoutes(auth),
     ...consoleRoutes(options.console, streams),
     ...modelRoutes(options.models),

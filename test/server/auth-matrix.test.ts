@@ -76,6 +76,9 @@ const HTTP_ROUTES: Array<{ method: string; path: string; body?: unknown; scope: 
   { method: 'GET', path: '/streams', scope: 'read' },
   { method: 'GET', path: '/streams/s', scope: 'read' },
   { method: 'GET', path: '/streams/s/count', scope: 'read' },
+  { method: 'GET', path: '/streams/s/metadata', scope: 'read' },
+  { method: 'PUT', path: '/streams/m/metadata', body: { maxCount: 5 }, scope: 'write' },
+  { method: 'DELETE', path: '/streams/d', scope: 'write' },
   { method: 'GET', path: '/all', scope: 'read' },
   { method: 'GET', path: '/head', scope: 'read' },
   { method: 'GET', path: '/subscribe?from=end', scope: 'read' },
@@ -100,6 +103,10 @@ describe('security: every operation on every transport', () => {
       'models',
       'stats',
       'whoami',
+      // Over HTTP (the routes below); the binary protocol does not carry them.
+      'getStreamMetadata',
+      'setStreamMetadata',
+      'deleteStream',
     ]);
     for (const operation of Object.keys(OPERATION_SCOPES))
       assert.ok(covered.has(operation), `${operation} is not in the matrix`);

@@ -168,7 +168,7 @@ describe('HTTP API', () => {
       assert.match(response.body.error.message, message, path);
       assert.equal(typeof response.body.error.code, 'string');
     }
-    const wrongMethod = await call(server, '/streams/s', { method: 'DELETE' });
+    const wrongMethod = await call(server, '/streams/s', { method: 'PUT' });
     assert.equal(wrongMethod.status, 405);
     assert.match(wrongMethod.headers.get('allow') ?? '', /GET/);
     assert.equal((await call(server, '/head')).body.headPosition, -1, 'nothing was written by the bad requests');

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgumentError, describe } from '../../types/errors.js';
-import type { AckMode, Filter } from '../../types/event.js';
+import type { AckMode, Filter, ReadConsistency } from '../../types/event.js';
 
 /** Events a read returns by default, and at most. */
 const DEFAULT_READ_LIMIT = 1000;
@@ -43,6 +43,16 @@ export function expectedOf(req: IncomingMessage, query: URLSearchParams, fromBod
   const text = (req.headers['ordo-expected-count'] as string | undefined) ?? query.get('expected') ?? undefined;
   if (text === undefined) return fromBody;
   return /^\d+$/.test(text) ? Number(text) : text;
+}
+
+const CONSISTENCIES: readonly ReadConsistency[] = ['linearizable', 'local'];
+
+/** `?consistency=linearizable|local`; undefined when not given (the log's default, linearizable). */
+export function consistencyOf(query: URLSearchParams): ReadConsistency | undefined {
+  const value = query.get('consistency');
+  if (value === null) return undefined;
+  if ((CONSISTENCIES as readonly string[]).includes(value)) return value as ReadConsistency;
+  throw new InvalidArgumentError(`invalid consistency ${describe(value)}: expected linearizable or local`);
 }
 
 export function ackOf(query: URLSearchParams): AckMode | undefined {

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 export const CORS_HEADERS = {
   'access-control-allow-origin': '*',
   'access-control-allow-headers': 'authorization, content-type, ordo-expected-count, last-event-id',
-  'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
+  'access-control-allow-methods': 'GET, POST, PUT, DELETE, OPTIONS',
 };
 const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 /** How long a browser may reuse a preflight answer. */

@@ -6,7 +6,7 @@ export type RouteOperation = Operation | 'health';
 
 /** One method on one path pattern of the HTTP API. */
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path segments; `:name` captures one (URL-decoded). */
   pattern: string[];
   operation: RouteOperation;
