@@ -1,41 +1,25 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError as CommanderArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { connect } from '../client/index.js';
 import { open, verifyLog } from '../node/index.js';
 import { loadAuthFile } from '../server/auth.js';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, startServer } from '../server/server.js';
 import { fold } from '../patterns/index.js';
-import { OrdoError, type Event, type EventLog, type Expected, type Filter, type Json } from '../types/index.js';
+import { OrdoError, type Event, type Filter, type Json } from '../types/index.js';
 import { eventJson } from '../types/json.js';
 import { formatEvent } from './format.js';
 import { RateLine } from './rate-line.js';
 import { addClusterCommands, call } from './cluster.js';
 import type { ScrubStatus } from '../types/log-metrics.js';
 import { loadConsumers, loadModels } from './hosted-modules.js';
+import { addLifecycleCommands } from './lifecycle.js';
+import { dirOption, expectedOption, integer, openLog, withLogOptions } from './log-options.js';
 
-const DEFAULT_DIR = './ordo-data';
-/** A command fails fast when no server answers (a library client would keep trying longer). */
-const CLI_CONNECT_TIMEOUT_MS = 3_000;
 /** `ordo serve` exits with this when the node stopped because its storage failed (EIO on fdatasync…). */
 const EXIT_STORAGE_FAILED = 3;
-
-function integer(name: string) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isSafeInteger(parsed) || parsed < 0)
-      throw new CommanderArgumentError(`${name} must be an integer >= 0, got ${JSON.stringify(value)}`);
-    return parsed;
-  };
-}
-
-function expectedOption(value: string): Expected {
-  if (value === 'any' || value === 'empty' || value === 'exists') return value;
-  return integer('--expected')(value);
-}
 
 function json(value: string): Json {
   try {
@@ -64,30 +48,6 @@ function filterOf(options: { stream?: string[]; prefix?: string[]; type?: string
  */
 function consistencyFor(options: { url?: string }): 'linearizable' | 'local' {
   return options.url ? 'linearizable' : 'local';
-}
-
-const dirOption = () => new Option('-d, --dir <dir>', 'data directory').default(DEFAULT_DIR);
-const urlOption = () =>
-  new Option(
-    '-u, --url <url>',
-    'use the server at this URL (ordo://host:4680, ws://host:4681/ws) instead of --dir',
-  ).env('ORDO_URL');
-const tokenOption = () => new Option('--token <token>', "the server's access token").env('ORDO_TOKEN');
-
-/** The options every data command takes: a directory, or a server and its token. */
-function withLogOptions(command: Command): Command {
-  return command.addOption(dirOption()).addOption(urlOption()).addOption(tokenOption());
-}
-
-/** Every data command works on a directory (embedded) or, with --url, on a server: the same EventLog. */
-async function openLog(options: { dir: string; url?: string; token?: string }): Promise<EventLog> {
-  if (options.url)
-    return connect(options.url, {
-      token: options.token,
-      clientName: 'ordo-cli',
-      connectTimeoutMs: CLI_CONNECT_TIMEOUT_MS,
-    });
-  return open(options.dir);
 }
 
 const program = new Command()
@@ -454,6 +414,7 @@ withLogOptions(program.command('status'))
     }
   });
 
+addLifecycleCommands(program);
 addClusterCommands(program, `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
