@@ -102,3 +102,25 @@ export interface Stats {
     lastError?: string;
   }>;
 }
+
+/** A stream's metadata as GET /streams/:stream/metadata answers it (docs/http-api.md). */
+export interface StreamMetadataJson {
+  maxAge?: number;
+  maxCount?: number;
+  truncateBefore?: number;
+  custom?: Record<string, unknown>;
+}
+
+export interface StreamLifecycleJson {
+  stream: string;
+  metadata: StreamMetadataJson;
+  metadataCount: number;
+  count: number;
+  deleted: boolean;
+  tombstoned: boolean;
+}
+
+/** An error as the console shows it: `409 WRONG_EXPECTED_COUNT: …`. */
+export function errorText(error: unknown): string {
+  return error instanceof ApiError ? `${error.status} ${error.code}: ${error.message}` : String(error);
+}

@@ -41,7 +41,7 @@ function App() {
   if (!who) return <p class="muted">{tokenError || 'connecting…'}</p>;
   const canWrite = who.scopes.includes('write') || who.scopes.includes('admin');
   const page = route.startsWith('/streams/') ? (
-    <StreamView name={decodeURIComponent(route.slice('/streams/'.length))} />
+    <StreamView name={decodeURIComponent(route.slice('/streams/'.length))} canWrite={canWrite} />
   ) : route === '/streams' ? (
     <Streams />
   ) : route === '/tail' ? (

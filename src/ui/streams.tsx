@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type EventJson } from './api';
 import { EventTable } from './event-view';
+import { StreamMetadataPanel } from './stream-metadata';
 import { Table } from './table';
 
 const PAGE = 50;
@@ -50,8 +51,10 @@ export function Streams() {
   );
 }
 
-export function StreamView({ name }: { name: string }) {
+export function StreamView({ name, canWrite }: { name: string; canWrite: boolean }) {
   const [from, setFrom] = useState(0);
+  // Bumped by a metadata change or a deletion: what the stream shows changes with them.
+  const [version, setVersion] = useState(0);
   const [events, setEvents] = useState<EventJson[]>([]);
   const [count, setCount] = useState<number | undefined>(undefined);
   const [error, setError] = useState('');
@@ -64,24 +67,27 @@ export function StreamView({ name }: { name: string }) {
       ([read, counted]) => (setEvents(read.events), setCount(counted.count), setError('')),
       (e: Error) => setError(e.message),
     );
-  }, [name, from]);
+  }, [name, from, version]);
+  // Paging goes on from the last index shown: hidden events leave gaps in the indexes.
+  const last = events[events.length - 1]?.index;
   return (
     <section>
       <h2>
         Stream <code>{name}</code>
       </h2>
-      <p class="muted">
-        {count === undefined ? '' : `${count} events · showing indexes ${from}–${Math.min(from + PAGE, count) - 1}`}
+      <p class="muted" data-shown>
+        {count === undefined ? '' : `${count} events appended · ${shownText(events)}`}
       </p>
       {error && <p class="error">{error}</p>}
+      <StreamMetadataPanel name={name} canWrite={canWrite} version={version} onChange={() => setVersion(version + 1)} />
       <div class="pager">
         <button type="button" disabled={from === 0} onClick={() => setFrom(Math.max(0, from - PAGE))}>
           previous
         </button>
         <button
           type="button"
-          disabled={count === undefined || from + PAGE >= count}
-          onClick={() => setFrom(from + PAGE)}
+          disabled={count === undefined || last === undefined || last + 1 >= count}
+          onClick={() => last !== undefined && setFrom(last + 1)}
         >
           next
         </button>
@@ -89,4 +95,10 @@ export function StreamView({ name }: { name: string }) {
       <EventTable events={events} />
     </section>
   );
+}
+
+/** Which indexes the page shows: the stream's metadata may hide some, or all. */
+function shownText(events: EventJson[]): string {
+  if (events.length === 0) return 'no visible events here';
+  return `showing indexes ${events[0]!.index}–${events[events.length - 1]!.index}`;
 }

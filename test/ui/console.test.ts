@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { connect } from '../../src/client/index.js';
 import type { OrdoServer } from '../../src/server/server.js';
 import { tokenAuthenticator } from '../../src/server/auth.js';
@@ -26,6 +26,11 @@ describe('web console in a browser', () => {
   after(async () => {
     await browser?.close();
   });
+
+  /** Waits until the locator's text matches: the page updates after its requests answer. */
+  async function shows(locator: Locator, text: RegExp): Promise<void> {
+    await locator.filter({ hasText: text }).waitFor();
+  }
 
   async function openPage(server: OrdoServer): Promise<Page> {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -107,6 +112,97 @@ describe('web console in a browser', () => {
     }
   });
 
+  it('the stream view shows its metadata, saves an edit the events honour, and deletes: soft, then for good once confirmed', async () => {
+    // Given a stream of five events
+    const server = await startTestServer();
+    const client = await connect(server.urls.tcp);
+    await client.append(
+      'sensor-1',
+      [0, 1, 2, 3, 4].map((i) => ({ type: 'Reading', data: { i } })),
+    );
+    const page = await openPage(server);
+    const panel = page.locator('section.lifecycle');
+    const field = (name: string) => page.locator(`table.metadata tr[data-field="${name}"] td`);
+    try {
+      await page.click('a[href="#/streams"]');
+      await page.click('a[href="#/streams/sensor-1"]');
+      await page.locator('tr.event[data-position="0"]').waitFor();
+      await page.locator('section.lifecycle[data-state="live"]').waitFor();
+      assert.equal(await field('maxCount').innerText(), '—');
+      assert.match(await field('metadataCount').innerText(), /^0 changes$/);
+
+      // When a bad value is saved, the server's typed error is shown
+      await page.fill('input[name=maxCount]', '-1');
+      await page.click('form.metadata-form button[type=submit]');
+      await page.locator('[data-metadata-result]').waitFor();
+      assert.match(
+        await page.locator('[data-metadata-result]').innerText(),
+        /400 INVALID_METADATA: invalid stream metadata maxCount -1: expected a whole number of events >= 1/,
+      );
+
+      // When maxCount 2 and custom fields are saved
+      await page.fill('input[name=maxCount]', '2');
+      await page.fill('textarea[name=custom]', '{"owner": "ops"}');
+      await page.click('form.metadata-form button[type=submit]');
+
+      // Then the stream view shows only the newest two events, and the metadata as set
+      await shows(page.locator('[data-shown]'), /5 events appended · showing indexes 3–4/);
+      assert.deepEqual(await page.locator('tr.event').evaluateAll((rows) => rows.map((r) => r.dataset.position)), [
+        '3',
+        '4',
+      ]);
+      await shows(field('metadataCount'), /^1 change$/);
+      assert.equal(await field('custom').innerText(), '{"owner":"ops"}');
+      await page.screenshot({ path: join(OUTPUT, 'stream-metadata.png'), fullPage: true });
+
+      // And an edit over a change made meanwhile elsewhere is a conflict, not a lost update
+      const elsewhere = await fetch(`${server.urls.http}/streams/sensor-1/metadata`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ maxCount: 3 }),
+      });
+      assert.equal(elsewhere.status, 200);
+      await page.fill('input[name=maxCount]', '4');
+      await page.click('form.metadata-form button[type=submit]');
+      await page.locator('[data-metadata-result]').filter({ hasText: '409 WRONG_EXPECTED_COUNT' }).waitFor();
+
+      // When the stream is deleted (soft), it reads empty but keeps its count
+      await page.reload();
+      await page.locator('tr.event[data-position="2"]').waitFor();
+      await page.click('button[name=delete]');
+      await page.locator('section.lifecycle[data-state="deleted"]').waitFor();
+      await shows(page.locator('[data-shown]'), /5 events appended · no visible events here/);
+      assert.equal(await page.locator('tr.event').count(), 0);
+
+      // When a tombstone is asked for, nothing happens until it is confirmed
+      await page.click('button[name=tombstone]');
+      await page.locator('.confirm').waitFor();
+      await page.click('button[name=cancel]');
+      await page.locator('.confirm').waitFor({ state: 'detached' });
+      assert.equal(await panel.getAttribute('data-state'), 'deleted');
+      await page.click('button[name=tombstone]');
+      await page.click('button[name=confirm-tombstone]');
+      await page.locator('section.lifecycle[data-state="tombstoned"]').waitFor();
+      assert.equal(await page.locator('form.metadata-form').count(), 0, 'a tombstoned stream takes no change');
+      await page.screenshot({ path: join(OUTPUT, 'stream-tombstoned.png'), fullPage: true });
+
+      // Then an append through the form is refused with 410
+      await page.click('a[href="#/append"]');
+      await page.fill('input[name=stream]', 'sensor-1');
+      await page.fill('input[name=type]', 'Reading');
+      await page.click('button[type=submit]');
+      await page.locator('.result.error').waitFor();
+      assert.match(
+        await page.locator('.result.error').innerText(),
+        /410 STREAM_DELETED: append refused: stream "sensor-1" is tombstoned/,
+      );
+    } finally {
+      await client.close();
+      await page.close();
+      await server.close();
+    }
+  });
+
   it('with tokens: asks for one, keeps it for the session; a read-only token sees no append form', async () => {
     const auth = tokenAuthenticator([
       { name: 'ops', token: 'reader-token-123', scopes: ['read'] },
@@ -132,6 +228,11 @@ describe('web console in a browser', () => {
       await page.goto(`${server.urls.http}/#/streams`);
       await page.locator('a[href="#/streams/orders"]').waitFor();
       await page.screenshot({ path: join(OUTPUT, 'read-only.png'), fullPage: true });
+      // The stream's metadata is shown to a reader, with nothing to change it.
+      await page.click('a[href="#/streams/orders"]');
+      await page.locator('section.lifecycle[data-state="live"]').waitFor();
+      assert.equal(await page.locator('form.metadata-form').count(), 0, 'no metadata form for a read-only token');
+      assert.equal(await page.locator('button[name=delete]').count(), 0, 'no delete for a read-only token');
     } finally {
       await page.close();
       await server.close();
