@@ -14,6 +14,7 @@ import { BATCH_OVERHEAD_BYTES, batchEntryIndex, batchFirstPosition } from './rec
 import { lastTermOf, scanSegment, type SegmentScan } from './segment-scan.js';
 import { upgradeSegment } from './segment-upgrade.js';
 import { SparseIndex } from './sparse-index.js';
+import { loadLogStart, type LogStart } from './log-start.js';
 
 /** A torn tail recovery cut off: where, and how many bytes. */
 export interface Truncation {
@@ -56,6 +57,8 @@ export interface RecoveredSegments {
   damageCuts: DamageCut[];
   /** Term of the log's last record; 0 for an empty log. */
   lastTerm: number;
+  /** What retention dropped from the front (FULL_LOG: nothing). */
+  logStart: LogStart;
 }
 
 interface ScannedSegment {
@@ -130,10 +133,12 @@ async function cutAt(dir: string, base: number, offset: number, fs: FileSystem):
 }
 
 async function recoverAll(dir: string, fs: FileSystem): Promise<RecoveredSegments> {
-  const bases = await segmentBases(dir, fs);
+  const logStart = await loadLogStart(dir, fs);
+  const bases = await dropCovered(dir, await segmentBases(dir, fs), logStart, fs);
   if (bases.length === 0) {
-    const segments = [await createSegment(dir, 0, 1, fs)];
-    return { segments, truncatedBytes: 0, truncations: [], upgradedSegments: 0, damageCuts: [], lastTerm: 0 };
+    const segments = [await createSegment(dir, logStart.position + 1, logStart.index + 1, fs)];
+    const lastTerm = logStart.term;
+    return { segments, truncatedBytes: 0, truncations: [], upgradedSegments: 0, damageCuts: [], lastTerm, logStart };
   }
   const segments: Segment[] = [];
   const truncations: Truncation[] = [];
@@ -158,14 +163,34 @@ async function recoverAll(dir: string, fs: FileSystem): Promise<RecoveredSegment
     if (isLast) lastTerm = scanned.lastTerm;
     const previous = segments[segments.length - 1];
     if (previous) linkToPrevious(previous, scanned.segment);
-    else checkFirstSegment(scanned.segment);
+    else checkFirstSegment(scanned.segment, logStart);
     segments.push(scanned.segment);
   }
   if (lastTerm === 0 && segments.length > 1) {
     // The active segment is empty: the last term is that of the previous segment's last record.
     lastTerm = await lastTermOf(segments[segments.length - 2]!, fs);
+  } else if (lastTerm === 0) {
+    lastTerm = logStart.term; // nothing after what retention dropped
   }
-  return { segments, truncatedBytes, truncations, upgradedSegments, damageCuts: [], lastTerm };
+  return { segments, truncatedBytes, truncations, upgradedSegments, damageCuts: [], lastTerm, logStart };
+}
+
+/**
+ * Removes the segments the log start says retention dropped (a crash cut their removal short),
+ * oldest first; returns the bases left. A segment ends where the next one begins, and the
+ * newest one is never dropped.
+ */
+async function dropCovered(dir: string, bases: number[], logStart: LogStart, fs: FileSystem): Promise<number[]> {
+  let kept = 0;
+  while (kept + 1 < bases.length && bases[kept + 1]! - 1 <= logStart.position) kept++;
+  if (kept === 0) return bases;
+  for (const base of bases.slice(0, kept)) {
+    const file = join(dir, segmentName(base));
+    await unlinkIfExists(indexFile(file), fs);
+    await unlinkIfExists(file, fs);
+  }
+  await syncDirectory(dir, fs);
+  return bases.slice(kept);
 }
 
 /** Bases of the segment files under `dir`, in order, after removing what crashed atomic writes left. */
@@ -181,12 +206,19 @@ async function segmentBases(dir: string, fs: FileSystem): Promise<number[]> {
 }
 
 /**
- * The log's first segment starts the log: position 0 is entry 1 (segments are never removed
- * from the front). Checked because an empty active segment has no batch to check its header by.
+ * The log's first segment starts where the log starts: right after what retention dropped
+ * (position 0, entry 1, when nothing was). Checked because an empty active segment has no batch
+ * to check its header by.
  */
-function checkFirstSegment(first: Segment): void {
-  if (first.base === 0 && first.baseIndex !== 1) {
-    throw new CorruptLogError(first.file, 0, `header base entry index ${first.baseIndex}, expected 1 at position 0`);
+function checkFirstSegment(first: Segment, logStart: LogStart): void {
+  const base = logStart.position + 1;
+  const baseIndex = logStart.index + 1;
+  if (first.base !== base || first.baseIndex !== baseIndex) {
+    throw new CorruptLogError(
+      first.file,
+      0,
+      `the first segment starts at position ${first.base}, entry ${first.baseIndex}; the log starts at position ${base}, entry ${baseIndex}`,
+    );
   }
 }
 

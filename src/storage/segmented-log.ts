@@ -9,6 +9,7 @@ import { SEGMENT_HEADER_BYTES } from './segment-file.js';
 import { READ_CHUNK_BYTES, SegmentReader, type StoredBatch } from './segment-reader.js';
 import { recoverSegments, type BeforeCut, type RecoveryReport } from './segment-recovery.js';
 import { lastTermOf } from './segment-scan.js';
+import { saveLogStart, type LogStart } from './log-start.js';
 import { monotonicClock, realTimers, systemClock, type Clock, type IntervalTimers } from './time.js';
 
 export { DEFAULT_INDEX_INTERVAL_BYTES } from './sparse-index.js';
@@ -136,6 +137,8 @@ export class SegmentedLog {
   /** When the last fdatasync started (for the `interval` policy). */
   private lastSync: number;
   readonly recovery: RecoveryReport;
+  /** What retention dropped from the front of the log (FULL_LOG: nothing). */
+  logStart: LogStart;
 
   private constructor(
     readonly dir: string,
@@ -144,7 +147,9 @@ export class SegmentedLog {
     writer: FileHandle,
     lastTerm: number,
     recovery: RecoveryReport,
+    logStart: LogStart,
   ) {
+    this.logStart = logStart;
     this.segments = segments;
     this.writer = writer;
     const last = segments[segments.length - 1]!;
@@ -173,18 +178,26 @@ export class SegmentedLog {
     const fs = options.fs ?? nodeFileSystem;
     await makeDirectoryDurable(dir, fs);
     const recovered = await recoverSegments(dir, fs, options.cutAtDamage);
-    const { segments, truncatedBytes, truncations, upgradedSegments, damageCuts, lastTerm } = recovered;
+    const { segments, truncatedBytes, truncations, upgradedSegments, damageCuts, lastTerm, logStart } = recovered;
     const active = segments[segments.length - 1]!;
     const writer = await openWriter(active.file, options.wrapWriter, fs);
-    return new SegmentedLog(dir, options, segments, writer, lastTerm, {
-      segments: segments.length,
-      truncatedBytes,
-      truncations,
-      upgradedSegments,
-      damageCuts,
-      lastPosition: active.lastPosition,
-      lastIndex: active.lastIndex,
-    });
+    return new SegmentedLog(
+      dir,
+      options,
+      segments,
+      writer,
+      lastTerm,
+      {
+        segments: segments.length,
+        truncatedBytes,
+        truncations,
+        upgradedSegments,
+        damageCuts,
+        lastPosition: active.lastPosition,
+        lastIndex: active.lastIndex,
+      },
+      logStart,
+    );
   }
 
   /** Position of the last appended record (written or queued); -1 for an empty log. */
@@ -679,7 +692,33 @@ export class SegmentedLog {
     this.durable = Math.min(this.durable, lastPosition);
     this.durableIndex = Math.min(this.durableIndex, lastIndex);
     const previous = this.segments[this.segments.length - 2];
-    this.lastAppendedTerm = found.lastTerm ?? (previous ? await lastTermOf(previous, this.fs) : 0);
+    this.lastAppendedTerm = found.lastTerm ?? (previous ? await lastTermOf(previous, this.fs) : this.logStart.term);
+  }
+
+  /**
+   * Retention: removes the oldest sealed segments whose records all lie at or below `position`
+   * (never the active one). The new log start is saved first, so a crash part way leaves
+   * segments open removes, never a gap. Returns how many segments and bytes went.
+   */
+  async dropSealedThrough(position: number): Promise<{ segments: number; bytes: number }> {
+    let count = 0;
+    while (count < this.segments.length - 1 && this.segments[count]!.lastPosition <= position) count++;
+    if (count === 0 || this.failure || this.closed) return { segments: 0, bytes: 0 };
+    const last = this.segments[count - 1]!;
+    const [batch] = await this.reader.readBatches(last.lastIndex, last.lastIndex, last.lastPosition + 1, 1);
+    if (!batch) throw new StorageFailedError(`entry ${last.lastIndex}, the last of ${last.file}, cannot be read`);
+    this.logStart = { position: last.lastPosition, index: last.lastIndex, term: batch.term };
+    await saveLogStart(this.dir, this.logStart, this.fs);
+    const dropped = this.segments.splice(0, count);
+    let bytes = 0;
+    for (const segment of dropped) {
+      bytes += segment.size;
+      await this.reader.close(segment.file);
+      await unlinkIfExists(indexFile(segment.file), this.fs);
+      await unlinkIfExists(segment.file, this.fs);
+    }
+    await syncDirectory(this.dir, this.fs);
+    return { segments: dropped.length, bytes };
   }
 
   /** Every segment's file, base and last position, for `verify` and status. */
