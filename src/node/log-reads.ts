@@ -1,8 +1,8 @@
-import { InvalidArgumentError, TimeoutError, describe } from '../types/errors.js';
+import { InvalidArgumentError, PositionTrimmedError, TimeoutError, describe } from '../types/errors.js';
 import type { Event, ReadAllOptions, ReadOptions, StreamInfo } from '../types/event.js';
 import { validateFilter, validateIndex, validateLimit, validateStream } from '../types/validate.js';
 import { positionOf, type EngineState } from '../engine/state.js';
-import { countAt } from '../engine/stream-state.js';
+import { countAt, type StreamState } from '../engine/stream-state.js';
 import type { VisibleRange } from '../engine/lifecycle.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { BufferedIterator } from './buffered-iterator.js';
@@ -54,19 +54,46 @@ export class LogReads {
     consistency: ReadAllOptions['consistency'] = 'linearizable',
   ): Promise<RawRecords> {
     await this.linearize('readAll', consistency);
-    const collector = rawCollector(from, maxEvents, this.visibility.predicate());
-    if (from <= this.mark) await this.storage.read(from, this.mark, maxBytes, collector.decode);
+    const start = this.startOf(from);
+    this.requireRetained('readAll', start);
+    const collector = rawCollector(start, maxEvents, this.visibility.predicate());
+    if (start <= this.mark) await this.storage.read(start, this.mark, maxBytes, collector.decode);
     return collector.result();
   }
 
-  /** Committed events with `from <= position <= to`, at most about `maxBytes` of them. */
-  readCommitted(from: number, to: number, maxBytes = CATCH_UP_CHUNK_BYTES): Promise<Event[]> {
+  /**
+   * Committed events with `from <= position <= to`, at most about `maxBytes` of them. Fails
+   * with PositionTrimmedError when retention removed `from` (never an empty answer that would
+   * read as the end of the log).
+   */
+  readCommitted(from: number, to: number, maxBytes = CATCH_UP_CHUNK_BYTES, operation = 'read'): Promise<Event[]> {
+    this.requireRetained(operation, from);
     return this.storage.read(from, Math.min(to, this.mark), maxBytes, decodeEvent);
   }
 
+  /** The committed event at `position`; undefined if there is none, or retention removed it. */
   async eventAt(position: number): Promise<Event | undefined> {
+    if (position < this.firstPosition) return undefined;
     const [event] = await this.readCommitted(position, position, 1);
     return event;
+  }
+
+  /** The oldest position still readable (retention removes whole segments from the front). */
+  get firstPosition(): number {
+    return this.storage.firstPosition;
+  }
+
+  /**
+   * Where a reader asking for `from` starts: position 0 is the start of the log, which is the
+   * first position retention kept; any other position is taken as given.
+   */
+  startOf(from: number): number {
+    return from === 0 ? this.firstPosition : from;
+  }
+
+  private requireRetained(operation: string, from: number): void {
+    const first = this.storage.firstPosition;
+    if (from < first) throw new PositionTrimmedError(operation, from, first);
   }
 
   read(stream: string, options: ReadOptions, ensureOpen: () => void): AsyncIterable<Event> {
@@ -87,8 +114,9 @@ export class LogReads {
             // The stream as of a linearizable read point (or what this node has, with 'local').
             await reads.awaitPosition('read', options.minPosition);
             await reads.linearize('read', options.consistency);
-            count = countAt(reads.engine.streams.get(name), reads.mark);
-            range = reads.visibility.rangeOf(name) ?? ALL_VISIBLE;
+            const state = reads.engine.streams.get(name);
+            count = countAt(state, reads.mark);
+            range = withRetained(reads.visibility.rangeOf(name) ?? ALL_VISIBLE, state, count, reads.firstPosition);
             index = from ?? (backwards ? count - 1 : 0);
             if (backwards) index = Math.min(index, count - 1);
             else index = Math.max(index, range.firstIndex);
@@ -127,10 +155,11 @@ export class LogReads {
             await reads.awaitPosition('readAll', options.minPosition);
             await reads.linearize('readAll', options.consistency);
             end = reads.mark;
+            next = reads.startOf(next);
           }
           if (remaining <= 0 || next > end) return undefined;
           ensureOpen();
-          const events = await reads.readCommitted(next, end);
+          const events = await reads.readCommitted(next, end, CATCH_UP_CHUNK_BYTES, 'readAll');
           if (events.length === 0) return undefined;
           next = events[events.length - 1]!.position + 1;
           const visible = reads.visibility.predicate();
@@ -179,6 +208,7 @@ export class LogReads {
     to: number,
   ): Promise<{ events: Event[]; coveredTo: number }> {
     const mark = Math.min(to, this.mark);
+    this.requireRetained('subscribe', after + 1);
     // Each stream gives at most STREAM_CATCH_UP_EVENTS of its next events. A stream cut short
     // by that cap is complete only up to the last one it gave, so the round covers the log up
     // to the smallest such position (or the mark, when no stream was cut short).
@@ -249,6 +279,7 @@ export class LogReads {
       const wanted = new Set(sorted.slice(i, j + 1));
       let from = sorted[i]!;
       while (from <= sorted[j]!) {
+        this.requireRetained('read', from); // retention may have removed it meanwhile
         const events = await this.storage.read(from, sorted[j]!, NEARBY_READ_BYTES, decodeEvent);
         if (events.length === 0) break;
         for (const event of events) if (wanted.has(event.position)) byPosition.set(event.position, event);
@@ -261,6 +292,18 @@ export class LogReads {
 }
 
 const ALL_VISIBLE: VisibleRange = { firstIndex: 0, minTimestamp: Number.NEGATIVE_INFINITY };
+
+/** `range`, starting no earlier than the stream's first event retention kept. */
+function withRetained(
+  range: VisibleRange,
+  state: StreamState | undefined,
+  count: number,
+  firstPosition: number,
+): VisibleRange {
+  if (!state || firstPosition === 0) return range;
+  const firstKept = firstIndexAfter(state.positions, count, firstPosition - 1);
+  return firstKept <= range.firstIndex ? range : { ...range, firstIndex: firstKept };
+}
 
 /** The first index in `positions[0, count)` whose position is beyond `after` (binary search). */
 function firstIndexAfter(positions: Float64Array, count: number, after: number): number {

@@ -121,6 +121,8 @@ export interface OrdoNode extends EventLog, StreamLifecycle {
   readonly openReport: OpenReport;
   /** The high-water mark, synchronously (what `headPosition()` resolves to). */
   readonly committedPosition: number;
+  /** The oldest position still readable (retention removes whole segments from the front). */
+  readonly firstPosition: number;
   /**
    * The one write entry point for checked input. Each request is decided on its own and in
    * order, exactly as if written one after the other; the ones written in one turn share one

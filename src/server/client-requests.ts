@@ -123,7 +123,7 @@ async function answerStreams(log: OrdoNode, id: number, request: RequestOf<'stre
 /** An unfiltered subscription's catch-up from a position: stored bytes first, then the log's own subscription. */
 export function rawCatchUp(log: OrdoNode, from: 'start' | number, transient: boolean): RawCatchUp {
   return {
-    next: from === 'start' ? 0 : from,
+    next: from === 'start' ? log.firstPosition : from,
     read: (position, maxBytes, maxEvents) => log.readRaw(position, maxBytes, maxEvents),
     committed: () => log.committedPosition,
     subscribeFrom: (position) => log.subscribe({ from: position, transient }),

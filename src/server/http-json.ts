@@ -113,6 +113,8 @@ export function statusOf(error: OrdoError): number {
       return 413;
     case 'STREAM_DELETED':
       return 410; // Gone: a tombstoned stream never takes another append
+    case 'POSITION_TRIMMED':
+      return 410; // Gone: retention removed that part of the log
     case 'LIMIT_EXCEEDED':
       return 429;
     case 'NOT_LEADER':

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'CLAIM_CONFLICT'
   | 'INVALID_METADATA'
   | 'STREAM_DELETED'
+  | 'POSITION_TRIMMED'
   | 'LOG_CLOSED'
   | 'CORRUPT_LOG'
   | 'STORAGE_FAILED'
@@ -41,6 +42,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'CLAIM_CONFLICT',
   'INVALID_METADATA',
   'STREAM_DELETED',
+  'POSITION_TRIMMED',
   'LOG_CLOSED',
   'CORRUPT_LOG',
   'STORAGE_FAILED',
@@ -132,6 +134,25 @@ export class StreamDeletedError extends OrdoError {
   constructor(stream: string, operation = 'append') {
     super('STREAM_DELETED', `${operation} refused: stream ${describe(stream)} is tombstoned (deleted for good)`);
     this.stream = stream;
+  }
+}
+
+/**
+ * A read or subscription asked for a position that retention removed from the log: nothing
+ * before `firstPosition` is readable any more. Read from `firstPosition` (or from the start,
+ * which is it) to go on; a consumer whose checkpoint is older has missed those events.
+ */
+export class PositionTrimmedError extends OrdoError {
+  readonly position: number;
+  readonly firstPosition: number;
+  constructor(operation: string, position: number, firstPosition: number) {
+    super(
+      'POSITION_TRIMMED',
+      `${operation} from position ${position}: retention removed the log before position ${firstPosition}` +
+        ` (the first position still readable)`,
+    );
+    this.position = position;
+    this.firstPosition = firstPosition;
   }
 }
 
@@ -357,6 +378,7 @@ export function errorDetails(error: OrdoError): Record<string, unknown> | undefi
   if (error instanceof InvalidExpectedError) return { expected: error.expected };
   if (error instanceof InvalidMetadataError) return { field: error.field, value: error.value };
   if (error instanceof StreamDeletedError) return { stream: error.stream };
+  if (error instanceof PositionTrimmedError) return { position: error.position, firstPosition: error.firstPosition };
   if (error instanceof TimeoutError) return { timeoutMs: error.timeoutMs };
   if (error instanceof PermissionDeniedError) return { operation: error.operation, scope: error.scope };
   if (error instanceof NotLeaderError) return { leader: error.leader, leaderUrl: error.leaderUrl };
@@ -417,6 +439,8 @@ function errorWithFields(code: string, message: string, d: Record<string, unknow
       return new InvalidMetadataError(String(d.field ?? ''), d.value, '');
     case 'STREAM_DELETED':
       return new StreamDeletedError(String(d.stream ?? ''));
+    case 'POSITION_TRIMMED':
+      return new PositionTrimmedError('', Number(d.position), Number(d.firstPosition));
     case 'LOG_CLOSED':
       return new LogClosedError('');
     case 'NOT_LEADER':
