@@ -65,6 +65,15 @@ export async function loadCheckpoint(
   return undefined;
 }
 
+/**
+ * The oldest of the checkpoints kept, once as many as are kept exist: a reopen finds a
+ * checkpoint at or after it even if the newest one is damaged. Undefined before that.
+ */
+export async function checkpointFloor(dir: string, fs: FileSystem = nodeFileSystem): Promise<number | undefined> {
+  const positions = await list(dir, fs).catch(() => []);
+  return positions.length >= KEEP ? positions[positions.length - KEEP] : undefined;
+}
+
 /** Position the newest checkpoint under `dir` describes the log up to, or undefined if none. */
 export async function newestCheckpoint(dir: string, fs: FileSystem = nodeFileSystem): Promise<number | undefined> {
   const positions = await list(dir, fs).catch(() => []);

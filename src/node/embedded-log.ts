@@ -40,7 +40,8 @@ import { DamageLog, Scrubber } from '../storage/scrub.js';
 import { forgetSegmentIndex } from '../storage/segment.js';
 import type { DamagedBatch, ScrubStatus, WriteState } from '../types/log-metrics.js';
 import { Replicator } from './replicator.js';
-import { writeCheckpoint } from './checkpoints.js';
+import { checkpointFloor, writeCheckpoint } from './checkpoints.js';
+import { Retention } from './retention.js';
 import { compileFilter } from './filter.js';
 import type { ResolvedOptions } from './options.js';
 import { LogSubscription, type SubscriptionSource } from './subscription.js';
@@ -124,6 +125,7 @@ export class EmbeddedEventLog implements OrdoNode {
   /** Damaged batches found by reads and by the scrub, each reported once. */
   private readonly damage: DamageLog;
   private readonly scrubber: Scrubber | undefined;
+  private readonly retention: Retention | undefined;
 
   constructor(recovered: RecoveredNode) {
     const { options, storage, engine, raft } = recovered;
@@ -182,6 +184,16 @@ export class EmbeddedEventLog implements OrdoNode {
           timers: options.env.timers,
         })
       : undefined;
+    this.retention = options.retention
+      ? new Retention(options.retention, {
+          storage,
+          timers: options.env.timers,
+          clock: options.env.clock,
+          committed: () => this.publisher.committedPosition,
+          alone: () => this.replicator.isSoleVoterLeader && this.replicator.status().config.learners.length === 0,
+          checkpointFloor: () => checkpointFloor(checkpointDir, options.fs),
+        })
+      : undefined;
     storage.onFailure = (error) => this.replicator.halt(error);
     this.replicator.onHalt = (error) => this.stop(error);
   }
@@ -215,6 +227,7 @@ export class EmbeddedEventLog implements OrdoNode {
   async start(): Promise<void> {
     this.replicator.start(this.options.cluster.transport);
     this.scrubber?.start();
+    this.retention?.start();
     // The membership on disk decides (a cluster node's directory opened without its peers stays a follower).
     const { voters } = this.replicator.status().config;
     if (voters.length === 1 && voters[0] === this.options.cluster.id) {
@@ -339,9 +352,9 @@ export class EmbeddedEventLog implements OrdoNode {
     this.ensureOpen('subscribe');
     const from = options.from ?? 'start';
     let position: number;
-    if (from === 'start') position = 0;
+    if (from === 'start') position = this.reads.firstPosition;
     else if (from === 'end') position = this.publisher.committedPosition + 1;
-    else position = validateIndex(from, 'from');
+    else position = this.reads.startOf(validateIndex(from, 'from'));
     if (options.minPosition !== undefined) {
       const after = validateIndex(options.minPosition, 'minPosition') + 1;
       if (from === 'end') position = Math.max(position, after);
@@ -380,6 +393,11 @@ export class EmbeddedEventLog implements OrdoNode {
     const name = validateStream(stream, { internal: true });
     await this.reads.linearize('count');
     return this.reads.countOf(name);
+  }
+
+  /** The oldest position still readable: 0 until retention removes the first segments. */
+  get firstPosition(): number {
+    return this.reads.firstPosition;
   }
 
   async headPosition(): Promise<number> {
@@ -455,6 +473,9 @@ export class EmbeddedEventLog implements OrdoNode {
       maxSubscriberLag: this.publisher.maxSubscriberLag(),
       ...this.scrubMetrics(),
       writeState: this.writeState(),
+      firstPosition: this.reads.firstPosition,
+      retentionDroppedSegments: this.retention?.stats.droppedSegments ?? 0,
+      retentionDroppedBytes: this.retention?.stats.droppedBytes ?? 0,
     };
   }
 
@@ -556,6 +577,7 @@ export class EmbeddedEventLog implements OrdoNode {
     if (this.isClosed) return;
     this.isClosed = true;
     await this.scrubber?.stop();
+    await this.retention?.stop();
     try {
       this.writes.flush(); // accepted in this tick: still written
       this.storage.abandonWaitingForSpace(); // what waits for a full disk cannot be finished

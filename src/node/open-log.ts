@@ -233,7 +233,16 @@ async function recoverEngine(
   storage: SegmentedLog,
   resolved: ResolvedOptions,
 ): Promise<{ engine: EngineState; openReport: OpenReport }> {
-  const loaded = await loadCheckpoint(join(root, 'checkpoints'), storage.lastPosition, resolved.idWindow, resolved.fs);
+  const checkpoints = join(root, 'checkpoints');
+  const loaded = await loadCheckpoint(checkpoints, storage.lastPosition, resolved.idWindow, resolved.fs);
+  const dropped = storage.logStart.position;
+  if (dropped >= 0 && (!loaded || loaded.nextPosition - 1 < dropped)) {
+    throw new CorruptLogError(
+      checkpoints,
+      0,
+      `the log starts at position ${dropped + 1} (retention removed what came before), but no usable checkpoint covers position ${dropped}: restore the directory from a backup`,
+    );
+  }
   const engine = loaded ?? newEngineState(resolved.idWindow);
   const checkpointPosition = engine.nextPosition - 1;
   // What a checkpoint holds is committed: no truncation may reach below it.
@@ -315,7 +324,13 @@ async function loadWindow(storage: SegmentedLog, state: RaftState, loadEntries: 
   const committedIndex = single ? last : Math.max(Math.min(state.hardState.commit, last), first - 1);
   const start = Math.max(first - 1, committedIndex - (single ? 0 : loadEntries));
   let batches = last >= Math.max(start, first) ? await readAllBatches(storage, Math.max(start, first), last) : [];
-  let snapshot = { index: start, term: 0, config: state.config, nextPosition: storage.lastPosition + 1 };
+  // Below the first segment: what retention dropped (its last entry's term, for Raft's log matching).
+  let snapshot = {
+    index: start,
+    term: storage.logStart.term,
+    config: state.config,
+    nextPosition: storage.lastPosition + 1,
+  };
   if (start >= first) {
     const at = batches[0]!;
     snapshot = { index: start, term: at.term, config: state.config, nextPosition: at.firstPosition + at.count };

@@ -12,6 +12,7 @@ import type { NodeId, RaftStatus } from '../raft/index.js';
 import type { PeerTransport, SnapshotEvent } from './replicator.js';
 import { systemEnvironment, type NodeEnvironment } from './environment.js';
 import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
+import { resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
 import { DEFAULT_SCRUB_BYTES_PER_SECOND, DEFAULT_SCRUB_INTERVAL_MS, type ScrubSettings } from '../storage/scrub.js';
 
 /** This log as one member of a Raft cluster. Without it, the log is a cluster of one. */
@@ -86,6 +87,13 @@ export interface OpenOptions {
    */
   scrub?: Partial<ScrubSettings> | false | undefined;
   /**
+   * Whole-log retention (Kafka's `retention.ms` / `retention.bytes`): the oldest sealed
+   * segments are removed once older than `maxAge` milliseconds or while the log is larger than
+   * `maxBytes`. Positions never change; reading what went fails with `PositionTrimmedError`.
+   * Default: everything is kept. Not yet in a cluster (docs/lifecycle.md).
+   */
+  retention?: RetentionOptions | false | undefined;
+  /**
    * For tests: wraps the file handle that writes of the active segment go through (the
    * power-loss test records what each fdatasync made durable, and drops the rest).
    */
@@ -107,6 +115,8 @@ export interface ResolvedOptions {
   cluster: ResolvedClusterOptions;
   /** Undefined: no scrub. */
   scrub: ScrubSettings | undefined;
+  /** Undefined: everything is kept. */
+  retention: RetentionSettings | undefined;
 }
 
 /** ClusterOptions with every default filled in. */
@@ -144,7 +154,23 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     wrapSegmentWriter: options.wrapSegmentWriter,
     cluster: resolveCluster(options.cluster),
     scrub: resolveScrub(options.scrub),
+    retention: resolveRetentionAlone(options),
   };
+}
+
+/**
+ * Retention removes segments a lagging or new member would still need: until snapshots carry
+ * an engine checkpoint instead of the whole history, it is for a cluster of one only.
+ */
+function resolveRetentionAlone(options: OpenOptions): RetentionSettings | undefined {
+  const retention = resolveRetention(options.retention);
+  const peers = options.cluster?.peers;
+  if (retention && peers !== undefined && peers.length > 1)
+    throw new InvalidArgumentError(
+      `invalid option retention with cluster.peers ${describe(peers)}: retention needs a single node for now` +
+        ' (a member behind the retained log could not catch up)',
+    );
+  return retention;
 }
 
 /** Slowest scrub rate accepted: below it a pass over one segment would take hours. */

@@ -10,6 +10,7 @@ import { applyEvent, newEngineState, type EngineState } from '../engine/state.js
 import { DEFAULT_ID_WINDOW } from '../engine/id-window.js';
 import { loadCheckpoint } from './checkpoints.js';
 import { decodeForReplay } from './event-codec.js';
+import { FULL_LOG, loadLogStart, type LogStart } from '../storage/log-start.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -30,14 +31,19 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
   const root = resolve(dir);
   const segmentsDir = join(root, 'segments');
   const problems: string[] = [];
+  const logStart = await loadLogStart(segmentsDir, fs).catch((error: Error) => {
+    problems.push(error.message);
+    return FULL_LOG;
+  });
+  // Segments retention dropped whose removal a crash cut short: open removes them.
   const bases = (await fs.readdir(segmentsDir).catch(() => [] as string[]))
     .map(parseSegmentName)
-    .filter((base): base is number => base !== undefined)
+    .filter((base): base is number => base !== undefined && base > logStart.position)
     .sort((a, b) => a - b);
-  const state = newEngineState(DEFAULT_ID_WINDOW);
+  const state = await startingState(root, logStart, problems, fs);
   let events = 0;
   let tornTailBytes = 0;
-  let expectedBase = bases[0] ?? 0;
+  let expectedBase = logStart.position + 1;
   for (let i = 0; i < bases.length; i++) {
     const base = bases[i]!;
     const file = join(segmentsDir, segmentName(base));
@@ -56,7 +62,9 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
             for (let i = 0; i < header.count; i++) {
               events++;
               try {
-                applyEvent(state, decodeForReplay(bytes, at, header.firstPosition + i, header));
+                // Events a checkpoint covers (where retention cut the log) are in the state already.
+                if (header.firstPosition + i >= state.nextPosition)
+                  applyEvent(state, decodeForReplay(bytes, at, header.firstPosition + i, header));
               } catch (error) {
                 throw new CorruptLogError(file, offset, `record ${i} of the batch: ${(error as Error).message}`);
               }
@@ -86,6 +94,26 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
     tornTailBytes,
     problems,
   };
+}
+
+/**
+ * The state the replay starts from: empty for a whole log; where retention removed the oldest
+ * segments, the newest checkpoint, which must cover what was removed.
+ */
+async function startingState(
+  root: string,
+  logStart: LogStart,
+  problems: string[],
+  fs: FileSystem,
+): Promise<EngineState> {
+  if (logStart.position < 0) return newEngineState(DEFAULT_ID_WINDOW);
+  const dir = join(root, 'checkpoints');
+  const checkpoint = await loadCheckpoint(dir, Number.MAX_SAFE_INTEGER, DEFAULT_ID_WINDOW, fs);
+  if (checkpoint && checkpoint.nextPosition - 1 >= logStart.position) return checkpoint;
+  problems.push(
+    `the log starts at position ${logStart.position + 1} (retention removed what came before), but no usable checkpoint covers position ${logStart.position}`,
+  );
+  return newEngineState(DEFAULT_ID_WINDOW);
 }
 
 /**

@@ -111,6 +111,22 @@ function registerLogMetrics(registry: Registry, log: OrdoNode): void {
   });
   registerScrubMetrics(registry, log, total);
   registerWriteState(registry, log);
+  new Gauge({
+    name: 'ordo_first_position',
+    help: 'The oldest position still readable (0 until retention removes the first segments)',
+    registers: [registry],
+    collect: fromLog('firstPosition'),
+  });
+  total(
+    'ordo_retention_dropped_segments_total',
+    'Segments retention removed since the server started',
+    'retentionDroppedSegments',
+  );
+  total(
+    'ordo_retention_dropped_bytes_total',
+    'Bytes retention removed since the server started',
+    'retentionDroppedBytes',
+  );
 }
 
 /** One 0/1 gauge per refusal, so an alert can fire on either: see `WriteState`. */

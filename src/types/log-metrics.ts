@@ -25,6 +25,11 @@ export interface LogMetrics {
   damagedBatches: number;
   /** Whether this node takes appends now: see `WriteState`. */
   writeState: WriteState;
+  /** The oldest position still readable: 0 until retention removes the first segments. */
+  firstPosition: number;
+  /** Segments and bytes retention removed since open. */
+  retentionDroppedSegments: number;
+  retentionDroppedBytes: number;
 }
 
 /**
