@@ -1,8 +1,10 @@
 import type { Expected } from './errors.js';
 import type { Claim } from './claims.js';
+import type { Json } from './json-value.js';
+import type { ReadConsistency } from './read-consistency.js';
 
-/** JSON values: what `data` and `metadata` may be given as, for convenience. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+// Defined on their own, so that the lifecycle types (stream-metadata.ts) can use them without a cycle.
+export type { Json, ReadConsistency };
 
 /** How an event's `data` bytes are to be read. Ordo itself never decodes them. */
 export type ContentType = 'json' | 'binary';
@@ -115,14 +117,6 @@ export interface ReadOptions {
    */
   minPosition?: number;
 }
-
-/**
- * In a cluster: `'linearizable'` (default) reads see every write acknowledged before the read
- * began (Raft ReadIndex: the leader confirms it still leads; a follower asks it, then waits
- * until it has applied that far). `'local'` reads what this node has committed so far, without
- * asking anyone: faster, possibly behind. On a single node both are the same.
- */
-export type ReadConsistency = 'linearizable' | 'local';
 
 /** Which events a `readAll` or a subscription passes on. Every given criterion must match. */
 export interface Filter {

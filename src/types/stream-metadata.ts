@@ -1,5 +1,6 @@
 import { InvalidMetadataError, describe, type Expected } from './errors.js';
-import type { Json, ReadConsistency } from './event.js';
+import type { Json } from './json-value.js';
+import type { ReadConsistency } from './read-consistency.js';
 
 /**
  * A stream's settings, stored as events of its metadata stream (`$$<stream>`), so they are
@@ -73,6 +74,8 @@ export const TOMBSTONE_EVENT_TYPE = '$tombstone';
 /** The most bytes a stream's metadata takes as JSON. */
 export const MAX_METADATA_BYTES = 64 * 1024;
 
+// TextEncoder, not Buffer: the browser client checks metadata too.
+const utf8 = new TextEncoder();
 const METADATA_FIELDS = ['maxAge', 'maxCount', 'truncateBefore', 'custom'];
 
 export function metadataStreamOf(stream: string): string {
@@ -112,7 +115,7 @@ export function validateStreamMetadata(input: unknown): StreamMetadata {
       throw new InvalidMetadataError('custom', custom, 'an object of JSON values');
     metadata.custom = custom as Record<string, Json>;
   }
-  const bytes = Buffer.byteLength(JSON.stringify(metadata), 'utf8');
+  const bytes = utf8.encode(JSON.stringify(metadata)).byteLength;
   if (bytes > MAX_METADATA_BYTES)
     throw new InvalidMetadataError('', `<${bytes} bytes of JSON>`, `at most ${MAX_METADATA_BYTES} bytes of JSON`);
   return metadata;
