@@ -22,3 +22,4 @@ export type { SnapshotFrame } from './snapshot-transfer.js';
 export { LogSubscription } from './subscription.js';
 export type { RawRecords, RawRun } from './raw-records.js';
 export { verifyLog, type VerifyReport } from './verify.js';
+export { lifecycleAppend, lifecycleEvent } from './lifecycle-events.js';

@@ -23,6 +23,8 @@ export const FrameType = {
   APPEND_MANY: 0x11,
   EXISTS_OR_WRITE: 0x12,
   PUBLISH_TRANSIENT: 0x13,
+  SET_METADATA: 0x14,
+  DELETE_STREAM: 0x15,
   READ: 0x20,
   READ_ALL: 0x21,
   SUBSCRIBE: 0x22,
@@ -32,6 +34,7 @@ export const FrameType = {
   COUNT: 0x30,
   HEAD: 0x31,
   STREAMS: 0x32,
+  GET_METADATA: 0x33,
   PING: 0x3f,
   // node → node (a peer connection: HELLO with client name `peer:<node id>`, then only these)
   RAFT: 0x50,
@@ -51,6 +54,7 @@ export const FrameType = {
   STREAMS_OK: 0x48,
   CUT: 0x49,
   PONG: 0x4a,
+  STREAM_METADATA: 0x4b,
   ERROR: 0x7f,
 } as const;
 
@@ -71,7 +75,7 @@ export const EVENTS_HISTORY = 2; // readAndSubscribe: history before the cut
 /** READ frame flags. */
 export const READ_BACKWARDS = 1;
 export const READ_HAS_FROM = 2;
-/** READ and READ_ALL flag: `consistency: 'local'` (absent: linearizable, see ReadConsistency). */
+/** READ, READ_ALL and GET_METADATA flag: `consistency: 'local'` (absent: linearizable, see ReadConsistency). */
 export const READ_LOCAL = 4;
 /** READ and READ_ALL flag: a `u64 minPosition` follows the request's fields. */
 export const READ_HAS_MIN_POSITION = 8;
@@ -95,8 +99,9 @@ export const ACK_LEADER = 1;
 export const ACK_QUORUM = 2;
 
 /**
- * APPEND, APPEND_MANY, EXISTS_OR_WRITE flag: the client sends this request again, after losing
- * the connection it first went out on. Only then does the server look up its retry keys.
+ * APPEND, APPEND_MANY, EXISTS_OR_WRITE, SET_METADATA, DELETE_STREAM flag: the client sends this
+ * request again, after losing the connection it first went out on. Only then does the server
+ * look up its retry keys.
  */
 export const REQUEST_RESENT = 1;
 /**
@@ -104,6 +109,13 @@ export const REQUEST_RESENT = 1;
  * (the log's own encoding, types/claims.ts; length 0 for a part without).
  */
 export const APPEND_HAS_CLAIMS = 2;
+
+/** DELETE_STREAM flag: delete for good (a tombstone); absent: a soft delete. */
+export const DELETE_TOMBSTONE = 2;
+
+/** STREAM_METADATA flags: every event so far is hidden (soft-deleted); the stream is tombstoned. */
+export const METADATA_DELETED = 1;
+export const METADATA_TOMBSTONED = 2;
 
 /** APPEND_OK flag: existsOrWrite wrote the event (absent: it was already there). */
 export const APPEND_WRITTEN = 1;

@@ -9,10 +9,6 @@ import {
   ACK_LEADER,
   ACK_NONE,
   ACK_QUORUM,
-  EXPECTED_ANY,
-  EXPECTED_COUNT,
-  EXPECTED_EMPTY,
-  EXPECTED_EXISTS,
   FILTER_PREFIXES,
   FILTER_STREAMS,
   FILTER_TYPES,
@@ -30,6 +26,8 @@ import {
   frameTypeName,
 } from './constants.js';
 import { readAppendRecords, writeAppendRecords } from './events.js';
+import { readExpected, writeExpected } from './expected.js';
+import { readLifecycleRequest, type LifecycleRequest } from './lifecycle-requests.js';
 import type { RandomIds } from '../types/random-ids.js';
 import { beginFrame, emptyFrame, endFrame, str16Frame, type Frame } from './frame.js';
 
@@ -88,7 +86,8 @@ export type Request =
   | { op: 'count'; stream: string }
   | { op: 'headPosition' }
   | { op: 'streams'; prefix: string; after: string; limit: number }
-  | { op: 'ping' };
+  | { op: 'ping' }
+  | LifecycleRequest;
 
 export interface RequestLimits {
   maxEventBytes: number;
@@ -326,16 +325,6 @@ export function writePing(w: ByteWriter, requestId: number): void {
   emptyFrame(w, FrameType.PING, 0, requestId);
 }
 
-function writeExpected(w: ByteWriter, expected: Expected): void {
-  if (typeof expected === 'number') {
-    w.u8(EXPECTED_COUNT);
-    w.u64(expected);
-    return;
-  }
-  w.u8(expected === 'any' ? EXPECTED_ANY : expected === 'empty' ? EXPECTED_EMPTY : EXPECTED_EXISTS);
-  w.u64(0);
-}
-
 function writeFilter(w: ByteWriter, filter: Filter | undefined): void {
   const mask =
     (filter?.streams ? FILTER_STREAMS : 0) |
@@ -405,8 +394,11 @@ function decodeRequest(frame: Frame, limits: RequestLimits): Request {
     case FrameType.SNAPSHOT_READ:
     case FrameType.SNAPSHOT_DATA:
       return { op: 'snapshot', frame: readSnapshotFrame(frame) };
-    default:
+    default: {
+      const lifecycle = readLifecycleRequest(frame);
+      if (lifecycle) return lifecycle;
       throw new ProtocolError(`unknown request frame type ${frameTypeName(frame.type)}`);
+    }
   }
 }
 
@@ -528,23 +520,6 @@ function readAck(r: ByteReader): AckMode {
   if (code === ACK_LEADER) return 'leader';
   if (code === ACK_QUORUM) return 'quorum';
   throw new ProtocolError(`unknown ack mode ${code}`);
-}
-
-function readExpected(r: ByteReader): Expected {
-  const kind = r.u8('expected kind');
-  const count = r.u64('expected count');
-  switch (kind) {
-    case EXPECTED_ANY:
-      return 'any';
-    case EXPECTED_EMPTY:
-      return 'empty';
-    case EXPECTED_EXISTS:
-      return 'exists';
-    case EXPECTED_COUNT:
-      return count;
-    default:
-      throw new ProtocolError(`unknown expected kind ${kind}`);
-  }
 }
 
 function readFilter(r: ByteReader): Filter | undefined {

@@ -1,7 +1,8 @@
 import { ProtocolError, errorDetails, errorFromWire, type OrdoError } from '../types/errors.js';
 import type { AppendManyResult, Event, ExistsOrWriteResult, StreamInfo, TransientEvent } from '../types/event.js';
 import type { ByteReader, ByteWriter } from './bytes.js';
-import { APPEND_WRITTEN, FrameType, frameTypeName } from './constants.js';
+import type { StreamMetadata } from '../types/stream-metadata.js';
+import { APPEND_WRITTEN, FrameType, METADATA_DELETED, METADATA_TOMBSTONED, frameTypeName } from './constants.js';
 import {
   readEventRuns,
   readTransient,
@@ -26,7 +27,17 @@ export type Response =
   | { kind: 'streams'; streams: StreamInfo[] }
   | { kind: 'cut'; count: number }
   | { kind: 'pong' }
+  | { kind: 'streamMetadata'; answer: StreamMetadataAnswer }
   | { kind: 'error'; error: OrdoError };
+
+/** STREAM_METADATA: what `getStreamMetadata` answers, but the stream name (the client asked for it). */
+export interface StreamMetadataAnswer {
+  readonly metadata: StreamMetadata;
+  readonly metadataCount: number;
+  readonly count: number;
+  readonly deleted: boolean;
+  readonly tombstoned: boolean;
+}
 
 // ---- server side: encoding ----
 
@@ -146,6 +157,16 @@ export function writePong(w: ByteWriter, requestId: number): void {
   emptyFrame(w, FrameType.PONG, 0, requestId);
 }
 
+/** STREAM_METADATA (flags: 1 deleted, 2 tombstoned): u64 metadataCount | u64 count | str32 metadata JSON. */
+export function writeStreamMetadata(w: ByteWriter, requestId: number, answer: StreamMetadataAnswer): void {
+  const flags = (answer.deleted ? METADATA_DELETED : 0) | (answer.tombstoned ? METADATA_TOMBSTONED : 0);
+  const start = beginFrame(w, FrameType.STREAM_METADATA, flags, requestId);
+  w.u64(answer.metadataCount);
+  w.u64(answer.count);
+  w.str32(JSON.stringify(answer.metadata));
+  endFrame(w, start);
+}
+
 /** ERROR: str16 code | str32 message | str32 details (JSON object, or empty). */
 export function writeError(w: ByteWriter, requestId: number, error: OrdoError): void {
   const start = beginFrame(w, FrameType.ERROR, 0, requestId);
@@ -192,6 +213,8 @@ function decodeResponse(frame: Frame): Response {
       return { kind: 'cut', count: r.u64('count') };
     case FrameType.PONG:
       return { kind: 'pong' };
+    case FrameType.STREAM_METADATA:
+      return { kind: 'streamMetadata', answer: readStreamMetadata(frame) };
     case FrameType.ERROR:
       return { kind: 'error', error: readErrorFrame(r) };
     default:
@@ -241,6 +264,30 @@ function readStreamInfos(r: ByteReader): StreamInfo[] {
   const streams: StreamInfo[] = [];
   for (let i = 0; i < count; i++) streams.push({ stream: r.str16('stream'), count: r.u64('count') });
   return streams;
+}
+
+function readStreamMetadata(frame: Frame): StreamMetadataAnswer {
+  const r = frame.payload;
+  if ((frame.flags & ~(METADATA_DELETED | METADATA_TOMBSTONED)) !== 0)
+    throw new ProtocolError(`STREAM_METADATA: unknown flags ${frame.flags}`);
+  const metadataCount = r.u64('metadata count');
+  const count = r.u64('count');
+  const text = r.str32('metadata');
+  let metadata: unknown;
+  try {
+    metadata = JSON.parse(text);
+  } catch {
+    throw new ProtocolError('STREAM_METADATA: metadata is not JSON');
+  }
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
+    throw new ProtocolError('STREAM_METADATA: metadata is not a JSON object');
+  return {
+    metadata: metadata as StreamMetadata,
+    metadataCount,
+    count,
+    deleted: (frame.flags & METADATA_DELETED) !== 0,
+    tombstoned: (frame.flags & METADATA_TOMBSTONED) !== 0,
+  };
 }
 
 /** ERROR: the layout `writeError` describes; details that are not JSON break the format. */

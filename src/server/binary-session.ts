@@ -326,6 +326,9 @@ const OPERATIONS: Record<number, Operation | 'ping'> = {
   [FrameType.COUNT]: 'count',
   [FrameType.HEAD]: 'headPosition',
   [FrameType.STREAMS]: 'streams',
+  [FrameType.SET_METADATA]: 'setStreamMetadata',
+  [FrameType.DELETE_STREAM]: 'deleteStream',
+  [FrameType.GET_METADATA]: 'getStreamMetadata',
 };
 
 function operationOf(type: number): string {

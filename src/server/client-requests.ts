@@ -1,4 +1,4 @@
-import type { OrdoNode, WriteOutcome, WriteRequest } from '../node/index.js';
+import { lifecycleAppend, lifecycleEvent, type OrdoNode, type WriteOutcome, type WriteRequest } from '../node/index.js';
 import type { ByteWriter } from '../protocol/bytes.js';
 import { EVENTS_DONE, EVENTS_HISTORY } from '../protocol/constants.js';
 import type { Request } from '../protocol/requests.js';
@@ -10,6 +10,7 @@ import {
   writeHeadOk,
   writeOk,
   writeStoredEvents,
+  writeStreamMetadata,
   writeStreamsOk,
 } from '../protocol/responses.js';
 import type { Event, ReadAllOptions, ReadOptions, StreamInfo } from '../types/event.js';
@@ -30,7 +31,10 @@ type OneShotOp =
   | 'readAll'
   | 'count'
   | 'headPosition'
-  | 'streams';
+  | 'streams'
+  | 'setStreamMetadata'
+  | 'deleteStream'
+  | 'getStreamMetadata';
 export type OneShotRequest = Extract<Request, { op: OneShotOp }>;
 type RequestOf<Op extends Request['op']> = Extract<Request, { op: Op }>;
 
@@ -69,7 +73,35 @@ export async function answerRequest(log: OrdoNode, id: number, request: OneShotR
     }
     case 'streams':
       return answerStreams(log, id, request);
+    case 'setStreamMetadata':
+    case 'deleteStream':
+      return answerLifecycleChange(log, id, request);
+    case 'getStreamMetadata': {
+      const answer = await log.getStreamMetadata(request.stream, { consistency: request.consistency });
+      return (w) => writeStreamMetadata(w, id, answer);
+    }
   }
+}
+
+/**
+ * A metadata change or a deletion: one event of the stream's metadata stream, written with
+ * the client's retry key as its id, so that a re-send is answered with the original's place.
+ * Answered like an append to the metadata stream.
+ */
+async function answerLifecycleChange(
+  log: OrdoNode,
+  id: number,
+  request: RequestOf<'setStreamMetadata' | 'deleteStream'>,
+): Promise<Answer> {
+  const change =
+    request.op === 'setStreamMetadata'
+      ? ({ kind: 'metadata', metadata: request.metadata } as const)
+      : ({ kind: request.tombstone ? 'tombstone' : 'delete' } as const);
+  const event = { ...lifecycleEvent(change, request.retryKey), retryKey: true };
+  const part = lifecycleAppend(request.stream, change, request.expected, event);
+  const outcome = await writeOne(log, { parts: [part], ack: 'quorum', resent: request.resent });
+  const { position, index, count } = outcome.parts[0]!;
+  return (w) => writeAppendOk(w, id, position, index, count, true);
 }
 
 async function answerRead(log: OrdoNode, id: number, request: RequestOf<'read'>): Promise<Answer> {
