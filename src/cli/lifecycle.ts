@@ -1,6 +1,5 @@
 import { InvalidArgumentError as CommanderArgumentError, type Command } from 'commander';
 import { open } from '../node/index.js';
-import { InvalidArgumentError } from '../types/errors.js';
 import type { Expected } from '../types/index.js';
 import type { StreamLifecycle, StreamMetadata } from '../types/stream-metadata.js';
 import { HttpStreamLifecycle } from './http-lifecycle.js';
@@ -77,22 +76,7 @@ async function withLifecycle(options: LifecycleOptions, run: (log: LifecycleLog)
 async function openLifecycle(options: LifecycleOptions): Promise<LifecycleLog> {
   if (options.http) return new HttpStreamLifecycle(options.http, options.token);
   if (!options.url) return open(options.dir);
-  const client = await connectCli(options.url, options.token);
-  if (hasLifecycle(client)) return client;
-  await client.close();
-  throw new InvalidArgumentError(
-    `the client for ${options.url} cannot change stream metadata or delete streams:` +
-      " give the node's HTTP API with --http (e.g. http://127.0.0.1:4681)",
-  );
-}
-
-function hasLifecycle(log: object): log is LifecycleLog {
-  const methods = log as Partial<Record<keyof StreamLifecycle, unknown>>;
-  return (
-    typeof methods.setStreamMetadata === 'function' &&
-    typeof methods.getStreamMetadata === 'function' &&
-    typeof methods.deleteStream === 'function'
-  );
+  return connectCli(options.url, options.token);
 }
 
 function metadataArgument(value: string): StreamMetadata {

@@ -12,9 +12,17 @@ export const scheduleTurnEnd: (callback: () => void) => void =
 /** Flags a write request as re-sent, so the server looks up its retry keys (docs/protocol.md). */
 export function markResent(frame: Uint8Array): void {
   const type = frame[FRAME_TYPE_OFFSET];
-  if (type === FrameType.APPEND || type === FrameType.APPEND_MANY || type === FrameType.EXISTS_OR_WRITE)
-    frame[FRAME_FLAGS_OFFSET]! |= REQUEST_RESENT;
+  if (type !== undefined && RETRIED_WRITES.has(type)) frame[FRAME_FLAGS_OFFSET]! |= REQUEST_RESENT;
 }
+
+/** The writes that carry retry keys: each answers a re-send with the original's result. */
+const RETRIED_WRITES: ReadonlySet<number> = new Set([
+  FrameType.APPEND,
+  FrameType.APPEND_MANY,
+  FrameType.EXISTS_OR_WRITE,
+  FrameType.SET_METADATA,
+  FrameType.DELETE_STREAM,
+]);
 
 const FRAME_TYPE_OFFSET = 4;
 const FRAME_FLAGS_OFFSET = 5;

@@ -13,6 +13,7 @@ import {
   writeReadAll,
   writeStreams,
 } from '../protocol/requests.js';
+import { writeDeleteStream, writeGetMetadata, writeSetMetadata } from '../protocol/lifecycle-requests.js';
 import type { Response } from '../protocol/responses.js';
 import {
   AbortedError,
@@ -44,6 +45,15 @@ import type {
   Subscription,
   TransientEvent,
 } from '../types/event.js';
+import type {
+  DeleteStreamOptions,
+  DeleteStreamResult,
+  GetStreamMetadataOptions,
+  SetStreamMetadataOptions,
+  SetStreamMetadataResult,
+  StreamMetadata,
+  StreamMetadataResult,
+} from '../types/stream-metadata.js';
 import {
   prepareEvent,
   prepareEvents,
@@ -57,6 +67,13 @@ import {
 import { appendResult, eventsPage, unexpected, validateAck, validateConsistency } from './answers.js';
 import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions } from './connect-options.js';
 import { CONNECTION_ID, Connection } from './connection.js';
+import {
+  checkDeletion,
+  checkMetadataChange,
+  deletionResult,
+  metadataChangeResult,
+  streamMetadataResult,
+} from './lifecycle.js';
 import { scheduleTurnEnd } from './outgoing.js';
 import { pagedEvents, streamPages, type PageRequest } from './paging.js';
 import { PendingRequests } from './pending-requests.js';
@@ -342,6 +359,51 @@ export class RemoteEventLog implements EventLog {
         },
       ),
     );
+  }
+
+  // ---- streams' lifecycles: writes carry a retry key (see writeSetMetadata), so a re-send is applied once ----
+
+  setStreamMetadata(
+    stream: string,
+    metadata: StreamMetadata,
+    options: SetStreamMetadataOptions = {},
+  ): Promise<SetStreamMetadataResult> {
+    return rejectThrown(() => {
+      this.ensureOpen('setStreamMetadata');
+      const change = checkMetadataChange(stream, metadata, options);
+      return this.request(
+        'setStreamMetadata',
+        (w, id) => writeSetMetadata(w, id, change.stream, change.metadata, change.expected, this.ids),
+        metadataChangeResult,
+        options.signal,
+      );
+    });
+  }
+
+  getStreamMetadata(stream: string, options: GetStreamMetadataOptions = {}): Promise<StreamMetadataResult> {
+    return rejectThrown(() => {
+      this.ensureOpen('getStreamMetadata');
+      const name = validateStream(stream);
+      const consistency = validateConsistency(options.consistency);
+      return this.request(
+        'getStreamMetadata',
+        (w, id) => writeGetMetadata(w, id, name, consistency),
+        (response) => streamMetadataResult(name, response),
+      );
+    });
+  }
+
+  deleteStream(stream: string, options: DeleteStreamOptions = {}): Promise<DeleteStreamResult> {
+    return rejectThrown(() => {
+      this.ensureOpen('deleteStream');
+      const deletion = checkDeletion(stream, options);
+      return this.request(
+        'deleteStream',
+        (w, id) => writeDeleteStream(w, id, deletion.stream, deletion.expected, deletion.tombstone, this.ids),
+        deletionResult,
+        options.signal,
+      );
+    });
   }
 
   /** Fails what is in flight with LOG_CLOSED, ends subscriptions, closes the connection. */

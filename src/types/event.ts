@@ -2,6 +2,7 @@ import type { Expected } from './errors.js';
 import type { Claim } from './claims.js';
 import type { Json } from './json-value.js';
 import type { ReadConsistency } from './read-consistency.js';
+import type { StreamLifecycle } from './stream-metadata.js';
 
 // Defined on their own, so that the lifecycle types (stream-metadata.ts) can use them without a cycle.
 export type { Json, ReadConsistency };
@@ -177,8 +178,8 @@ export interface StreamInfo {
   readonly count: number;
 }
 
-/** The one interface, embedded (`open`) or remote (`connect`). */
-export interface EventLog {
+/** The one interface, embedded (`open`) or remote (`connect`), streams' lifecycles included. */
+export interface EventLog extends StreamLifecycle {
   append(stream: string, events: EventInput | EventInput[], options?: AppendOptions): Promise<AppendResult>;
   existsOrWrite(stream: string, index: number, event: EventInput): Promise<ExistsOrWriteResult>;
   appendMany(appends: StreamAppend[], options?: { ack?: AckMode; signal?: AbortSignal }): Promise<AppendManyResult>;
