@@ -252,7 +252,7 @@ export class RemoteEventLog implements EventLog {
 
   read(stream: string, options: ReadOptions = {}): AsyncIterable<Event> {
     this.ensureOpen('read');
-    const name = validateStream(stream);
+    const name = validateStream(stream, { internal: true });
     const from = options.from === undefined ? undefined : validateIndex(options.from, 'from');
     const limit = validateLimit(options.limit);
     const backwards = options.backwards === true;
@@ -298,7 +298,7 @@ export class RemoteEventLog implements EventLog {
 
   async readAndSubscribe(stream: string, options: { signal?: AbortSignal } = {}): Promise<ReadAndSubscribeResult> {
     this.ensureOpen('readAndSubscribe');
-    const name = validateStream(stream);
+    const name = validateStream(stream, { internal: true });
     const subscription = new RemoteSubscription(
       this.subscriptionHost,
       'end',
@@ -317,7 +317,7 @@ export class RemoteEventLog implements EventLog {
   count(stream: string): Promise<number> {
     return rejectThrown(() => {
       this.ensureOpen('count');
-      const name = validateStream(stream);
+      const name = validateStream(stream, { internal: true });
       return this.request(
         'count',
         (w, id) => writeCount(w, id, name),
