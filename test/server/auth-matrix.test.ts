@@ -65,6 +65,9 @@ const CLIENT_OPERATIONS: Record<string, { scope: 'read' | 'write'; run: (log: Re
       for await (const _ of log.streams()) void _;
     },
   },
+  setStreamMetadata: { scope: 'write', run: (log) => log.setStreamMetadata('m', { maxCount: 5 }) },
+  deleteStream: { scope: 'write', run: (log) => log.deleteStream('m') },
+  getStreamMetadata: { scope: 'read', run: (log) => log.getStreamMetadata('m') },
 };
 
 /** Every HTTP route, with the scope it needs. */
