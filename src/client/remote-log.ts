@@ -265,13 +265,13 @@ export class RemoteEventLog implements EventLog {
 
   readAll(options: ReadAllOptions = {}): AsyncIterable<Event> {
     this.ensureOpen('readAll');
-    const from = options.from === undefined ? 0 : validateIndex(options.from, 'from');
+    const from = options.from === undefined ? undefined : validateIndex(options.from, 'from');
     const limit = validateLimit(options.limit);
     const filter = validateFilter(options.filter);
     const consistency = validateConsistency(options.consistency);
     if (options.minPosition !== undefined) validateIndex(options.minPosition, 'minPosition');
     return this.readPages('readAll', { from, consistency, minPosition: options.minPosition }, limit, (w, id, page) =>
-      writeReadAll(w, id, page.from ?? 0, page.limit, filter, page.consistency, page.minPosition),
+      writeReadAll(w, id, page.from ?? 'start', page.limit, filter, page.consistency, page.minPosition),
     );
   }
 

@@ -48,7 +48,7 @@ import { LogSubscription, type SubscriptionSource } from './subscription.js';
 import { EngineFollower } from './engine-follower.js';
 import { Publisher } from './publisher.js';
 import { WritePath } from './write-path.js';
-import { LogReads } from './log-reads.js';
+import { CATCH_UP_CHUNK_BYTES, LogReads } from './log-reads.js';
 import { Visibility } from './visibility.js';
 import { LifecycleOps } from './lifecycle-ops.js';
 import type {
@@ -329,7 +329,7 @@ export class EmbeddedEventLog implements OrdoNode {
   // ---- reads ----
 
   async readRaw(
-    from: number,
+    from: number | 'start',
     maxBytes: number,
     maxEvents: number,
     consistency?: ReadAllOptions['consistency'],
@@ -354,7 +354,7 @@ export class EmbeddedEventLog implements OrdoNode {
     let position: number;
     if (from === 'start') position = this.reads.firstPosition;
     else if (from === 'end') position = this.publisher.committedPosition + 1;
-    else position = this.reads.startOf(validateIndex(from, 'from'));
+    else position = validateIndex(from, 'from');
     if (options.minPosition !== undefined) {
       const after = validateIndex(options.minPosition, 'minPosition') + 1;
       if (from === 'end') position = Math.max(position, after);
@@ -599,7 +599,7 @@ export class EmbeddedEventLog implements OrdoNode {
     const { publisher, reads } = this;
     return {
       committed: () => publisher.committedPosition,
-      readCommitted: (from, to) => reads.readCommitted(from, to),
+      readCommitted: (from, to) => reads.readCommitted(from, to, CATCH_UP_CHUNK_BYTES, 'subscribe'),
       readStreamsCommitted: (streams, after, to) => reads.readStreamsCommitted(streams, after, to),
       live: publisher.live,
       get closed() {

@@ -48,13 +48,13 @@ export class LogReads {
 
   /** Committed records from `from` on, as stored bytes (what a server sends to a reader of the whole log). */
   async readRaw(
-    from: number,
+    from: number | 'start',
     maxBytes: number,
     maxEvents: number,
     consistency: ReadAllOptions['consistency'] = 'linearizable',
   ): Promise<RawRecords> {
     await this.linearize('readAll', consistency);
-    const start = this.startOf(from);
+    const start = from === 'start' ? this.firstPosition : from;
     this.requireRetained('readAll', start);
     const collector = rawCollector(start, maxEvents, this.visibility.predicate());
     if (start <= this.mark) await this.storage.read(start, this.mark, maxBytes, collector.decode);
@@ -81,14 +81,6 @@ export class LogReads {
   /** The oldest position still readable (retention removes whole segments from the front). */
   get firstPosition(): number {
     return this.storage.firstPosition;
-  }
-
-  /**
-   * Where a reader asking for `from` starts: position 0 is the start of the log, which is the
-   * first position retention kept; any other position is taken as given.
-   */
-  startOf(from: number): number {
-    return from === 0 ? this.firstPosition : from;
   }
 
   private requireRetained(operation: string, from: number): void {
@@ -141,21 +133,22 @@ export class LogReads {
   }
 
   readAll(options: ReadAllOptions, ensureOpen: () => void): AsyncIterable<Event> {
-    const from = options.from === undefined ? 0 : validateIndex(options.from, 'from');
+    // No `from`: the start of what retention kept. A position is taken as given.
+    const from = options.from === undefined ? undefined : validateIndex(options.from, 'from');
     const limit = validateLimit(options.limit);
     const matches = compileFilter(validateFilter(options.filter));
     const reads = this;
     return {
       [Symbol.asyncIterator]() {
         let end: number | undefined;
-        let next = from;
+        let next = from ?? 0;
         let remaining = limit;
         return new BufferedIterator<Event>(async () => {
           if (end === undefined) {
             await reads.awaitPosition('readAll', options.minPosition);
             await reads.linearize('readAll', options.consistency);
             end = reads.mark;
-            next = reads.startOf(next);
+            if (from === undefined) next = reads.firstPosition;
           }
           if (remaining <= 0 || next > end) return undefined;
           ensureOpen();

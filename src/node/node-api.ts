@@ -137,9 +137,9 @@ export interface OrdoNode extends EventLog, StreamLifecycle {
     stream: string,
     options?: { signal?: AbortSignal },
   ): Promise<ReadAndSubscribeResult & { live: NodeSubscription }>;
-  /** Committed records from `from` on, as stored bytes (at most about `maxBytes` and `maxEvents`). */
+  /** Committed records from `from` ('start': the first kept) on, as stored bytes (at most about `maxBytes` and `maxEvents`). */
   readRaw(
-    from: number,
+    from: number | 'start',
     maxBytes: number,
     maxEvents: number,
     consistency?: ReadAllOptions['consistency'],

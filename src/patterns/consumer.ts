@@ -1,4 +1,4 @@
-import { WrongExpectedCountError } from '../types/errors.js';
+import { CheckpointLostError, WrongExpectedCountError } from '../types/errors.js';
 import type { Event, EventLog, Subscription, TransientEvent } from '../types/event.js';
 import { eventJson } from '../types/json.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -80,7 +80,10 @@ class ConsumerLoop {
       lastError: undefined,
     };
     const filter = options.filter;
-    this.subscription = log.subscribe({ from: checkpoint + 1, ...(filter ? { filter } : {}) });
+    // A new consumer starts at the start of what retention kept; one with a checkpoint right after
+    // it, and fails (PositionTrimmedError) if retention removed that: it never skips silently.
+    const from = checkpoint < 0 ? 'start' : checkpoint + 1;
+    this.subscription = log.subscribe({ from, ...(filter ? { filter } : {}) });
     this.done = this.run();
   }
 
@@ -183,7 +186,19 @@ async function lastCheckpoint(log: EventLog, stream: string): Promise<{ checkpoi
     checkpointCount = event.index + 1;
     checkpoint = eventJson<{ position: number }>(event).position;
   }
-  return { checkpoint, checkpointCount };
+  if (checkpointCount > 0) return { checkpoint, checkpointCount };
+  const written = await log.count(stream);
+  if (written === 0) return { checkpoint, checkpointCount };
+  // Deleted on purpose (deleteStream): the consumer starts over from the start of the log.
+  if ((await log.getStreamMetadata(stream)).deleted) return { checkpoint: -1, checkpointCount: written };
+  // Written but not readable: retention removed it (or metadata hides it). Starting over from
+  // what is left would skip what went, unnoticed.
+  throw new CheckpointLostError(
+    stream,
+    `${stream} holds ${written} checkpoints but none is readable any more (retention removed them, or` +
+      ' its metadata hides them): where to resume is unknown. deleteStream it to start over from the' +
+      ' start of the log',
+  );
 }
 
 /** A wait between retries that stop() cuts short. */

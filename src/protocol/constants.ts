@@ -79,6 +79,8 @@ export const READ_HAS_FROM = 2;
 export const READ_LOCAL = 4;
 /** READ and READ_ALL flag: a `u64 minPosition` follows the request's fields. */
 export const READ_HAS_MIN_POSITION = 8;
+/** READ_ALL from the first position retention kept (the `from` field is then 0 and ignored). */
+export const READ_ALL_FROM_START = 16;
 /** SUBSCRIBE flag: a u64 minPosition follows the filter. */
 export const SUBSCRIBE_HAS_MIN_POSITION = 8;
 

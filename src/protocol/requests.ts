@@ -19,6 +19,7 @@ import {
   READ_BACKWARDS,
   READ_HAS_FROM,
   READ_LOCAL,
+  READ_ALL_FROM_START,
   READ_HAS_MIN_POSITION,
   SUBSCRIBE_HAS_MIN_POSITION,
   REQUEST_RESENT,
@@ -66,7 +67,8 @@ export type Request =
     }
   | {
       op: 'readAll';
-      from: number;
+      /** 'start': the first position retention kept. */
+      from: number | 'start';
       limit: number;
       filter: Filter | undefined;
       consistency: ReadConsistency;
@@ -250,14 +252,15 @@ function readFlags(consistency: ReadConsistency, minPosition: number | undefined
 export function writeReadAll(
   w: ByteWriter,
   requestId: number,
-  from: number,
+  from: number | 'start',
   limit: number,
   filter: Filter | undefined,
   consistency: ReadConsistency = 'linearizable',
   minPosition?: number,
 ): void {
-  const start = beginFrame(w, FrameType.READ_ALL, readFlags(consistency, minPosition), requestId);
-  w.u64(from);
+  const flags = readFlags(consistency, minPosition) | (from === 'start' ? READ_ALL_FROM_START : 0);
+  const start = beginFrame(w, FrameType.READ_ALL, flags, requestId);
+  w.u64(from === 'start' ? 0 : from);
   w.u32(limit);
   writeFilter(w, filter);
   if (minPosition !== undefined) w.u64(minPosition);
@@ -470,7 +473,8 @@ function readRead(frame: Frame): Request {
 /** Field order on the wire: from, limit, filter, then minPosition. */
 function readReadAll(frame: Frame): Request {
   const r = frame.payload;
-  const from = r.u64('from');
+  const position = r.u64('from');
+  const from = (frame.flags & READ_ALL_FROM_START) !== 0 ? 'start' : position;
   const limit = r.u32('limit');
   const filter = readFilter(r);
   const minPosition = minPositionOf(r, frame.flags);

@@ -127,12 +127,13 @@ async function answerReadAll(log: OrdoNode, id: number, request: RequestOf<'read
     const done = next > log.committedPosition;
     return (w) => writeStoredEvents(w, id, done ? EVENTS_DONE : 0, next, records);
   }
-  const options: ReadAllOptions = { from, limit, consistency };
+  const options: ReadAllOptions = { limit, consistency };
+  if (from !== 'start') options.from = from;
   if (filter !== undefined) options.filter = filter;
   if (minPosition !== undefined) options.minPosition = minPosition;
   const page = await collectPage(log.readAll(options), limit);
   const last = page.events[page.events.length - 1];
-  const next = last ? last.position + 1 : from;
+  const next = last ? last.position + 1 : from === 'start' ? log.firstPosition : from;
   return (w) => writePage(w, id, page.done, next, page.events);
 }
 

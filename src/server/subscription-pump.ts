@@ -9,7 +9,7 @@ import {
   writeTransientFrame,
 } from '../protocol/responses.js';
 import type { Event, TransientEvent } from '../types/event.js';
-import { CorruptLogError } from '../types/errors.js';
+import { CorruptLogError, PositionTrimmedError } from '../types/errors.js';
 
 /** Events one wake-up of a pump takes from the log at most. */
 const MAX_EVENTS_PER_WAKE_UP = 4096;
@@ -118,8 +118,9 @@ export class SubscriptionPump {
         this.sendItems(items);
       }
     } catch (error) {
-      if (error instanceof CorruptLogError) {
-        // Subscribing again would reach the same damaged batch: the client gets the error instead.
+      if (error instanceof CorruptLogError || error instanceof PositionTrimmedError) {
+        // Subscribing again would reach the same damaged batch, or the same removed position:
+        // the client gets the error instead.
         if (!this.stopped) this.output.send((w) => writeError(w, this.id, error));
         this.stop();
         return;

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'INVALID_METADATA'
   | 'STREAM_DELETED'
   | 'POSITION_TRIMMED'
+  | 'CHECKPOINT_LOST'
   | 'LOG_CLOSED'
   | 'CORRUPT_LOG'
   | 'STORAGE_FAILED'
@@ -43,6 +44,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'INVALID_METADATA',
   'STREAM_DELETED',
   'POSITION_TRIMMED',
+  'CHECKPOINT_LOST',
   'LOG_CLOSED',
   'CORRUPT_LOG',
   'STORAGE_FAILED',
@@ -153,6 +155,19 @@ export class PositionTrimmedError extends OrdoError {
     );
     this.position = position;
     this.firstPosition = firstPosition;
+  }
+}
+
+/**
+ * A consumer's checkpoint stream holds checkpoints none of which is readable any more
+ * (retention removed them, or metadata hides them): it cannot tell where to resume, and
+ * starting from what is left would skip what went without anyone noticing.
+ */
+export class CheckpointLostError extends OrdoError {
+  readonly stream: string;
+  constructor(stream: string, message: string) {
+    super('CHECKPOINT_LOST', message);
+    this.stream = stream;
   }
 }
 

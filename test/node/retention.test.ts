@@ -3,8 +3,15 @@ import { copyFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { open, verifyLog, type EmbeddedEventLog, type OpenOptions } from '../../src/node/index.js';
-import { CorruptLogError, InvalidArgumentError, PositionTrimmedError, type Event } from '../../src/types/index.js';
+import {
+  CheckpointLostError,
+  CorruptLogError,
+  InvalidArgumentError,
+  PositionTrimmedError,
+  type Event,
+} from '../../src/types/index.js';
 import { tempDir } from '../support/temp-dir.js';
+import { consume } from '../../src/patterns/consumer.js';
 import { until } from '../support/until.js';
 import { collect } from '../conformance/event-log-suite.js';
 
@@ -151,5 +158,54 @@ describe('retention (whole sealed segments)', () => {
       open(dir, { retention: { maxBytes: 1000 }, cluster: { id: 'a', peers: ['a', 'b', 'c'] } }),
       invalid(/retention needs a single node/),
     );
+  });
+});
+
+describe('retention and consumers', () => {
+  it('a consumer whose checkpoint fell behind the retained log fails and says why, instead of skipping', async () => {
+    const dir = await tempDir();
+    const log = await open(dir, { ...SMALL, retention: { maxBytes: 12_000, checkIntervalMs: 10 } });
+    await log.append('rare', { type: 'E' });
+    const handled: number[] = [];
+    const options = {
+      name: 'mailer',
+      filter: { streams: ['rare'] },
+      handler: (e: Event) => void handled.push(e.position),
+    };
+    const first = await consume(log, options);
+    await until('the first event handled', () => handled.length > 0);
+    await fill(log, 200); // none for the mailer: its checkpoint, written at stop, stays at position 0
+    await first.stop();
+    await until('position 1 removed', () => log.firstPosition > 1);
+    const again = await consume(log, options);
+    const status = await again.done;
+    assert.equal(status.state, 'failed');
+    assert.match(status.lastError ?? '', /subscribe from position 1: retention removed the log before position \d+/);
+    await log.close();
+  });
+
+  it('a consumer whose checkpoints retention removed refuses to start; deleting them starts it over', async () => {
+    const dir = await tempDir();
+    const log = await open(dir, { ...SMALL, retention: { maxBytes: 12_000, checkIntervalMs: 10 } });
+    await log.append('s-0', { type: 'E' });
+    const handled: number[] = [];
+    const options = { name: 'mailer', checkpointEvery: 1, handler: (e: Event) => void handled.push(e.position) };
+    const first = await consume(log, options);
+    await until('the first event handled', () => handled.length > 0);
+    await first.stop();
+    await fill(log, 200);
+    await until('its checkpoints removed', () => log.firstPosition > 3);
+    await assert.rejects(consume(log, options), (error: unknown) => {
+      assert.ok(error instanceof CheckpointLostError, String(error));
+      assert.match(error.message, /\$checkpoints-mailer holds \d+ checkpoints but none is readable/);
+      return true;
+    });
+    await log.deleteStream('$checkpoints-mailer');
+    handled.length = 0;
+    const fresh = await consume(log, options);
+    await until('it starts at the first kept position', () => handled.length > 0);
+    assert.equal(handled[0], log.firstPosition);
+    await fresh.stop();
+    await log.close();
   });
 });

@@ -44,8 +44,9 @@ export function readRoutes(log: OrdoNode): Route[] {
       pattern: ['all'],
       operation: 'readAll',
       run: async ({ query }) => {
-        const from = query.has('from') ? integerParam(query.get('from')!, 'from') : 0;
-        const options = { from, limit: limitOf(query), ...filterOption(query) };
+        // No `from`: the start of what retention kept.
+        const from = query.has('from') ? { from: integerParam(query.get('from')!, 'from') } : {};
+        const options = { ...from, limit: limitOf(query), ...filterOption(query) };
         const events = [];
         for await (const event of log.readAll(options)) events.push(eventToJson(event));
         return { status: 200, body: { events } };

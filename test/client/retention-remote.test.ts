@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PositionTrimmedError, type Event } from '../../src/types/index.js';
+import { connectOwning, startTestServer } from '../support/server.js';
+import { until } from '../support/until.js';
+import { collect } from '../conformance/event-log-suite.js';
+
+describe('retention through connect()', () => {
+  for (const transport of ['tcp', 'ws'] as const) {
+    it(`reads the kept log from its start and names the first position for a removed one (${transport})`, async () => {
+      const server = await startTestServer({
+        log: {
+          segmentBytes: 4096,
+          checkpointEvery: 20,
+          scrub: false,
+          retention: { maxBytes: 12_000, checkIntervalMs: 10 },
+        },
+      });
+      const log = await connectOwning(server, transport);
+      for (let i = 0; i < 200; i++) await log.append(`s-${i % 3}`, { type: 'E', data: { pad: 'x'.repeat(200) } });
+      const first = await until('segments removed', () => server.log.firstPosition > 0 && server.log.firstPosition);
+      const all = await collect(log.readAll());
+      assert.equal(all[0]!.position, first);
+      assert.equal(all.length, 200 - first);
+      await assert.rejects(collect(log.readAll({ from: 0 })), (error: unknown) => {
+        assert.ok(error instanceof PositionTrimmedError, String(error));
+        assert.equal(error.firstPosition, first);
+        return true;
+      });
+      const fromStart = log.subscribe({ from: 'start' });
+      assert.equal(((await fromStart.next()).value as Event).position, first);
+      fromStart.close();
+      const late = log.subscribe({ from: 1 });
+      await assert.rejects(late.next(), PositionTrimmedError);
+      await log.close();
+    });
+  }
+});
