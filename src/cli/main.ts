@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { open, verifyLog } from '../node/index.js';
+import { open, verifyLog, type RetentionOptions } from '../node/index.js';
 import { loadAuthFile } from '../server/auth.js';
 import { DEFAULT_HOST, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, startServer } from '../server/server.js';
 import { fold } from '../patterns/index.js';
@@ -246,6 +246,16 @@ program
     'bytes per second the background scrub of sealed segments reads (default 4 MiB/s; 0: no scrub)',
     integer('--scrub-rate'),
   )
+  .option(
+    '--retention-max-age <ms>',
+    'remove the oldest sealed segments once their newest event is older than this (single node)',
+    integer('--retention-max-age'),
+  )
+  .option(
+    '--retention-max-bytes <bytes>',
+    'remove the oldest sealed segments while the log is larger than this (single node)',
+    integer('--retention-max-bytes'),
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
   .option('--node-id <id>', "this node's id in a cluster (with --peers)")
   .option(
@@ -337,6 +347,7 @@ program
         ...(options.scrubRate === undefined
           ? {}
           : { scrub: options.scrubRate === 0 ? false : { bytesPerSecond: options.scrubRate } }),
+        ...retentionOption(options.retentionMaxAge, options.retentionMaxBytes),
       },
       ...(options.models ? { models: await loadModels(options.models as string) } : {}),
       ...(options.consumers ? { consumers: await loadConsumers(options.consumers as string) } : {}),
@@ -507,4 +518,10 @@ function parseAdvertise(text: string, peers: Record<string, unknown>): Record<st
 /** Where `ordo serve` serves each hosted model. */
 function modelUrls(http: string, names: Iterable<string>): string {
   return [...names].map((name) => `${http}/models/${name}`).join(', ');
+}
+
+/** `--retention-max-age` and `--retention-max-bytes` as the log's `retention` option (none given: none). */
+function retentionOption(maxAge: unknown, maxBytes: unknown): { retention?: RetentionOptions } {
+  if (maxAge === undefined && maxBytes === undefined) return {};
+  return { retention: { maxAge: maxAge as number | undefined, maxBytes: maxBytes as number | undefined } };
 }

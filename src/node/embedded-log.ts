@@ -555,6 +555,7 @@ export class EmbeddedEventLog implements OrdoNode {
     const { progress: _progress, ...raft } = this.replicator.status();
     return {
       headPosition: this.publisher.committedPosition,
+      firstPosition: this.reads.firstPosition,
       raft,
       segments: this.storage.describeSegments(),
       streams: this.follower.engine.streams.size,

@@ -23,3 +23,4 @@ export { LogSubscription } from './subscription.js';
 export type { RawRecords, RawRun } from './raw-records.js';
 export { verifyLog, type VerifyReport } from './verify.js';
 export { lifecycleAppend, lifecycleEvent } from './lifecycle-events.js';
+export type { RetentionOptions } from './retention.js';

@@ -99,6 +99,8 @@ export interface MembershipChange {
 /** Storage and Raft facts for `ordo status`. */
 export interface NodeStatus {
   headPosition: number;
+  /** The oldest position still readable (0 until retention removes the first segments). */
+  firstPosition: number;
   raft: Omit<RaftStatus, 'progress'>;
   segments: ReturnType<SegmentedLog['describeSegments']>;
   streams: number;
