@@ -2,18 +2,20 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   checkHistory,
+  checkLifecycles,
   type AppendOperation,
   type CheckReport,
   type History,
   type ReadOperation,
 } from '../check/index.js';
 import { connect } from '../src/client/index.js';
+import type { EventLog } from '../src/types/index.js';
 import { seededRandom } from '../src/raft/index.js';
 import { createServer } from 'node:net';
 import { flipBit, tearTail } from './disk-faults.js';
 import { FaultProxy } from './fault-proxy.js';
 import { NodeProcess } from './node-process.js';
-import { appendLoop, pause, readWholeLog, subscribeAll } from './workload.js';
+import { appendLoop, lifecycleStreams, pause, readWholeLog, subscribeAll } from './workload.js';
 
 export interface ChaosOptions {
   nodes: number;
@@ -57,6 +59,8 @@ export interface ChaosResult {
   operations: { ok: number; failed: number; unknown: number };
   /** Whether every node ended with the same segment bytes. */
   converged: boolean;
+  /** Nodes whose view of a stream's metadata, deletion or tombstone differs from the log's. */
+  lifecycleViolations: string[];
   /** Availability: the longest stretch of the run without an acknowledged append (ms), and when it began. */
   longestOutageMs: number;
   longestOutageAt: number;
@@ -190,6 +194,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       streams: 8,
       hotStreams: 3,
       expectedShare: 0.3,
+      lifecycleShare: 0.05,
       deadline,
       maxOperations: MAX_OPERATIONS_PER_CLIENT,
     };
@@ -388,6 +393,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       await pause(100);
     }
     for (const subscriber of subscribers) await subscriber.stop();
+    const lifecycleViolations = await checkEveryNodesLifecycles(urls, ids, reader, lifecycleStreams(workload));
     await reader.close();
     for (const log of [...clients, ...subscriberLogs]) await log.close();
 
@@ -421,6 +427,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       faults,
       operations: report.summary.appends,
       converged,
+      lifecycleViolations,
       longestOutageMs: outage.ms,
       longestOutageAt: outage.at,
       seconds: (Date.now() - started) / 1000,
@@ -478,4 +485,31 @@ async function listenablePorts(count: number, random: { int(bound: number): numb
     if (free) ports.push(port);
   }
   return ports;
+}
+
+/**
+ * After healing, each node (asked alone, local reads, once it has applied the head) must say of
+ * every stream's lifecycle what the metadata streams say.
+ */
+async function checkEveryNodesLifecycles(
+  urls: readonly string[],
+  ids: readonly string[],
+  reader: EventLog,
+  streams: readonly string[],
+): Promise<string[]> {
+  const head = await reader.headPosition();
+  const nodes = await Promise.all(
+    urls.map((url) => connect(url, { clientName: 'chaos-lifecycles', timeoutMs: 30_000 })),
+  );
+  try {
+    for (const node of nodes)
+      for await (const _ of node.readAll({ from: head, minPosition: head, consistency: 'local' }));
+    return await checkLifecycles(
+      streams,
+      reader,
+      nodes.map((log, i) => ({ id: ids[i]!, log })),
+    );
+  } finally {
+    for (const node of nodes) await node.close();
+  }
 }

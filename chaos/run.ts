@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runChaos } from './harness.js';
-import { formatSummary } from './summary.js';
+import { formatSummary, passed } from './summary.js';
 
 /**
  * `npm run chaos -- --nodes 3|5 --seconds N [--seed N] [--dir D] [--clients N]`: a bounded
@@ -37,4 +37,4 @@ const result = await runChaos({
   log: values.quiet ? undefined : (line) => console.log(`  ${new Date().toISOString().slice(11, 23)}  ${line}`),
 });
 console.log(formatSummary(result));
-process.exitCode = result.report.valid && result.converged ? 0 : 1;
+process.exitCode = passed(result) ? 0 : 1;

@@ -17,12 +17,18 @@ export function formatSummary(result: ChaosResult): string {
     ...Object.entries(result.faults).map(([kind, count]) => `| faults: ${kind} | ${count} |`),
     ...VIOLATION_CLASSES.map((cls) => `| violations: ${cls} | ${report.byClass[cls]} |`),
     `| replicas byte-identical after healing | ${result.converged ? 'yes' : 'NO'} |`,
+    `| nodes disagreeing with the log on a stream's lifecycle | ${result.lifecycleViolations.length} |`,
     `| longest time without an acknowledged append | ${(result.longestOutageMs / 1000).toFixed(1)}` +
       ` s (from ${(result.longestOutageAt / 1000).toFixed(0)} s) |`,
     '',
-    `${report.valid && result.converged ? 'PASS' : 'FAIL'} in` +
-      ` ${result.seconds.toFixed(0)} s; history in ${result.historyFile}`,
+    `${passed(result) ? 'PASS' : 'FAIL'} in` + ` ${result.seconds.toFixed(0)} s; history in ${result.historyFile}`,
   ];
   for (const violation of report.violations) lines.push(`  ${violation.class}: ${violation.detail}`);
+  for (const violation of result.lifecycleViolations) lines.push(`  ${violation}`);
   return lines.join('\n');
+}
+
+/** No violation, replicas identical, every node agreeing on every stream's lifecycle. */
+export function passed(result: ChaosResult): boolean {
+  return result.report.valid && result.converged && result.lifecycleViolations.length === 0;
 }

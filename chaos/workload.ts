@@ -10,7 +10,13 @@ const DEFINITE_FAILURES = new Set([
   'INVALID_EVENT',
   'INVALID_STREAM',
   'EVENT_TOO_LARGE',
+  'STREAM_DELETED',
 ]);
+
+/** Streams that only take appends, deletes and tombstones expecting them empty (see lifecycleOnce). */
+const VOID_STREAMS = 4;
+/** Far above any stream's count in a run: metadata that never hides an event from the checker. */
+const NEVER_HIDING_MAX_COUNT = 1_000_000_000;
 
 export interface WorkloadOptions {
   /** Streams appended to with `expected: 'any'`. */
@@ -19,6 +25,8 @@ export interface WorkloadOptions {
   hotStreams: number;
   /** Share of appends that use an expected count. */
   expectedShare: number;
+  /** Share of operations that change a stream's lifecycle or append to a `void-*` stream. */
+  lifecycleShare: number;
   /** Ends the loops (every loop also stops at `maxOperations`). */
   deadline: number;
   maxOperations: number;
@@ -38,10 +46,18 @@ export async function appendLoop(
   record: (op: AppendOperation) => void,
 ): Promise<void> {
   for (let n = 0; n < options.maxOperations && Date.now() < options.deadline; n++) {
-    const hot = random.float() < options.expectedShare;
-    const stream = hot ? `hot-${random.int(options.hotStreams)}` : `s-${random.int(options.streams)}`;
+    const lifecycle = random.float() < options.lifecycleShare;
+    if (lifecycle && random.int(2) === 0) {
+      await lifecycleOnce(log, random, options, n);
+      continue;
+    }
+    const hot = !lifecycle && random.float() < options.expectedShare;
+    let stream = hot ? `hot-${random.int(options.hotStreams)}` : `s-${random.int(options.streams)}`;
     let expected: 'any' | number = 'any';
-    if (hot) {
+    if (lifecycle) {
+      stream = `void-${random.int(VOID_STREAMS)}`;
+      expected = 0;
+    } else if (hot) {
       try {
         expected = await log.count(stream);
       } catch {
@@ -78,6 +94,41 @@ export async function appendLoop(
       });
       if (!DEFINITE_FAILURES.has(code)) await pause(20);
     }
+  }
+}
+
+/** Every stream the workload writes or changes the lifecycle of (for checkLifecycles). */
+export function lifecycleStreams(options: WorkloadOptions): string[] {
+  const named = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  return [...named('hot', options.hotStreams), ...named('s', options.streams), ...named('void', VOID_STREAMS)];
+}
+
+/**
+ * One lifecycle change that hides nothing (the checker needs every position): metadata with a
+ * maxCount no stream reaches, or a soft delete or a tombstone of a `void-*` stream expecting it
+ * empty (so it lands only on a stream without events). Its outcome is not part of the history:
+ * checkLifecycles compares every node's view with the metadata streams after healing.
+ */
+async function lifecycleOnce(log: EventLog, random: RandomSource, options: WorkloadOptions, n: number): Promise<void> {
+  try {
+    const target = `void-${random.int(VOID_STREAMS)}`;
+    switch (random.int(3)) {
+      case 0: {
+        const stream =
+          random.int(2) === 0 ? `hot-${random.int(options.hotStreams)}` : `s-${random.int(options.streams)}`;
+        const { metadataCount } = await log.getStreamMetadata(stream);
+        const metadata = { maxCount: NEVER_HIDING_MAX_COUNT, custom: { n } };
+        await log.setStreamMetadata(stream, metadata, { expected: metadataCount });
+        return;
+      }
+      case 1:
+        await log.deleteStream(target, { expected: 'empty', tombstone: true });
+        return;
+      default:
+        await log.deleteStream(target, { expected: 'empty' });
+    }
+  } catch {
+    await pause(20); // a conflict, a tombstone, or an election: the next operation goes on
   }
 }
 

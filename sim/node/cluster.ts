@@ -1,4 +1,10 @@
-import { checkHistory, type AppendOperation, type ObservedEvent, type ReadOperation } from '../../check/index.js';
+import {
+  checkHistory,
+  checkLifecycles,
+  type AppendOperation,
+  type ObservedEvent,
+  type ReadOperation,
+} from '../../check/index.js';
 import { open, type OrdoNode } from '../../src/node/index.js';
 import { SEGMENT_HEADER_BYTES } from '../../src/storage/segment-file.js';
 import { CorruptLogError } from '../../src/types/errors.js';
@@ -10,7 +16,7 @@ import { DISK_FAULT_KINDS, SimDisk, type DiskFaultKind } from './sim-fs.js';
 import { SimNetwork } from './sim-network.js';
 import { settle, VIRTUAL_EPOCH_MS, VirtualTime } from './virtual-time.js';
 import { clientLoop, collect, Subscriber, type WorkloadHost } from './workload.js';
-import { checkLifecycles } from './lifecycle-workload.js';
+import { LIFECYCLE_STREAMS } from './lifecycle-workload.js';
 
 /** Where each node keeps its log on its own simulated disk. */
 const DATA_DIR = '/data';
@@ -544,7 +550,7 @@ class NodeSim implements WorkloadHost {
       if (s.next <= head) this.violations.push(`${s.name} stopped at ${s.next - 1}, the log ends at ${head}`);
     await this.checkIdentical(head);
     const serving = this.serving().map((slot) => ({ id: slot.id, log: slot.log! }));
-    this.violations.push(...(await checkLifecycles(leader.log!, serving)));
+    this.violations.push(...(await checkLifecycles(LIFECYCLE_STREAMS, leader.log!, serving)));
     const report = checkHistory({
       appends: this.appends,
       reads: [

@@ -1,7 +1,6 @@
 import type { LifecycleChange } from '../../src/engine/lifecycle.js';
 import type { OrdoNode } from '../../src/node/index.js';
 import type { Expected } from '../../src/types/errors.js';
-import type { Event } from '../../src/types/event.js';
 import type { StreamMetadata } from '../../src/types/stream-metadata.js';
 
 /**
@@ -75,63 +74,4 @@ export async function planLifecycleCall(
     default:
       return { stream: target, expected: 0 };
   }
-}
-
-/** What a metadata stream's history makes of its stream (the rule the engine applies). */
-interface DerivedLifecycle {
-  metadata: StreamMetadata;
-  metadataCount: number;
-  tombstoned: boolean;
-}
-
-function derive(history: readonly Event[], countAtDelete: number): DerivedLifecycle {
-  let metadata: StreamMetadata = {};
-  let tombstoned = false;
-  for (const event of history) {
-    if (event.type === '$metadata') metadata = JSON.parse(Buffer.from(event.data).toString('utf8')) as StreamMetadata;
-    else if (event.type === '$deleted')
-      metadata = { ...metadata, truncateBefore: Math.max(metadata.truncateBefore ?? 0, countAtDelete) };
-    else if (event.type === '$tombstone') tombstoned = true;
-  }
-  return { metadata, metadataCount: history.length, tombstoned };
-}
-
-/**
- * After the heal: every serving node's lifecycle of every stream the workload touched is what
- * its metadata stream's history (on the leader) says, and a tombstoned `void-*` stream holds no
- * event (each was appended to only while empty, so an event there got past the tombstone).
- */
-export async function checkLifecycles(
-  leader: OrdoNode,
-  serving: ReadonlyArray<{ id: string; log: OrdoNode }>,
-): Promise<string[]> {
-  const violations: string[] = [];
-  for (const stream of LIFECYCLE_STREAMS) {
-    const history: Event[] = [];
-    for await (const event of leader.read(`$$${stream}`, { consistency: 'local' })) history.push(event);
-    // Deletes only ever land on empty streams (they expect 'empty').
-    const expected = derive(history, 0);
-    if (stream.startsWith('void-') && expected.tombstoned && (await leader.count(stream)) > 0)
-      violations.push(`lifecycle: tombstoned ${stream} holds ${await leader.count(stream)} events`);
-    for (const { id, log } of serving) {
-      const got = await log.getStreamMetadata(stream, { consistency: 'local' });
-      const mismatch =
-        canonical(got.metadata) !== canonical(expected.metadata) ||
-        got.metadataCount !== expected.metadataCount ||
-        got.tombstoned !== expected.tombstoned;
-      if (mismatch)
-        violations.push(
-          `lifecycle: ${id} says ${stream} is ${canonical(got)}, its metadata stream says ${canonical(expected)}`,
-        );
-    }
-  }
-  return violations;
-}
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
 }

@@ -25,6 +25,7 @@ describe('chaos: real ordo serve processes under faults, checked by the history 
       `violations (seed ${seed}: ORDO_CHAOS_SEED=${seed} replays its fault schedule):\n${summary}`,
     );
     assert.equal(result.converged, true, `the replicas differ after healing (seed ${seed})`);
+    assert.deepEqual(result.lifecycleViolations, [], `nodes disagree on stream lifecycles (seed ${seed})`);
     // Liveness, loosely: no fault lasts over 3 s, and a new leader takes well under that.
     assert.ok(
       result.longestOutageMs < 20_000,
