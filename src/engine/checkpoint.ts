@@ -10,8 +10,8 @@ import { validateStreamMetadata } from '../types/stream-metadata.js';
 /**
  * The engine's state as bytes, so a reopen loads it and replays only the events after it
  * instead of the whole log. Layout (docs/format.md): u8 version | 7 reserved |
- * f64 nextPosition | u32 streams | per stream: u16 name bytes, name, f64 count, count × f64
- * positions | u32 ids | per id: 16-byte uuid, u16 stream bytes, stream, f64 index,
+ * f64 nextPosition | u32 streams | per stream: u16 name bytes, name, f64 count, f64 first
+ * index kept (version 5), (count - first) × f64 positions | u32 ids | per id: 16-byte uuid, u16 stream bytes, stream, f64 index,
  * f64 position, f64 timestamp | u32 claims | per held claim (version 2): u16 set bytes, set,
  * u16 value bytes, value, u16 stream bytes, stream, f64 position | u32 retry keys | per key
  * (version 3): the same fields as an id | u32 lifecycles | per stream with one (version 4):
@@ -19,10 +19,13 @@ import { validateStreamMetadata } from '../types/stream-metadata.js';
  * JSON. Integers are stored as f64 (exact below 2^53),
  * little-endian. Version 1 (before claims) loads with no claims held, version 2 (before retry
  * keys) with no retry keys, version 3 (before stream metadata) with no lifecycles: the code
- * that wrote them kept none.
+ * that wrote them kept none. Versions before 5 kept every position (first index 0).
  * Integrity (CRC) and atomic replacement are the caller's job.
  */
-export const CHECKPOINT_VERSION = 4;
+export const CHECKPOINT_VERSION = 5;
+/** From this version on, a stream stores the first index it keeps a position of. */
+const CHECKPOINT_VERSION_WITH_FORGOTTEN = 5;
+const CHECKPOINT_VERSION_WITHOUT_FORGOTTEN = 4;
 const CHECKPOINT_VERSION_WITHOUT_LIFECYCLES = 3;
 const CHECKPOINT_VERSION_WITHOUT_KEYS = 2;
 const CHECKPOINT_VERSION_WITHOUT_CLAIMS = 1;
@@ -37,8 +40,9 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     const count = countAt(stream, upTo);
     if (count === 0) continue;
     const nameBytes = Buffer.from(name, 'utf8');
-    names.push([nameBytes, { count, positions: stream.positions }]);
-    size += 2 + nameBytes.length + 8 + count * 8;
+    const first = Math.min(stream.first, count);
+    names.push([nameBytes, { count, first, positions: stream.positions }]);
+    size += 2 + nameBytes.length + 8 + 8 + (count - first) * 8;
   }
   const ids = state.ids.entries().filter((entry) => entry.position <= upTo);
   size += idEntriesBytes(ids) + retryKeysBytes(state.keys, upTo);
@@ -65,8 +69,10 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
     nameBytes.copy(out, at);
     at += nameBytes.length;
     out.writeDoubleLE(stream.count, at);
-    at += 8;
-    const positions = new Uint8Array(stream.positions.buffer, stream.positions.byteOffset, stream.count * 8);
+    out.writeDoubleLE(stream.first, at + 8);
+    at += 16;
+    const kept = (stream.count - stream.first) * 8;
+    const positions = new Uint8Array(stream.positions.buffer, stream.positions.byteOffset, kept);
     out.set(positions, at);
     at += positions.length;
   }
@@ -219,6 +225,7 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
   const version = bytes[0];
   if (
     version !== CHECKPOINT_VERSION &&
+    version !== CHECKPOINT_VERSION_WITHOUT_FORGOTTEN &&
     version !== CHECKPOINT_VERSION_WITHOUT_LIFECYCLES &&
     version !== CHECKPOINT_VERSION_WITHOUT_KEYS &&
     version !== CHECKPOINT_VERSION_WITHOUT_CLAIMS
@@ -240,11 +247,15 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
     at += nameLength;
     const count = bytes.readDoubleLE(at);
     at += 8;
-    if (at + count * 8 > bytes.length) throw new Error(`checkpoint truncated in stream ${JSON.stringify(name)}`);
-    const positions = new Float64Array(Math.max(4, count + (count >>> 2)));
-    new Uint8Array(positions.buffer).set(bytes.subarray(at, at + count * 8));
-    at += count * 8;
-    streams.set(name, { count, positions });
+    const first = version >= CHECKPOINT_VERSION_WITH_FORGOTTEN ? bytes.readDoubleLE(at) : 0;
+    if (version >= CHECKPOINT_VERSION_WITH_FORGOTTEN) at += 8;
+    const kept = count - first;
+    if (kept < 0 || at + kept * 8 > bytes.length)
+      throw new Error(`checkpoint truncated in stream ${JSON.stringify(name)}`);
+    const positions = new Float64Array(Math.max(4, kept + (kept >>> 2)));
+    new Uint8Array(positions.buffer).set(bytes.subarray(at, at + kept * 8));
+    at += kept * 8;
+    streams.set(name, { count, first, positions });
   }
   const ids = new IdWindow(limits);
   at = readIdEntries(bytes, at, (entry) => ids.add(entry));
@@ -275,7 +286,7 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
       keys.add(entry.id, entry.stream, entry.index, entry.position, entry.timestamp),
     );
   const lifecycles = new Lifecycles();
-  if (version === CHECKPOINT_VERSION) at = decodeLifecycles(bytes, at, lifecycles);
+  if (version >= CHECKPOINT_VERSION_WITHOUT_FORGOTTEN) at = decodeLifecycles(bytes, at, lifecycles);
   if (at !== bytes.length) throw new Error(`checkpoint has ${bytes.length - at} trailing bytes`);
   return { streams, nextPosition, ids, keys, claims, lifecycles };
 }

@@ -35,6 +35,8 @@ export class Lifecycles {
   private readonly unsettled = new Set<string>();
   /** The last settled position: versions older than the newest one at or below it are gone. */
   private settledUpTo = -1;
+  /** Streams tombstoned by a change not yet settled (a truncation may still take it back). */
+  private readonly pendingTombstones = new Set<string>();
 
   /** Streams that have a lifecycle (0: every event of every stream is visible). */
   get size(): number {
@@ -48,6 +50,7 @@ export class Lifecycles {
     if (previous && previous.position >= position)
       invariantFailed(`lifecycle of ${stream} at position ${position}, after one at ${previous.position}`);
     const version = nextVersion(previous, change, position, count);
+    if (version.tombstoned && !previous?.tombstoned) this.pendingTombstones.add(stream);
     if (!versions) {
       this.byStream.set(stream, [version]);
       return;
@@ -81,11 +84,22 @@ export class Lifecycles {
       if (versions.length === 0) this.byStream.delete(stream);
       if (versions.length <= 1) this.unsettled.delete(stream);
     }
+    for (const stream of this.pendingTombstones)
+      if (this.latest(stream)?.tombstoned !== true) this.pendingTombstones.delete(stream);
   }
 
-  /** Everything up to `position` is committed: versions older than the newest settled one go. */
-  settle(position: number): void {
+  /**
+   * Everything up to `position` is committed: versions older than the newest settled one go.
+   * Returns the streams whose tombstone settled now (none can be written again).
+   */
+  settle(position: number): string[] {
     this.settledUpTo = Math.max(this.settledUpTo, position);
+    const tombstoned: string[] = [];
+    for (const stream of this.pendingTombstones) {
+      if (this.at(stream, position)?.tombstoned !== true) continue;
+      tombstoned.push(stream);
+      this.pendingTombstones.delete(stream);
+    }
     for (const stream of this.unsettled) {
       const versions = this.byStream.get(stream)!;
       let keep = 0;
@@ -93,6 +107,7 @@ export class Lifecycles {
       if (keep > 0) versions.splice(0, keep);
       if (versions.length === 1) this.unsettled.delete(stream);
     }
+    return tombstoned;
   }
 
   /** Every stream's version as of `mark` (for a checkpoint). */

@@ -3,7 +3,15 @@ import { RetryKeys } from './retry-keys.js';
 import { invariantFailed } from './assert.js';
 import { ClaimTable } from './claims.js';
 import type { ClaimChanges } from '../types/claims.js';
-import { newStreamState, pushPosition, truncateStream, type StreamState } from './stream-state.js';
+import {
+  firstIndexAfter,
+  forgetBefore,
+  newStreamState,
+  positionAt,
+  pushPosition,
+  truncateStream,
+  type StreamState,
+} from './stream-state.js';
 import { Lifecycles, type LifecycleChange } from './lifecycle.js';
 import { streamOfMetadataStream } from '../types/stream-metadata.js';
 
@@ -94,8 +102,7 @@ export function streamCount(state: EngineState, stream: string): number {
 /** Position of `stream`'s event at `index`, if it has one. */
 export function positionOf(state: EngineState, stream: string, index: number): number | undefined {
   const entry = state.streams.get(stream);
-  if (!entry || index < 0 || index >= entry.count) return undefined;
-  return entry.positions[index];
+  return entry ? positionAt(entry, index) : undefined;
 }
 
 /** Forgets every event beyond `position` (the log was truncated under it). */
@@ -114,5 +121,14 @@ export function truncateState(state: EngineState, position: number): void {
 /** Everything up to `position` is committed: no truncation will undo it. */
 export function settleState(state: EngineState, position: number): void {
   state.claims.settle(position);
-  state.lifecycles.settle(position);
+  // A settled tombstone is for good: the stream's positions are never read again.
+  for (const stream of state.lifecycles.settle(position)) {
+    const entry = state.streams.get(stream);
+    if (entry) forgetBefore(entry, entry.count);
+  }
+}
+
+/** Forgets, in every stream, the positions below `position` (retention removed those events). */
+export function forgetPositionsBelow(state: EngineState, position: number): void {
+  for (const entry of state.streams.values()) forgetBefore(entry, firstIndexAfter(entry, entry.count, position - 1));
 }

@@ -64,7 +64,7 @@ import type { SnapshotFrame } from './snapshot-transfer.js';
 import type { RaftWindow } from './raft-window.js';
 import type { RaftState } from './raft-state-file.js';
 import type { PendingBatch } from './publisher.js';
-import type { EngineState } from '../engine/state.js';
+import { forgetPositionsBelow, type EngineState } from '../engine/state.js';
 import type {
   LogMetrics,
   MembershipChange,
@@ -192,6 +192,7 @@ export class EmbeddedEventLog implements OrdoNode {
           committed: () => this.publisher.committedPosition,
           alone: () => this.replicator.isSoleVoterLeader && this.replicator.status().config.learners.length === 0,
           checkpointFloor: () => checkpointFloor(checkpointDir, options.fs),
+          dropped: (firstPosition) => forgetPositionsBelow(engine, firstPosition),
         })
       : undefined;
     storage.onFailure = (error) => this.replicator.halt(error);

@@ -2,7 +2,7 @@ import { InvalidArgumentError, PositionTrimmedError, TimeoutError, describe } fr
 import type { Event, ReadAllOptions, ReadOptions, StreamInfo } from '../types/event.js';
 import { validateFilter, validateIndex, validateLimit, validateStream } from '../types/validate.js';
 import { positionOf, type EngineState } from '../engine/state.js';
-import { countAt, type StreamState } from '../engine/stream-state.js';
+import { countAt, firstIndexAfter, positionAt, type StreamState } from '../engine/stream-state.js';
 import type { VisibleRange } from '../engine/lifecycle.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { BufferedIterator } from './buffered-iterator.js';
@@ -211,10 +211,10 @@ export class LogReads {
       const state = this.engine.streams.get(name);
       if (!state) continue;
       const end = countAt(state, mark);
-      const first = firstIndexAfter(state.positions, end, after);
+      const first = firstIndexAfter(state, end, after);
       const stop = Math.min(end, first + STREAM_CATCH_UP_EVENTS);
-      for (let index = first; index < stop; index++) candidates.push(state.positions[index]!);
-      if (stop < end) coveredTo = Math.min(coveredTo, state.positions[stop - 1]!);
+      for (let index = first; index < stop; index++) candidates.push(positionAt(state, index)!);
+      if (stop < end) coveredTo = Math.min(coveredTo, positionAt(state, stop - 1)!);
     }
     const positions = candidates.filter((position) => position <= coveredTo).sort((a, b) => a - b);
     const byPosition = await this.readPositions(positions);
@@ -294,18 +294,6 @@ function withRetained(
   firstPosition: number,
 ): VisibleRange {
   if (!state || firstPosition === 0) return range;
-  const firstKept = firstIndexAfter(state.positions, count, firstPosition - 1);
+  const firstKept = firstIndexAfter(state, count, firstPosition - 1);
   return firstKept <= range.firstIndex ? range : { ...range, firstIndex: firstKept };
-}
-
-/** The first index in `positions[0, count)` whose position is beyond `after` (binary search). */
-function firstIndexAfter(positions: Float64Array, count: number, after: number): number {
-  let low = 0;
-  let high = count;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (positions[mid]! <= after) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, describe } from '../types/errors.js';
-import { applyEvent, newEngineState, settleState, type EngineState } from '../engine/state.js';
+import { applyEvent, forgetPositionsBelow, newEngineState, settleState, type EngineState } from '../engine/state.js';
 import { SegmentedLog } from '../storage/segmented-log.js';
 import type { IntervalTimers } from '../storage/time.js';
 import type { Timers } from './environment.js';
@@ -247,6 +247,7 @@ async function recoverEngine(
   const checkpointPosition = engine.nextPosition - 1;
   // What a checkpoint holds is committed: no truncation may reach below it.
   settleState(engine, checkpointPosition);
+  if (dropped >= 0) forgetPositionsBelow(engine, dropped + 1);
   const replayedEvents = await replay(storage, engine);
   const openReport = {
     segments: storage.segmentCount,

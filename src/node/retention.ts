@@ -44,6 +44,8 @@ export interface RetentionPorts {
    * so one damaged checkpoint still leaves one), or undefined while there is none.
    */
   checkpointFloor(): Promise<number | undefined>;
+  /** The log now starts at `firstPosition`: what the engine keeps of what went can go. */
+  dropped(firstPosition: number): void;
 }
 
 export function resolveRetention(retention: unknown): RetentionSettings | undefined {
@@ -110,6 +112,7 @@ export class Retention {
     const through = await this.droppableThrough(bound);
     if (through === undefined) return { droppedSegments: 0, droppedBytes: 0 };
     const dropped = await this.ports.storage.dropSealedThrough(through);
+    if (dropped.segments > 0) this.ports.dropped(this.ports.storage.firstPosition);
     this.stats.droppedSegments += dropped.segments;
     this.stats.droppedBytes += dropped.bytes;
     return { droppedSegments: dropped.segments, droppedBytes: dropped.bytes };

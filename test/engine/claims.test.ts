@@ -148,7 +148,10 @@ describe('engine: uniqueness claims', () => {
     const state = newEngineState(limits);
     applyEvent(state, { stream: 's', index: 0, position: 0, id: undefined, idGenerated: true, timestamp: 0 });
     const bytes = encodeCheckpoint(state);
-    const v1 = Buffer.concat([bytes.subarray(0, bytes.length - 12)]); // without the claim, retry key and lifecycle counts
+    // Stream 's' starts at byte 20: u16 name length, the name, f64 count, then the f64 first index
+    // kept (version 5): a version 1 stream has no first index, and no claim, key or lifecycle counts.
+    const firstIndexAt = 20 + 2 + 1 + 8;
+    const v1 = Buffer.concat([bytes.subarray(0, firstIndexAt), bytes.subarray(firstIndexAt + 8, bytes.length - 12)]);
     v1[0] = 1;
     const loaded = decodeCheckpoint(v1, limits);
     assert.equal(loaded.nextPosition, 1);

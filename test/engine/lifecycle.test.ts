@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideAppend } from '../../src/engine/decide.js';
 import type { LifecycleChange } from '../../src/engine/lifecycle.js';
-import { applyEvent, newEngineState, settleState, truncateState, type EngineState } from '../../src/engine/state.js';
+import {
+  applyEvent,
+  forgetPositionsBelow,
+  newEngineState,
+  positionOf,
+  settleState,
+  truncateState,
+  type EngineState,
+} from '../../src/engine/state.js';
+import { countAt, positionAt } from '../../src/engine/stream-state.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/engine/checkpoint.js';
 
 const limits = { maxCount: 1000, maxAgeMs: 60_000 };
@@ -92,7 +101,44 @@ describe('engine: stream lifecycles', () => {
     const all = encodeCheckpoint(state);
     assert.equal(decodeCheckpoint(all, limits).lifecycles.latest('t')?.tombstoned, true);
     const version3 = Buffer.from(encodeCheckpoint(newEngineState(limits)).subarray(0, -4)); // no lifecycle count
-    version3[0] = 3;
+    version3[0] = 3; // (no stream: the first-index field of version 5 does not show)
     assert.equal(decodeCheckpoint(version3, limits).lifecycles.size, 0);
+  });
+});
+
+describe('engine: memory of what can never be read again', () => {
+  it('a settled tombstone frees the stream positions; the count stays and a truncation before settling keeps them', () => {
+    const state = newEngineState(limits);
+    for (let i = 0; i < 100; i++) write(state, 'big');
+    write(state, '$$big', { lifecycle: { kind: 'tombstone' } });
+    truncateState(state, 99); // the tombstone, not committed, is taken back
+    settleState(state, 99);
+    assert.equal(state.streams.get('big')!.first, 0, 'nothing forgotten: the tombstone never settled');
+    write(state, '$$big', { lifecycle: { kind: 'tombstone' } });
+    settleState(state, 100);
+    const big = state.streams.get('big')!;
+    assert.equal(big.count, 100);
+    assert.equal(big.first, 100);
+    assert.ok(big.positions.length <= 4, `${big.positions.length} positions kept`);
+    assert.equal(positionOf(state, 'big', 5), undefined);
+    assert.equal(countAt(big, 100), 100);
+    const loaded = decodeCheckpoint(encodeCheckpoint(state), limits).streams.get('big')!;
+    assert.deepEqual([loaded.count, loaded.first], [100, 100]);
+  });
+
+  it('retention: positions below the log start are forgotten, the rest still found by index and by mark', () => {
+    const state = newEngineState(limits);
+    for (let i = 0; i < 10; i++) write(state, i % 2 === 0 ? 'even' : 'odd');
+    settleState(state, 9);
+    forgetPositionsBelow(state, 6);
+    const even = state.streams.get('even')!;
+    assert.deepEqual([even.first, even.count], [3, 5]);
+    assert.equal(positionOf(state, 'even', 2), undefined);
+    assert.equal(positionOf(state, 'even', 3), 6);
+    assert.equal(countAt(even, 6), 4);
+    assert.equal(countAt(even, 7), 4);
+    assert.equal(countAt(even, 9), 5);
+    const loaded = decodeCheckpoint(encodeCheckpoint(state), limits).streams.get('even')!;
+    assert.deepEqual([loaded.first, loaded.count, positionAt(loaded, 4)], [3, 5, 8]);
   });
 });
