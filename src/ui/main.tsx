@@ -16,6 +16,8 @@ function useRoute(): string {
   useEffect(() => {
     const changed = () => setHash(location.hash || '#/');
     addEventListener('hashchange', changed);
+    // The effect runs after the first render: a change in between fired before anyone listened.
+    changed();
     return () => removeEventListener('hashchange', changed);
   }, []);
   return hash.slice(1);
