@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PositionTrimmedError, type Event } from '../../src/types/index.js';
 import { connectOwning, startTestServer } from '../support/server.js';
-import { until } from '../support/until.js';
+import { retentionSettled } from '../support/until.js';
 import { collect } from '../conformance/event-log-suite.js';
 
 describe('retention through connect()', () => {
@@ -18,7 +18,7 @@ describe('retention through connect()', () => {
       });
       const log = await connectOwning(server, transport);
       for (let i = 0; i < 200; i++) await log.append(`s-${i % 3}`, { type: 'E', data: { pad: 'x'.repeat(200) } });
-      const first = await until('segments removed', () => server.log.firstPosition > 0 && server.log.firstPosition);
+      const first = await retentionSettled(server.log);
       const all = await collect(log.readAll());
       assert.equal(all[0]!.position, first);
       assert.equal(all.length, 200 - first);
@@ -35,4 +35,32 @@ describe('retention through connect()', () => {
       await log.close();
     });
   }
+});
+
+describe('retention over HTTP', () => {
+  it('GET /all reads from the first kept position; a removed from answers 410 POSITION_TRIMMED; /storage names it', async () => {
+    const server = await startTestServer({
+      log: {
+        segmentBytes: 4096,
+        checkpointEvery: 20,
+        scrub: false,
+        retention: { maxBytes: 12_000, checkIntervalMs: 10 },
+      },
+    });
+    const get = async (path: string) => {
+      const response = await fetch(`${server.urls.http}${path}`);
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    for (let i = 0; i < 200; i++) await server.log.append('s', { type: 'E', data: { pad: 'x'.repeat(200) } });
+    const first = await retentionSettled(server.log);
+    const all = await get('/all?limit=1');
+    assert.equal(all.status, 200);
+    assert.equal(all.body.events[0].position, first);
+    const gone = await get('/all?from=0');
+    assert.equal(gone.status, 410);
+    assert.equal(gone.body.error.code, 'POSITION_TRIMMED');
+    assert.equal(gone.body.error.firstPosition, first);
+    assert.equal((await get('/storage')).body.firstPosition, first);
+    await server.close();
+  });
 });

@@ -12,7 +12,7 @@ import {
 } from '../../src/types/index.js';
 import { tempDir } from '../support/temp-dir.js';
 import { consume } from '../../src/patterns/consumer.js';
-import { until } from '../support/until.js';
+import { retentionSettled, until } from '../support/until.js';
 import { collect } from '../conformance/event-log-suite.js';
 
 const SMALL = { segmentBytes: 4096, checkpointEvery: 20, scrub: false } as const;
@@ -40,7 +40,7 @@ describe('retention (whole sealed segments)', () => {
     const options: OpenOptions = { ...SMALL, retention: { maxBytes: 16_384, checkIntervalMs: 10 } };
     const log = await open(dir, options);
     await fill(log, 300);
-    const first = await until('segments removed', () => log.firstPosition > 0 && log.firstPosition);
+    const first = await retentionSettled(log);
     const head = log.committedPosition;
 
     // What retention kept is every position from the first kept one to the head.
@@ -74,7 +74,7 @@ describe('retention (whole sealed segments)', () => {
     const options: OpenOptions = { ...SMALL, retention: { maxBytes: 12_000, checkIntervalMs: 10 } };
     let log = await open(dir, options);
     await fill(log, 200);
-    await until('segments removed', () => log.firstPosition > 0);
+    await retentionSettled(log);
     await log.close();
     const first = log.firstPosition;
     const report = await verifyLog(dir);
@@ -96,7 +96,7 @@ describe('retention (whole sealed segments)', () => {
     const spare = join(dir, 'spare.seg');
     await copyFile(join(dir, 'segments', before[0]!), spare);
     log = await open(dir, { ...SMALL, retention: { maxBytes: 12_000, checkIntervalMs: 10 } });
-    await until('segments removed', () => log.firstPosition > 0);
+    await retentionSettled(log);
     const first = log.firstPosition;
     await log.close();
     // The crash: the log start was saved, the oldest segment was not yet unlinked.
@@ -132,7 +132,7 @@ describe('retention (whole sealed segments)', () => {
     const dir = await tempDir();
     const log = await open(dir, { ...SMALL, retention: { maxBytes: 12_000, checkIntervalMs: 10 } });
     await fill(log, 200);
-    await until('segments removed', () => log.firstPosition > 0);
+    await retentionSettled(log);
     await log.close();
     await rm(join(dir, 'checkpoints'), { recursive: true });
     await assert.rejects(open(dir, { ...SMALL }), (error: unknown) => {
@@ -194,7 +194,7 @@ describe('retention and consumers', () => {
     await until('the first event handled', () => handled.length > 0);
     await first.stop();
     await fill(log, 200);
-    await until('its checkpoints removed', () => log.firstPosition > 3);
+    assert.ok((await retentionSettled(log)) > 3, 'its checkpoints were removed');
     await assert.rejects(consume(log, options), (error: unknown) => {
       assert.ok(error instanceof CheckpointLostError, String(error));
       assert.match(error.message, /\$checkpoints-mailer holds \d+ checkpoints but none is readable/);

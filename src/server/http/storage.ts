@@ -2,7 +2,8 @@ import type { OrdoNode } from '../../node/index.js';
 import type { Route } from './route.js';
 
 /**
- * GET /storage: this node's segments and the background scrub of the sealed ones, with every
+ * GET /storage: this node's segments (and where retention made the log start) and the
+ * background scrub of the sealed ones, with every
  * damaged batch found and what to do about it (`ordo status --http`; admin scope, like /cluster).
  */
 export function storageRoutes(log: OrdoNode): Route[] {
@@ -16,6 +17,7 @@ export function storageRoutes(log: OrdoNode): Route[] {
         const body = {
           node: log.nodeId,
           headPosition: status.headPosition,
+          firstPosition: status.firstPosition,
           segments: status.segments.length,
           scrub: status.scrub,
         };
