@@ -1,54 +1,9 @@
 import type { Response } from '../protocol/responses.js';
-import { AbortedError, InvalidArgumentError, describe, type Expected } from '../types/errors.js';
-import {
-  validateStreamMetadata,
-  type DeleteStreamOptions,
-  type DeleteStreamResult,
-  type SetStreamMetadataResult,
-  type StreamMetadata,
-  type StreamMetadataResult,
-} from '../types/stream-metadata.js';
-import { validateExpected, validateStream } from '../types/validate.js';
+import type { DeleteStreamResult, SetStreamMetadataResult, StreamMetadataResult } from '../types/stream-metadata.js';
 import { unexpected } from './answers.js';
 
-/**
- * Streams' lifecycles as the client checks them before anything is sent (the embedded log's
- * checks, in its order, with its errors) and turns the answers into results.
- */
-
-export interface CheckedMetadataChange {
-  readonly stream: string;
-  readonly metadata: StreamMetadata;
-  readonly expected: Expected;
-}
-
-export interface CheckedDeletion {
-  readonly stream: string;
-  readonly expected: Expected;
-  readonly tombstone: boolean;
-}
-
-export function checkMetadataChange(stream: unknown, metadata: unknown, options: unknown): CheckedMetadataChange {
-  checkOptions('setStreamMetadata', options);
-  const name = validateStream(stream);
-  const checked = validateStreamMetadata(metadata);
-  return { stream: name, metadata: checked, expected: validateExpected((options as { expected?: unknown }).expected) };
-}
-
-export function checkDeletion(stream: unknown, options: unknown): CheckedDeletion {
-  checkOptions('deleteStream', options);
-  const name = validateStream(stream);
-  const { tombstone, expected } = options as DeleteStreamOptions;
-  if (tombstone !== undefined && typeof tombstone !== 'boolean')
-    throw new InvalidArgumentError(`invalid tombstone ${describe(tombstone)}: expected true or false`);
-  return { stream: name, expected: validateExpected(expected), tombstone: tombstone === true };
-}
-
-function checkOptions(operation: string, options: unknown): void {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidArgumentError(`invalid ${operation} options ${describe(options)}: expected an object`);
-  if ((options as { signal?: AbortSignal }).signal?.aborted) throw new AbortedError(operation);
-}
+/** The answers to streams' lifecycle requests, as results (the input checks are in types/lifecycle-input.ts). */
+export { checkDeletion, checkMetadataChange } from '../types/lifecycle-input.js';
 
 /** A metadata change is answered like an append to the metadata stream: its count is `metadataCount`. */
 export function metadataChangeResult(response: Response): SetStreamMetadataResult {

@@ -1,8 +1,6 @@
-import { AbortedError, InvalidArgumentError, describe } from '../types/errors.js';
 import type { ReadConsistency } from '../types/event.js';
 import {
   metadataStreamOf,
-  validateStreamMetadata,
   type DeleteStreamOptions,
   type DeleteStreamResult,
   type GetStreamMetadataOptions,
@@ -10,7 +8,8 @@ import {
   type SetStreamMetadataResult,
   type StreamMetadataResult,
 } from '../types/stream-metadata.js';
-import { validateExpected, validateStream } from '../types/validate.js';
+import { validateStream } from '../types/validate.js';
+import { checkDeletion, checkMetadataChange } from '../types/lifecycle-input.js';
 import type { EngineState } from '../engine/state.js';
 import { countAt } from '../engine/stream-state.js';
 import { lifecycleAppend } from './lifecycle-events.js';
@@ -39,21 +38,17 @@ export class LifecycleOps {
     metadata: unknown,
     options: SetStreamMetadataOptions = {},
   ): Promise<SetStreamMetadataResult> {
-    checkOptions('setStreamMetadata', options);
-    const name = validateStream(stream);
-    const change = { kind: 'metadata', metadata: validateStreamMetadata(metadata) } as const;
-    const outcome = await this.ports.write(request(lifecycleAppend(name, change, validateExpected(options.expected))));
+    const checked = checkMetadataChange(stream, metadata, options);
+    const change = { kind: 'metadata', metadata: checked.metadata } as const;
+    const outcome = await this.ports.write(request(lifecycleAppend(checked.stream, change, checked.expected)));
     const part = outcome.parts[0]!;
     return { position: part.position, metadataCount: part.count };
   }
 
   async deleteStream(stream: string, options: DeleteStreamOptions = {}): Promise<DeleteStreamResult> {
-    checkOptions('deleteStream', options);
-    const name = validateStream(stream);
-    if (options.tombstone !== undefined && typeof options.tombstone !== 'boolean')
-      throw new InvalidArgumentError(`invalid tombstone ${describe(options.tombstone)}: expected true or false`);
-    const change = options.tombstone === true ? ({ kind: 'tombstone' } as const) : ({ kind: 'delete' } as const);
-    const outcome = await this.ports.write(request(lifecycleAppend(name, change, validateExpected(options.expected))));
+    const checked = checkDeletion(stream, options);
+    const change = checked.tombstone ? ({ kind: 'tombstone' } as const) : ({ kind: 'delete' } as const);
+    const outcome = await this.ports.write(request(lifecycleAppend(checked.stream, change, checked.expected)));
     return { position: outcome.parts[0]!.position };
   }
 
@@ -79,10 +74,4 @@ export class LifecycleOps {
 
 function request(part: ReturnType<typeof lifecycleAppend>): WriteRequest {
   return { parts: [part], ack: 'quorum', resent: false };
-}
-
-function checkOptions(operation: string, options: unknown): void {
-  if (typeof options !== 'object' || options === null)
-    throw new InvalidArgumentError(`invalid ${operation} options ${describe(options)}: expected an object`);
-  if ((options as { signal?: AbortSignal }).signal?.aborted) throw new AbortedError(operation);
 }
