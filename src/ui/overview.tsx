@@ -56,6 +56,7 @@ export function Overview() {
       {error && <p class="warning">{error}</p>}
       <div class="cards">
         <Card label="head position" value={stats.log.headPosition} />
+        {stats.log.firstPosition > 0 && <Card label="first position (retention)" value={stats.log.firstPosition} />}
         <Card label="streams" value={stats.log.streams} />
         <Card label="appended events" value={stats.log.appendedEvents} />
         <Card label="live subscribers" value={stats.log.liveSubscribers} />
