@@ -4,7 +4,8 @@
  * parent knows exactly what was acknowledged. Arguments: dir, run, and optionally
  * `die-after=N` (kill itself with SIGKILL `die-delay=ms` after the Nth acknowledgement, in the
  * middle of its I/O) and `report-syncs` (print `sync <file> <bytes>` for what each fdatasync of
- * a segment made durable, before the acknowledgements that depend on it).
+ * a segment made durable, before the acknowledgements that depend on it), and `retention=B`
+ * (retention with maxBytes B, checked every few milliseconds, removing segments as it runs).
  */
 import { statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -16,6 +17,7 @@ const run = String(runArgument ?? '0').padStart(8, '0');
 const flag = (name: string) => flags.find((f) => f.startsWith(`${name}=`))?.slice(name.length + 1);
 const dieAfter = Number(flag('die-after') ?? 0);
 const dieDelayMs = Number(flag('die-delay') ?? 0);
+const retentionBytes = flag('retention');
 
 function durabilityReporting(file: string, handle: FileHandle): FileHandle {
   // What an fdatasync makes durable: everything written before it began (the writer only extends or truncates).
@@ -53,6 +55,7 @@ function durabilityReporting(file: string, handle: FileHandle): FileHandle {
 const log = await open(dir!, {
   segmentBytes: 64 * 1024,
   checkpointEvery: 200,
+  ...(retentionBytes ? { retention: { maxBytes: Number(retentionBytes), checkIntervalMs: 5 } } : {}),
   ...(flags.includes('report-syncs') ? { wrapSegmentWriter: durabilityReporting } : {}),
 });
 let serial = 0;

@@ -87,3 +87,20 @@ it('verify ignores an index file beside the last segment, which open does not re
   await writeFile(join(segments, segmentName(bases[0]!).replace(SEGMENT_SUFFIX, INDEX_SUFFIX)), 'stale');
   assert.match((await verifyLog(dir)).problems.join('\n'), /damaged or stale index file/);
 });
+
+it('kill -9 while retention removes segments: the log start moves forward only, and everything after it that was acknowledged is there', async () => {
+  const dir = await tempDir('ordo-crash-retention');
+  const acknowledged: Ack[] = [];
+  let first = 0;
+  for (let round = 0; round < 4; round++) {
+    const { acks } = await runCrashChild(dir, round, { killAfterAcks: 300 + round * 150, flags: ['retention=200000'] });
+    acknowledged.push(...acks);
+    assert.deepEqual((await verifyLog(dir)).problems, [], `verify after kill ${round + 1}`);
+    await checkAcknowledged(dir, acknowledged, `kill ${round + 1}`);
+    const log = await open(dir);
+    assert.ok(log.firstPosition >= first, `the start went back from ${first} to ${log.firstPosition}`);
+    first = log.firstPosition;
+    await log.close();
+  }
+  assert.ok(first > 0, 'retention removed segments during the run');
+});
