@@ -1,10 +1,12 @@
-import { DiskFullError, StorageFailedError, type CorruptLogError } from '../types/errors.js';
+import { StorageFailedError, type CorruptLogError, type DiskFullError } from '../types/errors.js';
 import { cutAfterEntry, cutAfterPosition, type CutPoint } from './cut-points.js';
-import { makeDirectoryDurable, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
+import { makeDirectoryDurable, syncDirectory, unlinkIfExists } from './file-io.js';
 import { nodeFileSystem, type FileHandle, type FileSystem } from './file-system.js';
 import type { FsyncPolicy } from './fsync-policy.js';
+import { GroupCommit, type WritePipeline } from './group-commit.js';
 import { decodeRecord, type LogRecord, type RecordDecoder } from './record.js';
-import { createSegment, indexFile, type Segment } from './segment.js';
+import { openWriter, type WrapWriter } from './round-writer.js';
+import { indexFile, type Segment } from './segment.js';
 import { SEGMENT_HEADER_BYTES } from './segment-file.js';
 import { READ_CHUNK_BYTES, SegmentReader, type StoredBatch } from './segment-reader.js';
 import { recoverSegments, type BeforeCut, type RecoveryReport } from './segment-recovery.js';
@@ -16,6 +18,8 @@ export { DEFAULT_INDEX_INTERVAL_BYTES } from './sparse-index.js';
 export { scanSegment, type ScanOptions, type SegmentScan } from './segment-scan.js';
 export type { RecoveryReport } from './segment-recovery.js';
 export type { StoredBatch } from './segment-reader.js';
+export type { WrapWriter } from './round-writer.js';
+export { describeIoError } from './write-errors.js';
 
 export interface SegmentedLogOptions {
   /** A segment is sealed and a new one started once it reaches this size. */
@@ -46,36 +50,13 @@ export interface SegmentedLogOptions {
   cutAtDamage?: BeforeCut;
 }
 
-/**
- * See SegmentedLogOptions.wrapWriter. Declared as a method so that its parameter is compared
- * both ways: a wrapper written for node's own `FileHandle` fits, and with `nodeFileSystem` (the
- * only file system such a wrapper is used with) node's handles are what it is given.
- */
-export type WrapWriter = { wrap(file: string, handle: FileHandle): FileHandle }['wrap'];
-
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_OPEN_FILES = 32;
-const MS_PER_SECOND = 1000;
-/** While the disk is full, the batches waiting for space are written again this often. */
-const DISK_FULL_RETRY_MS = 1000;
-
-interface PendingBatch {
-  bytes: Buffer;
-  /** Positions of its events; `last = first - 1` for an entry without events. */
-  first: number;
-  last: number;
-  term: number;
-  entryIndex: number;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
 
 /**
  * The log's files: segments of CRC-checked records with contiguous positions, written by group
- * commit. It knows positions and batches, never streams or expected counts (that is `engine/`).
- *
- * Every append is one atomic batch (an append or, later, a Raft entry). While one write+fdatasync
- * runs, new batches queue; the next round writes them all with one writev and one fdatasync.
+ * commit (`GroupCommit`). It knows positions and batches, never streams or expected counts (that
+ * is `engine/`).
  */
 export class SegmentedLog {
   /** Called with the new durable position and entry index after each round, before the appends resolve. */
@@ -84,7 +65,7 @@ export class SegmentedLog {
   onSync: ((seconds: number) => void) | undefined;
   /**
    * Called once when a write or fdatasync fails for good (not for a full disk): the log takes
-   * no more writes, and its owner must stop (see `fail`).
+   * no more writes, and its owner must stop (see `GroupCommit.fail`).
    */
   onFailure: ((error: StorageFailedError) => void) | undefined;
   /** Called when the disk fills (with the error) and when writing resumes (with undefined). */
@@ -95,47 +76,13 @@ export class SegmentedLog {
   onCorrupt: ((error: CorruptLogError) => void) | undefined;
 
   private readonly segments: Segment[];
-  private writer: FileHandle;
-  private lastWritten: number;
   private lastAppended: number;
   private lastAppendedTerm: number;
   private lastAppendedIndex: number;
-  private durable: number;
-  private durableIndex: number;
-  /** Appended, waiting to be written. */
-  private queue: PendingBatch[] = [];
-  private writing: Promise<void> | undefined;
-  /** Written, waiting for the fdatasync that makes them durable (policy `always`). */
-  private unsynced: PendingBatch[] = [];
-  private syncing: Promise<void> | undefined;
-  private failure: StorageFailedError | undefined;
-  /**
-   * The bytes of a segment an fdatasync has made durable (policy `always`). Invariant: `file`
-   * is the active segment's, or one sealed since (sealing syncs it whole); `bytes` never passes
-   * what was written before the last successful fdatasync began.
-   */
-  private syncedTail: { file: string; bytes: number };
-  /** Cutting what a failed fdatasync may not have written (see `cutUnsyncedTail`). */
-  private cutting: Promise<void> | undefined;
-  /**
-   * Set while a write found the disk full: the batches it did not write are back at the head of
-   * `queue` and the write stage is idle until the retry timer tries them again. Invariant: the
-   * active segment holds no byte of them (the partial write was cut and the cut synced).
-   */
-  private diskFullError: DiskFullError | undefined;
-  private waitingForSpace = false;
-  private diskFullTimer: unknown;
-  private closed = false;
-  private intervalTimer: unknown;
+  /** Writes and syncs the appends; reads here see what it has written. */
+  private readonly commit: WritePipeline;
   private readonly reader: SegmentReader;
   private readonly fs: FileSystem;
-  private readonly clock: Clock;
-  private readonly monotonicNow: Clock;
-  private readonly timers: IntervalTimers;
-  /** Bytes written to the active segment since its last index entry. */
-  private bytesSinceIndexEntry = 0;
-  /** When the last fdatasync started (for the `interval` policy). */
-  private lastSync: number;
   readonly recovery: RecoveryReport;
   /** What retention dropped from the front of the log (FULL_LOG: nothing). */
   logStart: LogStart;
@@ -151,26 +98,28 @@ export class SegmentedLog {
   ) {
     this.logStart = logStart;
     this.segments = segments;
-    this.writer = writer;
     const last = segments[segments.length - 1]!;
-    this.lastWritten = last.lastPosition;
     this.lastAppended = last.lastPosition;
-    this.durable = last.lastPosition;
     this.lastAppendedTerm = lastTerm;
     this.lastAppendedIndex = last.lastIndex;
-    this.durableIndex = last.lastIndex;
-    this.syncedTail = { file: last.file, bytes: last.size };
     this.recovery = recovery;
     this.fs = options.fs ?? nodeFileSystem;
-    this.clock = options.clock ?? systemClock;
-    this.monotonicNow = options.monotonicNow ?? monotonicClock;
-    this.timers = options.timers ?? realTimers;
-    this.lastSync = this.clock();
+    this.commit = new GroupCommit({
+      dir,
+      segments,
+      writer,
+      segmentBytes: options.segmentBytes,
+      indexIntervalBytes: options.indexIntervalBytes,
+      fsync: options.fsync,
+      wrapWriter: options.wrapWriter,
+      fs: this.fs,
+      clock: options.clock ?? systemClock,
+      monotonicNow: options.monotonicNow ?? monotonicClock,
+      timers: options.timers ?? realTimers,
+      stats: this.stats,
+      listener: this,
+    });
     this.reader = new SegmentReader(segments, this.fs, options.maxOpenFiles, (error) => this.onCorrupt?.(error));
-    this.bytesSinceIndexEntry = last.size - Math.max(last.index.lastOffset(), SEGMENT_HEADER_BYTES);
-    if (options.fsync.kind === 'interval') {
-      this.intervalTimer = this.timers.setInterval(() => void this.syncNow(), options.fsync.ms);
-    }
   }
 
   /** Opens (creating if needed) the segments under `dir`, recovering from a crash. */
@@ -215,7 +164,7 @@ export class SegmentedLog {
   }
 
   get durableEntryIndex(): number {
-    return this.durableIndex;
+    return this.commit.durableEntryIndex;
   }
 
   /** Entry index of the first batch on disk. */
@@ -223,19 +172,19 @@ export class SegmentedLog {
     return this.segments[0]!.baseIndex;
   }
 
-  /** Set while the disk is full: appends wait for space (see `diskFullError`). */
+  /** Set while the disk is full: appends wait for space (see `GroupCommit.diskFullError`). */
   get diskFull(): DiskFullError | undefined {
-    return this.diskFullError;
+    return this.commit.diskFull;
   }
 
   /** Set once a write or fdatasync failed for good: the log takes no more writes. */
   get failed(): StorageFailedError | undefined {
-    return this.failure;
+    return this.commit.failed;
   }
 
   /** Position up to which appends are acknowledged under the fsync policy. */
   get durablePosition(): number {
-    return this.durable;
+    return this.commit.durablePosition;
   }
 
   get firstPosition(): number {
@@ -252,8 +201,8 @@ export class SegmentedLog {
    * Resolves once it is durable under the fsync policy.
    */
   append(bytes: Buffer, first: number, last: number, term: number, entryIndex: number): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new StorageFailedError('the segmented log is closed'));
+    if (this.commit.failed) return Promise.reject(this.commit.failed);
+    if (this.commit.closed) return Promise.reject(new StorageFailedError('the segmented log is closed'));
     if (first !== this.lastAppended + 1 || last < first - 1) {
       const problem = `batch ${first}..${last} does not follow position ${this.lastAppended}`;
       return Promise.reject(new StorageFailedError(problem));
@@ -265,323 +214,12 @@ export class SegmentedLog {
     this.lastAppended = last;
     this.lastAppendedTerm = term;
     this.lastAppendedIndex = entryIndex;
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ bytes, first, last, term, entryIndex, resolve, reject });
-      // While waiting for space the retry timer starts the write stage.
-      if (!this.writing && !this.waitingForSpace) this.startWriteStage();
-    });
+    return this.commit.append(bytes, first, last, term, entryIndex);
   }
 
   /** Resolves when everything queued so far has been handled. */
-  async drain(): Promise<void> {
-    while (this.writing || this.syncing) {
-      await this.writing;
-      await this.syncing;
-    }
-  }
-
-  /**
-   * Group commit as a two-stage pipeline. The write stage writes everything queued (one writev
-   * per round) and hands it to the sync stage, then goes on writing what queued meanwhile; the
-   * sync stage runs one fdatasync for everything written since its last one. So the next
-   * round's write overlaps the previous round's fdatasync. Writes stay in order, fdatasyncs
-   * stay in order, and a batch is acknowledged only after an fdatasync that began after its
-   * write completed.
-   */
-  private async writeLoop(): Promise<void> {
-    while (this.queue.length > 0 && !this.failure && !this.waitingForSpace) {
-      let round = this.queue;
-      this.queue = [];
-      try {
-        await this.writeRound(round);
-        if (this.diskFullError) this.spaceReturned();
-      } catch (error) {
-        if (!(error instanceof PartlyWritten)) {
-          this.fail(error, round);
-          return;
-        }
-        this.queue = [...round.slice(error.written), ...this.queue];
-        round = round.slice(0, error.written);
-        this.waitForSpace(error.diskFull);
-        if (round.length === 0) return;
-      }
-      if (this.failure) {
-        // The sync stage failed while this round was written: it is not durable either.
-        for (const batch of round) batch.reject(this.failure);
-        return;
-      }
-      this.lastWritten = round[round.length - 1]!.last;
-      if (this.options.fsync.kind === 'always') {
-        for (const batch of round) this.unsynced.push(batch);
-        if (!this.syncing) this.startSyncStage();
-      } else {
-        this.acknowledge(round);
-      }
-    }
-  }
-
-  /**
-   * Starts the write stage; `writing` is cleared when it ends. (Cleared by the stage itself, a
-   * stage with nothing to do would end before `writing` was set, leaving it set for good, and
-   * `drain` would spin on it.) A batch queued after the stage's last look at the queue, but
-   * before this clears `writing`, saw a stage running: the stage starts again for it.
-   */
-  private startWriteStage(): void {
-    const stage: Promise<void> = this.writeLoop().finally(() => {
-      if (this.writing !== stage) return;
-      this.writing = undefined;
-      if (this.queue.length > 0 && !this.failure && !this.waitingForSpace) this.startWriteStage();
-    });
-    this.writing = stage;
-  }
-
-  /** Starts the sync stage; `syncing` is cleared when it ends (as for `startWriteStage`). */
-  private startSyncStage(): void {
-    const stage: Promise<void> = this.syncLoop().finally(() => {
-      if (this.syncing !== stage) return;
-      this.syncing = undefined;
-      if (this.unsynced.length > 0 && !this.failure) this.startSyncStage();
-    });
-    this.syncing = stage;
-  }
-
-  private async syncLoop(): Promise<void> {
-    while (this.unsynced.length > 0 && !this.failure) {
-      const written = this.unsynced;
-      this.unsynced = [];
-      const started = this.monotonicNow();
-      // Everything written so far, and nothing after: the write stage counts a write once it completed.
-      const covered = { file: this.active().file, bytes: this.active().size };
-      try {
-        await this.writer.datasync();
-      } catch (error) {
-        this.fail(error, written);
-        return;
-      }
-      if (covered.file === this.active().file) this.syncedTail = covered;
-      this.stats.syncs++;
-      this.onSync?.((this.monotonicNow() - started) / MS_PER_SECOND);
-      this.acknowledge(written);
-    }
-  }
-
-  /** `batches` are durable under the policy: move the durable position, then resolve them. */
-  private acknowledge(batches: PendingBatch[]): void {
-    const newest = batches[batches.length - 1]!;
-    this.durable = newest.last;
-    this.durableIndex = newest.entryIndex;
-    this.onDurable?.(newest.last, newest.entryIndex);
-    for (const batch of batches) batch.resolve();
-  }
-
-  /**
-   * Writes `round`; a full disk throws `PartlyWritten` with how many of its batches were
-   * written (those before a segment roll, synced by it) after cutting the rest back out.
-   */
-  private async writeRound(round: PendingBatch[]): Promise<void> {
-    let buffers: Buffer[] = [];
-    let bytes = 0;
-    let active = this.active();
-    let chunkStart = 0;
-    let before = this.tailOf(active);
-    for (let i = 0; i < round.length; i++) {
-      const batch = round[i]!;
-      // Roll a full, non-empty segment before this batch: a batch never spans two segments.
-      // Only before a batch with events, so every segment starts at a new position (and name).
-      const hasEvents = batch.last >= batch.first;
-      const sizeSoFar = active.size + bytes;
-      const full = sizeSoFar >= this.options.segmentBytes && sizeSoFar > SEGMENT_HEADER_BYTES;
-      if (hasEvents && full && active.lastPosition >= active.base) {
-        await this.writeChunk(active, buffers, bytes, before, chunkStart);
-        buffers = [];
-        bytes = 0;
-        active = await this.roll(active);
-        chunkStart = i;
-        before = this.tailOf(active);
-      }
-      if (this.bytesSinceIndexEntry >= this.options.indexIntervalBytes || active.index.size === 0) {
-        active.index.add(batch.first, active.size + bytes);
-        this.bytesSinceIndexEntry = 0;
-      }
-      // Batches adjacent in memory (carved from one arena) go to writev as one range.
-      const previous = buffers[buffers.length - 1];
-      const next = batch.bytes;
-      const adjacent = previous !== undefined && previous.buffer === next.buffer;
-      if (adjacent && previous.byteOffset + previous.length === next.byteOffset) {
-        buffers[buffers.length - 1] = Buffer.from(next.buffer, previous.byteOffset, previous.length + next.length);
-      } else {
-        buffers.push(next);
-      }
-      bytes += batch.bytes.length;
-      this.bytesSinceIndexEntry += batch.bytes.length;
-      active.lastPosition = batch.last;
-      active.lastIndex = batch.entryIndex;
-    }
-    await this.writeChunk(active, buffers, bytes, before, chunkStart);
-  }
-
-  /** What `writeRound` changes in the active segment before its bytes are written. */
-  private tailOf(active: Segment): SegmentTail {
-    return {
-      lastPosition: active.lastPosition,
-      lastIndex: active.lastIndex,
-      bytesSinceIndexEntry: this.bytesSinceIndexEntry,
-    };
-  }
-
-  /**
-   * Writes one segment's part of a round (batches `chunkStart..` of it). On a full disk, cuts
-   * what the write may have left (a partial batch, or whole ones nobody will be told about)
-   * and syncs the cut, so no crash can bring those batches back: they are not written, and the
-   * retry writes them at the same offset. A failure of the cut itself stops the log.
-   */
-  private async writeChunk(
-    active: Segment,
-    buffers: Buffer[],
-    bytes: number,
-    before: SegmentTail,
-    chunkStart: number,
-  ): Promise<void> {
-    try {
-      await this.writeBuffers(active, buffers, bytes);
-    } catch (error) {
-      if (!(error instanceof DiskFullError)) throw error;
-      await this.writer.truncate(active.size);
-      await this.writer.datasync();
-      active.lastPosition = before.lastPosition;
-      active.lastIndex = before.lastIndex;
-      active.index.dropFromOffset(active.size);
-      this.bytesSinceIndexEntry = before.bytesSinceIndexEntry;
-      throw new PartlyWritten(chunkStart, error);
-    }
-  }
-
-  private async writeBuffers(active: Segment, buffers: Buffer[], bytes: number): Promise<void> {
-    if (buffers.length === 0) return;
-    let bytesWritten: number;
-    try {
-      ({ bytesWritten } = await this.writer.writev(buffers, active.size));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOSPC')
-        throw diskFull(active.file, describeIoError(error), error);
-      throw error;
-    }
-    // A short write to a regular file means the space (or the quota) ran out.
-    if (bytesWritten !== bytes) throw diskFull(active.file, `short write: ${bytesWritten} of ${bytes} bytes`);
-    active.size += bytes;
-    this.stats.bytesWritten += bytes;
-    const policy = this.options.fsync;
-    if (policy.kind === 'interval' && this.clock() - this.lastSync >= policy.ms) {
-      this.lastSync = this.clock();
-      await this.writer.datasync();
-    }
-  }
-
-  /**
-   * Seals `active` (fsync + index file) and starts the next segment. Batches written to it that
-   * the sync stage has not synced yet are made durable by this fdatasync; afterwards the sync
-   * stage syncs the new segment, a no-op for them. The handle is swapped before the old one is
-   * closed, so the sync stage never sees a closed handle (close waits for a datasync in flight).
-   */
-  private async roll(active: Segment): Promise<Segment> {
-    const old = this.writer;
-    await old.datasync();
-    await writeFileAtomic(indexFile(active.file), active.index.serialize(active.size, active.lastPosition), this.fs);
-    const next = await createSegment(this.dir, active.lastPosition + 1, active.lastIndex + 1, this.fs);
-    const handle = await openWriter(next.file, this.options.wrapWriter, this.fs);
-    this.segments.push(next);
-    this.writer = handle;
-    this.syncedTail = { file: next.file, bytes: next.size }; // the old one is synced whole; the new one's header too
-    this.bytesSinceIndexEntry = 0;
-    await old.close();
-    return next;
-  }
-
-  /** The interval timer covers idle periods; under load `writeBuffers` syncs on schedule. */
-  private async syncNow(): Promise<void> {
-    if (this.closed || this.failure || this.writing || this.syncing) return;
-    this.lastSync = this.clock();
-    try {
-      await this.writer.datasync();
-    } catch (error) {
-      this.fail(error, []);
-    }
-  }
-
-  /** The disk is full: the write stage rests, and a timer tries the waiting batches again. */
-  private waitForSpace(error: DiskFullError): void {
-    this.waitingForSpace = true;
-    if (this.diskFullError) return;
-    this.diskFullError = error;
-    this.diskFullTimer = this.timers.setInterval(() => this.retryAfterDiskFull(), DISK_FULL_RETRY_MS);
-    // Appends wait on it (as on a socket): it keeps the process alive until they are written.
-    (this.diskFullTimer as { ref?: () => void }).ref?.();
-    this.onDiskFull?.(error);
-  }
-
-  private retryAfterDiskFull(): void {
-    if (!this.waitingForSpace || this.writing || this.closed || this.failure) return;
-    this.waitingForSpace = false;
-    this.startWriteStage();
-  }
-
-  private spaceReturned(): void {
-    this.diskFullError = undefined;
-    this.timers.clearInterval(this.diskFullTimer);
-    this.diskFullTimer = undefined;
-    this.onDiskFull?.(undefined);
-  }
-
-  /**
-   * A write or fdatasync failed: nothing written since the last good fdatasync can be trusted
-   * (the kernel may have dropped those pages and cleared the error, so a second fdatasync
-   * would succeed without writing them). Every waiting batch is rejected and the log takes no
-   * more writes; a restart recovers from what is really on disk.
-   */
-  private fail(error: unknown, round: PendingBatch[]): void {
-    const failure =
-      error instanceof StorageFailedError
-        ? error
-        : new StorageFailedError(
-            `writing ${this.active().file} failed (${describeIoError(error)}); nothing written since the` +
-              ' last successful fdatasync can be trusted, so the log takes no more writes: restart the node' +
-              ' to recover from what is on disk',
-            error,
-          );
-    this.failure = failure;
-    this.stopDiskFullRetries();
-    const waiting = [...round, ...this.unsynced, ...this.queue];
-    this.queue = [];
-    this.unsynced = [];
-    for (const batch of waiting) batch.reject(failure);
-    if (this.options.fsync.kind === 'always') this.cutting = this.cutUnsyncedTail();
-    this.onFailure?.(failure);
-  }
-
-  /**
-   * After a failed fdatasync the page cache still holds what it did not write: a restart would
-   * read those bytes back as if they were durable, and commit them (a single node commits what
-   * its disk holds), and a later power cut would lose them. So they are cut from the active
-   * segment, once the write in flight (if any) has landed, or it would write past the cut. If
-   * the cut fails too, the restart's recovery judges what is left.
-   */
-  private async cutUnsyncedTail(): Promise<void> {
-    await this.writing;
-    const active = this.active();
-    const { file, bytes } = this.syncedTail;
-    if (active.file !== file || active.size <= bytes) return;
-    try {
-      await this.writer.truncate(bytes);
-      active.size = bytes;
-    } catch {
-      // The disk is failing: nothing more to do here.
-    }
-  }
-
-  private stopDiskFullRetries(): void {
-    if (this.diskFullTimer !== undefined) this.timers.clearInterval(this.diskFullTimer);
-    this.diskFullTimer = undefined;
-    this.waitingForSpace = false;
+  drain(): Promise<void> {
+    return this.commit.drain();
   }
 
   /**
@@ -589,12 +227,7 @@ export class SegmentedLog {
    * are rejected with the disk-full error.
    */
   abandonWaitingForSpace(): void {
-    if (!this.waitingForSpace) return;
-    const error = this.diskFullError!;
-    this.stopDiskFullRetries();
-    const waiting = this.queue;
-    this.queue = [];
-    for (const batch of waiting) batch.reject(error);
+    this.commit.abandonWaitingForSpace();
   }
 
   /**
@@ -608,7 +241,7 @@ export class SegmentedLog {
     maxBytes = READ_CHUNK_BYTES,
     decode: RecordDecoder<T> = decodeRecord as unknown as RecordDecoder<T>,
   ): Promise<T[]> {
-    if (from > to || from > this.lastWritten || from < this.firstPosition) return [];
+    if (from > to || from > this.commit.lastWritten || from < this.firstPosition) return [];
     return this.reader.readRecords(from, to, maxBytes, decode);
   }
 
@@ -634,8 +267,8 @@ export class SegmentedLog {
    */
   async truncateAfter(position: number): Promise<void> {
     await this.drain();
-    if (this.failure) throw this.failure;
-    if (position >= this.lastWritten) return;
+    if (this.commit.failed) throw this.commit.failed;
+    if (position >= this.commit.lastWritten) return;
     if (position < this.firstPosition - 1) {
       throw new StorageFailedError(`cannot truncate after ${position}: the log starts at ${this.firstPosition}`);
     }
@@ -649,7 +282,7 @@ export class SegmentedLog {
    */
   async truncateAfterIndex(entryIndex: number): Promise<number> {
     await this.drain();
-    if (this.failure) throw this.failure;
+    if (this.commit.failed) throw this.commit.failed;
     if (entryIndex >= this.lastAppendedIndex) return this.lastAppended;
     if (entryIndex < this.firstIndex - 1) {
       const problem = `cannot truncate after entry ${entryIndex}: the log starts at entry ${this.firstIndex}`;
@@ -662,7 +295,7 @@ export class SegmentedLog {
 
   /** Deletes the newest segments while `after` holds (keeping one); returns the one that is active again. */
   private async dropSegmentsAfter(after: (segment: Segment) => boolean): Promise<Segment> {
-    await this.writer.close();
+    await this.commit.writer.close();
     while (this.segments.length > 1 && after(this.active())) {
       const dropped = this.segments.pop()!;
       await this.reader.close(dropped.file);
@@ -677,20 +310,18 @@ export class SegmentedLog {
 
   private async cutActive(active: Segment, found: CutPoint): Promise<void> {
     const { cut, lastPosition, lastIndex } = found;
-    this.writer = await openWriter(active.file, this.options.wrapWriter, this.fs);
-    await this.writer.truncate(cut);
-    await this.writer.datasync();
+    this.commit.writer = await openWriter(active.file, this.options.wrapWriter, this.fs);
+    await this.commit.writer.truncate(cut);
+    await this.commit.writer.datasync();
     await syncDirectory(this.dir, this.fs);
     active.size = cut;
     active.lastPosition = lastPosition;
     active.lastIndex = lastIndex;
     active.index.dropFromOffset(cut);
-    this.bytesSinceIndexEntry = cut - Math.max(active.index.lastOffset(), SEGMENT_HEADER_BYTES);
-    this.lastWritten = lastPosition;
+    const bytesSinceIndexEntry = cut - Math.max(active.index.lastOffset(), SEGMENT_HEADER_BYTES);
+    this.commit.truncated(lastPosition, lastIndex, bytesSinceIndexEntry);
     this.lastAppended = lastPosition;
     this.lastAppendedIndex = lastIndex;
-    this.durable = Math.min(this.durable, lastPosition);
-    this.durableIndex = Math.min(this.durableIndex, lastIndex);
     const previous = this.segments[this.segments.length - 2];
     this.lastAppendedTerm = found.lastTerm ?? (previous ? await lastTermOf(previous, this.fs) : this.logStart.term);
   }
@@ -703,7 +334,7 @@ export class SegmentedLog {
   async dropSealedThrough(position: number): Promise<{ segments: number; bytes: number }> {
     let count = 0;
     while (count < this.segments.length - 1 && this.segments[count]!.lastPosition <= position) count++;
-    if (count === 0 || this.failure || this.closed) return { segments: 0, bytes: 0 };
+    if (count === 0 || this.commit.failed || this.commit.closed) return { segments: 0, bytes: 0 };
     const last = this.segments[count - 1]!;
     const [batch] = await this.reader.readBatches(last.lastIndex, last.lastIndex, last.lastPosition + 1, 1);
     if (!batch) throw new StorageFailedError(`entry ${last.lastIndex}, the last of ${last.file}, cannot be read`);
@@ -738,56 +369,17 @@ export class SegmentedLog {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.abandonWaitingForSpace();
-    await this.drain();
-    await this.cutting;
-    this.closed = true;
-    if (this.intervalTimer !== undefined) this.timers.clearInterval(this.intervalTimer);
-    if (!this.failure) await this.writer.datasync().catch(() => undefined);
-    await this.writer.close().catch(() => undefined);
+    if (this.commit.closed) return;
+    this.commit.abandonWaitingForSpace();
+    await this.commit.drain();
+    await this.commit.cutting;
+    this.commit.stop();
+    if (!this.commit.failed) await this.commit.writer.datasync().catch(() => undefined);
+    await this.commit.writer.close().catch(() => undefined);
     await this.reader.closeAll();
   }
 
   private active(): Segment {
     return this.segments[this.segments.length - 1]!;
   }
-}
-
-/** The active segment's fields a round changes before writing, restored when the disk is full. */
-interface SegmentTail {
-  lastPosition: number;
-  lastIndex: number;
-  bytesSinceIndexEntry: number;
-}
-
-/** A round the disk had no room for: its first `written` batches are on disk, the rest were cut. */
-class PartlyWritten extends Error {
-  constructor(
-    readonly written: number,
-    readonly diskFull: DiskFullError,
-  ) {
-    super(diskFull.message);
-  }
-}
-
-function diskFull(file: string, reason: string, cause?: unknown): DiskFullError {
-  return new DiskFullError(
-    `the disk holding ${file} is full (${reason}): the append was not written; reads go on, and` +
-      ' writing resumes by itself once space is freed',
-    cause,
-  );
-}
-
-/** An I/O error as an operator reads it: its code and syscall first (EIO, ENOSPC…), then node's message. */
-export function describeIoError(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  const where = e.syscall ? ` in ${e.syscall}` : '';
-  return e.code ? `${e.code}${where}: ${e.message}` : String(e?.message ?? error);
-}
-
-/** The handle writes of segment `file` go through. */
-async function openWriter(file: string, wrap: WrapWriter | undefined, fs: FileSystem): Promise<FileHandle> {
-  const handle = await fs.open(file, 'r+');
-  return wrap ? wrap(file, handle) : handle;
 }
