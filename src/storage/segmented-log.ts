@@ -352,7 +352,6 @@ export class SegmentedLog {
     return { segments: dropped.length, bytes };
   }
 
-  /** Every segment's file, base and last position, for `verify` and status. */
   /** The sealed segments (all but the active one), for the scrub; the list itself stays the log's. */
   sealedSegments(): readonly Segment[] {
     return this.segments.slice(0, -1);
@@ -364,6 +363,7 @@ export class SegmentedLog {
     return at >= 0 && at < this.segments.length - 1;
   }
 
+  /** Every segment's file, base and last position, for `verify` and status. */
   describeSegments(): Array<{ file: string; base: number; lastPosition: number; bytes: number }> {
     return this.segments.map((s) => ({ file: s.file, base: s.base, lastPosition: s.lastPosition, bytes: s.size }));
   }
