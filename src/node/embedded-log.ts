@@ -38,10 +38,11 @@ import type { RawRecords } from './raw-records.js';
 import type { SegmentedLog } from '../storage/segmented-log.js';
 import { DamageLog, Scrubber } from '../storage/scrub.js';
 import { forgetSegmentIndex } from '../storage/segment.js';
-import type { DamagedBatch, ScrubStatus, WriteState } from '../types/log-metrics.js';
+import type { DamagedBatch, ScrubStatus } from '../types/log-metrics.js';
 import { Replicator } from './replicator.js';
 import { checkpointFloor, writeCheckpoint } from './checkpoints.js';
 import { Retention } from './retention.js';
+import { logMetrics, nodeStatus, scrubStatus, type FactSources } from './node-facts.js';
 import { compileFilter } from './filter.js';
 import type { ResolvedOptions } from './options.js';
 import { LogSubscription, type SubscriptionSource } from './subscription.js';
@@ -126,6 +127,8 @@ export class EmbeddedEventLog implements OrdoNode {
   private readonly damage: DamageLog;
   private readonly scrubber: Scrubber | undefined;
   private readonly retention: Retention | undefined;
+  /** Where metrics and status are read from (node-facts.ts). */
+  private readonly facts: FactSources;
 
   constructor(recovered: RecoveredNode) {
     const { options, storage, engine, raft } = recovered;
@@ -195,6 +198,22 @@ export class EmbeddedEventLog implements OrdoNode {
           dropped: (firstPosition) => forgetPositionsBelow(engine, firstPosition),
         })
       : undefined;
+    this.facts = {
+      publisher: this.publisher,
+      writes: this.writes,
+      storage,
+      engine,
+      replicator: this.replicator,
+      damage: this.damage,
+      scrubber: this.scrubber,
+      scrubSettings: options.scrub,
+      retention: this.retention,
+      writeState: () => {
+        const refusal = this.stoppedBy ?? storage.diskFull;
+        const state = this.stoppedBy ? 'stopped' : storage.diskFull ? 'disk-full' : 'accepting';
+        return { state, reason: refusal?.message };
+      },
+    };
     storage.onFailure = (error) => this.replicator.halt(error);
     this.replicator.onHalt = (error) => this.stop(error);
   }
@@ -463,41 +482,7 @@ export class EmbeddedEventLog implements OrdoNode {
 
   /** Running totals and gauges for /metrics (the server reads them on each scrape). */
   metrics(): LogMetrics {
-    return {
-      headPosition: this.publisher.committedPosition,
-      appends: this.writes.appends,
-      appendedEvents: this.writes.appendedEvents,
-      bytesWritten: this.storage.stats.bytesWritten,
-      fsyncs: this.storage.stats.syncs,
-      streams: this.follower.engine.streams.size,
-      liveSubscribers: this.publisher.liveSubscriptions.size,
-      maxSubscriberLag: this.publisher.maxSubscriberLag(),
-      ...this.scrubMetrics(),
-      writeState: this.writeState(),
-      firstPosition: this.reads.firstPosition,
-      retentionDroppedSegments: this.retention?.stats.droppedSegments ?? 0,
-      retentionDroppedBytes: this.retention?.stats.droppedBytes ?? 0,
-    };
-  }
-
-  private writeState(): WriteState {
-    if (this.stoppedBy) return 'stopped';
-    return this.storage.diskFull ? 'disk-full' : 'accepting';
-  }
-
-  private scrubMetrics(): Pick<
-    LogMetrics,
-    'scrubVerifiedBytes' | 'scrubPasses' | 'scrubLastPassEndTime' | 'scrubPassProgress' | 'damagedBatches'
-  > {
-    const scrub = this.scrubber?.status();
-    const pass = scrub?.currentPass;
-    return {
-      scrubVerifiedBytes: scrub?.verifiedBytes ?? 0,
-      scrubPasses: scrub?.passes ?? 0,
-      scrubLastPassEndTime: scrub?.lastPassEndTime ?? 0,
-      scrubPassProgress: pass && pass.totalBytes > 0 ? pass.verifiedBytes / pass.totalBytes : 0,
-      damagedBatches: this.damage.count,
-    };
+    return logMetrics(this.facts);
   }
 
   /** Told once of each damaged batch a read or the scrub finds (the server logs it). */
@@ -525,21 +510,7 @@ export class EmbeddedEventLog implements OrdoNode {
 
   /** The scrub's settings and progress, and the damage found, with what to do about it. */
   scrubStatus(): ScrubStatus {
-    const settings = this.options.scrub;
-    const inCluster = this.replicator.status().config.voters.length > 1;
-    return {
-      enabled: settings !== undefined,
-      bytesPerSecond: settings?.bytesPerSecond ?? 0,
-      intervalMs: settings?.intervalMs ?? 0,
-      verifiedBytes: 0,
-      passes: 0,
-      lastPassEndTime: undefined,
-      currentPass: undefined,
-      ...this.scrubber?.status(),
-      damagedBatches: this.damage.count,
-      damaged: this.damage.list(),
-      advice: this.damage.count === 0 ? undefined : damageAdvice(inCluster),
-    };
+    return scrubStatus(this.facts);
   }
 
   /** Called after each group-commit fdatasync with its duration in seconds (for a latency histogram). */
@@ -553,17 +524,7 @@ export class EmbeddedEventLog implements OrdoNode {
 
   /** Storage facts for `ordo status` and tests. */
   status(): NodeStatus {
-    const { progress: _progress, ...raft } = this.replicator.status();
-    return {
-      headPosition: this.publisher.committedPosition,
-      firstPosition: this.reads.firstPosition,
-      raft,
-      segments: this.storage.describeSegments(),
-      streams: this.follower.engine.streams.size,
-      subscribers: this.publisher.liveSubscriptions.size,
-      scrub: this.scrubStatus(),
-      writes: { state: this.writeState(), reason: (this.stoppedBy ?? this.storage.diskFull)?.message },
-    };
+    return nodeStatus(this.facts);
   }
 
   get closed(): boolean {
@@ -632,13 +593,6 @@ function replicatorOptions(options: ResolvedOptions): ConstructorParameters<type
     monotonicNow: env.monotonicNow,
     fs: options.fs,
   };
-}
-
-/** What an operator does about damaged batches of sealed segments (docs/operations.md). */
-function damageAdvice(inCluster: boolean): string {
-  return inCluster
-    ? 'sealed segments hold damaged batches: restart this node so that it repairs them from its peers'
-    : 'sealed segments hold damaged batches: `ordo verify` lists them all; restore the log from a backup';
 }
 
 function validateAck(ack: unknown): AckMode {
