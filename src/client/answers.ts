@@ -1,7 +1,7 @@
 import { EVENTS_DONE } from '../protocol/constants.js';
 import type { Response } from '../protocol/responses.js';
 import { InvalidArgumentError, ProtocolError, describe } from '../types/errors.js';
-import type { AckMode, AppendResult, Event, ReadConsistency } from '../types/event.js';
+import type { AppendResult, Event, ReadConsistency } from '../types/event.js';
 
 /** A page of events as a read request is answered: where the next page starts, and if it is the last. */
 export interface EventsPage {
@@ -23,12 +23,6 @@ export function eventsPage(operation: string, response: Response): EventsPage {
 
 export function unexpected(operation: string, response: Response): ProtocolError {
   return new ProtocolError(`${operation}: unexpected answer ${response.kind}`);
-}
-
-export function validateAck(ack: unknown): AckMode {
-  if (ack === undefined) return 'quorum';
-  if (ack === 'none' || ack === 'leader' || ack === 'quorum') return ack;
-  throw new InvalidArgumentError(`invalid ack ${describe(ack)}: expected 'none', 'leader' or 'quorum'`);
 }
 
 export function validateConsistency(value: unknown): ReadConsistency {

@@ -13,7 +13,6 @@ import {
   writeReadAll,
   writeStreams,
 } from '../protocol/requests.js';
-import { writeDeleteStream, writeGetMetadata, writeSetMetadata } from '../protocol/lifecycle-requests.js';
 import type { Response } from '../protocol/responses.js';
 import {
   AbortedError,
@@ -58,22 +57,17 @@ import {
   prepareEvent,
   prepareEvents,
   prepareStreamAppends,
+  validateAck,
   validateExpected,
   validateFilter,
   validateIndex,
   validateLimit,
   validateStream,
 } from '../types/validate.js';
-import { appendResult, eventsPage, unexpected, validateAck, validateConsistency } from './answers.js';
+import { appendResult, eventsPage, unexpected, validateConsistency } from './answers.js';
 import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions } from './connect-options.js';
 import { CONNECTION_ID, Connection } from './connection.js';
-import {
-  checkDeletion,
-  checkMetadataChange,
-  deletionResult,
-  metadataChangeResult,
-  streamMetadataResult,
-} from './lifecycle.js';
+import { deleteStreamRequest, getMetadataRequest, setMetadataRequest, type LifecycleRequest } from './lifecycle.js';
 import { scheduleTurnEnd } from './outgoing.js';
 import { pagedEvents, streamPages, type PageRequest } from './paging.js';
 import { PendingRequests } from './pending-requests.js';
@@ -368,41 +362,22 @@ export class RemoteEventLog implements EventLog {
     metadata: StreamMetadata,
     options: SetStreamMetadataOptions = {},
   ): Promise<SetStreamMetadataResult> {
-    return rejectThrown(() => {
-      this.ensureOpen('setStreamMetadata');
-      const change = checkMetadataChange(stream, metadata, options);
-      return this.request(
-        'setStreamMetadata',
-        (w, id) => writeSetMetadata(w, id, change.stream, change.metadata, change.expected, this.ids),
-        metadataChangeResult,
-        options.signal,
-      );
-    });
+    return this.lifecycle('setStreamMetadata', () => setMetadataRequest(stream, metadata, options, this.ids));
   }
 
   getStreamMetadata(stream: string, options: GetStreamMetadataOptions = {}): Promise<StreamMetadataResult> {
-    return rejectThrown(() => {
-      this.ensureOpen('getStreamMetadata');
-      const name = validateStream(stream);
-      const consistency = validateConsistency(options.consistency);
-      return this.request(
-        'getStreamMetadata',
-        (w, id) => writeGetMetadata(w, id, name, consistency),
-        (response) => streamMetadataResult(name, response),
-      );
-    });
+    return this.lifecycle('getStreamMetadata', () => getMetadataRequest(stream, options));
   }
 
   deleteStream(stream: string, options: DeleteStreamOptions = {}): Promise<DeleteStreamResult> {
+    return this.lifecycle('deleteStream', () => deleteStreamRequest(stream, options, this.ids));
+  }
+
+  private lifecycle<T>(operation: string, build: () => LifecycleRequest<T>): Promise<T> {
     return rejectThrown(() => {
-      this.ensureOpen('deleteStream');
-      const deletion = checkDeletion(stream, options);
-      return this.request(
-        'deleteStream',
-        (w, id) => writeDeleteStream(w, id, deletion.stream, deletion.expected, deletion.tombstone, this.ids),
-        deletionResult,
-        options.signal,
-      );
+      this.ensureOpen(operation);
+      const request = build();
+      return this.request(operation, request.write, request.accept, request.signal);
     });
   }
 

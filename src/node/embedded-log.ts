@@ -26,6 +26,7 @@ import {
   prepareEvent,
   prepareEvents,
   prepareStreamAppends,
+  validateAck,
   validateExpected,
   validateFilter,
   validateIndex,
@@ -44,7 +45,7 @@ import { checkpointFloor, writeCheckpoint } from './checkpoints.js';
 import { Retention } from './retention.js';
 import { logMetrics, nodeStatus, scrubStatus, type FactSources } from './node-facts.js';
 import { compileFilter } from './filter.js';
-import type { ResolvedOptions } from './options.js';
+import { replicatorOptions, type ResolvedOptions } from './options.js';
 import { LogSubscription, type SubscriptionSource } from './subscription.js';
 import { EngineFollower } from './engine-follower.js';
 import { Publisher } from './publisher.js';
@@ -578,27 +579,6 @@ export class EmbeddedEventLog implements OrdoNode {
     if (this.isClosed) throw new LogClosedError(operation);
     if (this.stoppedBy) throw this.stoppedBy;
   }
-}
-
-function replicatorOptions(options: ResolvedOptions): ConstructorParameters<typeof Replicator>[4] {
-  const { cluster, env } = options;
-  return {
-    id: cluster.id,
-    tickMs: cluster.tickMs,
-    electionTicks: cluster.electionTicks,
-    heartbeatTicks: cluster.heartbeatTicks,
-    windowEntries: cluster.windowEntries,
-    random: env.random,
-    timers: env.timers,
-    monotonicNow: env.monotonicNow,
-    fs: options.fs,
-  };
-}
-
-function validateAck(ack: unknown): AckMode {
-  if (ack === undefined) return 'quorum';
-  if (ack === 'none' || ack === 'leader' || ack === 'quorum') return ack;
-  throw new InvalidArgumentError(`invalid ack ${describe(ack)}: expected 'none', 'leader' or 'quorum'`);
 }
 
 function pick(part: { position: number; index: number; count: number }): AppendResult {

@@ -10,6 +10,7 @@ import {
 import { parseFsyncPolicy, type FsyncPolicy, type FsyncPolicyText } from '../storage/fsync-policy.js';
 import type { NodeId, RaftStatus } from '../raft/index.js';
 import type { PeerTransport, SnapshotEvent } from './replicator.js';
+import type { ReplicatorOptions } from './replication-ports.js';
 import { systemEnvironment, type NodeEnvironment } from './environment.js';
 import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
 import { resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
@@ -231,4 +232,20 @@ function positiveInteger(name: string, value: unknown, fallback: number, min: nu
   if (value === undefined) return fallback;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min) return value;
   throw new InvalidArgumentError(`invalid option ${name} ${describe(value)}: expected an integer >= ${min}`);
+}
+
+/** What the replicator takes of the resolved options. */
+export function replicatorOptions(options: ResolvedOptions): ReplicatorOptions {
+  const { cluster, env } = options;
+  return {
+    id: cluster.id,
+    tickMs: cluster.tickMs,
+    electionTicks: cluster.electionTicks,
+    heartbeatTicks: cluster.heartbeatTicks,
+    windowEntries: cluster.windowEntries,
+    random: env.random,
+    timers: env.timers,
+    monotonicNow: env.monotonicNow,
+    fs: options.fs,
+  };
 }

@@ -7,7 +7,7 @@ import {
   describe,
   type Expected,
 } from './errors.js';
-import type { ContentType, EventInput, Filter, Json } from './event.js';
+import type { AckMode, ContentType, EventInput, Filter, Json } from './event.js';
 import { isUuid } from './uuid.js';
 import { validateClaimChanges, type ClaimChanges } from './claims.js';
 
@@ -263,4 +263,11 @@ export function checkUniqueIds(parts: ReadonlyArray<{ events: readonly PreparedE
       ids.add(event.id);
     }
   }
+}
+
+/** An append's ack mode, `'quorum'` when not given. */
+export function validateAck(ack: unknown): AckMode {
+  if (ack === undefined) return 'quorum';
+  if (ack === 'none' || ack === 'leader' || ack === 'quorum') return ack;
+  throw new InvalidArgumentError(`invalid ack ${describe(ack)}: expected 'none', 'leader' or 'quorum'`);
 }

@@ -5,17 +5,18 @@ import { connectOwning, startTestServer } from '../support/server.js';
 import { retentionSettled } from '../support/until.js';
 import { collect } from '../conformance/event-log-suite.js';
 
+/** Small segments, frequent checkpoints and retention checked every 10 ms: segments go quickly. */
+const RETAINING = {
+  segmentBytes: 4096,
+  checkpointEvery: 20,
+  scrub: false,
+  retention: { maxBytes: 12_000, checkIntervalMs: 10 },
+} as const;
+
 describe('retention through connect()', () => {
   for (const transport of ['tcp', 'ws'] as const) {
     it(`reads the kept log from its start and names the first position for a removed one (${transport})`, async () => {
-      const server = await startTestServer({
-        log: {
-          segmentBytes: 4096,
-          checkpointEvery: 20,
-          scrub: false,
-          retention: { maxBytes: 12_000, checkIntervalMs: 10 },
-        },
-      });
+      const server = await startTestServer({ log: RETAINING });
       const log = await connectOwning(server, transport);
       for (let i = 0; i < 200; i++) await log.append(`s-${i % 3}`, { type: 'E', data: { pad: 'x'.repeat(200) } });
       const first = await retentionSettled(server.log);
@@ -39,14 +40,7 @@ describe('retention through connect()', () => {
 
 describe('retention over HTTP', () => {
   it('GET /all reads from the first kept position; a removed from answers 410 POSITION_TRIMMED; /storage names it', async () => {
-    const server = await startTestServer({
-      log: {
-        segmentBytes: 4096,
-        checkpointEvery: 20,
-        scrub: false,
-        retention: { maxBytes: 12_000, checkIntervalMs: 10 },
-      },
-    });
+    const server = await startTestServer({ log: RETAINING });
     const get = async (path: string) => {
       const response = await fetch(`${server.urls.http}${path}`);
       return { status: response.status, body: (await response.json()) as any };
