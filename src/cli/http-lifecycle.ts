@@ -1,6 +1,8 @@
 import type {
   DeleteStreamOptions,
   DeleteStreamResult,
+  EraseStreamOptions,
+  EraseStreamResult,
   GetStreamMetadataOptions,
   SetStreamMetadataOptions,
   SetStreamMetadataResult,
@@ -34,6 +36,11 @@ export class HttpStreamLifecycle implements StreamLifecycle {
   async deleteStream(stream: string, options: DeleteStreamOptions = {}): Promise<DeleteStreamResult> {
     const query = queryOf({ expected: options.expected, tombstone: options.tombstone ? 'true' : undefined });
     return (await call(this.base, this.token, 'DELETE', `${pathOf(stream)}${query}`)) as DeleteStreamResult;
+  }
+
+  async erase(stream: string, options: EraseStreamOptions = {}): Promise<EraseStreamResult> {
+    const path = `${pathOf(stream)}/erase${queryOf({ expected: options.expected })}`;
+    return (await call(this.base, this.token, 'POST', path)) as EraseStreamResult;
   }
 
   /** Nothing is held open between requests. */

@@ -1,9 +1,16 @@
 import type { ByteWriter } from '../protocol/bytes.js';
-import { writeDeleteStream, writeGetMetadata, writeSetMetadata } from '../protocol/lifecycle-requests.js';
+import {
+  writeDeleteStream,
+  writeEraseStream,
+  writeGetMetadata,
+  writeSetMetadata,
+} from '../protocol/lifecycle-requests.js';
 import type { Response } from '../protocol/responses.js';
-import { checkDeletion, checkMetadataChange } from '../types/lifecycle-input.js';
+import { checkDeletion, checkErasure, checkMetadataChange } from '../types/lifecycle-input.js';
 import type { RandomIds } from '../types/random-ids.js';
 import type {
+  EraseStreamOptions,
+  EraseStreamResult,
   DeleteStreamOptions,
   DeleteStreamResult,
   GetStreamMetadataOptions,
@@ -46,6 +53,19 @@ export function deleteStreamRequest(
   const deletion = checkDeletion(stream, options);
   return {
     write: (w, id) => writeDeleteStream(w, id, deletion.stream, deletion.expected, deletion.tombstone, ids),
+    accept: deletionResult,
+    signal: options.signal,
+  };
+}
+
+export function eraseRequest(
+  stream: unknown,
+  options: EraseStreamOptions,
+  ids: RandomIds,
+): LifecycleRequest<EraseStreamResult> {
+  const erasure = checkErasure(stream, options);
+  return {
+    write: (w, id) => writeEraseStream(w, id, erasure.stream, erasure.expected, ids),
     accept: deletionResult,
     signal: options.signal,
   };

@@ -46,6 +46,8 @@ import type {
 } from '../types/event.js';
 import type {
   DeleteStreamOptions,
+  EraseStreamOptions,
+  EraseStreamResult,
   DeleteStreamResult,
   GetStreamMetadataOptions,
   SetStreamMetadataOptions,
@@ -67,7 +69,13 @@ import {
 import { appendResult, eventsPage, unexpected, validateConsistency } from './answers.js';
 import { resolveConnectOptions, type ConnectOptions, type ResolvedConnectOptions } from './connect-options.js';
 import { CONNECTION_ID, Connection } from './connection.js';
-import { deleteStreamRequest, getMetadataRequest, setMetadataRequest, type LifecycleRequest } from './lifecycle.js';
+import {
+  deleteStreamRequest,
+  eraseRequest,
+  getMetadataRequest,
+  setMetadataRequest,
+  type LifecycleRequest,
+} from './lifecycle.js';
 import { scheduleTurnEnd } from './outgoing.js';
 import { pagedEvents, streamPages, type PageRequest } from './paging.js';
 import { PendingRequests } from './pending-requests.js';
@@ -371,6 +379,10 @@ export class RemoteEventLog implements EventLog {
 
   deleteStream(stream: string, options: DeleteStreamOptions = {}): Promise<DeleteStreamResult> {
     return this.lifecycle('deleteStream', () => deleteStreamRequest(stream, options, this.ids));
+  }
+
+  erase(stream: string, options: EraseStreamOptions = {}): Promise<EraseStreamResult> {
+    return this.lifecycle('erase', () => eraseRequest(stream, options, this.ids));
   }
 
   private lifecycle<T>(operation: string, build: () => LifecycleRequest<T>): Promise<T> {

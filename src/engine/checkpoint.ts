@@ -4,7 +4,7 @@ import { IdWindow, type IdEntry, type IdWindowLimits } from './id-window.js';
 import type { EngineState } from './state.js';
 import { ClaimTable, type HeldClaim } from './claims.js';
 import { countAt, type StreamState } from './stream-state.js';
-import { Lifecycles, type Lifecycle } from './lifecycle.js';
+import { GONE_FOR_GOOD, Lifecycles, type Lifecycle } from './lifecycle.js';
 import { validateStreamMetadata } from '../types/stream-metadata.js';
 
 /**
@@ -15,16 +15,20 @@ import { validateStreamMetadata } from '../types/stream-metadata.js';
  * f64 position, f64 timestamp | u32 claims | per held claim (version 2): u16 set bytes, set,
  * u16 value bytes, value, u16 stream bytes, stream, f64 position | u32 retry keys | per key
  * (version 3): the same fields as an id | u32 lifecycles | per stream with one (version 4):
- * u16 name bytes, name, f64 position, u8 tombstoned, u32 metadata bytes, metadata as UTF-8
- * JSON. Integers are stored as f64 (exact below 2^53),
+ * u16 name bytes, name, f64 position, u8 flags (1 tombstoned, 2 erased), f64 index below which
+ * events are gone for good (version 6), u32 metadata bytes, metadata as UTF-8 JSON. Integers are stored as f64 (exact below 2^53),
  * little-endian. Version 1 (before claims) loads with no claims held, version 2 (before retry
  * keys) with no retry keys, version 3 (before stream metadata) with no lifecycles: the code
- * that wrote them kept none. Versions before 5 kept every position (first index 0).
+ * that wrote them kept none. Versions before 5 kept every position (first index 0); before 6
+ * only a tombstone made events gone for good.
  * Integrity (CRC) and atomic replacement are the caller's job.
  */
-export const CHECKPOINT_VERSION = 5;
+export const CHECKPOINT_VERSION = 6;
+/** From this version on, a lifecycle stores what is gone for good and whether it was erased. */
+const CHECKPOINT_VERSION_WITH_GONE = 6;
 /** From this version on, a stream stores the first index it keeps a position of. */
 const CHECKPOINT_VERSION_WITH_FORGOTTEN = 5;
+const CHECKPOINT_VERSION_WITHOUT_GONE = 5;
 const CHECKPOINT_VERSION_WITHOUT_FORGOTTEN = 4;
 const CHECKPOINT_VERSION_WITHOUT_LIFECYCLES = 3;
 const CHECKPOINT_VERSION_WITHOUT_KEYS = 2;
@@ -93,7 +97,10 @@ export function encodeCheckpoint(state: EngineState, upTo: number = state.nextPo
   return out;
 }
 
-/** u32 count | per stream: u16 name bytes, name, f64 position, u8 tombstoned, u32 JSON bytes, JSON. */
+/**
+ * u32 count | per stream: u16 name bytes, name, f64 position, u8 flags (1 tombstoned, 2 erased),
+ * f64 goneBefore (version 6), u32 JSON bytes, JSON.
+ */
 function encodeLifecycles(lifecycles: Lifecycles, upTo: number): Buffer {
   const entries = lifecycles.entriesAt(upTo).map(([stream, version]) => ({
     name: Buffer.from(stream, 'utf8'),
@@ -101,7 +108,7 @@ function encodeLifecycles(lifecycles: Lifecycles, upTo: number): Buffer {
     version,
   }));
   let size = 4;
-  for (const entry of entries) size += 2 + entry.name.length + 8 + 1 + 4 + entry.json.length;
+  for (const entry of entries) size += 2 + entry.name.length + 8 + 1 + 8 + 4 + entry.json.length;
   const out = Buffer.alloc(size);
   out.writeUInt32LE(entries.length, 0);
   let at = 4;
@@ -109,14 +116,18 @@ function encodeLifecycles(lifecycles: Lifecycles, upTo: number): Buffer {
     out.writeUInt16LE(name.length, at);
     at += 2 + name.copy(out, at + 2);
     out.writeDoubleLE(version.position, at);
-    out[at + 8] = version.tombstoned ? 1 : 0;
-    out.writeUInt32LE(json.length, at + 9);
-    at += 13 + json.copy(out, at + 13);
+    out[at + 8] = (version.tombstoned ? LIFECYCLE_TOMBSTONED : 0) | (version.erased ? LIFECYCLE_ERASED : 0);
+    out.writeDoubleLE(version.goneBefore, at + 9);
+    out.writeUInt32LE(json.length, at + 17);
+    at += 21 + json.copy(out, at + 21);
   }
   return out;
 }
 
-function decodeLifecycles(bytes: Buffer, start: number, into: Lifecycles): number {
+const LIFECYCLE_TOMBSTONED = 1;
+const LIFECYCLE_ERASED = 2;
+
+function decodeLifecycles(bytes: Buffer, start: number, into: Lifecycles, version: number): number {
   let at = start;
   const count = bytes.readUInt32LE(at);
   at += 4;
@@ -126,13 +137,19 @@ function decodeLifecycles(bytes: Buffer, start: number, into: Lifecycles): numbe
     const stream = bytes.toString('utf8', at + 2, at + 2 + nameLength);
     at += 2 + nameLength;
     const position = bytes.readDoubleLE(at);
-    const tombstoned = bytes[at + 8] === 1;
-    const jsonLength = bytes.readUInt32LE(at + 9);
-    at += 13;
+    const flags = bytes[at + 8]!;
+    const tombstoned = (flags & LIFECYCLE_TOMBSTONED) !== 0;
+    at += 9;
+    // Before version 6 a tombstone was the only thing gone for good.
+    const goneBefore =
+      version >= CHECKPOINT_VERSION_WITH_GONE ? bytes.readDoubleLE(at) : tombstoned ? GONE_FOR_GOOD : 0;
+    if (version >= CHECKPOINT_VERSION_WITH_GONE) at += 8;
+    const jsonLength = bytes.readUInt32LE(at);
+    at += 4;
     if (at + jsonLength > bytes.length) throw new Error('checkpoint truncated in its lifecycles');
     const metadata = validateStreamMetadata(JSON.parse(bytes.toString('utf8', at, at + jsonLength)));
     at += jsonLength;
-    entries.push([stream, { position, metadata, tombstoned }]);
+    entries.push([stream, { position, metadata, tombstoned, goneBefore, erased: (flags & LIFECYCLE_ERASED) !== 0 }]);
   }
   into.load(entries);
   return at;
@@ -225,6 +242,7 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
   const version = bytes[0];
   if (
     version !== CHECKPOINT_VERSION &&
+    version !== CHECKPOINT_VERSION_WITHOUT_GONE &&
     version !== CHECKPOINT_VERSION_WITHOUT_FORGOTTEN &&
     version !== CHECKPOINT_VERSION_WITHOUT_LIFECYCLES &&
     version !== CHECKPOINT_VERSION_WITHOUT_KEYS &&
@@ -286,7 +304,7 @@ export function decodeCheckpoint(bytes: Buffer, limits: IdWindowLimits): EngineS
       keys.add(entry.id, entry.stream, entry.index, entry.position, entry.timestamp),
     );
   const lifecycles = new Lifecycles();
-  if (version >= CHECKPOINT_VERSION_WITHOUT_FORGOTTEN) at = decodeLifecycles(bytes, at, lifecycles);
+  if (version >= CHECKPOINT_VERSION_WITHOUT_FORGOTTEN) at = decodeLifecycles(bytes, at, lifecycles, version);
   if (at !== bytes.length) throw new Error(`checkpoint has ${bytes.length - at} trailing bytes`);
   return { streams, nextPosition, ids, keys, claims, lifecycles };
 }

@@ -27,6 +27,8 @@ export interface AppendIntent {
    * is written to the metadata stream but expects a count of the stream it deletes.
    */
   expectedOf?: string | undefined;
+  /** An erasure (a tombstone that removes the bytes): the one change a tombstoned stream still takes. */
+  erases?: boolean | undefined;
 }
 
 export interface PlannedAppend {
@@ -86,7 +88,9 @@ export function decideAppend(state: EngineState, intents: readonly AppendIntent[
   for (let i = 0; i < intents.length; i++) {
     const intent = intents[i]!;
     const described = streamOfMetadataStream(intent.stream) ?? intent.stream;
-    if (state.lifecycles.latest(described)?.tombstoned === true)
+    const lifecycle = state.lifecycles.latest(described);
+    // A tombstoned stream takes nothing more, but an erasure of its bytes (once).
+    if (lifecycle?.tombstoned === true && !(intent.erases === true && !lifecycle.erased))
       return { kind: 'tombstoned', intent: i, stream: described };
     const counted = intent.expectedOf ?? intent.stream;
     const actual = counts.get(counted) ?? state.streams.get(counted)?.count ?? 0;

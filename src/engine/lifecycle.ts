@@ -6,8 +6,13 @@ export type LifecycleChange =
   | { readonly kind: 'metadata'; readonly metadata: StreamMetadata }
   /** Soft delete: hides every event appended so far; the stream may be written again. */
   | { readonly kind: 'delete' }
-  /** Hard delete: hides every event and refuses every later append. */
-  | { readonly kind: 'tombstone' };
+  /** Hard delete: hides every event and refuses every later append; `erase` also removes their bytes now. */
+  | { readonly kind: 'tombstone'; readonly erase?: boolean }
+  /**
+   * A scavenge point: indexes below `before` are gone for good, whatever the metadata says
+   * later, so every node may remove their bytes and all of them keep serving the same events.
+   */
+  | { readonly kind: 'gone'; readonly before: number };
 
 /** A stream's lifecycle as one metadata-stream event left it. */
 export interface Lifecycle {
@@ -15,6 +20,13 @@ export interface Lifecycle {
   readonly position: number;
   readonly metadata: StreamMetadata;
   readonly tombstoned: boolean;
+  /**
+   * Indexes below it are gone for good (a scavenge point or a tombstone said so): hidden even if
+   * the metadata changes later, and scavenging may remove their bytes. Never decreases.
+   */
+  readonly goneBefore: number;
+  /** Tombstoned by an erasure: every node removes the stream's event bytes as soon as it commits. */
+  readonly erased: boolean;
 }
 
 /** What a reader may see of a stream: indexes from `firstIndex` on, timestamps from `minTimestamp` on. */
@@ -50,7 +62,8 @@ export class Lifecycles {
     if (previous && previous.position >= position)
       invariantFailed(`lifecycle of ${stream} at position ${position}, after one at ${previous.position}`);
     const version = nextVersion(previous, change, position, count);
-    if (version.tombstoned && !previous?.tombstoned) this.pendingTombstones.add(stream);
+    const newlyErased = version.erased && previous?.erased !== true;
+    if (version.tombstoned && (previous?.tombstoned !== true || newlyErased)) this.pendingTombstones.add(stream);
     if (!versions) {
       this.byStream.set(stream, [version]);
       return;
@@ -110,6 +123,19 @@ export class Lifecycles {
     return tombstoned;
   }
 
+  /**
+   * The position of the newest change as of `mark` that left a stream with events gone for good
+   * (or a later change of such a stream): while it stays the same, nothing new is gone.
+   */
+  goneStamp(mark: number): number {
+    let stamp = -1;
+    for (const stream of this.byStream.keys()) {
+      const version = this.at(stream, mark);
+      if (version && version.goneBefore > 0) stamp = Math.max(stamp, version.position);
+    }
+    return stamp;
+  }
+
   /** Every stream's version as of `mark` (for a checkpoint). */
   entriesAt(mark: number): Array<[string, Lifecycle]> {
     const entries: Array<[string, Lifecycle]> = [];
@@ -133,21 +159,23 @@ function nextVersion(
   position: number,
   count: number,
 ): Lifecycle {
-  const metadata = previous?.metadata ?? {};
-  const tombstoned = previous?.tombstoned ?? false;
+  const kept: Lifecycle = previous ?? { position, metadata: {}, tombstoned: false, goneBefore: 0, erased: false };
   switch (change.kind) {
     case 'metadata':
-      return { position, metadata: change.metadata, tombstoned };
-    case 'delete':
-      return {
-        position,
-        metadata: { ...metadata, truncateBefore: Math.max(metadata.truncateBefore ?? 0, count) },
-        tombstoned,
-      };
+      return { ...kept, position, metadata: change.metadata };
+    case 'delete': {
+      const truncateBefore = Math.max(kept.metadata.truncateBefore ?? 0, count);
+      return { ...kept, position, metadata: { ...kept.metadata, truncateBefore } };
+    }
     case 'tombstone':
-      return { position, metadata, tombstoned: true };
+      return { ...kept, position, tombstoned: true, goneBefore: GONE_FOR_GOOD, erased: change.erase === true };
+    case 'gone':
+      return { ...kept, position, goneBefore: Math.max(kept.goneBefore, change.before) };
   }
 }
+
+/** A tombstoned stream's `goneBefore`: every index, however many were written. */
+export const GONE_FOR_GOOD = Number.MAX_SAFE_INTEGER;
 
 /**
  * What a reader at `now` may see of a stream of `count` events: a tombstone hides all of it;
@@ -156,7 +184,8 @@ function nextVersion(
 export function visibleRange(lifecycle: Lifecycle, count: number, now: number): VisibleRange {
   if (lifecycle.tombstoned) return { firstIndex: Number.MAX_SAFE_INTEGER, minTimestamp: Number.POSITIVE_INFINITY };
   const { truncateBefore, maxCount, maxAge } = lifecycle.metadata;
-  const firstIndex = Math.max(truncateBefore ?? 0, maxCount === undefined ? 0 : count - maxCount);
+  const byMetadata = Math.max(truncateBefore ?? 0, maxCount === undefined ? 0 : count - maxCount);
+  const firstIndex = Math.max(byMetadata, lifecycle.goneBefore);
   const minTimestamp = maxAge === undefined ? Number.NEGATIVE_INFINITY : now - maxAge;
   return { firstIndex, minTimestamp };
 }

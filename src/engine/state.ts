@@ -59,7 +59,12 @@ export interface AppliedEvent {
   claims?: ClaimChanges | undefined;
   /** A metadata stream's event: the change it makes to the stream it describes. */
   lifecycle?: LifecycleChange | undefined;
+  /** A scavenge point: per stream, the index below which its events are gone for good. */
+  gone?: GoneFloors | undefined;
 }
+
+/** Per stream, the index below which its events are gone for good (a scavenge point's content). */
+export type GoneFloors = ReadonlyArray<readonly [stream: string, before: number]>;
 
 /** Applies one event. Reads `event` only during the call, so callers may reuse the object. */
 export function applyEvent(state: EngineState, event: AppliedEvent): void {
@@ -76,6 +81,7 @@ export function applyEvent(state: EngineState, event: AppliedEvent): void {
   state.nextPosition++;
   if (event.claims !== undefined) state.claims.apply(event.stream, event.position, event.claims);
   if (event.lifecycle !== undefined) applyLifecycle(state, event.stream, event.position, event.lifecycle);
+  if (event.gone !== undefined) applyGone(state, event.position, event.gone);
   if (event.retryKey === true) {
     state.keys.add(event.id!, event.stream, event.index, event.position, event.timestamp);
   } else if (!event.idGenerated && event.id !== undefined) {
@@ -93,6 +99,11 @@ function applyLifecycle(state: EngineState, metadataStream: string, position: nu
   const stream = streamOfMetadataStream(metadataStream);
   if (stream === undefined) invariantFailed(`lifecycle change in ${metadataStream}, which is not a metadata stream`);
   state.lifecycles.apply(stream, change, position, streamCount(state, stream));
+}
+
+function applyGone(state: EngineState, position: number, floors: GoneFloors): void {
+  for (const [stream, before] of floors)
+    state.lifecycles.apply(stream, { kind: 'gone', before }, position, streamCount(state, stream));
 }
 
 export function streamCount(state: EngineState, stream: string): number {
@@ -118,14 +129,19 @@ export function truncateState(state: EngineState, position: number): void {
   state.nextPosition = Math.min(state.nextPosition, position + 1);
 }
 
-/** Everything up to `position` is committed: no truncation will undo it. */
-export function settleState(state: EngineState, position: number): void {
+/**
+ * Everything up to `position` is committed: no truncation will undo it. Returns the streams
+ * whose tombstone settled now.
+ */
+export function settleState(state: EngineState, position: number): string[] {
   state.claims.settle(position);
   // A settled tombstone is for good: the stream's positions are never read again.
-  for (const stream of state.lifecycles.settle(position)) {
+  const tombstoned = state.lifecycles.settle(position);
+  for (const stream of tombstoned) {
     const entry = state.streams.get(stream);
     if (entry) forgetBefore(entry, entry.count);
   }
+  return tombstoned;
 }
 
 /** Forgets, in every stream, the positions below `position` (retention removed those events). */

@@ -55,6 +55,8 @@ import { Visibility } from './visibility.js';
 import { LifecycleOps } from './lifecycle-ops.js';
 import type {
   DeleteStreamOptions,
+  EraseStreamOptions,
+  EraseStreamResult,
   DeleteStreamResult,
   GetStreamMetadataOptions,
   SetStreamMetadataOptions,
@@ -67,6 +69,8 @@ import type { RaftWindow } from './raft-window.js';
 import type { RaftState } from './raft-state-file.js';
 import type { PendingBatch } from './publisher.js';
 import { forgetPositionsBelow, type EngineState } from '../engine/state.js';
+import { Scavenger, type ScavengeResult } from './scavenger.js';
+import { scavengePointAppend } from './lifecycle-events.js';
 import type {
   LogMetrics,
   MembershipChange,
@@ -128,6 +132,7 @@ export class EmbeddedEventLog implements OrdoNode {
   private readonly damage: DamageLog;
   private readonly scrubber: Scrubber | undefined;
   private readonly retention: Retention | undefined;
+  private readonly scavenger: Scavenger;
   /** Where metrics and status are read from (node-facts.ts). */
   private readonly facts: FactSources;
 
@@ -155,6 +160,7 @@ export class EmbeddedEventLog implements OrdoNode {
     this.follower = new EngineFollower(engine, this.publisher, storage.lastIndex, {
       roleChanged: (status) => options.cluster.onRoleChange?.(status),
       snapshot: (event) => options.cluster.onSnapshot?.(event),
+      tombstonesSettled: (streams) => this.scavenger.erased(streams),
     });
     this.replicator = new Replicator(
       recovered.dir,
@@ -199,6 +205,19 @@ export class EmbeddedEventLog implements OrdoNode {
           dropped: (firstPosition) => forgetPositionsBelow(engine, firstPosition),
         })
       : undefined;
+    this.scavenger = new Scavenger(options.scavenge, {
+      storage,
+      engine,
+      timers: options.env.timers,
+      clock: options.env.clock,
+      committed: () => this.publisher.committedPosition,
+      committedIndex: () => this.replicator.appliedEntryIndex,
+      isLeader: () => this.replicator.isLeader,
+      writePoint: async (floors) => {
+        await this.writeOne({ parts: [scavengePointAppend(floors)], ack: 'quorum', resent: false });
+      },
+      timestampAt: async (position) => (await this.reads.eventAt(position))?.timestamp,
+    });
     this.facts = {
       publisher: this.publisher,
       writes: this.writes,
@@ -209,6 +228,7 @@ export class EmbeddedEventLog implements OrdoNode {
       scrubber: this.scrubber,
       scrubSettings: options.scrub,
       retention: this.retention,
+      scavenger: this.scavenger,
       writeState: () => {
         const refusal = this.stoppedBy ?? storage.diskFull;
         const state = this.stoppedBy ? 'stopped' : storage.diskFull ? 'disk-full' : 'accepting';
@@ -249,6 +269,7 @@ export class EmbeddedEventLog implements OrdoNode {
     this.replicator.start(this.options.cluster.transport);
     this.scrubber?.start();
     this.retention?.start();
+    this.scavenger.start();
     // The membership on disk decides (a cluster node's directory opened without its peers stays a follower).
     const { voters } = this.replicator.status().config;
     if (voters.length === 1 && voters[0] === this.options.cluster.id) {
@@ -339,6 +360,25 @@ export class EmbeddedEventLog implements OrdoNode {
   deleteStream(stream: string, options?: DeleteStreamOptions): Promise<DeleteStreamResult> {
     this.ensureOpen('deleteStream');
     return this.lifecycle.deleteStream(stream, options);
+  }
+
+  erase(stream: string, options: EraseStreamOptions = {}): Promise<EraseStreamResult> {
+    this.ensureOpen('erase');
+    return this.lifecycle.erase(stream, options, () => this.scavenger.erasuresDone());
+  }
+
+  /** Resolves once every erasure committed on this node has removed its bytes here. */
+  erasuresDone(): Promise<void> {
+    return this.scavenger.erasuresDone();
+  }
+
+  /**
+   * Scavenges now: on the leader, a scavenge point makes what stream metadata hides now gone
+   * for good on every node; then this node rewrites its sealed segments without those events.
+   */
+  scavenge(): Promise<ScavengeResult> {
+    this.ensureOpen('scavenge');
+    return this.scavenger.scavenge();
   }
 
   private async writeOne(request: WriteRequest): Promise<WriteOutcome> {
@@ -542,6 +582,7 @@ export class EmbeddedEventLog implements OrdoNode {
     this.isClosed = true;
     await this.scrubber?.stop();
     await this.retention?.stop();
+    await this.scavenger.stop();
     try {
       this.writes.flush(); // accepted in this tick: still written
       this.storage.abandonWaitingForSpace(); // what waits for a full disk cannot be finished

@@ -12,6 +12,12 @@ interface UncommittedEntry {
   position: number;
 }
 
+/** Who hears what the engine follower sees besides the engine itself. */
+export interface FollowerObservers extends Pick<ReplicatorHooks, 'roleChanged' | 'snapshot'> {
+  /** Tombstones of these streams are committed here now (an erasure's bytes can go). */
+  tombstonesSettled?: (streams: string[]) => void;
+}
+
 /**
  * Follows this node's Raft log into the engine: every entry that enters the log (written here
  * by the leader, received from it, or installed from a snapshot) has its events applied to the
@@ -36,7 +42,7 @@ export class EngineFollower implements ReplicatorHooks {
     readonly engine: EngineState,
     private readonly publisher: Publisher,
     lastIndexOnDisk: number,
-    private readonly observers: Pick<ReplicatorHooks, 'roleChanged' | 'snapshot'>,
+    private readonly observers: FollowerObservers,
   ) {
     // Everything on disk is in the engine (replayed at open); only the committed prefix is visible.
     this.engineIndex = lastIndexOnDisk;
@@ -76,7 +82,8 @@ export class EngineFollower implements ReplicatorHooks {
       this.uncommitted.delete(key);
     }
     this.publisher.commit(lastPosition);
-    settleState(this.engine, lastPosition);
+    const tombstoned = settleState(this.engine, lastPosition);
+    if (tombstoned.length > 0) this.observers.tombstonesSettled?.(tombstoned);
   }
 
   roleChanged(...args: Parameters<ReplicatorHooks['roleChanged']>): void {

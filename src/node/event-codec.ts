@@ -18,10 +18,10 @@ import {
   type RecordFields,
 } from '../storage/record.js';
 import type { PlannedAppend } from '../engine/decide.js';
-import type { AppliedEvent } from '../engine/state.js';
+import type { AppliedEvent, GoneFloors } from '../engine/state.js';
 import type { LifecycleChange } from '../engine/lifecycle.js';
-import { METADATA_STREAM_PREFIX } from '../types/stream-metadata.js';
-import { lifecycleChangeOf } from './lifecycle-events.js';
+import { METADATA_STREAM_PREFIX, SCAVENGE_STREAM } from '../types/stream-metadata.js';
+import { goneFloorsOf, lifecycleChangeOf } from './lifecycle-events.js';
 import { decodeClaimChanges, type ClaimChanges } from '../types/claims.js';
 import { StorageFailedError } from '../types/errors.js';
 import type { RandomIds } from '../types/random-ids.js';
@@ -188,6 +188,7 @@ export const decodeForReplay: RecordDecoder<AppliedEvent> = (bytes, offset, posi
   return {
     claims: claimsLength === 0 ? undefined : claimsOf(bytes, offset, claimsLength, position),
     lifecycle: stream.startsWith(METADATA_STREAM_PREFIX) ? lifecycleOf(bytes, offset, position) : undefined,
+    gone: stream === SCAVENGE_STREAM ? goneOf(bytes, offset, position) : undefined,
     stream,
     index: recordLayout.index(bytes, offset),
     position,
@@ -199,17 +200,32 @@ export const decodeForReplay: RecordDecoder<AppliedEvent> = (bytes, offset, posi
 
 /** The lifecycle change a metadata stream's record makes (its type says which, its data the metadata). */
 function lifecycleOf(bytes: Buffer, offset: number, position: number): LifecycleChange | undefined {
+  return parseSystemRecord(bytes, offset, position, 'metadata change', lifecycleChangeOf);
+}
+
+/** The floors a scavenge point's record sets. */
+function goneOf(bytes: Buffer, offset: number, position: number): GoneFloors | undefined {
+  return parseSystemRecord(bytes, offset, position, 'scavenge point', goneFloorsOf);
+}
+
+function parseSystemRecord<T>(
+  bytes: Buffer,
+  offset: number,
+  position: number,
+  what: string,
+  parse: (type: string, data: Uint8Array) => T | undefined,
+): T | undefined {
   const streamLength = recordLayout.streamLength(bytes, offset);
   const typeLength = recordLayout.typeLength(bytes, offset);
   const typeAt = recordLayout.fieldsOffset(offset) + streamLength;
   const dataAt = typeAt + typeLength + recordLayout.metadataLength(bytes, offset);
   const type = bytes.toString('utf8', typeAt, typeAt + typeLength);
   try {
-    return lifecycleChangeOf(type, bytes.subarray(dataAt, dataAt + recordLayout.dataLength(bytes, offset)));
+    return parse(type, bytes.subarray(dataAt, dataAt + recordLayout.dataLength(bytes, offset)));
   } catch (error) {
-    // The batch passed its checksum: a change that does not decode was written so, by a bug.
+    // The batch passed its checksum: a record that does not decode was written so, by a bug.
     throw new StorageFailedError(
-      `the metadata change at position ${position} does not decode: ${(error as Error).message}`,
+      `the ${what} at position ${position} does not decode: ${(error as Error).message}`,
       error,
     );
   }

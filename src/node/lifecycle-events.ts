@@ -1,7 +1,13 @@
 import type { LifecycleChange } from '../engine/lifecycle.js';
 import type { Expected } from '../types/errors.js';
+import { invariantFailed } from '../engine/assert.js';
+import type { GoneFloors } from '../engine/state.js';
 import {
   DELETED_EVENT_TYPE,
+  ERASED_EVENT_TYPE,
+  MAX_SCAVENGE_POINT_STREAMS,
+  SCAVENGE_POINT_EVENT_TYPE,
+  SCAVENGE_STREAM,
   MAX_METADATA_BYTES,
   METADATA_EVENT_TYPE,
   TOMBSTONE_EVENT_TYPE,
@@ -25,8 +31,12 @@ export function lifecycleEvent(change: LifecycleChange, id?: string): PreparedEv
       return prepareEvent({ id, type: METADATA_EVENT_TYPE, data: { ...change.metadata } }, LIFECYCLE_EVENT_MAX_BYTES);
     case 'delete':
       return prepareEvent({ id, type: DELETED_EVENT_TYPE, data: {} }, LIFECYCLE_EVENT_MAX_BYTES);
-    case 'tombstone':
-      return prepareEvent({ id, type: TOMBSTONE_EVENT_TYPE, data: {} }, LIFECYCLE_EVENT_MAX_BYTES);
+    case 'tombstone': {
+      const type = change.erase === true ? ERASED_EVENT_TYPE : TOMBSTONE_EVENT_TYPE;
+      return prepareEvent({ id, type, data: {} }, LIFECYCLE_EVENT_MAX_BYTES);
+    }
+    case 'gone':
+      return invariantFailed('a scavenge point is written by scavengePointAppend, not as a metadata-stream event');
   }
 }
 
@@ -60,7 +70,29 @@ export function lifecycleChangeOf(type: string, data: Uint8Array): LifecycleChan
       return { kind: 'delete' };
     case TOMBSTONE_EVENT_TYPE:
       return { kind: 'tombstone' };
+    case ERASED_EVENT_TYPE:
+      return { kind: 'tombstone', erase: true };
     default:
       return undefined;
   }
+}
+
+/** The append of one scavenge point (at most MAX_SCAVENGE_POINT_STREAMS floors). */
+export function scavengePointAppend(floors: GoneFloors): CheckedAppend {
+  if (floors.length === 0 || floors.length > MAX_SCAVENGE_POINT_STREAMS)
+    invariantFailed(`a scavenge point of ${floors.length} streams, expected 1 to ${MAX_SCAVENGE_POINT_STREAMS}`);
+  const data = { floors: Object.fromEntries(floors) };
+  const event = prepareEvent({ type: SCAVENGE_POINT_EVENT_TYPE, data }, SCAVENGE_POINT_MAX_BYTES);
+  return { stream: SCAVENGE_STREAM, expected: 'any', events: [event], gone: floors };
+}
+
+/** Room for the floors of MAX_SCAVENGE_POINT_STREAMS streams of the longest names. */
+const SCAVENGE_POINT_MAX_BYTES = 1024 * 1024;
+
+/** The floors a scavenge point's data holds (a record of the scavenge stream). */
+export function goneFloorsOf(type: string, data: Uint8Array): GoneFloors | undefined {
+  if (type !== SCAVENGE_POINT_EVENT_TYPE) return undefined;
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+  const floors = (JSON.parse(text) as { floors: Record<string, number> }).floors;
+  return Object.entries(floors);
 }

@@ -3,13 +3,15 @@ import {
   metadataStreamOf,
   type DeleteStreamOptions,
   type DeleteStreamResult,
+  type EraseStreamOptions,
+  type EraseStreamResult,
   type GetStreamMetadataOptions,
   type SetStreamMetadataOptions,
   type SetStreamMetadataResult,
   type StreamMetadataResult,
 } from '../types/stream-metadata.js';
 import { validateStream } from '../types/validate.js';
-import { checkDeletion, checkMetadataChange } from '../types/lifecycle-input.js';
+import { checkDeletion, checkErasure, checkMetadataChange } from '../types/lifecycle-input.js';
 import type { EngineState } from '../engine/state.js';
 import { countAt } from '../engine/stream-state.js';
 import { lifecycleAppend } from './lifecycle-events.js';
@@ -49,6 +51,15 @@ export class LifecycleOps {
     const checked = checkDeletion(stream, options);
     const change = checked.tombstone ? ({ kind: 'tombstone' } as const) : ({ kind: 'delete' } as const);
     const outcome = await this.ports.write(request(lifecycleAppend(checked.stream, change, checked.expected)));
+    return { position: outcome.parts[0]!.position };
+  }
+
+  /** Tombstones the stream with an erasure; `removed` waits until this node removed its bytes. */
+  async erase(stream: string, options: EraseStreamOptions, removed: () => Promise<void>): Promise<EraseStreamResult> {
+    const checked = checkErasure(stream, options);
+    const change = { kind: 'tombstone', erase: true } as const;
+    const outcome = await this.ports.write(request(lifecycleAppend(checked.stream, change, checked.expected)));
+    await removed();
     return { position: outcome.parts[0]!.position };
   }
 

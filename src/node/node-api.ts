@@ -1,6 +1,8 @@
 import type { Message, NodeId, RaftStatus } from '../raft/index.js';
 import type { ClaimChanges } from '../types/claims.js';
 import type { LifecycleChange } from '../engine/lifecycle.js';
+import type { GoneFloors } from '../engine/state.js';
+import type { ScavengeResult, ScavengeStats } from './scavenger.js';
 import type { Expected, StorageFailedError } from '../types/errors.js';
 import type { DamagedBatch, LogMetrics, ScrubStatus, WriteState } from '../types/log-metrics.js';
 import type {
@@ -31,6 +33,8 @@ export interface CheckedAppend {
    * makes, and the stream whose count `expected` checks when not the one written.
    */
   readonly lifecycle?: { readonly change: LifecycleChange; readonly expectedOf?: string | undefined } | undefined;
+  /** Set only on a scavenge point (`scavengePointAppend`): the floors its one event sets. */
+  readonly gone?: GoneFloors | undefined;
 }
 
 /**
@@ -107,6 +111,8 @@ export interface NodeStatus {
   subscribers: number;
   /** The background scrub, and the damaged batches found by it or by reads. */
   scrub: ScrubStatus;
+  /** Scavenging and erasures so far, and the pass under way. */
+  scavenge: ScavengeStats;
   /** Whether appends are taken, and if not, the error they fail with. */
   writes: { state: WriteState; reason?: string | undefined };
 }
@@ -125,6 +131,10 @@ export interface OrdoNode extends EventLog, StreamLifecycle {
   readonly committedPosition: number;
   /** The oldest position still readable (retention removes whole segments from the front). */
   readonly firstPosition: number;
+  /** Resolves once every erasure committed on this node has removed its bytes here. */
+  erasuresDone(): Promise<void>;
+  /** Scavenges now (see `Scavenger`): a scavenge point on the leader, then a pass here. */
+  scavenge(): Promise<ScavengeResult>;
   /**
    * The one write entry point for checked input. Each request is decided on its own and in
    * order, exactly as if written one after the other; the ones written in one turn share one

@@ -6,6 +6,7 @@ import type { NodeStatus } from './node-api.js';
 import type { Publisher } from './publisher.js';
 import type { Replicator } from './replicator.js';
 import type { Retention } from './retention.js';
+import type { ScavengeStats, Scavenger } from './scavenger.js';
 import type { WritePath } from './write-path.js';
 
 /** The parts of a node its facts (metrics, status) are read from. */
@@ -19,6 +20,7 @@ export interface FactSources {
   readonly scrubber: Scrubber | undefined;
   readonly scrubSettings: ScrubSettings | undefined;
   readonly retention: Retention | undefined;
+  readonly scavenger: Scavenger;
   /** Why the node refuses writes now, if it does. */
   writeState(): { state: WriteState; reason: string | undefined };
 }
@@ -40,6 +42,23 @@ export function logMetrics(node: FactSources): LogMetrics {
     firstPosition: storage.firstPosition,
     retentionDroppedSegments: node.retention?.stats.droppedSegments ?? 0,
     retentionDroppedBytes: node.retention?.stats.droppedBytes ?? 0,
+    ...scavengeMetrics(node.scavenger.stats),
+  };
+}
+
+type ScavengeMetrics = Pick<
+  LogMetrics,
+  'scavengePasses' | 'scavengeHoles' | 'scavengeBytesReclaimed' | 'scavengePassProgress' | 'erasuresPending'
+>;
+
+function scavengeMetrics(stats: ScavengeStats): ScavengeMetrics {
+  const pass = stats.pass;
+  return {
+    scavengePasses: stats.passes,
+    scavengeHoles: stats.holes,
+    scavengeBytesReclaimed: stats.bytesReclaimed,
+    scavengePassProgress: pass && pass.segmentsTotal > 0 ? pass.segmentsDone / pass.segmentsTotal : 0,
+    erasuresPending: stats.pendingErasures,
   };
 }
 
@@ -90,6 +109,7 @@ export function nodeStatus(node: FactSources): NodeStatus {
     streams: node.engine.streams.size,
     subscribers: node.publisher.liveSubscriptions.size,
     scrub: scrubStatus(node),
+    scavenge: { ...node.scavenger.stats },
     writes: node.writeState(),
   };
 }

@@ -13,6 +13,7 @@ import type { PeerTransport, SnapshotEvent } from './replicator.js';
 import type { ReplicatorOptions } from './replication-ports.js';
 import { systemEnvironment, type NodeEnvironment } from './environment.js';
 import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
+import { resolveScavenge, type ScavengeOptions, type ScavengeSettings } from './scavenge-options.js';
 import { resolveRetention, type RetentionOptions, type RetentionSettings } from './retention.js';
 import { DEFAULT_SCRUB_BYTES_PER_SECOND, DEFAULT_SCRUB_INTERVAL_MS, type ScrubSettings } from '../storage/scrub.js';
 
@@ -95,6 +96,13 @@ export interface OpenOptions {
    */
   retention?: RetentionOptions | false | undefined;
   /**
+   * Scavenging, which removes the bytes of events that stream metadata, deletions and
+   * tombstones made gone for good (docs/lifecycle.md): a pass at most every `intervalMs`
+   * (default 10 minutes) at most `bytesPerSecond` (default 64 MiB/s). `false`: only
+   * `scavenge()` and erasures run it.
+   */
+  scavenge?: ScavengeOptions | false | undefined;
+  /**
    * For tests: wraps the file handle that writes of the active segment go through (the
    * power-loss test records what each fdatasync made durable, and drops the rest).
    */
@@ -118,6 +126,7 @@ export interface ResolvedOptions {
   scrub: ScrubSettings | undefined;
   /** Undefined: everything is kept. */
   retention: RetentionSettings | undefined;
+  scavenge: ScavengeSettings;
 }
 
 /** ClusterOptions with every default filled in. */
@@ -156,6 +165,7 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     cluster: resolveCluster(options.cluster),
     scrub: resolveScrub(options.scrub),
     retention: resolveRetentionAlone(options),
+    scavenge: resolveScavenge(options.scavenge),
   };
 }
 

@@ -143,6 +143,11 @@ export class Replicator {
     return this.raw.term;
   }
 
+  /** The last entry applied here: committed, durable and in the engine. */
+  get appliedEntryIndex(): number {
+    return this.appliedIndex;
+  }
+
   /** Index the next proposal gets. */
   get nextIndex(): number {
     return this.raw.lastIndex() + 1;

@@ -5,6 +5,7 @@ import { INDEX_SUFFIX, SEGMENT_SUFFIX, parseSegmentName, segmentName } from '../
 import { SparseIndex } from '../storage/sparse-index.js';
 import { batchFirstPosition } from '../storage/record.js';
 import { scanSegment } from '../storage/segment-scan.js';
+import { isHole } from '../storage/hole-records.js';
 import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
 import { applyEvent, newEngineState, type EngineState } from '../engine/state.js';
 import { DEFAULT_ID_WINDOW } from '../engine/id-window.js';
@@ -20,6 +21,10 @@ export interface VerifyReport {
   streams: number;
   /** Bytes at the end of the last segment that a reopen would cut (a torn write, never acknowledged). */
   tornTailBytes: number;
+  /** Events whose bytes scavenging or an erasure removed (holes). */
+  holes: number;
+  /** Erased streams some of whose events still have their bytes (a reopen finishes the erasure). */
+  pendingErasures: string[];
   problems: string[];
 }
 
@@ -42,6 +47,7 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
     .filter((base): base is number => base !== undefined && base > logStart.position)
     .sort((a, b) => a - b);
   const state = await startingState(root, logStart, problems, fs);
+  const gone = new GoneCheck();
   let events = 0;
   let tornTailBytes = 0;
   let expectedBase = logStart.position + 1;
@@ -64,8 +70,9 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
               events++;
               try {
                 // Events a checkpoint covers (where retention cut the log) are in the state already.
-                if (header.firstPosition + i >= state.nextPosition)
-                  applyEvent(state, decodeForReplay(bytes, at, header.firstPosition + i, header));
+                const event = decodeForReplay(bytes, at, header.firstPosition + i, header);
+                gone.record(event.stream, event.index, event.position, isHole(bytes, at));
+                if (event.position >= state.nextPosition) applyEvent(state, event);
               } catch (error) {
                 throw new CorruptLogError(file, offset, `record ${i} of the batch: ${(error as Error).message}`);
               }
@@ -87,14 +94,60 @@ export async function verifyLog(dir: string, fs: FileSystem = nodeFileSystem): P
     }
   }
   if (problems.length === 0) problems.push(...(await verifyCheckpoint(root, state, fs)));
+  problems.push(...gone.problems(state));
   return {
     ok: problems.length === 0,
     segments: bases.length,
     events,
     streams: state.streams.size,
     tornTailBytes,
+    holes: gone.holes,
+    pendingErasures: gone.pendingErasures(state),
     problems,
   };
+}
+
+/**
+ * Scavenging's rule, checked: every hole is an event gone for good (below its stream's floor
+ * at the end of the log), so no node ever removed what readers may still see; and which erased
+ * streams still have bytes before their tombstone.
+ */
+class GoneCheck {
+  holes = 0;
+  /** Per stream, the highest index that is a hole. */
+  private readonly highestHole = new Map<string, number>();
+  /** Per stream, the last position of an event that still has its bytes. */
+  private readonly lastKept = new Map<string, number>();
+
+  record(stream: string, index: number, position: number, hole: boolean): void {
+    if (!hole) {
+      this.lastKept.set(stream, position);
+      return;
+    }
+    this.holes++;
+    this.highestHole.set(stream, Math.max(this.highestHole.get(stream) ?? -1, index));
+  }
+
+  problems(state: EngineState): string[] {
+    const problems: string[] = [];
+    for (const [stream, index] of this.highestHole) {
+      const floor = state.lifecycles.latest(stream)?.goneBefore ?? 0;
+      if (index >= floor)
+        problems.push(
+          `the event ${JSON.stringify(stream)}@${index} was removed, but only indexes below ${floor} are gone`,
+        );
+    }
+    return problems;
+  }
+
+  pendingErasures(state: EngineState): string[] {
+    const pending: string[] = [];
+    for (const [stream, lifecycle] of state.lifecycles.entriesAt(state.nextPosition - 1)) {
+      const kept = this.lastKept.get(stream);
+      if (lifecycle.erased && kept !== undefined && kept < lifecycle.position) pending.push(stream);
+    }
+    return pending;
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { LifecycleChange } from '../engine/lifecycle.js';
 import {
   ClaimConflictError,
   DiskFullError,
@@ -29,6 +30,7 @@ const STAGE_FLUSH_EVENTS = 512;
 interface StreamPart extends EncodedPart {
   expected: CheckedAppend['expected'];
   lifecycle: CheckedAppend['lifecycle'];
+  gone: CheckedAppend['gone'];
 }
 
 /** Appends decided and applied in this tick, waiting to be encoded into one Raft entry. */
@@ -328,6 +330,7 @@ export class WritePath {
         applied.retryKey = event.retryKey === true;
         applied.claims = k === 0 ? part.claims?.changes : undefined;
         applied.lifecycle = k === 0 ? part.lifecycle?.change : undefined;
+        applied.gone = k === 0 ? part.gone : undefined;
         applyEvent(this.follower.engine, applied);
       }
     }
@@ -395,8 +398,8 @@ export class WritePath {
 }
 
 function preparePart(append: CheckedAppend): StreamPart {
-  // A metadata stream's name ('$$' and a checked name) is Ordo's: only lifecycleAppend writes it.
-  const stream = append.lifecycle ? append.stream : validateStream(append.stream);
+  // Metadata and scavenge streams are Ordo's: only lifecycleAppend and scavengePointAppend write them.
+  const stream = append.lifecycle || append.gone ? append.stream : validateStream(append.stream);
   const claims = append.claims && { changes: append.claims, bytes: encodeClaimChanges(append.claims) };
   return {
     stream,
@@ -405,7 +408,12 @@ function preparePart(append: CheckedAppend): StreamPart {
     events: append.events,
     claims,
     lifecycle: append.lifecycle,
+    gone: append.gone,
   };
+}
+
+function erases(change: LifecycleChange | undefined): boolean {
+  return change?.kind === 'tombstone' && change.erase === true;
 }
 
 function intentsOf(parts: readonly StreamPart[], resent: boolean): AppendIntent[] {
@@ -416,6 +424,7 @@ function intentsOf(parts: readonly StreamPart[], resent: boolean): AppendIntent[
     resent,
     claims: part.claims?.changes,
     expectedOf: part.lifecycle?.expectedOf,
+    erases: erases(part.lifecycle?.change),
   }));
 }
 

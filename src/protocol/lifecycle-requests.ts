@@ -25,6 +25,7 @@ export type LifecycleRequest =
       resent: boolean;
     }
   | { op: 'deleteStream'; stream: string; expected: Expected; tombstone: boolean; retryKey: string; resent: boolean }
+  | { op: 'erase'; stream: string; expected: Expected; retryKey: string; resent: boolean }
   | { op: 'getStreamMetadata'; stream: string; consistency: ReadConsistency };
 
 const RETRY_KEY_BYTES = 16;
@@ -64,6 +65,21 @@ export function writeDeleteStream(
   endFrame(w, start);
 }
 
+/** ERASE_STREAM: the same payload as DELETE_STREAM (an erasure is a tombstone that also removes the bytes). */
+export function writeEraseStream(
+  w: ByteWriter,
+  requestId: number,
+  stream: string,
+  expected: Expected,
+  ids: RandomIds,
+): void {
+  const start = beginFrame(w, FrameType.ERASE_STREAM, 0, requestId);
+  writeExpected(w, expected);
+  w.str16(stream);
+  writeRetryKey(w, ids);
+  endFrame(w, start);
+}
+
 /** GET_METADATA (flag 4: local consistency): `str16 stream`. */
 export function writeGetMetadata(w: ByteWriter, requestId: number, stream: string, consistency: ReadConsistency): void {
   const start = beginFrame(w, FrameType.GET_METADATA, consistency === 'local' ? READ_LOCAL : 0, requestId);
@@ -91,6 +107,8 @@ export function readLifecycleRequest(frame: Frame): LifecycleRequest | undefined
       return readSetMetadata(frame);
     case FrameType.DELETE_STREAM:
       return readDeleteStream(frame);
+    case FrameType.ERASE_STREAM:
+      return readEraseStream(frame);
     case FrameType.GET_METADATA:
       return readGetMetadata(frame);
     default:
@@ -120,6 +138,16 @@ function readDeleteStream(frame: Frame): LifecycleRequest {
   r.expectEnd(frameTypeName(frame.type));
   const tombstone = (frame.flags & DELETE_TOMBSTONE) !== 0;
   return { op: 'deleteStream', stream: validateStream(stream), expected, tombstone, retryKey, resent: isResent(frame) };
+}
+
+function readEraseStream(frame: Frame): LifecycleRequest {
+  checkFlags(frame, REQUEST_RESENT);
+  const r = frame.payload;
+  const expected = readExpected(r);
+  const stream = r.str16('stream');
+  const retryKey = readUuid(r.bytesView(RETRY_KEY_BYTES, 'retry key'), 0);
+  r.expectEnd(frameTypeName(frame.type));
+  return { op: 'erase', stream: validateStream(stream), expected, retryKey, resent: isResent(frame) };
 }
 
 function readGetMetadata(frame: Frame): LifecycleRequest {

@@ -7,7 +7,7 @@ import { InvalidArgumentError, PermissionDeniedError, UnauthenticatedError, desc
  *  - read:  read, readAll, subscribe, readAndSubscribe, count, headPosition, streams,
  *           getStreamMetadata
  *  - write: append, appendMany, existsOrWrite, publishTransient, setStreamMetadata, deleteStream
- *  - admin: everything, plus status and metrics
+ *  - admin: everything, plus status, metrics, erase and scavenge
  * Without an auth file the server is open (every connection is the `anonymous` admin), which
  * is why it listens on 127.0.0.1 by default.
  */
@@ -28,6 +28,10 @@ export type Operation =
   | 'getStreamMetadata'
   | 'setStreamMetadata'
   | 'deleteStream'
+  /** A tombstone that removes the stream's bytes from every node. */
+  | 'erase'
+  /** A scavenge started by hand (POST /admin/scavenge). */
+  | 'scavenge'
   /** A hosted model's state (GET /models). */
   | 'models'
   /** The console's live overview feed (GET /console/stats). */
@@ -56,6 +60,8 @@ export const OPERATION_SCOPES: Readonly<Record<Operation, Scope>> = {
   getStreamMetadata: 'read',
   setStreamMetadata: 'write',
   deleteStream: 'write',
+  erase: 'admin',
+  scavenge: 'admin',
   models: 'read',
   stats: 'read',
   whoami: 'read',

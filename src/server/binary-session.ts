@@ -328,6 +328,7 @@ const OPERATIONS: Record<number, Operation | 'ping'> = {
   [FrameType.STREAMS]: 'streams',
   [FrameType.SET_METADATA]: 'setStreamMetadata',
   [FrameType.DELETE_STREAM]: 'deleteStream',
+  [FrameType.ERASE_STREAM]: 'erase',
   [FrameType.GET_METADATA]: 'getStreamMetadata',
 };
 

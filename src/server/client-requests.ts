@@ -1,3 +1,4 @@
+import type { LifecycleChange } from '../engine/lifecycle.js';
 import { lifecycleAppend, lifecycleEvent, type OrdoNode, type WriteOutcome, type WriteRequest } from '../node/index.js';
 import type { ByteWriter } from '../protocol/bytes.js';
 import { EVENTS_DONE, EVENTS_HISTORY } from '../protocol/constants.js';
@@ -34,6 +35,7 @@ type OneShotOp =
   | 'streams'
   | 'setStreamMetadata'
   | 'deleteStream'
+  | 'erase'
   | 'getStreamMetadata';
 export type OneShotRequest = Extract<Request, { op: OneShotOp }>;
 type RequestOf<Op extends Request['op']> = Extract<Request, { op: Op }>;
@@ -75,6 +77,7 @@ export async function answerRequest(log: OrdoNode, id: number, request: OneShotR
       return answerStreams(log, id, request);
     case 'setStreamMetadata':
     case 'deleteStream':
+    case 'erase':
       return answerLifecycleChange(log, id, request);
     case 'getStreamMetadata': {
       const answer = await log.getStreamMetadata(request.stream, { consistency: request.consistency });
@@ -91,17 +94,27 @@ export async function answerRequest(log: OrdoNode, id: number, request: OneShotR
 async function answerLifecycleChange(
   log: OrdoNode,
   id: number,
-  request: RequestOf<'setStreamMetadata' | 'deleteStream'>,
+  request: RequestOf<'setStreamMetadata' | 'deleteStream' | 'erase'>,
 ): Promise<Answer> {
-  const change =
-    request.op === 'setStreamMetadata'
-      ? ({ kind: 'metadata', metadata: request.metadata } as const)
-      : ({ kind: request.tombstone ? 'tombstone' : 'delete' } as const);
+  const change = lifecycleChangeOfRequest(request);
   const event = { ...lifecycleEvent(change, request.retryKey), retryKey: true };
   const part = lifecycleAppend(request.stream, change, request.expected, event);
   const outcome = await writeOne(log, { parts: [part], ack: 'quorum', resent: request.resent });
+  // An erasure is answered once this node removed the bytes (every node does as it commits).
+  if (request.op === 'erase') await log.erasuresDone();
   const { position, index, count } = outcome.parts[0]!;
   return (w) => writeAppendOk(w, id, position, index, count, true);
+}
+
+function lifecycleChangeOfRequest(request: RequestOf<'setStreamMetadata' | 'deleteStream' | 'erase'>): LifecycleChange {
+  switch (request.op) {
+    case 'setStreamMetadata':
+      return { kind: 'metadata', metadata: request.metadata };
+    case 'deleteStream':
+      return { kind: request.tombstone ? 'tombstone' : 'delete' };
+    case 'erase':
+      return { kind: 'tombstone', erase: true };
+  }
 }
 
 async function answerRead(log: OrdoNode, id: number, request: RequestOf<'read'>): Promise<Answer> {

@@ -127,6 +127,19 @@ function registerLogMetrics(registry: Registry, log: OrdoNode): void {
     'Bytes retention removed since the server started',
     'retentionDroppedBytes',
   );
+  const gauge = (name: string, help: string, key: LogMetricKey) =>
+    new Gauge({ name, help, registers: [registry], collect: fromLog(key) });
+  registerScavengeMetrics(total, gauge);
+}
+
+type Register = (name: string, help: string, key: LogMetricKey) => Counter | Gauge;
+
+function registerScavengeMetrics(total: Register, gauge: Register): void {
+  total('ordo_scavenge_passes_total', 'Scavenging passes over the sealed segments finished', 'scavengePasses');
+  total('ordo_scavenge_holes_total', 'Events whose bytes scavenging and erasures removed', 'scavengeHoles');
+  total('ordo_scavenge_reclaimed_bytes_total', 'Bytes scavenging and erasures reclaimed', 'scavengeBytesReclaimed');
+  gauge('ordo_scavenge_pass_progress', 'How far the scavenging pass under way is, 0 to 1', 'scavengePassProgress');
+  gauge('ordo_erasures_pending', 'Erased streams whose bytes this node has not finished removing', 'erasuresPending');
 }
 
 /** One 0/1 gauge per refusal, so an alert can fire on either: see `WriteState`. */

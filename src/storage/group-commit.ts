@@ -42,6 +42,7 @@ export interface WritePipeline {
   readonly cutting: Promise<void> | undefined;
   append(bytes: Buffer, first: number, last: number, term: number, entryIndex: number): Promise<void>;
   drain(): Promise<void>;
+  sealActive(): Promise<boolean>;
   abandonWaitingForSpace(): void;
   /** A truncation (after `drain`) cut the active segment back to these. */
   truncated(lastPosition: number, lastIndex: number, bytesSinceIndexEntry: number): void;
@@ -80,6 +81,8 @@ export class GroupCommit implements WritePipeline {
    */
   private diskFullError: DiskFullError | undefined;
   private waitingForSpace = false;
+  /** Set while `sealActive` waits for the stages to stop and seals: no write stage starts. */
+  private sealing: Promise<void> | undefined;
   private diskFullTimer: unknown;
   closed = false;
   private intervalTimer: unknown;
@@ -128,17 +131,42 @@ export class GroupCommit implements WritePipeline {
   append(bytes: Buffer, first: number, last: number, term: number, entryIndex: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ bytes, first, last, term, entryIndex, resolve, reject });
-      // While waiting for space the retry timer starts the write stage.
-      if (!this.writing && !this.waitingForSpace) this.startWriteStage();
+      // While waiting for space the retry timer starts the write stage; a seal starts it after.
+      if (!this.writing && !this.waitingForSpace && !this.sealing) this.startWriteStage();
     });
   }
 
   /** Resolves when everything queued so far has been handled. */
   async drain(): Promise<void> {
-    while (this.writing || this.syncing) {
+    while (this.writing || this.syncing || this.sealing) {
       await this.writing;
       await this.syncing;
+      await this.sealing;
     }
+  }
+
+  /**
+   * Seals the active segment now, if it holds events (an erasure must rewrite what it holds,
+   * and only sealed segments are rewritten). Appends queue meanwhile and are written after,
+   * to the next segment. Returns whether a segment was sealed.
+   */
+  async sealActive(): Promise<boolean> {
+    while (this.sealing) await this.sealing;
+    let sealed = false;
+    const run = async (): Promise<void> => {
+      while (this.writing || this.syncing) {
+        await this.writing;
+        await this.syncing;
+      }
+      if (!this.failure && !this.closed) sealed = await this.rounds.sealActive();
+    };
+    const stage: Promise<void> = run().finally(() => {
+      this.sealing = undefined;
+      if (this.queue.length > 0 && !this.failure && !this.waitingForSpace && !this.writing) this.startWriteStage();
+    });
+    this.sealing = stage;
+    await stage;
+    return sealed;
   }
 
   truncated(lastPosition: number, lastIndex: number, bytesSinceIndexEntry: number): void {
@@ -162,7 +190,7 @@ export class GroupCommit implements WritePipeline {
    * write completed.
    */
   private async writeLoop(): Promise<void> {
-    while (this.queue.length > 0 && !this.failure && !this.waitingForSpace) {
+    while (this.queue.length > 0 && !this.failure && !this.waitingForSpace && !this.sealing) {
       let round = this.queue;
       this.queue = [];
       try {
@@ -203,7 +231,7 @@ export class GroupCommit implements WritePipeline {
     const stage: Promise<void> = this.writeLoop().finally(() => {
       if (this.writing !== stage) return;
       this.writing = undefined;
-      if (this.queue.length > 0 && !this.failure && !this.waitingForSpace) this.startWriteStage();
+      if (this.queue.length > 0 && !this.failure && !this.waitingForSpace && !this.sealing) this.startWriteStage();
     });
     this.writing = stage;
   }
@@ -249,7 +277,7 @@ export class GroupCommit implements WritePipeline {
 
   /** The interval timer covers idle periods; under load `RoundWriter.writeBuffers` syncs on schedule. */
   private async syncNow(): Promise<void> {
-    if (this.closed || this.failure || this.writing || this.syncing) return;
+    if (this.closed || this.failure || this.writing || this.syncing || this.sealing) return;
     try {
       await this.rounds.syncOnSchedule();
     } catch (error) {
@@ -269,7 +297,7 @@ export class GroupCommit implements WritePipeline {
   }
 
   private retryAfterDiskFull(): void {
-    if (!this.waitingForSpace || this.writing || this.closed || this.failure) return;
+    if (!this.waitingForSpace || this.writing || this.sealing || this.closed || this.failure) return;
     this.waitingForSpace = false;
     this.startWriteStage();
   }

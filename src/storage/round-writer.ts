@@ -188,6 +188,14 @@ export class RoundWriter {
     }
   }
 
+  /** Seals the active segment now if it holds events (no write may run meanwhile); returns whether it did. */
+  async sealActive(): Promise<boolean> {
+    const active = this.active();
+    if (active.lastPosition < active.base) return false;
+    await this.roll(active);
+    return true;
+  }
+
   /**
    * Seals `active` (fsync + index file) and starts the next segment. Batches written to it that
    * the sync stage has not synced yet are made durable by this fdatasync; afterwards the sync

@@ -1,6 +1,8 @@
 import { StorageFailedError, type CorruptLogError, type DiskFullError } from '../types/errors.js';
 import { cutAfterEntry, cutAfterPosition, type CutPoint } from './cut-points.js';
-import { makeDirectoryDurable, syncDirectory, unlinkIfExists } from './file-io.js';
+import { makeDirectoryDurable, syncDirectory, unlinkIfExists, writeFileAtomic } from './file-io.js';
+import type { GoneRule } from './hole-records.js';
+import { rewriteSegment, type Pace } from './segment-rewrite.js';
 import { nodeFileSystem, type FileHandle, type FileSystem } from './file-system.js';
 import type { FsyncPolicy } from './fsync-policy.js';
 import { GroupCommit, type WritePipeline } from './group-commit.js';
@@ -20,6 +22,15 @@ export type { RecoveryReport } from './segment-recovery.js';
 export type { StoredBatch } from './segment-reader.js';
 export type { WrapWriter } from './round-writer.js';
 export { describeIoError } from './write-errors.js';
+
+/** What scavenging one sealed segment did. */
+export interface ScavengedSegment {
+  readonly base: number;
+  /** Records turned into holes. */
+  readonly holes: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
 
 export interface SegmentedLogOptions {
   /** A segment is sealed and a new one started once it reaches this size. */
@@ -86,6 +97,8 @@ export class SegmentedLog {
   readonly recovery: RecoveryReport;
   /** What retention dropped from the front of the log (FULL_LOG: nothing). */
   logStart: LogStart;
+  /** The last maintenance of sealed segments queued (see `exclusive`). */
+  private maintenance: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -331,7 +344,11 @@ export class SegmentedLog {
    * (never the active one). The new log start is saved first, so a crash part way leaves
    * segments open removes, never a gap. Returns how many segments and bytes went.
    */
-  async dropSealedThrough(position: number): Promise<{ segments: number; bytes: number }> {
+  dropSealedThrough(position: number): Promise<{ segments: number; bytes: number }> {
+    return this.exclusive(() => this.dropSealed(position));
+  }
+
+  private async dropSealed(position: number): Promise<{ segments: number; bytes: number }> {
     let count = 0;
     while (count < this.segments.length - 1 && this.segments[count]!.lastPosition <= position) count++;
     if (count === 0 || this.commit.failed || this.commit.closed) return { segments: 0, bytes: 0 };
@@ -350,6 +367,51 @@ export class SegmentedLog {
     }
     await syncDirectory(this.dir, this.fs);
     return { segments: dropped.length, bytes };
+  }
+
+  /**
+   * Scavenging: rewrites the sealed segment starting at `base` with every record `gone` names
+   * as a hole (see hole-records.ts), at the pace `pace` sets. The copy is written and synced
+   * aside, the index file removed, the copy renamed over the segment, then the new index
+   * written: a crash leaves the old segment or the new one, each with no index or its own.
+   * Reads already under way finish on the old file; new ones read the new one. Undefined when
+   * nothing in it is gone, or it is no longer a sealed segment of this log.
+   */
+  scavengeSealed(base: number, gone: GoneRule, pace: Pace): Promise<ScavengedSegment | undefined> {
+    return this.exclusive(async () => {
+      const at = this.segments.findIndex((segment) => segment.base === base);
+      if (at < 0 || at >= this.segments.length - 1 || this.commit.failed || this.commit.closed) return undefined;
+      const old = this.segments[at]!;
+      const options = { fs: this.fs, indexIntervalBytes: this.options.indexIntervalBytes, pace };
+      const copy = await rewriteSegment(old, gone, options);
+      if (!copy) return undefined;
+      await unlinkIfExists(indexFile(old.file), this.fs);
+      await syncDirectory(this.dir, this.fs);
+      await this.fs.rename(copy.file, old.file);
+      await syncDirectory(this.dir, this.fs);
+      this.segments[at] = { ...old, size: copy.size, index: copy.index };
+      await this.reader.close(old.file);
+      await writeFileAtomic(indexFile(old.file), copy.index.serialize(copy.size, old.lastPosition), this.fs);
+      return { base, holes: copy.holes, bytesBefore: copy.bytesBefore, bytesAfter: copy.size };
+    });
+  }
+
+  /** Seals the active segment now if it holds events (an erasure rewrites sealed segments only). */
+  sealActive(): Promise<boolean> {
+    return this.commit.sealActive();
+  }
+
+  /**
+   * Runs `work` after every maintenance of sealed segments started before it (retention,
+   * scavenging): they replace or remove files the others read.
+   */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.maintenance.then(work);
+    this.maintenance = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** The sealed segments (all but the active one), for the scrub; the list itself stays the log's. */

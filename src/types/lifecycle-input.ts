@@ -1,5 +1,10 @@
 import { AbortedError, InvalidArgumentError, describe, type Expected } from './errors.js';
-import { validateStreamMetadata, type DeleteStreamOptions, type StreamMetadata } from './stream-metadata.js';
+import {
+  validateStreamMetadata,
+  type DeleteStreamOptions,
+  type EraseStreamOptions,
+  type StreamMetadata,
+} from './stream-metadata.js';
 import { validateExpected, validateStream } from './validate.js';
 
 /**
@@ -33,6 +38,13 @@ export function checkDeletion(stream: unknown, options: unknown): CheckedDeletio
   if (tombstone !== undefined && typeof tombstone !== 'boolean')
     throw new InvalidArgumentError(`invalid tombstone ${describe(tombstone)}: expected true or false`);
   return { stream: name, expected: validateExpected(expected), tombstone: tombstone === true };
+}
+
+/** Checks an erasure's arguments (a tombstone that also removes the bytes). */
+export function checkErasure(stream: unknown, options: unknown): CheckedDeletion {
+  checkOptions('erase', options);
+  const name = validateStream(stream);
+  return { stream: name, expected: validateExpected((options as EraseStreamOptions).expected), tombstone: true };
 }
 
 function checkOptions(operation: string, options: unknown): void {

@@ -30,6 +30,14 @@ export interface LogMetrics {
   /** Segments and bytes retention removed since open. */
   retentionDroppedSegments: number;
   retentionDroppedBytes: number;
+  /** Scavenging since open: passes finished, records turned into holes, bytes reclaimed. */
+  scavengePasses: number;
+  scavengeHoles: number;
+  scavengeBytesReclaimed: number;
+  /** The pass under way, 0 to 1 (0 when none runs). */
+  scavengePassProgress: number;
+  /** Erased streams whose bytes this node has not finished removing. */
+  erasuresPending: number;
 }
 
 /**

@@ -70,6 +70,17 @@ export const METADATA_STREAM_PREFIX = '$$';
 export const METADATA_EVENT_TYPE = '$metadata';
 export const DELETED_EVENT_TYPE = '$deleted';
 export const TOMBSTONE_EVENT_TYPE = '$tombstone';
+/** A tombstone that also removes the stream's event bytes from every node's segments now. */
+export const ERASED_EVENT_TYPE = '$erased';
+/**
+ * Scavenge points: each event says, per stream, the index below which its events are gone for
+ * good (data: `{ "floors": { "<stream>": <index> } }`). The leader writes one when scavenging
+ * starts, so every node removes the same events and all of them keep serving the same ones.
+ */
+export const SCAVENGE_STREAM = '$scavenges';
+export const SCAVENGE_POINT_EVENT_TYPE = '$scavenge-point';
+/** Streams one scavenge point names at most: its JSON stays far below the largest event. */
+export const MAX_SCAVENGE_POINT_STREAMS = 2000;
 
 /** The most bytes a stream's metadata takes as JSON. */
 export const MAX_METADATA_BYTES = 64 * 1024;
@@ -141,4 +152,21 @@ export interface StreamLifecycle {
    * written again and its indexes continue), for good with `tombstone: true`.
    */
   deleteStream(stream: string, options?: DeleteStreamOptions): Promise<DeleteStreamResult>;
+  /**
+   * Deletes the stream for good (a tombstone, also on a stream already tombstoned) and removes
+   * its events' type, metadata and data from the segments of every node as soon as each commits
+   * it. Resolves once this node (the leader, remotely) has removed them. Admin scope.
+   */
+  erase(stream: string, options?: EraseStreamOptions): Promise<EraseStreamResult>;
+}
+
+export interface EraseStreamOptions {
+  /** Precondition on the stream's count. Default `'any'`. */
+  expected?: Expected | undefined;
+  signal?: AbortSignal;
+}
+
+export interface EraseStreamResult {
+  /** Position of the erasure event (`$erased` in the metadata stream) in the log. */
+  readonly position: number;
 }

@@ -188,5 +188,23 @@ export function lifecycleConformance(label: string, make: MakeLifecycleLog): voi
       assert.deepEqual(await indexes(log.read('neighbour')), ['neighbour#0'], 'other streams are untouched');
       await log.close();
     });
+
+    it('an erasure tombstones the stream, once; a second one and bad input get typed errors', async () => {
+      const log = await make();
+      await given(log, 'person', 3);
+      const { position } = await log.erase('person', { expected: 3 });
+      assert.ok(position >= 3, `erased at ${position}`);
+      assert.deepEqual(await collect(log.read('person')), []);
+      const metadata = await log.getStreamMetadata('person');
+      assert.equal(metadata.tombstoned, true);
+      assert.equal(metadata.count, 3);
+      await assert.rejects(log.erase('person'), StreamDeletedError);
+      await assert.rejects(log.append('person', { type: 'Late' }), StreamDeletedError);
+      await given(log, 'other', 1);
+      await assert.rejects(log.erase('other', { expected: 5 }), WrongExpectedCountError);
+      await assert.rejects(log.erase(''), InvalidStreamError);
+      assert.equal((await log.getStreamMetadata('other')).tombstoned, false);
+      await log.close();
+    });
   });
 }

@@ -90,16 +90,24 @@ describe('engine: stream lifecycles', () => {
     const state = newEngineState(limits);
     write(state, 's');
     write(state, '$$s', { lifecycle: { kind: 'metadata', metadata: { truncateBefore: 1, custom: { a: [1] } } } });
-    write(state, '$$t', { lifecycle: { kind: 'tombstone' } });
+    write(state, '$$t', { lifecycle: { kind: 'tombstone', erase: true } });
     const loaded = decodeCheckpoint(encodeCheckpoint(state, 1), limits);
     assert.deepEqual(loaded.lifecycles.latest('s'), {
       position: 1,
       metadata: { truncateBefore: 1, custom: { a: [1] } },
       tombstoned: false,
+      goneBefore: 0,
+      erased: false,
     });
     assert.equal(loaded.lifecycles.latest('t'), undefined, 'beyond the checkpoint');
     const all = encodeCheckpoint(state);
-    assert.equal(decodeCheckpoint(all, limits).lifecycles.latest('t')?.tombstoned, true);
+    assert.deepEqual(decodeCheckpoint(all, limits).lifecycles.latest('t'), {
+      position: 2,
+      metadata: {},
+      tombstoned: true,
+      goneBefore: Number.MAX_SAFE_INTEGER,
+      erased: true,
+    });
     const version3 = Buffer.from(encodeCheckpoint(newEngineState(limits)).subarray(0, -4)); // no lifecycle count
     version3[0] = 3; // (no stream: the first-index field of version 5 does not show)
     assert.equal(decodeCheckpoint(version3, limits).lifecycles.size, 0);

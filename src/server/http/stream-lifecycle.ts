@@ -7,7 +7,8 @@ import type { Route } from './route.js';
 
 /**
  * A stream's lifecycle: its metadata (GET/PUT /streams/:stream/metadata) and its deletion
- * (DELETE /streams/:stream, soft or with a tombstone). The log checks the metadata and names a
+ * (DELETE /streams/:stream, soft or with a tombstone), an erasure (POST /streams/:stream/erase)
+ * and a scavenge started by hand (POST /admin/scavenge), both admin. The log checks the metadata and names a
  * bad field in INVALID_METADATA.
  */
 export function streamLifecycleRoutes(log: OrdoNode, maxBodyBytes: number): Route[] {
@@ -44,6 +45,21 @@ export function streamLifecycleRoutes(log: OrdoNode, maxBodyBytes: number): Rout
         const result = await log.deleteStream(params.stream!, { expected, tombstone });
         return { status: 200, body: result };
       },
+    },
+    {
+      method: 'POST',
+      pattern: ['streams', ':stream', 'erase'],
+      operation: 'erase',
+      run: async ({ req, params, query }) => {
+        const expected = expectedOf(req, query, undefined) as Expected | undefined;
+        return { status: 200, body: await log.erase(params.stream!, { expected }) };
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['admin', 'scavenge'],
+      operation: 'scavenge',
+      run: async () => ({ status: 200, body: await log.scavenge() }),
     },
   ];
 }

@@ -1,0 +1,242 @@
+import type { EngineState, GoneFloors } from '../engine/state.js';
+import type { ScavengedSegment, SegmentedLog } from '../storage/segmented-log.js';
+import type { GoneRule } from '../storage/hole-records.js';
+import type { Timers } from './environment.js';
+import { MAX_SCAVENGE_POINT_STREAMS } from '../types/stream-metadata.js';
+import { floorsToRaise } from './scavenge-floors.js';
+import type { ScavengeSettings } from './scavenge-options.js';
+
+const MS_PER_SECOND = 1000;
+/** An erasure whose segment still holds uncommitted entries tries again this soon. */
+const ERASURE_RETRY_MS = 50;
+
+/** What scavenging did so far, for /metrics and status. */
+export interface ScavengeStats {
+  /** Passes over the sealed segments finished. */
+  passes: number;
+  /** Scavenge points this node wrote as leader. */
+  points: number;
+  segmentsRewritten: number;
+  /** Records turned into holes. */
+  holes: number;
+  bytesReclaimed: number;
+  /** The pass under way: sealed segments looked at of those it set out to. */
+  pass: { segmentsDone: number; segmentsTotal: number } | undefined;
+  /** Streams erased whose bytes this node has not finished removing. */
+  pendingErasures: number;
+}
+
+/** What one call of `scavenge()` did on this node. */
+export interface ScavengeResult {
+  /** Streams whose floors the scavenge point raised (0 on a follower, or with nothing new gone). */
+  readonly streams: number;
+  readonly segmentsRewritten: number;
+  readonly holes: number;
+  readonly bytesReclaimed: number;
+}
+
+/** What the scavenger needs from its node. */
+export interface ScavengerPorts {
+  readonly storage: SegmentedLog;
+  readonly engine: EngineState;
+  readonly timers: Timers;
+  clock(): number;
+  /** The high-water mark: only committed events are ever scavenged. */
+  committed(): number;
+  /** The last committed entry: a segment is rewritten only when all of it is committed (no truncation can reach it). */
+  committedIndex(): number;
+  isLeader(): boolean;
+  /** Appends a scavenge point (quorum); resolves once committed. */
+  writePoint(floors: GoneFloors): Promise<void>;
+  timestampAt(position: number): Promise<number | undefined>;
+}
+
+/**
+ * Scavenging: reclaims the bytes of events that are gone for good. The leader first writes a
+ * scavenge point (scavenge-floors.ts): one event that, once committed, makes what the metadata
+ * hides now gone on every node alike. Then every node, leader or not, rewrites its committed
+ * sealed segments with those events as holes (positions never change), at a bounded rate, by
+ * the same rule from the log's own content; so whatever state each node's files are in, all
+ * nodes serve the same events. An erasure (a tombstone that removes bytes) seals the active
+ * segment and runs a pass as soon as it commits here.
+ */
+export class Scavenger {
+  readonly stats: ScavengeStats = {
+    passes: 0,
+    points: 0,
+    segmentsRewritten: 0,
+    holes: 0,
+    bytesReclaimed: 0,
+    pass: undefined,
+    pendingErasures: 0,
+  };
+  /** Per sealed segment (by base), the gone stamp it was last found clean at. */
+  private readonly cleanAt = new Map<number, number>();
+  private timer: unknown;
+  private running: Promise<ScavengeResult> | undefined;
+  /** Whether another pass must follow the one running (something became gone meanwhile). */
+  private again = false;
+  private stopped = false;
+  private pendingErased = new Set<string>();
+
+  constructor(
+    private readonly settings: ScavengeSettings,
+    private readonly ports: ScavengerPorts,
+  ) {}
+
+  /** Starts the background passes, and finishes erasures a restart interrupted. */
+  start(): void {
+    if (this.settings.intervalMs !== undefined)
+      this.timer = this.ports.timers.setInterval(
+        () => void this.scavenge().catch(() => undefined),
+        this.settings.intervalMs,
+      );
+    const mark = this.ports.committed();
+    const erased = this.ports.engine.lifecycles.entriesAt(mark).filter(([, lifecycle]) => lifecycle.erased);
+    if (erased.length > 0) this.erased(erased.map(([stream]) => stream));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.ports.timers.clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  /**
+   * One scavenge: on the leader, a scavenge point for what the metadata hides now; then a
+   * pass over this node's sealed segments. Runs after the one under way, if any.
+   */
+  scavenge(): Promise<ScavengeResult> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    const run = this.runOnce().finally(() => {
+      this.running = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        void this.scavenge().catch(() => undefined);
+      }
+    });
+    this.running = run;
+    return run;
+  }
+
+  /** Erased streams whose tombstones committed here: their bytes go now (from every segment). */
+  erased(streams: string[]): void {
+    const mark = this.ports.committed();
+    for (const stream of streams)
+      if (this.ports.engine.lifecycles.at(stream, mark)?.erased === true) this.pendingErased.add(stream);
+    this.stats.pendingErasures = this.pendingErased.size;
+    if (this.pendingErased.size > 0) void this.scavenge().catch(() => undefined);
+  }
+
+  /** Resolves once every erasure committed here so far has removed its bytes from this node's files. */
+  async erasuresDone(): Promise<void> {
+    while (this.pendingErased.size > 0 && !this.stopped) await this.scavenge();
+  }
+
+  private async runOnce(): Promise<ScavengeResult> {
+    const streams = this.ports.isLeader() ? await this.writePoints() : 0;
+    if (this.pendingErased.size > 0) await this.ports.storage.sealActive();
+    const { coveredThrough, ...rewritten } = await this.pass();
+    this.settleErasures(coveredThrough);
+    return { streams, ...rewritten };
+  }
+
+  /**
+   * An erasure is done once every segment up to its tombstone is rewritten and sealed. A segment
+   * sealed with entries not yet committed waits for them: the next pass follows shortly.
+   */
+  private settleErasures(coveredThrough: number): void {
+    const { engine, storage } = this.ports;
+    const activeBase = storage.describeSegments().at(-1)!.base;
+    for (const stream of this.pendingErased) {
+      const tombstone = engine.lifecycles.at(stream, this.ports.committed())?.position ?? -1;
+      if (tombstone <= coveredThrough && tombstone < activeBase) this.pendingErased.delete(stream);
+    }
+    this.stats.pendingErasures = this.pendingErased.size;
+    if (this.pendingErased.size > 0 && !this.stopped) {
+      const retry = this.ports.timers.setTimeout(() => void this.scavenge().catch(() => undefined), ERASURE_RETRY_MS);
+      (retry as { unref?(): unknown }).unref?.();
+    }
+  }
+
+  /** Writes the scavenge points for what the metadata hides now; returns how many streams they name. */
+  private async writePoints(): Promise<number> {
+    const { ports } = this;
+    const floors = await floorsToRaise({
+      engine: ports.engine,
+      mark: ports.committed(),
+      now: ports.clock(),
+      timestampAt: (position) => ports.timestampAt(position),
+    });
+    for (let at = 0; at < floors.length; at += MAX_SCAVENGE_POINT_STREAMS) {
+      await ports.writePoint(floors.slice(at, at + MAX_SCAVENGE_POINT_STREAMS));
+      this.stats.points++;
+    }
+    return floors.length;
+  }
+
+  /**
+   * Rewrites every committed sealed segment that holds gone events not yet holes. Returns what
+   * it did and the position through which every segment is now clean.
+   */
+  private async pass(): Promise<Omit<ScavengeResult, 'streams'> & { coveredThrough: number }> {
+    const { storage, engine } = this.ports;
+    const stamp = engine.lifecycles.goneStamp(this.ports.committed());
+    const totals = { segmentsRewritten: 0, holes: 0, bytesReclaimed: 0 };
+    const sealed = storage.sealedSegments();
+    let coveredThrough = storage.firstPosition - 1;
+    this.stats.pass = {
+      segmentsDone: 0,
+      segmentsTotal: sealed.filter((s) => this.cleanAt.get(s.base) !== stamp).length,
+    };
+    try {
+      for (const segment of sealed) {
+        if (this.stopped || segment.lastIndex > this.ports.committedIndex()) break;
+        if (this.cleanAt.get(segment.base) !== stamp) {
+          const done = await storage.scavengeSealed(segment.base, this.goneRule(), (bytes) => this.pace(bytes));
+          if (done) this.count(done, totals);
+          this.cleanAt.set(segment.base, stamp);
+          this.stats.pass.segmentsDone++;
+        }
+        coveredThrough = segment.lastPosition;
+      }
+      this.stats.passes++;
+    } finally {
+      this.stats.pass = undefined;
+    }
+    return { ...totals, coveredThrough };
+  }
+
+  /** Gone: below the stream's floor as of the committed mark (floors only rise once committed). */
+  private goneRule(): GoneRule {
+    const { lifecycles } = this.ports.engine;
+    return (stream, index) => {
+      const lifecycle = lifecycles.at(stream, this.ports.committed());
+      return lifecycle !== undefined && index < lifecycle.goneBefore;
+    };
+  }
+
+  private count(
+    done: ScavengedSegment,
+    totals: { segmentsRewritten: number; holes: number; bytesReclaimed: number },
+  ): void {
+    const reclaimed = done.bytesBefore - done.bytesAfter;
+    totals.segmentsRewritten++;
+    totals.holes += done.holes;
+    totals.bytesReclaimed += reclaimed;
+    this.stats.segmentsRewritten++;
+    this.stats.holes += done.holes;
+    this.stats.bytesReclaimed += reclaimed;
+  }
+
+  /** Waits as long as `bytes` take at the configured rate (the wait is the bound). */
+  private pace(bytes: number): Promise<void> {
+    const ms = Math.ceil((bytes * MS_PER_SECOND) / this.settings.bytesPerSecond);
+    if (ms <= 0 || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.ports.timers.setTimeout(resolve, ms));
+  }
+}
