@@ -50,6 +50,12 @@ export class Lifecycles {
   /** Streams tombstoned by a change not yet settled (a truncation may still take it back). */
   private readonly pendingTombstones = new Set<string>();
 
+  /**
+   * Position of the newest scavenge point applied (-1: none); a truncation may take it back,
+   * which only costs a pass that finds nothing new.
+   */
+  lastScavengePoint = -1;
+
   /** Streams that have a lifecycle (0: every event of every stream is visible). */
   get size(): number {
     return this.byStream.size;
@@ -62,6 +68,7 @@ export class Lifecycles {
     if (previous && previous.position >= position)
       invariantFailed(`lifecycle of ${stream} at position ${position}, after one at ${previous.position}`);
     const version = nextVersion(previous, change, position, count);
+    if (change.kind === 'gone') this.lastScavengePoint = Math.max(this.lastScavengePoint, position);
     const newlyErased = version.erased && previous?.erased !== true;
     if (version.tombstoned && (previous?.tombstoned !== true || newlyErased)) this.pendingTombstones.add(stream);
     if (!versions) {

@@ -161,6 +161,7 @@ export class EmbeddedEventLog implements OrdoNode {
       roleChanged: (status) => options.cluster.onRoleChange?.(status),
       snapshot: (event) => options.cluster.onSnapshot?.(event),
       tombstonesSettled: (streams) => this.scavenger.erased(streams),
+      settled: (position) => this.scavenger.settled(position),
     });
     this.replicator = new Replicator(
       recovered.dir,

@@ -16,6 +16,8 @@ interface UncommittedEntry {
 export interface FollowerObservers extends Pick<ReplicatorHooks, 'roleChanged' | 'snapshot'> {
   /** Tombstones of these streams are committed here now (an erasure's bytes can go). */
   tombstonesSettled?: (streams: string[]) => void;
+  /** Everything up to `position` is committed and in the engine. */
+  settled?: (position: number) => void;
 }
 
 /**
@@ -84,6 +86,7 @@ export class EngineFollower implements ReplicatorHooks {
     this.publisher.commit(lastPosition);
     const tombstoned = settleState(this.engine, lastPosition);
     if (tombstoned.length > 0) this.observers.tombstonesSettled?.(tombstoned);
+    this.observers.settled?.(lastPosition);
   }
 
   roleChanged(...args: Parameters<ReplicatorHooks['roleChanged']>): void {

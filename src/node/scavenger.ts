@@ -77,7 +77,9 @@ export class Scavenger {
   /** Whether another pass must follow the one running (something became gone meanwhile). */
   private again = false;
   private stopped = false;
-  private pendingErased = new Set<string>();
+  private readonly pendingErased = new Set<string>();
+  /** The newest scavenge point a pass was started for. */
+  private pointSeen = -1;
 
   constructor(
     private readonly settings: ScavengeSettings,
@@ -130,6 +132,17 @@ export class Scavenger {
       if (this.ports.engine.lifecycles.at(stream, mark)?.erased === true) this.pendingErased.add(stream);
     this.stats.pendingErasures = this.pendingErased.size;
     if (this.pendingErased.size > 0) void this.scavenge().catch(() => undefined);
+  }
+
+  /**
+   * Everything up to `position` is committed here: a scavenge point among it starts a pass on
+   * this node (the leader that wrote it runs one anyway; the second finds nothing new).
+   */
+  settled(position: number): void {
+    const point = this.ports.engine.lifecycles.lastScavengePoint;
+    if (point <= this.pointSeen || point > position || this.stopped) return;
+    this.pointSeen = point;
+    void this.scavenge().catch(() => undefined);
   }
 
   /** Resolves once every erasure committed here so far has removed its bytes from this node's files. */

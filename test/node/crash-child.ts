@@ -5,7 +5,9 @@
  * `die-after=N` (kill itself with SIGKILL `die-delay=ms` after the Nth acknowledgement, in the
  * middle of its I/O) and `report-syncs` (print `sync <file> <bytes>` for what each fdatasync of
  * a segment made durable, before the acknowledgements that depend on it), and `retention=B`
- * (retention with maxBytes B, checked every few milliseconds, removing segments as it runs).
+ * (retention with maxBytes B, checked every few milliseconds, removing segments as it runs),
+ * and `scavenge` (a stream `doomed` keeps only its newest event, and scavenging runs every few
+ * milliseconds, rewriting sealed segments as the writers append).
  */
 import { statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -18,6 +20,7 @@ const flag = (name: string) => flags.find((f) => f.startsWith(`${name}=`))?.slic
 const dieAfter = Number(flag('die-after') ?? 0);
 const dieDelayMs = Number(flag('die-delay') ?? 0);
 const retentionBytes = flag('retention');
+const scavenging = flags.includes('scavenge');
 
 function durabilityReporting(file: string, handle: FileHandle): FileHandle {
   // What an fdatasync makes durable: everything written before it began (the writer only extends or truncates).
@@ -57,7 +60,9 @@ const log = await open(dir!, {
   checkpointEvery: 200,
   ...(retentionBytes ? { retention: { maxBytes: Number(retentionBytes), checkIntervalMs: 5 } } : {}),
   ...(flags.includes('report-syncs') ? { wrapSegmentWriter: durabilityReporting } : {}),
+  ...(scavenging ? { scavenge: { intervalMs: 10, bytesPerSecond: 256 * 1024 * 1024 } } : {}),
 });
+if (scavenging) await log.setStreamMetadata('doomed', { maxCount: 1 });
 let serial = 0;
 let acked = 0;
 async function writer(w: number): Promise<void> {
@@ -75,5 +80,9 @@ async function writer(w: number): Promise<void> {
     if (++acked === dieAfter) setTimeout(() => process.kill(process.pid, 'SIGKILL'), dieDelayMs);
   }
 }
+/** Appends to `doomed`, whose events scavenging removes all but the newest of. */
+async function doomedWriter(): Promise<void> {
+  for (let n = 0; ; n++) await log.append('doomed', { type: 'Doomed', data: { n, pad: 'd'.repeat(500) } });
+}
 process.stdout.write('ready\n');
-await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w % 4)));
+await Promise.all([...Array.from({ length: 16 }, (_, w) => writer(w % 4)), ...(scavenging ? [doomedWriter()] : [])]);

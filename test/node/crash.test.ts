@@ -104,3 +104,18 @@ it('kill -9 while retention removes segments: the log start moves forward only, 
   }
   assert.ok(first > 0, 'retention removed segments during the run');
 });
+
+it('kill -9 while scavenging rewrites segments: every acknowledged append is there, and every hole is an event gone for good', async () => {
+  const dir = await tempDir('ordo-crash-scavenge');
+  const acknowledged: Ack[] = [];
+  let holes = 0;
+  for (let round = 0; round < 4; round++) {
+    const { acks } = await runCrashChild(dir, round, { killAfterAcks: 400 + round * 150, flags: ['scavenge'] });
+    acknowledged.push(...acks);
+    const report = await verifyLog(dir);
+    assert.deepEqual(report.problems, [], `verify after kill ${round + 1}`);
+    holes = Math.max(holes, report.holes);
+    await checkAcknowledged(dir, acknowledged, `kill ${round + 1}`, true);
+  }
+  assert.ok(holes > 0, 'scavenging removed events during the run');
+});
