@@ -49,6 +49,8 @@ export class Lifecycles {
   private settledUpTo = -1;
   /** Streams tombstoned by a change not yet settled (a truncation may still take it back). */
   private readonly pendingTombstones = new Set<string>();
+  /** Streams whose gone floor a scavenge point raised, not yet settled. */
+  private readonly pendingGone = new Set<string>();
 
   /**
    * Position of the newest scavenge point applied (-1: none); a truncation may take it back,
@@ -68,7 +70,10 @@ export class Lifecycles {
     if (previous && previous.position >= position)
       invariantFailed(`lifecycle of ${stream} at position ${position}, after one at ${previous.position}`);
     const version = nextVersion(previous, change, position, count);
-    if (change.kind === 'gone') this.lastScavengePoint = Math.max(this.lastScavengePoint, position);
+    if (change.kind === 'gone') {
+      this.lastScavengePoint = Math.max(this.lastScavengePoint, position);
+      this.pendingGone.add(stream);
+    }
     const newlyErased = version.erased && previous?.erased !== true;
     if (version.tombstoned && (previous?.tombstoned !== true || newlyErased)) this.pendingTombstones.add(stream);
     if (!versions) {
@@ -110,15 +115,24 @@ export class Lifecycles {
 
   /**
    * Everything up to `position` is committed: versions older than the newest settled one go.
-   * Returns the streams whose tombstone settled now (none can be written again).
+   * Returns the streams whose tombstone settled now (none can be written again), and those
+   * whose gone floor did (nothing below it is read again).
    */
-  settle(position: number): string[] {
+  settle(position: number): SettledLifecycles {
     this.settledUpTo = Math.max(this.settledUpTo, position);
     const tombstoned: string[] = [];
     for (const stream of this.pendingTombstones) {
       if (this.at(stream, position)?.tombstoned !== true) continue;
       tombstoned.push(stream);
       this.pendingTombstones.delete(stream);
+    }
+    const gone: Array<[string, number]> = [];
+    for (const stream of this.pendingGone) {
+      const version = this.latest(stream);
+      if (version !== undefined && version.position > position) continue;
+      // A truncation took the change back (no version left), or it settled.
+      if (version !== undefined) gone.push([stream, version.goneBefore]);
+      this.pendingGone.delete(stream);
     }
     for (const stream of this.unsettled) {
       const versions = this.byStream.get(stream)!;
@@ -127,7 +141,7 @@ export class Lifecycles {
       if (keep > 0) versions.splice(0, keep);
       if (versions.length === 1) this.unsettled.delete(stream);
     }
-    return tombstoned;
+    return { tombstoned, gone };
   }
 
   /**
@@ -179,6 +193,12 @@ function nextVersion(
     case 'gone':
       return { ...kept, position, goneBefore: Math.max(kept.goneBefore, change.before) };
   }
+}
+
+/** What a settle made final: tombstones, and gone floors (stream, floor). */
+export interface SettledLifecycles {
+  readonly tombstoned: string[];
+  readonly gone: ReadonlyArray<readonly [string, number]>;
 }
 
 /** A tombstoned stream's `goneBefore`: every index, however many were written. */

@@ -135,11 +135,15 @@ export function truncateState(state: EngineState, position: number): void {
  */
 export function settleState(state: EngineState, position: number): string[] {
   state.claims.settle(position);
-  // A settled tombstone is for good: the stream's positions are never read again.
-  const tombstoned = state.lifecycles.settle(position);
+  // A settled tombstone or gone floor is for good: the positions below it are never read again.
+  const { tombstoned, gone } = state.lifecycles.settle(position);
   for (const stream of tombstoned) {
     const entry = state.streams.get(stream);
     if (entry) forgetBefore(entry, entry.count);
+  }
+  for (const [stream, floor] of gone) {
+    const entry = state.streams.get(stream);
+    if (entry) forgetBefore(entry, Math.min(floor, entry.count));
   }
   return tombstoned;
 }

@@ -294,11 +294,12 @@ export class WritePath {
     decision: Extract<Decision, { kind: 'conflict' }>,
   ): Promise<PlannedAppend[]> {
     const part = parts[decision.intent]!;
-    if (decision.retryOf && parts.length === 1) {
-      const engine = this.follower.engine;
-      const { index } = decision.retryOf;
-      const first = positionOf(engine, part.stream, index)!;
-      const last = positionOf(engine, part.stream, index + part.events.length - 1)!;
+    const engine = this.follower.engine;
+    const index = decision.retryOf?.index ?? 0;
+    const first = positionOf(engine, part.stream, index);
+    const last = positionOf(engine, part.stream, index + part.events.length - 1);
+    // Positions retention or a gone floor forgot belong to events no retry can be matched with.
+    if (decision.retryOf && parts.length === 1 && first !== undefined && last !== undefined) {
       await this.publisher.waitCommitted(last);
       let same = true;
       for (let k = 0; k < part.events.length && same; k++) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideAppend } from '../../src/engine/decide.js';
-import type { LifecycleChange } from '../../src/engine/lifecycle.js';
+import { visibleRange, type LifecycleChange } from '../../src/engine/lifecycle.js';
 import {
   applyEvent,
   forgetPositionsBelow,
@@ -10,6 +10,7 @@ import {
   settleState,
   truncateState,
   type EngineState,
+  type GoneFloors,
 } from '../../src/engine/state.js';
 import { countAt, positionAt } from '../../src/engine/stream-state.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/engine/checkpoint.js';
@@ -20,7 +21,13 @@ const limits = { maxCount: 1000, maxAgeMs: 60_000 };
 function write(
   state: EngineState,
   stream: string,
-  options: { lifecycle?: LifecycleChange; expected?: number | 'any'; expectedOf?: string } = {},
+  options: {
+    lifecycle?: LifecycleChange;
+    gone?: GoneFloors;
+    expected?: number | 'any';
+    expectedOf?: string;
+    erases?: boolean;
+  } = {},
 ): ReturnType<typeof decideAppend> {
   const decision = decideAppend(state, [
     {
@@ -28,6 +35,7 @@ function write(
       expected: options.expected ?? 'any',
       ids: [{ id: undefined, idGenerated: true }],
       expectedOf: options.expectedOf,
+      erases: options.erases,
     },
   ]);
   if (decision.kind !== 'write') return decision;
@@ -40,6 +48,7 @@ function write(
     idGenerated: true,
     timestamp: 0,
     lifecycle: options.lifecycle,
+    gone: options.gone,
   });
   return decision;
 }
@@ -148,5 +157,37 @@ describe('engine: memory of what can never be read again', () => {
     assert.equal(countAt(even, 9), 5);
     const loaded = decodeCheckpoint(encodeCheckpoint(state), limits).streams.get('even')!;
     assert.deepEqual([loaded.first, loaded.count, positionAt(loaded, 4)], [3, 5, 8]);
+  });
+
+  it('a scavenge point makes indexes gone for good: lifted metadata does not show them, a truncation takes an unsettled one back', () => {
+    const state = newEngineState(limits);
+    for (let i = 0; i < 10; i++) write(state, 's');
+    write(state, '$$s', { lifecycle: { kind: 'metadata', metadata: { truncateBefore: 6 } } });
+    write(state, '$scavenges', { gone: [['s', 4]] });
+    truncateState(state, 10); // the point, not committed, is taken back
+    assert.equal(state.lifecycles.latest('s')?.goneBefore, 0);
+    write(state, '$scavenges', { gone: [['s', 6]] });
+    settleState(state, 11);
+    write(state, '$$s', { lifecycle: { kind: 'metadata', metadata: {} } });
+    const lifted = state.lifecycles.latest('s')!;
+    assert.deepEqual([lifted.goneBefore, lifted.metadata], [6, {}]);
+    assert.equal(visibleRange(lifted, 10, 0).firstIndex, 6, 'what is gone stays hidden');
+    // Nothing below the floor is read again: its positions are forgotten once it settles.
+    assert.equal(state.streams.get('s')!.first, 6);
+    assert.equal(positionOf(state, 's', 6), 6);
+    write(state, '$scavenges', { gone: [['s', 3]] });
+    assert.equal(state.lifecycles.latest('s')?.goneBefore, 6, 'a floor never goes down');
+  });
+
+  it('an erasure is the one change a tombstoned stream still takes, once', () => {
+    const state = newEngineState(limits);
+    write(state, 'p');
+    write(state, '$$p', { lifecycle: { kind: 'tombstone' } });
+    assert.equal(write(state, '$$p', { lifecycle: { kind: 'tombstone' } }).kind, 'tombstoned');
+    const erase = { kind: 'tombstone', erase: true } as const;
+    assert.equal(write(state, '$$p', { lifecycle: erase, erases: true }).kind, 'write');
+    assert.equal(state.lifecycles.latest('p')?.erased, true);
+    assert.equal(write(state, '$$p', { lifecycle: erase, erases: true }).kind, 'tombstoned');
+    assert.deepEqual(settleState(state, 2), ['p'], 'the erasure settles as a tombstone');
   });
 });
