@@ -21,7 +21,7 @@ function derive(history: readonly Event[], countAtDelete: number): DerivedLifecy
     if (event.type === '$metadata') metadata = JSON.parse(Buffer.from(event.data).toString('utf8')) as StreamMetadata;
     else if (event.type === '$deleted')
       metadata = { ...metadata, truncateBefore: Math.max(metadata.truncateBefore ?? 0, countAtDelete) };
-    else if (event.type === '$tombstone') tombstoned = true;
+    else if (event.type === '$tombstone' || event.type === '$erased') tombstoned = true;
   }
   return { metadata, metadataCount: history.length, tombstoned };
 }

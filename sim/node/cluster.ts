@@ -30,6 +30,9 @@ const TICK_MS = 10;
 const SEGMENT_BYTES = 8 * 1024;
 const WINDOW_ENTRIES = 16;
 const CHECKPOINT_EVERY = 8;
+/** Background scavenging passes run often enough to meet crashes, truncations and snapshots. */
+const SCAVENGE_INTERVAL_MS = 2_000;
+const SCAVENGE_BYTES_PER_SECOND = 1024 * 1024;
 /** After the faults stop: how long the cluster has to elect, commit, converge and feed its subscribers, virtual ms. */
 export const HEAL_BOUND_MS = 10_000;
 /** How often convergence is looked at while healing, virtual ms. */
@@ -214,7 +217,10 @@ class NodeSim implements WorkloadHost {
     this.heal();
     await Promise.all(clients);
     const until = this.time.now + HEAL_BOUND_MS;
-    while (this.time.now < until && !this.converged()) await this.time.sleep(POLL_MS);
+    while (this.time.now < until && !this.converged()) {
+      this.restartDamaged();
+      await this.time.sleep(POLL_MS);
+    }
     await this.check(subscribers);
     for (const s of subscribers) s.stop();
     await Promise.all(subscribing);
@@ -266,6 +272,7 @@ class NodeSim implements WorkloadHost {
       fsync: this.options.broken === 'ack-before-fsync' ? 'never' : 'always',
       segmentBytes: SEGMENT_BYTES,
       checkpointEvery: CHECKPOINT_EVERY,
+      scavenge: { intervalMs: SCAVENGE_INTERVAL_MS, bytesPerSecond: SCAVENGE_BYTES_PER_SECOND },
       fileSystem: brokenFileSystem(this.options.broken, slot.disk.mount()),
       environment: {
         clock: () => VIRTUAL_EPOCH_MS + this.time.now,
@@ -460,6 +467,21 @@ class NodeSim implements WorkloadHost {
     }
   }
 
+  /**
+   * The operator's part when a node reports damage that a read, the scrub or scavenging found
+   * in a sealed segment (open does not scan those): restart it, so that its open cuts its log
+   * at the damage and the leader sends the rest (`ordo status` advises exactly that).
+   */
+  private restartDamaged(): void {
+    for (const slot of this.serving()) {
+      if (!slot.log || slot.log.status().scrub.damagedBatches === 0) continue;
+      this.count('damageRestarts');
+      this.trace(`operator restarts ${slot.id}: it reports damaged batches`);
+      this.kill(slot);
+      this.restart(slot);
+    }
+  }
+
   private restart(slot: Slot): void {
     if (slot.owner !== 0 || slot.retired) return;
     this.trace(`restart ${slot.id}`);
@@ -520,7 +542,8 @@ class NodeSim implements WorkloadHost {
         s.leader === leader.id &&
         s.applied === leader.commit &&
         s.lastIndex === leader.lastIndex &&
-        slot.log!.committedPosition === head
+        slot.log!.committedPosition === head &&
+        erasuresSettled(slot.log!)
       );
     });
   }
@@ -551,6 +574,7 @@ class NodeSim implements WorkloadHost {
     await this.checkIdentical(head);
     const serving = this.serving().map((slot) => ({ id: slot.id, log: slot.log! }));
     this.violations.push(...(await checkLifecycles(LIFECYCLE_STREAMS, leader.log!, serving)));
+    this.count('erasures', await countErasures(leader.log!));
     const report = checkHistory({
       appends: this.appends,
       reads: [
@@ -589,7 +613,7 @@ class NodeSim implements WorkloadHost {
       .map((s) => {
         if (!s.log) return `${s.id} down`;
         const r = s.log.raftStatus();
-        return `${s.id} ${r.role} t${r.term} leader ${r.leader} commit ${r.commit} applied ${r.applied} last ${r.lastIndex} head @${s.log.committedPosition}${r.role === 'leader' ? ` ${JSON.stringify(r.progress)}` : ''}`;
+        return `${s.id} ${r.role} t${r.term} leader ${r.leader} commit ${r.commit} applied ${r.applied} last ${r.lastIndex} head @${s.log.committedPosition} erasures pending ${s.log.status().scavenge.pendingErasures}${r.role === 'leader' ? ` ${JSON.stringify(r.progress)}` : ''}`;
       })
       .join('; ');
   }
@@ -607,6 +631,20 @@ class NodeSim implements WorkloadHost {
     this.count('tombstoneRefusals', this.appends.filter((a) => a.error === 'STREAM_DELETED').length);
     this.count('violations', this.violations.length);
   }
+}
+
+/** Every erasure committed on the node removed its bytes there (a damaged segment gets the node restarted). */
+function erasuresSettled(log: OrdoNode): boolean {
+  return log.status().scavenge.pendingErasures === 0;
+}
+
+/** Erasures the log holds (each finished on every serving node, or the run did not converge). */
+async function countErasures(log: OrdoNode): Promise<number> {
+  let erasures = 0;
+  for (const stream of LIFECYCLE_STREAMS)
+    for await (const event of log.read(`$$${stream}`, { consistency: 'local' }))
+      if (event.type === '$erased') erasures++;
+  return erasures;
 }
 
 /** The kind of file a flip hit (`/data/segments/…seg@offset/size`), for the counts. */

@@ -7,11 +7,12 @@ import type { StreamMetadata } from '../../src/types/stream-metadata.js';
  * Stream metadata, soft deletes and tombstones in the node simulator, chosen so that nothing
  * is ever hidden (the history checker needs every position of the log): metadata changes keep
  * `maxCount` far above any stream's count, and deletions and appends of the `void-*` streams
- * all expect an empty stream, so a delete or a tombstone only ever lands on a stream with no
+ * all expect an empty stream, so a delete, a tombstone or an erasure only ever lands on a stream with no
  * events, and an append only on one that is neither deleted nor tombstoned. What is checked is
  * what lifecycles add: the engine's lifecycle state on every node matches the metadata
  * streams' history after crashes, truncations, checkpoints and snapshots, and no append gets
- * past a tombstone.
+ * past a tombstone, and every node finishes every erasure (which seals its active segment and
+ * rewrites its segments as crashes, truncations and snapshots come).
  */
 export interface LifecycleCall {
   /** The stream the change is about. */
@@ -46,7 +47,7 @@ export async function planLifecycleCall(
   n: number,
 ): Promise<PlannedCall | undefined> {
   const target = `void-${random.int(VOID_STREAMS)}`;
-  switch (random.int(4)) {
+  switch (random.int(5)) {
     case 0: {
       const stream = WRITTEN_STREAMS[random.int(WRITTEN_STREAMS.length)]!;
       const current = await ask((log) => log.getStreamMetadata(stream));
@@ -70,6 +71,12 @@ export async function planLifecycleCall(
         stream: `$$${target}`,
         expected: 'any',
         lifecycle: { target, change: { kind: 'delete' }, expected: 'empty' },
+      };
+    case 3:
+      return {
+        stream: `$$${target}`,
+        expected: 'any',
+        lifecycle: { target, change: { kind: 'tombstone', erase: true }, expected: 'empty' },
       };
     default:
       return { stream: target, expected: 0 };

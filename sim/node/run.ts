@@ -91,7 +91,7 @@ console.log(
   `${summary.ran} seeds in ${seconds.toFixed(1)} s (${(summary.ran / seconds).toFixed(1)} seeds/s): ` +
     `${summary.failures.length} failing seeds; ${t.acked ?? 0} appends acked, ${t.failed ?? 0} failed, ` +
     `${t.unknown ?? 0} unknown, ${t.resends ?? 0} re-sends, ${t.reads ?? 0} reads, ${t.elections ?? 0} elections, ` +
-    `${t.snapshotsInstalled ?? 0} snapshots installed, ${t.lifecycleChanges ?? 0} stream lifecycle changes acked, ` +
+    `${t.snapshotsInstalled ?? 0} snapshots installed, ${t.lifecycleChanges ?? 0} stream lifecycle changes acked (${t.erasures ?? 0} erasures), ` +
     `${t.tombstoneRefusals ?? 0} appends refused by a tombstone`,
 );
 console.log(`faults fired: ${fired.join(', ')}`);

@@ -218,6 +218,7 @@ export class EmbeddedEventLog implements OrdoNode {
         await this.writeOne({ parts: [scavengePointAppend(floors)], ack: 'quorum', resent: false });
       },
       timestampAt: async (position) => (await this.reads.eventAt(position))?.timestamp,
+      reportDamage: (error) => this.damage.report(error, 'read'),
     });
     this.facts = {
       publisher: this.publisher,

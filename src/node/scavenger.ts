@@ -1,3 +1,4 @@
+import { CorruptLogError } from '../types/errors.js';
 import type { EngineState, GoneFloors } from '../engine/state.js';
 import type { ScavengedSegment, SegmentedLog } from '../storage/segmented-log.js';
 import type { GoneRule } from '../storage/hole-records.js';
@@ -7,6 +8,8 @@ import { floorsToRaise } from './scavenge-floors.js';
 import type { ScavengeSettings } from './scavenge-options.js';
 
 const MS_PER_SECOND = 1000;
+/** What scavenging a damaged segment comes to: nothing rewritten, the damage reported. */
+const DAMAGED = Symbol('damaged');
 /** An erasure whose segment still holds uncommitted entries tries again this soon. */
 const ERASURE_RETRY_MS = 50;
 
@@ -48,6 +51,8 @@ export interface ScavengerPorts {
   isLeader(): boolean;
   /** Appends a scavenge point (quorum); resolves once committed. */
   writePoint(floors: GoneFloors): Promise<void>;
+  /** A sealed segment turned out damaged: reported like damage a read finds. */
+  reportDamage(error: CorruptLogError): void;
   timestampAt(position: number): Promise<number | undefined>;
 }
 
@@ -80,6 +85,9 @@ export class Scavenger {
   private readonly pendingErased = new Set<string>();
   /** The newest scavenge point a pass was started for. */
   private pointSeen = -1;
+  private retryScheduled = false;
+  /** A damaged segment the last pass could not rewrite (reported; an erasure waits for its repair). */
+  private damaged: CorruptLogError | undefined;
 
   constructor(
     private readonly settings: ScavengeSettings,
@@ -116,13 +124,27 @@ export class Scavenger {
     }
     const run = this.runOnce().finally(() => {
       this.running = undefined;
-      if (this.again && !this.stopped) {
+      if (this.stopped) return;
+      if (this.again) {
         this.again = false;
         void this.scavenge().catch(() => undefined);
+      } else if (this.pendingErased.size > 0 && !this.damaged) {
+        this.retryErasures();
       }
     });
     this.running = run;
     return run;
+  }
+
+  /** An erasure still pending (its segment holds entries not yet committed, or a pass failed) goes on shortly. */
+  private retryErasures(): void {
+    if (this.retryScheduled) return;
+    this.retryScheduled = true;
+    const retry = this.ports.timers.setTimeout(() => {
+      this.retryScheduled = false;
+      void this.scavenge().catch(() => undefined);
+    }, ERASURE_RETRY_MS);
+    (retry as { unref?(): unknown }).unref?.();
   }
 
   /** Erased streams whose tombstones committed here: their bytes go now (from every segment). */
@@ -145,16 +167,29 @@ export class Scavenger {
     void this.scavenge().catch(() => undefined);
   }
 
-  /** Resolves once every erasure committed here so far has removed its bytes from this node's files. */
+  /**
+   * Resolves once every erasure committed here so far has removed its bytes from this node's
+   * files; fails with the `CorruptLogError` of a damaged segment that keeps one from it (the
+   * erasure is committed, and finishes once the segment is repaired).
+   */
   async erasuresDone(): Promise<void> {
-    while (this.pendingErased.size > 0 && !this.stopped) await this.scavenge();
+    while (this.pendingErased.size > 0 && !this.stopped) {
+      if (this.damaged) throw this.damaged;
+      await this.scavenge().catch(() => undefined);
+      if (this.pendingErased.size > 0 && !this.damaged) await this.sleep(ERASURE_RETRY_MS);
+    }
   }
 
   private async runOnce(): Promise<ScavengeResult> {
-    const streams = this.ports.isLeader() ? await this.writePoints() : 0;
+    // A failed scavenge point (leadership lost) does not keep this node from its own pass.
+    let pointsFailed: unknown;
+    const streams = this.ports.isLeader()
+      ? await this.writePoints().catch((error: unknown) => ((pointsFailed = error), 0))
+      : 0;
     if (this.pendingErased.size > 0) await this.ports.storage.sealActive();
     const { coveredThrough, ...rewritten } = await this.pass();
     this.settleErasures(coveredThrough);
+    if (pointsFailed !== undefined) throw pointsFailed;
     return { streams, ...rewritten };
   }
 
@@ -170,10 +205,6 @@ export class Scavenger {
       if (tombstone <= coveredThrough && tombstone < activeBase) this.pendingErased.delete(stream);
     }
     this.stats.pendingErasures = this.pendingErased.size;
-    if (this.pendingErased.size > 0 && !this.stopped) {
-      const retry = this.ports.timers.setTimeout(() => void this.scavenge().catch(() => undefined), ERASURE_RETRY_MS);
-      (retry as { unref?(): unknown }).unref?.();
-    }
   }
 
   /** Writes the scavenge points for what the metadata hides now; returns how many streams they name. */
@@ -202,6 +233,8 @@ export class Scavenger {
     const totals = { segmentsRewritten: 0, holes: 0, bytesReclaimed: 0 };
     const sealed = storage.sealedSegments();
     let coveredThrough = storage.firstPosition - 1;
+    let contiguous = true;
+    this.damaged = undefined;
     this.stats.pass = {
       segmentsDone: 0,
       segmentsTotal: sealed.filter((s) => this.cleanAt.get(s.base) !== stamp).length,
@@ -210,18 +243,36 @@ export class Scavenger {
       for (const segment of sealed) {
         if (this.stopped || segment.lastIndex > this.ports.committedIndex()) break;
         if (this.cleanAt.get(segment.base) !== stamp) {
-          const done = await storage.scavengeSealed(segment.base, this.goneRule(), (bytes) => this.pace(bytes));
-          if (done) this.count(done, totals);
-          this.cleanAt.set(segment.base, stamp);
+          const done = await this.scavengeSegment(segment.base);
+          if (done === DAMAGED) contiguous = false;
+          else {
+            if (done) this.count(done, totals);
+            this.cleanAt.set(segment.base, stamp);
+          }
           this.stats.pass.segmentsDone++;
         }
-        coveredThrough = segment.lastPosition;
+        if (contiguous) coveredThrough = segment.lastPosition;
       }
       this.stats.passes++;
     } finally {
       this.stats.pass = undefined;
     }
     return { ...totals, coveredThrough };
+  }
+
+  /**
+   * Rewrites one sealed segment. A damaged one is reported (as a read would) and left as it is:
+   * it is repaired from the peers or a backup, and scavenged after.
+   */
+  private async scavengeSegment(base: number): Promise<ScavengedSegment | undefined | typeof DAMAGED> {
+    try {
+      return await this.ports.storage.scavengeSealed(base, this.goneRule(), (bytes) => this.pace(bytes));
+    } catch (error) {
+      if (!(error instanceof CorruptLogError)) throw error;
+      this.damaged = error;
+      this.ports.reportDamage(error);
+      return DAMAGED;
+    }
   }
 
   /** Gone: below the stream's floor as of the committed mark (floors only rise once committed). */
@@ -248,7 +299,10 @@ export class Scavenger {
 
   /** Waits as long as `bytes` take at the configured rate (the wait is the bound). */
   private pace(bytes: number): Promise<void> {
-    const ms = Math.ceil((bytes * MS_PER_SECOND) / this.settings.bytesPerSecond);
+    return this.sleep(Math.ceil((bytes * MS_PER_SECOND) / this.settings.bytesPerSecond));
+  }
+
+  private sleep(ms: number): Promise<void> {
     if (ms <= 0 || this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.ports.timers.setTimeout(resolve, ms));
   }
