@@ -46,6 +46,8 @@ export interface WritePipeline {
   abandonWaitingForSpace(): void;
   /** A truncation (after `drain`) cut the active segment back to these. */
   truncated(lastPosition: number, lastIndex: number, bytesSinceIndexEntry: number): void;
+  /** A reset (after `drain`) replaced the log by an empty one ending at these (durable already). */
+  restarted(lastPosition: number, lastIndex: number): void;
   /** Takes no more appends and stops the `interval` policy's timer (after `drain`). */
   stop(): void;
 }
@@ -167,6 +169,13 @@ export class GroupCommit implements WritePipeline {
     this.sealing = stage;
     await stage;
     return sealed;
+  }
+
+  restarted(lastPosition: number, lastIndex: number): void {
+    this.rounds.truncated(0);
+    this.lastWritten = lastPosition;
+    this.durable = lastPosition;
+    this.durableIndex = lastIndex;
   }
 
   truncated(lastPosition: number, lastIndex: number, bytesSinceIndexEntry: number): void {

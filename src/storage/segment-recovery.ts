@@ -134,7 +134,8 @@ async function cutAt(dir: string, base: number, offset: number, fs: FileSystem):
 
 async function recoverAll(dir: string, fs: FileSystem): Promise<RecoveredSegments> {
   const logStart = await loadLogStart(dir, fs);
-  const bases = await dropCovered(dir, await segmentBases(dir, fs), logStart, fs);
+  const covered = await dropCovered(dir, await segmentBases(dir, fs), logStart, fs);
+  const bases = await dropReplacedLog(dir, covered, logStart, fs);
   if (bases.length === 0) {
     const segments = [await createSegment(dir, logStart.position + 1, logStart.index + 1, fs)];
     const lastTerm = logStart.term;
@@ -191,6 +192,40 @@ async function dropCovered(dir: string, bases: number[], logStart: LogStart, fs:
   }
   await syncDirectory(dir, fs);
   return bases.slice(kept);
+}
+
+/**
+ * Removes what is left of a log that a reset replaced (log-reset.ts: the new log start was
+ * saved, the old segments were not all removed yet): segments that start at or before the log
+ * start's position, or right after it at an entry the log start covers. Retention never leaves
+ * such a segment (the first one it keeps starts right after the log start, at the next entry);
+ * returns the bases left.
+ */
+async function dropReplacedLog(dir: string, bases: number[], logStart: LogStart, fs: FileSystem): Promise<number[]> {
+  const next = logStart.position + 1;
+  if (logStart.index === 0 || bases.length === 0 || bases.some((base) => base > next)) return bases;
+  const first = join(dir, segmentName(bases[0]!));
+  if (bases[0] === next && !(await startsAtCoveredEntry(first, next, logStart.index, fs))) return bases;
+  for (const base of [...bases].reverse()) {
+    const file = join(dir, segmentName(base));
+    await unlinkIfExists(indexFile(file), fs);
+    await unlinkIfExists(file, fs);
+  }
+  await syncDirectory(dir, fs);
+  return [];
+}
+
+/** Whether the segment's header is sound and names an entry at or below `lastCovered`. */
+async function startsAtCoveredEntry(file: string, base: number, lastCovered: number, fs: FileSystem): Promise<boolean> {
+  const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+  const handle = await fs.open(file, 'r');
+  try {
+    const { bytesRead } = await handle.read(header, 0, header.length, 0);
+    if (bytesRead < header.length || checkSegmentHeader(header, base) !== undefined) return false;
+  } finally {
+    await handle.close();
+  }
+  return segmentBaseIndex(header) <= lastCovered;
 }
 
 /** Bases of the segment files under `dir`, in order, after removing what crashed atomic writes left. */

@@ -14,6 +14,7 @@ import { READ_CHUNK_BYTES, SegmentReader, type StoredBatch } from './segment-rea
 import { recoverSegments, type BeforeCut, type RecoveryReport } from './segment-recovery.js';
 import { lastTermOf } from './segment-scan.js';
 import { saveLogStart, type LogStart } from './log-start.js';
+import { resetSegments } from './log-reset.js';
 import { monotonicClock, realTimers, systemClock, type Clock, type IntervalTimers } from './time.js';
 
 export { DEFAULT_INDEX_INTERVAL_BYTES } from './sparse-index.js';
@@ -412,6 +413,26 @@ export class SegmentedLog {
       () => undefined,
     );
     return run;
+  }
+
+  /**
+   * Replaces the whole log by an empty one that starts after `start` (see log-reset.ts): what
+   * a node does when it installs a peer's engine checkpoint instead of the history. Waits for
+   * queued writes first.
+   */
+  async resetTo(start: LogStart): Promise<void> {
+    await this.drain();
+    if (this.commit.failed) throw this.commit.failed;
+    await this.commit.writer.close();
+    await this.reader.closeAll();
+    const fresh = await resetSegments(this.dir, this.segments, start, this.fs);
+    this.segments.splice(0, this.segments.length, fresh);
+    this.logStart = start;
+    this.commit.writer = await openWriter(fresh.file, this.options.wrapWriter, this.fs);
+    this.commit.restarted(start.position, start.index);
+    this.lastAppended = start.position;
+    this.lastAppendedIndex = start.index;
+    this.lastAppendedTerm = start.term;
   }
 
   /** The sealed segments (all but the active one), for the scrub; the list itself stays the log's. */

@@ -472,3 +472,72 @@ describe('SegmentedLog: Raft entries', () => {
     );
   });
 });
+
+describe('SegmentedLog.resetTo: the whole log replaced by an empty one after a log start', () => {
+  const small: SegmentedLogOptions = { ...options, segmentBytes: 256 };
+
+  /** A log of `batches` one-event entries, in several segments. */
+  async function filled(dir: string, batches: number): Promise<SegmentedLog> {
+    const log = await SegmentedLog.open(dir, small);
+    for (let i = 0; i < batches; i++) await append(log, batch(i, 1, 100), i, i, 1);
+    return log;
+  }
+
+  it('starts after the given entry and position, takes the next entry there, and reopens so', async () => {
+    const dir = await tempDir();
+    const log = await filled(dir, 10);
+    assert.ok(log.segmentCount > 1);
+    await log.resetTo({ position: 99, index: 40, term: 3 });
+    assert.deepEqual(
+      [log.firstPosition, log.lastPosition, log.firstIndex, log.lastIndex, log.lastTerm],
+      [100, 99, 41, 40, 3],
+    );
+    assert.equal(log.segmentCount, 1);
+    assert.deepEqual(await log.read(0, 99), [], 'nothing before the new start');
+    await append(log, batch(100, 2), 100, 101, 3);
+    await assert.rejects(log.append(batch(5, 1), 5, 5, 3, 42), /does not follow position 101/);
+    await log.close();
+    const reopened = await SegmentedLog.open(dir, small);
+    assert.deepEqual(
+      (await reopened.read(100, 101)).map((record) => record.position),
+      [100, 101],
+    );
+    assert.deepEqual([reopened.firstPosition, reopened.firstIndex, reopened.lastIndex], [100, 41, 41]);
+    await reopened.close();
+  });
+
+  it('a crash after the new log start was saved: open removes every old segment it covers', async () => {
+    const dir = await tempDir();
+    const log = await filled(dir, 10);
+    await log.close();
+    const { saveLogStart } = await import('../../src/storage/log-start.js');
+    const { nodeFileSystem } = await import('../../src/storage/file-system.js');
+    await saveLogStart(dir, { position: 99, index: 40, term: 3 }, nodeFileSystem);
+    const reopened = await SegmentedLog.open(dir, small);
+    assert.deepEqual(
+      [reopened.firstPosition, reopened.lastPosition, reopened.lastIndex, reopened.lastTerm],
+      [100, 99, 40, 3],
+    );
+    assert.equal((await readdir(dir)).filter((name) => name.endsWith('.seg')).length, 1);
+    await reopened.close();
+  });
+
+  it('an old empty segment right after the new start, at an entry it covers, goes too', async () => {
+    const dir = await tempDir();
+    const log = await filled(dir, 4);
+    const lastIndex = log.lastIndex;
+    await log.close();
+    const { createSegment } = await import('../../src/storage/segment.js');
+    const { saveLogStart } = await import('../../src/storage/log-start.js');
+    const { nodeFileSystem } = await import('../../src/storage/file-system.js');
+    // The old log ended at position 3 in an empty segment at 4; entries after it had no events.
+    await createSegment(dir, 4, lastIndex + 1, nodeFileSystem);
+    await saveLogStart(dir, { position: 3, index: lastIndex + 2, term: 2 }, nodeFileSystem);
+    const reopened = await SegmentedLog.open(dir, small);
+    assert.deepEqual(
+      [reopened.firstPosition, reopened.firstIndex, reopened.lastIndex],
+      [4, lastIndex + 3, lastIndex + 2],
+    );
+    await reopened.close();
+  });
+});
