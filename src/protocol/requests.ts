@@ -106,21 +106,34 @@ export function writeRaft(w: ByteWriter, messages: readonly Message[]): void {
   endFrame(w, start);
 }
 
+/** Flag of a SNAPSHOT_READ or SNAPSHOT_DATA frame about a checkpoint file rather than batches. */
+const SNAPSHOT_CHECKPOINT = 1;
+
 /**
  * A snapshot transfer frame: SNAPSHOT_READ is str16 from | str16 to | u64 snapshotIndex |
- * u64 fromIndex | u64 positionHint; SNAPSHOT_DATA is str16 from | str16 to | u64 snapshotIndex
- * | u64 fromIndex | str16 error | the batches as stored (the rest of the frame).
+ * u64 fromIndex | u64 positionHint, then with flag 1 u64 checkpoint position | u64 offset;
+ * SNAPSHOT_DATA is str16 from | str16 to | u64 snapshotIndex | u64 fromIndex | str16 error,
+ * then with flag 1 u64 checkpoint position | u64 offset | u64 entry index | u64 term |
+ * u64 file size, then the bytes (batches as stored, or that piece of the checkpoint file) to
+ * the end of the frame.
  */
 export function writeSnapshotFrame(w: ByteWriter, frame: SnapshotFrame): void {
-  const start = beginFrame(w, frame.type === 'snapshot-read' ? FrameType.SNAPSHOT_READ : FrameType.SNAPSHOT_DATA, 0, 0);
+  const type = frame.type === 'snapshot-read' ? FrameType.SNAPSHOT_READ : FrameType.SNAPSHOT_DATA;
+  const start = beginFrame(w, type, frame.checkpoint ? SNAPSHOT_CHECKPOINT : 0, 0);
   w.str16(frame.from);
   w.str16(frame.to);
   w.u64(frame.snapshotIndex);
   w.u64(frame.fromIndex);
   if (frame.type === 'snapshot-read') {
     w.u64(frame.positionHint);
+    if (frame.checkpoint) {
+      w.u64(frame.checkpoint.position);
+      w.u64(frame.checkpoint.offset);
+    }
   } else {
     w.str16(frame.error);
+    const chunk = frame.checkpoint;
+    if (chunk) for (const value of [chunk.position, chunk.offset, chunk.index, chunk.term, chunk.size]) w.u64(value);
     w.raw(frame.bytes);
   }
   endFrame(w, start);
@@ -498,16 +511,39 @@ function readSubscribe(frame: Frame): Request {
 /** SNAPSHOT_READ or SNAPSHOT_DATA: the layout `writeSnapshotFrame` describes. */
 function readSnapshotFrame(frame: Frame): SnapshotFrame {
   const r = frame.payload;
+  if ((frame.flags & ~SNAPSHOT_CHECKPOINT) !== 0)
+    throw new ProtocolError(`snapshot frame flags ${frame.flags}: only 1 (checkpoint) is defined`);
+  const checkpoint = (frame.flags & SNAPSHOT_CHECKPOINT) !== 0;
   const from = r.str16('from');
   const to = r.str16('to');
   const snapshotIndex = r.u64('snapshot index');
   const fromIndex = r.u64('from index');
-  if (frame.type === FrameType.SNAPSHOT_READ)
-    return { type: 'snapshot-read', from, to, snapshotIndex, fromIndex, positionHint: r.u64('position hint') };
+  if (frame.type === FrameType.SNAPSHOT_READ) {
+    const read = {
+      type: 'snapshot-read' as const,
+      from,
+      to,
+      snapshotIndex,
+      fromIndex,
+      positionHint: r.u64('position hint'),
+    };
+    if (!checkpoint) return read;
+    return { ...read, checkpoint: { position: r.u64('checkpoint position'), offset: r.u64('checkpoint offset') } };
+  }
   const error = r.str16('error');
+  const chunk = checkpoint
+    ? {
+        position: r.u64('checkpoint position'),
+        offset: r.u64('checkpoint offset'),
+        index: r.u64('checkpoint entry index'),
+        term: r.u64('checkpoint term'),
+        size: r.u64('checkpoint size'),
+      }
+    : undefined;
   // A copy: the chunk is staged asynchronously, after this frame's buffer may be reused.
-  const bytes = r.bytesView(r.remaining, 'snapshot batches').slice();
-  return { type: 'snapshot-data', from, to, snapshotIndex, fromIndex, bytes, error };
+  const bytes = r.bytesView(r.remaining, 'snapshot bytes').slice();
+  const data = { type: 'snapshot-data' as const, from, to, snapshotIndex, fromIndex, bytes, error };
+  return chunk ? { ...data, checkpoint: chunk } : data;
 }
 
 function minPositionOf(r: ByteReader, flags: number): number | undefined {

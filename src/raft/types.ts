@@ -132,6 +132,8 @@ export type SnapshotFrame =
       fromIndex: number;
       /** Position of the first event of entry `fromIndex` (lets the sender's sparse index skip ahead). */
       positionHint: number;
+      /** Set to read on in the checkpoint file the sender answered the first read with. */
+      checkpoint?: CheckpointRead;
     }
   | {
       type: 'snapshot-data';
@@ -143,7 +145,28 @@ export type SnapshotFrame =
       bytes: Uint8Array;
       /** Empty when the sender served the read; otherwise why not. */
       error: string;
+      /** Set when `bytes` are part of a checkpoint file: the sender no longer has entry `fromIndex`. */
+      checkpoint?: CheckpointChunk;
     };
+
+/** Which bytes of a checkpoint file a snapshot read asks for. */
+export interface CheckpointRead {
+  /** The checkpoint's position (its file's name). */
+  position: number;
+  /** Byte offset in the file. */
+  offset: number;
+}
+
+/**
+ * A piece of the engine checkpoint a node sends in place of history it no longer has: the
+ * checkpoint describes the log up to `position`, the end of entry `index` of `term`.
+ */
+export interface CheckpointChunk extends CheckpointRead {
+  index: number;
+  term: number;
+  /** Bytes of the whole file. */
+  size: number;
+}
 
 export function message(fields: Partial<Message> & Pick<Message, 'type'>): Message {
   return {
