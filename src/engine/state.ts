@@ -152,3 +152,19 @@ export function settleState(state: EngineState, position: number): string[] {
 export function forgetPositionsBelow(state: EngineState, position: number): void {
   for (const entry of state.streams.values()) forgetBefore(entry, firstIndexAfter(entry, entry.count, position - 1));
 }
+
+/**
+ * Makes `target` hold what `source` holds (a node installs a peer's checkpoint in place of
+ * the history it lacks). `target` stays the object the node's parts hold; its parts are
+ * `source`'s from now on, and `source` is not to be used again.
+ */
+export function replaceState(target: EngineState, source: EngineState): void {
+  const into = target as { -readonly [K in keyof EngineState]: EngineState[K] };
+  target.streams.clear();
+  for (const [name, stream] of source.streams) target.streams.set(name, stream);
+  into.nextPosition = source.nextPosition;
+  into.ids = source.ids;
+  into.keys = source.keys;
+  into.claims = source.claims;
+  into.lifecycles = source.lifecycles;
+}

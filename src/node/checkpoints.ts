@@ -28,6 +28,10 @@ export async function writeCheckpoint(
   header.write('ORDK', 0, 'latin1');
   header.writeUInt32LE(crc32c(payload), 4);
   await writeFileAtomic(join(dir, name(upTo)), Buffer.concat([header, payload]), fs);
+  await pruneCheckpoints(dir, fs);
+}
+
+async function pruneCheckpoints(dir: string, fs: FileSystem): Promise<void> {
   const existing = await list(dir, fs);
   for (const old of existing.slice(0, Math.max(0, existing.length - KEEP)))
     await unlinkIfExists(join(dir, name(old)), fs);
@@ -52,17 +56,55 @@ export async function loadCheckpoint(
       continue;
     }
     const bytes = await fs.readFile(join(dir, name(position))).catch(() => undefined);
-    if (!bytes || bytes.length < 8 || bytes.toString('latin1', 0, 4) !== 'ORDK') continue;
-    const payload = bytes.subarray(8);
-    if (crc32c(payload) !== bytes.readUInt32LE(4)) continue;
-    try {
-      const state = decodeCheckpoint(payload, limits);
-      if (state.nextPosition - 1 === position) return state;
-    } catch {
-      // fall through to an older checkpoint
-    }
+    const state = bytes && decodeCheckpointFile(bytes, position, limits);
+    if (state) return state;
   }
   return undefined;
+}
+
+/**
+ * The engine state a checkpoint file holds, if the file is sound (magic, checksum, payload)
+ * and describes the log up to `position`; undefined otherwise.
+ */
+export function decodeCheckpointFile(bytes: Buffer, position: number, limits: IdWindowLimits): EngineState | undefined {
+  if (!isSoundCheckpointFile(bytes)) return undefined;
+  try {
+    const state = decodeCheckpoint(bytes.subarray(8), limits);
+    return state.nextPosition - 1 === position ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a checkpoint file's magic and checksum are right (its payload is not decoded). */
+export function isSoundCheckpointFile(bytes: Buffer): boolean {
+  if (bytes.length < 8 || bytes.toString('latin1', 0, 4) !== 'ORDK') return false;
+  return crc32c(bytes.subarray(8)) === bytes.readUInt32LE(4);
+}
+
+/**
+ * Saves a checkpoint file received whole from a peer (checked by the caller) as this node's
+ * checkpoint of `position`, and removes the older ones beyond the two kept.
+ */
+export async function saveCheckpointFile(
+  dir: string,
+  position: number,
+  bytes: Buffer,
+  fs: FileSystem = nodeFileSystem,
+): Promise<void> {
+  await makeDirectoryDurable(dir, fs);
+  await writeFileAtomic(join(dir, name(position)), bytes, fs);
+  await pruneCheckpoints(dir, fs);
+}
+
+/** The bytes of the checkpoint file of `position` (ENOENT once a newer one replaced it). */
+export function readCheckpointFile(dir: string, position: number, fs: FileSystem = nodeFileSystem): Promise<Buffer> {
+  return fs.readFile(join(dir, name(position)));
+}
+
+/** Positions of the checkpoints kept under `dir`, newest first. */
+export async function checkpointPositions(dir: string, fs: FileSystem = nodeFileSystem): Promise<number[]> {
+  return (await list(dir, fs).catch(() => [])).reverse();
 }
 
 /**

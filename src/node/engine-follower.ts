@@ -1,4 +1,11 @@
-import { applyEvent, settleState, truncateState, type EngineState } from '../engine/state.js';
+import {
+  applyEvent,
+  forgetPositionsBelow,
+  replaceState,
+  settleState,
+  truncateState,
+  type EngineState,
+} from '../engine/state.js';
 import { invariantFailed } from '../engine/assert.js';
 import { firstRecordOffset, nextRecordOffset, readBatchHeader } from '../storage/record.js';
 import type { Entry } from '../raft/index.js';
@@ -75,6 +82,16 @@ export class EngineFollower implements ReplicatorHooks {
 
   truncated(index: number, lastPosition: number): void {
     this.forgetFrom(index, lastPosition);
+  }
+
+  restarted(state: EngineState, index: number, position: number): void {
+    replaceState(this.engine, state);
+    // All of it is committed, and the log keeps nothing before it (as after a reopen with retention).
+    settleState(this.engine, position);
+    forgetPositionsBelow(this.engine, position + 1);
+    this.engineIndex = index;
+    this.uncommitted.clear();
+    this.publisher.restartAt(index, position);
   }
 
   committed(index: number, _term: number, lastPosition: number): void {

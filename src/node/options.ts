@@ -257,5 +257,6 @@ export function replicatorOptions(options: ResolvedOptions): ReplicatorOptions {
     timers: env.timers,
     monotonicNow: env.monotonicNow,
     fs: options.fs,
+    idWindow: options.idWindow,
   };
 }

@@ -112,6 +112,24 @@ export class Publisher {
     this.checkpointIfDue(position);
   }
 
+  /**
+   * The log was replaced by one that starts after `position`, the end of entry `entryIndex`,
+   * all committed (a peer's checkpoint, installed). Nothing before it will be published:
+   * subscribers on the live tail that have not reached it go back to reading from disk, where
+   * the log now starts after it (they get PositionTrimmedError); waiters up to it wake.
+   */
+  restartAt(entryIndex: number, position: number): void {
+    this.pending = [];
+    this.pendingHead = 0;
+    this.lastQueuedIndex = entryIndex;
+    this.lastCheckpoint = Math.max(this.lastCheckpoint, position);
+    for (const subscription of this.liveSubscriptions)
+      if (subscription.position < position) subscription.detachFromTail();
+    if (position <= this.mark) return;
+    this.mark = position;
+    this.wakeWaiters(position);
+  }
+
   publishTransient(event: TransientEvent): void {
     this.live.publish(event);
   }

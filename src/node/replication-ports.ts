@@ -1,5 +1,7 @@
 import type { Entry, Message, NodeId, RaftStatus, RandomSource } from '../raft/index.js';
 import type { FileSystem } from '../storage/file-system.js';
+import type { EngineState } from '../engine/state.js';
+import type { IdWindowLimits } from '../engine/id-window.js';
 import type { Timers } from './environment.js';
 import type { SnapshotFrame } from './snapshot-transfer.js';
 
@@ -20,7 +22,16 @@ export interface PeerTransport {
 /** What happened to a snapshot, for logs: offered to a follower, installed here, or given up. */
 export type SnapshotEvent =
   | { kind: 'offered'; peer: NodeId; index: number }
-  | { kind: 'installed'; peer: NodeId; index: number; entries: number; bytes: number; ms: number }
+  | {
+      kind: 'installed';
+      peer: NodeId;
+      index: number;
+      entries: number;
+      bytes: number;
+      ms: number;
+      /** The position of the checkpoint that replaced this node's log, when the peer sent one. */
+      checkpoint?: number;
+    }
   | { kind: 'failed'; peer: NodeId; index: number; reason: string };
 
 /** What the log does as entries move through Raft (the replicator knows batches, not events). */
@@ -29,6 +40,11 @@ export interface ReplicatorHooks {
   appended(entry: Entry, bytes: Buffer, first: number, last: number): void;
   /** Entries from `index` on were replaced by a new leader's; the log now ends after `lastPosition`. */
   truncated(index: number, lastPosition: number): void;
+  /**
+   * The whole log was replaced by one that starts after entry `index` (a peer's checkpoint,
+   * installed): the engine takes `state`, the log's state up to `position`, all committed.
+   */
+  restarted(state: EngineState, index: number, position: number): void;
   /** Entry `index` of `term` is committed; the log is committed up to `lastPosition`. */
   committed(index: number, term: number, lastPosition: number): void;
   /** This node's role or known leader changed. */
@@ -52,4 +68,6 @@ export interface ReplicatorOptions {
   monotonicNow: () => number;
   /** Where the Raft state file and snapshot staging files are written. */
   fs: FileSystem;
+  /** The engine's id window, for checkpoints pulled from a peer. */
+  idWindow: IdWindowLimits;
 }

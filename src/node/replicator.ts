@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   RawNode,
   ConfigChangeError,
@@ -27,6 +28,7 @@ import { ReadPoints } from './read-points.js';
 import type { TimerHandle } from './environment.js';
 import type { PeerTransport, ReplicatorHooks, ReplicatorOptions, SnapshotEvent } from './replication-ports.js';
 import { compactWindow } from './window-retention.js';
+import { decodeCheckpointFile } from './checkpoints.js';
 
 export type { PeerTransport, ReplicatorHooks, ReplicatorOptions, SnapshotEvent } from './replication-ports.js';
 
@@ -548,12 +550,14 @@ export class Replicator {
       entries: staged.entries,
       bytes: staged.bytes,
       ms,
+      ...(staged.checkpoint ? { checkpoint: staged.checkpoint.position } : {}),
     });
   }
 
   private installTarget(): InstallTarget {
     return {
       fs: this.options.fs,
+      checkpointDir: join(this.stateDir, 'checkpoints'),
       storage: this.storage,
       window: this.window,
       hooks: this.hooks,
@@ -636,6 +640,9 @@ export class Replicator {
     return {
       id: this.options.id,
       stateDir: this.stateDir,
+      checkpointDir: join(this.stateDir, 'checkpoints'),
+      decodeCheckpoint: (bytes: Buffer, position: number) =>
+        decodeCheckpointFile(bytes, position, this.options.idWindow),
       fs: this.options.fs,
       storage: this.storage,
       raw: this.raw,
@@ -643,6 +650,10 @@ export class Replicator {
       applied: () => ({ index: this.appliedIndex, position: this.appliedPosition }),
       stepStaged: (offer: Message) => {
         this.raw.step(offer);
+        this.schedule();
+      },
+      compactToApplied: () => {
+        if (this.raw.applied >= this.window.firstIndex()) this.window.compact(this.raw.applied);
         this.schedule();
       },
       report: (event: SnapshotEvent) => this.hooks.snapshot?.(event),

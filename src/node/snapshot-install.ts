@@ -7,6 +7,8 @@ import type { RaftWindow } from './raft-window.js';
 import { entryOfBatch } from './batch-entry.js';
 import { readStaged, type StagedSnapshot } from './snapshot-transfer.js';
 import type { ReplicatorHooks } from './replication-ports.js';
+import type { StagedCheckpoint } from './checkpoint-fetch.js';
+import { saveCheckpointFile } from './checkpoints.js';
 
 /** While installing a snapshot, its entries are committed (and published) every this many bytes. */
 const SNAPSHOT_COMMIT_BYTES = 4 * 1024 * 1024;
@@ -17,6 +19,8 @@ export interface InstallTarget {
   readonly window: RaftWindow;
   readonly hooks: ReplicatorHooks;
   readonly fs: FileSystem;
+  /** Where the engine checkpoints are: a checkpoint installed from a peer is saved there. */
+  readonly checkpointDir: string;
   /** The last entry applied here (committed, durable and in the engine), and its last event's position. */
   applied(): { index: number; position: number };
   setApplied(index: number, position: number): void;
@@ -31,6 +35,10 @@ export interface InstallTarget {
  * staged batches are written after it, committed as they land (they are committed on the
  * leader), through the same hooks as any entry, so the engine derives its state from them.
  * Returns the last position written. The writes in flight must be done before.
+ *
+ * With a checkpoint (the peer no longer had the entries after ours), the whole log is
+ * replaced: it restarts after the checkpoint's entry, the engine takes the checkpoint's
+ * state, and the staged batches follow.
  */
 export async function installSnapshot(
   target: InstallTarget,
@@ -38,12 +46,40 @@ export async function installSnapshot(
   staged: StagedSnapshot,
 ): Promise<number> {
   const keep = target.applied().index;
+  if (staged.checkpoint) return installCheckpoint(target, snapshot, staged, staged.checkpoint);
   if (staged.fromIndex > keep + 1)
     invariantFailed(
       `snapshot ${snapshot.index} staged from entry ${staged.fromIndex}, after entry ${keep} applied here`,
     );
   if (target.storage.lastIndex > keep) await cutAfterApplied(target, keep);
-  return writeStaged(target, snapshot, staged, keep);
+  return writeStaged(target, snapshot, staged, keep, 0);
+}
+
+/**
+ * Replaces this node's log by one that starts after the checkpoint's entry E. The checkpoint
+ * file is saved first, then the log start (log-reset.ts): a crash before leaves the old log
+ * (open deletes a checkpoint past its end), after it a log the checkpoint covers. Then the
+ * engine, the publisher and the applied marks move to E, and the batches after E are written.
+ */
+async function installCheckpoint(
+  target: InstallTarget,
+  snapshot: Snapshot,
+  staged: StagedSnapshot,
+  checkpoint: StagedCheckpoint,
+): Promise<number> {
+  const keep = target.applied().index;
+  if (checkpoint.index <= keep)
+    invariantFailed(`a checkpoint of entry ${checkpoint.index} staged, at or before entry ${keep} applied here`);
+  // The divergent tail goes the usual way first (the engine forgets it, its proposals are answered).
+  if (target.storage.lastIndex > keep) await cutAfterApplied(target, keep);
+  const bytes = await target.fs.readFile(checkpoint.file);
+  await saveCheckpointFile(target.checkpointDir, checkpoint.position, bytes, target.fs);
+  const { position, index, term } = checkpoint;
+  await target.storage.resetTo({ position, index, term });
+  target.dropProposalsFrom(keep + 1);
+  target.hooks.restarted(checkpoint.state, index, position);
+  target.setApplied(index, position);
+  return writeStaged(target, snapshot, staged, index, term);
 }
 
 /** Cuts this node's log after its applied entry `keep` (what a snapshot replaces). */
@@ -67,9 +103,10 @@ async function writeStaged(
   snapshot: Snapshot,
   staged: StagedSnapshot,
   keep: number,
+  keepTerm: number,
 ): Promise<number> {
   let lastPosition = target.applied().position;
-  let last = { index: keep, term: 0 };
+  let last = { index: keep, term: keepTerm };
   let writes: Array<Promise<void>> = [];
   let pendingBytes = 0;
   const terms = new Map<number, number>();
@@ -82,7 +119,8 @@ async function writeStaged(
     for (const [index, term] of terms) target.settleProposal(index, term);
     terms.clear();
   };
-  for await (const { header, bytes } of readStaged(staged, undefined, target.fs)) {
+  const batches = staged.bytes > 0 ? readStaged(staged, undefined, target.fs) : [];
+  for await (const { header, bytes } of batches) {
     if (header.entryIndex <= keep) continue; // applied here already
     if (header.entryIndex !== last.index + 1 || header.firstPosition !== lastPosition + 1) {
       throw new StorageFailedError(

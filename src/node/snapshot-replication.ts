@@ -3,6 +3,8 @@ import type { SegmentedLog } from '../storage/segmented-log.js';
 import type { FileSystem } from '../storage/file-system.js';
 import { SNAPSHOT_CHUNK_BYTES, SnapshotFetch, type SnapshotFrame, type StagedSnapshot } from './snapshot-transfer.js';
 import type { PeerTransport, SnapshotEvent } from './replication-ports.js';
+import type { CheckpointDecoder } from './checkpoint-fetch.js';
+import { CheckpointSource, NoCheckpointError, type CheckpointPiece } from './snapshot-serve.js';
 
 /** A snapshot transfer without progress for this many election timeouts is given up (and retried). */
 const SNAPSHOT_IDLE_ELECTIONS = 10;
@@ -11,7 +13,11 @@ const SNAPSHOT_IDLE_ELECTIONS = 10;
 export interface SnapshotHost {
   readonly id: NodeId;
   readonly stateDir: string;
+  /** Where this node's engine checkpoints are (served in place of entries retention removed). */
+  readonly checkpointDir: string;
   readonly fs: FileSystem;
+  /** Checks and decodes a checkpoint file pulled from a peer. */
+  readonly decodeCheckpoint: CheckpointDecoder;
   readonly storage: SegmentedLog;
   readonly raw: RawNode;
   transport(): PeerTransport | undefined;
@@ -19,6 +25,8 @@ export interface SnapshotHost {
   applied(): { index: number; position: number };
   /** Steps a snapshot offer whose data is now staged, and runs the Ready loop. */
   stepStaged(offer: Message): void;
+  /** Forgets the in-memory entries up to the applied one, so that the next snapshot offered is that new. */
+  compactToApplied(): void;
   report(event: SnapshotEvent): void;
 }
 
@@ -36,12 +44,14 @@ export class SnapshotReplication {
   private readonly offered = new Map<NodeId, { index: number; idleTicks: number }>();
   /** A transfer without progress for this many ticks is given up (and offered again). */
   private readonly idleTicks: number;
+  private readonly checkpoints: CheckpointSource;
 
   constructor(
     private readonly host: SnapshotHost,
     electionTicks: number,
   ) {
     this.idleTicks = electionTicks * SNAPSHOT_IDLE_ELECTIONS;
+    this.checkpoints = new CheckpointSource(host.checkpointDir, host.storage, host.fs, SNAPSHOT_CHUNK_BYTES);
   }
 
   /**
@@ -61,6 +71,7 @@ export class SnapshotReplication {
       this.host.stateDir,
       applied.index + 1,
       applied.position + 1,
+      this.host.decodeCheckpoint,
       this.host.fs,
     );
     this.fetch = fetch;
@@ -98,19 +109,22 @@ export class SnapshotReplication {
 
   /**
    * A follower pulls batches of a snapshot. Any node serves what it has applied (committed
-   * and durable here), so a transfer survives the leader stepping down.
+   * and durable here), so a transfer survives the leader stepping down. Entries retention
+   * removed here are answered with a checkpoint instead (snapshot-serve.ts).
    */
   async serveRead(frame: SnapshotFrame & { type: 'snapshot-read' }): Promise<void> {
-    const answer = (bytes: Buffer, error: string) =>
-      this.host.transport()?.sendSnapshotFrame({
-        type: 'snapshot-data',
+    const answer = (bytes: Buffer, error: string, piece?: CheckpointPiece) => {
+      const data = {
+        type: 'snapshot-data' as const,
         from: this.host.id,
         to: frame.from,
         snapshotIndex: frame.snapshotIndex,
         fromIndex: frame.fromIndex,
         bytes,
         error,
-      });
+      };
+      this.host.transport()?.sendSnapshotFrame(piece ? { ...data, checkpoint: piece.chunk } : data);
+    };
     const applied = this.host.applied().index;
     if (frame.snapshotIndex > applied || frame.fromIndex < 1 || frame.fromIndex > frame.snapshotIndex) {
       answer(
@@ -123,6 +137,11 @@ export class SnapshotReplication {
     const offered = this.offered.get(frame.from);
     if (offered) offered.idleTicks = 0;
     try {
+      if (frame.checkpoint || frame.fromIndex < this.host.storage.firstIndex) {
+        const piece = await this.checkpoints.piece(frame);
+        answer(piece.bytes, '', piece);
+        return;
+      }
       const batches = await this.host.storage.readBatches(
         frame.fromIndex,
         frame.snapshotIndex,
@@ -133,7 +152,19 @@ export class SnapshotReplication {
       answer(batches.length === 1 ? batches[0]!.bytes : Buffer.concat(batches.map((b) => b.bytes)), '');
     } catch (error) {
       answer(Buffer.alloc(0), (error as Error).message);
+      if (error instanceof NoCheckpointError) this.offerNewer(frame.from);
     }
+  }
+
+  /**
+   * No checkpoint here is old enough for the snapshot offered (each is past its entry S): the
+   * leader forgets its in-memory entries up to the applied one and offers again, at that entry.
+   */
+  private offerNewer(peer: NodeId): void {
+    if (this.host.raw.progressOf(peer)?.state !== 'snapshot') return;
+    this.host.compactToApplied();
+    this.offered.delete(peer);
+    this.host.raw.reportSnapshot(peer, false);
   }
 
   /** The leader's outgoing messages: a snapshot offer to a follower behind the window starts a watch on its pull. */

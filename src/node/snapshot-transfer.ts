@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import type { Message, NodeId, SnapshotFrame } from '../raft/index.js';
+import type { CheckpointChunk, Message, NodeId, SnapshotFrame } from '../raft/index.js';
 export type { SnapshotFrame } from '../raft/index.js';
 import { nodeFileSystem, type FileHandle, type FileSystem } from '../storage/file-system.js';
 import { checkBatch, readBatchHeader, type BatchHeader } from '../storage/record.js';
 import { StorageFailedError } from '../types/errors.js';
+import { CheckpointFetch, type CheckpointDecoder, type StagedCheckpoint } from './checkpoint-fetch.js';
 
 /**
  * Snapshot install, node side. Ordo's Raft log *is* the event log and keeps every entry on
@@ -18,6 +19,12 @@ import { StorageFailedError } from '../types/errors.js';
  * control), into a staging file beside its segments, and only then hands the message to its
  * Raft, so the Ready loop installs a snapshot whose data is already local. A node that dies
  * mid-transfer starts over (the staging file is only a buffer).
+ *
+ * A node whose retention removed the entries a follower wants answers the first read with
+ * its engine checkpoint instead (snapshot-serve.ts): the follower pulls the checkpoint file
+ * (`snapshot-data` frames marked as checkpoint pieces, read by offset), checks it whole, then
+ * pulls the batches after the checkpoint's entry up to S as above. Installing it replaces the
+ * follower's whole log (snapshot-install.ts).
  */
 /** Bytes of batches per `snapshot-data` frame (at least one batch), well under the 16 MiB frame limit. */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
@@ -25,13 +32,18 @@ export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 const STAGING_SUFFIX = '.staging';
 let transfers = 0;
 
-/** The staged data of one snapshot: batches `fromIndex..snapshot.index`, ready to install. */
+/**
+ * The staged data of one snapshot: batches `fromIndex..snapshot.index`, ready to install;
+ * with a checkpoint, the batches follow its entry and replace this node's whole log.
+ */
 export interface StagedSnapshot {
   offer: Message;
   fromIndex: number;
   file: string;
+  /** Bytes of batches staged (none when the checkpoint's entry is S itself). */
   bytes: number;
   entries: number;
+  checkpoint?: StagedCheckpoint;
 }
 
 /** A follower's pull of one snapshot's batches into the staging file. */
@@ -45,19 +57,29 @@ export class SnapshotFetch {
 
   private readonly file: string;
   private handle: Promise<FileHandle> | undefined;
+  /** The checkpoint being pulled in place of entries the peer no longer has, then the one pulled. */
+  private checkpoint: CheckpointFetch | undefined;
+  private checkpointStaged: StagedCheckpoint | undefined;
+  private readonly transfer = ++transfers;
 
   constructor(
     readonly offer: Message,
     private readonly self: NodeId,
-    dir: string,
+    private readonly dir: string,
     readonly fromIndex: number,
     positionHint: number,
+    private readonly decode: CheckpointDecoder,
     private readonly fs: FileSystem = nodeFileSystem,
   ) {
     this.next = fromIndex;
     this.nextPosition = positionHint;
     // A name of its own: a transfer given up removes its file while the next may have begun.
-    this.file = join(dir, `snapshot-${offer.snapshot!.index}-${++transfers}${STAGING_SUFFIX}`);
+    this.file = join(dir, `snapshot-${offer.snapshot!.index}-${this.transfer}${STAGING_SUFFIX}`);
+  }
+
+  /** Whether a checkpoint is being pulled (not yet whole). */
+  private get pullingCheckpoint(): boolean {
+    return this.checkpoint !== undefined && this.checkpointStaged === undefined;
   }
 
   get snapshotIndex(): number {
@@ -66,21 +88,26 @@ export class SnapshotFetch {
 
   /** The read for the next chunk. */
   request(): SnapshotFrame {
-    return {
-      type: 'snapshot-read',
+    const read = {
+      type: 'snapshot-read' as const,
       from: this.self,
       to: this.offer.from,
       snapshotIndex: this.snapshotIndex,
       fromIndex: this.next,
       positionHint: this.nextPosition,
     };
+    const checkpoint = this.checkpoint;
+    if (!checkpoint || !this.pullingCheckpoint) return read;
+    return { ...read, checkpoint: { position: checkpoint.chunk.position, offset: checkpoint.offset } };
   }
 
   /** Whether `frame` answers the read in flight. */
   answers(frame: SnapshotFrame & { type: 'snapshot-data' }): boolean {
-    return (
-      frame.from === this.offer.from && frame.snapshotIndex === this.snapshotIndex && frame.fromIndex === this.next
-    );
+    if (frame.from !== this.offer.from || frame.snapshotIndex !== this.snapshotIndex || frame.fromIndex !== this.next)
+      return false;
+    if (this.pullingCheckpoint) return frame.error !== '' || this.checkpoint!.continues(frame.checkpoint);
+    // A checkpoint may answer the first read only: once batches are staged, they go on.
+    return frame.checkpoint === undefined || (frame.checkpoint.offset === 0 && this.bytes === 0 && !this.checkpoint);
   }
 
   /**
@@ -96,6 +123,7 @@ export class SnapshotFetch {
       throw new StorageFailedError(
         `${frame.from} could not send snapshot ${this.snapshotIndex} from entry ${this.next}: ${frame.error}`,
       );
+    if (frame.checkpoint) return this.takeCheckpoint(frame.checkpoint, bytes);
     for (const { header } of splitBatches(bytes, `snapshot ${this.snapshotIndex} from ${frame.from}`)) {
       if (header.entryIndex !== this.next || header.firstPosition !== this.nextPosition) {
         throw new StorageFailedError(
@@ -116,18 +144,42 @@ export class SnapshotFetch {
     this.bytes += bytes.length;
     if (this.next <= this.snapshotIndex) return undefined;
     await handle.close();
-    return {
-      offer: this.offer,
-      fromIndex: this.fromIndex,
-      file: this.file,
-      bytes: this.bytes,
-      entries: this.next - this.fromIndex,
-    };
+    return this.staged();
+  }
+
+  /**
+   * A piece of the checkpoint the peer sends in place of entries it no longer has. Once it is
+   * whole and checked, the pull goes on with the batches after its entry.
+   */
+  private async takeCheckpoint(chunk: CheckpointChunk, bytes: Buffer): Promise<StagedSnapshot | undefined> {
+    const what = `snapshot ${this.snapshotIndex} from ${this.offer.from}`;
+    if (!this.checkpoint) {
+      if (chunk.index > this.snapshotIndex || chunk.index < this.next)
+        throw new StorageFailedError(
+          `${what}: a checkpoint of entry ${chunk.index}, outside entries ${this.next}..${this.snapshotIndex}`,
+        );
+      const file = join(this.dir, `snapshot-${this.snapshotIndex}-${this.transfer}-checkpoint${STAGING_SUFFIX}`);
+      const { position, index, term, size } = chunk;
+      this.checkpoint = new CheckpointFetch({ position, index, term, size }, file, this.decode, this.fs);
+    }
+    const staged = await this.checkpoint.take(bytes, what);
+    if (!staged) return undefined;
+    this.checkpointStaged = staged;
+    this.next = staged.index + 1;
+    this.nextPosition = staged.position + 1;
+    return this.next <= this.snapshotIndex ? undefined : this.staged();
+  }
+
+  private staged(): StagedSnapshot {
+    const fromIndex = this.checkpointStaged ? this.checkpointStaged.index + 1 : this.fromIndex;
+    const staged = { offer: this.offer, fromIndex, file: this.file, bytes: this.bytes, entries: this.next - fromIndex };
+    return this.checkpointStaged ? { ...staged, checkpoint: this.checkpointStaged } : staged;
   }
 
   async abandon(): Promise<void> {
     if (this.handle) await (await this.handle.catch(() => undefined))?.close().catch(() => undefined);
     await this.fs.rm(this.file, { force: true });
+    await this.checkpoint?.abandon();
   }
 }
 
@@ -188,6 +240,7 @@ export async function removeStaging(
 ): Promise<void> {
   if (staged) {
     await fs.rm(staged.file, { force: true });
+    if (staged.checkpoint) await fs.rm(staged.checkpoint.file, { force: true });
     return;
   }
   for (const name of await fs.readdir(dir)) {
