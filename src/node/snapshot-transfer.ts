@@ -7,8 +7,8 @@ import { StorageFailedError } from '../types/errors.js';
 import { CheckpointFetch, type CheckpointDecoder, type StagedCheckpoint } from './checkpoint-fetch.js';
 
 /**
- * Snapshot install, node side. Ordo's Raft log *is* the event log and keeps every entry on
- * disk, so a snapshot at entry S is the leader's log up to S: its segments are the state, and
+ * Snapshot install, node side. Ordo's Raft log *is* the event log and keeps its entries on
+ * disk (until retention removes them), so a snapshot at entry S is the leader's log up to S: its segments are the state, and
  * the engine state at S (stream counts, event ids) is what the follower derives from them
  * while writing them (as a reopen does). What a follower lacks is what the leader's in-memory
  * window no longer holds.
