@@ -201,7 +201,6 @@ export class EmbeddedEventLog implements OrdoNode {
           timers: options.env.timers,
           clock: options.env.clock,
           committed: () => this.publisher.committedPosition,
-          alone: () => this.replicator.isSoleVoterLeader && this.replicator.status().config.learners.length === 0,
           checkpointFloor: () => checkpointFloor(checkpointDir, options.fs),
           dropped: (firstPosition) => forgetPositionsBelow(engine, firstPosition),
         })

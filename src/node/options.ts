@@ -164,24 +164,9 @@ export function resolveOptions(options: OpenOptions = {}): ResolvedOptions {
     wrapSegmentWriter: options.wrapSegmentWriter,
     cluster: resolveCluster(options.cluster),
     scrub: resolveScrub(options.scrub),
-    retention: resolveRetentionAlone(options),
+    retention: resolveRetention(options.retention),
     scavenge: resolveScavenge(options.scavenge),
   };
-}
-
-/**
- * Retention removes segments a lagging or new member would still need: until snapshots carry
- * an engine checkpoint instead of the whole history, it is for a cluster of one only.
- */
-function resolveRetentionAlone(options: OpenOptions): RetentionSettings | undefined {
-  const retention = resolveRetention(options.retention);
-  const peers = options.cluster?.peers;
-  if (retention && peers !== undefined && peers.length > 1)
-    throw new InvalidArgumentError(
-      `invalid option retention with cluster.peers ${describe(peers)}: retention needs a single node for now` +
-        ' (a member behind the retained log could not catch up)',
-    );
-  return retention;
 }
 
 /** Slowest scrub rate accepted: below it a pass over one segment would take hours. */

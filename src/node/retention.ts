@@ -35,11 +35,6 @@ export interface RetentionPorts {
   /** The high-water mark: nothing uncommitted is ever dropped. */
   committed(): number;
   /**
-   * Whether this node is a cluster of one: a member (or a learner being added) may need entries
-   * from any point of the log, and snapshots still carry them.
-   */
-  alone(): boolean;
-  /**
    * The newest position a reopen is sure to find a checkpoint for (the older of the two kept,
    * so one damaged checkpoint still leaves one), or undefined while there is none.
    */
@@ -75,7 +70,9 @@ function optionalInteger(name: string, value: unknown, min: number): number | un
  * Kafka-style retention of the whole log: the oldest sealed segments are removed once they are
  * older than `maxAge` or the log is larger than `maxBytes`. Whole segments only, never the
  * active one, never anything uncommitted or not yet covered by a checkpoint a reopen can load;
- * positions never change. Readers of what went get `PositionTrimmedError`.
+ * positions never change. Readers of what went get `PositionTrimmedError`. In a cluster each
+ * node applies it to its own log; a member that needs entries a peer removed gets that peer's
+ * checkpoint instead (snapshot-serve.ts).
  */
 export class Retention {
   readonly stats: RetentionStats = { droppedSegments: 0, droppedBytes: 0 };
@@ -106,7 +103,7 @@ export class Retention {
   }
 
   private async apply(): Promise<RetentionStats> {
-    const floor = this.ports.alone() ? await this.ports.checkpointFloor() : undefined;
+    const floor = await this.ports.checkpointFloor();
     if (floor === undefined) return { droppedSegments: 0, droppedBytes: 0 };
     const bound = Math.min(floor, this.ports.committed());
     const through = await this.droppableThrough(bound);

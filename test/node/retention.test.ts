@@ -154,10 +154,17 @@ describe('retention (whole sealed segments)', () => {
       invalid(/retention\.maxAge -1: expected an integer >= 1/),
     );
     await assert.rejects(open(dir, { retention: { maxBytes: 1.5 } }), invalid(/retention\.maxBytes 1\.5/));
+    // A cluster member checks them alike (retention is no longer for a single node only).
+    const member = { cluster: { id: 'a', peers: ['a', 'b', 'c'] } };
     await assert.rejects(
-      open(dir, { retention: { maxBytes: 1000 }, cluster: { id: 'a', peers: ['a', 'b', 'c'] } }),
-      invalid(/retention needs a single node/),
+      open(dir, { ...member, retention: { maxBytes: 0 } }),
+      invalid(/retention\.maxBytes 0: expected an integer >= 1/),
     );
+    await assert.rejects(
+      open(dir, { ...member, retention: { maxAge: 1000, checkIntervalMs: 'often' } as never }),
+      invalid(/retention\.checkIntervalMs "often": expected an integer >= 1/),
+    );
+    await assert.rejects(open(dir, { ...member, retention: [] as never }), invalid(/invalid option retention \[\]/));
   });
 });
 
