@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { open, type EmbeddedEventLog, type SnapshotEvent } from '../../src/node/index.js';
+import { open, verifyLog, type EmbeddedEventLog, type SnapshotEvent } from '../../src/node/index.js';
+import { nodeFileSystem, type FileHandle, type FileSystem } from '../../src/storage/file-system.js';
 import { PositionTrimmedError, type Event } from '../../src/types/index.js';
 import { MemoryNetwork } from '../support/memory-network.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -16,9 +17,16 @@ const RETENTION = { maxBytes: 16_384, checkIntervalMs: 10 } as const;
 const PAD = 'x'.repeat(200);
 const idOf = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
 
-function openNode(network: MemoryNetwork, dir: string, id: string, events: SnapshotEvent[]): Promise<EmbeddedEventLog> {
+function openNode(
+  network: MemoryNetwork,
+  dir: string,
+  id: string,
+  events: SnapshotEvent[],
+  fileSystem?: FileSystem,
+): Promise<EmbeddedEventLog> {
   return open(dir, {
     ...SMALL,
+    ...(fileSystem ? { fileSystem } : {}),
     retention: RETENTION,
     cluster: {
       id,
@@ -82,7 +90,7 @@ async function startCluster(): Promise<Cluster> {
  * Stops a follower, appends until the leader's retention removed entries the follower lacks,
  * and restarts it: it must catch up from the leader's checkpoint.
  */
-async function lagBehindRetention(cluster: Cluster, acked: Map<string, number>) {
+async function lagBehindRetention(cluster: Cluster, acked: Map<string, number>, fileSystem?: FileSystem) {
   const { network, logs } = cluster;
   const leader = await until('a leader', () => leaderOf(logs.values()));
   await fill(leader, 0, 30, acked);
@@ -99,11 +107,66 @@ async function lagBehindRetention(cluster: Cluster, acked: Map<string, number>) 
     leader.firstPosition > behind + 1,
     `the leader's log starts at ${leader.firstPosition}, after position ${behind} the follower has`,
   );
-  const back = await openNode(network, cluster.dirs.get(id)!, id, cluster.events);
+  const back = await openNode(network, cluster.dirs.get(id)!, id, cluster.events, fileSystem);
   logs.set(id, back);
-  const head = leader.committedPosition;
-  await until(`${id} at ${head}`, () => back.committedPosition >= head, 20_000);
   return { leader, back, behind };
+}
+
+async function caughtUp(leader: EmbeddedEventLog, back: EmbeddedEventLog): Promise<void> {
+  const head = leader.committedPosition;
+  await until(`${back.nodeId} at ${head}`, () => back.committedPosition >= head, 20_000);
+}
+
+/**
+ * The real disk until the install of a checkpoint begins (the second read of the staged
+ * checkpoint: the first checks it, the second saves it), then dead from the `freezeAt`th change
+ * of a directory on (rename, unlink, rm) up to the new empty segment: that change and everything
+ * after fail, as nothing more happens after a kill -9. `frozen` says whether it got that far.
+ */
+class DyingDisk {
+  frozen = false;
+  private armed = false;
+  private changes = 0;
+  private stagedReads = 0;
+
+  constructor(private readonly freezeAt: number) {}
+
+  readonly fs: FileSystem = {
+    open: async (path, flags) => this.wrap(await this.alive(() => nodeFileSystem.open(path, flags))),
+    mkdir: (path, options) => this.alive(() => nodeFileSystem.mkdir(path, options)),
+    readdir: (path) => this.alive(() => nodeFileSystem.readdir(path)),
+    stat: (path) => this.alive(() => nodeFileSystem.stat(path)),
+    readFile: (path) => {
+      if (path.endsWith('-checkpoint.staging') && ++this.stagedReads === 2) this.armed = true;
+      return this.alive(() => nodeFileSystem.readFile(path));
+    },
+    rename: (from, to) => this.change(() => nodeFileSystem.rename(from, to), to),
+    unlink: (path) => this.change(() => nodeFileSystem.unlink(path)),
+    rm: (path, options) => this.change(() => nodeFileSystem.rm(path, options)),
+  };
+
+  private async alive<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.frozen) throw Object.assign(new Error('EIO: the process was killed'), { code: 'EIO' });
+    return operation();
+  }
+
+  private change(operation: () => Promise<void>, to = ''): Promise<void> {
+    if (this.armed && !this.frozen && this.changes++ === this.freezeAt) this.frozen = true;
+    // The empty segment the log restarts with is the install's last step on its own files.
+    if (this.armed && to.endsWith('.seg')) this.armed = false;
+    return this.alive(operation);
+  }
+
+  private wrap(handle: FileHandle): FileHandle {
+    return new Proxy(handle, {
+      get: (target, property, receiver) => {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) =>
+          this.alive(() => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+      },
+    });
+  }
 }
 
 async function closeAll(logs: Map<string, EmbeddedEventLog>): Promise<void> {
@@ -116,6 +179,7 @@ describe('retention in a Raft cluster: a follower behind the retained log catche
     const acked = new Map<string, number>();
     try {
       const { leader, back, behind } = await lagBehindRetention(cluster, acked);
+      await caughtUp(leader, back);
       const installed = cluster.events.filter((e) => e.kind === 'installed' && e.checkpoint !== undefined);
       assert.ok(installed.length >= 1, `a checkpoint was installed (events: ${JSON.stringify(cluster.events)})`);
       // Its log now starts after what it had: its history was replaced by the checkpoint.
@@ -152,6 +216,7 @@ describe('retention in a Raft cluster: a follower behind the retained log catche
     const acked = new Map<string, number>();
     try {
       const { leader, back } = await lagBehindRetention(cluster, acked);
+      await caughtUp(leader, back);
       leader.transferLeadership(back.nodeId);
       await until(`${back.nodeId} to lead`, () => back.raftStatus().role === 'leader');
       await leader.close();
@@ -178,6 +243,41 @@ describe('retention in a Raft cluster: a follower behind the retained log catche
       assert.equal(await back.count('s-0'), counts + 1);
     } finally {
       await closeAll(cluster.logs);
+    }
+  });
+
+  it('a follower killed at any step of the install reopens, verifies, and catches up from a checkpoint', async () => {
+    for (let freezeAt = 0; ; freezeAt++) {
+      const cluster = await startCluster();
+      const disk = new DyingDisk(freezeAt);
+      try {
+        const { leader, back, behind } = await lagBehindRetention(cluster, new Map(), disk.fs);
+        await until(
+          `${back.nodeId} killed or caught up`,
+          () => disk.frozen || back.committedPosition >= leader.committedPosition,
+          20_000,
+        );
+        if (!disk.frozen) {
+          assert.ok(freezeAt >= 4, `the install took ${freezeAt} changes: checkpoint, log start, segments`);
+          return; // every step of the install was a kill point
+        }
+        await back.close().catch(() => undefined);
+        const dir = cluster.dirs.get(back.nodeId)!;
+        assert.deepEqual((await verifyLog(dir)).problems, [], `verify after a kill at step ${freezeAt}`);
+        const again = await openNode(cluster.network, dir, back.nodeId, cluster.events);
+        cluster.logs.set(back.nodeId, again);
+        assert.deepEqual(again.openReport.damageCuts, [], `a kill at step ${freezeAt} leaves no damage to cut`);
+        await caughtUp(leader, again);
+        assert.ok(
+          again.firstPosition > behind + 1,
+          `after a kill at step ${freezeAt}, it starts at ${again.firstPosition}`,
+        );
+        const from = Math.max(leader.firstPosition, again.firstPosition);
+        assert.deepEqual(await served(again, from), await served(leader, from), `kill at step ${freezeAt}`);
+      } finally {
+        await closeAll(cluster.logs);
+      }
+      assert.ok(freezeAt < 40, 'the install ends within 40 changes');
     }
   });
 });
