@@ -420,7 +420,12 @@ export class SegmentedLog {
    * a node does when it installs a peer's engine checkpoint instead of the history. Waits for
    * queued writes first.
    */
-  async resetTo(start: LogStart): Promise<void> {
+  resetTo(start: LogStart): Promise<void> {
+    // After retention and scavenging under way: they read and remove the files it replaces.
+    return this.exclusive(() => this.reset(start));
+  }
+
+  private async reset(start: LogStart): Promise<void> {
     await this.drain();
     if (this.commit.failed) throw this.commit.failed;
     await this.commit.writer.close();
