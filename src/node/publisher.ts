@@ -123,8 +123,14 @@ export class Publisher {
     this.pendingHead = 0;
     this.lastQueuedIndex = entryIndex;
     this.lastCheckpoint = Math.max(this.lastCheckpoint, position);
-    for (const subscription of this.liveSubscriptions)
-      if (subscription.position < position) subscription.detachFromTail();
+    let detached = false;
+    for (const subscription of this.liveSubscriptions) {
+      if (subscription.position >= position) continue;
+      subscription.detachFromTail();
+      detached = true;
+    }
+    // An empty batch wakes the ones waiting on the tail, so they find out now, not at the next commit.
+    if (detached) this.live.publish([]);
     if (position <= this.mark) return;
     this.mark = position;
     this.wakeWaiters(position);

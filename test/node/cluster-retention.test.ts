@@ -211,6 +211,30 @@ describe('retention in a Raft cluster: a follower behind the retained log catche
     }
   });
 
+  it('a live subscriber on a follower whose log a checkpoint replaces gets PositionTrimmedError, not a gap', async () => {
+    const cluster = await startCluster();
+    try {
+      const leader = await until('a leader', () => leaderOf(cluster.logs.values()));
+      await fill(leader, 0, 30, new Map());
+      const follower = [...cluster.logs.values()].find((log) => log !== leader)!;
+      await until(`${follower.nodeId} caught up`, () => follower.committedPosition >= leader.committedPosition);
+      const behind = follower.committedPosition;
+      const subscription = follower.subscribe({ from: behind + 1 });
+      const next = subscription.next();
+      next.catch(() => undefined);
+      cluster.network.cut.add(follower.nodeId);
+      await fill(leader, 30, 400, new Map());
+      await retentionSettled(leader);
+      assert.ok(leader.firstPosition > behind + 1, `the leader's log starts at ${leader.firstPosition}`);
+      cluster.network.cut.delete(follower.nodeId);
+      await caughtUp(leader, follower);
+      assert.ok(follower.firstPosition > behind + 1, `${follower.nodeId} starts at ${follower.firstPosition}`);
+      await assert.rejects(next, trimmed(follower.firstPosition));
+    } finally {
+      await closeAll(cluster.logs);
+    }
+  });
+
   it('the follower that caught up from a checkpoint can lead, and nothing acknowledged is lost', async () => {
     const cluster = await startCluster();
     const acked = new Map<string, number>();
