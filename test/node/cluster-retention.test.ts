@@ -235,6 +235,30 @@ describe('retention in a Raft cluster: a follower behind the retained log catche
     }
   });
 
+  it('a new member of a cluster whose history retention removed starts from a checkpoint', async () => {
+    const cluster = await startCluster();
+    try {
+      const leader = await until('a leader', () => leaderOf(cluster.logs.values()));
+      await fill(leader, 0, 300, new Map());
+      await retentionSettled(leader);
+      const dir = await tempDir('ordo-ret-n4');
+      const joining = await openNode(cluster.network, dir, 'n4', cluster.events);
+      cluster.logs.set('n4', joining);
+      await leader.changeMembership({ type: 'add-learner', node: 'n4' });
+      await caughtUp(leader, joining);
+      assert.ok(
+        cluster.events.some((e) => e.kind === 'installed' && e.checkpoint !== undefined && e.index > 0),
+        `n4 installed a checkpoint (events: ${JSON.stringify(cluster.events)})`,
+      );
+      assert.ok(joining.firstPosition >= leader.firstPosition, `n4 starts at ${joining.firstPosition}`);
+      for (const stream of ['s-0', 's-1', 's-2']) assert.equal(await joining.count(stream), 100, stream);
+      const from = joining.firstPosition;
+      assert.deepEqual(await served(joining, from), await served(leader, from));
+    } finally {
+      await closeAll(cluster.logs);
+    }
+  });
+
   it('the follower that caught up from a checkpoint can lead, and nothing acknowledged is lost', async () => {
     const cluster = await startCluster();
     const acked = new Map<string, number>();
