@@ -15,7 +15,10 @@ interface LifecycleLog extends StreamLifecycle {
   close(): Promise<void>;
 }
 
-/** `ordo metadata get|set` and `ordo delete`: on a directory, a server (--url) or its HTTP API (--http). */
+/**
+ * `ordo metadata get|set`, `ordo delete` and `ordo erase`: on a directory, a server (--url) or
+ * its HTTP API (--http).
+ */
 export function addLifecycleCommands(program: Command): void {
   const metadata = program
     .command('metadata')
@@ -53,6 +56,17 @@ export function addLifecycleCommands(program: Command): void {
     .action(async (stream: string, options: LifecycleOptions & { expected?: Expected; tombstone?: boolean }) => {
       const deletion = { expected: options.expected, tombstone: options.tombstone === true };
       await withLifecycle(options, (log) => log.deleteStream(stream, deletion));
+    });
+
+  withLifecycleOptions(program.command('erase'))
+    .description(
+      "erase a stream: a tombstone that also removes its events' bytes from every node, for good" +
+        ' (admin). Asks nothing; prints { position } once the bytes are gone',
+    )
+    .argument('<stream>', 'stream name')
+    .option('-e, --expected <n|any|empty|exists>', "expected count of the stream's events", expectedOption)
+    .action(async (stream: string, options: LifecycleOptions & { expected?: Expected }) => {
+      await withLifecycle(options, (log) => log.erase(stream, { expected: options.expected }));
     });
 }
 

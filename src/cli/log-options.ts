@@ -24,6 +24,16 @@ export function integer(name: string) {
   };
 }
 
+/** A commander parser for an option that takes an integer >= 1 (a rate, an interval). */
+export function positiveInteger(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isSafeInteger(parsed) || parsed < 1)
+      throw new CommanderArgumentError(`${name} must be an integer >= 1, got ${JSON.stringify(value)}`);
+    return parsed;
+  };
+}
+
 export function expectedOption(value: string): Expected {
   if (value === 'any' || value === 'empty' || value === 'exists') return value;
   return integer('--expected')(value);

@@ -16,6 +16,7 @@ import { addClusterCommands, call } from './cluster.js';
 import type { ScrubStatus } from '../types/log-metrics.js';
 import { loadConsumers, loadModels } from './hosted-modules.js';
 import { addLifecycleCommands } from './lifecycle.js';
+import { addScavengeCommand, scavengeOption, withScavengeOptions } from './scavenge.js';
 import { dirOption, expectedOption, integer, openLog, withLogOptions } from './log-options.js';
 
 /** `ordo serve` exits with this when the node stopped because its storage failed (EIO on fdatasync…). */
@@ -220,42 +221,44 @@ withLogOptions(program.command('streams'))
     }
   });
 
-program
-  .command('serve')
-  .description(
-    'serve a data directory: the binary protocol on TCP, WebSocket and the HTTP API (SIGTERM shuts down gracefully)',
-  )
-  .addOption(dirOption())
-  .option('--host <host>', 'address to listen on (default loopback only)', DEFAULT_HOST)
-  .option('-p, --port <port>', 'binary protocol TCP port (0: any free port)', integer('--port'), DEFAULT_TCP_PORT)
-  .option(
-    '--http-port <port>',
-    'HTTP API and WebSocket port (0: any free port)',
-    integer('--http-port'),
-    DEFAULT_HTTP_PORT,
-  )
-  .option(
-    '--auth-file <file>',
-    'JSON file of tokens and scopes: { "tokens": [{ "name", "token", "scopes": ["read","write","admin"] }] }',
-  )
-  .option('--tls-cert <file>', 'PEM certificate: serve TLS (ordos://, wss://, https://)')
-  .option('--tls-key <file>', 'PEM private key for --tls-cert')
-  .option('--fsync <policy>', "'always' (default), 'interval:<ms>' or 'never'")
-  .option(
-    '--scrub-rate <bytes/s>',
-    'bytes per second the background scrub of sealed segments reads (default 4 MiB/s; 0: no scrub)',
-    integer('--scrub-rate'),
-  )
-  .option(
-    '--retention-max-age <ms>',
-    'remove the oldest sealed segments once their newest event is older than this (single node)',
-    integer('--retention-max-age'),
-  )
-  .option(
-    '--retention-max-bytes <bytes>',
-    'remove the oldest sealed segments while the log is larger than this (single node)',
-    integer('--retention-max-bytes'),
-  )
+withScavengeOptions(
+  program
+    .command('serve')
+    .description(
+      'serve a data directory: the binary protocol on TCP, WebSocket and the HTTP API (SIGTERM shuts down gracefully)',
+    )
+    .addOption(dirOption())
+    .option('--host <host>', 'address to listen on (default loopback only)', DEFAULT_HOST)
+    .option('-p, --port <port>', 'binary protocol TCP port (0: any free port)', integer('--port'), DEFAULT_TCP_PORT)
+    .option(
+      '--http-port <port>',
+      'HTTP API and WebSocket port (0: any free port)',
+      integer('--http-port'),
+      DEFAULT_HTTP_PORT,
+    )
+    .option(
+      '--auth-file <file>',
+      'JSON file of tokens and scopes: { "tokens": [{ "name", "token", "scopes": ["read","write","admin"] }] }',
+    )
+    .option('--tls-cert <file>', 'PEM certificate: serve TLS (ordos://, wss://, https://)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--fsync <policy>', "'always' (default), 'interval:<ms>' or 'never'")
+    .option(
+      '--scrub-rate <bytes/s>',
+      'bytes per second the background scrub of sealed segments reads (default 4 MiB/s; 0: no scrub)',
+      integer('--scrub-rate'),
+    )
+    .option(
+      '--retention-max-age <ms>',
+      'remove the oldest sealed segments once their newest event is older than this (single node)',
+      integer('--retention-max-age'),
+    )
+    .option(
+      '--retention-max-bytes <bytes>',
+      'remove the oldest sealed segments while the log is larger than this (single node)',
+      integer('--retention-max-bytes'),
+    ),
+)
   .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
   .option('--node-id <id>', "this node's id in a cluster (with --peers)")
   .option(
@@ -348,6 +351,7 @@ program
           ? {}
           : { scrub: options.scrubRate === 0 ? false : { bytesPerSecond: options.scrubRate } }),
         ...retentionOption(options.retentionMaxAge, options.retentionMaxBytes),
+        ...scavengeOption(options),
       },
       ...(options.models ? { models: await loadModels(options.models as string) } : {}),
       ...(options.consumers ? { consumers: await loadConsumers(options.consumers as string) } : {}),
@@ -397,8 +401,14 @@ program
   });
 
 withLogOptions(program.command('status'))
-  .description("head position, streams and segments of the log; with --http, a node's scrub and damaged batches")
-  .option('--http <url>', "a running node's HTTP API: its storage and scrub status (admin token); exit 1 on damage")
+  .description(
+    'head position, streams, segments and scavenging of the log;' +
+      " with --http, a node's scrub, damaged batches and scavenging",
+  )
+  .option(
+    '--http <url>',
+    "a running node's HTTP API: its storage, scrub and scavenging status (admin token); exit 1 on damage",
+  )
   .action(async (options) => {
     if (options.http) {
       const storage = (await call(options.http, options.token, 'GET', '/storage')) as { scrub: ScrubStatus };
@@ -426,6 +436,7 @@ withLogOptions(program.command('status'))
   });
 
 addLifecycleCommands(program);
+addScavengeCommand(program);
 addClusterCommands(program, `http://${DEFAULT_HOST}:${DEFAULT_HTTP_PORT}`);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

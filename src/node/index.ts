@@ -24,3 +24,5 @@ export type { RawRecords, RawRun } from './raw-records.js';
 export { verifyLog, type VerifyReport } from './verify.js';
 export { lifecycleAppend, lifecycleEvent } from './lifecycle-events.js';
 export type { RetentionOptions } from './retention.js';
+export type { ScavengeOptions } from './scavenge-options.js';
+export type { ScavengeResult, ScavengeStats } from './scavenger.js';

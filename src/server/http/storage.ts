@@ -2,9 +2,9 @@ import type { OrdoNode } from '../../node/index.js';
 import type { Route } from './route.js';
 
 /**
- * GET /storage: this node's segments (and where retention made the log start) and the
- * background scrub of the sealed ones, with every
- * damaged batch found and what to do about it (`ordo status --http`; admin scope, like /cluster).
+ * GET /storage: this node's segments (and where retention made the log start), the background
+ * scrub of the sealed ones, with every damaged batch found and what to do about it, and
+ * scavenging (`ordo status --http`; admin scope, like /cluster).
  */
 export function storageRoutes(log: OrdoNode): Route[] {
   return [
@@ -20,6 +20,7 @@ export function storageRoutes(log: OrdoNode): Route[] {
           firstPosition: status.firstPosition,
           segments: status.segments.length,
           scrub: status.scrub,
+          scavenge: status.scavenge,
         };
         return { status: 200, body };
       },
