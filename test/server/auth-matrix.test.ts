@@ -26,8 +26,14 @@ const auth = tokenAuthenticator([
   { name: 'admin', token: 'admin-token-1', scopes: ['admin'] },
 ]);
 
+/** Erasing a stream twice is refused: each call erases one of its own. */
+let erasures = 0;
+
 /** Every EventLog operation a client can make, as one call each. */
-const CLIENT_OPERATIONS: Record<string, { scope: 'read' | 'write'; run: (log: RemoteEventLog) => Promise<unknown> }> = {
+const CLIENT_OPERATIONS: Record<
+  string,
+  { scope: 'read' | 'write' | 'admin'; run: (log: RemoteEventLog) => Promise<unknown> }
+> = {
   append: { scope: 'write', run: (log) => log.append('s', { type: 'T' }) },
   appendMany: { scope: 'write', run: (log) => log.appendMany([{ stream: 's', events: [{ type: 'T' }] }]) },
   existsOrWrite: { scope: 'write', run: (log) => log.existsOrWrite('e', 0, { type: 'T' }) },
@@ -68,6 +74,7 @@ const CLIENT_OPERATIONS: Record<string, { scope: 'read' | 'write'; run: (log: Re
   setStreamMetadata: { scope: 'write', run: (log) => log.setStreamMetadata('m', { maxCount: 5 }) },
   deleteStream: { scope: 'write', run: (log) => log.deleteStream('m') },
   getStreamMetadata: { scope: 'read', run: (log) => log.getStreamMetadata('m') },
+  erase: { scope: 'admin', run: (log) => log.erase(`erased-${erasures++}`) },
 };
 
 /** Every HTTP route, with the scope it needs. */
@@ -82,6 +89,8 @@ const HTTP_ROUTES: Array<{ method: string; path: string; body?: unknown; scope: 
   { method: 'GET', path: '/streams/s/metadata', scope: 'read' },
   { method: 'PUT', path: '/streams/m/metadata', body: { maxCount: 5 }, scope: 'write' },
   { method: 'DELETE', path: '/streams/d', scope: 'write' },
+  { method: 'POST', path: '/streams/x/erase', scope: 'admin' },
+  { method: 'POST', path: '/admin/scavenge', scope: 'admin' },
   { method: 'GET', path: '/all', scope: 'read' },
   { method: 'GET', path: '/head', scope: 'read' },
   { method: 'GET', path: '/subscribe?from=end', scope: 'read' },
@@ -110,6 +119,8 @@ describe('security: every operation on every transport', () => {
       'getStreamMetadata',
       'setStreamMetadata',
       'deleteStream',
+      // Over HTTP only (POST /admin/scavenge).
+      'scavenge',
     ]);
     for (const operation of Object.keys(OPERATION_SCOPES))
       assert.ok(covered.has(operation), `${operation} is not in the matrix`);
@@ -125,13 +136,13 @@ describe('security: every operation on every transport', () => {
         admin: await connect(url, { token: 'admin-token-1' }),
       };
       for (const [name, operation] of Object.entries(CLIENT_OPERATIONS)) {
-        const other = operation.scope === 'read' ? 'write' : 'read';
-        await assert.rejects(
-          operation.run(clients[other]),
-          (error: unknown) =>
-            error instanceof PermissionDeniedError && error.message.includes(`'${operation.scope}' scope`),
-          `${transport} ${name} with a ${other} token`,
-        );
+        for (const other of (['read', 'write'] as const).filter((scope) => scope !== operation.scope))
+          await assert.rejects(
+            operation.run(clients[other]),
+            (error: unknown) =>
+              error instanceof PermissionDeniedError && error.message.includes(`'${operation.scope}' scope`),
+            `${transport} ${name} with a ${other} token`,
+          );
         await operation.run(clients[operation.scope]);
         await operation.run(clients.admin);
       }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { tokenAuthenticator } from '../../src/server/auth.js';
 import type { OrdoServer } from '../../src/server/server.js';
 import { startTestServer } from '../support/server.js';
 
@@ -155,3 +158,114 @@ describe('HTTP API: stream metadata, deletion and tombstones', () => {
     }
   });
 });
+
+describe('HTTP API: erasure and scavenging (admin)', () => {
+  const auth = tokenAuthenticator([
+    { name: 'app', token: 'writer-token-1', scopes: ['read', 'write'] },
+    { name: 'ops', token: 'admin-token-1', scopes: ['admin'] },
+  ]);
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  it('POST /streams/:stream/erase: 200 with the position for an admin, 403 for a writer, 410 the second time', async () => {
+    // Given a stream of three events, written with a write token
+    const server = await startTestServer({ auth });
+    try {
+      const events = [0, 1, 2].map((i) => ({ type: 'Tick', data: { i, marker: 'ERASE-ME-http-5c' } }));
+      const appended = await call(server, 'POST', '/streams/user-1', events, as('writer-token-1'));
+      assert.equal(appended.status, 201, JSON.stringify(appended.body));
+
+      // When a write token asks to erase it, it is refused with the scope named
+      const denied = await call(server, 'POST', '/streams/user-1/erase', undefined, as('writer-token-1'));
+      assert.equal(denied.status, 403);
+      assert.equal(denied.body.error.code, 'PERMISSION_DENIED');
+      assert.match(denied.body.error.message, /erase needs the 'admin' scope, which token "app" does not have/);
+
+      // When an admin erases it under a stale, then the right expected count
+      const stale = await call(server, 'POST', '/streams/user-1/erase?expected=2', undefined, as('admin-token-1'));
+      assert.equal(stale.status, 409);
+      assert.equal(stale.body.error.actual, 3);
+      const erased = await call(server, 'POST', '/streams/user-1/erase?expected=3', undefined, as('admin-token-1'));
+
+      // Then the answer has its position, the stream reads empty and is tombstoned, and no bytes are left
+      assert.equal(erased.status, 200, JSON.stringify(erased.body));
+      assert.deepEqual(erased.body, { position: 3 });
+      const read = await call(server, 'GET', '/streams/user-1', undefined, as('admin-token-1'));
+      assert.deepEqual(read.body.events, []);
+      const metadata = await call(server, 'GET', '/streams/user-1/metadata', undefined, as('admin-token-1'));
+      assert.deepEqual([metadata.body.tombstoned, metadata.body.count], [true, 3]);
+      assert.deepEqual(await filesHolding(server.log.dir, 'ERASE-ME-http-5c'), []);
+
+      // And a second erasure answers 410 STREAM_DELETED
+      const again = await call(server, 'POST', '/streams/user-1/erase', undefined, as('admin-token-1'));
+      assert.equal(again.status, 410);
+      assert.equal(again.body.error.code, 'STREAM_DELETED');
+      assert.equal(again.body.error.stream, 'user-1');
+      const reserved = await call(server, 'POST', '/streams/%24system/erase', undefined, as('admin-token-1'));
+      assert.equal(reserved.status, 400);
+      assert.equal(reserved.body.error.code, 'INVALID_STREAM');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('POST /admin/scavenge answers the result for an admin only, and /metrics shows scavenging', async () => {
+    // Given a stream of 60 events in small sealed segments, of which maxCount 10 shows the newest
+    const server = await startTestServer({ auth, log: { segmentBytes: 8192, scavenge: false, scrub: false } });
+    try {
+      const pad = 'p'.repeat(300);
+      const events = Array.from({ length: 60 }, (_, i) => ({ type: 'Tick', data: { i, pad } }));
+      assert.equal((await call(server, 'POST', '/streams/trimmed', events, as('admin-token-1'))).status, 201);
+      const limit = await call(server, 'PUT', '/streams/trimmed/metadata', { maxCount: 10 }, as('admin-token-1'));
+      assert.equal(limit.status, 200);
+      assert.equal((await call(server, 'POST', '/streams/tail', [{ type: 'T' }], as('admin-token-1'))).status, 201);
+
+      // When a write token asks for a scavenge, it is refused; an admin's is done
+      const denied = await call(server, 'POST', '/admin/scavenge', undefined, as('writer-token-1'));
+      assert.equal(denied.status, 403);
+      assert.equal(denied.body.error.code, 'PERMISSION_DENIED');
+      const scavenged = await call(server, 'POST', '/admin/scavenge', undefined, as('admin-token-1'));
+
+      // Then the answer says what it reclaimed, and the metrics count it
+      assert.equal(scavenged.status, 200, JSON.stringify(scavenged.body));
+      const { streams, segmentsRewritten, holes, bytesReclaimed } = scavenged.body;
+      assert.deepEqual(Object.keys(scavenged.body).sort(), ['bytesReclaimed', 'holes', 'segmentsRewritten', 'streams']);
+      assert.equal(streams, 1);
+      assert.ok(
+        segmentsRewritten >= 1 && holes >= 40 && bytesReclaimed > 40 * pad.length,
+        JSON.stringify(scavenged.body),
+      );
+      const page = await (await fetch(`${server.urls.http}/metrics`, { headers: as('admin-token-1') })).text();
+      // The committed scavenge point starts a pass of its own too, which finds nothing left.
+      assert.ok((metric(page, 'ordo_scavenge_passes_total') ?? 0) >= 1, page);
+      assert.equal(metric(page, 'ordo_scavenge_holes_total'), holes);
+      assert.equal(metric(page, 'ordo_scavenge_reclaimed_bytes_total'), bytesReclaimed);
+      assert.equal(metric(page, 'ordo_scavenge_pass_progress'), 0, 'no pass under way');
+      assert.equal(metric(page, 'ordo_erasures_pending'), 0);
+      const read = await call(server, 'GET', '/streams/trimmed', undefined, as('admin-token-1'));
+      assert.deepEqual(
+        read.body.events.map((event: { index: number }) => event.index),
+        Array.from({ length: 10 }, (_, k) => 50 + k),
+      );
+      const other = await call(server, 'GET', '/admin/scavenge', undefined, as('admin-token-1'));
+      assert.equal(other.status, 405);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+/** Every file under `dir` whose bytes hold `marker`. */
+async function filesHolding(dir: string, marker: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const file = join(entry.parentPath, entry.name);
+    if (entry.isFile() && (await readFile(file)).includes(marker)) found.push(file);
+  }
+  return found;
+}
+
+/** One metric's value in a Prometheus text page. */
+function metric(page: string, name: string): number | undefined {
+  const line = page.split('\n').find((each) => each.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
