@@ -120,6 +120,14 @@ export interface StreamLifecycleJson {
   tombstoned: boolean;
 }
 
+/** What POST /admin/scavenge answers (docs/http-api.md). */
+export interface ScavengeResultJson {
+  streams: number;
+  segmentsRewritten: number;
+  holes: number;
+  bytesReclaimed: number;
+}
+
 /** An error as the console shows it: `409 WRONG_EXPECTED_COUNT: …`. */
 export function errorText(error: unknown): string {
   return error instanceof ApiError ? `${error.status} ${error.code}: ${error.message}` : String(error);

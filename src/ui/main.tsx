@@ -41,9 +41,10 @@ function App() {
   useEffect(() => void check(), []);
   if (needToken) return <Login error={tokenError} onToken={(t) => (setToken(t), void check())} />;
   if (!who) return <p class="muted">{tokenError || 'connecting…'}</p>;
-  const canWrite = who.scopes.includes('write') || who.scopes.includes('admin');
+  const canAdmin = who.scopes.includes('admin');
+  const canWrite = who.scopes.includes('write') || canAdmin;
   const page = route.startsWith('/streams/') ? (
-    <StreamView name={decodeURIComponent(route.slice('/streams/'.length))} canWrite={canWrite} />
+    <StreamView name={decodeURIComponent(route.slice('/streams/'.length))} canWrite={canWrite} canErase={canAdmin} />
   ) : route === '/streams' ? (
     <Streams />
   ) : route === '/tail' ? (
@@ -57,7 +58,7 @@ function App() {
   ) : route === '/patterns' ? (
     <Patterns />
   ) : (
-    <Overview />
+    <Overview canAdmin={canAdmin} />
   );
   const link = (href: string, label: string) => (
     <a class={route === href || (href !== '/' && route.startsWith(href)) ? 'active' : ''} href={`#${href}`}>

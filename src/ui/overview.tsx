@@ -1,7 +1,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { LogMetrics } from '../types/log-metrics.js';
 import { eventSource, type Stats } from './api';
+import { Card, formatBytes } from './card';
 import { Chart } from './chart';
+import { Scavenging } from './scavenging';
 import { Table } from './table';
 
 /** Samples kept for the charts: five minutes at one a second. */
@@ -17,7 +19,7 @@ interface Series {
 
 const empty = (): Series => ({ times: [], appends: [], bytes: [], fsyncP99: [], lag: [] });
 
-export function Overview() {
+export function Overview({ canAdmin }: { canAdmin: boolean }) {
   const [stats, setStats] = useState<Stats | undefined>(undefined);
   const [series, setSeries] = useState<Series>(empty);
   const [error, setError] = useState('');
@@ -63,6 +65,7 @@ export function Overview() {
         <Card label="fsync p99 (last s)" value={`${stats.fsync.p99Ms.toFixed(2)} ms`} />
       </div>
       <Scrub log={stats.log} inCluster={node.config.voters.length + node.config.learners.length > 1} />
+      <Scavenging log={stats.log} canAdmin={canAdmin} />
       <h3>Nodes</h3>
       <Table class="nodes" columns={['node', 'role', 'term', 'match / commit', 'lag (entries)', 'health']}>
         {members.map((id) => {
@@ -130,26 +133,6 @@ function Scrub({ log, inCluster }: { log: LogMetrics; inCluster: boolean }) {
           segments: reads that reach them fail with CORRUPT_LOG. {todo}
         </p>
       )}
-    </div>
-  );
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-function Card({ label, value }: { label: string; value: string | number }) {
-  return (
-    <div class="card">
-      <div class="card-value">{typeof value === 'number' ? value.toLocaleString('en-US') : value}</div>
-      <div class="card-label">{label}</div>
     </div>
   );
 }

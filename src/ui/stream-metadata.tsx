@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, errorText, type StreamLifecycleJson, type StreamMetadataJson } from './api';
+import { EraseControls } from './stream-erase';
 
 type Outcome = { ok: boolean; text: string } | undefined;
 const NUMBER_FIELDS = ['maxAge', 'maxCount', 'truncateBefore'] as const;
@@ -13,10 +14,17 @@ const HINTS: Record<NumberField, string> = {
 /**
  * A stream's metadata and lifecycle on its page: what is set and what it makes of the stream,
  * a form to replace it (sent with the metadata count it was read at, so a concurrent change
- * is a 409, not lost), a soft delete, and a tombstone behind a confirmation.
+ * is a 409, not lost), a soft delete, and a tombstone behind a confirmation; for an admin, an
+ * erasure behind its own.
  */
-export function StreamMetadataPanel(props: { name: string; canWrite: boolean; version: number; onChange(): void }) {
-  const { name, canWrite, version, onChange } = props;
+export function StreamMetadataPanel(props: {
+  name: string;
+  canWrite: boolean;
+  canErase: boolean;
+  version: number;
+  onChange(): void;
+}) {
+  const { name, canWrite, canErase, version, onChange } = props;
   const [lifecycle, setLifecycle] = useState<StreamLifecycleJson | undefined>(undefined);
   const [error, setError] = useState('');
   useEffect(() => {
@@ -37,6 +45,7 @@ export function StreamMetadataPanel(props: { name: string; canWrite: boolean; ve
           <DeleteControls name={name} onDeleted={onChange} />
         </>
       )}
+      {canErase && <EraseControls name={name} onErased={onChange} />}
     </section>
   );
 }

@@ -51,7 +51,7 @@ export function Streams() {
   );
 }
 
-export function StreamView({ name, canWrite }: { name: string; canWrite: boolean }) {
+export function StreamView({ name, canWrite, canErase }: { name: string; canWrite: boolean; canErase: boolean }) {
   const [from, setFrom] = useState(0);
   // Bumped by a metadata change or a deletion: what the stream shows changes with them.
   const [version, setVersion] = useState(0);
@@ -79,7 +79,13 @@ export function StreamView({ name, canWrite }: { name: string; canWrite: boolean
         {count === undefined ? '' : `${count} events appended · ${shownText(events)}`}
       </p>
       {error && <p class="error">{error}</p>}
-      <StreamMetadataPanel name={name} canWrite={canWrite} version={version} onChange={() => setVersion(version + 1)} />
+      <StreamMetadataPanel
+        name={name}
+        canWrite={canWrite}
+        canErase={canErase}
+        version={version}
+        onChange={() => setVersion(version + 1)}
+      />
       <div class="pager">
         <button type="button" disabled={from === 0} onClick={() => setFrom(Math.max(0, from - PAGE))}>
           previous

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,14 @@ describe('web console in a browser', () => {
   /** Waits until the locator's text matches: the page updates after its requests answer. */
   async function shows(locator: Locator, text: RegExp): Promise<void> {
     await locator.filter({ hasText: text }).waitFor();
+  }
+
+  /** Signs in on the login form with `token`, and waits until the header names `who`. */
+  async function signIn(page: Page, token: string, who: string): Promise<void> {
+    await page.locator('form.login').waitFor();
+    await page.fill('input[name=token]', token);
+    await page.click('form.login button');
+    await page.getByText(who).waitFor();
   }
 
   async function openPage(server: OrdoServer): Promise<Page> {
@@ -239,6 +247,71 @@ describe('web console in a browser', () => {
     }
   });
 
+  it('an admin erases a stream from its page once confirmed; the overview shows scavenging and scavenges now', async () => {
+    // Given a stream whose events hold a marker, and an admin and a writer token
+    const auth = tokenAuthenticator([
+      { name: 'ops', token: 'admin-token-123', scopes: ['admin'] },
+      { name: 'app', token: 'writer-token-123', scopes: ['read', 'write'] },
+    ]);
+    const server = await startTestServer({ auth });
+    const writer = await connect(server.urls.tcp, { token: 'writer-token-123' });
+    await writer.append(
+      'user-7',
+      [0, 1, 2].map((i) => ({ type: 'Registered', data: { i, marker: 'ERASE-ME-ui-3f' } })),
+    );
+    await writer.close();
+    const page = await openPage(server);
+    try {
+      // A writer is offered delete, not erase
+      await signIn(page, 'writer-token-123', 'app (read, write)');
+      await page.goto(`${server.urls.http}/#/streams/user-7`);
+      await page.locator('section.lifecycle[data-state="live"]').waitFor();
+      assert.equal(await page.locator('button[name=delete]').count(), 1);
+      assert.equal(await page.locator('button[name=erase]').count(), 0, 'no erase for a write token');
+      assert.equal(await page.locator('button[name=scavenge]').count(), 0);
+
+      // When an admin asks to erase it, the confirmation names the stream and what cannot be undone
+      await page.click('button.link');
+      await signIn(page, 'admin-token-123', 'ops (admin)');
+      await page.goto(`${server.urls.http}/#/streams/user-7`);
+      await page.locator('tr.event[data-position="2"]').waitFor();
+      await page.click('button[name=erase]');
+      const confirm = page.locator('[data-erase-confirm]');
+      assert.match(
+        await confirm.innerText(),
+        /Erase user-7\? Its events' bytes are removed from every node and this cannot be undone/,
+      );
+      await page.click('button[name=cancel-erase]');
+      await confirm.waitFor({ state: 'detached' });
+      assert.equal(await page.locator('tr.event').count(), 3, 'nothing happens before it is confirmed');
+      await page.click('button[name=erase]');
+      await page.click('button[name=confirm-erase]');
+
+      // Then the stream is tombstoned and reads empty, and no file holds its bytes
+      await page.locator('section.lifecycle[data-state="tombstoned"]').waitFor();
+      assert.match(await page.locator('[data-erase-result]').innerText(), /erased: .*tombstone is at position 3/);
+      await shows(page.locator('[data-shown]'), /3 events appended · no visible events here/);
+      assert.deepEqual(await filesHolding(server.log.dir, 'ERASE-ME-ui-3f'), []);
+      await page.screenshot({ path: join(OUTPUT, 'stream-erased.png'), fullPage: true });
+
+      // And the overview shows the holes it left; a scavenge now says what it did
+      await page.click('a[href="#/"]');
+      const scavenging = page.locator('.scavenge');
+      await shows(scavenging, /3\s*events removed \(holes\)/);
+      assert.match(await scavenging.innerText(), /0\s*erasures pending/);
+      await page.click('button[name=scavenge]');
+      await page.locator('[data-scavenge-result]').waitFor();
+      assert.match(
+        await page.locator('[data-scavenge-result]').innerText(),
+        /scavenged: 0 streams newly trimmed, \d+ segments? rewritten, \d+ holes?, .* reclaimed/,
+      );
+      await page.screenshot({ path: join(OUTPUT, 'overview-scavenging.png'), fullPage: true });
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
   it('the overview shows the scrub of sealed segments, and a damaged batch it found with what to do', async () => {
     // Given a server on a log with bit rot in a sealed segment, its scrub running passes back to back
     const dir = await tempDir('ordo-console-damage');
@@ -262,3 +335,13 @@ describe('web console in a browser', () => {
     }
   });
 });
+
+/** Every file under `dir` whose bytes hold `marker`. */
+async function filesHolding(dir: string, marker: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const file = join(entry.parentPath, entry.name);
+    if (entry.isFile() && (await readFile(file)).includes(marker)) found.push(file);
+  }
+  return found;
+}
