@@ -179,6 +179,7 @@ describe('HTTP API: erasure and scavenging (admin)', () => {
       assert.equal(denied.status, 403);
       assert.equal(denied.body.error.code, 'PERMISSION_DENIED');
       assert.match(denied.body.error.message, /erase needs the 'admin' scope, which token "app" does not have/);
+      assert.deepEqual([denied.body.error.operation, denied.body.error.scope], ['erase', 'admin']);
 
       // When an admin erases it under a stale, then the right expected count
       const stale = await call(server, 'POST', '/streams/user-1/erase?expected=2', undefined, as('admin-token-1'));
