@@ -6,7 +6,8 @@
  *
  *   --full            every group, full length
  *   --quick           shorter runs
- *   --only <groups>   comma list of: compare, raw, stream, embedded, remote, cluster, transform
+ *   --only <groups>   comma list of: compare, raw, stream, embedded, remote, cluster, transform,
+ *                     scavenge
  *                     (embedded also measures raw, its reference;
  *                     remote measures its own raw TCP req/ack reference; cluster its own single node)
  *   --dir <path>      parent of the temporary data directory (decides which disk is measured)
@@ -24,11 +25,12 @@ import { benchCluster } from './cluster.js';
 import { benchTransform } from './transform.js';
 import { benchEventStream } from './event-stream.js';
 import { benchRawDisk } from './raw-disk.js';
+import { benchScavenge } from './scavenge.js';
 import { markdownTable, printTable, saveJson, type BenchRow } from './report.js';
 import { COMPARE_GROUP, benchCompare, type LatencyCurve } from './compare.js';
 import { writeCompareChart } from './chart.js';
 
-const GROUPS = ['compare', 'raw', 'stream', 'embedded', 'remote', 'cluster', 'transform'] as const;
+const GROUPS = ['compare', 'raw', 'stream', 'embedded', 'remote', 'cluster', 'transform', 'scavenge'] as const;
 type Group = (typeof GROUPS)[number];
 const USAGE = [
   'usage: node dist/bench/run.js [--full | --quick]',
@@ -93,6 +95,7 @@ const DEADLINE_S: Record<Group, number> = {
   remote: quick ? 300 : 600,
   cluster: quick ? 300 : 600,
   transform: quick ? 120 : 300,
+  scavenge: quick ? 180 : 300,
 };
 
 class DeadlineError extends Error {}
@@ -221,6 +224,11 @@ try {
   if (groups.has('transform')) {
     await step('transform', 'deterministic transforms: 1, 2 and 3 competing instances, and one paused', () =>
       benchTransform({ dir, quick }),
+    );
+  }
+  if (groups.has('scavenge')) {
+    await step('scavenge', 'scavenging beside a raw copy, and appends beside a scavenge (fsync always)', () =>
+      benchScavenge({ dir, quick }),
     );
   }
 } finally {
