@@ -162,6 +162,7 @@ export class EmbeddedEventLog implements OrdoNode {
       snapshot: (event) => options.cluster.onSnapshot?.(event),
       tombstonesSettled: (streams) => this.scavenger.erased(streams),
       settled: (position) => this.scavenger.settled(position),
+      logReplaced: () => this.scavenger.logReplaced(),
     });
     this.replicator = new Replicator(
       recovered.dir,

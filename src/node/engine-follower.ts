@@ -25,6 +25,8 @@ export interface FollowerObservers extends Pick<ReplicatorHooks, 'roleChanged' |
   tombstonesSettled?: (streams: string[]) => void;
   /** Everything up to `position` is committed and in the engine. */
   settled?: (position: number) => void;
+  /** A snapshot replaced the whole log and the engine state (see `restarted`). */
+  logReplaced?: () => void;
 }
 
 /**
@@ -92,6 +94,7 @@ export class EngineFollower implements ReplicatorHooks {
     this.engineIndex = index;
     this.uncommitted.clear();
     this.publisher.restartAt(index, position);
+    this.observers.logReplaced?.();
   }
 
   committed(index: number, _term: number, lastPosition: number): void {

@@ -4,7 +4,7 @@ import { InvalidArgumentError, describe } from '../types/errors.js';
 export interface ScavengeOptions {
   /** How often the background scavenger looks for events gone since its last pass, milliseconds. */
   intervalMs?: number | undefined;
-  /** Bytes per second scavenging reads and writes, at most (each, on average over a chunk). */
+  /** Bytes per second scavenging reads and writes together, at most (on average over its run of I/O). */
   bytesPerSecond?: number | undefined;
 }
 

@@ -8,6 +8,8 @@ import { floorsToRaise } from './scavenge-floors.js';
 import type { ScavengeSettings } from './scavenge-options.js';
 
 const MS_PER_SECOND = 1000;
+/** A pause in scavenging's I/O this long starts a new budget (idle time is not saved up). */
+const BUDGET_RESET_MS = 1000;
 /** What scavenging a damaged segment comes to: nothing rewritten, the damage reported. */
 const DAMAGED = Symbol('damaged');
 /** An erasure whose segment still holds uncommitted entries tries again this soon. */
@@ -86,6 +88,8 @@ export class Scavenger {
   /** The newest scavenge point a pass was started for. */
   private pointSeen = -1;
   private retryScheduled = false;
+  /** The I/O budget `pace` keeps: bytes since `startedAt`, and when it last paced. */
+  private readonly budget = { startedAt: 0, bytes: 0, lastAt: Number.NEGATIVE_INFINITY };
   /** A damaged segment the last pass could not rewrite (reported; an erasure waits for its repair). */
   private damaged: CorruptLogError | undefined;
 
@@ -165,6 +169,11 @@ export class Scavenger {
     if (point <= this.pointSeen || point > position || this.stopped) return;
     this.pointSeen = point;
     void this.scavenge().catch(() => undefined);
+  }
+
+  /** A snapshot replaced the whole log: what was found clean is not known of the new segments. */
+  logReplaced(): void {
+    this.cleanAt.clear();
   }
 
   /**
@@ -297,13 +306,26 @@ export class Scavenger {
     this.stats.bytesReclaimed += reclaimed;
   }
 
-  /** Waits as long as `bytes` take at the configured rate (the wait is the bound). */
+  /**
+   * Keeps reads and writes together at the configured rate: waits until `bytes` more are due
+   * by the budget that started with the current run of I/O (work already counts toward it), and
+   * yields to the event loop at least, so appends and timers run between chunks.
+   */
   private pace(bytes: number): Promise<void> {
-    return this.sleep(Math.ceil((bytes * MS_PER_SECOND) / this.settings.bytesPerSecond));
+    const now = this.ports.clock();
+    if (now - this.budget.lastAt > BUDGET_RESET_MS) {
+      this.budget.startedAt = now;
+      this.budget.bytes = 0;
+    }
+    this.budget.lastAt = now;
+    this.budget.bytes += bytes;
+    const due = this.budget.startedAt + (this.budget.bytes * MS_PER_SECOND) / this.settings.bytesPerSecond;
+    return this.sleep(Math.max(0, Math.ceil(due - now)));
   }
 
+  /** Resolves after `ms` on the injected timers (0: the next turn of the event loop). */
   private sleep(ms: number): Promise<void> {
-    if (ms <= 0 || this.stopped) return Promise.resolve();
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => this.ports.timers.setTimeout(resolve, ms));
   }
 }

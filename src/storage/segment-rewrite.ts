@@ -41,52 +41,85 @@ export async function rewriteSegment(
   gone: GoneRule,
   options: RewriteOptions,
 ): Promise<RewrittenSegment | undefined> {
-  const bytes = await readPaced(segment, options);
-  const parts = holedParts(bytes, segment, gone);
+  const parts = await readAndHole(segment, gone, options);
   if (parts.holes === 0) return undefined;
   const file = `${segment.file}.tmp`;
   const written = await writePaced(file, parts.buffers, options);
   return { file, size: written.size, index: written.index, holes: parts.holes, bytesBefore: segment.size };
 }
 
-async function readPaced(segment: Segment, options: RewriteOptions): Promise<Buffer> {
+/**
+ * Reads the segment a chunk at a time and holes the batches each chunk completes before the
+ * pace lets the next one in: the work between two waits stays about one chunk's, so a pass
+ * never holds the event loop for a whole segment.
+ */
+async function readAndHole(segment: Segment, gone: GoneRule, options: RewriteOptions): Promise<HoledParts> {
   const bytes = Buffer.allocUnsafe(segment.size);
+  const holing = new Holing(segment, bytes, gone);
   const handle = await options.fs.open(segment.file, 'r');
   try {
     for (let at = 0; at < segment.size; at += REWRITE_CHUNK_BYTES) {
       const length = Math.min(REWRITE_CHUNK_BYTES, segment.size - at);
       const read = await readAt(handle, bytes.subarray(at), length, at);
-      if (read !== length) throw new CorruptLogError(segment.file, at + read, `the sealed segment ends early`);
+      if (read !== length) throw new CorruptLogError(segment.file, at + read, 'the sealed segment ends early');
+      holing.advance(at + length);
       await options.pace(length);
     }
   } finally {
     await handle.close();
   }
-  return bytes;
+  return holing.finish();
 }
 
 /** The segment's bytes as a list of buffers (header, then each batch as it was or holed). */
-function holedParts(bytes: Buffer, segment: Segment, gone: GoneRule): { buffers: Buffer[]; holes: number } {
-  const buffers: Buffer[] = [bytes.subarray(0, SEGMENT_HEADER_BYTES)];
-  let holes = 0;
-  let at = SEGMENT_HEADER_BYTES;
-  let expected = segment.base;
-  while (at < bytes.length) {
-    const check = checkBatch(bytes, at, bytes.length);
-    if (check.kind !== 'batch') {
-      const reason = check.kind === 'corrupt' ? check.reason : 'a batch runs past the end of the sealed segment';
-      throw new CorruptLogError(segment.file, at, reason);
-    }
-    const first = batchFirstPosition(bytes, at);
-    if (first !== expected)
-      throw new CorruptLogError(segment.file, at, `batch starts at position ${first}, expected ${expected}`);
-    expected = first + batchCount(bytes, at);
-    const holed = holeBatch(bytes, at, check.end, gone);
-    buffers.push(holed ? holed.bytes : bytes.subarray(at, check.end));
-    holes += holed ? holed.holes : 0;
-    at = check.end;
+interface HoledParts {
+  buffers: Buffer[];
+  holes: number;
+}
+
+/** Walks a segment's batches as its bytes arrive, holing what `gone` names. */
+class Holing {
+  private readonly buffers: Buffer[];
+  private holes = 0;
+  private at = SEGMENT_HEADER_BYTES;
+  private expected: number;
+
+  constructor(
+    private readonly segment: Segment,
+    private readonly bytes: Buffer,
+    private readonly gone: GoneRule,
+  ) {
+    this.buffers = [bytes.subarray(0, SEGMENT_HEADER_BYTES)];
+    this.expected = segment.base;
   }
-  return { buffers, holes };
+
+  /** Holes every whole batch within the first `available` bytes. */
+  advance(available: number): void {
+    const { bytes, segment } = this;
+    while (this.at < available) {
+      const check = checkBatch(bytes, this.at, available);
+      if (check.kind === 'incomplete') return;
+      if (check.kind === 'corrupt') throw new CorruptLogError(segment.file, this.at, check.reason);
+      const first = batchFirstPosition(bytes, this.at);
+      if (first !== this.expected)
+        throw new CorruptLogError(
+          segment.file,
+          this.at,
+          `batch starts at position ${first}, expected ${this.expected}`,
+        );
+      this.expected = first + batchCount(bytes, this.at);
+      const holed = holeBatch(bytes, this.at, check.end, this.gone);
+      this.buffers.push(holed ? holed.bytes : bytes.subarray(this.at, check.end));
+      this.holes += holed ? holed.holes : 0;
+      this.at = check.end;
+    }
+  }
+
+  finish(): HoledParts {
+    if (this.at !== this.bytes.length)
+      throw new CorruptLogError(this.segment.file, this.at, 'a batch runs past the end of the sealed segment');
+    return { buffers: this.buffers, holes: this.holes };
+  }
 }
 
 /** Writes `buffers` to `file` in paced chunks (one writev each), fdatasyncs it, and builds its sparse index. */
