@@ -105,14 +105,15 @@ export function lifecycleStreams(options: WorkloadOptions): string[] {
 
 /**
  * One lifecycle change that hides nothing (the checker needs every position): metadata with a
- * maxCount no stream reaches, or a soft delete or a tombstone of a `void-*` stream expecting it
- * empty (so it lands only on a stream without events). Its outcome is not part of the history:
+ * maxCount no stream reaches, or a soft delete, a tombstone or an erasure of a `void-*` stream
+ * expecting it empty (so it lands only on a stream without events; an erasure still seals every
+ * node's active segment and runs a pass). Its outcome is not part of the history:
  * checkLifecycles compares every node's view with the metadata streams after healing.
  */
 async function lifecycleOnce(log: EventLog, random: RandomSource, options: WorkloadOptions, n: number): Promise<void> {
   try {
     const target = `void-${random.int(VOID_STREAMS)}`;
-    switch (random.int(3)) {
+    switch (random.int(4)) {
       case 0: {
         const stream =
           random.int(2) === 0 ? `hot-${random.int(options.hotStreams)}` : `s-${random.int(options.streams)}`;
@@ -123,6 +124,9 @@ async function lifecycleOnce(log: EventLog, random: RandomSource, options: Workl
       }
       case 1:
         await log.deleteStream(target, { expected: 'empty', tombstone: true });
+        return;
+      case 2:
+        await log.erase(target, { expected: 'empty' });
         return;
       default:
         await log.deleteStream(target, { expected: 'empty' });
