@@ -70,6 +70,7 @@ import type { RaftState } from './raft-state-file.js';
 import type { PendingBatch } from './publisher.js';
 import { forgetPositionsBelow, type EngineState } from '../engine/state.js';
 import { Scavenger, type ScavengeResult } from './scavenger.js';
+import { loadErasedThrough, saveErasedThrough } from './erasure-progress.js';
 import { scavengePointAppend } from './lifecycle-events.js';
 import type {
   LogMetrics,
@@ -219,6 +220,8 @@ export class EmbeddedEventLog implements OrdoNode {
       },
       timestampAt: async (position) => (await this.reads.eventAt(position))?.timestamp,
       reportDamage: (error) => this.damage.report(error, 'read'),
+      loadErasedThrough: () => loadErasedThrough(recovered.dir, options.fs),
+      saveErasedThrough: (position) => saveErasedThrough(recovered.dir, position, options.fs),
     });
     this.facts = {
       publisher: this.publisher,

@@ -56,6 +56,9 @@ export interface ScavengerPorts {
   /** A sealed segment turned out damaged: reported like damage a read finds. */
   reportDamage(error: CorruptLogError): void;
   timestampAt(position: number): Promise<number | undefined>;
+  /** How far this node's erasures are done (erasure-progress.ts), and recording it. */
+  loadErasedThrough(): Promise<number>;
+  saveErasedThrough(position: number): Promise<void>;
 }
 
 /**
@@ -88,6 +91,10 @@ export class Scavenger {
   /** The newest scavenge point a pass was started for. */
   private pointSeen = -1;
   private retryScheduled = false;
+  /** Every erasure at or below this position is done on this node (recorded on disk). */
+  private erasedThrough = -1;
+  /** Resolves once the erasures a restart interrupted are known (and pending). */
+  private resumed: Promise<void> = Promise.resolve();
   /** The I/O budget `pace` keeps: bytes since `startedAt`, and when it last paced. */
   private readonly budget = { startedAt: 0, bytes: 0, lastAt: Number.NEGATIVE_INFINITY };
   /** A damaged segment the last pass could not rewrite (reported; an erasure waits for its repair). */
@@ -105,9 +112,17 @@ export class Scavenger {
         () => void this.scavenge().catch(() => undefined),
         this.settings.intervalMs,
       );
+    this.resumed = this.resumeErasures();
+  }
+
+  /** Erasures a restart interrupted (those after the recorded progress) run again. */
+  private async resumeErasures(): Promise<void> {
+    this.erasedThrough = await this.ports.loadErasedThrough().catch(() => -1);
     const mark = this.ports.committed();
-    const erased = this.ports.engine.lifecycles.entriesAt(mark).filter(([, lifecycle]) => lifecycle.erased);
-    if (erased.length > 0) this.erased(erased.map(([stream]) => stream));
+    const erased = this.ports.engine.lifecycles
+      .entriesAt(mark)
+      .filter(([, lifecycle]) => lifecycle.erased && lifecycle.position > this.erasedThrough);
+    if (erased.length > 0 && !this.stopped) this.erased(erased.map(([stream]) => stream));
   }
 
   async stop(): Promise<void> {
@@ -182,6 +197,7 @@ export class Scavenger {
    * erasure is committed, and finishes once the segment is repaired).
    */
   async erasuresDone(): Promise<void> {
+    await this.resumed;
     while (this.pendingErased.size > 0 && !this.stopped) {
       if (this.damaged) throw this.damaged;
       await this.scavenge().catch(() => undefined);
@@ -209,11 +225,24 @@ export class Scavenger {
   private settleErasures(coveredThrough: number): void {
     const { engine, storage } = this.ports;
     const activeBase = storage.describeSegments().at(-1)!.base;
+    let done = -1;
+    let waiting = Number.POSITIVE_INFINITY;
     for (const stream of this.pendingErased) {
       const tombstone = engine.lifecycles.at(stream, this.ports.committed())?.position ?? -1;
-      if (tombstone <= coveredThrough && tombstone < activeBase) this.pendingErased.delete(stream);
+      if (tombstone <= coveredThrough && tombstone < activeBase) {
+        this.pendingErased.delete(stream);
+        done = Math.max(done, tombstone);
+      } else {
+        waiting = Math.min(waiting, tombstone);
+      }
     }
     this.stats.pendingErasures = this.pendingErased.size;
+    // Recorded only up to the oldest erasure still waiting: every one at or below is done.
+    const through = Math.min(done, waiting - 1);
+    if (through > this.erasedThrough) {
+      this.erasedThrough = through;
+      void this.ports.saveErasedThrough(through).catch(() => undefined);
+    }
   }
 
   /** Writes the scavenge points for what the metadata hides now; returns how many streams they name. */

@@ -151,6 +151,11 @@ describe('erasure', () => {
     assert.ok(position > 0);
     await log.close();
     assert.deepEqual(await filesHolding(dir, marker), []);
+    // A restart does not erase again what is done (no pass for it).
+    const reopened = await open(dir, SMALL);
+    await reopened.erasuresDone();
+    assert.equal(reopened.status().scavenge.passes, 0);
+    await reopened.close();
     const report = await verifyLog(dir);
     assert.deepEqual(report.problems, []);
     assert.deepEqual(report.pendingErasures, []);
