@@ -146,7 +146,8 @@ export class Lifecycles {
 
   /**
    * The position of the newest change as of `mark` that left a stream with events gone for good
-   * (or a later change of such a stream): while it stays the same, nothing new is gone.
+   * (or a later change of such a stream): while it stays the same, nothing new is gone; -1
+   * while nothing is gone anywhere.
    */
   goneStamp(mark: number): number {
     let stamp = -1;

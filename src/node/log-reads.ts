@@ -58,7 +58,10 @@ export class LogReads {
     this.requireRetained('readAll', start);
     const collector = rawCollector(start, maxEvents, this.visibility.predicate());
     if (start <= this.mark) await this.storage.read(start, this.mark, maxBytes, collector.decode);
-    return collector.result();
+    const result = collector.result();
+    // Retention may have removed `start` while the read waited: say so rather than answer nothing.
+    if (result.count === 0 && start <= this.mark) this.requireRetained('readAll', start);
+    return result;
   }
 
   /**
@@ -66,9 +69,12 @@ export class LogReads {
    * with PositionTrimmedError when retention removed `from` (never an empty answer that would
    * read as the end of the log).
    */
-  readCommitted(from: number, to: number, maxBytes = CATCH_UP_CHUNK_BYTES, operation = 'read'): Promise<Event[]> {
+  async readCommitted(from: number, to: number, maxBytes = CATCH_UP_CHUNK_BYTES, operation = 'read'): Promise<Event[]> {
     this.requireRetained(operation, from);
-    return this.storage.read(from, Math.min(to, this.mark), maxBytes, decodeEvent);
+    const events = await this.storage.read(from, Math.min(to, this.mark), maxBytes, decodeEvent);
+    // Retention may have removed `from` while the read waited: say so rather than answer nothing.
+    if (events[0]?.position !== from && from <= Math.min(to, this.mark)) this.requireRetained(operation, from);
+    return events;
   }
 
   /** The committed event at `position`; undefined if there is none, or retention removed it. */

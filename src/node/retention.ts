@@ -76,6 +76,11 @@ function optionalInteger(name: string, value: unknown, min: number): number | un
  */
 export class Retention {
   readonly stats: RetentionStats = { droppedSegments: 0, droppedBytes: 0 };
+  /**
+   * Why the last check failed (a write of the log start, a damaged segment): the next check
+   * tries again; what was dropped before stays dropped, and nothing is dropped unsaved.
+   */
+  lastError: Error | undefined;
   private timer: unknown;
   private running: Promise<RetentionStats> | undefined;
 
@@ -85,7 +90,7 @@ export class Retention {
   ) {}
 
   start(): void {
-    this.timer = this.ports.timers.setInterval(() => void this.check(), this.settings.checkIntervalMs);
+    this.timer = this.ports.timers.setInterval(() => void this.check().catch(() => undefined), this.settings.checkIntervalMs);
   }
 
   /** Stops the timer and waits for a check in progress. */
@@ -97,7 +102,17 @@ export class Retention {
 
   /** Applies the policy once (also what the timer does); resolves with what it removed. */
   check(): Promise<RetentionStats> {
-    const run = this.running ?? this.apply().finally(() => (this.running = undefined));
+    const run =
+      this.running ??
+      this.apply()
+        .then(
+          (stats) => ((this.lastError = undefined), stats),
+          (error: unknown) => {
+            this.lastError = error as Error;
+            throw error;
+          },
+        )
+        .finally(() => (this.running = undefined));
     this.running = run;
     return run;
   }

@@ -8,6 +8,8 @@ import { floorsToRaise } from './scavenge-floors.js';
 import type { ScavengeSettings } from './scavenge-options.js';
 
 const MS_PER_SECOND = 1000;
+/** `goneStamp` when no stream has anything gone for good. */
+const NOTHING_GONE = -1;
 /** A pause in scavenging's I/O this long starts a new budget (idle time is not saved up). */
 const BUDGET_RESET_MS = 1000;
 /** What scavenging a damaged segment comes to: nothing rewritten, the damage reported. */
@@ -270,6 +272,11 @@ export class Scavenger {
     const stamp = engine.lifecycles.goneStamp(this.ports.committed());
     const totals = { segmentsRewritten: 0, holes: 0, bytesReclaimed: 0 };
     const sealed = storage.sealedSegments();
+    if (stamp === NOTHING_GONE) {
+      // Nothing is gone anywhere: the pass is done without reading a segment.
+      this.stats.passes++;
+      return { ...totals, coveredThrough: sealed.at(-1)?.lastPosition ?? -1 };
+    }
     let coveredThrough = storage.firstPosition - 1;
     let contiguous = true;
     this.damaged = undefined;

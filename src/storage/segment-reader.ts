@@ -92,7 +92,9 @@ export class SegmentReader {
       );
       if (done || to <= segment.lastPosition) break;
       from = segment.lastPosition + 1;
-      segmentIndex++;
+      // Found again by position: retention may have removed segments from the front meanwhile.
+      segmentIndex = lastSegmentWhere(this.segments, (next) => next.base <= from);
+      if (this.segments[segmentIndex]!.base > from) break; // `from` went with them: the caller sees a short read
     }
     return records;
   }

@@ -356,8 +356,9 @@ export class SegmentedLog {
     const last = this.segments[count - 1]!;
     const [batch] = await this.reader.readBatches(last.lastIndex, last.lastIndex, last.lastPosition + 1, 1);
     if (!batch) throw new StorageFailedError(`entry ${last.lastIndex}, the last of ${last.file}, cannot be read`);
-    this.logStart = { position: last.lastPosition, index: last.lastIndex, term: batch.term };
-    await saveLogStart(this.dir, this.logStart, this.fs);
+    const logStart = { position: last.lastPosition, index: last.lastIndex, term: batch.term };
+    await saveLogStart(this.dir, logStart, this.fs);
+    this.logStart = logStart; // only once saved: a failed save drops nothing
     const dropped = this.segments.splice(0, count);
     let bytes = 0;
     for (const segment of dropped) {

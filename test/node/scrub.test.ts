@@ -56,7 +56,7 @@ describe('the background scrub', () => {
     const { timers, environment } = virtualEnvironment();
     const log = await open(
       dir,
-      smallSegments({ environment, scrub: { bytesPerSecond: SCRUB_BYTES_PER_SECOND, intervalMs: HOUR_MS } }),
+      smallSegments({ environment, scavenge: false, scrub: { bytesPerSecond: SCRUB_BYTES_PER_SECOND, intervalMs: HOUR_MS } }),
     );
     const found: DamagedBatch[] = [];
     log.onDamage = (damage) => found.push(damage);
@@ -107,7 +107,7 @@ describe('the background scrub', () => {
     const segments = await writeSegmentedLog(dir, EVENTS);
     const offset = await copyFirstBatch(segments[3]!.file, segments[1]!.file);
     const { timers, environment } = virtualEnvironment();
-    const log = await open(dir, smallSegments({ environment, scrub: { bytesPerSecond: 65_536 } }));
+    const log = await open(dir, smallSegments({ environment, scavenge: false, scrub: { bytesPerSecond: 65_536 } }));
     try {
       await runUntil(timers, () => log.metrics().scrubPasses === 1);
       const [found] = log.status().scrub.damaged;
@@ -123,7 +123,7 @@ describe('the background scrub', () => {
     const dir = await tempDir('ordo-scrub-healthy');
     await writeSegmentedLog(dir, EVENTS);
     const { timers, environment } = virtualEnvironment();
-    const log = await open(dir, smallSegments({ environment, scrub: { bytesPerSecond: 65_536 } }));
+    const log = await open(dir, smallSegments({ environment, scavenge: false, scrub: { bytesPerSecond: 65_536 } }));
     try {
       await runUntil(timers, () => log.metrics().scrubPasses === 1);
       assert.equal(log.metrics().damagedBatches, 0);
@@ -141,7 +141,7 @@ describe('the background scrub', () => {
     const recording = readRecordingFileSystem(() => timers.now);
     const log = await open(
       dir,
-      smallSegments({ environment, fileSystem: recording.fs, scrub: { bytesPerSecond: SCRUB_BYTES_PER_SECOND } }),
+      smallSegments({ environment, scavenge: false, fileSystem: recording.fs, scrub: { bytesPerSecond: SCRUB_BYTES_PER_SECOND } }),
     );
     try {
       recording.reads.length = 0; // the reads of open are not the scrub's
