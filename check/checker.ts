@@ -2,16 +2,19 @@ import type { AppendOperation, History, ObservedEvent, ReadOperation } from './h
 
 /**
  * The error classes of Jepsen's log and queue checkers, in Ordo's terms:
- * - `lost`: an append was acknowledged, and the log read after healing does not hold it;
+ * - `lost`: an append was acknowledged, and the log read after healing does not hold it
+ *   (though it starts after the append's position: retention removed what came before);
  * - `duplicate`: one event id at two positions (written twice);
  * - `inconsistent-position`: two different events seen at one position, or an event seen at
  *   another position or index than its acknowledgement said;
  * - `aborted-read` (G1a): an append that failed is visible;
- * - `skipped-position`: a reader of the whole log jumped over a position;
+ * - `skipped-position`: a reader of the whole log jumped over a position (other than to the
+ *   log's start, after finding its next position removed by retention);
  * - `non-monotonic`: a reader saw a position again or went backwards;
  * - `expected-count`: two appends accepted with the same expected count on one stream, or
  *   one placed at another index than its expected count;
- * - `stream-index`: the final log's indexes of a stream are not 0, 1, 2… in log order.
+ * - `stream-index`: the final log's indexes of a stream are not 0, 1, 2… in log order (from
+ *   the first one kept, once retention removed the oldest: at least past any index seen there).
  */
 export type ViolationClass =
   | 'lost'
@@ -59,8 +62,9 @@ export interface CheckReport {
 const DEFAULT_MAX_DETAILS = 20;
 
 /**
- * Checks a history. It needs exactly one `final` read: the whole log from position 0, read
- * after every fault healed. Everything else is checked against it and against each other.
+ * Checks a history. It needs exactly one `final` read: the whole log from its start (position 0,
+ * or the `trimmedBefore` retention left), read after every fault healed. Everything else is
+ * checked against it and against each other.
  */
 export function checkHistory(history: History, options: { maxDetails?: number } = {}): CheckReport {
   const maxDetails = options.maxDetails ?? DEFAULT_MAX_DETAILS;
@@ -74,7 +78,7 @@ export function checkHistory(history: History, options: { maxDetails?: number } 
   const appendsById = appendsByEventId(history);
   const observed = observeReads(history, report);
   const { counts, unknownWritten } = checkAppends(history, final, observed, report);
-  checkFinalIndexes(final, appendsById, report);
+  checkFinalIndexes(final, appendsById, observed, report);
 
   const valid = VIOLATION_CLASSES.every((c) => byClass[c] === 0);
   const summary = {
@@ -96,14 +100,18 @@ interface Observations {
   eventsObserved: number;
 }
 
-/** The one read of the whole log from position 0; a history without it cannot be checked. */
+/** The one read of the whole log from its start; a history without it cannot be checked. */
 function theFinalRead(history: History): ReadOperation {
   const finals = history.reads.filter((r) => r.kind === 'final');
   if (finals.length !== 1) {
     throw new TypeError(`a history needs exactly one final read of the whole log, got ${finals.length}`);
   }
   const final = finals[0]!;
-  if (final.from !== 0) throw new TypeError(`the final read must start at position 0, not ${final.from}`);
+  const start = final.trimmedBefore ?? 0;
+  if (!Number.isSafeInteger(start) || start < 0)
+    throw new TypeError(`the final read's trimmedBefore must be an integer >= 0, got ${String(final.trimmedBefore)}`);
+  if (final.from !== start)
+    throw new TypeError(`the final read must start where its log starts (position ${start}), not at ${final.from}`);
   return final;
 }
 
@@ -160,7 +168,7 @@ function checkAppends(history: History, final: ReadOperation, observations: Obse
     counts[append.outcome]++;
     const observed = observations.positionsOf.get(append.eventId);
     if (append.outcome === 'ok') {
-      checkAcknowledged(append, finalIds, observations, acceptedExpected, report);
+      checkAcknowledged(append, final, finalIds, observations, acceptedExpected, report);
     } else if (observed) {
       if (append.outcome === 'failed') {
         report(
@@ -177,6 +185,7 @@ function checkAppends(history: History, final: ReadOperation, observations: Obse
 /** An acknowledged append: in the final log, where it was acknowledged, at its expected count. */
 function checkAcknowledged(
   append: AppendOperation,
+  final: ReadOperation,
   finalIds: Map<string, ObservedEvent>,
   { atPosition, positionsOf }: Observations,
   acceptedExpected: Map<string, AppendOperation>,
@@ -184,7 +193,7 @@ function checkAcknowledged(
 ): void {
   const observed = positionsOf.get(append.eventId);
   const inFinal = finalIds.get(append.eventId);
-  if (!inFinal) {
+  if (!inFinal && !trimmedFrom(final, append)) {
     report(
       'lost',
       `${append.process} appended ${append.eventId} to ${append.stream}, acknowledged at position` +
@@ -227,18 +236,31 @@ function checkAcknowledged(
   }
 }
 
+/** Whether retention removed `append`'s acknowledged position before the final read. */
+function trimmedFrom(final: ReadOperation, append: AppendOperation): boolean {
+  return append.position !== undefined && append.position < (final.trimmedBefore ?? 0);
+}
+
 /**
  * An event written with an expected count, but whose append was not acknowledged, is still
  * subject to the count: the final log's stream indexes must be 0, 1, 2…
  */
-function checkFinalIndexes(final: ReadOperation, appendsById: Map<string, AppendOperation>, report: Report): void {
+function checkFinalIndexes(
+  final: ReadOperation,
+  appendsById: Map<string, AppendOperation>,
+  observations: Observations,
+  report: Report,
+): void {
   const nextIndex = new Map<string, number>();
+  const removed = indexesBelow(final.trimmedBefore ?? 0, observations);
   for (const event of final.events) {
-    const expected = nextIndex.get(event.stream) ?? 0;
-    if (event.index !== expected) {
+    const next = nextIndex.get(event.stream);
+    const expected = next ?? removed.get(event.stream) ?? 0;
+    const kept = next === undefined && (final.trimmedBefore ?? 0) > 0;
+    if (kept ? event.index < expected : event.index !== expected) {
       report(
         'stream-index',
-        `${event.stream} has index ${event.index} at position ${event.position} where ${expected} was next`,
+        `${event.stream} has index ${event.index} at position ${event.position} where ${kept ? 'at least ' : ''}${expected} was next`,
       );
     }
     nextIndex.set(event.stream, event.index + 1);
@@ -256,10 +278,11 @@ function checkFinalIndexes(final: ReadOperation, appendsById: Map<string, Append
 /** A reader of the whole log sees positions from its start, each once, in order, without gaps. */
 function checkReaderOrder(read: ReadOperation, report: (cls: ViolationClass, detail: string) => void): void {
   let previous = read.from - 1;
+  const restarts = restartsOf(read);
   for (const event of read.events) {
     if (event.position <= previous) {
       report('non-monotonic', `${read.process} (${read.kind}) saw position ${event.position} after ${previous}`);
-    } else if (event.position > previous + 1) {
+    } else if (event.position > previous + 1 && !restarts.get(previous)?.has(event.position)) {
       report(
         'skipped-position',
         `${read.process} (${read.kind}) went from position ${previous} to ${event.position},` +
@@ -268,6 +291,28 @@ function checkReaderOrder(read: ReadOperation, report: (cls: ViolationClass, det
     }
     previous = Math.max(previous, event.position);
   }
+}
+
+/** Where a reader went on after each last position it had seen, when it found the next removed. */
+function restartsOf(read: ReadOperation): Map<number, Set<number>> {
+  const restarts = new Map<number, Set<number>>();
+  for (const { after, from } of read.restarts ?? []) {
+    let froms = restarts.get(after);
+    if (!froms) restarts.set(after, (froms = new Set()));
+    froms.add(from);
+  }
+  return restarts;
+}
+
+/**
+ * For each stream, one past the highest index any reader saw below `start`: where the first
+ * index the final log kept must be at least, once retention removed what came before.
+ */
+function indexesBelow(start: number, { atPosition }: Observations): Map<string, number> {
+  const next = new Map<string, number>();
+  for (const [position, event] of atPosition)
+    if (position < start) next.set(event.stream, Math.max(next.get(event.stream) ?? 0, event.index + 1));
+  return next;
 }
 
 function describeEvent(event: ObservedEvent): string {

@@ -44,6 +44,26 @@ export interface ReadOperation {
   /** The position the reader started at; an unfiltered reader must see every position from it on. */
   from: number;
   events: ObservedEvent[];
+  /**
+   * For the `final` read: where the log it read starts (`firstPosition`, once retention removed
+   * the oldest segments); it must equal `from`. Positions below it are not in the read, so an
+   * acknowledged append there is not lost. Default 0: the whole log.
+   */
+  trimmedBefore?: number;
+  /**
+   * Where a reader's next position had been removed by retention and it went on from the start
+   * of the log it then read, as a consumer without history does: after `after` it resumed at
+   * `from`, and the positions in between are not skipped.
+   */
+  restarts?: ReadRestart[];
+}
+
+/** A reader that found its next position removed, and went on from the log's first position. */
+export interface ReadRestart {
+  /** The last position it had seen (`from - 1` of the read if none). */
+  after: number;
+  /** The log's first position where it resumed. */
+  from: number;
 }
 
 export interface History {

@@ -160,4 +160,69 @@ describe('history checker (Jepsen-style error classes)', () => {
     assert.equal(report.byClass.lost, 9);
     assert.equal(report.violations.filter((v) => v.class === 'lost').length, 3);
   });
+
+  /** The clean history with the final read starting at `start`, as after retention removed what came before. */
+  function trimmed(start: number): History {
+    const h = cleanHistory();
+    const final = h.reads[1]!;
+    h.reads[1] = {
+      ...final,
+      from: start,
+      trimmedBefore: start,
+      events: final.events.filter((e) => e.position >= start),
+    };
+    return h;
+  }
+
+  it('a final read of a log retention trimmed: what is below its start is not lost, the rest still counts', () => {
+    // Given a final read from position 4 (retention removed 0..3)
+    // Then the acknowledged appends at 0..3 are not lost, and the history is valid
+    const report = checkHistory(trimmed(4));
+    assert.equal(report.valid, true, JSON.stringify(report.violations));
+    // But an acknowledged append at or above the start missing from it is
+    const lost = trimmed(4);
+    lost.reads[1]!.events = lost.reads[1]!.events.filter((e) => e.eventId !== 'e4');
+    assert.equal(classes(lost).lost, 1);
+    // And a duplicate above the start is still one
+    const twice = trimmed(4);
+    twice.reads[1]!.events.push({ position: 11, stream: 'hot', index: 5, eventId: 'e6' });
+    assert.ok((classes(twice).duplicate ?? 0) >= 1);
+  });
+
+  it("a trimmed final read's stream indexes start at the first kept, never below one a reader saw removed", () => {
+    // Given a final read from 4, and no reader saw 'hot' below it: its first kept index (2) is taken
+    const unseen = trimmed(4);
+    unseen.reads[0] = { ...unseen.reads[0]!, from: 5, events: unseen.reads[0]!.events.slice(2) };
+    assert.deepEqual(classes(unseen), {});
+    // When the subscriber saw 'hot' index 1 at position 2, but the final read's first 'hot' is index 1 again
+    const h = trimmed(4);
+    h.reads[0] = { ...h.reads[0]!, from: 2, events: [{ position: 2, stream: 'hot', index: 1, eventId: 'e2' }] };
+    h.reads[1]!.events = h.reads[1]!.events.map((e) => (e.stream === 'hot' ? { ...e, index: e.index - 1 } : e));
+    // Then the index is reported (and the acknowledgements it contradicts)
+    assert.ok((classes(h)['stream-index'] ?? 0) >= 1);
+  });
+
+  it('a reader that found its next position removed may go on from the start it recorded, nowhere else', () => {
+    // Given a subscriber that saw 3 and 4, found 5 removed, and resumed at the log's start, 7
+    const h = cleanHistory();
+    const events = h.reads[0]!.events;
+    h.reads[0] = {
+      ...h.reads[0]!,
+      events: [...events.slice(0, 2), h.reads[1]!.events[7]!],
+      restarts: [{ after: 4, from: 7 }],
+    };
+    // Then the jump is no skipped position
+    assert.deepEqual(classes(h), {});
+    // But a jump to another position than the recorded start is one
+    h.reads[0]!.restarts = [{ after: 4, from: 6 }];
+    assert.deepEqual(classes(h), { 'skipped-position': 1 });
+  });
+
+  it('refuses a final read that does not start where its log starts', () => {
+    const h = trimmed(4);
+    h.reads[1]!.from = 0;
+    assert.throws(() => checkHistory(h), /must start where its log starts \(position 4\), not at 0/);
+    h.reads[1]!.trimmedBefore = -1;
+    assert.throws(() => checkHistory(h), /trimmedBefore must be an integer >= 0, got -1/);
+  });
 });
