@@ -1,9 +1,13 @@
 import { posix } from 'node:path';
 import type { RandomSource } from '../../src/raft/index.js';
-import { batchEntryIndex } from '../../src/storage/record.js';
+import { crc32c } from '../../src/storage/crc.js';
+import { batchCount, batchEntryIndex, batchFirstPosition } from '../../src/storage/record.js';
 import { batchStarts } from './sim-fs.js';
 
 const SEGMENT_SUFFIX = '.seg';
+/** Beside the segments: where retention (or a checkpoint installed from a peer) made the log start. */
+const LOG_START_FILE = 'log-start';
+const CRC_BYTES = 4;
 const RAFT_STATE_JSON_OFFSET = 4;
 
 /** What one segment file of a node held fdatasynced when its power failed. */
@@ -19,6 +23,8 @@ export interface FsyncedSegment {
   mayLoseFrom: number;
   /** Starts of the newest segment's batches (empty for other segments): see `lostUnmarked`. */
   batchStarts: number[];
+  /** The segment's last position: once a saved log start covers it, the whole file may go. */
+  lastPosition: number;
 }
 
 /**
@@ -37,8 +43,35 @@ export function fsyncedSegments(files: Map<string, Buffer>, raftStateFile: strin
     const newest = i === segments.length - 1 || posix.dirname(segments[i + 1]!) !== posix.dirname(file);
     if (newest && last !== undefined && bytes[bytes.length - 1] === 0 && batchEntryIndex(bytes, last) > commit)
       mayLoseFrom = last;
-    return { file, bytes: bytes.length, mayLoseFrom, batchStarts: newest ? starts : [] };
+    const lastPosition = newest ? lastBatchPosition(file, bytes, last) : baseOf(segments[i + 1]!) - 1;
+    return { file, bytes: bytes.length, mayLoseFrom, batchStarts: newest ? starts : [], lastPosition };
   });
+}
+
+/** A segment's first position, from its name (the position zero-padded). */
+function baseOf(file: string): number {
+  return Number(posix.basename(file, SEGMENT_SUFFIX));
+}
+
+function lastBatchPosition(file: string, bytes: Buffer, last: number | undefined): number {
+  if (last === undefined) return baseOf(file) - 1;
+  return batchFirstPosition(bytes, last) + batchCount(bytes, last) - 1;
+}
+
+/**
+ * The last position dropped by the log start saved beside `segmentsDir`'s segments in `files`
+ * (-1 when there is none, or it does not check out: then nothing it would cover is excused).
+ */
+export function savedLogStart(files: Map<string, Buffer>, segmentsDir: string): number {
+  const bytes = files.get(posix.join(segmentsDir, LOG_START_FILE));
+  if (bytes === undefined || bytes.length < CRC_BYTES) return -1;
+  if (bytes.readUInt32LE(0) !== crc32c(bytes.subarray(CRC_BYTES))) return -1;
+  try {
+    const { position } = JSON.parse(bytes.toString('utf8', CRC_BYTES)) as { position?: unknown };
+    return typeof position === 'number' ? position : -1;
+  } catch {
+    return -1;
+  }
 }
 
 /**
@@ -47,14 +80,20 @@ export function fsyncedSegments(files: Map<string, Buffer>, raftStateFile: strin
  * the newest segment can leave its last batches looking cut short by a crash (a length that
  * runs past the end, and nothing valid after it), which no reader can tell from a torn write
  * (docs/reliability.md): the loss from the batch of the earliest of them is allowed then.
+ * A segment file that is gone is allowed only when the log start saved beside it now
+ * (`droppedThrough` of its directory: the last position dropped) covers all of it: retention
+ * removed it, or a checkpoint installed from a peer replaced the log.
  */
 export function lostUnmarked(
   before: FsyncedSegment[],
   sizeOf: (path: string) => number | undefined,
   flips: readonly string[] = [],
+  droppedThrough: (segmentsDir: string) => number = () => -1,
 ): string | undefined {
   for (const segment of before) {
-    const size = sizeOf(segment.file) ?? 0;
+    const held = sizeOf(segment.file);
+    if (held === undefined && segment.lastPosition <= droppedThrough(posix.dirname(segment.file))) continue;
+    const size = held ?? 0;
     if (size < allowedSize(segment, flips))
       return `${segment.file} holds ${size} bytes of the ${segment.bytes} it had fdatasynced`;
   }
