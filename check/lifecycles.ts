@@ -5,7 +5,9 @@ import type { StreamMetadata } from '../src/types/stream-metadata.js';
  * Checks of stream lifecycles after a run, for any log (the node simulator's nodes, the chaos
  * harness's clients of each node): what every node says of each stream's metadata, deletion
  * and tombstone must be what the stream's metadata stream says, read from one node; and a
- * stream that was only ever appended to while empty holds no event once tombstoned.
+ * stream that was only ever appended to while empty holds no event once tombstoned. Once
+ * retention removed the start of a metadata stream, what is left of it no longer says all
+ * (its first events set what later ones keep): then every node must say what that node says.
  */
 /** What a metadata stream's history makes of its stream (the rule the engine applies). */
 interface DerivedLifecycle {
@@ -40,8 +42,12 @@ export async function checkLifecycles(
   for (const stream of streams) {
     const history: Event[] = [];
     for await (const event of leader.read(`$$${stream}`, { consistency: 'local' })) history.push(event);
+    const told = await leader.getStreamMetadata(stream, { consistency: 'local' });
     // Deletes only ever land on empty streams (they expect 'empty').
-    const expected = derive(history, 0);
+    const expected = trimmed(history, told.metadataCount) ? told : derive(history, 0);
+    const last = history[history.length - 1];
+    if (last && last.index + 1 !== told.metadataCount)
+      violations.push(`lifecycle: $$${stream} ends at index ${last.index}, its count is ${told.metadataCount}`);
     if (stream.startsWith('void-') && expected.tombstoned && (await leader.count(stream)) > 0)
       violations.push(`lifecycle: tombstoned ${stream} holds ${await leader.count(stream)} events`);
     for (const { id, log } of serving) {
@@ -57,6 +63,11 @@ export async function checkLifecycles(
     }
   }
   return violations;
+}
+
+/** Whether retention removed the start of a metadata stream, of `count` events, that still holds `history`. */
+function trimmed(history: readonly Event[], count: number): boolean {
+  return history.length === 0 ? count > 0 : history[0]!.index > 0;
 }
 
 function canonical(value: unknown): string {
