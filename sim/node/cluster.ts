@@ -1,26 +1,22 @@
-import {
-  checkHistory,
-  checkLifecycles,
-  type AppendOperation,
-  type ObservedEvent,
-  type ReadOperation,
-} from '../../check/index.js';
+import { checkHistory, checkLifecycles, type AppendOperation, type ReadOperation } from '../../check/index.js';
 import { open, type OrdoNode } from '../../src/node/index.js';
 import { SEGMENT_HEADER_BYTES } from '../../src/storage/segment-file.js';
-import { CorruptLogError } from '../../src/types/errors.js';
+import { CorruptLogError, PositionTrimmedError } from '../../src/types/errors.js';
 import { seededRandom } from '../../src/raft/index.js';
 import { brokenAnswers, brokenFileSystem, type BrokenRule } from './broken.js';
 import { DEFAULT_FAULTS, DEFAULT_RATES, type FaultKind, type SimRates } from './faults.js';
-import { fsyncedSegments, lostUnmarked, tailCut, type FsyncedSegment } from './fsynced.js';
+import { fsyncedSegments, lostUnmarked, savedLogStart, tailCut, type FsyncedSegment } from './fsynced.js';
 import { DISK_FAULT_KINDS, SimDisk, type DiskFaultKind } from './sim-fs.js';
 import { SimNetwork } from './sim-network.js';
 import { settle, VIRTUAL_EPOCH_MS, VirtualTime } from './virtual-time.js';
-import { clientLoop, collect, Subscriber, type WorkloadHost } from './workload.js';
+import { clientLoop, collect, Subscriber, type WholeLog, type WorkloadHost } from './workload.js';
 import { LIFECYCLE_STREAMS } from './lifecycle-workload.js';
 
 /** Where each node keeps its log on its own simulated disk. */
 const DATA_DIR = '/data';
 const RAFT_STATE_FILE = `${DATA_DIR}/raft-state`;
+/** Where retention cut the log: a node that cannot read it cannot place its first segment. */
+const LOG_START_FILE = `${DATA_DIR}/segments/log-start`;
 /** Virtual ms per Raft tick (elections time out after 10–20 ticks). */
 const TICK_MS = 10;
 /**
@@ -30,6 +26,15 @@ const TICK_MS = 10;
 const SEGMENT_BYTES = 8 * 1024;
 const WINDOW_ENTRIES = 16;
 const CHECKPOINT_EVERY = 8;
+/**
+ * Whole-log retention, in the runs that have it: a log larger than a few segments drops its
+ * oldest sealed ones, looked at often, so that a run meets dropped segments, checkpoints
+ * installed in place of them, and readers that find their next position removed.
+ */
+const RETENTION_MAX_BYTES = SEGMENT_BYTES / 2;
+const RETENTION_CHECK_MS = 50;
+/** Salt of the generator that decides whether a run has retention (apart from the main one, which it leaves as it was). */
+const RETENTION_SALT = 0x7e7e;
 /** Background scavenging passes run often enough to meet crashes, truncations and snapshots. */
 const SCAVENGE_INTERVAL_MS = 2_000;
 const SCAVENGE_BYTES_PER_SECOND = 1024 * 1024;
@@ -37,6 +42,8 @@ const SCAVENGE_BYTES_PER_SECOND = 1024 * 1024;
 export const HEAL_BOUND_MS = 10_000;
 /** How often convergence is looked at while healing, virtual ms. */
 const POLL_MS = 20;
+/** Retention may move the nodes' first positions under the comparison of their logs this many times. */
+const IDENTICAL_RETRIES = 3;
 /** A run that is still going this long after its faults stopped is stuck, virtual ms. */
 const HARD_LIMIT_MS = 60_000;
 
@@ -65,7 +72,13 @@ export interface NodeSimOptions {
   rates?: SimRates | undefined;
   /** A deliberately broken node, to prove the simulator catches it (see broken.ts). */
   broken?: BrokenRule | undefined;
+  /** Which runs' nodes have whole-log retention (default: none). */
+  retention?: RetentionShare | undefined;
 }
+
+/** Runs with whole-log retention: none, half of them (picked by the seed), or all. */
+export type RetentionShare = 'off' | 'half' | 'all';
+export const RETENTION_SHARES: readonly RetentionShare[] = ['off', 'half', 'all'];
 
 export const DEFAULT_FAULT_MS = 600;
 
@@ -131,12 +144,15 @@ class NodeSim implements WorkloadHost {
    * the rest of the run.
    */
   private readonly flipped = new Set<Slot>();
-  /** Of those, the nodes whose raft-state flipped (retired at their next open). */
-  private readonly raftStateFlipped = new Set<Slot>();
+  /** Of those, the nodes whose raft-state or log start flipped (retired at their next open). */
+  private readonly unrepairableFlipped = new Set<Slot>();
+  private readonly retention: boolean;
 
   constructor(private readonly options: NodeSimOptions) {
     this.random = seededRandom(options.seed);
     this.idRandom = seededRandom(options.seed ^ 0x5eed);
+    this.retention = retentionOn(options.retention ?? 'off', options.seed);
+    if (this.retention) this.count('retentionRuns');
     this.faults = options.faults ?? DEFAULT_FAULTS;
     this.rates = options.rates ?? DEFAULT_RATES;
     for (const kind of DISK_FAULT_KINDS) if (this.faults.has(kind)) this.diskFaults.add(kind);
@@ -203,7 +219,10 @@ class NodeSim implements WorkloadHost {
   }
 
   private async scenario(): Promise<void> {
-    this.trace(`seed ${this.options.seed}: ${this.slots.length} nodes, faults ${[...this.faults].join(',')}`);
+    this.trace(
+      `seed ${this.options.seed}: ${this.slots.length} nodes, faults ${[...this.faults].join(',')}` +
+        (this.retention ? `, retention ${RETENTION_MAX_BYTES} B` : ''),
+    );
     for (const slot of this.slots) this.start(slot);
     const faultMs = this.options.faultMs ?? DEFAULT_FAULT_MS;
     const ids = { next: 0 };
@@ -273,6 +292,7 @@ class NodeSim implements WorkloadHost {
       segmentBytes: SEGMENT_BYTES,
       checkpointEvery: CHECKPOINT_EVERY,
       scavenge: { intervalMs: SCAVENGE_INTERVAL_MS, bytesPerSecond: SCAVENGE_BYTES_PER_SECOND },
+      retention: this.retention ? { maxBytes: RETENTION_MAX_BYTES, checkIntervalMs: RETENTION_CHECK_MS } : undefined,
       fileSystem: brokenFileSystem(this.options.broken, slot.disk.mount()),
       environment: {
         clock: () => VIRTUAL_EPOCH_MS + this.time.now,
@@ -299,7 +319,9 @@ class NodeSim implements WorkloadHost {
         onSnapshot: (event) => {
           if (slot.owner === owner && event.kind === 'installed') {
             this.count('snapshotsInstalled');
-            this.trace(`${slot.id} installed snapshot at ${event.index}`);
+            if (event.checkpoint !== undefined) this.count('checkpointsInstalled');
+            const from = event.checkpoint === undefined ? '' : ` from checkpoint @${event.checkpoint}`;
+            this.trace(`${slot.id} installed snapshot at ${event.index}${from}`);
           }
         },
       },
@@ -347,7 +369,13 @@ class NodeSim implements WorkloadHost {
     slot.fsynced = undefined;
     slot.flipsSinceOpen = [];
     if (before === undefined || log.raftStatus().recovering !== undefined) return;
-    const lost = lostUnmarked(before, (path) => slot.disk.sizeOf(path), flips);
+    const files = slot.disk.durableFiles();
+    const lost = lostUnmarked(
+      before,
+      (path) => slot.disk.sizeOf(path),
+      flips,
+      (dir) => savedLogStart(files, dir),
+    );
     if (lost) this.violations.push(`${slot.id} reopened at ${this.time.now} ms, not marked recovering, but ${lost}`);
   }
 
@@ -363,10 +391,16 @@ class NodeSim implements WorkloadHost {
   /**
    * A flipped raft-state fails the open with a CorruptLogError naming it: its term and vote
    * cannot be rebuilt by the node alone (forgetting a vote could grant a second one in a term).
-   * That is the right answer, on a node whose disk did flip; any other damage must be repaired.
+   * So does a flipped log start: where retention cut the log, and the term Raft matches the
+   * first entry kept against, are written nowhere else. That is the right answer, on a node
+   * whose disk did flip; any other damage must be repaired.
    */
   private reportedUnrepairable(slot: Slot, error: unknown): boolean {
-    return this.flipped.has(slot) && error instanceof CorruptLogError && error.file === RAFT_STATE_FILE;
+    return (
+      this.unrepairableFlipped.has(slot) &&
+      error instanceof CorruptLogError &&
+      (error.file === RAFT_STATE_FILE || error.file === LOG_START_FILE)
+    );
   }
 
   private deliver(slot: Slot, log: OrdoNode, packet: Parameters<OrdoNode['deliver']>[0]): void {
@@ -379,6 +413,7 @@ class NodeSim implements WorkloadHost {
 
   /** Ends the running process of `slot` (nothing it started completes), and cuts the power of its disk. */
   private kill(slot: Slot): void {
+    if (slot.log) this.count('retentionDroppedSegments', slot.log.metrics().retentionDroppedSegments);
     if (slot.owner !== 0) this.time.cancelOwner(slot.owner);
     slot.owner = 0;
     slot.log = undefined;
@@ -397,16 +432,17 @@ class NodeSim implements WorkloadHost {
     this.kill(slot);
     slot.fsynced ??= fsyncedSegments(slot.disk.durableFiles(), RAFT_STATE_FILE);
     const minority = Math.floor((this.slots.length - 1) / 2);
-    // A flipped raft-state takes its node out for good: beside it, no other node's disk flips
-    // (with another node recovering and one stopped by a disk error, five nodes lost quorum).
+    // A flipped raft-state or log start takes its node out for good: beside it, no other node's
+    // disk flips (with another node recovering and one stopped by a disk error, five nodes lost quorum).
     const others = [...this.flipped].filter((s) => s !== slot);
-    const mayFlip = others.length < minority && !others.some((s) => this.raftStateFlipped.has(s));
+    const mayFlip = others.length < minority && !others.some((s) => this.unrepairableFlipped.has(s));
     const flip = slot.disk.crash(mayFlip, others.length > 0);
     if (mayFlip) this.loseTail(slot);
     if (flip === undefined) return;
     this.flipped.add(slot);
     slot.flipsSinceOpen.push(flip);
-    if (flip.startsWith(`${RAFT_STATE_FILE}@`)) this.raftStateFlipped.add(slot);
+    if (flip.startsWith(`${RAFT_STATE_FILE}@`) || flip.startsWith(`${LOG_START_FILE}@`))
+      this.unrepairableFlipped.add(slot);
     this.count(`bitflip:${flipRegion(flip)}`);
     this.trace(`bitflip ${slot.id} ${flip}`);
   }
@@ -560,7 +596,7 @@ class NodeSim implements WorkloadHost {
     }
     const leader = this.serving().find((s) => s.log!.raftStatus().role === 'leader')!;
     const head = leader.log!.committedPosition;
-    let final: ObservedEvent[];
+    let final: WholeLog;
     try {
       final = await collect(leader.log!);
     } catch (error) {
@@ -580,32 +616,35 @@ class NodeSim implements WorkloadHost {
       reads: [
         ...this.reads,
         ...subscribers.map((s) => s.read),
-        { process: 'final', kind: 'final', from: 0, events: final },
+        { process: 'final', kind: 'final', from: final.from, trimmedBefore: final.from, events: final.events },
       ],
     });
     for (const v of report.violations) this.violations.push(`${v.class}: ${v.detail}`);
-    this.count('finalEvents', final.length);
-    this.trace(`checked: ${final.length} events, ${report.valid ? 'valid' : 'INVALID'}`);
+    this.count('finalEvents', final.events.length);
+    if (final.from > 0) this.count('finalReadsTrimmed');
+    for (const s of subscribers) this.count('subscriberRestarts', s.read.restarts?.length ?? 0);
+    this.trace(`checked: ${final.events.length} events from @${final.from}, ${report.valid ? 'valid' : 'INVALID'}`);
   }
 
-  /** Every node holds the same bytes for the committed log. */
+  /**
+   * Every node holds the same bytes for the committed log, from the highest first position
+   * among them (what each still holds; entries are the same on every node, so that position
+   * starts a batch on each). Retention may move it while the nodes are read: then again.
+   */
   private async checkIdentical(head: number): Promise<void> {
     const serving = this.serving();
-    const logs = await Promise.all(
-      serving.map(async (slot) => {
-        const parts: Buffer[] = [];
-        for (let from = 0; from <= head; ) {
-          const raw = await slot.log!.readRaw(from, 1 << 20, 10_000, 'local');
-          if (raw.count === 0) break;
-          parts.push(Buffer.from(raw.bytes.subarray(0, raw.runs[raw.runs.length - 1]!.end)));
-          from = raw.last + 1;
-        }
-        return Buffer.concat(parts);
-      }),
-    );
-    for (let i = 1; i < logs.length; i++)
-      if (!logs[i]!.equals(logs[0]!))
-        this.violations.push(`${serving[i]!.id}'s committed log differs from ${serving[0]!.id}'s`);
+    for (let attempt = 0; ; attempt++) {
+      const from = Math.max(...serving.map((slot) => slot.log!.firstPosition));
+      try {
+        const logs = await Promise.all(serving.map((slot) => committedBytes(slot.log!, from, head)));
+        for (let i = 1; i < logs.length; i++)
+          if (!logs[i]!.equals(logs[0]!))
+            this.violations.push(`${serving[i]!.id}'s committed log from @${from} differs from ${serving[0]!.id}'s`);
+        return;
+      } catch (error) {
+        if (!(error instanceof PositionTrimmedError) || attempt >= IDENTICAL_RETRIES) throw error;
+      }
+    }
   }
 
   private describeNodes(): string {
@@ -633,6 +672,24 @@ class NodeSim implements WorkloadHost {
   }
 }
 
+/** Whether this run has retention: half the runs by a generator of their own, so the rest run as before. */
+function retentionOn(share: RetentionShare, seed: number): boolean {
+  if (share === 'half') return seededRandom(seed ^ RETENTION_SALT).int(2) === 0;
+  return share === 'all';
+}
+
+/** The committed log's stored bytes from `from` (a batch start) through `head`. */
+async function committedBytes(log: OrdoNode, from: number, head: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let next = from; next <= head; ) {
+    const raw = await log.readRaw(next, 1 << 20, 10_000, 'local');
+    if (raw.count === 0) break;
+    parts.push(Buffer.from(raw.bytes.subarray(0, raw.runs[raw.runs.length - 1]!.end)));
+    next = raw.last + 1;
+  }
+  return Buffer.concat(parts);
+}
+
 /** Every erasure committed on the node removed its bytes there (a damaged segment gets the node restarted). */
 function erasuresSettled(log: OrdoNode): boolean {
   return log.status().scavenge.pendingErasures === 0;
@@ -655,5 +712,6 @@ function flipRegion(flip: string): string {
   if (path.endsWith('.idx')) return 'index';
   if (path.endsWith('.ckpt')) return 'checkpoint';
   if (path.endsWith('raft-state')) return 'raftState';
+  if (path.endsWith('log-start')) return 'logStart';
   return 'other';
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
  * `npm run sim:node -- --seeds 2000 [--from 1] [--workers W] [--nodes 3|5] [--fault-ms 600]
- * [--faults default,+eio] [--broken RULE]` (RULE: one of broken.ts BROKEN_RULES), or `--seed S` to replay one seed with its
+ * [--faults default,+eio] [--broken RULE] [--retention off|half|all]` (RULE: one of broken.ts BROKEN_RULES), or `--seed S` to replay one seed with its
  * whole trace. Runs real nodes on a simulated disk and network (sim/node/cluster.ts), one
  * worker thread per core, and prints every fault kind's count, the appends acknowledged and
  * the violations; a failing seed prints its schedule and the command that replays it.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_FAULT_MS, runNodeSimulation } from './cluster.js';
+import { DEFAULT_FAULT_MS, RETENTION_SHARES, runNodeSimulation, type RetentionShare } from './cluster.js';
 import { BROKEN_RULES, type BrokenRule } from './broken.js';
 import { FAULT_KINDS, parseFaults, type FaultKind } from './faults.js';
 import { runNodeSeedsParallel } from './seeds.js';
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     'fault-ms': { type: 'string' },
     faults: { type: 'string', default: 'default' },
     broken: { type: 'string' },
+    retention: { type: 'string', default: 'off' },
   },
 });
 
@@ -44,6 +45,11 @@ if (values.broken !== undefined && !BROKEN_RULES.includes(values.broken as Broke
   console.error(`--broken takes one of ${BROKEN_RULES.join(', ')}, got '${values.broken}'`);
   process.exit(2);
 }
+if (!RETENTION_SHARES.includes(values.retention as RetentionShare)) {
+  console.error(`--retention takes one of ${RETENTION_SHARES.join(', ')}, got '${values.retention}'`);
+  process.exit(2);
+}
+const retention = values.retention as RetentionShare;
 let faults: Set<FaultKind>;
 try {
   faults = parseFaults(values.faults);
@@ -55,11 +61,18 @@ const broken = values.broken as BrokenRule | undefined;
 const faultMs = integer('fault-ms', values['fault-ms'], 1) ?? DEFAULT_FAULT_MS;
 const flags =
   `${nodes ? ` --nodes ${nodes}` : ''} --fault-ms ${faultMs} --faults ${[...faults].join(',') || 'none'}` +
-  `${broken ? ` --broken ${broken}` : ''}`;
+  `${broken ? ` --broken ${broken}` : ''}${retention === 'off' ? '' : ` --retention ${retention}`}`;
 
 const single = integer('seed', values.seed, 0);
 if (single !== undefined) {
-  const result = await runNodeSimulation({ seed: single, nodes: nodes as 3 | 5 | undefined, faultMs, faults, broken });
+  const result = await runNodeSimulation({
+    seed: single,
+    nodes: nodes as 3 | 5 | undefined,
+    faultMs,
+    faults,
+    broken,
+    retention,
+  });
   for (const line of result.trace) console.log(line);
   for (const v of result.violations) console.log(`VIOLATION ${v}`);
   console.log(JSON.stringify(result.counts));
@@ -75,6 +88,7 @@ const summary = await runNodeSeedsParallel(
     faultMs,
     faults: [...faults],
     broken,
+    retention,
   },
   integer('workers', values.workers, 1),
 );
@@ -94,12 +108,17 @@ console.log(
     `${t.snapshotsInstalled ?? 0} snapshots installed, ${t.lifecycleChanges ?? 0} stream lifecycle changes acked (${t.erasures ?? 0} erasures), ` +
     `${t.tombstoneRefusals ?? 0} appends refused by a tombstone`,
 );
+console.log(
+  `retention: on in ${t.retentionRuns ?? 0} seeds, ${t.retentionDroppedSegments ?? 0} segments dropped, ` +
+    `${t.checkpointsInstalled ?? 0} snapshots installed from a checkpoint, ${t.finalReadsTrimmed ?? 0} final reads ` +
+    `from a trimmed start, ${t.subscriberRestarts ?? 0} subscribers restarted from the start`,
+);
 console.log(`faults fired: ${fired.join(', ')}`);
 const flips = Object.keys(t).filter((k) => k.startsWith('bitflip:'));
 if (flips.length > 0) {
   const regions = flips.map((k) => `${k.slice('bitflip:'.length)} ${t[k]}`).join(', ');
   console.log(
-    `bit flips by region: ${regions}; nodes retired (raft-state damage reported) ${t.retired ?? 0}; ` +
+    `bit flips by region: ${regions}; nodes retired (raft-state or log-start damage reported) ${t.retired ?? 0}; ` +
       `damage cuts at open (repaired from the leader) ${t.damageCuts ?? 0}`,
   );
 }

@@ -13,6 +13,8 @@ export interface NodeSeedsOptions {
   /** Fault rates (default: DEFAULT_RATES). */
   rates?: SimRates | undefined;
   broken?: NodeSimOptions['broken'];
+  /** Which runs have whole-log retention (default: none). */
+  retention?: NodeSimOptions['retention'];
   /** Stop after this many failing seeds (each is replayable on its own). */
   maxFailures?: number | undefined;
 }
@@ -44,6 +46,7 @@ export async function runNodeSeeds(options: NodeSeedsOptions): Promise<NodeSeeds
       faults: options.faults ? new Set(options.faults) : undefined,
       rates: options.rates,
       broken: options.broken,
+      retention: options.retention,
     });
     summary.ran++;
     for (const [key, n] of Object.entries(result.counts)) summary.totals[key] = (summary.totals[key] ?? 0) + n;

@@ -61,6 +61,11 @@ export const DEFAULT_DISK_RATES: DiskFaultRates = {
  * operator) when it is alive, and that depends on the host's process table, not the seed.
  */
 const NOT_FLIPPED: ReadonlySet<string> = new Set(['LOCK']);
+/**
+ * Files whose damage a node cannot repair alone, and reports at open naming them: its Raft
+ * term and vote, and where retention cut its log (see `crash`'s `spareUnrepairable`).
+ */
+export const UNREPAIRABLE_FILES: ReadonlySet<string> = new Set(['raft-state', 'log-start']);
 /** Share of a segment's flips aimed at one batch (see `bitflip`). */
 const AIMED_SEGMENT_FLIP_SHARE = 0.5;
 const BATCH_LENGTH_BYTES = 4;
@@ -214,9 +219,9 @@ export class SimDisk {
 
   /**
    * A power loss (see the class comment); `mayFlip`: the nemesis lets a bit of this disk flip
-   * now (`spareRaftState`: not in the raft-state). Returns where a bit flipped, if one did.
+   * now (`spareUnrepairable`: not in one of UNREPAIRABLE_FILES). Returns where a bit flipped, if one did.
    */
-  crash(mayFlip = true, spareRaftState = false): string | undefined {
+  crash(mayFlip = true, spareUnrepairable = false): string | undefined {
     this.lastFlip = undefined;
     this.generation++;
     const next = new Map<string, Entry>();
@@ -233,7 +238,7 @@ export class SimDisk {
     this.fullUntil = -1;
     this.queueEnd = 0;
     if (this.on('bitflip') && mayFlip && this.random.float() < this.rates.bitflip) {
-      const flip = this.flipDurableBit(spareRaftState);
+      const flip = this.flipDurableBit(spareUnrepairable);
       if (flip) {
         this.counts.bitflip++;
         this.lastFlip = flip;
@@ -297,13 +302,13 @@ export class SimDisk {
   }
 
   /** Flips one bit of one durable file with data; says where, or undefined when there is none. */
-  private flipDurableBit(spareRaftState: boolean): string | undefined {
+  private flipDurableBit(spareUnrepairable: boolean): string | undefined {
     const files = [...this.durable.entries()].filter(
       (e): e is [string, { kind: 'file'; inode: Inode }] =>
         e[1].kind === 'file' &&
         e[1].inode.data.length > 0 &&
         !NOT_FLIPPED.has(posix.basename(e[0])) &&
-        !(spareRaftState && posix.basename(e[0]) === 'raft-state'),
+        !(spareUnrepairable && UNREPAIRABLE_FILES.has(posix.basename(e[0]))),
     );
     const chosen = files[files.length === 0 ? 0 : this.random.int(files.length)];
     if (!chosen) return undefined;

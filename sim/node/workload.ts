@@ -1,7 +1,7 @@
 import type { AppendOperation, ObservedEvent, ReadOperation } from '../../check/index.js';
 import type { OrdoNode } from '../../src/node/index.js';
 import { prepareEvents } from '../../src/types/validate.js';
-import { NotLeaderError } from '../../src/types/errors.js';
+import { NotLeaderError, PositionTrimmedError } from '../../src/types/errors.js';
 import type { RandomSource } from '../../src/raft/index.js';
 import type { VirtualTime } from './virtual-time.js';
 import { lifecycleAppend, lifecycleEvent } from '../../src/node/lifecycle-events.js';
@@ -253,18 +253,37 @@ async function sendOnce(
 async function readWholeLog(host: WorkloadHost, name: string): Promise<void> {
   const target = host.node();
   if (!target) return;
-  const events = await within(host.time, ATTEMPT_TIMEOUT_MS, collect(target.log)).catch((): TimedOut => TIMED_OUT);
-  if (events === TIMED_OUT) return;
+  const read = await within(host.time, ATTEMPT_TIMEOUT_MS, collect(target.log)).catch((): TimedOut => TIMED_OUT);
+  if (read === TIMED_OUT) return;
   host.count('reads');
-  host.recordRead({ process: `${name}@${target.id}`, kind: 'read', from: 0, events });
+  host.recordRead({ process: `${name}@${target.id}`, kind: 'read', ...read });
 }
 
-/** Every event of the log, linearizable. */
-export async function collect(log: OrdoNode): Promise<ObservedEvent[]> {
-  const events: ObservedEvent[] = [];
-  for await (const e of log.readAll({ from: 0 }))
-    events.push({ position: e.position, stream: e.stream, index: e.index, eventId: e.id });
-  return events;
+/** What a read of the whole log saw, and the position it started at (the log's start then). */
+export interface WholeLog {
+  from: number;
+  events: ObservedEvent[];
+}
+
+/** Retention may remove the start of a read under way this many times before the read gives up. */
+const TRIMMED_RETRIES = 3;
+
+/**
+ * Every event the node's log still holds, linearizable, from its first position: read from
+ * the position the node gives, and again from the new one if retention removes it meanwhile.
+ */
+export async function collect(log: OrdoNode): Promise<WholeLog> {
+  for (let attempt = 0; ; attempt++) {
+    const from = log.firstPosition;
+    try {
+      const events: ObservedEvent[] = [];
+      for await (const e of log.readAll({ from }))
+        events.push({ position: e.position, stream: e.stream, index: e.index, eventId: e.id });
+      return { from, events };
+    } catch (error) {
+      if (!(error instanceof PositionTrimmedError) || attempt >= TRIMMED_RETRIES) throw error;
+    }
+  }
 }
 
 /**
@@ -276,13 +295,21 @@ export class Subscriber {
   readonly read: ReadOperation;
   private dropCurrent: (() => void) | undefined;
   private stopped = false;
+  /** Where it goes on from: after its last event, or the start of the log once that was removed. */
+  private resumeAt = 0;
 
   constructor(readonly name: string) {
-    this.read = { process: name, kind: 'subscription', from: 0, events: [] };
+    this.read = { process: name, kind: 'subscription', from: 0, events: [], restarts: [] };
   }
 
+  /** The next position it waits for. */
   get next(): number {
-    return (this.read.events[this.read.events.length - 1]?.position ?? -1) + 1;
+    return this.resumeAt;
+  }
+
+  /** The last position it saw (`from - 1` before the first). */
+  private get last(): number {
+    return this.read.events[this.read.events.length - 1]?.position ?? this.read.from - 1;
   }
 
   async run(host: WorkloadHost, onSubscribe: (node: string, close: () => void) => () => void): Promise<void> {
@@ -294,7 +321,7 @@ export class Subscriber {
       }
       let subscription: ReturnType<OrdoNode['subscribe']>;
       try {
-        subscription = target.log.subscribe({ from: this.next });
+        subscription = this.subscribe(target.log);
       } catch {
         await host.time.sleep(10);
         continue;
@@ -312,6 +339,19 @@ export class Subscriber {
       this.dropCurrent = undefined;
       if (!this.stopped) await host.time.sleep(5 + host.random.int(20));
     }
+  }
+
+  /**
+   * From its next position; when the node's log starts after it (retention removed it), from
+   * the log's start, as a consumer without history of its own does: that restart is recorded.
+   */
+  private subscribe(log: OrdoNode): ReturnType<OrdoNode['subscribe']> {
+    const first = log.firstPosition;
+    if (this.resumeAt >= first) return log.subscribe({ from: this.resumeAt });
+    const subscription = log.subscribe({ from: 'start' });
+    this.read.restarts!.push({ after: this.last, from: first });
+    this.resumeAt = first;
+    return subscription;
   }
 
   /** Records what `subscription` delivers until it ends, fails, or its connection drops. */
@@ -332,9 +372,11 @@ export class Subscriber {
           index: value.index,
           eventId: value.id,
         });
+        this.resumeAt = value.position + 1;
       }
     } catch {
-      // Ended with an error (its node closed): what it saw is still checked, and it resumes elsewhere.
+      // Ended with an error (its node closed, or retention removed what it had yet to read):
+      // what it saw is still checked, and it resumes elsewhere (from the log's start if need be).
     }
   }
 
