@@ -223,6 +223,10 @@ export class SimDisk {
    */
   crash(mayFlip = true, spareUnrepairable = false): string | undefined {
     this.lastFlip = undefined;
+    // Lost writes can leave damage open cuts (a hole with data after it): like a flip, only
+    // where the nemesis lets this disk be damaged, so recovering nodes stay a minority.
+    this.mayLoseWrites = mayFlip;
+    this.lostWritesAtLastCrash = false;
     this.generation++;
     const next = new Map<string, Entry>();
     const done = new Set<Inode>();
@@ -271,14 +275,18 @@ export class SimDisk {
 
   /** The last bit flipped (file and region), for the trace. */
   lastFlip: string | undefined;
+  /** Whether the last crash dropped writes from the middle of an unsynced run. */
+  lostWritesAtLastCrash = false;
+  private mayLoseWrites = true;
 
   /** What of a file's unsynced writes survives the power loss. */
   private survive(inode: Inode): void {
     const ops = inode.unsynced;
     const kept = ops.length === 0 ? 0 : this.random.int(ops.length + 1);
     let file: Buffer = Buffer.from(inode.durable);
-    const drop = this.on('lostWrites') && kept > 1 && this.random.float() < this.rates.lostWrites;
+    const drop = this.on('lostWrites') && kept > 1 && this.random.float() < this.rates.lostWrites && this.mayLoseWrites;
     if (drop) this.counts.lostWrites++;
+    if (drop) this.lostWritesAtLastCrash = true;
     for (let i = 0; i < kept; i++) {
       const op = ops[i]!;
       if (op.failed || (drop && i < kept - 1 && this.random.int(3) === 0)) continue;

@@ -56,7 +56,11 @@ describe('the background scrub', () => {
     const { timers, environment } = virtualEnvironment();
     const log = await open(
       dir,
-      smallSegments({ environment, scavenge: false, scrub: { bytesPerSecond: SCRUB_BYTES_PER_SECOND, intervalMs: HOUR_MS } }),
+      smallSegments({
+        environment,
+        scavenge: false,
+        scrub: { bytesPerSecond: SCRUB_BYTES_PER_SECOND, intervalMs: HOUR_MS },
+      }),
     );
     const found: DamagedBatch[] = [];
     log.onDamage = (damage) => found.push(damage);
@@ -141,7 +145,12 @@ describe('the background scrub', () => {
     const recording = readRecordingFileSystem(() => timers.now);
     const log = await open(
       dir,
-      smallSegments({ environment, scavenge: false, fileSystem: recording.fs, scrub: { bytesPerSecond: SCRUB_BYTES_PER_SECOND } }),
+      smallSegments({
+        environment,
+        scavenge: false,
+        fileSystem: recording.fs,
+        scrub: { bytesPerSecond: SCRUB_BYTES_PER_SECOND },
+      }),
     );
     try {
       recording.reads.length = 0; // the reads of open are not the scrub's

@@ -86,12 +86,12 @@ describe('node simulator: real nodes on a simulated disk and network', () => {
     assert.match(violations, /aborted-read: .* failed \(STORAGE_FAILED\) but is visible/);
   });
 
-  it('has teeth: recovery that cuts at a bad batch length as if it were a torn tail is caught within 30 seeds', async () => {
+  it('has teeth: recovery that cuts at a bad batch length as if it were a torn tail is caught within 80 seeds', async () => {
     // Given nodes whose recovery cuts the newest segment at a batch whose length is out of range or
     // runs past the end, and a disk where every crash flips a bit (aimed at batch lengths often)
     const everyCrashFlips = { ...DEFAULT_RATES, disk: { ...DEFAULT_RATES.disk, bitflip: 1 } };
     // When a flip hits the length of a batch with fdatasynced batches after it
-    const violations = await firstCatch('bad-length-is-torn', 30, everyCrashFlips);
+    const violations = await firstCatch('bad-length-is-torn', 80, everyCrashFlips);
     // Then the node reopens without those batches and without marking itself recovering
     assert.match(
       violations,
