@@ -90,7 +90,10 @@ export class Retention {
   ) {}
 
   start(): void {
-    this.timer = this.ports.timers.setInterval(() => void this.check().catch(() => undefined), this.settings.checkIntervalMs);
+    this.timer = this.ports.timers.setInterval(
+      () => void this.check().catch(() => undefined),
+      this.settings.checkIntervalMs,
+    );
   }
 
   /** Stops the timer and waits for a check in progress. */
