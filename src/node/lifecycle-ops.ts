@@ -79,6 +79,7 @@ export class LifecycleOps {
       count,
       deleted: !tombstoned && metadata.truncateBefore !== undefined && metadata.truncateBefore >= count,
       tombstoned,
+      erased: lifecycle?.erased === true,
     };
   }
 }

@@ -119,6 +119,8 @@ export const DELETE_TOMBSTONE = 2;
 /** STREAM_METADATA flags: every event so far is hidden (soft-deleted); the stream is tombstoned. */
 export const METADATA_DELETED = 1;
 export const METADATA_TOMBSTONED = 2;
+/** STREAM_METADATA flag: the tombstone is an erasure (the events' bytes are removed). */
+export const METADATA_ERASED = 4;
 
 /** APPEND_OK flag: existsOrWrite wrote the event (absent: it was already there). */
 export const APPEND_WRITTEN = 1;

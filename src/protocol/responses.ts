@@ -2,7 +2,14 @@ import { ProtocolError, errorDetails, errorFromWire, type OrdoError } from '../t
 import type { AppendManyResult, Event, ExistsOrWriteResult, StreamInfo, TransientEvent } from '../types/event.js';
 import type { ByteReader, ByteWriter } from './bytes.js';
 import type { StreamMetadata } from '../types/stream-metadata.js';
-import { APPEND_WRITTEN, FrameType, METADATA_DELETED, METADATA_TOMBSTONED, frameTypeName } from './constants.js';
+import {
+  APPEND_WRITTEN,
+  FrameType,
+  METADATA_DELETED,
+  METADATA_ERASED,
+  METADATA_TOMBSTONED,
+  frameTypeName,
+} from './constants.js';
 import {
   readEventRuns,
   readTransient,
@@ -37,6 +44,7 @@ export interface StreamMetadataAnswer {
   readonly count: number;
   readonly deleted: boolean;
   readonly tombstoned: boolean;
+  readonly erased: boolean;
 }
 
 // ---- server side: encoding ----
@@ -159,7 +167,10 @@ export function writePong(w: ByteWriter, requestId: number): void {
 
 /** STREAM_METADATA (flags: 1 deleted, 2 tombstoned): u64 metadataCount | u64 count | str32 metadata JSON. */
 export function writeStreamMetadata(w: ByteWriter, requestId: number, answer: StreamMetadataAnswer): void {
-  const flags = (answer.deleted ? METADATA_DELETED : 0) | (answer.tombstoned ? METADATA_TOMBSTONED : 0);
+  const flags =
+    (answer.deleted ? METADATA_DELETED : 0) |
+    (answer.tombstoned ? METADATA_TOMBSTONED : 0) |
+    (answer.erased ? METADATA_ERASED : 0);
   const start = beginFrame(w, FrameType.STREAM_METADATA, flags, requestId);
   w.u64(answer.metadataCount);
   w.u64(answer.count);
@@ -268,7 +279,7 @@ function readStreamInfos(r: ByteReader): StreamInfo[] {
 
 function readStreamMetadata(frame: Frame): StreamMetadataAnswer {
   const r = frame.payload;
-  if ((frame.flags & ~(METADATA_DELETED | METADATA_TOMBSTONED)) !== 0)
+  if ((frame.flags & ~(METADATA_DELETED | METADATA_TOMBSTONED | METADATA_ERASED)) !== 0)
     throw new ProtocolError(`STREAM_METADATA: unknown flags ${frame.flags}`);
   const metadataCount = r.u64('metadata count');
   const count = r.u64('count');
@@ -287,6 +298,7 @@ function readStreamMetadata(frame: Frame): StreamMetadataAnswer {
     count,
     deleted: (frame.flags & METADATA_DELETED) !== 0,
     tombstoned: (frame.flags & METADATA_TOMBSTONED) !== 0,
+    erased: (frame.flags & METADATA_ERASED) !== 0,
   };
 }
 

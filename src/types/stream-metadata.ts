@@ -31,6 +31,8 @@ export interface StreamMetadataResult {
   readonly deleted: boolean;
   /** Deleted for good: every later append and metadata change fails with `StreamDeletedError`. */
   readonly tombstoned: boolean;
+  /** Erased (`erase`): tombstoned, and its events' bytes removed from every node. */
+  readonly erased: boolean;
 }
 
 export interface SetStreamMetadataResult {

@@ -118,6 +118,7 @@ export interface StreamLifecycleJson {
   count: number;
   deleted: boolean;
   tombstoned: boolean;
+  erased: boolean;
 }
 
 /** What POST /admin/scavenge answers (docs/http-api.md). */

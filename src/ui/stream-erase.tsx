@@ -5,7 +5,8 @@ import { api, errorText } from './api';
  * Erasing a stream (admin): a tombstone that also removes its events' bytes from every node.
  * Only once confirmed, with a confirmation that says so, as nothing brings them back.
  */
-export function EraseControls({ name, onErased }: { name: string; onErased(): void }) {
+export function EraseControls(props: { name: string; erased: boolean; onErased(): void }) {
+  const { name, erased, onErased } = props;
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<{ ok: boolean; text: string } | undefined>(undefined);
@@ -26,9 +27,11 @@ export function EraseControls({ name, onErased }: { name: string; onErased(): vo
   };
   return (
     <div class="erase">
-      <button type="button" name="erase" class="danger" onClick={() => setConfirming(true)}>
-        erase…
-      </button>
+      {!erased && (
+        <button type="button" name="erase" class="danger" onClick={() => setConfirming(true)}>
+          erase…
+        </button>
+      )}
       {confirming && (
         <p class="confirm warning" data-erase-confirm>
           Erase <code>{name}</code>? Its events' bytes are removed from every node and this cannot be undone; the stream

@@ -45,12 +45,13 @@ export function StreamMetadataPanel(props: {
           <DeleteControls name={name} onDeleted={onChange} />
         </>
       )}
-      {canErase && <EraseControls name={name} onErased={onChange} />}
+      {canErase && <EraseControls name={name} erased={lifecycle.erased} onErased={onChange} />}
     </section>
   );
 }
 
 function stateOf(lifecycle: StreamLifecycleJson): string {
+  if (lifecycle.erased) return 'erased';
   return lifecycle.tombstoned ? 'tombstoned' : lifecycle.deleted ? 'deleted' : 'live';
 }
 
@@ -58,6 +59,7 @@ const STATE_TEXT: Record<string, string> = {
   live: 'live',
   deleted: 'deleted (soft): every event so far is hidden; appends are taken again',
   tombstoned: 'tombstoned: deleted for good, appends are refused',
+  erased: "erased: tombstoned, and its events' bytes removed from every node",
 };
 
 function MetadataTable({ lifecycle }: { lifecycle: StreamLifecycleJson }) {

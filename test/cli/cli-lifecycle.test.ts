@@ -44,6 +44,7 @@ describe('ordo metadata and ordo delete', () => {
       count: 4,
       deleted: false,
       tombstoned: false,
+      erased: false,
     });
 
     // And a stale expected count, bad metadata and text that is not JSON are refused, naming the value

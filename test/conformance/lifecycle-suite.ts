@@ -90,6 +90,7 @@ export function lifecycleConformance(label: string, make: MakeLifecycleLog): voi
         count: 1,
         deleted: false,
         tombstoned: false,
+        erased: false,
       });
       await log.close();
     });
@@ -197,6 +198,7 @@ export function lifecycleConformance(label: string, make: MakeLifecycleLog): voi
       assert.deepEqual(await collect(log.read('person')), []);
       const metadata = await log.getStreamMetadata('person');
       assert.equal(metadata.tombstoned, true);
+      assert.equal(metadata.erased, true);
       assert.equal(metadata.count, 3);
       await assert.rejects(log.erase('person'), StreamDeletedError);
       await assert.rejects(log.append('person', { type: 'Late' }), StreamDeletedError);

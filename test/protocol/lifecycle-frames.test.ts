@@ -168,17 +168,21 @@ describe('protocol: stream lifecycle requests', () => {
 });
 
 describe('protocol: STREAM_METADATA answers', () => {
-  it('carries the metadata, both counts and the deleted and tombstoned flags', () => {
-    for (const [deleted, tombstoned] of [
-      [false, false],
-      [true, false],
-      [false, true],
+  it('carries the metadata, both counts and the deleted, tombstoned and erased flags', () => {
+    for (const [deleted, tombstoned, erased] of [
+      [false, false, false],
+      [true, false, false],
+      [false, true, false],
+      [false, true, true],
     ] as const) {
       const answer = { metadata: { truncateBefore: 5, custom: { note: 'ünïcode' } }, metadataCount: 2, count: 5 };
-      const bytes = encode((w) => writeStreamMetadata(w, 11, { ...answer, deleted, tombstoned }));
+      const bytes = encode((w) => writeStreamMetadata(w, 11, { ...answer, deleted, tombstoned, erased }));
       const frame = frameOf(bytes);
       assert.equal(frame.requestId, 11);
-      assert.deepEqual(readResponse(frame), { kind: 'streamMetadata', answer: { ...answer, deleted, tombstoned } });
+      assert.deepEqual(readResponse(frame), {
+        kind: 'streamMetadata',
+        answer: { ...answer, deleted, tombstoned, erased },
+      });
     }
   });
 
@@ -191,6 +195,6 @@ describe('protocol: STREAM_METADATA answers', () => {
       });
     assert.throws(() => readResponse(frameOf(answer(0, '{'))), /not JSON/);
     assert.throws(() => readResponse(frameOf(answer(0, '3'))), /not a JSON object/);
-    assert.throws(() => readResponse(frameOf(answer(4, '{}'))), /unknown flags 4/);
+    assert.throws(() => readResponse(frameOf(answer(8, '{}'))), /unknown flags 8/);
   });
 });

@@ -42,6 +42,7 @@ describe('HTTP API: stream metadata, deletion and tombstones', () => {
         count: 5,
         deleted: false,
         tombstoned: false,
+        erased: false,
       });
 
       // When its metadata is set, expecting no earlier change (header), then changed (query)

@@ -288,8 +288,9 @@ describe('web console in a browser', () => {
       await page.click('button[name=confirm-erase]');
 
       // Then the stream is tombstoned and reads empty, and no file holds its bytes
-      await page.locator('section.lifecycle[data-state="tombstoned"]').waitFor();
+      await page.locator('section.lifecycle[data-state="erased"]').waitFor();
       assert.match(await page.locator('[data-erase-result]').innerText(), /erased: .*tombstone is at position 3/);
+      assert.equal(await page.locator('button[name="erase"]').count(), 0, 'an erased stream offers no second erasure');
       await shows(page.locator('[data-shown]'), /3 events appended · no visible events here/);
       assert.deepEqual(await filesHolding(server.log.dir, 'ERASE-ME-ui-3f'), []);
       await page.screenshot({ path: join(OUTPUT, 'stream-erased.png'), fullPage: true });
